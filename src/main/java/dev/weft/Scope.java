@@ -61,7 +61,8 @@ import org.jspecify.annotations.Nullable;
  *       Cancellation is cooperative: a thread that ignores interrupts is still waited for.
  *   <li>An exception thrown by the body of {@link #call}/{@link #run} wins: it is rethrown
  *       unchanged, with unjoined thread failures attached as suppressed (under
- *       {@code CANCEL_OTHERS} the body's exception first cancels the threads).
+ *       {@code CANCEL_OTHERS} the body's exception first cancels the threads; an
+ *       {@code InterruptedException} from the body cancels them under either policy).
  *   <li>Deadline ({@link Builder#timeout}): when it passes while a thread of the scope waits in
  *       it ({@code join}, {@code spawn} waiting for a slot, the end of the scope), or at a spawn,
  *       the scope is cancelled and {@link ScopeTimeoutException} is thrown, naming the threads
@@ -285,7 +286,6 @@ public final class Scope implements AutoCloseable {
    * @throws InterruptedException if the owner was interrupted while waiting at the end (the
    *     threads were interrupted and joined first)
    * @throws TaskFailedException if a thread failed and nobody joined it
-   * @throws ScopeTimeoutException never for a default scope, which has no deadline
    * @throws NullPointerException if {@code body} is null
    */
   public static <T, X extends Exception> T call(Body<T, X> body)
@@ -602,7 +602,9 @@ public final class Scope implements AutoCloseable {
     if (closed) {
       return;
     }
-    if (cancelOnFailure) {
+    if (bodyFailure instanceof InterruptedException) {
+      cancel(OWNER_INTERRUPTED); // whatever the policy: an interrupt asks everything to stop
+    } else if (cancelOnFailure) {
       cancel(BODY_FAILED);
     }
     boolean interrupted = awaitAll();

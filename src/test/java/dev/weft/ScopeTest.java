@@ -494,6 +494,26 @@ class ScopeTest {
   }
 
   @Test
+  void ownerInterruptedInTheBodyCancelsEvenUnderAwaitAll() {
+    Thread owner = Thread.currentThread();
+    AtomicReference<Thread> child = new AtomicReference<>();
+    Throwable thrown = catchFromRun(
+        Scope.builder().failurePolicy(Scope.FailurePolicy.AWAIT_ALL), scope -> {
+          ScopedThread<Object> t = scope.spawn(() -> {
+            owner.interrupt();
+            new CountDownLatch(1).await(); // interrupted by the cancellation
+            return null;
+          });
+          child.set(t.thread());
+          t.join(); // throws InterruptedException out of the body
+        });
+    assertThat(thrown).isInstanceOf(InterruptedException.class);
+    assertThat(thrown.getSuppressed()).singleElement().isInstanceOf(InterruptedException.class);
+    assertThat(child.get().isAlive()).isFalse();
+    assertThat(Thread.interrupted()).isFalse();
+  }
+
+  @Test
   void ownerInterruptedInCloseRestoresTheStatus() {
     Thread owner = Thread.currentThread();
     AtomicBoolean childSawInterrupt = new AtomicBoolean();
