@@ -406,7 +406,11 @@ public final class Scope implements AutoCloseable {
   private void acquireSlot(Semaphore s) throws InterruptedException {
     if (!timed) {
       s.acquire();
-    } else if (!s.tryAcquire(deadline - System.nanoTime(), TimeUnit.NANOSECONDS)) {
+      return;
+    }
+    long left = deadline - System.nanoTime();
+    // tryAcquire(<= 0) still succeeds when a slot is free: check the deadline first
+    if (left <= 0 || !s.tryAcquire(left, TimeUnit.NANOSECONDS)) {
       throw timedOut();
     }
   }

@@ -446,6 +446,10 @@ class ScopeTest {
     assertThatThrownBy(() -> Scope.builder().timeout(Duration.ZERO).run(scope -> {
       scope.spawn(() -> 1);
     })).isInstanceOf(ScopeTimeoutException.class);
+    assertThatThrownBy(() -> Scope.builder().timeout(Duration.ZERO).maxConcurrency(4)
+        .run(scope -> {
+          scope.spawn(() -> 1); // a free slot does not matter: the deadline has passed
+        })).isInstanceOf(ScopeTimeoutException.class);
 
     CountDownLatch never = new CountDownLatch(1);
     assertThatThrownBy(() -> Scope.builder().timeout(Duration.ofMillis(50)).maxConcurrency(1)
