@@ -101,8 +101,9 @@ public final class Scope implements AutoCloseable {
   /*
    * Algorithm notes:
    *
-   * Threads are kept in a Treiber stack of ScopeTask nodes (head, CAS with volatile semantics).
-   * A node is pushed by its spawner BEFORE its thread is started, and only live threads push
+   * Threads are kept in a Treiber stack of ScopeTask nodes (head, CAS with volatile semantics;
+   * read with acquire, which sees a node's fields written before its CAS, except by the cancel
+   * walk below, which needs a volatile read). A node is pushed by its spawner BEFORE its thread is started, and only live threads push
    * (the owner, or a scope thread, which is alive while it spawns). Hence the end of the scope
    * (owner) can join all threads without a counter: it joins every node from the current head
    * down to the head it saw last time, then rereads head; when head did not change, every
@@ -120,7 +121,9 @@ public final class Scope implements AutoCloseable {
    * store-load pattern: acquire/release would not be enough).
    *
    * firstFailed: CAS once from null by the first task that fails (its failure published before
-   * by the task's release write of its state); read by the owner after all joins.
+   * by the task's release write of its state); read plainly by the owner after all joins (the
+   * joins order it). cancelReason is read with acquire where no store-load order is needed
+   * (the owner's end, toString): those readers only need the reason object's fields.
    *
    * closed: written only by the owner (release, so toString's acquire read on another thread
    * sees a consistent state); the owner reads its own write plainly. Scope threads never see it
@@ -392,7 +395,7 @@ public final class Scope implements AutoCloseable {
       throw new IllegalStateException(
           name + " has ended: spawn threads before the scope ends, or open a new scope");
     }
-    for (ScopeTask<?> n = headVolatile(); n != null; n = n.next) {
+    for (ScopeTask<?> n = headAcquire(); n != null; n = n.next) {
       if (n.thread == me) {
         return; // a live thread of this scope: the scope cannot have ended
       }
@@ -418,7 +421,7 @@ public final class Scope implements AutoCloseable {
   private void push(ScopeTask<?> task) {
     ScopeTask<?> h;
     do {
-      h = headVolatile();
+      h = headAcquire();
       task.next = h; // published by the CAS below
     } while (!HEAD.compareAndSet(this, h, task));
   }
@@ -495,7 +498,7 @@ public final class Scope implements AutoCloseable {
 
   private String timeoutMessage() {
     List<String> running = new ArrayList<>();
-    for (ScopeTask<?> n = headVolatile(); n != null; n = n.next) {
+    for (ScopeTask<?> n = headAcquire(); n != null; n = n.next) {
       if (n.stateAcquire() == ScopeTask.NEW) {
         running.add(n.thread.getName());
       }
@@ -612,7 +615,7 @@ public final class Scope implements AutoCloseable {
       cancel(BODY_FAILED);
     }
     boolean interrupted = awaitAll();
-    Object reason = cancelReasonVolatile();
+    Object reason = cancelReasonAcquire();
     if (reason instanceof Cancel c) {
       String tm = c.timeoutMessage;
       if (tm != null && !(bodyFailure instanceof ScopeTimeoutException)) {
@@ -635,7 +638,7 @@ public final class Scope implements AutoCloseable {
   private boolean awaitAll() {
     boolean interrupted = false;
     ScopeTask<?> seen = null;
-    for (ScopeTask<?> h = headVolatile(); h != seen; h = headVolatile()) {
+    for (ScopeTask<?> h = headAcquire(); h != seen; h = headAcquire()) {
       for (ScopeTask<?> n = h; n != seen && n != null; n = n.next) {
         interrupted |= awaitThread(n.thread);
       }
@@ -649,7 +652,7 @@ public final class Scope implements AutoCloseable {
     boolean interrupted = false;
     while (t.isAlive()) {
       try {
-        if (timed && cancelReasonVolatile() == null) {
+        if (timed && cancelReasonAcquire() == null) {
           long left = deadline - System.nanoTime();
           if (left <= 0) {
             cancel(new Cancel("the deadline passed", timeoutMessage()));
@@ -672,7 +675,7 @@ public final class Scope implements AutoCloseable {
    * unjoined failure attached.
    */
   private @Nullable RuntimeException outcome() {
-    Object reason = cancelReasonVolatile();
+    Object reason = cancelReasonAcquire();
     if (reason instanceof Cancel c) {
       String tm = c.timeoutMessage;
       if (tm != null) {
@@ -681,11 +684,14 @@ public final class Scope implements AutoCloseable {
         return e;
       }
     }
+    ScopeTask<?> first = firstFailedPlain();
+    if (first == null) {
+      return null; // no task failed (every failure sets firstFailed): nothing to walk
+    }
     List<ScopeTask<?>> failed = unjoinedFailures();
     if (failed.isEmpty()) {
       return null;
     }
-    ScopeTask<?> first = firstFailedVolatile();
     ScopeTask<?> primary = first != null && failed.contains(first) ? first : failed.get(0);
     Throwable cause = Objects.requireNonNull(primary.failurePlain());
     StringBuilder msg = new StringBuilder(primary.thread.getName()).append(" failed: ")
@@ -707,6 +713,9 @@ public final class Scope implements AutoCloseable {
 
   /** Attaches every unjoined failure (except {@code skip}'s) to {@code target}. */
   private void addUnjoinedFailures(Throwable target, @Nullable ScopeTask<?> skip) {
+    if (firstFailedPlain() == null) {
+      return;
+    }
     for (ScopeTask<?> f : unjoinedFailures()) {
       Throwable x = f.failurePlain();
       if (f != skip && x != null && x != target) {
@@ -718,7 +727,7 @@ public final class Scope implements AutoCloseable {
   /** Failed tasks nobody joined, in spawn order; only after all threads were joined. */
   private List<ScopeTask<?>> unjoinedFailures() {
     List<ScopeTask<?>> failed = new ArrayList<>();
-    for (ScopeTask<?> n = headVolatile(); n != null; n = n.next) {
+    for (ScopeTask<?> n = headAcquire(); n != null; n = n.next) {
       if (n.failurePlain() != null && !n.observedAcquire()) {
         failed.add(n);
       }
@@ -729,16 +738,29 @@ public final class Scope implements AutoCloseable {
 
   // ---------------------------------------------------------------- accessors
 
+  /**
+   * Acquire is enough for every reader but the cancel walk: a node's next and thread fields are
+   * written before the CAS that publishes it, and these readers need no order with their own
+   * earlier writes (push revalidates with its CAS; the owner's re-reads after joins are ordered
+   * by Thread.join anyway).
+   */
+  private @Nullable ScopeTask<?> headAcquire() {
+    return (ScopeTask<?>) HEAD.getAcquire(this);
+  }
+
+  /** Volatile: cancel() reads head after its CAS on cancelReason, a store-load pair. */
   private @Nullable ScopeTask<?> headVolatile() {
     return (ScopeTask<?>) HEAD.getVolatile(this);
   }
 
-  private @Nullable Object cancelReasonVolatile() {
-    return CANCEL_REASON.getVolatile(this);
+  /** Acquire: readers need the reason object's fields, never an order with their own writes. */
+  private @Nullable Object cancelReasonAcquire() {
+    return CANCEL_REASON.getAcquire(this);
   }
 
-  private @Nullable ScopeTask<?> firstFailedVolatile() {
-    return (ScopeTask<?>) FIRST_FAILED.getVolatile(this);
+  /** Plain: read only by the owner after it joined every thread (join gives happens-before). */
+  private @Nullable ScopeTask<?> firstFailedPlain() {
+    return (ScopeTask<?>) FIRST_FAILED.get(this);
   }
 
   private boolean closedAcquire() {
@@ -757,7 +779,7 @@ public final class Scope implements AutoCloseable {
         .append(", owner=").append(owner.getName())
         .append(closedAcquire() ? ", ended" : ", open")
         .append(", spawned=").append((long) SPAWNED.getOpaque(this));
-    Object reason = cancelReasonVolatile();
+    Object reason = cancelReasonAcquire();
     if (reason instanceof ScopeTask<?> t) {
       sb.append(", cancelled: ").append(t.thread.getName()).append(" failed");
     } else if (reason instanceof Cancel c) {
