@@ -66,7 +66,8 @@ import org.jspecify.annotations.Nullable;
  *   <li>Deadline ({@link Builder#timeout}): when it passes while a thread of the scope waits in
  *       it ({@code join}, {@code spawn} waiting for a slot, the end of the scope), or at a spawn,
  *       the scope is cancelled and {@link ScopeTimeoutException} is thrown, naming the threads
- *       that were still running; the end of the scope throws it too. There is no timer thread:
+ *       that were still running; the end of the scope throws it too, and so does
+ *       {@link ScopedThread#join()} of a thread that failed after the deadline cancelled it. There is no timer thread:
  *       while the owner computes in the body without touching the scope, the deadline is
  *       noticed at its next scope operation.
  *   <li>Owner interrupted while waiting at the end: the threads are interrupted (the scope is
@@ -468,6 +469,11 @@ public final class Scope implements AutoCloseable {
     if (s != null) {
       s.release();
     }
+  }
+
+  /** The timeout message if the deadline cancelled the scope, else null. */
+  @Nullable String deadlineMessage() {
+    return cancelReasonAcquire() instanceof Cancel c ? c.timeoutMessage : null;
   }
 
   boolean hasDeadline() {

@@ -17,7 +17,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable {
   /*
    * Algorithm notes:
    *
-   * Fields written by the task (result, failure) are plain: the only readers read them after
+   * Fields written by the task (result, failure, deadlineMessage) are plain: the only readers read them after
    * Thread.join() returned, and thread termination happens-before join() returning (JLS 17.4.4),
    * or after reading state with acquire, which pairs with the release write of state that
    * follows them.
@@ -64,6 +64,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable {
   private @Nullable Runnable runnable;
   private @Nullable Object result;
   private @Nullable Throwable failure;
+  private @Nullable String deadlineMessage; // set with failure if the deadline had cancelled
   @SuppressWarnings("unused") // accessed through STATE
   private int state;
   @SuppressWarnings("unused") // accessed through OBSERVED
@@ -130,6 +131,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable {
       setStateRelease(SUCCESS);
     } catch (Throwable t) { // every failure, Errors included, is reported to the owner
       failure = t;
+      deadlineMessage = scope.deadlineMessage(); // failed after the deadline cancelled the scope
       setStateRelease(FAILED);
       scope.taskFailed(this);
     } finally {
@@ -196,6 +198,12 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable {
     Throwable f = failure;
     if (f != null) {
       setObservedRelease();
+      String late = deadlineMessage;
+      if (late != null) { // most likely a consequence of the deadline: report that
+        ScopeTimeoutException e = new ScopeTimeoutException(late);
+        e.addSuppressed(f);
+        throw e;
+      }
       throw new TaskFailedException(thread.getName() + " failed: " + f, f);
     }
     return (T) result;

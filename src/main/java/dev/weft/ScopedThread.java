@@ -47,7 +47,9 @@ public sealed interface ScopedThread<T> permits ScopeTask {
    * @throws TaskFailedException if the task threw; the cause is the original throwable and the
    *     message names the thread. A failure reported here is not reported again at the end of
    *     the scope
-   * @throws ScopeTimeoutException if the scope's deadline passed while waiting
+   * @throws ScopeTimeoutException if the scope's deadline passed while waiting, or if the task
+   *     failed after the deadline had cancelled the scope (its failure is then suppressed on
+   *     this exception), so that a deadline always shows as a deadline
    * @throws IllegalStateException if called by this handle's own thread
    */
   T join() throws InterruptedException;
@@ -62,7 +64,8 @@ public sealed interface ScopedThread<T> permits ScopeTask {
    * @throws TimeoutException if the thread is still running when {@code timeout} has passed; the
    *     thread keeps running and may be joined again
    * @throws TaskFailedException if the task threw; the cause is the original throwable
-   * @throws ScopeTimeoutException if the scope's own deadline passed first
+   * @throws ScopeTimeoutException if the scope's own deadline passed first, or if the task
+   *     failed after the deadline had cancelled the scope
    * @throws IllegalStateException if called by this handle's own thread
    * @throws NullPointerException if {@code timeout} is null
    */

@@ -471,6 +471,70 @@ class ScopeTest {
   }
 
   @Test
+  void aScopeThreadJoiningASiblingAlsoEnforcesTheDeadline() {
+    CountDownLatch never = new CountDownLatch(1);
+    AtomicReference<Throwable> seenByChild = new AtomicReference<>();
+    Throwable thrown = catchFromRun(Scope.builder().timeout(Duration.ofMillis(50)), scope -> {
+      ScopedThread<Object> stuck = scope.spawn(() -> {
+        never.await();
+        return null;
+      });
+      scope.spawn(() -> {
+        try {
+          stuck.join();
+        } catch (ScopeTimeoutException | InterruptedException e) {
+          seenByChild.set(e);
+        }
+        return null;
+      });
+    });
+    // whoever notices the deadline first cancels: if this child noticed, it gets the timeout;
+    // if the owner did, the cancellation interrupts this child's join like any other wait
+    assertThat(seenByChild.get()).isInstanceOfAny(ScopeTimeoutException.class,
+        InterruptedException.class);
+    assertThat(thrown).isInstanceOf(ScopeTimeoutException.class);
+  }
+
+  @Test
+  void joinOfAThreadCancelledByTheDeadlineReportsTheDeadline() {
+    CountDownLatch never = new CountDownLatch(1);
+    CountDownLatch cancelled = new CountDownLatch(1);
+    AtomicReference<Throwable> fromJoin = new AtomicReference<>();
+    Throwable thrown = catchFromRun(Scope.builder().timeout(Duration.ofMillis(50)), scope -> {
+      ScopedThread<Object> stuck = scope.spawn(() -> {
+        try {
+          never.await();
+          return null;
+        } finally {
+          cancelled.countDown();
+        }
+      });
+      // a scope thread notices the deadline; the owner waits outside the scope meanwhile
+      scope.spawn(() -> {
+        parkMillis(100);
+        try {
+          scope.spawn(() -> 1);
+        } catch (ScopeTimeoutException e) {
+          return null; // the spawn noticed the deadline and cancelled the scope
+        }
+        throw new AssertionError("spawn after the deadline succeeded");
+      });
+      cancelled.await();
+      stuck.thread().join(); // terminated: the join below reports without waiting
+      try {
+        stuck.join(); // failed with InterruptedException because of the deadline
+      } catch (ScopeTimeoutException e) {
+        fromJoin.set(e);
+      }
+    });
+    assertThat(fromJoin.get()).isInstanceOf(ScopeTimeoutException.class)
+        .satisfies(e -> assertThat(e.getSuppressed()).singleElement()
+            .isInstanceOf(InterruptedException.class));
+    assertThat(thrown).isInstanceOf(ScopeTimeoutException.class);
+    assertThat(thrown.getSuppressed()).isEmpty(); // reported once, by the join
+  }
+
+  @Test
   void hugeTimeoutDoesNotOverflow() throws Exception {
     int v = Scope.builder().timeout(Duration.ofSeconds(Long.MAX_VALUE)).call(scope ->
         scope.spawn(() -> 5).join());
@@ -707,6 +771,30 @@ class ScopeTest {
       assertThat(t.join()).matches("weft-scope-\\d+-0");
       assertThat((Boolean) Thread.class.getMethod("isVirtual").invoke(t.thread())).isTrue();
     });
+  }
+
+  @Test
+  @EnabledForJreRange(min = JRE.JAVA_21)
+  void virtualThreadsWithCapAndFailure() {
+    AtomicInteger running = new AtomicInteger();
+    AtomicInteger maxSeen = new AtomicInteger();
+    RuntimeException boom = new RuntimeException("virtual boom");
+    Throwable thrown = catchFromRun(Scope.builder().virtualThreads().maxConcurrency(2)
+        .failurePolicy(Scope.FailurePolicy.AWAIT_ALL), scope -> {
+          for (int i = 0; i < 10; i++) {
+            int k = i;
+            scope.spawn(() -> {
+              maxSeen.accumulateAndGet(running.incrementAndGet(), Math::max);
+              parkMillis(2);
+              running.decrementAndGet();
+              if (k == 7) {
+                throw boom;
+              }
+            });
+          }
+        });
+    assertThat(thrown).isInstanceOf(TaskFailedException.class).hasCause(boom);
+    assertThat(maxSeen.get()).isBetween(1, 2);
   }
 
   @Test
