@@ -1,0 +1,1004 @@
+package dev.weft;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.lang.reflect.InvocationTargetException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Scoped threads: threads that may use the caller's local data, because the scope guarantees
+ * that every one of them has terminated before it returns — Rust's {@code std::thread::scope} for
+ * Java 17+.
+ *
+ * <pre>{@code
+ * List<Integer> data = new ArrayList<>(List.of(1, 2, 3, 4, 5));
+ * int total = Scope.call(scope -> {
+ *   ScopedThread<Integer> sum = scope.spawn(() -> data.stream().mapToInt(i -> i).sum());
+ *   ScopedThread<Integer> max = scope.spawn(() -> Collections.max(data));
+ *   return sum.join() + max.join();
+ * });                         // both threads have terminated here, even on failure
+ * data.add(6);                // so mutating the list is safe again
+ *
+ * // try-with-resources form; close() joins every thread
+ * try (Scope scope = Scope.builder().maxConcurrency(8).timeout(Duration.ofSeconds(5)).open()) {
+ *   for (Path p : files) scope.spawn(() -> index(p));
+ * }
+ * }</pre>
+ *
+ * <p>The plain-JDK version of the first example needs a {@code Thread} per task, a field for each
+ * result, a {@code try/finally} that joins every thread (and keeps joining when interrupted), and
+ * hand-written failure propagation; {@code ExecutorService.close()} (JDK 19+) joins but loses
+ * failures of tasks nobody called {@code get()} on, and {@code StructuredTaskScope} is still a
+ * preview API.
+ *
+ * <h2>Lifecycle</h2>
+ * The thread that opens a scope (by {@link #open()}, {@link #call}, {@link #run} or the builder)
+ * is its <em>owner</em>. The owner and the scope's own threads may {@link #spawn(Callable) spawn};
+ * each spawn starts one new thread. The scope <em>ends</em> when {@link #call}/{@link #run}
+ * return or throw, or when the owner calls {@link #close()}; the end waits until every thread
+ * has terminated — also when the body threw, when a thread failed, when the deadline passed, and
+ * when the owner is interrupted. No thread outlives its scope.
+ *
+ * <h2>Failures, cancellation, deadline, interruption</h2>
+ * <ul>
+ *   <li>{@link ScopedThread#join()} of a failed thread throws {@link TaskFailedException} whose
+ *       cause is the original throwable and whose message names the thread.
+ *   <li>A failure nobody joined is rethrown at the end of the scope as a
+ *       {@code TaskFailedException} (the first failure as cause, every further one as
+ *       suppressed, and the message names every failed thread). {@link Error}s are reported the
+ *       same way, never swallowed.
+ *   <li>With the default {@link FailurePolicy#CANCEL_OTHERS}, the first failure cancels the scope:
+ *       its other threads are interrupted. {@link FailurePolicy#AWAIT_ALL} lets them finish.
+ *       Cancellation is cooperative: a thread that ignores interrupts is still waited for.
+ *   <li>An exception thrown by the body of {@link #call}/{@link #run} wins: it is rethrown
+ *       unchanged, with unjoined thread failures attached as suppressed (under
+ *       {@code CANCEL_OTHERS} the body's exception first cancels the threads; an
+ *       {@code InterruptedException} from the body cancels them under either policy).
+ *   <li>Deadline ({@link Builder#timeout}): when it passes while a thread of the scope waits in
+ *       it ({@code join}, {@code spawn} waiting for a slot, the end of the scope), or at a spawn,
+ *       the scope is cancelled and {@link ScopeTimeoutException} is thrown, naming the threads
+ *       that were still running; the end of the scope throws it too, and so does
+ *       {@link ScopedThread#join()} of a thread that failed after the deadline cancelled it. There is no timer thread:
+ *       while the owner computes in the body without touching the scope, the deadline is
+ *       noticed at its next scope operation.
+ *   <li>Owner interrupted while waiting at the end: the threads are interrupted (the scope is
+ *       cancelled), still joined, and then {@link #call}/{@link #run} throw
+ *       {@link InterruptedException} (with unjoined failures suppressed), clearing the interrupt
+ *       status as every {@code java.util.concurrent} method that throws it does.
+ *       {@link #close()} cannot throw a checked exception: like {@code ExecutorService.close()}
+ *       it re-asserts the owner's interrupt status before it returns (or throws a failure).
+ *   <li>When several things go wrong, the first reason the scope was cancelled decides what the
+ *       end reports (a failure, or the deadline); an interrupt of the owner is always reported.
+ * </ul>
+ *
+ * <p><b>Memory consistency effects:</b> actions in a thread prior to {@link #spawn(Callable)}
+ * happen-before the spawned task starts. Every action of a task happens-before its
+ * {@link ScopedThread#join()} returns (or throws {@code TaskFailedException}) and
+ * happens-before the end of the scope returns or throws in the owner.
+ *
+ * <p><b>Thread-safety:</b> {@code spawn} may be called concurrently by the owner and the scope's
+ * threads; {@link #close()} only by the owner. {@link #toString()} may be called by any thread
+ * and never blocks.
+ *
+ * <p><b>Misuse:</b> {@code spawn} after the scope ended, or from a thread that is neither the
+ * owner nor one of the scope's threads, throws {@link IllegalStateException}; so does
+ * {@link #close()} from another thread than the owner, and a {@link ScopedThread} joining
+ * itself. A second {@code close()} does nothing. Null arguments throw
+ * {@link NullPointerException} naming the parameter. Nested scopes work; a scope that a scope
+ * thread opens belongs to that thread. With {@link Builder#maxConcurrency}, a scope thread that
+ * spawns waits for a slot like the owner does: if every running thread waits so, none can finish
+ * — give nested fan-out its own (nested) scope.
+ */
+public final class Scope implements AutoCloseable {
+  /*
+   * Algorithm notes:
+   *
+   * Threads are kept in a Treiber stack of ScopeTask nodes (head, CAS with volatile semantics;
+   * read with acquire, which sees a node's fields written before its CAS, except by the cancel
+   * walk below, which needs a volatile read). A node is pushed by its spawner BEFORE its thread is started, and only live threads push
+   * (the owner, or a scope thread, which is alive while it spawns). Hence the end of the scope
+   * (owner) can join all threads without a counter: it joins every node from the current head
+   * down to the head it saw last time, then rereads head; when head did not change, every
+   * thread that could still push has terminated, so no node can be added any more. Joining
+   * uses Thread.join: thread termination happens-before join returning (JLS 17.4.4), which
+   * gives the memory effects for all plain fields the tasks wrote.
+   *
+   * Cancellation: cancelReason goes once from null to the reason (CAS, volatile): the failed
+   * ScopeTask, or a Cancel marker (body threw, owner interrupted, deadline). The winner walks
+   * the stack (volatile read of head after its CAS) and interrupts every thread whose task has
+   * not finished. A thread pushed concurrently is either seen by the walk, or its CAS on head
+   * came after the walk's read of head in the synchronization order, and then its task reads
+   * cancelReason (volatile) at its start, sees the cancel, and interrupts itself; the volatile
+   * (sequentially consistent) accesses on both sides are what rule out missing both (a
+   * store-load pattern: acquire/release would not be enough).
+   *
+   * firstFailed: CAS once from null by the first task that fails (its failure published before
+   * by the task's release write of its state); read plainly by the owner after all joins (the
+   * joins order it). cancelReason is read with acquire where no store-load order is needed
+   * (the owner's end, toString): those readers only need the reason object's fields.
+   *
+   * closed: written only by the owner (release, so toString's acquire read on another thread
+   * sees a consistent state); the owner reads its own write plainly. Scope threads never see it
+   * set while they run, because the owner sets it only after joining all of them.
+   *
+   * spawned: getAndAdd per spawn (owner and scope threads may spawn concurrently); it numbers the
+   * threads' names. Its reads in toString are opaque (a statistic, no ordering needed).
+   *
+   * The concurrency cap is a java.util.concurrent.Semaphore (acquired by the spawner, released
+   * by the task's thread as its last action); without a cap nothing is allocated for it and
+   * the spawn path does no extra work.
+   */
+
+  /** What the first failure of a scope's thread does to the others. */
+  public enum FailurePolicy {
+    /** The first failure cancels the scope: its other threads are interrupted (the default). */
+    CANCEL_OTHERS,
+    /** Failures are collected; the other threads run to completion. */
+    AWAIT_ALL
+  }
+
+  /**
+   * The body of {@link Scope#call}: computes a result using the scope.
+   *
+   * @param <T> the result type
+   * @param <X> the checked exception the body may throw (inferred; {@code RuntimeException} when
+   *     it throws none)
+   */
+  @FunctionalInterface
+  public interface Body<T, X extends Exception> {
+    /**
+     * Runs the body.
+     *
+     * @param scope the open scope, for spawning threads
+     * @return the result of {@link Scope#call}
+     * @throws X if the body fails
+     */
+    T apply(Scope scope) throws X;
+  }
+
+  /**
+   * The body of {@link Scope#run}: uses the scope, returns nothing.
+   *
+   * @param <X> the checked exception the body may throw (inferred; {@code RuntimeException} when
+   *     it throws none)
+   */
+  @FunctionalInterface
+  public interface VoidBody<X extends Exception> {
+    /**
+     * Runs the body.
+     *
+     * @param scope the open scope, for spawning threads
+     * @throws X if the body fails
+     */
+    void accept(Scope scope) throws X;
+  }
+
+  /** Why a scope was cancelled, when it is not the failure of one of its tasks. */
+  private static final class Cancel {
+    final String what;
+    final @Nullable String timeoutMessage;
+
+    Cancel(String what, @Nullable String timeoutMessage) {
+      this.what = what;
+      this.timeoutMessage = timeoutMessage;
+    }
+  }
+
+  private static final Cancel BODY_FAILED = new Cancel("the body threw", null);
+  private static final Cancel OWNER_INTERRUPTED = new Cancel("the owner was interrupted", null);
+
+  private static final VarHandle HEAD;
+  private static final VarHandle CANCEL_REASON;
+  private static final VarHandle FIRST_FAILED;
+  private static final VarHandle CLOSED;
+  private static final VarHandle SPAWNED;
+  private static final VarHandle SCOPES;
+
+  static {
+    try {
+      MethodHandles.Lookup l = MethodHandles.lookup();
+      HEAD = l.findVarHandle(Scope.class, "head", ScopeTask.class);
+      CANCEL_REASON = l.findVarHandle(Scope.class, "cancelReason", Object.class);
+      FIRST_FAILED = l.findVarHandle(Scope.class, "firstFailed", ScopeTask.class);
+      CLOSED = l.findVarHandle(Scope.class, "closed", boolean.class);
+      SPAWNED = l.findVarHandle(Scope.class, "spawned", long.class);
+      SCOPES = l.findStaticVarHandle(Scope.class, "scopes", long.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  /** Numbers scopes for their default thread names; getAndAdd, no ordering needed. */
+  @SuppressWarnings("unused") // accessed through SCOPES
+  private static long scopes;
+
+  private final Thread owner;
+  private final String name;
+  private final @Nullable String threadPrefix;
+  private final @Nullable ThreadFactory factory;
+  private final boolean cancelOnFailure;
+  private final @Nullable Semaphore slots;
+  private final int maxConcurrency;
+  private final boolean timed;
+  private final long deadline;
+  private final long timeoutNanos;
+
+  @SuppressWarnings("unused") // accessed through HEAD
+  private @Nullable ScopeTask<?> head;
+  @SuppressWarnings("unused") // accessed through CANCEL_REASON
+  private @Nullable Object cancelReason;
+  @SuppressWarnings("unused") // accessed through FIRST_FAILED
+  private @Nullable ScopeTask<?> firstFailed;
+  private boolean closed; // accessed plainly by the owner, through CLOSED otherwise
+  @SuppressWarnings("unused") // accessed through SPAWNED
+  private long spawned;
+
+  private Scope(Builder b) {
+    this.owner = Thread.currentThread();
+    this.name = "weft-scope-" + (long) SCOPES.getAndAdd(1L);
+    this.factory = b.virtual ? VirtualThreads.factory() : b.factory;
+    this.threadPrefix = b.prefix != null ? b.prefix : (b.factory == null ? name : null);
+    this.cancelOnFailure = b.policy == FailurePolicy.CANCEL_OTHERS;
+    this.maxConcurrency = b.maxConcurrency;
+    this.slots = b.maxConcurrency > 0 ? new Semaphore(b.maxConcurrency) : null;
+    this.timed = b.timeoutNanos >= 0;
+    this.timeoutNanos = b.timeoutNanos;
+    this.deadline = timed ? System.nanoTime() + b.timeoutNanos : 0L;
+  }
+
+  // ---------------------------------------------------------------- factories
+
+  /**
+   * Opens a scope with default settings, owned by the calling thread: platform threads named
+   * {@code weft-scope-N-M}, first failure cancels the others, no deadline, no cap. Close it with
+   * try-with-resources.
+   *
+   * @return the open scope
+   */
+  public static Scope open() {
+    return new Scope(new Builder());
+  }
+
+  /**
+   * Returns a builder for a scope with a name prefix, thread factory, virtual threads, failure
+   * policy, deadline or concurrency cap.
+   *
+   * @return a new builder with the default settings
+   */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Runs {@code body} in a new default scope and returns its result once every thread the body
+   * spawned has terminated.
+   *
+   * @param <T> the result type
+   * @param <X> the checked exception the body may throw
+   * @param body the code that spawns and joins threads
+   * @return what {@code body} returned
+   * @throws X if the body threw it (with unjoined thread failures suppressed on it)
+   * @throws InterruptedException if the owner was interrupted while waiting at the end (the
+   *     threads were interrupted and joined first)
+   * @throws TaskFailedException if a thread failed and nobody joined it
+   * @throws NullPointerException if {@code body} is null
+   */
+  public static <T, X extends Exception> T call(Body<T, X> body)
+      throws X, InterruptedException {
+    Objects.requireNonNull(body, "body");
+    return new Scope(new Builder()).callBody(body);
+  }
+
+  /**
+   * Runs {@code body} in a new default scope and returns once every thread it spawned has
+   * terminated.
+   *
+   * @param <X> the checked exception the body may throw
+   * @param body the code that spawns threads
+   * @throws X if the body threw it (with unjoined thread failures suppressed on it)
+   * @throws InterruptedException if the owner was interrupted while waiting at the end (the
+   *     threads were interrupted and joined first)
+   * @throws TaskFailedException if a thread failed and nobody joined it
+   * @throws NullPointerException if {@code body} is null
+   */
+  public static <X extends Exception> void run(VoidBody<X> body) throws X, InterruptedException {
+    Objects.requireNonNull(body, "body");
+    new Scope(new Builder()).runBody(body);
+  }
+
+  // ---------------------------------------------------------------- spawning
+
+  /**
+   * Starts a new thread of this scope that runs {@code task}. If the scope has a concurrency cap
+   * and it is reached, waits (interruptibly) until one of the scope's threads finishes.
+   *
+   * @param <T> the task's result type
+   * @param task the code to run; it may use the caller's local data, because the scope ends only
+   *     after the thread has terminated
+   * @return the handle to join the thread
+   * @throws InterruptedException if interrupted while waiting for a slot under the cap
+   * @throws ScopeTimeoutException if the scope's deadline has passed (the scope is cancelled)
+   * @throws IllegalStateException if the scope has ended, if the calling thread is neither the
+   *     owner nor one of the scope's threads, or if the configured {@code ThreadFactory}
+   *     returned null or a thread that was already started
+   * @throws NullPointerException if {@code task} is null
+   */
+  public <T> ScopedThread<T> spawn(Callable<? extends T> task)
+      throws InterruptedException {
+    Objects.requireNonNull(task, "task");
+    return spawnTask(task, null);
+  }
+
+  /**
+   * Starts a new thread of this scope that runs {@code task}; like {@link #spawn(Callable)} for
+   * code that returns nothing (its handle's {@code join()} returns {@code null}).
+   *
+   * @param task the code to run
+   * @return the handle to join the thread
+   * @throws InterruptedException if interrupted while waiting for a slot under the cap
+   * @throws ScopeTimeoutException if the scope's deadline has passed (the scope is cancelled)
+   * @throws IllegalStateException if the scope has ended, if the calling thread is neither the
+   *     owner nor one of the scope's threads, or if the configured {@code ThreadFactory}
+   *     returned null or a thread that was already started
+   * @throws NullPointerException if {@code task} is null
+   */
+  public ScopedThread<Void> spawn(Runnable task) throws InterruptedException {
+    Objects.requireNonNull(task, "task");
+    return spawnTask(null, task);
+  }
+
+  private <T> ScopedThread<T> spawnTask(
+      @Nullable Callable<? extends T> c, @Nullable Runnable r) throws InterruptedException {
+    Thread me = Thread.currentThread();
+    if (me != owner || closed) {
+      checkForeignSpawner(me);
+    }
+    Semaphore s = slots;
+    if (s != null) {
+      acquireSlot(s);
+    } else if (timed && deadline - System.nanoTime() <= 0) {
+      throw timedOut();
+    }
+    ScopeTask<T> task;
+    try {
+      task = new ScopeTask<>(this, c, r);
+    } catch (Throwable e) { // the factory failed: give the slot back, report unchanged
+      if (s != null) {
+        s.release();
+      }
+      throw e;
+    }
+    push(task);
+    try {
+      task.thread.start();
+    } catch (Throwable e) { // e.g. OutOfMemoryError: unable to create native thread
+      task.setAbandonedRelease();
+      if (s != null) {
+        s.release();
+      }
+      throw e;
+    }
+    return task;
+  }
+
+  /** Slow path of the spawn check: the caller is not the owner, or the scope has ended. */
+  private void checkForeignSpawner(Thread me) {
+    if (me == owner) {
+      throw new IllegalStateException(
+          name + " has ended: spawn threads before the scope ends, or open a new scope");
+    }
+    for (ScopeTask<?> n = headAcquire(); n != null; n = n.next) {
+      if (n.thread == me) {
+        return; // a live thread of this scope: the scope cannot have ended
+      }
+    }
+    throw new IllegalStateException(
+        me.getName() + " is neither the owner (" + owner.getName() + ") nor a thread of "
+            + name + (closedAcquire() ? ", which has ended" : "")
+            + ": only they may spawn; open a scope in this thread instead");
+  }
+
+  private void acquireSlot(Semaphore s) throws InterruptedException {
+    if (!timed) {
+      s.acquire();
+      return;
+    }
+    long left = deadline - System.nanoTime();
+    // tryAcquire(<= 0) still succeeds when a slot is free: check the deadline first
+    if (left <= 0 || !s.tryAcquire(left, TimeUnit.NANOSECONDS)) {
+      throw timedOut();
+    }
+  }
+
+  private void push(ScopeTask<?> task) {
+    ScopeTask<?> h;
+    do {
+      h = headAcquire();
+      task.next = h; // published by the CAS below
+    } while (!HEAD.compareAndSet(this, h, task));
+  }
+
+  /** Creates the (unstarted) thread of a task; called from the task's constructor. */
+  Thread newThread(Runnable task) {
+    long index = (long) SPAWNED.getAndAdd(this, 1L);
+    String prefix = threadPrefix;
+    ThreadFactory f = factory;
+    if (f == null) {
+      return new Thread(task, prefix + "-" + index);
+    }
+    Thread t = f.newThread(task);
+    if (t == null) {
+      throw new IllegalStateException(
+          "the ThreadFactory of " + name + " returned null instead of a thread");
+    }
+    if (t.getState() != Thread.State.NEW) {
+      throw new IllegalStateException("the ThreadFactory of " + name
+          + " returned a thread that was already started (" + t.getName()
+          + "); it must return a new, unstarted thread");
+    }
+    if (prefix != null) {
+      t.setName(prefix + "-" + index);
+    }
+    return t;
+  }
+
+  // ---------------------------------------------------------------- task callbacks
+
+  boolean isCancelled() {
+    // volatile: the store-load pairing with cancel()'s walk, see the algorithm notes
+    return CANCEL_REASON.getVolatile(this) != null;
+  }
+
+  void taskFailed(ScopeTask<?> task) {
+    if (FIRST_FAILED.compareAndSet(this, null, task) && cancelOnFailure) {
+      cancel(task);
+    }
+  }
+
+  void taskExited() {
+    Semaphore s = slots;
+    if (s != null) {
+      s.release();
+    }
+  }
+
+  /** The timeout message if the deadline cancelled the scope, else null. */
+  @Nullable String deadlineMessage() {
+    return cancelReasonAcquire() instanceof Cancel c ? c.timeoutMessage : null;
+  }
+
+  boolean hasDeadline() {
+    return timed;
+  }
+
+  long deadline() {
+    return deadline;
+  }
+
+  /** Joins {@code t}, but throws ScopeTimeoutException (cancelling) at the scope's deadline. */
+  void joinUntilDeadline(Thread t) throws InterruptedException {
+    while (t.isAlive()) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        throw timedOut();
+      }
+      t.join(left / 1_000_000L, (int) (left % 1_000_000L));
+    }
+  }
+
+  /** Cancels the scope for its deadline (if not cancelled yet) and returns the exception. */
+  private ScopeTimeoutException timedOut() {
+    String msg = timeoutMessage();
+    cancel(new Cancel("the deadline passed", msg));
+    return new ScopeTimeoutException(msg);
+  }
+
+  private String timeoutMessage() {
+    List<String> running = new ArrayList<>();
+    for (ScopeTask<?> n = headAcquire(); n != null; n = n.next) {
+      if (n.stateAcquire() == ScopeTask.NEW) {
+        running.add(n.thread.getName());
+      }
+    }
+    Collections.reverse(running); // spawn order
+    return name + " passed its deadline (timeout " + Duration.ofNanos(timeoutNanos)
+        + "); still running, interrupted and joined: " + running;
+  }
+
+  /** Cancels the scope once: records the reason and interrupts every unfinished thread. */
+  private boolean cancel(Object reason) {
+    if (!CANCEL_REASON.compareAndSet(this, null, reason)) {
+      return false;
+    }
+    Thread me = Thread.currentThread();
+    for (ScopeTask<?> n = headVolatile(); n != null; n = n.next) {
+      if (n.thread != me && n.stateAcquire() == ScopeTask.NEW) {
+        n.thread.interrupt();
+      }
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------- the end
+
+  /**
+   * Ends the scope: waits until every thread of the scope has terminated, then reports failures
+   * nobody joined. Only the owner may close; a second call does nothing.
+   *
+   * <p>If the owner is interrupted while waiting, the threads are interrupted (the scope is
+   * cancelled) and still joined, and the owner's interrupt status is re-asserted before this
+   * method returns or throws. Use {@link #call}/{@link #run} to get the interruption as an
+   * {@link InterruptedException} instead.
+   *
+   * @throws TaskFailedException if a thread failed and nobody joined it (the first failure as
+   *     cause, further ones suppressed)
+   * @throws ScopeTimeoutException if the scope's deadline passed
+   * @throws IllegalStateException if called by another thread than the owner
+   */
+  @Override
+  public void close() {
+    checkOwner();
+    if (closed) {
+      return;
+    }
+    boolean interrupted = awaitAll();
+    RuntimeException e = outcome();
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    if (e != null) {
+      throw e;
+    }
+  }
+
+  private void checkOwner() {
+    if (Thread.currentThread() != owner) {
+      throw new IllegalStateException(Thread.currentThread().getName()
+          + " tried to close " + name + ", which only its owner " + owner.getName()
+          + " may close");
+    }
+  }
+
+  /** Runs a call body in this (new) scope; the calling thread is the owner. */
+  <T, X extends Exception> T callBody(Body<T, X> body)
+      throws X, InterruptedException {
+    T result;
+    try {
+      result = body.apply(this);
+    } catch (Throwable t) {
+      endAfterBodyFailure(t);
+      throw t;
+    }
+    end();
+    return result;
+  }
+
+  <X extends Exception> void runBody(VoidBody<X> body) throws X, InterruptedException {
+    try {
+      body.accept(this);
+    } catch (Throwable t) {
+      endAfterBodyFailure(t);
+      throw t;
+    }
+    end();
+  }
+
+  /** The end of call/run after the body returned normally. */
+  private void end() throws InterruptedException {
+    if (closed) {
+      return; // the body closed the scope itself
+    }
+    boolean interrupted = awaitAll();
+    if (interrupted) {
+      InterruptedException ie = new InterruptedException(
+          name + ": the owner was interrupted while waiting for the scope's threads;"
+              + " they were interrupted and joined");
+      addUnjoinedFailures(ie, null);
+      throw ie;
+    }
+    RuntimeException e = outcome();
+    if (e != null) {
+      throw e;
+    }
+  }
+
+  private void endAfterBodyFailure(Throwable bodyFailure) {
+    if (closed) {
+      return;
+    }
+    if (bodyFailure instanceof InterruptedException) {
+      cancel(OWNER_INTERRUPTED); // whatever the policy: an interrupt asks everything to stop
+    } else if (cancelOnFailure) {
+      cancel(BODY_FAILED);
+    }
+    boolean interrupted = awaitAll();
+    Object reason = cancelReasonAcquire();
+    if (reason instanceof Cancel c) {
+      String tm = c.timeoutMessage;
+      if (tm != null && !(bodyFailure instanceof ScopeTimeoutException)) {
+        bodyFailure.addSuppressed(new ScopeTimeoutException(tm));
+      }
+    }
+    addUnjoinedFailures(bodyFailure, null);
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Joins every thread of the scope, including threads spawned by scope threads meanwhile, and
+   * marks the scope closed. Keeps joining when interrupted (cancelling the scope) and when the
+   * deadline passes (cancelling the scope).
+   *
+   * @return whether the owner was interrupted while waiting
+   */
+  private boolean awaitAll() {
+    boolean interrupted = false;
+    ScopeTask<?> seen = null;
+    for (ScopeTask<?> h = headAcquire(); h != seen; h = headAcquire()) {
+      for (ScopeTask<?> n = h; n != seen && n != null; n = n.next) {
+        interrupted |= awaitThread(n.thread);
+      }
+      seen = h;
+    }
+    CLOSED.setRelease(this, true);
+    return interrupted;
+  }
+
+  private boolean awaitThread(Thread t) {
+    boolean interrupted = false;
+    while (t.isAlive()) {
+      try {
+        if (timed && cancelReasonAcquire() == null) {
+          long left = deadline - System.nanoTime();
+          if (left <= 0) {
+            cancel(new Cancel("the deadline passed", timeoutMessage()));
+            continue;
+          }
+          t.join(left / 1_000_000L, (int) (left % 1_000_000L));
+        } else {
+          t.join();
+        }
+      } catch (InterruptedException e) {
+        interrupted = true;
+        cancel(OWNER_INTERRUPTED);
+      }
+    }
+    return interrupted;
+  }
+
+  /**
+   * After all joins: the exception the end of the scope reports (null if none), with every
+   * unjoined failure attached.
+   */
+  private @Nullable RuntimeException outcome() {
+    Object reason = cancelReasonAcquire();
+    if (reason instanceof Cancel c) {
+      String tm = c.timeoutMessage;
+      if (tm != null) {
+        ScopeTimeoutException e = new ScopeTimeoutException(tm);
+        addUnjoinedFailures(e, null);
+        return e;
+      }
+    }
+    ScopeTask<?> first = firstFailedPlain();
+    if (first == null) {
+      return null; // no task failed (every failure sets firstFailed): nothing to walk
+    }
+    List<ScopeTask<?>> failed = unjoinedFailures();
+    if (failed.isEmpty()) {
+      return null;
+    }
+    ScopeTask<?> primary = first != null && failed.contains(first) ? first : failed.get(0);
+    Throwable cause = Objects.requireNonNull(primary.failurePlain());
+    StringBuilder msg = new StringBuilder(primary.thread.getName()).append(" failed: ")
+        .append(cause);
+    if (failed.size() > 1) {
+      List<String> others = new ArrayList<>();
+      for (ScopeTask<?> f : failed) {
+        if (f != primary) {
+          others.add(f.thread.getName());
+        }
+      }
+      msg.append(" (").append(others.size()).append(" more failed, attached as suppressed: ")
+          .append(others).append(')');
+    }
+    TaskFailedException e = new TaskFailedException(msg.toString(), cause);
+    addUnjoinedFailures(e, primary);
+    return e;
+  }
+
+  /** Attaches every unjoined failure (except {@code skip}'s) to {@code target}. */
+  private void addUnjoinedFailures(Throwable target, @Nullable ScopeTask<?> skip) {
+    if (firstFailedPlain() == null) {
+      return;
+    }
+    for (ScopeTask<?> f : unjoinedFailures()) {
+      Throwable x = f.failurePlain();
+      if (f != skip && x != null && x != target) {
+        target.addSuppressed(x);
+      }
+    }
+  }
+
+  /** Failed tasks nobody joined, in spawn order; only after all threads were joined. */
+  private List<ScopeTask<?>> unjoinedFailures() {
+    List<ScopeTask<?>> failed = new ArrayList<>();
+    for (ScopeTask<?> n = headAcquire(); n != null; n = n.next) {
+      if (n.failurePlain() != null && !n.observedAcquire()) {
+        failed.add(n);
+      }
+    }
+    Collections.reverse(failed);
+    return failed;
+  }
+
+  // ---------------------------------------------------------------- accessors
+
+  /**
+   * Acquire is enough for every reader but the cancel walk: a node's next and thread fields are
+   * written before the CAS that publishes it, and these readers need no order with their own
+   * earlier writes (push revalidates with its CAS; the owner's re-reads after joins are ordered
+   * by Thread.join anyway).
+   */
+  private @Nullable ScopeTask<?> headAcquire() {
+    return (ScopeTask<?>) HEAD.getAcquire(this);
+  }
+
+  /** Volatile: cancel() reads head after its CAS on cancelReason, a store-load pair. */
+  private @Nullable ScopeTask<?> headVolatile() {
+    return (ScopeTask<?>) HEAD.getVolatile(this);
+  }
+
+  /** Acquire: readers need the reason object's fields, never an order with their own writes. */
+  private @Nullable Object cancelReasonAcquire() {
+    return CANCEL_REASON.getAcquire(this);
+  }
+
+  /** Plain: read only by the owner after it joined every thread (join gives happens-before). */
+  private @Nullable ScopeTask<?> firstFailedPlain() {
+    return (ScopeTask<?>) FIRST_FAILED.get(this);
+  }
+
+  private boolean closedAcquire() {
+    return (boolean) CLOSED.getAcquire(this);
+  }
+
+  /**
+   * Returns the scope's name and state (open or ended, threads spawned, cancellation, cap,
+   * deadline) without blocking.
+   *
+   * @return a description for logs and debuggers
+   */
+  @Override
+  public String toString() {
+    StringBuilder sb = new StringBuilder("Scope[").append(name)
+        .append(", owner=").append(owner.getName())
+        .append(closedAcquire() ? ", ended" : ", open")
+        .append(", spawned=").append((long) SPAWNED.getOpaque(this));
+    Object reason = cancelReasonAcquire();
+    if (reason instanceof ScopeTask<?> t) {
+      sb.append(", cancelled: ").append(t.thread.getName()).append(" failed");
+    } else if (reason instanceof Cancel c) {
+      sb.append(", cancelled: ").append(c.what);
+    }
+    if (maxConcurrency > 0) {
+      sb.append(", maxConcurrency=").append(maxConcurrency);
+    }
+    if (timed) {
+      sb.append(", timeout=").append(Duration.ofNanos(timeoutNanos));
+    }
+    return sb.append(']').toString();
+  }
+
+  // ---------------------------------------------------------------- builder
+
+  /**
+   * Configures and opens scopes. A builder may open any number of scopes; it is not thread-safe.
+   *
+   * <pre>{@code
+   * List<Page> pages = Scope.builder()
+   *     .namePrefix("crawler")                       // threads crawler-0, crawler-1, ...
+   *     .maxConcurrency(16)                          // at most 16 running at once
+   *     .timeout(Duration.ofSeconds(30))             // then ScopeTimeoutException
+   *     .call(scope -> {
+   *       List<ScopedThread<Page>> ts = new ArrayList<>();
+   *       for (URI u : uris) ts.add(scope.spawn(() -> fetch(u)));
+   *       List<Page> out = new ArrayList<>();
+   *       for (ScopedThread<Page> t : ts) out.add(t.join());
+   *       return out;
+   *     });
+   * }</pre>
+   */
+  public static final class Builder {
+    private @Nullable String prefix;
+    private @Nullable ThreadFactory factory;
+    private boolean virtual;
+    private FailurePolicy policy = FailurePolicy.CANCEL_OTHERS;
+    private long timeoutNanos = -1;
+    private int maxConcurrency;
+
+    private Builder() {}
+
+    /**
+     * Names the scope's threads {@code prefix-0}, {@code prefix-1}, ... instead of
+     * {@code weft-scope-N-0}, ...; applies to threads from a {@link #threadFactory} too.
+     *
+     * @param prefix the name prefix
+     * @return this builder
+     * @throws NullPointerException if {@code prefix} is null
+     */
+    public Builder namePrefix(String prefix) {
+      this.prefix = Objects.requireNonNull(prefix, "prefix");
+      return this;
+    }
+
+    /**
+     * Creates the scope's threads with {@code factory}, which must return a new, unstarted thread
+     * for the given {@code Runnable} (as every {@code ThreadFactory} does). The threads keep the
+     * factory's names unless a {@link #namePrefix} is set. Replaces {@link #virtualThreads()}.
+     *
+     * @param factory the thread factory
+     * @return this builder
+     * @throws NullPointerException if {@code factory} is null
+     */
+    public Builder threadFactory(ThreadFactory factory) {
+      this.factory = Objects.requireNonNull(factory, "factory");
+      this.virtual = false;
+      return this;
+    }
+
+    /**
+     * Runs the scope's tasks on virtual threads (JDK 21 or later), named like platform ones.
+     * Replaces {@link #threadFactory}.
+     *
+     * @return this builder
+     * @throws UnsupportedOperationException on JDK 17 to 20, which have no (final) virtual
+     *     threads
+     */
+    public Builder virtualThreads() {
+      VirtualThreads.factory(); // fail here, where the mistake is, not at open()
+      this.virtual = true;
+      this.factory = null;
+      return this;
+    }
+
+    /**
+     * Sets what the first failure of a thread does to the others; the default is
+     * {@link FailurePolicy#CANCEL_OTHERS}.
+     *
+     * @param policy the failure policy
+     * @return this builder
+     * @throws NullPointerException if {@code policy} is null
+     */
+    public Builder failurePolicy(FailurePolicy policy) {
+      this.policy = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
+    /**
+     * Gives each scope a deadline {@code timeout} after it is opened: past it, the scope is
+     * cancelled and reports {@link ScopeTimeoutException}. Zero means the deadline has already
+     * passed when the scope opens; huge values do not overflow.
+     *
+     * @param timeout the time the scope may take
+     * @return this builder
+     * @throws IllegalArgumentException if {@code timeout} is negative
+     * @throws NullPointerException if {@code timeout} is null
+     */
+    public Builder timeout(Duration timeout) {
+      Objects.requireNonNull(timeout, "timeout");
+      if (timeout.isNegative()) {
+        throw new IllegalArgumentException("timeout must not be negative: " + timeout);
+      }
+      this.timeoutNanos = Timeouts.toNanos(timeout, "timeout");
+      return this;
+    }
+
+    /**
+     * Caps how many of the scope's threads run at once: {@code spawn} waits (interruptibly, and
+     * at most until the deadline) while {@code max} threads are running.
+     *
+     * @param max the largest number of threads running at once
+     * @return this builder
+     * @throws IllegalArgumentException if {@code max} is zero or negative
+     */
+    public Builder maxConcurrency(int max) {
+      if (max <= 0) {
+        throw new IllegalArgumentException("maxConcurrency must be positive: " + max);
+      }
+      this.maxConcurrency = max;
+      return this;
+    }
+
+    /**
+     * Opens a scope with these settings, owned by the calling thread; the deadline, if any,
+     * starts now.
+     *
+     * @return the open scope
+     */
+    public Scope open() {
+      return new Scope(this);
+    }
+
+    /**
+     * Like {@link Scope#call}, in a scope with these settings.
+     *
+     * @param <T> the result type
+     * @param <X> the checked exception the body may throw
+     * @param body the code that spawns and joins threads
+     * @return what {@code body} returned
+     * @throws X if the body threw it (with unjoined thread failures suppressed on it)
+     * @throws InterruptedException if the owner was interrupted while waiting at the end
+     * @throws TaskFailedException if a thread failed and nobody joined it
+     * @throws ScopeTimeoutException if the deadline passed
+     * @throws NullPointerException if {@code body} is null
+     */
+    public <T, X extends Exception> T call(Body<T, X> body)
+        throws X, InterruptedException {
+      Objects.requireNonNull(body, "body");
+      return new Scope(this).callBody(body);
+    }
+
+    /**
+     * Like {@link Scope#run}, in a scope with these settings.
+     *
+     * @param <X> the checked exception the body may throw
+     * @param body the code that spawns threads
+     * @throws X if the body threw it (with unjoined thread failures suppressed on it)
+     * @throws InterruptedException if the owner was interrupted while waiting at the end
+     * @throws TaskFailedException if a thread failed and nobody joined it
+     * @throws ScopeTimeoutException if the deadline passed
+     * @throws NullPointerException if {@code body} is null
+     */
+    public <X extends Exception> void run(VoidBody<X> body) throws X, InterruptedException {
+      Objects.requireNonNull(body, "body");
+      new Scope(this).runBody(body);
+    }
+  }
+
+  /** Obtains the virtual thread factory reflectively: the code compiles with --release 17. */
+  private static final class VirtualThreads {
+    private VirtualThreads() {}
+
+    static ThreadFactory factory() {
+      int feature = Runtime.version().feature();
+      if (feature < 21) {
+        throw new UnsupportedOperationException("virtual threads need Java 21 or later, this is "
+            + "Java " + feature + "; use platform threads (the default) or a ThreadFactory");
+      }
+      return Holder.FACTORY; // class initialisation publishes it safely, once
+    }
+
+    /** Initialised on first use only, so JDK 17-20 never run the reflection. */
+    private static final class Holder {
+      static final ThreadFactory FACTORY = create();
+
+      private Holder() {}
+
+      private static ThreadFactory create() {
+        try {
+          Object builder = Thread.class.getMethod("ofVirtual").invoke(null);
+          Object made = Class.forName("java.lang.Thread$Builder").getMethod("factory")
+              .invoke(builder);
+          return (ThreadFactory) Objects.requireNonNull(made, "factory");
+        } catch (InvocationTargetException e) {
+          throw new UnsupportedOperationException(
+              "virtual threads are not available on this JVM: " + e.getCause(), e.getCause());
+        } catch (ReflectiveOperationException e) {
+          throw new UnsupportedOperationException(
+              "virtual threads are not available on this JVM: " + e, e);
+        }
+      }
+    }
+  }
+}
