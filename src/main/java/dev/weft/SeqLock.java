@@ -305,13 +305,13 @@ public final class SeqLock {
         if (validate(s)) {
           throw t; // thrown on consistent state: a real failure
         }
-        return readSlow(reader);
+        return readSlow(reader, this, SeqLock::callSupplier);
       }
       if (validate(s)) {
         return r;
       }
     }
-    return readSlow(reader);
+    return readSlow(reader, this, SeqLock::callSupplier);
   }
 
   /**
@@ -332,13 +332,13 @@ public final class SeqLock {
         if (validate(s)) {
           throw t;
         }
-        return (int) readLongSlow(reader::getAsInt);
+        return (int) readLongSlow(reader, this, SeqLock::callInt);
       }
       if (validate(s)) {
         return r;
       }
     }
-    return (int) readLongSlow(reader::getAsInt); // the adapter allocates only on this path
+    return (int) readLongSlow(reader, this, SeqLock::callInt);
   }
 
   /**
@@ -359,23 +359,40 @@ public final class SeqLock {
         if (validate(s)) {
           throw t;
         }
-        return readLongSlow(reader);
+        return readLongSlow(reader, this, SeqLock::callLong);
       }
       if (validate(s)) {
         return r;
       }
     }
-    return readLongSlow(reader);
+    return readLongSlow(reader, this, SeqLock::callLong);
   }
 
-  private <R> R readSlow(Supplier<? extends R> reader) {
+  // Slow paths. They take the read function `fn`, its argument `arg` and a non-capturing
+  // `how` that applies one to the other, so that SeqLock's suppliers and SeqLocked's functions
+  // share one retry loop without allocating an adapter on any path.
+
+  /** Applies a read function to its argument, returning an object. */
+  @FunctionalInterface
+  interface ObjCall<F, A, R> {
+    R call(F fn, A arg);
+  }
+
+  /** Applies a read function to its argument, returning a long. */
+  @FunctionalInterface
+  interface LongCall<F, A> {
+    long call(F fn, A arg);
+  }
+
+  /** Optimistic retries, then one pass under the lock. */
+  <F, A, R> R readSlow(F fn, A arg, ObjCall<F, A, R> how) {
     int failures = 0;
     int spins = 0;
     while (failures < READ_ATTEMPTS && spins < READ_SPINS) {
       long s = seqAcquire();
       if ((s & 1) != 0) {
         if (owner == Thread.currentThread()) {
-          return reader.get(); // inside this thread's own write section: data is stable
+          return how.call(fn, arg); // inside this thread's own write section: data is stable
         }
         spins++;
         Thread.onSpinWait();
@@ -383,10 +400,10 @@ public final class SeqLock {
       }
       R r;
       try {
-        r = reader.get();
+        r = how.call(fn, arg);
       } catch (Throwable t) {
         if (validate(s)) {
-          throw t;
+          throw t; // thrown on consistent state: a real failure
         }
         failures++;
         continue;
@@ -396,17 +413,27 @@ public final class SeqLock {
       }
       failures++;
     }
-    return readLocked(reader);
+    if (owner == Thread.currentThread()) {
+      return how.call(fn, arg);
+    }
+    long odd = acquireUninterruptibly();
+    try {
+      fallbackReads++; // under the lock
+      return how.call(fn, arg);
+    } finally {
+      releaseRestoring(odd - 1);
+    }
   }
 
-  private long readLongSlow(LongSupplier reader) {
+  /** Like {@link #readSlow} for primitive results, without boxing. */
+  <F, A> long readLongSlow(F fn, A arg, LongCall<F, A> how) {
     int failures = 0;
     int spins = 0;
     while (failures < READ_ATTEMPTS && spins < READ_SPINS) {
       long s = seqAcquire();
       if ((s & 1) != 0) {
         if (owner == Thread.currentThread()) {
-          return reader.getAsLong();
+          return how.call(fn, arg);
         }
         spins++;
         Thread.onSpinWait();
@@ -414,7 +441,7 @@ public final class SeqLock {
       }
       long r;
       try {
-        r = reader.getAsLong();
+        r = how.call(fn, arg);
       } catch (Throwable t) {
         if (validate(s)) {
           throw t;
@@ -427,21 +454,28 @@ public final class SeqLock {
       }
       failures++;
     }
-    return readLocked(() -> reader.getAsLong()); // boxing only on this last-resort pass
-  }
-
-  /** One pass under the write lock, restoring the even value afterwards (see notes). */
-  private <R> R readLocked(Supplier<? extends R> reader) {
     if (owner == Thread.currentThread()) {
-      return reader.get();
+      return how.call(fn, arg);
     }
     long odd = acquireUninterruptibly();
     try {
-      fallbackReads++; // under the lock
-      return reader.get();
+      fallbackReads++;
+      return how.call(fn, arg);
     } finally {
       releaseRestoring(odd - 1);
     }
+  }
+
+  private static <R> R callSupplier(Supplier<? extends R> fn, SeqLock unused) {
+    return fn.get();
+  }
+
+  private static long callLong(LongSupplier fn, SeqLock unused) {
+    return fn.getAsLong();
+  }
+
+  private static long callInt(IntSupplier fn, SeqLock unused) {
+    return fn.getAsInt();
   }
 
   // ---- writing ---------------------------------------------------------------------------

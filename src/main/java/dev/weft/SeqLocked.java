@@ -46,8 +46,9 @@ public final class SeqLocked<T> {
   /*
    * Algorithm notes: a SeqLock plus the object it guards. Reads inline SeqLock's fast path
    * (getAcquire of the sequence, the function on the object with plain loads, loadLoadFence,
-   * opaque re-read; see SeqLock's notes) so the common case allocates nothing; any retry goes to
-   * SeqLock.read, whose lambda allocates only on that slow path. Writes take SeqLock's write lock
+   * opaque re-read; see SeqLock's notes); any retry goes to SeqLock's shared slow path (optimistic
+   * retries, then one pass under the lock) through non-capturing method references, so no path
+   * of a read allocates. Writes take SeqLock's write lock
    * (CAS even -> odd, storeStoreFence), run the function, and release with a volatile store of
    * the next even value, so no guard object is created.
    */
@@ -84,13 +85,13 @@ public final class SeqLocked<T> {
         if (lock.validate(s)) {
           throw t; // thrown on consistent state: a real failure
         }
-        return lock.read(() -> reader.apply(value));
+        return lock.readSlow(reader, value, SeqLocked::callObj);
       }
       if (lock.validate(s)) {
         return r;
       }
     }
-    return lock.read(() -> reader.apply(value));
+    return lock.readSlow(reader, value, SeqLocked::callObj);
   }
 
   /**
@@ -111,13 +112,13 @@ public final class SeqLocked<T> {
         if (lock.validate(s)) {
           throw t;
         }
-        return lock.readInt(() -> reader.applyAsInt(value));
+        return (int) lock.readLongSlow(reader, value, SeqLocked::callInt);
       }
       if (lock.validate(s)) {
         return r;
       }
     }
-    return lock.readInt(() -> reader.applyAsInt(value));
+    return (int) lock.readLongSlow(reader, value, SeqLocked::callInt);
   }
 
   /**
@@ -138,13 +139,13 @@ public final class SeqLocked<T> {
         if (lock.validate(s)) {
           throw t;
         }
-        return lock.readLong(() -> reader.applyAsLong(value));
+        return lock.readLongSlow(reader, value, SeqLocked::callLong);
       }
       if (lock.validate(s)) {
         return r;
       }
     }
-    return lock.readLong(() -> reader.applyAsLong(value));
+    return lock.readLongSlow(reader, value, SeqLocked::callLong);
   }
 
   /**
@@ -183,6 +184,18 @@ public final class SeqLocked<T> {
     } finally {
       lock.release(odd);
     }
+  }
+
+  private static <T, R> R callObj(Function<? super T, ? extends R> fn, T value) {
+    return fn.apply(value);
+  }
+
+  private static <T> long callInt(ToIntFunction<? super T> fn, T value) {
+    return fn.applyAsInt(value);
+  }
+
+  private static <T> long callLong(ToLongFunction<? super T> fn, T value) {
+    return fn.applyAsLong(value);
   }
 
   /** For tests: the lock inside. */

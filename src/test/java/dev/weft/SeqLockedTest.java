@@ -243,8 +243,8 @@ class SeqLockedTest {
   @Test
   void lincheckModelChecking() {
     new ModelCheckingOptions()
-        .iterations(heavy() ? 100 : 5)
-        .invocationsPerIteration(heavy() ? 5_000 : 200)
+        .iterations(heavy() ? 100 : 3)
+        .invocationsPerIteration(heavy() ? 5_000 : 100)
         .threads(2)
         .actorsPerThread(3)
         .check(PairCell.class);
@@ -253,8 +253,8 @@ class SeqLockedTest {
   @Test
   void lincheckStress() {
     new StressOptions()
-        .iterations(heavy() ? 100 : 5)
-        .invocationsPerIteration(heavy() ? 5_000 : 100)
+        .iterations(heavy() ? 100 : 3)
+        .invocationsPerIteration(heavy() ? 5_000 : 50)
         .threads(heavy() ? 3 : 2)
         .actorsPerThread(3)
         .check(PairCell.class);
