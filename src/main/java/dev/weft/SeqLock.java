@@ -1,0 +1,792 @@
+package dev.weft;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A sequence lock: optimistic reads of multi-word state that never block writers and never
+ * write shared memory, with writers serialised by the lock itself.
+ *
+ * <p>The lock guards fields that the caller owns. A writer takes the lock with {@link #write()},
+ * changes the fields, and closes the guard; a reader reads the fields between {@link
+ * #beginRead()} and {@link #validate(long)} and retries when a write overlapped, or lets {@link
+ * #read(Supplier)} do the loop:
+ *
+ * <pre>{@code
+ * final class Position {
+ *   private final SeqLock lock = new SeqLock();
+ *   private long x, y;                       // plain fields: the SeqLock orders them
+ *
+ *   void moveTo(long nx, long ny) throws InterruptedException {
+ *     try (SeqLock.WriteGuard w = lock.write()) {
+ *       x = nx;
+ *       y = ny;
+ *     }
+ *   }
+ *
+ *   long[] get() {
+ *     return lock.read(() -> new long[] {x, y});   // retried until x and y match one write
+ *   }
+ *
+ *   long sum() {                                  // by hand, no allocation
+ *     long s, a, b;
+ *     do {
+ *       s = lock.beginRead();
+ *       a = x;
+ *       b = y;
+ *     } while (!lock.validate(s));
+ *     return a + b;
+ *   }
+ * }
+ *
+ * // The same with the plain JDK: the caller writes the retry loop and the fallback.
+ * StampedLock sl = new StampedLock();
+ * long stamp = sl.tryOptimisticRead();
+ * long a = x, b = y;
+ * if (!sl.validate(stamp)) {
+ *   stamp = sl.readLock();
+ *   try { a = x; b = y; } finally { sl.unlockRead(stamp); }
+ * }
+ * }</pre>
+ *
+ * <p>{@link #read(Supplier)}, {@link #readInt(IntSupplier)} and {@link #readLong(LongSupplier)}
+ * retry automatically. An exception thrown by the read function while a write overlapped (it saw
+ * torn state: an index out of range, a null) is discarded and the read retried; it propagates
+ * only when the read validated, that is when it was thrown on consistent state. After a few
+ * failed optimistic attempts the read takes the write lock for one pass (like Linux's {@code
+ * read_seqbegin_or_lock}), so a reader cannot starve under a storm of writes. A reader that
+ * takes the lock this way does not advance the sequence, so it does not disturb other readers.
+ * The read function must therefore tolerate torn state: it must terminate and must not have side
+ * effects on shared state, because it may run on a mix of old and new values and run more than
+ * once.
+ *
+ * <p><b>Memory consistency effects.</b> Actions in a thread prior to closing a {@link WriteGuard}
+ * happen-before the actions of a read function whose read validates with a stamp at or after
+ * that close, and actions in a thread prior to closing a {@code WriteGuard} happen-before actions
+ * following a later successful {@link #write()} in another thread. As with {@link
+ * java.util.concurrent.locks.StampedLock}, a read between {@link #beginRead()} and a successful
+ * {@link #validate(long)} sees the state as of one completed write: values it read before the
+ * validation are consistent only if {@code validate} returns {@code true}; values read before a
+ * failed validation may be torn and must be discarded.
+ *
+ * <p><b>Thread safety.</b> All methods are safe to call from any thread. The write lock is not
+ * reentrant and not fair (a writer arriving while the lock is free may take it ahead of waiting
+ * writers); waiting writers spin briefly, then yield, then park, so the lock stays healthy when
+ * threads outnumber cores or run as virtual threads. A read function may call {@code read} again
+ * (nested reads are fine) and may run inside a write section of the same thread, where it sees
+ * that thread's writes directly.
+ *
+ * <p><b>Misuse.</b> Null functions and timeouts throw {@link NullPointerException}. Taking the
+ * write lock again on a thread that holds it throws {@link IllegalStateException} instead of
+ * deadlocking. Closing a {@link WriteGuard} twice throws {@link IllegalStateException}; closing
+ * it on a thread that does not hold the lock throws {@link IllegalMonitorStateException}.
+ */
+public final class SeqLock {
+  /*
+   * Algorithm notes.
+   *
+   * State: one long `seq`. Even = no write in progress; odd = the write lock is held. A writer
+   * moves seq from even s to s+1 with a CAS: that CAS *is* the write lock (no other lock object
+   * on the fast path). It ends the write with s+2. A reader records an even seq, reads the data,
+   * and re-reads seq: if unchanged, no write started or finished in between, so the values come
+   * from one completed write.
+   *
+   * Writer, in order:
+   *  1. CAS seq s -> s+1 (s even). Volatile CAS: its read half synchronises with the previous
+   *     writer's release (step 4), so this writer sees the previous writer's data; its write half
+   *     is what makes the lock exclusive.
+   *  2. VarHandle.storeStoreFence(). The data stores that follow must not become visible before
+   *     the odd value: a reader that sees any new data value must then see seq >= s+1 on its
+   *     re-read. The CAS is a full fence on every HotSpot platform, but the Java spec of a
+   *     volatile write only orders *earlier* accesses before it, not later plain stores, so the
+   *     explicit store-store fence states the requirement (and costs nothing after a CAS).
+   *  3. Plain data stores (the caller's fields).
+   *  4. seq = s+2 with setVolatile. Release semantics are what readers need (data stores before
+   *     the even value); volatile (sequential consistency) is needed by the waiter hand-off below:
+   *     the releaser stores seq and then reads `parked`, while a waiting writer stores `parked`
+   *     and then reads seq (Dekker). With both sides volatile, at least one sees the other, so a
+   *     waiting writer is never left parked with the lock free. This is the one full fence per
+   *     write, the same price as StampedLock.unlockWrite's volatile store. SeqCount, which has no
+   *     waiters, uses setRelease here.
+   *
+   * Reader, in order:
+   *  1. s = seq with getAcquire. Acquire orders the data loads after this load: if s is the even
+   *     value stored by writer k's step 4, the data loads see writer k's stores (or later ones).
+   *     If s is odd a write is in progress: wait (spin, then fall back as below).
+   *  2. Plain data loads. They may race with a writer; in Java a racy plain read is defined
+   *     behaviour (it returns some written value; long and double fields may tear into halves,
+   *     which the validation also catches), unlike C or Rust where it is undefined.
+   *  3. VarHandle.loadLoadFence(). Data loads before it are not reordered with the seq load after
+   *     it. Paired with the writer's store-store fence: if a data load saw a store of writer k
+   *     (made after writer k's odd value and fence), the re-read of seq sees s+1 or later.
+   *     loadLoadFence is the weakest fence that says this; HotSpot emits the same code as for
+   *     acquireFence (nothing on x86, a load barrier on AArch64).
+   *  4. Re-read seq with getOpaque. Opaque is enough: the fence provides the ordering; opaque
+   *     guarantees a fresh, coherent read that the JIT may not merge with step 1.
+   *     Equal to s => no writer's odd store was visible before step 3, so by (3) no data load
+   *     saw a store of a later write: the snapshot is writer k's. Different => retry.
+   *
+   * Readers therefore never write shared memory and never delay writers.
+   *
+   * Read fallback (read_seqbegin_or_lock): read(...) makes up to READ_ATTEMPTS optimistic passes
+   * (spinning with onSpinWait while seq is odd, at most READ_SPINS times) and then takes the write
+   * lock for one pass: CAS s -> s+1, run the function, and store s back (not s+2). The data did
+   * not change, so restoring s keeps every other reader's stamp valid. This cannot hide a write:
+   * seq only ever returns to a value it held while locked by a reader, and a real write always
+   * ends at s+2, after which seq never returns to any earlier value (a reader that saw a
+   * writer's data must, by coherence, re-read a value at or after that writer's s+1, and those
+   * values are all greater than s). A long counter cannot wrap back to a stamp in practice.
+   *
+   * Exceptions in read functions: an exception thrown by the function is validated like a
+   * result. Validated -> it was thrown on consistent state and propagates. Not validated ->
+   * torn state caused it; discard and retry. The final pass under the lock always validates.
+   *
+   * Waiting writers: a writer whose CAS fails spins (onSpinWait, SPINS times), then yields
+   * (YIELDS times), then enters a "waiting room": a ReentrantLock created lazily and used only
+   * on this slow path, which queues and parks all but one waiting writer (its AQS queue is the
+   * small waiter queue). The one writer inside the room publishes itself in `parked`
+   * (setVolatile), re-checks seq with a volatile read, and parks; a releasing writer unparks
+   * whoever is in `parked` (see writer step 4 for why no wake-up is lost). Writers arriving on
+   * the fast path may barge past the room: the lock is not fair, like ReentrantLock's default.
+   *
+   * Owner: `owner` is written plainly by the holder right after the CAS and cleared right before
+   * the release. Other threads read it only to ask "is it me?": a thread can read its own Thread
+   * there only if its own latest write put it there (happens-before order within one thread), so
+   * a plain read answers that question exactly. It gives non-reentrancy errors instead of
+   * deadlock, and guard-closing checks.
+   */
+
+  /** Failed validations tolerated by {@code read} before it takes the lock for one pass. */
+  static final int READ_ATTEMPTS = 4;
+  /** Spins on an odd sequence tolerated by {@code read} before it takes the lock. */
+  static final int READ_SPINS = 64;
+  /** Spins of a contending writer before it yields. */
+  static final int SPINS = 128;
+  /** Yields of a contending writer before it queues and parks. */
+  static final int YIELDS = 4;
+
+  private static final VarHandle SEQ;
+  private static final VarHandle PARKED;
+  private static final VarHandle ROOM;
+
+  static {
+    try {
+      MethodHandles.Lookup l = MethodHandles.lookup();
+      SEQ = l.findVarHandle(SeqLock.class, "seq", long.class);
+      PARKED = l.findVarHandle(SeqLock.class, "parked", Thread.class);
+      ROOM = l.findVarHandle(SeqLock.class, "room", ReentrantLock.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  /** The sequence: even = unlocked, odd = write lock held. Accessed only through {@link #SEQ}. */
+  @SuppressWarnings("UnusedVariable") // accessed through the SEQ VarHandle
+  private long seq;
+
+  /** The holder of the lock, or null; plain accesses, see the algorithm notes. */
+  private @Nullable Thread owner;
+
+  /** The writer inside the waiting room that may be parked; volatile accesses (Dekker). */
+  @SuppressWarnings("UnusedVariable") // accessed through the PARKED VarHandle
+  private @Nullable Thread parked;
+
+  /** Queue for waiting writers, created on first contention; accessed through {@link #ROOM}. */
+  @SuppressWarnings("UnusedVariable") // accessed through the ROOM VarHandle
+  private @Nullable ReentrantLock room;
+
+  /** Reads that fell back to the lock; written only under the lock, read by tests. */
+  private long fallbackReads;
+
+  /** Creates an unlocked sequence lock. */
+  public SeqLock() {}
+
+  // ---- field accessors -------------------------------------------------------------------
+
+  /** Acquire: orders the caller's later data loads after this load (reader step 1). */
+  long seqAcquire() {
+    return (long) SEQ.getAcquire(this);
+  }
+
+  /** Opaque: a fresh, coherent read; ordering comes from a fence or a following CAS. */
+  long seqOpaque() {
+    return (long) SEQ.getOpaque(this);
+  }
+
+  /** Volatile: the waiting writer's re-check after publishing itself (Dekker). */
+  private long seqVolatile() {
+    return (long) SEQ.getVolatile(this);
+  }
+
+  /** Volatile CAS: the write lock itself (see writer step 1). */
+  private boolean casSeq(long expected, long value) {
+    return SEQ.compareAndSet(this, expected, value);
+  }
+
+  /** Volatile store: release for readers, plus the Dekker hand-off with waiting writers. */
+  private void setSeqVolatile(long value) {
+    SEQ.setVolatile(this, value);
+  }
+
+  // ---- reading ---------------------------------------------------------------------------
+
+  /**
+   * Starts an optimistic read: returns a stamp to pass to {@link #validate(long)} after reading
+   * the guarded fields. If a write is in progress, waits for it to finish (briefly spinning,
+   * then waiting for the lock), so the returned stamp is always even.
+   *
+   * @return the stamp for {@link #validate(long)}
+   */
+  public long beginRead() {
+    long s = seqAcquire();
+    return (s & 1) == 0 ? s : beginReadSlow();
+  }
+
+  private long beginReadSlow() {
+    for (int i = 0; i < READ_SPINS; i++) {
+      Thread.onSpinWait();
+      long s = seqAcquire();
+      if ((s & 1) == 0) {
+        return s;
+      }
+    }
+    if (owner == Thread.currentThread()) {
+      throw new IllegalStateException(
+          "SeqLock.beginRead() inside this thread's own write section would never validate;"
+              + " read the fields directly while holding the write lock");
+    }
+    // Wait for the writer by taking and dropping the lock; the value restored is even.
+    long odd = acquireUninterruptibly();
+    long s = odd - 1;
+    releaseRestoring(s);
+    return s;
+  }
+
+  /**
+   * Tells whether no write has started since {@code stamp} was obtained, so that everything
+   * read since then is consistent.
+   *
+   * @param stamp a stamp from {@link #beginRead()}
+   * @return {@code true} if the values read since {@code beginRead} come from one completed
+   *     write; {@code false} if they may be torn and the read must be retried (always {@code
+   *     false} for an odd stamp)
+   */
+  public boolean validate(long stamp) {
+    VarHandle.loadLoadFence(); // reader step 3: data loads before the re-read of seq
+    return (stamp & 1) == 0 && seqOpaque() == stamp;
+  }
+
+  /**
+   * Runs {@code reader} optimistically until it sees consistent state and returns its result.
+   * See the class documentation for retries, exceptions and the fallback to the lock.
+   *
+   * @param reader reads the guarded fields; may run several times and on torn state
+   * @param <R> the result type
+   * @return the result of a run of {@code reader} that validated
+   * @throws NullPointerException if {@code reader} is null
+   */
+  public <R> R read(Supplier<? extends R> reader) {
+    Objects.requireNonNull(reader, "reader");
+    long s = seqAcquire();
+    if ((s & 1) == 0) {
+      R r;
+      try {
+        r = reader.get();
+      } catch (Throwable t) {
+        if (validate(s)) {
+          throw t; // thrown on consistent state: a real failure
+        }
+        return readSlow(reader, this, SeqLock::callSupplier);
+      }
+      if (validate(s)) {
+        return r;
+      }
+    }
+    return readSlow(reader, this, SeqLock::callSupplier);
+  }
+
+  /**
+   * Like {@link #read(Supplier)} for an {@code int} result, without boxing on the fast path.
+   *
+   * @param reader reads the guarded fields; may run several times and on torn state
+   * @return the result of a run of {@code reader} that validated
+   * @throws NullPointerException if {@code reader} is null
+   */
+  public int readInt(IntSupplier reader) {
+    Objects.requireNonNull(reader, "reader");
+    long s = seqAcquire();
+    if ((s & 1) == 0) {
+      int r;
+      try {
+        r = reader.getAsInt();
+      } catch (Throwable t) {
+        if (validate(s)) {
+          throw t;
+        }
+        return (int) readLongSlow(reader, this, SeqLock::callInt);
+      }
+      if (validate(s)) {
+        return r;
+      }
+    }
+    return (int) readLongSlow(reader, this, SeqLock::callInt);
+  }
+
+  /**
+   * Like {@link #read(Supplier)} for a {@code long} result, without boxing or allocation.
+   *
+   * @param reader reads the guarded fields; may run several times and on torn state
+   * @return the result of a run of {@code reader} that validated
+   * @throws NullPointerException if {@code reader} is null
+   */
+  public long readLong(LongSupplier reader) {
+    Objects.requireNonNull(reader, "reader");
+    long s = seqAcquire();
+    if ((s & 1) == 0) {
+      long r;
+      try {
+        r = reader.getAsLong();
+      } catch (Throwable t) {
+        if (validate(s)) {
+          throw t;
+        }
+        return readLongSlow(reader, this, SeqLock::callLong);
+      }
+      if (validate(s)) {
+        return r;
+      }
+    }
+    return readLongSlow(reader, this, SeqLock::callLong);
+  }
+
+  // Slow paths. They take the read function `fn`, its argument `arg` and a non-capturing
+  // `how` that applies one to the other, so that SeqLock's suppliers and SeqLocked's functions
+  // share one retry loop without allocating an adapter on any path.
+
+  /** Applies a read function to its argument, returning an object. */
+  @FunctionalInterface
+  interface ObjCall<F, A, R> {
+    R call(F fn, A arg);
+  }
+
+  /** Applies a read function to its argument, returning a long. */
+  @FunctionalInterface
+  interface LongCall<F, A> {
+    long call(F fn, A arg);
+  }
+
+  /** Optimistic retries, then one pass under the lock. */
+  <F, A, R> R readSlow(F fn, A arg, ObjCall<F, A, R> how) {
+    int failures = 0;
+    int spins = 0;
+    while (failures < READ_ATTEMPTS && spins < READ_SPINS) {
+      long s = seqAcquire();
+      if ((s & 1) != 0) {
+        if (owner == Thread.currentThread()) {
+          return how.call(fn, arg); // inside this thread's own write section: data is stable
+        }
+        spins++;
+        Thread.onSpinWait();
+        continue;
+      }
+      R r;
+      try {
+        r = how.call(fn, arg);
+      } catch (Throwable t) {
+        if (validate(s)) {
+          throw t; // thrown on consistent state: a real failure
+        }
+        failures++;
+        continue;
+      }
+      if (validate(s)) {
+        return r;
+      }
+      failures++;
+    }
+    if (owner == Thread.currentThread()) {
+      return how.call(fn, arg);
+    }
+    long odd = acquireUninterruptibly();
+    try {
+      fallbackReads++; // under the lock
+      return how.call(fn, arg);
+    } finally {
+      releaseRestoring(odd - 1);
+    }
+  }
+
+  /** Like {@link #readSlow} for primitive results, without boxing. */
+  <F, A> long readLongSlow(F fn, A arg, LongCall<F, A> how) {
+    int failures = 0;
+    int spins = 0;
+    while (failures < READ_ATTEMPTS && spins < READ_SPINS) {
+      long s = seqAcquire();
+      if ((s & 1) != 0) {
+        if (owner == Thread.currentThread()) {
+          return how.call(fn, arg);
+        }
+        spins++;
+        Thread.onSpinWait();
+        continue;
+      }
+      long r;
+      try {
+        r = how.call(fn, arg);
+      } catch (Throwable t) {
+        if (validate(s)) {
+          throw t;
+        }
+        failures++;
+        continue;
+      }
+      if (validate(s)) {
+        return r;
+      }
+      failures++;
+    }
+    if (owner == Thread.currentThread()) {
+      return how.call(fn, arg);
+    }
+    long odd = acquireUninterruptibly();
+    try {
+      fallbackReads++;
+      return how.call(fn, arg);
+    } finally {
+      releaseRestoring(odd - 1);
+    }
+  }
+
+  private static <R> R callSupplier(Supplier<? extends R> fn, SeqLock unused) {
+    return fn.get();
+  }
+
+  private static long callLong(LongSupplier fn, SeqLock unused) {
+    return fn.getAsLong();
+  }
+
+  private static long callInt(IntSupplier fn, SeqLock unused) {
+    return fn.getAsInt();
+  }
+
+  // ---- writing ---------------------------------------------------------------------------
+
+  /**
+   * Takes the write lock, waiting if another thread holds it.
+   *
+   * @return the guard that releases the lock when closed
+   * @throws InterruptedException if the current thread is interrupted while waiting
+   * @throws IllegalStateException if the current thread already holds the write lock (the lock
+   *     is not reentrant)
+   */
+  public WriteGuard write() throws InterruptedException {
+    long odd = tryAcquire();
+    if (odd == 0L) {
+      odd = acquireSlow(true, false, 0L);
+    }
+    return new WriteGuard(this, odd);
+  }
+
+  /**
+   * Takes the write lock, waiting without responding to interrupts if another thread holds it.
+   * If the thread is interrupted while waiting, its interrupt status is set again on return.
+   *
+   * @return the guard that releases the lock when closed
+   * @throws IllegalStateException if the current thread already holds the write lock
+   */
+  public WriteGuard writeUninterruptibly() {
+    return new WriteGuard(this, acquireUninterruptibly());
+  }
+
+  /**
+   * Takes the write lock if it is free right now.
+   *
+   * @return the guard, or {@code null} if another thread holds the lock
+   * @throws IllegalStateException if the current thread already holds the write lock
+   */
+  // -Xlint:exports flags @Nullable because module-info has `requires static org.jspecify`
+  // (not transitive); the annotation is compile-time only, so the warning is a false positive.
+  @SuppressWarnings("exports")
+  public @Nullable WriteGuard tryWrite() {
+    long odd = tryAcquire();
+    if (odd == 0L) {
+      checkNotOwner();
+      return null;
+    }
+    return new WriteGuard(this, odd);
+  }
+
+  /**
+   * Takes the write lock, waiting at most {@code timeout}.
+   *
+   * @param timeout the longest time to wait; zero or negative means do not wait
+   * @return the guard, or {@code null} if the timeout elapsed first
+   * @throws InterruptedException if the current thread is interrupted while waiting
+   * @throws NullPointerException if {@code timeout} is null
+   * @throws IllegalStateException if the current thread already holds the write lock
+   */
+  // -Xlint:exports flags @Nullable because module-info has `requires static org.jspecify`
+  // (not transitive); the annotation is compile-time only, so the warning is a false positive.
+  @SuppressWarnings("exports")
+  public @Nullable WriteGuard tryWrite(Duration timeout) throws InterruptedException {
+    long nanos = Timeouts.toNanos(timeout, "timeout");
+    long odd = tryAcquire();
+    if (odd == 0L) {
+      odd = acquireSlow(true, true, nanos);
+      if (odd == 0L) {
+        return null;
+      }
+    }
+    return new WriteGuard(this, odd);
+  }
+
+  /**
+   * Tells whether the write lock is held, by a writer or by a reader that fell back to it. The
+   * answer may be stale as soon as it is returned; use it for monitoring, not for control.
+   *
+   * @return {@code true} if the sequence is odd
+   */
+  public boolean isWriteLocked() {
+    return (seqOpaque() & 1) != 0;
+  }
+
+  /**
+   * Tells whether the current thread holds the write lock.
+   *
+   * @return {@code true} if the current thread holds it
+   */
+  public boolean isWriteLockedByCurrentThread() {
+    return owner == Thread.currentThread();
+  }
+
+  /** Package-private for SeqLocked: interruptible acquire; returns the odd stamp. */
+  long acquireInterruptibly() throws InterruptedException {
+    long odd = tryAcquire();
+    return odd != 0L ? odd : acquireSlow(true, false, 0L);
+  }
+
+  /** Uninterruptible acquire; returns the odd stamp. */
+  long acquireUninterruptibly() {
+    long odd = tryAcquire();
+    if (odd != 0L) {
+      return odd;
+    }
+    try {
+      return acquireSlow(false, false, 0L);
+    } catch (InterruptedException e) {
+      throw new AssertionError("uninterruptible acquire threw", e);
+    }
+  }
+
+  /** Fast path: one CAS from an even value; returns the odd stamp, or 0 (never odd) on failure. */
+  private long tryAcquire() {
+    long s = seqOpaque(); // opaque: the CAS re-validates the value
+    if ((s & 1) == 0 && casSeq(s, s + 1)) {
+      owner = Thread.currentThread();
+      VarHandle.storeStoreFence(); // writer step 2: odd value before the data stores
+      return s + 1;
+    }
+    return 0L;
+  }
+
+  private void checkNotOwner() {
+    if (owner == Thread.currentThread()) {
+      throw new IllegalStateException(
+          "SeqLock is not reentrant: this thread already holds the write lock;"
+              + " close its WriteGuard before writing again");
+    }
+  }
+
+  // The library's spin policy (CONVENTIONS.md) is spin, then yield, then park; the yield
+  // phase is deliberate and bounded, not a reliance on scheduling for correctness.
+  @SuppressWarnings("ThreadPriorityCheck")
+  private long acquireSlow(boolean interruptible, boolean timed, long nanos)
+      throws InterruptedException {
+    checkNotOwner();
+    if (interruptible && Thread.interrupted()) {
+      throw new InterruptedException();
+    }
+    long deadline = timed ? System.nanoTime() + nanos : 0L;
+    for (int i = 0; i < SPINS + YIELDS; i++) {
+      if (timed && deadline - System.nanoTime() <= 0L) {
+        return 0L;
+      }
+      if (i < SPINS) {
+        Thread.onSpinWait();
+      } else {
+        Thread.yield();
+      }
+      long odd = tryAcquire();
+      if (odd != 0L) {
+        return odd;
+      }
+    }
+    return acquireQueued(interruptible, timed, deadline);
+  }
+
+  private long acquireQueued(boolean interruptible, boolean timed, long deadline)
+      throws InterruptedException {
+    ReentrantLock r = waitingRoom();
+    if (timed) {
+      long remaining = deadline - System.nanoTime();
+      if (remaining <= 0L || !r.tryLock(remaining, TimeUnit.NANOSECONDS)) {
+        return 0L;
+      }
+    } else if (interruptible) {
+      r.lockInterruptibly();
+    } else {
+      r.lock();
+    }
+    Thread me = Thread.currentThread();
+    boolean interrupted = false;
+    try {
+      while (true) {
+        long odd = tryAcquire();
+        if (odd != 0L) {
+          return odd;
+        }
+        PARKED.setVolatile(this, me); // Dekker: publish, then re-read seq with a volatile read
+        long s = seqVolatile();
+        if ((s & 1) == 0) {
+          continue; // released meanwhile: try again without parking
+        }
+        if (timed) {
+          long remaining = deadline - System.nanoTime();
+          if (remaining <= 0L) {
+            return 0L;
+          }
+          LockSupport.parkNanos(this, remaining);
+        } else {
+          LockSupport.park(this);
+        }
+        if (Thread.interrupted()) {
+          if (interruptible) {
+            throw new InterruptedException();
+          }
+          interrupted = true;
+        }
+      }
+    } finally {
+      // Release is enough: a releaser reading a stale `me` only causes a harmless spurious
+      // unpark, which every park caller must tolerate.
+      PARKED.setRelease(this, null);
+      r.unlock();
+      if (interrupted) {
+        me.interrupt();
+      }
+    }
+  }
+
+  private ReentrantLock waitingRoom() {
+    ReentrantLock r = (ReentrantLock) ROOM.getAcquire(this); // acquire: see a fully built lock
+    if (r == null) {
+      ReentrantLock fresh = new ReentrantLock();
+      r = (ReentrantLock) ROOM.compareAndExchange(this, (ReentrantLock) null, fresh);
+      if (r == null) {
+        r = fresh;
+      }
+    }
+    return r;
+  }
+
+  /** Ends a write: {@code odd} is the stamp of the acquisition. */
+  void release(long odd) {
+    owner = null;
+    setSeqVolatile(odd + 1); // writer step 4
+    wakeWaiter();
+  }
+
+  /** Ends a reader's locked pass: restores the even value {@code even}. */
+  private void releaseRestoring(long even) {
+    owner = null;
+    setSeqVolatile(even);
+    wakeWaiter();
+  }
+
+  private void wakeWaiter() {
+    Thread w = (Thread) PARKED.getVolatile(this); // volatile: the other half of the Dekker pair
+    if (w != null) {
+      LockSupport.unpark(w);
+    }
+  }
+
+  private void close(long odd) {
+    if (seqOpaque() != odd) {
+      throw new IllegalStateException(
+          "SeqLock write guard already closed: close each WriteGuard exactly once");
+    }
+    if (owner != Thread.currentThread()) {
+      throw new IllegalMonitorStateException(
+          "SeqLock write guard closed by a thread that does not hold the write lock;"
+              + " close it on the thread that called write()");
+    }
+    release(odd);
+  }
+
+  /** For tests: how many reads fell back to the lock. Racy outside the lock. */
+  long fallbackReads() {
+    return fallbackReads;
+  }
+
+  /**
+   * Describes the lock's state without blocking: its sequence and whether it is write-locked.
+   *
+   * @return a description such as {@code SeqLock[seq=42, unlocked]}
+   */
+  @Override
+  public String toString() {
+    long s = seqOpaque();
+    Thread o = owner;
+    String state =
+        (s & 1) == 0
+            ? "unlocked"
+            : o == null ? "write-locked" : "write-locked by " + o.getName();
+    return "SeqLock[seq=" + s + ", " + state + "]";
+  }
+
+  /**
+   * Proof of holding a {@link SeqLock}'s write lock; closing it ends the write, publishing the
+   * changes to readers and letting the next writer in. Close it exactly once, on the thread that
+   * took the lock, normally with try-with-resources.
+   */
+  public static final class WriteGuard implements AutoCloseable {
+    private final SeqLock lock;
+    private final long stamp;
+
+    WriteGuard(SeqLock lock, long stamp) {
+      this.lock = lock;
+      this.stamp = stamp;
+    }
+
+    /**
+     * Ends the write and releases the lock.
+     *
+     * @throws IllegalStateException if this guard was already closed
+     * @throws IllegalMonitorStateException if the current thread does not hold the lock
+     */
+    @Override
+    public void close() {
+      lock.close(stamp);
+    }
+
+    /**
+     * Describes the guard without blocking.
+     *
+     * @return a description with the write's sequence number
+     */
+    @Override
+    public String toString() {
+      return "SeqLock.WriteGuard[stamp=" + stamp + (lock.seqOpaque() == stamp ? "" : ", closed")
+          + "]";
+    }
+  }
+}
