@@ -18,6 +18,8 @@
 #   JMH_ARGS         extra JMH arguments, word-split, e.g. "-prof gc"
 #   RESULTS_ROOT     where result folders go (default: results)
 #   HOST_TAG         replaces the CPU-derived part of the folder name
+#   JMH_IGNORE_LOCK=true  run even while another JMH holds /tmp/jmh.lock (smoke always does:
+#                    its numbers do not matter; for measurements let runs take turns)
 #
 # Needs a built jar: ./mvnw -B -ntp -pl jmh -am package -DskipTests
 set -euo pipefail
@@ -32,7 +34,7 @@ profile="$1"
 shift
 case "$profile" in
   smoke) settings=(-f 1 -wi 0 -i 1 -r 100ms) ;;
-  short) settings=(-f 1 -wi 2 -w 1s -i 3 -r 1s) ;;
+  short) settings=(-f 1 -wi 3 -w 500ms -i 6 -r 500ms) ;;
   full) settings=(-f 3 -wi 5 -w 1s -i 8 -r 1s) ;;
   -h | --help | help) usage ;;
   *)
@@ -75,6 +77,10 @@ if [ -n "${THREADS:-}" ]; then
 fi
 # shellcheck disable=SC2206 # word splitting of JMH_ARGS is intended
 extra=(${JMH_ARGS:-})
+host_opts=()
+if [ "$profile" = smoke ] || [ "${JMH_IGNORE_LOCK:-}" = true ]; then
+  host_opts=(-Djmh.ignoreLock=true)
+fi
 
 # --- JDK and jar -------------------------------------------------------------------------------
 java_major="$("$java" -XshowSettings:properties -version 2>&1 |
@@ -98,23 +104,38 @@ elif [ "$java_major" = 25 ]; then
 fi
 
 # --- What is there to run ----------------------------------------------------------------------
-if ! listing="$("$java" -jar "$jar" -lp "${regexes[@]}" 2>&1)"; then
-  if grep -q 'Unable to find the resource: /META-INF/BenchmarkList' <<<"$listing"; then
+count_points() { # count_points REGEX... -> benchmarks x parameter combinations (0 if none)
+  local listing
+  if ! listing="$("$java" "${host_opts[@]}" -jar "$jar" -lp "$@" 2>&1)"; then
+    if grep -q 'Unable to find the resource: /META-INF/BenchmarkList' <<<"$listing"; then
+      echo 0
+      return
+    fi
+    echo "$listing" >&2
+    return 1
+  fi
+  awk '
+    /^Benchmarks:/ { next }
+    /^[^ ]/ { total += n; n = 1; next }
+    /^ +param / { sub(/^[^{]*\{/, ""); sub(/\}.*$/, ""); n *= split($0, v, ",") }
+    END { print total + n }' <<<"$listing"
+}
+points="$(count_points "${regexes[@]}")"
+if [ "$points" -le 0 ]; then
+  if [ ${#regexes[@]} -eq 0 ]; then
     echo "run-benchmarks: $jar contains no benchmarks yet; nothing to run"
     exit 0
   fi
-  echo "$listing" >&2
+  echo "run-benchmarks: no benchmark matches ${regexes[*]}" >&2
   exit 1
 fi
-# Benchmark points = benchmarks x parameter combinations.
-points="$(awk '
-  /^Benchmarks:/ { next }
-  /^[^ ]/ { total += n; n = 1; next }
-  /^ +param / { sub(/^[^{]*\{/, ""); sub(/\}.*$/, ""); n *= split($0, v, ",") }
-  END { total += n; print total + 0 }' <<<"$listing")"
-if [ "$points" -le 0 ]; then
-  echo "run-benchmarks: no benchmark matches ${regexes[*]:-(all)}" >&2
-  exit 1
+sweep_points=0
+if [ ${#sweep[@]} -gt 0 ]; then
+  sweep_points="$(count_points "$THREADS_INCLUDE")"
+  if [ "$sweep_points" -le 0 ]; then
+    echo "run-benchmarks: THREADS_INCLUDE '$THREADS_INCLUDE' matches no benchmark" >&2
+    exit 1
+  fi
 fi
 
 seconds() { # 100ms -> 0.1, 1s -> 1
@@ -124,17 +145,18 @@ seconds() { # 100ms -> 0.1, 1s -> 1
     *) echo 1 ;;
   esac
 }
-get() { # get -wi -> the value after it in settings
+get() { # get -wi DEFAULT -> the value after -wi in settings
   local i
   for ((i = 0; i < ${#settings[@]}; i++)); do
     if [ "${settings[$i]}" = "$1" ]; then echo "${settings[$((i + 1))]}"; return; fi
   done
   echo "$2"
 }
+# About 1.5 s per fork to start a JVM; benchmarks that set longer iterations take longer.
 per_point="$(awk -v f="$(get -f 1)" -v wi="$(get -wi 0)" -v w="$(seconds "$(get -w 1s)")" \
   -v i="$(get -i 1)" -v r="$(seconds "$(get -r 1s)")" 'BEGIN { print f * (1.5 + wi * w + i * r) }')"
-runs=$((repeat * (1 + ${#sweep[@]})))
-estimate_min="$(awk -v p="$points" -v s="$per_point" -v n="$runs" 'BEGIN { printf "%.0f", p * s * n / 60 + 0.5 }')"
+total_points=$((repeat * (points + ${#sweep[@]} * sweep_points)))
+estimate_min="$(awk -v p="$total_points" -v s="$per_point" 'BEGIN { printf "%.0f", p * s / 60 + 0.5 }')"
 
 # --- Results folder and machine description ----------------------------------------------------
 cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1)"
@@ -180,19 +202,19 @@ fi
   echo "commit: $commit"
   echo "repeat: $repeat"
   echo "threads sweep: ${THREADS:-none}${THREADS:+ over ${THREADS_INCLUDE}}"
-  echo "benchmark points: $points (benchmarks x parameter combinations), estimated ${estimate_min} min"
+  echo "benchmark points: $points per run (benchmarks x parameter combinations), $sweep_points per sweep run; $total_points in all, estimated ${estimate_min} min"
   echo "java -version:"
   "$java" -version 2>&1 | sed 's/^/  /'
   echo "commands:"
 } >"$dir/machine.txt"
 
-echo "run-benchmarks: profile $profile, JDK $java_major, $points benchmark point(s) x $runs run(s), about $estimate_min min"
+echo "run-benchmarks: profile $profile, JDK $java_major, $total_points benchmark point(s) in all, about $estimate_min min"
 echo "run-benchmarks: results go to $dir"
 
 run_jmh() { # run_jmh OUTPUT-JSON ARGS...
   local out="$1"
   shift
-  local cmd=("$java" -jar "$jar" "$@" "${settings[@]}" -foe true "${preview[@]}" "${extra[@]}"
+  local cmd=("$java" "${host_opts[@]}" -jar "$jar" "$@" "${settings[@]}" -foe true "${preview[@]}" "${extra[@]}"
     -rf json -rff "$dir/$out")
   printf ' %q' "${cmd[@]}" >>"$dir/machine.txt"
   echo >>"$dir/machine.txt"
