@@ -89,6 +89,7 @@ final class Charts {
     renderer.setItemMargin(0.05);
     CategoryPlot plot = new CategoryPlot(data, x, y, renderer);
     plot.setOrientation(PlotOrientation.VERTICAL);
+    range(y, data);
     style(plot);
     // Legend only when there is more than one series (roles); colours mark weft otherwise.
     JFreeChart chart = new JFreeChart(title, titleFont(), plot, data.getRowCount() > 1);
@@ -125,10 +126,31 @@ final class Charts {
       renderer.setSeriesStroke(i, new BasicStroke(weft ? 3.0f : 1.6f));
     }
     CategoryPlot plot = new CategoryPlot(data, x, y, renderer);
+    range(y, data);
     style(plot);
     JFreeChart chart = new JFreeChart(title, titleFont(), plot, true);
     finish(chart, subtitle);
     ChartUtils.saveChartAsPNG(file.toFile(), chart, 860, 520);
+  }
+
+  /**
+   * Starts the value axis at zero and ends it just above the highest error bar: a score is never
+   * negative, so the lower half of a wide confidence interval is cut at zero, not drawn below.
+   */
+  private static void range(NumberAxis y, DefaultStatisticalCategoryDataset data) {
+    double top = 0;
+    for (int r = 0; r < data.getRowCount(); r++) {
+      for (int c = 0; c < data.getColumnCount(); c++) {
+        Number mean = data.getMeanValue(r, c);
+        Number sd = data.getStdDevValue(r, c);
+        if (mean != null) {
+          top = Math.max(top, mean.doubleValue() + (sd == null ? 0 : sd.doubleValue()));
+        }
+      }
+    }
+    if (top > 0 && !Double.isInfinite(top)) {
+      y.setRange(0, top * 1.05);
+    }
   }
 
   private static Font titleFont() {
