@@ -163,9 +163,7 @@ final class Report {
           .append(" cores); where a benchmark uses more threads than cores it is oversubscribed")
           .append(" on purpose.\n");
     }
-    boolean preview = infos.stream().anyMatch(i -> i.jvmArgs().contains("--enable-preview"));
-    boolean jdk25Seen = all.stream().anyMatch(this::jdk25);
-    if (preview || jdk25Seen) {
+    if (preview()) {
       md.append("- † marks a JDK-25-only comparison (preview API or virtual threads); it exists")
           .append(" only in runs on JDK 25.\n");
     } else {
@@ -256,7 +254,14 @@ final class Report {
         return lines;
       }
     }
-    String why = "alloc".equals(g.metric()) ? "not measured (needs a run with -prof gc)" : "not measured";
+    String why = "—";
+    if ("alloc".equals(g.metric())) {
+      why = "needs a run with -prof gc";
+    } else if (!preview()
+        && (JDK25.matcher(g.alternative() == null ? "" : g.alternative().pattern()).find()
+            || JDK25.matcher(g.description()).find())) {
+      why = "JDK-25-only comparison: not in this run";
+    }
     lines.add(new String[] {cls, cell(g.description()), cell(g.whereText()), g.condition(), why,
         "not measured"});
     return lines;
@@ -664,6 +669,12 @@ final class Report {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** True if this run included the JDK-25-only comparisons (forks ran with preview enabled). */
+  private boolean preview() {
+    return infos.stream().anyMatch(i -> i.jvmArgs().contains("--enable-preview"))
+        || all.stream().anyMatch(this::jdk25);
+  }
 
   private boolean jdk25(Result r) {
     return JDK25.matcher(r.benchClass()).find() || JDK25.matcher(r.variant()).find();

@@ -57,7 +57,8 @@ class ReportTest {
         "SeqLock\tratio\tweft\tstamped\trole=read\t>=\t10\treader ten times",
         "SeqLock\talloc\tweft\t-\t*\t<=\t0.5\tno allocation",
         "Nope\tratio\tweft\tx\t*\t>=\t1\tmissing",
-        "Nope\tmanual\tweft\t-\t*\treport\t\tfairness") + "\n");
+        "Nope\tmanual\tweft\t-\t*\treport\t\tfairness",
+        "Lazy\tratio\tweft\tstablevalue\t*\treport\t\ton jdk 25") + "\n");
   }
 
   private String report() throws IOException {
@@ -106,6 +107,7 @@ class ReportTest {
     assertThat(line(md, "| gap to holder |")).contains("0.50×").contains("reported");
     assertThat(line(md, "| reader ten times |")).contains("5.00×").contains("**MISSED**");
     assertThat(line(md, "| no allocation |")).contains("-prof gc").contains("not measured");
+    assertThat(line(md, "| on jdk 25 |")).contains("JDK-25-only comparison: not in this run");
     assertThat(line(md, "| missing |")).contains("not measured");
     assertThat(line(md, "| fairness |")).contains("not a JMH number");
   }
