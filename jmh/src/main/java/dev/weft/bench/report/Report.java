@@ -256,7 +256,9 @@ final class Report {
     }
     String why = "—";
     if ("alloc".equals(g.metric())) {
-      why = "needs a run with -prof gc";
+      if (all.stream().allMatch(r -> Double.isNaN(r.allocBytesPerOp()))) {
+        why = "needs a run with -prof gc";
+      }
     } else if (!preview()
         && (JDK25.matcher(g.alternative() == null ? "" : g.alternative().pattern()).find()
             || JDK25.matcher(g.description()).find())) {
