@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# Runs weft's JMH comparison suite and turns the result into a report.
+#
+#   jmh/run-benchmarks.sh PROFILE [JMH-REGEX...]
+#
+# PROFILE: smoke (one short iteration of every benchmark: CI's check that none has rotted),
+#          short (about 10 minutes for the whole suite on 2 cores), full (3 forks, more iterations).
+# JMH-REGEX: optional benchmark filters passed to JMH (e.g. 'SpinLockBench' 'SeqLock.*read').
+#
+# Environment (all optional):
+#   JAVA_HOME        the JDK to run (else `java` on PATH); on JDK 25 with a jar built on JDK 25
+#                    the forks get --enable-preview and the JDK-25-only comparisons run
+#   REPEAT=N         run the whole selection N times (jmh-r1.json ... jmh-rN.json); the report
+#                    shows the spread between repeats. Default 1 (jmh.json)
+#   THREADS=1,2,4,8  also run a thread-count sweep (jmh-t<T>.json per count) of the benchmarks
+#   THREADS_INCLUDE  matched by this JMH regex (required with THREADS), e.g.
+#                    'SpinLockBench|MutexBench.*contended'; the report adds scaling charts
+#   JMH_ARGS         extra JMH arguments, word-split, e.g. "-prof gc"
+#   RESULTS_ROOT     where result folders go (default: results)
+#   HOST_TAG         replaces the CPU-derived part of the folder name
+#   JMH_IGNORE_LOCK=true  run even while another JMH holds /tmp/jmh.lock (smoke always does:
+#                    its numbers do not matter; for measurements let runs take turns)
+#
+# Needs a built jar: ./mvnw -B -ntp -pl jmh -am package -DskipTests
+set -euo pipefail
+
+usage() {
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
+  exit 2
+}
+
+[ $# -ge 1 ] || usage
+profile="$1"
+shift
+case "$profile" in
+  smoke) settings=(-f 1 -wi 0 -i 1 -r 100ms) ;;
+  short) settings=(-f 1 -wi 3 -w 500ms -i 6 -r 500ms) ;;
+  full) settings=(-f 3 -wi 5 -w 1s -i 8 -r 1s) ;;
+  -h | --help | help) usage ;;
+  *)
+    echo "run-benchmarks: unknown profile '$profile' (smoke, short or full)" >&2
+    exit 2
+    ;;
+esac
+regexes=("$@")
+
+cd "$(dirname "$0")/.."
+jar=jmh/target/benchmarks.jar
+java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+if ! command -v "$java" >/dev/null 2>&1; then
+  echo "run-benchmarks: no java found (set JAVA_HOME or put java on PATH)" >&2
+  exit 1
+fi
+if [ ! -f "$jar" ]; then
+  echo "run-benchmarks: $jar not found; build it first: ./mvnw -B -ntp -pl jmh -am package -DskipTests" >&2
+  exit 1
+fi
+
+repeat="${REPEAT:-1}"
+if ! [[ "$repeat" =~ ^[1-9][0-9]*$ ]]; then
+  echo "run-benchmarks: REPEAT must be a positive whole number, not '$repeat'" >&2
+  exit 2
+fi
+sweep=()
+if [ -n "${THREADS:-}" ]; then
+  IFS=',' read -r -a sweep <<<"$THREADS"
+  for t in "${sweep[@]}"; do
+    if ! [[ "$t" =~ ^[1-9][0-9]*$ ]]; then
+      echo "run-benchmarks: THREADS must be a comma-separated list of thread counts, not '$THREADS'" >&2
+      exit 2
+    fi
+  done
+  if [ -z "${THREADS_INCLUDE:-}" ]; then
+    echo "run-benchmarks: THREADS needs THREADS_INCLUDE, a JMH regex naming the contended benchmarks to sweep" >&2
+    exit 2
+  fi
+fi
+# shellcheck disable=SC2206 # word splitting of JMH_ARGS is intended
+extra=(${JMH_ARGS:-})
+host_opts=()
+if [ "$profile" = smoke ] || [ "${JMH_IGNORE_LOCK:-}" = true ]; then
+  host_opts=(-Djmh.ignoreLock=true)
+fi
+
+# --- JDK and jar -------------------------------------------------------------------------------
+java_major="$("$java" -XshowSettings:properties -version 2>&1 |
+  sed -n 's/^ *java\.specification\.version = //p' | head -1)"
+java_major="${java_major#1.}"
+if [ -z "$java_major" ]; then
+  echo "run-benchmarks: cannot tell the version of $java" >&2
+  exit 1
+fi
+preview=()
+# The marker class is compiled only into a jar built on JDK 25 (with its preview comparisons).
+if grep -aq 'dev/weft/bench/Jdk25Marker.class' "$jar"; then
+  if [ "$java_major" != 25 ]; then
+    echo "run-benchmarks: $jar was built on JDK 25 (it has the preview comparisons) but $java is JDK $java_major;" >&2
+    echo "  run with JAVA_HOME set to a JDK 25, or rebuild the jar with this JDK" >&2
+    exit 1
+  fi
+  preview=(-jvmArgsAppend --enable-preview)
+elif [ "$java_major" = 25 ]; then
+  echo "run-benchmarks: note: $jar was not built on JDK 25, so the JDK-25-only comparisons are absent" >&2
+fi
+
+# --- What is there to run ----------------------------------------------------------------------
+count_points() { # count_points REGEX... -> benchmarks x parameter combinations (0 if none)
+  local listing
+  if ! listing="$("$java" "${host_opts[@]}" -jar "$jar" -lp "$@" 2>&1)"; then
+    if grep -q 'Unable to find the resource: /META-INF/BenchmarkList' <<<"$listing"; then
+      echo 0
+      return
+    fi
+    echo "$listing" >&2
+    return 1
+  fi
+  awk '
+    /^Benchmarks:/ { next }
+    /^[^ ]/ { total += n; n = 1; next }
+    /^ +param / { sub(/^[^{]*\{/, ""); sub(/\}.*$/, ""); n *= split($0, v, ",") }
+    END { print total + n }' <<<"$listing"
+}
+points="$(count_points "${regexes[@]}")"
+if [ "$points" -le 0 ]; then
+  if [ ${#regexes[@]} -eq 0 ]; then
+    echo "run-benchmarks: $jar contains no benchmarks yet; nothing to run"
+    exit 0
+  fi
+  echo "run-benchmarks: no benchmark matches ${regexes[*]}" >&2
+  exit 1
+fi
+sweep_points=0
+if [ ${#sweep[@]} -gt 0 ]; then
+  sweep_points="$(count_points "$THREADS_INCLUDE")"
+  if [ "$sweep_points" -le 0 ]; then
+    echo "run-benchmarks: THREADS_INCLUDE '$THREADS_INCLUDE' matches no benchmark" >&2
+    exit 1
+  fi
+fi
+
+seconds() { # 100ms -> 0.1, 1s -> 1
+  case "$1" in
+    *ms) awk -v v="${1%ms}" 'BEGIN { print v / 1000 }' ;;
+    *s) echo "${1%s}" ;;
+    *) echo 1 ;;
+  esac
+}
+get() { # get -wi DEFAULT -> the value after -wi in settings
+  local i
+  for ((i = 0; i < ${#settings[@]}; i++)); do
+    if [ "${settings[$i]}" = "$1" ]; then echo "${settings[$((i + 1))]}"; return; fi
+  done
+  echo "$2"
+}
+# About 1.5 s per fork to start a JVM; benchmarks that set longer iterations take longer.
+per_point="$(awk -v f="$(get -f 1)" -v wi="$(get -wi 0)" -v w="$(seconds "$(get -w 1s)")" \
+  -v i="$(get -i 1)" -v r="$(seconds "$(get -r 1s)")" 'BEGIN { print f * (1.5 + wi * w + i * r) }')"
+total_points=$((repeat * (points + ${#sweep[@]} * sweep_points)))
+estimate_min="$(awk -v p="$total_points" -v s="$per_point" 'BEGIN { printf "%.0f", p * s / 60 + 0.5 }')"
+
+# --- Results folder and machine description ----------------------------------------------------
+cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1)"
+[ -n "$cpu" ] || cpu="$(sysctl -n machdep.cpu.brand_string 2>/dev/null || uname -m)"
+cores="$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)"
+if [ -n "${HOST_TAG:-}" ]; then
+  tag="$HOST_TAG"
+else
+  tag="$(tr 'A-Z' 'a-z' <<<"$cpu" | sed -E 's/\((r|tm)\)//g; s/@.*$//; s/(intel|amd|genuine|processor|cpu|[0-9]+-core)//g' |
+    tr -cs 'a-z0-9' '-' | sed -E 's/^-+//; s/-+$//' | cut -c1-24 | sed -E 's/-+$//')"
+  tag="${tag:-$(uname -m)}-${cores}c"
+fi
+tag="$(tr -cs 'A-Za-z0-9._-' '-' <<<"$tag" | sed -E 's/-+$//')"
+base="${RESULTS_ROOT:-results}/$(date -u +%Y-%m-%d)-${tag}-jdk${java_major}-${profile}"
+dir="$base"
+n=2
+while [ -e "$dir" ]; do
+  dir="$base-$n"
+  n=$((n + 1))
+done
+mkdir -p "$dir"
+
+mem="$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null || true)"
+os="$(sed -n 's/^PRETTY_NAME=//p' /etc/os-release 2>/dev/null | tr -d '"' || true)"
+governor="$(cat /sys/devices/system/cpu/cpu0/cpufreq/scaling_governor 2>/dev/null || echo unknown)"
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [ "$commit" != unknown ] && [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+  commit="$commit (with uncommitted changes)"
+fi
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "profile: $profile"
+  echo "settings: ${settings[*]} -foe true${extra[*]:+ ${extra[*]}}"
+  echo "host: $(hostname 2>/dev/null || echo unknown)"
+  echo "cpu: ${cpu:-unknown}"
+  echo "cores: $cores"
+  echo "memory: ${mem:-unknown}"
+  echo "os: ${os:-unknown}, $(uname -srm)"
+  echo "cpu governor: $governor"
+  echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime)"
+  echo "java: $(command -v "$java")"
+  echo "java major: $java_major"
+  echo "commit: $commit"
+  echo "repeat: $repeat"
+  echo "threads sweep: ${THREADS:-none}${THREADS:+ over ${THREADS_INCLUDE}}"
+  echo "benchmark points: $points per run (benchmarks x parameter combinations), $sweep_points per sweep run; $total_points in all, estimated ${estimate_min} min"
+  echo "java -version:"
+  "$java" -version 2>&1 | sed 's/^/  /'
+  echo "commands:"
+} >"$dir/machine.txt"
+
+echo "run-benchmarks: profile $profile, JDK $java_major, $total_points benchmark point(s) in all, about $estimate_min min"
+echo "run-benchmarks: results go to $dir"
+
+run_jmh() { # run_jmh OUTPUT-JSON ARGS...
+  local out="$1"
+  shift
+  local cmd=("$java" "${host_opts[@]}" -jar "$jar" "$@" "${settings[@]}" -foe true "${preview[@]}" "${extra[@]}"
+    -rf json -rff "$dir/$out")
+  printf ' %q' "${cmd[@]}" >>"$dir/machine.txt"
+  echo >>"$dir/machine.txt"
+  echo "run-benchmarks: ${cmd[*]}"
+  "${cmd[@]}" 2>&1 | tee -a "$dir/jmh-output.txt"
+}
+
+for ((r = 1; r <= repeat; r++)); do
+  suffix=""
+  [ "$repeat" -gt 1 ] && suffix="-r$r"
+  run_jmh "jmh${suffix}.json" "${regexes[@]}"
+  for t in "${sweep[@]}"; do
+    run_jmh "jmh-t${t}${suffix}.json" "$THREADS_INCLUDE" -t "$t"
+  done
+done
+
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime)" >>"$dir/machine.txt"
+
+goals=()
+[ -f jmh/goals.tsv ] && goals=(--goals jmh/goals.tsv)
+"$java" -Djava.awt.headless=true -cp "$jar" dev.weft.bench.report.BenchReport "$dir" "${goals[@]}"
+echo "run-benchmarks: report: $dir/REPORT.md"

@@ -1,0 +1,173 @@
+package dev.weft.bench.report;
+
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.awt.Font;
+import java.awt.Paint;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import org.jfree.chart.ChartUtils;
+import org.jfree.chart.JFreeChart;
+import org.jfree.chart.axis.CategoryAxis;
+import org.jfree.chart.axis.CategoryLabelPositions;
+import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.plot.CategoryPlot;
+import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.chart.renderer.category.StandardBarPainter;
+import org.jfree.chart.renderer.category.StatisticalBarRenderer;
+import org.jfree.chart.renderer.category.StatisticalLineAndShapeRenderer;
+import org.jfree.chart.title.TextTitle;
+import org.jfree.data.statistics.DefaultStatisticalCategoryDataset;
+
+/** Draws the report's PNG charts with JFreeChart: bars and lines, both with error bars. */
+final class Charts {
+  private Charts() {}
+
+  /** weft's bars: warm orange; alternatives: cool blues and greys (one shade per series). */
+  private static final Color[] WEFT = {
+    new Color(0xE0, 0x6C, 0x00), new Color(0xF2, 0xA1, 0x4B), new Color(0xB3, 0x4A, 0x00)
+  };
+
+  private static final Color[] OTHERS = {
+    new Color(0x4C, 0x72, 0xB0),
+    new Color(0x8C, 0x9D, 0xB5),
+    new Color(0x2E, 0x4A, 0x7A),
+    new Color(0x6A, 0xA8, 0xC8)
+  };
+
+  private static final Color[] LINES = {
+    new Color(0x4C, 0x72, 0xB0),
+    new Color(0x55, 0xA8, 0x68),
+    new Color(0x81, 0x72, 0xB2),
+    new Color(0x93, 0x78, 0x60),
+    new Color(0xDA, 0x8B, 0xC3),
+    new Color(0x8C, 0x8C, 0x8C),
+    new Color(0x64, 0xB5, 0xCD)
+  };
+
+  /**
+   * A bar chart: one bar per variant (category), one colour group per series (for
+   * {@code @Group} benchmarks a series per role), error bars from JMH's confidence interval.
+   * weft's bars are orange, the alternatives' blue.
+   *
+   * @param data row key = series (role), column key = variant; mean = score, stddev = error
+   */
+  static void bars(
+      Path file,
+      String title,
+      String subtitle,
+      String valueAxis,
+      DefaultStatisticalCategoryDataset data,
+      Set<String> weftVariants)
+      throws IOException {
+    CategoryAxis x = new CategoryAxis(null);
+    x.setCategoryLabelPositions(CategoryLabelPositions.UP_45);
+    x.setMaximumCategoryLabelWidthRatio(1.5f);
+    NumberAxis y = new NumberAxis(valueAxis);
+    y.setAutoRangeIncludesZero(true);
+    StatisticalBarRenderer renderer =
+        new StatisticalBarRenderer() {
+          private static final long serialVersionUID = 1L;
+
+          @Override
+          public Paint getItemPaint(int row, int column) {
+            String variant = String.valueOf(data.getColumnKey(column));
+            Color[] palette = weftVariants.contains(variant) ? WEFT : OTHERS;
+            return palette[row % palette.length];
+          }
+        };
+    for (int i = 0; i < data.getRowCount(); i++) {
+      renderer.setSeriesPaint(i, OTHERS[i % OTHERS.length]); // what the legend shows
+    }
+    renderer.setBarPainter(new StandardBarPainter());
+    renderer.setShadowVisible(false);
+    renderer.setDrawBarOutline(false);
+    renderer.setErrorIndicatorPaint(Color.BLACK);
+    renderer.setErrorIndicatorStroke(new BasicStroke(1.2f));
+    renderer.setItemMargin(0.05);
+    CategoryPlot plot = new CategoryPlot(data, x, y, renderer);
+    plot.setOrientation(PlotOrientation.VERTICAL);
+    range(y, data);
+    style(plot);
+    // Legend only when there is more than one series (roles); colours mark weft otherwise.
+    JFreeChart chart = new JFreeChart(title, titleFont(), plot, data.getRowCount() > 1);
+    finish(chart, subtitle);
+    int width = Math.max(640, 120 + 90 * data.getColumnCount() * Math.max(1, data.getRowCount()));
+    ChartUtils.saveChartAsPNG(file.toFile(), chart, Math.min(width, 1600), 520);
+  }
+
+  /**
+   * A line chart of score against thread count, one line per variant, with error bars.
+   *
+   * @param data row key = variant, column key = thread count (as text, in order)
+   */
+  static void lines(
+      Path file,
+      String title,
+      String subtitle,
+      String valueAxis,
+      DefaultStatisticalCategoryDataset data,
+      Set<String> weftVariants)
+      throws IOException {
+    CategoryAxis x = new CategoryAxis("threads");
+    NumberAxis y = new NumberAxis(valueAxis);
+    y.setAutoRangeIncludesZero(true);
+    StatisticalLineAndShapeRenderer renderer = new StatisticalLineAndShapeRenderer(true, true);
+    renderer.setErrorIndicatorPaint(Color.BLACK);
+    List<?> rows = data.getRowKeys();
+    int weftIndex = 0;
+    int otherIndex = 0;
+    for (int i = 0; i < rows.size(); i++) {
+      boolean weft = weftVariants.contains(String.valueOf(rows.get(i)));
+      Color c = weft ? WEFT[weftIndex++ % WEFT.length] : LINES[otherIndex++ % LINES.length];
+      renderer.setSeriesPaint(i, c);
+      renderer.setSeriesStroke(i, new BasicStroke(weft ? 3.0f : 1.6f));
+    }
+    CategoryPlot plot = new CategoryPlot(data, x, y, renderer);
+    range(y, data);
+    style(plot);
+    JFreeChart chart = new JFreeChart(title, titleFont(), plot, true);
+    finish(chart, subtitle);
+    ChartUtils.saveChartAsPNG(file.toFile(), chart, 860, 520);
+  }
+
+  /**
+   * Starts the value axis at zero and ends it just above the highest error bar: a score is never
+   * negative, so the lower half of a wide confidence interval is cut at zero, not drawn below.
+   */
+  private static void range(NumberAxis y, DefaultStatisticalCategoryDataset data) {
+    double top = 0;
+    for (int r = 0; r < data.getRowCount(); r++) {
+      for (int c = 0; c < data.getColumnCount(); c++) {
+        Number mean = data.getMeanValue(r, c);
+        Number sd = data.getStdDevValue(r, c);
+        if (mean != null) {
+          top = Math.max(top, mean.doubleValue() + (sd == null ? 0 : sd.doubleValue()));
+        }
+      }
+    }
+    if (top > 0 && !Double.isInfinite(top)) {
+      y.setRange(0, top * 1.05);
+    }
+  }
+
+  private static Font titleFont() {
+    return new Font(Font.SANS_SERIF, Font.BOLD, 16);
+  }
+
+  private static void style(CategoryPlot plot) {
+    plot.setBackgroundPaint(Color.WHITE);
+    plot.setRangeGridlinePaint(new Color(0xD0, 0xD0, 0xD0));
+    plot.setRangeGridlinesVisible(true);
+    plot.setOutlineVisible(false);
+  }
+
+  private static void finish(JFreeChart chart, String subtitle) {
+    chart.setBackgroundPaint(Color.WHITE);
+    if (!subtitle.isEmpty()) {
+      chart.addSubtitle(new TextTitle(subtitle, new Font(Font.SANS_SERIF, Font.PLAIN, 12)));
+    }
+  }
+}

@@ -1,0 +1,50 @@
+package dev.weft.bench.report;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** Writes JMH-shaped JSON for the report tests. */
+final class Fixtures {
+  private Fixtures() {}
+
+  /** One benchmark entry as JMH writes it with {@code -rf json}. */
+  static String bench(
+      String name, String mode, int threads, Map<String, String> params, double score,
+      double error, String unit, String secondary) {
+    StringBuilder p = new StringBuilder();
+    params.forEach((k, v) -> p.append(p.length() == 0 ? "" : ",").append('"').append(k)
+        .append("\":\"").append(v).append('"'));
+    return String.format(Locale.ROOT,
+        "{\"jmhVersion\":\"1.37\",\"benchmark\":\"dev.weft.bench.%s\",\"mode\":\"%s\","
+            + "\"threads\":%d,\"forks\":1,\"jvm\":\"/bin/java\",\"jvmArgs\":[],"
+            + "\"jdkVersion\":\"17.0.15\",\"vmName\":\"OpenJDK 64-Bit Server VM\","
+            + "\"vmVersion\":\"17.0.15+6\",\"warmupIterations\":2,\"warmupTime\":\"1 s\","
+            + "\"warmupBatchSize\":1,\"measurementIterations\":3,\"measurementTime\":\"1 s\","
+            + "\"measurementBatchSize\":1%s,"
+            + "\"primaryMetric\":{\"score\":%s,\"scoreError\":%s,\"scoreUnit\":\"%s\"},"
+            + "\"secondaryMetrics\":{%s}}",
+        name, mode, threads, params.isEmpty() ? "" : ",\"params\":{" + p + "}",
+        num(score), num(error), unit, secondary);
+  }
+
+  /** A secondary metric entry. */
+  static String metric(String label, double score, double error, String unit) {
+    return String.format(Locale.ROOT,
+        "\"%s\":{\"score\":%s,\"scoreError\":%s,\"scoreUnit\":\"%s\"}",
+        label, num(score), num(error), unit);
+  }
+
+  static String array(String... benches) {
+    return "[" + String.join(",", List.of(benches)) + "]";
+  }
+
+  static String array(List<String> benches) {
+    return "[" + String.join(",", new ArrayList<>(benches)) + "]";
+  }
+
+  private static String num(double v) {
+    return Double.isNaN(v) ? "NaN" : Double.toString(v); // JMH writes a bare NaN
+  }
+}

@@ -1,0 +1,61 @@
+package dev.weft.bench.report;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class GoalTest {
+  @TempDir Path dir;
+
+  @Test
+  void parsesRowsSkippingCommentsAndTheHeader() throws IOException {
+    Path f = dir.resolve("goals.tsv");
+    Files.writeString(f, "# comment\n\nclass\tmetric\tweft\talternative\twhere\top\ttarget\tdescription\n"
+        + "SpinLock\tratio\tspin\treentrant\tthreads=2;n=10|100\t>=\t2.0\tfast\n");
+    List<Goal> goals = Goal.read(f);
+    assertThat(goals).hasSize(1);
+    Goal g = goals.get(0);
+    assertThat(g.met(2.0)).isTrue();
+    assertThat(g.met(1.99)).isFalse();
+    assertThat(g.judged()).isTrue();
+    assertThat(g.matches(new Result.Key("SpinLockBench", "thrpt", Map.of("N", "100"), 2, ""))).isTrue();
+    assertThat(g.matches(new Result.Key("SpinLockBench", "thrpt", Map.of("n", "1000"), 2, ""))).isFalse();
+    assertThat(g.matches(new Result.Key("SpinLockBench", "thrpt", Map.of("n", "10"), 1, ""))).isFalse();
+    assertThat(g.matches(new Result.Key("SpinLockBench", "thrpt", Map.of(), 2, ""))).isFalse();
+    assertThat(g.matches(new Result.Key("MutexBench", "thrpt", Map.of("n", "10"), 2, ""))).isFalse();
+  }
+
+  @Test
+  void reportsBadRowsWithTheLineNumber() throws IOException {
+    Path f = dir.resolve("goals.tsv");
+    Files.writeString(f, "# x\nSpinLock\tratio\tspin\n");
+    assertThatThrownBy(() -> Goal.read(f)).isInstanceOf(IOException.class)
+        .hasMessageContaining(":2:").hasMessageContaining("8 tab-separated columns");
+    Files.writeString(f, "SpinLock\tspeed\tspin\tx\t*\t>=\t1\td\n");
+    assertThatThrownBy(() -> Goal.read(f)).hasMessageContaining("metric");
+    Files.writeString(f, "SpinLock\tratio\tspin\tx\t*\t>=\t\td\n");
+    assertThatThrownBy(() -> Goal.read(f)).hasMessageContaining("target");
+    Files.writeString(f, "SpinLock\tratio\tspin(\tx\t*\t>=\t1\td\n");
+    assertThatThrownBy(() -> Goal.read(f)).hasMessageContaining("bad regex");
+  }
+
+  @Test
+  void aMissingFileHasNoGoals() throws IOException {
+    assertThat(Goal.read(dir.resolve("absent.tsv"))).isEmpty();
+  }
+
+  @Test
+  void theCheckedInGoalsFileParses() throws IOException {
+    Path goals = Paths.get("goals.tsv"); // surefire runs in the module folder, jmh/
+    assertThat(goals).exists();
+    assertThat(Goal.read(goals)).hasSizeGreaterThan(15);
+  }
+}

@@ -1,0 +1,153 @@
+package dev.weft.bench.report;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ReportTest {
+  @TempDir Path dir;
+
+  @BeforeAll
+  static void headless() {
+    System.setProperty("java.awt.headless", "true");
+  }
+
+  private static String spin(String variant, int threads, double score) {
+    return Fixtures.bench("SpinLockBench." + variant, "thrpt", threads, Map.of(), score, 1.0,
+        "ops/us", "");
+  }
+
+  private static String seq(String group, double read, double write) {
+    return Fixtures.bench("SeqLockBench." + group, "thrpt", 2, Map.of(), read + write, 1.0,
+        "ops/us", Fixtures.metric(group + "_read", read, 0.5, "ops/us") + ","
+            + Fixtures.metric(group + "_write", write, 0.5, "ops/us"));
+  }
+
+  private void fixture() throws IOException {
+    Files.writeString(dir.resolve("jmh-r1.json"), Fixtures.array(
+        spin("weftLock", 1, 20), spin("reentrantLock", 1, 10), spin("synchronizedBlock", 1, 16),
+        Fixtures.bench("LazyBench.weftGet", "avgt", 1, Map.of(), 2, 0.1, "ns/op", ""),
+        Fixtures.bench("LazyBench.guavaGet", "avgt", 1, Map.of(), 0.004, 0.0001, "us/op", ""),
+        Fixtures.bench("LazyBench.holderGet", "avgt", 1, Map.of(), 1, 0.1, "ns/op", ""),
+        seq("weftRw", 100, 10), seq("stampedRw", 20, 20)));
+    Files.writeString(dir.resolve("jmh-r2.json"), Fixtures.array(
+        spin("weftLock", 1, 30), spin("reentrantLock", 1, 30), spin("synchronizedBlock", 1, 40)));
+    Files.writeString(dir.resolve("jmh-t1.json"), Fixtures.array(
+        spin("weftLock", 1, 20), spin("reentrantLock", 1, 10)));
+    Files.writeString(dir.resolve("jmh-t4.json"), Fixtures.array(
+        spin("weftLock", 4, 8), spin("reentrantLock", 4, 4)));
+    Files.writeString(dir.resolve("machine.txt"), "date: 2026-11-27 20:00 UTC\nprofile: short\n"
+        + "cpu: Test CPU\ncores: 2\njava -version:\n  openjdk 17\n");
+    Files.writeString(dir.resolve("goals.tsv"), String.join("\n",
+        "SpinLock\tratio\tweftLock\treentrant\tthreads=1\t>=\t1.3\tuncontended",
+        "SpinLock\tratio\tweftLock\treentrant\tthreads=4\t>=\t1.5\tfour threads",
+        "Lazy\tratio\tweft\tguava\t*\t>=\t1.0\tvs guava",
+        "Lazy\tratio\tweft\tholder\t*\treport\t\tgap to holder",
+        "SeqLock\tratio\tweft\tstamped\trole=read\t>=\t10\treader ten times",
+        "SeqLock\talloc\tweft\t-\t*\t<=\t0.5\tno allocation",
+        "Nope\tratio\tweft\tx\t*\t>=\t1\tmissing",
+        "Nope\tmanual\tweft\t-\t*\treport\t\tfairness",
+        "Lazy\tratio\tweft\tstablevalue\t*\treport\t\ton jdk 25") + "\n");
+  }
+
+  private String report() throws IOException {
+    fixture();
+    Path out = new Report(dir, dir.resolve("goals.tsv")).write();
+    return Files.readString(out);
+  }
+
+  private static String line(String md, String... parts) {
+    return md.lines().filter(l -> Stream.of(parts).allMatch(l::contains)).findFirst()
+        .orElseThrow(() -> new AssertionError("no line with " + List.of(parts) + " in\n" + md));
+  }
+
+  @Test
+  void ratiosAreComputedPerRunAndAggregatedOverRepeats() throws IOException {
+    String md = report();
+    // run 1: 20 / 16 (best alt synchronizedBlock) = 1.25; run 2: 30 / 40 = 0.75
+    assertThat(line(md, "| 1 | 25.00 ± 1.00 |")).contains("1.00× [0.75–1.25] vs synchronizedBlock");
+    // weft ÷ reentrantLock: 2.0 in run 1, 1.0 in run 2 (never 20/30 across runs)
+    assertThat(line(md, "| 1 | weftLock |")).contains("| 1.50× [1.00–2.00] |");
+  }
+
+  @Test
+  void timesAreConvertedAndInvertedSoAboveOneMeansWeftIsFaster() throws IOException {
+    String md = report();
+    // weftGet 2 ns/op, guavaGet 0.004 us/op = 4 ns/op, holderGet 1 ns/op
+    assertThat(md).contains("LazyBench: average time per operation, lower is better (ns/op)");
+    assertThat(line(md, "| 1 | weftGet |")).contains("| 2.00× |").contains("| 0.50× |");
+    assertThat(line(md, "| 1 | 2.00 ± 0.100 | 4.00 ± 0.100 | 1.00 ± 0.100 |"))
+        .contains("0.50× vs holderGet");
+  }
+
+  @Test
+  void groupBenchmarksAreComparedRoleByRole() throws IOException {
+    String md = report();
+    assertThat(line(md, "| 2 | read | 100.0 ± 0.500 | 20.00 ± 0.500 |")).contains("5.00× vs stampedRw");
+    assertThat(line(md, "| 2 | write | 10.00 ± 0.500 | 20.00 ± 0.500 |")).contains("0.50× vs stampedRw");
+  }
+
+  @Test
+  void goalsShowMetMissedUnstableAndNotMeasured() throws IOException {
+    String md = report();
+    assertThat(line(md, "| uncontended |")).contains("**UNSTABLE** (met in 1 of 2 repeats)");
+    assertThat(line(md, "| four threads |")).contains("2.00× vs reentrantLock").contains("**MET**");
+    assertThat(line(md, "| vs guava |")).contains("2.00×").contains("**MET**");
+    assertThat(line(md, "| gap to holder |")).contains("0.50×").contains("reported");
+    assertThat(line(md, "| reader ten times |")).contains("5.00×").contains("**MISSED**");
+    assertThat(line(md, "| no allocation |")).contains("-prof gc").contains("not measured");
+    assertThat(line(md, "| on jdk 25 |")).contains("JDK-25-only comparison: not in this run");
+    assertThat(line(md, "| missing |")).contains("not measured");
+    assertThat(line(md, "| fairness |")).contains("not a JMH number");
+  }
+
+  @Test
+  void writesMachineInfoAndChartsThatDecodeAsImages() throws IOException {
+    String md = report();
+    assertThat(md).contains("| CPU | Test CPU |").contains("| Cores | 2 |")
+        .contains("jmh-r1.json, jmh-r2.json, jmh-t1.json, jmh-t4.json");
+    assertThat(md).contains("Spread between repeats").contains("scaling with threads");
+    List<Path> pngs;
+    try (Stream<Path> s = Files.list(dir.resolve("charts"))) {
+      pngs = s.collect(Collectors.toList());
+    }
+    assertThat(pngs).isNotEmpty();
+    assertThat(pngs.stream().map(p -> p.getFileName().toString()))
+        .anyMatch(n -> n.contains("scaling"));
+    for (Path p : pngs) {
+      assertThat(md).contains("](charts/" + p.getFileName() + ")");
+      BufferedImage img = ImageIO.read(p.toFile());
+      assertThat(img).as(p.toString()).isNotNull();
+      assertThat(img.getWidth()).isGreaterThan(100);
+    }
+  }
+
+  @Test
+  void anEmptyFolderGivesAReportThatSaysSo() throws IOException {
+    Path out = new Report(dir, dir.resolve("none.tsv")).write();
+    assertThat(Files.readString(out)).contains("No benchmark results found").contains("No goals file");
+  }
+
+  @Test
+  void alternativesNamedAfterAWeftScenarioAreComparedOnlyWithIt() {
+    assertThat(Report.groups(List.of("weftRead", "weftWrite", "rwLockRead", "stampedRead",
+            "stampedWrite", "synchronizedBlock")))
+        .containsExactly(
+            List.of("weftRead", "rwLockRead", "stampedRead", "synchronizedBlock"),
+            List.of("weftWrite", "stampedWrite", "synchronizedBlock"));
+    assertThat(Report.groups(List.of("weftSpinLock", "weftTicketLock", "reentrantLock")))
+        .containsExactly(List.of("weftSpinLock", "weftTicketLock", "reentrantLock"));
+    assertThat(Report.groups(List.of("a", "b"))).containsExactly(List.of("a", "b"));
+  }
+}
