@@ -62,7 +62,10 @@ import org.jspecify.annotations.Nullable;
  *   <li>An exception thrown by the body of {@link #call}/{@link #run} wins: it is rethrown
  *       unchanged, with unjoined thread failures attached as suppressed (under
  *       {@code CANCEL_OTHERS} the body's exception first cancels the threads; an
- *       {@code InterruptedException} from the body cancels them under either policy).
+ *       {@code InterruptedException} from the body cancels them under either policy). In the
+ *       try-with-resources form {@link #close()} cannot see an exception leaving the block, so
+ *       it waits for the threads without cancelling them; prefer {@link #call}/{@link #run}
+ *       when the block itself can fail.
  *   <li>Deadline ({@link Builder#timeout}): when it passes while a thread of the scope waits in
  *       it ({@code join}, {@code spawn} waiting for a slot, the end of the scope), or at a spawn,
  *       the scope is cancelled and {@link ScopeTimeoutException} is thrown, naming the threads
