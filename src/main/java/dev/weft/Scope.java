@@ -70,9 +70,9 @@ import org.jspecify.annotations.Nullable;
  *       it ({@code join}, {@code spawn} waiting for a slot, the end of the scope), or at a spawn,
  *       the scope is cancelled and {@link ScopeTimeoutException} is thrown, naming the threads
  *       that were still running; the end of the scope throws it too, and so does
- *       {@link ScopedThread#join()} of a thread that failed after the deadline cancelled it. There is no timer thread:
- *       while the owner computes in the body without touching the scope, the deadline is
- *       noticed at its next scope operation.
+ *       {@link ScopedThread#join()} of a thread that failed after the deadline cancelled it.
+ *       There is no timer thread: while the owner computes in the body without touching the
+ *       scope, the deadline is noticed at its next scope operation.
  *   <li>Owner interrupted while waiting at the end: the threads are interrupted (the scope is
  *       cancelled), still joined, and then {@link #call}/{@link #run} throw
  *       {@link InterruptedException} (with unjoined failures suppressed), clearing the interrupt
@@ -107,12 +107,12 @@ public final class Scope implements AutoCloseable {
    *
    * Threads are kept in a Treiber stack of ScopeTask nodes (head, CAS with volatile semantics;
    * read with acquire, which sees a node's fields written before its CAS, except by the cancel
-   * walk below, which needs a volatile read). A node is pushed by its spawner BEFORE its thread is started, and only live threads push
-   * (the owner, or a scope thread, which is alive while it spawns). Hence the end of the scope
-   * (owner) can join all threads without a counter: it joins every node from the current head
-   * down to the head it saw last time, then rereads head; when head did not change, every
-   * thread that could still push has terminated, so no node can be added any more. Joining
-   * uses Thread.join: thread termination happens-before join returning (JLS 17.4.4), which
+   * walk below, which needs a volatile read). A node is pushed by its spawner BEFORE its thread
+   * is started, and only live threads push (the owner, or a scope thread, which is alive while
+   * it spawns). Hence the end of the scope (owner) can join all threads without a counter: it
+   * joins every node from the current head down to the head it saw last time, then rereads
+   * head; when head did not change, every thread that could still push has terminated, so no
+   * node can be added any more. Joining uses Thread.join: thread termination happens-before join returning (JLS 17.4.4), which
    * gives the memory effects for all plain fields the tasks wrote.
    *
    * Cancellation: cancelReason goes once from null to the reason (CAS, volatile): the failed
