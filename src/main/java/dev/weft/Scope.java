@@ -112,8 +112,9 @@ public final class Scope implements AutoCloseable {
    * it spawns). Hence the end of the scope (owner) can join all threads without a counter: it
    * joins every node from the current head down to the head it saw last time, then rereads
    * head; when head did not change, every thread that could still push has terminated, so no
-   * node can be added any more. Joining uses Thread.join: thread termination happens-before join returning (JLS 17.4.4), which
-   * gives the memory effects for all plain fields the tasks wrote.
+   * node can be added any more. Joining uses Thread.join: thread termination happens-before
+   * join returning (JLS 17.4.4), which gives the memory effects for all plain fields the tasks
+   * wrote.
    *
    * Cancellation: cancelReason goes once from null to the reason (CAS, volatile): the failed
    * ScopeTask, or a Cancel marker (body threw, owner interrupted, deadline). The winner walks
