@@ -62,14 +62,17 @@ import org.jspecify.annotations.Nullable;
  *   <li>An exception thrown by the body of {@link #call}/{@link #run} wins: it is rethrown
  *       unchanged, with unjoined thread failures attached as suppressed (under
  *       {@code CANCEL_OTHERS} the body's exception first cancels the threads; an
- *       {@code InterruptedException} from the body cancels them under either policy).
+ *       {@code InterruptedException} from the body cancels them under either policy). In the
+ *       try-with-resources form {@link #close()} cannot see an exception leaving the block, so
+ *       it waits for the threads without cancelling them; prefer {@link #call}/{@link #run}
+ *       when the block itself can fail.
  *   <li>Deadline ({@link Builder#timeout}): when it passes while a thread of the scope waits in
  *       it ({@code join}, {@code spawn} waiting for a slot, the end of the scope), or at a spawn,
  *       the scope is cancelled and {@link ScopeTimeoutException} is thrown, naming the threads
  *       that were still running; the end of the scope throws it too, and so does
- *       {@link ScopedThread#join()} of a thread that failed after the deadline cancelled it. There is no timer thread:
- *       while the owner computes in the body without touching the scope, the deadline is
- *       noticed at its next scope operation.
+ *       {@link ScopedThread#join()} of a thread that failed after the deadline cancelled it.
+ *       There is no timer thread: while the owner computes in the body without touching the
+ *       scope, the deadline is noticed at its next scope operation.
  *   <li>Owner interrupted while waiting at the end: the threads are interrupted (the scope is
  *       cancelled), still joined, and then {@link #call}/{@link #run} throw
  *       {@link InterruptedException} (with unjoined failures suppressed), clearing the interrupt
@@ -104,13 +107,14 @@ public final class Scope implements AutoCloseable {
    *
    * Threads are kept in a Treiber stack of ScopeTask nodes (head, CAS with volatile semantics;
    * read with acquire, which sees a node's fields written before its CAS, except by the cancel
-   * walk below, which needs a volatile read). A node is pushed by its spawner BEFORE its thread is started, and only live threads push
-   * (the owner, or a scope thread, which is alive while it spawns). Hence the end of the scope
-   * (owner) can join all threads without a counter: it joins every node from the current head
-   * down to the head it saw last time, then rereads head; when head did not change, every
-   * thread that could still push has terminated, so no node can be added any more. Joining
-   * uses Thread.join: thread termination happens-before join returning (JLS 17.4.4), which
-   * gives the memory effects for all plain fields the tasks wrote.
+   * walk below, which needs a volatile read). A node is pushed by its spawner BEFORE its thread
+   * is started, and only live threads push (the owner, or a scope thread, which is alive while
+   * it spawns). Hence the end of the scope (owner) can join all threads without a counter: it
+   * joins every node from the current head down to the head it saw last time, then rereads
+   * head; when head did not change, every thread that could still push has terminated, so no
+   * node can be added any more. Joining uses Thread.join: thread termination happens-before
+   * join returning (JLS 17.4.4), which gives the memory effects for all plain fields the tasks
+   * wrote.
    *
    * Cancellation: cancelReason goes once from null to the reason (CAS, volatile): the failed
    * ScopeTask, or a Cancel marker (body threw, owner interrupted, deadline). The winner walks

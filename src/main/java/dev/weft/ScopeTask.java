@@ -17,10 +17,10 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable {
   /*
    * Algorithm notes:
    *
-   * Fields written by the task (result, failure, deadlineMessage) are plain: the only readers read them after
-   * Thread.join() returned, and thread termination happens-before join() returning (JLS 17.4.4),
-   * or after reading state with acquire, which pairs with the release write of state that
-   * follows them.
+   * Fields written by the task (result, failure, deadlineMessage) are plain: the only readers
+   * read them after Thread.join() returned, and thread termination happens-before join()
+   * returning (JLS 17.4.4), or after reading state with acquire, which pairs with the release
+   * write of state that follows them.
    *
    * state: NEW -> SUCCESS | FAILED, written once by the task's thread with release (publishes
    * result/failure to isDone() readers and to the scope's cancel walk); ABANDONED is written

@@ -34,7 +34,7 @@ import org.openjdk.jmh.annotations.Warmup;
 public class ScopeJdk25Bench {
   private static final ThreadFactory PLATFORM = Thread.ofPlatform().factory();
 
-  @Param({"1", "16", "128"})
+  @Param({"16"})
   int tasks;
 
   @Benchmark

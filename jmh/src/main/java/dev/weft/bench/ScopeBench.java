@@ -38,7 +38,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 public class ScopeBench {
-  @Param({"1", "16", "128"})
+  @Param({"1", "32"})
   int tasks;
 
   private ExecutorService pool;
