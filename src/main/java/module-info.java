@@ -10,7 +10,7 @@ import org.jspecify.annotations.NullMarked;
  */
 @NullMarked
 module dev.weft {
-  requires static org.jspecify;
+  requires static transitive org.jspecify;
 
   exports dev.weft;
 }
