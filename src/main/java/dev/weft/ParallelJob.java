@@ -511,8 +511,7 @@ abstract class ParallelJob {
   }
 
   private String message(Throwable t) {
-    return op + " failed: the function threw " + t
-        + " (the cause; any further failures are suppressed)";
+    return op + " failed: " + t + " (the cause; any further failures are suppressed)";
   }
 
   private CancellationException cancelled() {

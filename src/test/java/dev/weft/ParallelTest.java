@@ -32,6 +32,8 @@ import java.util.stream.IntStream;
 import java.util.stream.LongStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.condition.EnabledForJreRange;
+import org.junit.jupiter.api.condition.JRE;
 
 @Timeout(30)
 class ParallelTest {
@@ -586,6 +588,24 @@ class ParallelTest {
       pool.close();
     }
     assertThat(pool.leaks).hasValue(0);
+  }
+
+  @Test
+  @EnabledForJreRange(min = JRE.JAVA_21)
+  void virtualThreadExecutorRunsTheWorkers() throws Exception {
+    ExecutorService vt = (ExecutorService)
+        Executors.class.getMethod("newVirtualThreadPerTaskExecutor").invoke(null);
+    try {
+      CyclicBarrier allIn = new CyclicBarrier(8);
+      List<Integer> out = Parallel.map(IntStream.range(0, 8).boxed().toList(), x -> {
+        await(allIn); // eight invocations at once: seven virtual workers and the caller
+        return x * x;
+      }, SPLIT.threads(8).executor(vt));
+      assertThat(out).containsExactly(0, 1, 4, 9, 16, 25, 36, 49);
+    } finally {
+      vt.shutdown();
+      assertThat(vt.awaitTermination(20, TimeUnit.SECONDS)).isTrue();
+    }
   }
 
   @Test
