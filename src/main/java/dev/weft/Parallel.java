@@ -591,6 +591,10 @@ public final class Parallel {
           threads, threadFactory, executor, minChunkSize, Timeouts.toNanos(cutoff, "cutoff"));
     }
 
+    boolean isSingleThreaded() {
+      return threads == 1;
+    }
+
     int effectiveThreads() {
       return threads > 0 ? threads : Math.max(1, Runtime.getRuntime().availableProcessors());
     }

@@ -28,9 +28,10 @@ abstract class ParallelJob {
    * 1. Probe (caller only, no shared state). Unless the sequential cut-off is zero, the caller
    *    runs elements 0, 1, 2-3, 4-7, ... itself (steps double up to MAX_PROBE_STEP) and reads
    *    System.nanoTime() after each step. Once PROBE_NANOS have passed it estimates the time the
-   *    rest would take on one thread, (elapsed / done) * (n - done). Below the cut-off it keeps
-   *    going alone (re-estimating after every step, so a slow tail still switches to parallel);
-   *    at or above it, it switches to phase 2. Small or cheap inputs therefore never start a
+   *    rest would take on one thread, rate * (n - done), where rate is the lower of the overall
+   *    rate and the last step's (so one preempted step does not fake expensive work). Below
+   *    the cut-off it keeps going alone (re-estimating after every step, so a slow tail still
+   *    switches to parallel); at or above it, it switches to phase 2. Small or cheap inputs therefore never start a
    *    thread, and the decision uses measured cost, not element count.
    *
    * 2. Parallel. The caller fixes the chunk size and the chunk base (plain writes), builds the
@@ -219,9 +220,7 @@ abstract class ParallelJob {
     if (n == 0) {
       return;
     }
-    int threads = o.effectiveThreads();
-    long minChunk = o.minChunk();
-    if (threads == 1 || n <= minChunk) {
+    if (o.isSingleThreaded() || n <= o.minChunk()) {
       runAlone(0, n);
       return;
     }
@@ -230,10 +229,12 @@ abstract class ParallelJob {
     double nanosPerElement = 0;
     if (cutoff > 0) {
       long start = System.nanoTime();
+      long stepStart = start;
       long step = 1;
       while (true) {
         long hi = Math.min(n, done + step);
         runAlone(done, hi);
+        long stepSize = hi - done;
         done = hi;
         if (done == n) {
           return;
@@ -241,15 +242,25 @@ abstract class ParallelJob {
         if (me.isInterrupted()) {
           throw cancelled();
         }
-        long elapsed = System.nanoTime() - start;
+        long now = System.nanoTime();
+        long elapsed = now - start;
         if (elapsed >= PROBE_NANOS) {
-          nanosPerElement = (double) elapsed / done;
+          // The lower of the overall rate and the last step's rate: a preemption during one
+          // earlier step then does not make cheap work look expensive.
+          nanosPerElement =
+              Math.min((double) elapsed / done, (double) (now - stepStart) / stepSize);
           if (nanosPerElement * (n - done) >= cutoff) {
             break;
           }
         }
+        stepStart = now;
         step = Math.min(step << 1, MAX_PROBE_STEP);
       }
+    }
+    int threads = o.effectiveThreads(); // may read cgroup limits: only when about to split
+    if (threads == 1) {
+      runAlone(done, n);
+      return;
     }
     runParallel(o, me, threads, done, nanosPerElement, cutoff);
   }
