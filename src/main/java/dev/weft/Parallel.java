@@ -642,11 +642,14 @@ public final class Parallel {
 
     @Override
     void runChunk(long lo, long hi, long slot) {
-      for (int i = (int) lo; i < hi; i++) {
+      for (long b = lo, e; b < hi; b = e) {
         if (stopRequested()) {
           return;
         }
-        out[i] = f.apply(in.get(i));
+        e = blockEnd(b, hi);
+        for (int i = (int) b; i < e; i++) {
+          out[i] = f.apply(in.get(i));
+        }
       }
     }
 
@@ -670,11 +673,14 @@ public final class Parallel {
 
     @Override
     void runChunk(long lo, long hi, long slot) {
-      for (int i = (int) lo; i < hi; i++) {
+      for (long b = lo, e; b < hi; b = e) {
         if (stopRequested()) {
           return;
         }
-        out[i] = f.applyAsLong(in[i]);
+        e = blockEnd(b, hi);
+        for (int i = (int) b; i < e; i++) {
+          out[i] = f.applyAsLong(in[i]);
+        }
       }
     }
   }
@@ -691,11 +697,14 @@ public final class Parallel {
 
     @Override
     void runChunk(long lo, long hi, long slot) {
-      for (int i = (int) lo; i < hi; i++) {
+      for (long b = lo, e; b < hi; b = e) {
         if (stopRequested()) {
           return;
         }
-        action.accept(in.get(i));
+        e = blockEnd(b, hi);
+        for (int i = (int) b; i < e; i++) {
+          action.accept(in.get(i));
+        }
       }
     }
   }
@@ -712,11 +721,14 @@ public final class Parallel {
 
     @Override
     void runChunk(long lo, long hi, long slot) {
-      for (long i = lo; i < hi; i++) {
+      for (long b = lo, e; b < hi; b = e) {
         if (stopRequested()) {
           return;
         }
-        body.accept((int) (from + i));
+        e = blockEnd(b, hi);
+        for (long i = b; i < e; i++) {
+          body.accept((int) (from + i));
+        }
       }
     }
   }
@@ -750,11 +762,14 @@ public final class Parallel {
     @Override
     void runChunk(long lo, long hi, long slot) {
       R acc = slot < 0 ? prefix : identity;
-      for (int i = (int) lo; i < hi; i++) {
+      for (long b = lo, e; b < hi; b = e) {
         if (stopRequested()) {
           return;
         }
-        acc = combine.apply(acc, f.apply(in.get(i)));
+        e = blockEnd(b, hi);
+        for (int i = (int) b; i < e; i++) {
+          acc = combine.apply(acc, f.apply(in.get(i)));
+        }
       }
       if (slot < 0) {
         prefix = acc;
@@ -798,11 +813,14 @@ public final class Parallel {
     @Override
     void runChunk(long lo, long hi, long slot) {
       long acc = slot < 0 ? prefix : identity;
-      for (int i = (int) lo; i < hi; i++) {
+      for (long b = lo, e; b < hi; b = e) {
         if (stopRequested()) {
           return;
         }
-        acc = combine.applyAsLong(acc, f.applyAsLong(in[i]));
+        e = blockEnd(b, hi);
+        for (int i = (int) b; i < e; i++) {
+          acc = combine.applyAsLong(acc, f.applyAsLong(in[i]));
+        }
       }
       if (slot < 0) {
         prefix = acc;

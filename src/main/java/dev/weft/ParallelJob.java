@@ -58,8 +58,8 @@ abstract class ParallelJob {
    * Failure. The first Throwable of f (any thread) wins a CAS on `failure` (volatile CAS:
    * exactly one first failure); later ones are pushed on a Treiber stack `more` (CAS on the
    * head), so none is lost. The winner sets `stop` and interrupts the running workers. `stop`
-   * is opaque on both sides: it is only an early-exit hint (checked per element and per
-   * chunk); correctness of what the caller reports rests on the `active` handshake above,
+   * is opaque on both sides: it is only an early-exit hint (checked per chunk and every
+   * `checkEvery` elements, about STOP_CHECK_NANOS of work); correctness of what the caller reports rests on the `active` handshake above,
    * which orders the failure fields too.
    *
    * Interrupting workers without leaking the interrupt. A worker's state goes NEW -> RUNNING
@@ -96,6 +96,9 @@ abstract class ParallelJob {
 
   /** Target duration of one chunk when the per-element cost is known: bounds stop latency. */
   static final long TARGET_CHUNK_NANOS = 200_000L;
+
+  /** Work between two checks of the stop flag once the cost is known: bounds stop latency. */
+  static final long STOP_CHECK_NANOS = 10_000L;
 
   private static final int SPINS = 64;
   private static final int YIELDS = 4;
@@ -170,6 +173,8 @@ abstract class ParallelJob {
   // Written by the caller before any worker starts; read by workers (see notes, phase 2).
   private long base;
   private long chunk;
+  /** Elements between two stop checks; unbounded while the caller runs alone. */
+  private long checkEvery = Long.MAX_VALUE;
   private @Nullable Thread caller;
   private Worker @Nullable [] workers;
   private boolean ownThreads;
@@ -197,6 +202,16 @@ abstract class ParallelJob {
    * @param chunkCount the number of chunks the parallel phase will have
    */
   void prepareChunks(long chunkCount) {}
+
+  /**
+   * End of the block of elements to run before the next {@link #stopRequested()} check: the
+   * whole step while the caller runs alone (nothing can stop it), otherwise about
+   * STOP_CHECK_NANOS of work, so cheap functions do not pay a load per element.
+   */
+  final long blockEnd(long b, long hi) {
+    long every = checkEvery;
+    return hi - b <= every ? hi : b + every;
+  }
 
   /** Whether the job was stopped; opaque: an early-exit hint only (see notes). */
   final boolean stopRequested() {
@@ -296,6 +311,9 @@ abstract class ParallelJob {
     }
     this.base = done;
     this.chunk = c;
+    this.checkEvery = nanosPerElement > 0
+        ? Math.max(1L, Math.min(1024L, (long) (STOP_CHECK_NANOS / nanosPerElement)))
+        : 1L; // cost unknown (cut-off zero: work said to be heavy): check every element
     this.caller = me;
     prepareChunks(chunks);
     int count = (int) w;

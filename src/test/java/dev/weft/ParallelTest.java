@@ -335,6 +335,23 @@ class ParallelTest {
   }
 
   @Test
+  void firstFailureStopsTheWorkWithTheDefaultCutoffToo() {
+    // Expensive elements: the probe splits, stop checks come every few elements.
+    AtomicInteger calls = new AtomicInteger();
+    int n = 100_000;
+    assertThatThrownBy(() -> Parallel.forRange(0, n, i -> {
+      calls.incrementAndGet();
+      expensive(i);
+      if (i == 20_000) {
+        throw new IllegalArgumentException("twenty thousand");
+      }
+    }, Parallel.options().threads(2)))
+        .isInstanceOf(TaskFailedException.class)
+        .cause().hasMessage("twenty thousand");
+    assertThat(calls.get()).isLessThan(n);
+  }
+
+  @Test
   void failureInterruptsWorkersBlockedInsideTheFunction() {
     // Workers block until interrupted; the caller's element fails once both are blocked.
     CountDownLatch blocked = new CountDownLatch(2);
