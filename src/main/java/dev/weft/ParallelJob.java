@@ -187,8 +187,8 @@ abstract class ParallelJob {
   }
 
   /**
-   * Processes elements {@code [lo, hi)}. Implementations check {@link #stopRequested()} per
-   * element and return early when it is set.
+   * Processes elements {@code [lo, hi)}. Implementations check {@link #stopRequested()} at
+   * the start and at every {@link #blockEnd} and return early when it is set.
    *
    * @param slot {@code -1} for a step run by the caller alone (before or instead of the
    *     parallel phase, in index order); otherwise the number of this chunk in the parallel
