@@ -31,7 +31,10 @@ abstract class ParallelJob {
    *    rest would take on one thread, rate * (n - done), where rate is the lower of the overall
    *    rate and the last step's (so one preempted step does not fake expensive work). Below
    *    the cut-off it keeps going alone (re-estimating after every step, so a slow tail still
-   *    switches to parallel); at or above it, it switches to phase 2. Small or cheap inputs therefore never start a
+   *    switches to parallel); at or above it, it switches to phase 2. When the estimate is
+   *    below cutoff / FINISH_ALONE_MARGIN (even before PROBE_NANOS: a tiny sample can only
+   *    overstate the rate, by nanoTime's own cost), it finishes in one untimed step, so a
+   *    10-element call reads the clock twice. Small or cheap inputs therefore never start a
    *    thread, and the decision uses measured cost, not element count.
    *
    * 2. Parallel. The caller fixes the chunk size and the chunk base (plain writes), builds the
@@ -87,6 +90,12 @@ abstract class ParallelJob {
 
   /** Probe time before the first estimate: enough to make nanoTime's granularity small. */
   static final long PROBE_NANOS = 2_000L;
+
+  /**
+   * How far below the cut-off the estimated rest must be for the caller to finish it in one
+   * untimed step: covers nanoTime's granularity on tiny samples and moderate skew.
+   */
+  static final double FINISH_ALONE_MARGIN = 64.0;
 
   /** Largest probe step, so a slow tail is noticed within at most this many elements. */
   static final long MAX_PROBE_STEP = 1024L;
@@ -259,14 +268,19 @@ abstract class ParallelJob {
         }
         long now = System.nanoTime();
         long elapsed = now - start;
-        if (elapsed >= PROBE_NANOS) {
-          // The lower of the overall rate and the last step's rate: a preemption during one
-          // earlier step then does not make cheap work look expensive.
-          nanosPerElement =
-              Math.min((double) elapsed / done, (double) (now - stepStart) / stepSize);
-          if (nanosPerElement * (n - done) >= cutoff) {
-            break;
-          }
+        // The lower of the overall rate and the last step's rate: a preemption during one
+        // earlier step then does not make cheap work look expensive.
+        double rate = Math.min((double) elapsed / done, (double) (now - stepStart) / stepSize);
+        double rest = rate * (n - done);
+        if (elapsed >= PROBE_NANOS && rest >= cutoff) {
+          nanosPerElement = rate;
+          break;
+        }
+        if (rest * FINISH_ALONE_MARGIN < cutoff) {
+          // Far below the cut-off even if the rest were much slower: finish without timing
+          // (nanoTime costs 20-100 ns, as much as a small input's whole work).
+          runAlone(done, n);
+          return;
         }
         stepStart = now;
         step = Math.min(step << 1, MAX_PROBE_STEP);
