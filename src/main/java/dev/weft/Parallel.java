@@ -615,12 +615,18 @@ public final class Parallel {
       return threadFactory;
     }
 
+    private static String identity(Object o) {
+      return o.getClass().getName() + "@" + Integer.toHexString(System.identityHashCode(o));
+    }
+
     @Override
     public String toString() {
       return "Parallel.Options[threads="
           + (threads > 0 ? Integer.toString(threads) : "availableProcessors")
-          + ", workers=" + (executor != null ? "executor " + executor
-              : threadFactory != null ? "threadFactory " + threadFactory : "new threads")
+          // Identity only: a user object's toString might lock (ThreadPoolExecutor's does).
+          + ", workers=" + (executor != null ? "executor " + identity(executor)
+              : threadFactory != null ? "threadFactory " + identity(threadFactory)
+              : "new threads")
           + ", minChunkSize=" + minChunkSize
           + ", sequentialCutoff=" + Duration.ofNanos(cutoffNanos) + "]";
     }

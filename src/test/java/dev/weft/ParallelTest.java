@@ -320,6 +320,18 @@ class ParallelTest {
   }
 
   @Test
+  void failureOfCombineIsReportedLikeAFailureOfTheFunction() {
+    ArithmeticException overflow = new ArithmeticException("overflow");
+    assertThatThrownBy(() -> Parallel.reduce(oneTo(10_000), x -> x, 0L, (a, b) -> {
+      if (b == 9_000L) {
+        throw overflow;
+      }
+      return a + b;
+    }, SPLIT.threads(3))).isInstanceOf(TaskFailedException.class).hasCause(overflow)
+        .hasMessageContaining("Parallel.reduce");
+  }
+
+  @Test
   void firstFailureStopsHandingOutWork() {
     AtomicInteger calls = new AtomicInteger();
     int n = 200_000;
@@ -725,6 +737,21 @@ class ParallelTest {
     assertThat(base.toString()).contains("threads=availableProcessors").contains("new threads")
         .contains("minChunkSize=1").contains("PT0.0001S");
     assertThat(custom.toString()).contains("threads=3").contains("minChunkSize=8");
+    java.util.concurrent.Executor exec = new java.util.concurrent.Executor() {
+      @Override
+      public void execute(Runnable r) {
+        r.run();
+      }
+
+      @Override
+      public String toString() {
+        throw new AssertionError("Options.toString must not call the executor's toString");
+      }
+    };
+    assertThat(base.executor(exec).toString()).contains("workers=executor ");
+    // A direct executor runs the worker on the caller: still correct.
+    assertThat(Parallel.map(oneTo(100), x -> x + 1, SPLIT.executor(exec))).hasSize(100)
+        .endsWith(101L);
     assertThat(Parallel.DEFAULT_SEQUENTIAL_CUTOFF).isEqualTo(Duration.ofNanos(100_000));
     // minChunkSize larger than the input: runs on the caller.
     RecordingFactory factory = new RecordingFactory();
