@@ -44,7 +44,7 @@ abstract class ParallelJob {
    *    before the call) to the worker's run(); that is the "before the call happens-before
    *    every invocation of f" guarantee, and why none of those fields needs a stronger mode.
    *    Then the caller joins in: caller and workers run the same loop, taking the next chunk
-   *    with NEXT.getAndAdd(chunk) (volatile RMW: each offset goes to exactly one thread, so
+   *    with NEXT.getAndAdd(1) (volatile RMW: each chunk number goes to exactly one thread, so
    *    every element is processed once; chunks are handed out dynamically, so a thread that
    *    drew cheap elements just takes more, and skew cannot idle it).
    *
@@ -103,6 +103,9 @@ abstract class ParallelJob {
   /** Chunks per thread aimed at when work is uniform: enough to absorb skew. */
   static final long CHUNKS_PER_THREAD = 8L;
 
+  /** The tail (last quarter) is handed out in chunks this many times smaller. */
+  static final long TAIL_DIVISOR = 8L;
+
   /** Target duration of one chunk when the per-element cost is known: bounds stop latency. */
   static final long TARGET_CHUNK_NANOS = 200_000L;
 
@@ -156,7 +159,7 @@ abstract class ParallelJob {
   @SuppressWarnings("unused")
   private long p01, p02, p03, p04, p05, p06, p07;
 
-  /** Offset (relative to base) of the next chunk to hand out; NEXT.getAndAdd only. */
+  /** Number of the next chunk to hand out; NEXT.getAndAdd only. */
   @SuppressWarnings("unused") // accessed through the NEXT VarHandle
   private long next;
 
@@ -182,6 +185,10 @@ abstract class ParallelJob {
   // Written by the caller before any worker starts; read by workers (see notes, phase 2).
   private long base;
   private long chunk;
+  /** Size of the chunks after the first bigChunks ones (the tail). */
+  private long smallChunk;
+  /** Number of chunks of size chunk before the tail. */
+  private long bigChunks;
   /** Elements between two stop checks; unbounded while the caller runs alone. */
   private long checkEvery = Long.MAX_VALUE;
   private @Nullable Thread caller;
@@ -312,7 +319,17 @@ abstract class ParallelJob {
       c = Math.min(c, Math.max(1L, (long) (TARGET_CHUNK_NANOS / nanosPerElement)));
     }
     c = Math.max(c, o.minChunk());
-    long chunks = ceilDiv(remaining, c);
+    // The last quarter goes out in chunks 8 times smaller, so that a slow tail (expensive
+    // last elements, or a thread descheduled while it holds a chunk) idles the others less.
+    long small = Math.max(o.minChunk(), c / TAIL_DIVISOR);
+    long bigChunks;
+    if (small < c) {
+      bigChunks = (remaining - remaining / 4) / c;
+    } else {
+      bigChunks = 0; // chunks too small to split further: one size throughout
+      small = c;
+    }
+    long chunks = bigChunks + ceilDiv(remaining - bigChunks * c, small);
     long w = Math.min(threads - 1L, chunks - 1);
     if (nanosPerElement > 0) {
       // Each worker costs a thread start; start no more than the estimated work can repay.
@@ -325,6 +342,8 @@ abstract class ParallelJob {
     }
     this.base = done;
     this.chunk = c;
+    this.smallChunk = small;
+    this.bigChunks = bigChunks;
     this.checkEvery = nanosPerElement > 0
         ? Math.max(1L, Math.min(1024L, (long) (STOP_CHECK_NANOS / nanosPerElement)))
         : 1L; // cost unknown (cut-off zero: work said to be heavy): check every element
@@ -390,17 +409,19 @@ abstract class ParallelJob {
     final long n = this.n;
     final long base = this.base;
     final long c = this.chunk;
-    final long remaining = n - base;
+    final long small = this.smallChunk;
+    final long big = this.bigChunks;
+    final long bigEnd = base + big * c;
     final Thread me = Thread.currentThread();
     while (!stopRequested()) {
-      long off = (long) NEXT.getAndAdd(this, c); // volatile RMW: each chunk to one thread
-      if (off >= remaining) {
+      long k = (long) NEXT.getAndAdd(this, 1L); // volatile RMW: each chunk to one thread
+      long lo = k < big ? base + k * c : bigEnd + (k - big) * small;
+      if (lo >= n) {
         break;
       }
-      long lo = base + off;
-      long hi = Math.min(n, lo + c);
+      long hi = Math.min(n, lo + (k < big ? c : small));
       try {
-        runChunk(lo, hi, off / c);
+        runChunk(lo, hi, k);
       } catch (Throwable t) {
         recordFailure(t, self);
         break;

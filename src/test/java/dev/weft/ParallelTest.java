@@ -105,6 +105,13 @@ class ParallelTest {
     List<Long> out = Parallel.map(data, x -> x % 97 == 0 ? expensive(x) * 0 + x * 3 : x * 3,
         SPLIT.threads(4));
     assertThat(out).isEqualTo(data.stream().map(x -> x * 3).toList());
+    // The default path: the probe measures the cost and sizes chunks (and the tail) from it.
+    List<Long> tailHeavy = Parallel.map(data, x -> x > 1_700 ? expensive(x) * 0 + x : x,
+        Parallel.options().threads(3));
+    assertThat(tailHeavy).isEqualTo(data);
+    long[] big = LongStream.range(0, 300_000).toArray();
+    assertThat(Parallel.reduce(big, x -> x % 1000 == 0 ? expensive(x) * 0 + x : x, 0L,
+        Long::sum, Parallel.options().threads(3))).isEqualTo(299_999L * 300_000 / 2);
   }
 
   @Test
@@ -169,6 +176,25 @@ class ParallelTest {
     assertThat(Parallel.reduce(data, i -> i + ",", "", String::concat, SPLIT.threads(4)))
         .isEqualTo(expected);
     assertThat(Parallel.reduce(data, i -> i + ",", "", String::concat)).isEqualTo(expected);
+  }
+
+  @Test
+  void everyElementOnceInOrderForManyShapes() {
+    for (int n : new int[] {2, 3, 7, 8, 9, 63, 64, 65, 1_000, 1_001, 4_099}) {
+      long[] data = LongStream.range(0, n).toArray();
+      long[] expected = LongStream.range(0, n).map(x -> 3 * x + 1).toArray();
+      List<Integer> boxed = IntStream.range(0, n).boxed().toList();
+      String concat = boxed.stream().map(i -> i + ";").collect(Collectors.joining());
+      for (int threads : new int[] {2, 3, 16}) {
+        for (int minChunk : new int[] {1, 3, 50}) {
+          Parallel.Options o = SPLIT.threads(threads).minChunkSize(minChunk);
+          String shape = "n=" + n + " threads=" + threads + " minChunk=" + minChunk;
+          assertThat(Parallel.map(data, x -> 3 * x + 1, o)).as(shape).isEqualTo(expected);
+          assertThat(Parallel.reduce(boxed, i -> i + ";", "", String::concat, o)).as(shape)
+              .isEqualTo(concat);
+        }
+      }
+    }
   }
 
   @Test
