@@ -1,0 +1,846 @@
+package dev.weft;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+import java.util.RandomAccess;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ThreadFactory;
+import java.util.function.BinaryOperator;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.IntConsumer;
+import java.util.function.LongBinaryOperator;
+import java.util.function.LongUnaryOperator;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Data parallelism for lists, arrays and index ranges: {@code map}, {@code forEach},
+ * {@code reduce} and {@code forRange} spread the elements over several threads and return
+ * when all are done, in input order, failing fast.
+ *
+ * <pre>{@code
+ * List<Long> data = LongStream.rangeClosed(1, 20).boxed().toList();
+ * List<Long> squares = Parallel.map(data, x -> x * x, 4);         // 4 threads, in order
+ * long sum = Parallel.reduce(data, x -> x * x, 0L, Long::sum);     // map + associative combine
+ * Parallel.forEach(files, file -> compress(file));
+ * Parallel.forRange(0, rows, row -> render(image, row));
+ *
+ * // Options: thread count, your own ThreadFactory or Executor, minimum chunk size, cut-off
+ * Parallel.Options io = Parallel.options().threads(32).executor(virtualThreadExecutor);
+ * List<Page> pages = Parallel.map(urls, url -> fetch(url), io);
+ *
+ * // The plain JDK: a parallel stream on the common pool (no thread count, no cancellation,
+ * // a failure does not stop the other elements)
+ * List<Long> squares2 = data.parallelStream().map(x -> x * x).toList();
+ * }</pre>
+ *
+ * <p>How a call runs: the calling thread starts on the elements itself and times the first
+ * few. If the rest would take less than the {@linkplain Options#sequentialCutoff sequential
+ * cut-off} ({@link #DEFAULT_SEQUENTIAL_CUTOFF} unless set), it finishes them alone and no
+ * thread is started, so small or cheap inputs cost about as much as a plain loop. Otherwise it
+ * starts up to {@code threads - 1} workers (new threads named {@code weft-parallel-N}, or
+ * tasks on the {@link Options#executor Executor} you gave) and works alongside them; chunks of
+ * elements are handed out one at a time from a shared counter, so a thread that drew cheap
+ * elements simply takes more, and a few expensive elements do not leave threads idle. The
+ * function may therefore run on any of these threads and on the caller's, concurrently. Every
+ * worker has finished (threads weft created have been joined) before the call returns or
+ * throws: no thread outlives the call.
+ *
+ * <p>Fail fast: the first exception or error thrown by the function stops the handing out of
+ * chunks, the workers still inside the function are interrupted, and once they all have
+ * stopped the call throws {@link TaskFailedException} with the first failure as its cause and
+ * every later one as suppressed. Results computed so far are discarded. The calling thread is
+ * never interrupted by weft (its interrupt status belongs to your code): an invocation running
+ * on it finishes its current element, and then the caller stops.
+ *
+ * <p>Cancellation: if the calling thread is interrupted before or during the call, the call
+ * stops in the same way and throws {@link CancellationException}, with the caller's interrupt
+ * status still set; failures that the interrupted workers then threw are attached to it as
+ * suppressed. (The call does not throw {@code InterruptedException}, so that it can be used as
+ * a drop-in for a loop or a stream.)
+ *
+ * <p>Nesting and locks: the calling thread only ever runs elements of its own call, never
+ * unrelated work, so calling {@code Parallel} while holding a lock, from inside a function
+ * given to {@code Parallel} (each nested call that is large enough starts its own workers), or
+ * with a function that blocks or takes its own locks cannot deadlock through weft. (A function
+ * that takes a lock the caller holds for the whole call blocks its workers until the call ends,
+ * which is a deadlock of the program, as with any threads.)
+ *
+ * <p><b>Memory consistency effects:</b> Actions in a thread prior to calling a method of
+ * {@code Parallel} happen-before every invocation of the function by that call, and every
+ * invocation happen-before the call returns or throws. (With an {@link Options#executor
+ * Executor}, the first half relies on the executor's own guarantee that actions prior to
+ * {@code execute} happen-before the task runs, which every {@code java.util.concurrent}
+ * executor gives.)
+ *
+ * <p><b>Thread-safety:</b> all methods are static and may be called from any thread,
+ * concurrently and nested. The function must be safe to call from several threads at once;
+ * the input must not be modified during the call. {@link Options} are immutable.
+ *
+ * <p><b>Bad input:</b> a null list, array, function or options throws
+ * {@link NullPointerException} naming it; a thread count or chunk size below 1, a negative
+ * cut-off, or {@code from > to} throws {@link IllegalArgumentException} with the value. A
+ * function that returns null is fine: {@code map} puts null into the result.
+ */
+public final class Parallel {
+  /**
+   * The default sequential cut-off, 100 microseconds: when the elements left after the first
+   * few would take less than this on the calling thread alone (estimated from the time the
+   * first ones took), the call runs them all on the calling thread and starts no thread.
+   *
+   * <p>Chosen from what a worker costs: starting and joining a platform thread costs the
+   * caller some tens of microseconds, and the worker starts helping only some tens of
+   * microseconds after that, so with two threads the work must be around 2 start costs plus
+   * one start latency before splitting it can win; 100 µs is just above that on the machines
+   * measured. Lower it (even to zero: always split) for an {@link Options#executor Executor}
+   * whose threads are already running, raise it on machines where thread start is slow.
+   */
+  public static final Duration DEFAULT_SEQUENTIAL_CUTOFF = Duration.ofNanos(100_000L);
+
+  private static final Options DEFAULTS = new Options(0, null, null, 1, 100_000L);
+
+  private Parallel() {}
+
+  /**
+   * The default options: as many threads as available processors, new threads named
+   * {@code weft-parallel-N}, minimum chunk size 1, {@link #DEFAULT_SEQUENTIAL_CUTOFF}.
+   *
+   * @return the default options, to derive others from
+   */
+  public static Options options() {
+    return DEFAULTS;
+  }
+
+  // ---------------------------------------------------------------------------------- map
+
+  /**
+   * Applies {@code f} to every element, in parallel, and returns the results in input order.
+   *
+   * @param <T> the element type
+   * @param <R> the result type
+   * @param data the elements; not modified, and must not be modified during the call
+   * @param f the function; may return null
+   * @return an unmodifiable list, {@code result.get(i) == f.apply(data.get(i))}, which may
+   *     contain nulls
+   * @throws NullPointerException if {@code data} or {@code f} is null
+   * @throws TaskFailedException if {@code f} threw (the first failure is the cause)
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T, R> List<R> map(
+      List<? extends T> data, Function<? super T, ? extends R> f) {
+    return map(data, f, DEFAULTS);
+  }
+
+  /**
+   * Applies {@code f} to every element using at most {@code threads} threads (the calling
+   * thread included), and returns the results in input order.
+   *
+   * @param <T> the element type
+   * @param <R> the result type
+   * @param data the elements; must not be modified during the call
+   * @param f the function; may return null
+   * @param threads the most threads to use, the caller's included; at least 1
+   * @return an unmodifiable list of the results in input order, which may contain nulls
+   * @throws NullPointerException if {@code data} or {@code f} is null
+   * @throws IllegalArgumentException if {@code threads < 1}
+   * @throws TaskFailedException if {@code f} threw (the first failure is the cause)
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T, R> List<R> map(
+      List<? extends T> data, Function<? super T, ? extends R> f, int threads) {
+    return map(data, f, DEFAULTS.threads(threads));
+  }
+
+  /**
+   * Applies {@code f} to every element with the given options, and returns the results in
+   * input order.
+   *
+   * @param <T> the element type
+   * @param <R> the result type
+   * @param data the elements; must not be modified during the call
+   * @param f the function; may return null
+   * @param options threads, thread source, chunk size and cut-off
+   * @return an unmodifiable list of the results in input order, which may contain nulls
+   * @throws NullPointerException if {@code data}, {@code f} or {@code options} is null
+   * @throws TaskFailedException if {@code f} threw (the first failure is the cause)
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T, R> List<R> map(
+      List<? extends T> data, Function<? super T, ? extends R> f, Options options) {
+    Objects.requireNonNull(data, "data");
+    Objects.requireNonNull(f, "f");
+    Objects.requireNonNull(options, "options");
+    MapJob<T, R> job = new MapJob<>(randomAccess(data), f);
+    job.invoke(options);
+    return job.result();
+  }
+
+  /**
+   * Applies {@code f} to every array element, in parallel, and returns the results in order.
+   *
+   * @param <T> the element type
+   * @param <R> the result type
+   * @param data the elements; must not be modified during the call
+   * @param f the function; may return null
+   * @return an unmodifiable list of the results in input order, which may contain nulls
+   * @throws NullPointerException if {@code data} or {@code f} is null
+   * @throws TaskFailedException if {@code f} threw (the first failure is the cause)
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T, R> List<R> map(
+      T[] data, Function<? super T, ? extends R> f) {
+    return map(data, f, DEFAULTS);
+  }
+
+  /**
+   * Applies {@code f} to every array element with the given options, and returns the results
+   * in order.
+   *
+   * @param <T> the element type
+   * @param <R> the result type
+   * @param data the elements; must not be modified during the call
+   * @param f the function; may return null
+   * @param options threads, thread source, chunk size and cut-off
+   * @return an unmodifiable list of the results in input order, which may contain nulls
+   * @throws NullPointerException if {@code data}, {@code f} or {@code options} is null
+   * @throws TaskFailedException if {@code f} threw (the first failure is the cause)
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T, R> List<R> map(
+      T[] data, Function<? super T, ? extends R> f, Options options) {
+    Objects.requireNonNull(data, "data");
+    return map(Arrays.asList(data), f, options);
+  }
+
+  /**
+   * Applies {@code f} to every element of a {@code long} array, in parallel, without boxing.
+   *
+   * @param data the elements; must not be modified during the call
+   * @param f the function
+   * @return a new array, {@code result[i] == f.applyAsLong(data[i])}
+   * @throws NullPointerException if {@code data} or {@code f} is null
+   * @throws TaskFailedException if {@code f} threw (the first failure is the cause)
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static long[] map(long[] data, LongUnaryOperator f) {
+    return map(data, f, DEFAULTS);
+  }
+
+  /**
+   * Applies {@code f} to every element of a {@code long} array with the given options.
+   *
+   * @param data the elements; must not be modified during the call
+   * @param f the function
+   * @param options threads, thread source, chunk size and cut-off
+   * @return a new array, {@code result[i] == f.applyAsLong(data[i])}
+   * @throws NullPointerException if {@code data}, {@code f} or {@code options} is null
+   * @throws TaskFailedException if {@code f} threw (the first failure is the cause)
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static long[] map(long[] data, LongUnaryOperator f, Options options) {
+    Objects.requireNonNull(data, "data");
+    Objects.requireNonNull(f, "f");
+    Objects.requireNonNull(options, "options");
+    LongMapJob job = new LongMapJob(data, f);
+    job.invoke(options);
+    return job.out;
+  }
+
+  // ------------------------------------------------------------------------------ forEach
+
+  /**
+   * Calls {@code action} for every element, in parallel, in no particular order.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param action the action
+   * @throws NullPointerException if {@code data} or {@code action} is null
+   * @throws TaskFailedException if {@code action} threw (the first failure is the cause)
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> void forEach(List<? extends T> data, Consumer<? super T> action) {
+    forEach(data, action, DEFAULTS);
+  }
+
+  /**
+   * Calls {@code action} for every element with the given options, in no particular order.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param action the action
+   * @param options threads, thread source, chunk size and cut-off
+   * @throws NullPointerException if {@code data}, {@code action} or {@code options} is null
+   * @throws TaskFailedException if {@code action} threw (the first failure is the cause)
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> void forEach(
+      List<? extends T> data, Consumer<? super T> action, Options options) {
+    Objects.requireNonNull(data, "data");
+    Objects.requireNonNull(action, "action");
+    Objects.requireNonNull(options, "options");
+    new ForEachJob<T>(randomAccess(data), action).invoke(options);
+  }
+
+  /**
+   * Calls {@code action} for every array element, in parallel, in no particular order.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param action the action
+   * @throws NullPointerException if {@code data} or {@code action} is null
+   * @throws TaskFailedException if {@code action} threw (the first failure is the cause)
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> void forEach(T[] data, Consumer<? super T> action) {
+    forEach(data, action, DEFAULTS);
+  }
+
+  /**
+   * Calls {@code action} for every array element with the given options.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param action the action
+   * @param options threads, thread source, chunk size and cut-off
+   * @throws NullPointerException if {@code data}, {@code action} or {@code options} is null
+   * @throws TaskFailedException if {@code action} threw (the first failure is the cause)
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> void forEach(T[] data, Consumer<? super T> action, Options options) {
+    Objects.requireNonNull(data, "data");
+    forEach(Arrays.asList(data), action, options);
+  }
+
+  /**
+   * Calls {@code body} for every {@code int} in {@code [from, to)}, in parallel: the parallel
+   * counterpart of {@code for (int i = from; i < to; i++) body.accept(i);}.
+   *
+   * @param from the first index, inclusive
+   * @param to the end, exclusive; {@code from == to} does nothing
+   * @param body the loop body
+   * @throws NullPointerException if {@code body} is null
+   * @throws IllegalArgumentException if {@code from > to}
+   * @throws TaskFailedException if {@code body} threw (the first failure is the cause)
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static void forRange(int from, int to, IntConsumer body) {
+    forRange(from, to, body, DEFAULTS);
+  }
+
+  /**
+   * Calls {@code body} for every {@code int} in {@code [from, to)} with the given options.
+   *
+   * @param from the first index, inclusive
+   * @param to the end, exclusive; {@code from == to} does nothing
+   * @param body the loop body
+   * @param options threads, thread source, chunk size and cut-off
+   * @throws NullPointerException if {@code body} or {@code options} is null
+   * @throws IllegalArgumentException if {@code from > to}
+   * @throws TaskFailedException if {@code body} threw (the first failure is the cause)
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static void forRange(int from, int to, IntConsumer body, Options options) {
+    Objects.requireNonNull(body, "body");
+    Objects.requireNonNull(options, "options");
+    if (from > to) {
+      throw new IllegalArgumentException(
+          "forRange needs from <= to, but from = " + from + " and to = " + to);
+    }
+    new RangeJob(from, (long) to - from, body).invoke(options);
+  }
+
+  // ------------------------------------------------------------------------------- reduce
+
+  /**
+   * Maps every element with {@code f} and combines the results with {@code combine}, in
+   * parallel: {@code identity ⊕ f(x0) ⊕ f(x1) ⊕ ...} with the elements in input order.
+   *
+   * <p>{@code combine} must be associative and {@code identity} its identity
+   * ({@code combine(identity, r) == r}); it need not be commutative: partial results are
+   * combined in input order.
+   *
+   * @param <T> the element type
+   * @param <R> the result type
+   * @param data the elements; must not be modified during the call
+   * @param f the mapping function
+   * @param identity the identity of {@code combine}; the result for an empty list
+   * @param combine an associative function combining two results
+   * @return the combined result
+   * @throws NullPointerException if {@code data}, {@code f} or {@code combine} is null
+   * @throws TaskFailedException if {@code f} or {@code combine} threw (the first failure is
+   *     the cause)
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T, R> R reduce(
+      List<? extends T> data, Function<? super T, ? extends R> f, R identity,
+      BinaryOperator<R> combine) {
+    return reduce(data, f, identity, combine, DEFAULTS);
+  }
+
+  /**
+   * Maps every element with {@code f} and combines the results with {@code combine}, with
+   * the given options; see {@link #reduce(List, Function, Object, BinaryOperator)}.
+   *
+   * @param <T> the element type
+   * @param <R> the result type
+   * @param data the elements; must not be modified during the call
+   * @param f the mapping function
+   * @param identity the identity of {@code combine}; the result for an empty list
+   * @param combine an associative function combining two results
+   * @param options threads, thread source, chunk size and cut-off
+   * @return the combined result
+   * @throws NullPointerException if {@code data}, {@code f}, {@code combine} or
+   *     {@code options} is null
+   * @throws TaskFailedException if {@code f} or {@code combine} threw (the first failure is
+   *     the cause)
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T, R> R reduce(
+      List<? extends T> data, Function<? super T, ? extends R> f, R identity,
+      BinaryOperator<R> combine, Options options) {
+    Objects.requireNonNull(data, "data");
+    Objects.requireNonNull(f, "f");
+    Objects.requireNonNull(combine, "combine");
+    Objects.requireNonNull(options, "options");
+    ReduceJob<T, R> job = new ReduceJob<>(randomAccess(data), f, identity, combine);
+    job.invoke(options);
+    return job.result();
+  }
+
+  /**
+   * Maps every element of a {@code long} array with {@code f} and combines the results with
+   * {@code combine}, in parallel and without boxing, e.g. a sum of squares:
+   * {@code Parallel.reduce(data, x -> x * x, 0L, Long::sum)}.
+   *
+   * @param data the elements; must not be modified during the call
+   * @param f the mapping function
+   * @param identity the identity of {@code combine}; the result for an empty array
+   * @param combine an associative function; partial results are combined in input order
+   * @return the combined result
+   * @throws NullPointerException if {@code data}, {@code f} or {@code combine} is null
+   * @throws TaskFailedException if {@code f} or {@code combine} threw (the first failure is
+   *     the cause)
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static long reduce(
+      long[] data, LongUnaryOperator f, long identity, LongBinaryOperator combine) {
+    return reduce(data, f, identity, combine, DEFAULTS);
+  }
+
+  /**
+   * Maps every element of a {@code long} array with {@code f} and combines the results with
+   * {@code combine}, with the given options.
+   *
+   * @param data the elements; must not be modified during the call
+   * @param f the mapping function
+   * @param identity the identity of {@code combine}; the result for an empty array
+   * @param combine an associative function; partial results are combined in input order
+   * @param options threads, thread source, chunk size and cut-off
+   * @return the combined result
+   * @throws NullPointerException if {@code data}, {@code f}, {@code combine} or
+   *     {@code options} is null
+   * @throws TaskFailedException if {@code f} or {@code combine} threw (the first failure is
+   *     the cause)
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static long reduce(
+      long[] data, LongUnaryOperator f, long identity, LongBinaryOperator combine,
+      Options options) {
+    Objects.requireNonNull(data, "data");
+    Objects.requireNonNull(f, "f");
+    Objects.requireNonNull(combine, "combine");
+    Objects.requireNonNull(options, "options");
+    LongReduceJob job = new LongReduceJob(data, f, identity, combine);
+    job.invoke(options);
+    return job.result();
+  }
+
+  private static <T> List<? extends T> randomAccess(List<? extends T> data) {
+    // get(i) must be cheap: copy a linked or otherwise sequential list once.
+    return data instanceof RandomAccess ? data : new ArrayList<>(data);
+  }
+
+  // ------------------------------------------------------------------------------ options
+
+  /**
+   * Immutable settings for a {@code Parallel} call: thread count, where the worker threads
+   * come from, minimum chunk size, and the sequential cut-off. Each method returns a copy
+   * with one setting changed.
+   *
+   * <pre>{@code
+   * Parallel.Options opts = Parallel.options()
+   *     .threads(8)                       // at most 8 threads, the caller's included
+   *     .executor(pool)                   // workers run as tasks on pool
+   *     .minChunkSize(64)                 // hand out at least 64 elements at a time
+   *     .sequentialCutoff(Duration.ZERO); // always split (work known to be heavy)
+   * }</pre>
+   *
+   * <p><b>Memory consistency effects:</b> none beyond those of {@link Parallel}; instances
+   * are immutable and may be shared freely between threads.
+   *
+   * <p><b>Thread-safety:</b> immutable and thread-safe.
+   *
+   * <p><b>Bad input:</b> null arguments throw {@link NullPointerException}; values out of
+   * range throw {@link IllegalArgumentException} with the value.
+   */
+  public static final class Options {
+    private final int threads; // 0: available processors at call time
+    private final @Nullable ThreadFactory threadFactory;
+    private final @Nullable Executor executor;
+    private final int minChunkSize;
+    private final long cutoffNanos;
+
+    Options(
+        int threads, @Nullable ThreadFactory threadFactory, @Nullable Executor executor,
+        int minChunkSize, long cutoffNanos) {
+      this.threads = threads;
+      this.threadFactory = threadFactory;
+      this.executor = executor;
+      this.minChunkSize = minChunkSize;
+      this.cutoffNanos = cutoffNanos;
+    }
+
+    /**
+     * Returns options that use at most {@code threads} threads, the calling thread included
+     * (so at most {@code threads - 1} workers); 1 runs everything on the caller.
+     *
+     * @param threads at least 1
+     * @return a copy with this thread count
+     * @throws IllegalArgumentException if {@code threads < 1}
+     */
+    public Options threads(int threads) {
+      if (threads < 1) {
+        throw new IllegalArgumentException(
+            "threads must be at least 1 (the calling thread counts), but was " + threads);
+      }
+      return new Options(threads, threadFactory, executor, minChunkSize, cutoffNanos);
+    }
+
+    /**
+     * Returns options whose workers are new threads made by {@code factory} (for example to
+     * set names, priorities or daemon status); replaces an {@link #executor executor}.
+     * Threads from the factory are started and joined by each call. A factory that returns
+     * null makes the call use fewer workers.
+     *
+     * @param factory makes one thread per worker
+     * @return a copy using this factory
+     * @throws NullPointerException if {@code factory} is null
+     */
+    public Options threadFactory(ThreadFactory factory) {
+      Objects.requireNonNull(factory, "factory");
+      return new Options(threads, factory, null, minChunkSize, cutoffNanos);
+    }
+
+    /**
+     * Returns options whose workers run as tasks on {@code executor} (for example a pool that
+     * keeps its threads, or {@code Executors.newVirtualThreadPerTaskExecutor()}); replaces a
+     * {@link #threadFactory thread factory}. A call returns only when each of its tasks has
+     * finished or been cancelled before it began: tasks still queued when the work is done do
+     * nothing when they finally run, so a busy executor never makes a call wait for it. If
+     * the executor rejects a task, the call goes on with fewer workers. A worker that weft
+     * interrupts (fail fast) clears that interrupt before its task returns, so it does not
+     * reach the executor's next task.
+     *
+     * @param executor runs the workers; should give the happens-before of
+     *     {@code java.util.concurrent} executors
+     * @return a copy using this executor
+     * @throws NullPointerException if {@code executor} is null
+     */
+    public Options executor(Executor executor) {
+      Objects.requireNonNull(executor, "executor");
+      return new Options(threads, null, executor, minChunkSize, cutoffNanos);
+    }
+
+    /**
+     * Returns options that hand out at least {@code size} elements at a time to a thread, for
+     * functions so cheap that the hand-out itself would dominate; a call with no more than
+     * {@code size} elements runs on the caller alone.
+     *
+     * @param size at least 1 (the default)
+     * @return a copy with this minimum chunk size
+     * @throws IllegalArgumentException if {@code size < 1}
+     */
+    public Options minChunkSize(int size) {
+      if (size < 1) {
+        throw new IllegalArgumentException("minChunkSize must be at least 1, but was " + size);
+      }
+      return new Options(threads, threadFactory, executor, size, cutoffNanos);
+    }
+
+    /**
+     * Returns options with this sequential cut-off: when the estimated time for the elements
+     * left after the first few is below it, the caller processes them alone and starts no
+     * worker. Zero always splits (when there are at least two chunks and two threads).
+     *
+     * @param cutoff zero or positive; huge values saturate (never split)
+     * @return a copy with this cut-off
+     * @throws NullPointerException if {@code cutoff} is null
+     * @throws IllegalArgumentException if {@code cutoff} is negative
+     */
+    public Options sequentialCutoff(Duration cutoff) {
+      Objects.requireNonNull(cutoff, "cutoff");
+      if (cutoff.isNegative()) {
+        throw new IllegalArgumentException("sequentialCutoff must not be negative: " + cutoff);
+      }
+      return new Options(
+          threads, threadFactory, executor, minChunkSize, Timeouts.toNanos(cutoff, "cutoff"));
+    }
+
+    boolean isSingleThreaded() {
+      return threads == 1;
+    }
+
+    int effectiveThreads() {
+      return threads > 0 ? threads : Math.max(1, Runtime.getRuntime().availableProcessors());
+    }
+
+    long minChunk() {
+      return minChunkSize;
+    }
+
+    long cutoffNanos() {
+      return cutoffNanos;
+    }
+
+    @Nullable Executor executor() {
+      return executor;
+    }
+
+    @Nullable ThreadFactory threadFactory() {
+      return threadFactory;
+    }
+
+    private static String identity(Object o) {
+      return o.getClass().getName() + "@" + Integer.toHexString(System.identityHashCode(o));
+    }
+
+    @Override
+    public String toString() {
+      return "Parallel.Options[threads="
+          + (threads > 0 ? Integer.toString(threads) : "availableProcessors")
+          // Identity only: a user object's toString might lock (ThreadPoolExecutor's does).
+          + ", workers=" + (executor != null ? "executor " + identity(executor)
+              : threadFactory != null ? "threadFactory " + identity(threadFactory)
+              : "new threads")
+          + ", minChunkSize=" + minChunkSize
+          + ", sequentialCutoff=" + Duration.ofNanos(cutoffNanos) + "]";
+    }
+  }
+
+  // --------------------------------------------------------------------------------- jobs
+
+  private static final class MapJob<T, R> extends ParallelJob {
+    private final List<? extends T> in;
+    private final Function<? super T, ? extends R> f;
+    private final @Nullable Object[] out;
+
+    MapJob(List<? extends T> in, Function<? super T, ? extends R> f) {
+      super("Parallel.map", in.size());
+      this.in = in;
+      this.f = f;
+      this.out = new Object[in.size()];
+    }
+
+    @Override
+    void runChunk(long lo, long hi, long slot) {
+      for (long b = lo, e; b < hi; b = e) {
+        if (stopRequested()) {
+          return;
+        }
+        e = blockEnd(b, hi);
+        for (int i = (int) b; i < e; i++) {
+          out[i] = f.apply(in.get(i));
+        }
+      }
+    }
+
+    @SuppressWarnings("unchecked") // out[i] holds only results of f, which are R
+    List<R> result() {
+      return Collections.unmodifiableList((List<R>) (List<?>) Arrays.asList(out));
+    }
+  }
+
+  private static final class LongMapJob extends ParallelJob {
+    private final long[] in;
+    private final LongUnaryOperator f;
+    final long[] out;
+
+    LongMapJob(long[] in, LongUnaryOperator f) {
+      super("Parallel.map", in.length);
+      this.in = in;
+      this.f = f;
+      this.out = new long[in.length];
+    }
+
+    @Override
+    void runChunk(long lo, long hi, long slot) {
+      for (long b = lo, e; b < hi; b = e) {
+        if (stopRequested()) {
+          return;
+        }
+        e = blockEnd(b, hi);
+        for (int i = (int) b; i < e; i++) {
+          out[i] = f.applyAsLong(in[i]);
+        }
+      }
+    }
+  }
+
+  private static final class ForEachJob<T> extends ParallelJob {
+    private final List<? extends T> in;
+    private final Consumer<? super T> action;
+
+    ForEachJob(List<? extends T> in, Consumer<? super T> action) {
+      super("Parallel.forEach", in.size());
+      this.in = in;
+      this.action = action;
+    }
+
+    @Override
+    void runChunk(long lo, long hi, long slot) {
+      for (long b = lo, e; b < hi; b = e) {
+        if (stopRequested()) {
+          return;
+        }
+        e = blockEnd(b, hi);
+        for (int i = (int) b; i < e; i++) {
+          action.accept(in.get(i));
+        }
+      }
+    }
+  }
+
+  private static final class RangeJob extends ParallelJob {
+    private final int from;
+    private final IntConsumer body;
+
+    RangeJob(int from, long n, IntConsumer body) {
+      super("Parallel.forRange", n);
+      this.from = from;
+      this.body = body;
+    }
+
+    @Override
+    void runChunk(long lo, long hi, long slot) {
+      for (long b = lo, e; b < hi; b = e) {
+        if (stopRequested()) {
+          return;
+        }
+        e = blockEnd(b, hi);
+        for (long i = b; i < e; i++) {
+          body.accept((int) (from + i));
+        }
+      }
+    }
+  }
+
+  private static final class ReduceJob<T, R> extends ParallelJob {
+    private final List<? extends T> in;
+    private final Function<? super T, ? extends R> f;
+    private final R identity;
+    private final BinaryOperator<R> combine;
+    /** Result of the caller's steps before/instead of the parallel phase; caller only. */
+    private R prefix;
+    /** One partial result per parallel chunk, written by whoever ran the chunk. */
+    private @Nullable Object[] partials = new Object[0];
+
+    ReduceJob(
+        List<? extends T> in, Function<? super T, ? extends R> f, R identity,
+        BinaryOperator<R> combine) {
+      super("Parallel.reduce", in.size());
+      this.in = in;
+      this.f = f;
+      this.identity = identity;
+      this.combine = combine;
+      this.prefix = identity;
+    }
+
+    @Override
+    void prepareChunks(long chunkCount) {
+      partials = new Object[(int) chunkCount];
+    }
+
+    @Override
+    void runChunk(long lo, long hi, long slot) {
+      R acc = slot < 0 ? prefix : identity;
+      for (long b = lo, e; b < hi; b = e) {
+        if (stopRequested()) {
+          return;
+        }
+        e = blockEnd(b, hi);
+        for (int i = (int) b; i < e; i++) {
+          acc = combine.apply(acc, f.apply(in.get(i)));
+        }
+      }
+      if (slot < 0) {
+        prefix = acc;
+      } else {
+        partials[(int) slot] = acc;
+      }
+    }
+
+    @SuppressWarnings("unchecked") // partials hold only values of type R
+    R result() {
+      R acc = prefix;
+      for (Object p : partials) {
+        acc = combine.apply(acc, (R) p);
+      }
+      return acc;
+    }
+  }
+
+  private static final class LongReduceJob extends ParallelJob {
+    private final long[] in;
+    private final LongUnaryOperator f;
+    private final long identity;
+    private final LongBinaryOperator combine;
+    private long prefix;
+    private long[] partials = new long[0];
+
+    LongReduceJob(long[] in, LongUnaryOperator f, long identity, LongBinaryOperator combine) {
+      super("Parallel.reduce", in.length);
+      this.in = in;
+      this.f = f;
+      this.identity = identity;
+      this.combine = combine;
+      this.prefix = identity;
+    }
+
+    @Override
+    void prepareChunks(long chunkCount) {
+      partials = new long[(int) chunkCount];
+    }
+
+    @Override
+    void runChunk(long lo, long hi, long slot) {
+      long acc = slot < 0 ? prefix : identity;
+      for (long b = lo, e; b < hi; b = e) {
+        if (stopRequested()) {
+          return;
+        }
+        e = blockEnd(b, hi);
+        for (int i = (int) b; i < e; i++) {
+          acc = combine.applyAsLong(acc, f.applyAsLong(in[i]));
+        }
+      }
+      if (slot < 0) {
+        prefix = acc;
+      } else {
+        partials[(int) slot] = acc;
+      }
+    }
+
+    long result() {
+      long acc = prefix;
+      for (long p : partials) {
+        acc = combine.applyAsLong(acc, p);
+      }
+      return acc;
+    }
+  }
+}

@@ -1,0 +1,641 @@
+package dev.weft;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.locks.LockSupport;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One call of {@link Parallel}: the index range {@code [0, n)}, the chunk counter that hands it
+ * out, the failure record, and the workers. Subclasses say what one chunk of elements does.
+ *
+ * <p>Package-private engine behind every {@code Parallel} method; it is used by exactly one
+ * call and then dropped.
+ */
+abstract class ParallelJob {
+  /*
+   * Algorithm notes
+   * ===============
+   *
+   * Phases. The caller runs everything in invoke():
+   *
+   * 1. Probe (caller only, no shared state). Unless the sequential cut-off is zero, the caller
+   *    runs elements 0, 1, 2-3, 4-7, ... itself (steps double up to MAX_PROBE_STEP) and reads
+   *    System.nanoTime() after each step. Once PROBE_NANOS have passed it estimates the time the
+   *    rest would take on one thread, rate * (n - done), where rate is the lower of the overall
+   *    rate and the last step's (so one preempted step does not fake expensive work). Below
+   *    the cut-off it keeps going alone (re-estimating after every step, so a slow tail still
+   *    switches to parallel); at or above it, it switches to phase 2. When the estimate is
+   *    below cutoff / FINISH_ALONE_MARGIN (even before PROBE_NANOS: a tiny sample can only
+   *    overstate the rate, by nanoTime's own cost), it finishes in one untimed step, so a
+   *    10-element call reads the clock twice. Small or cheap inputs therefore never start a
+   *    thread, and the decision uses measured cost, not element count.
+   *
+   * 2. Parallel. The caller fixes the chunk size and the chunk base (plain writes), builds the
+   *    Worker objects, sets `active` to their number (plain), and only then starts them
+   *    (Thread.start, or Executor.execute). Thread.start and the java.util.concurrent
+   *    executors give happens-before from those writes (and from everything the caller did
+   *    before the call) to the worker's run(); that is the "before the call happens-before
+   *    every invocation of f" guarantee, and why none of those fields needs a stronger mode.
+   *    Then the caller joins in: caller and workers run the same loop, taking the next chunk
+   *    with NEXT.getAndAdd(1) (volatile RMW: each chunk number goes to exactly one thread, so
+   *    every element is processed once; chunks are handed out dynamically, so a thread that
+   *    drew cheap elements just takes more, and skew cannot idle it).
+   *
+   * 3. Wait. When the counter passes the end, the caller cancels workers that have not begun
+   *    (CAS NEW -> CANCELLED; the worker's own CAS NEW -> RUNNING then fails and it returns
+   *    without touching the job) and subtracts them from `active`. Each worker that ran
+   *    decrements `active` with a volatile getAndAdd after its last write to the output; the
+   *    one that brings it to zero unparks the caller. The caller spins briefly, yields, then
+   *    parks until it reads `active == 0` (volatile read). That read synchronizes-with every
+   *    worker's decrement, so every write by every invocation happens-before the caller
+   *    reads the results: the "every invocation happens-before return" guarantee. Own threads
+   *    are then also Thread.join()ed, so no weft thread outlives the call.
+   *
+   * Failure. The first Throwable of f (any thread) wins a CAS on `failure` (volatile CAS:
+   * exactly one first failure); later ones are pushed on a Treiber stack `more` (CAS on the
+   * head), so none is lost. The winner sets `stop` and interrupts the running workers. `stop`
+   * is opaque on both sides: it is only an early-exit hint (checked per chunk and every
+   * `checkEvery` elements, about STOP_CHECK_NANOS of work); correctness of what the caller reports rests on the `active` handshake above,
+   * which orders the failure fields too.
+   *
+   * Interrupting workers without leaking the interrupt. A worker's state goes NEW -> RUNNING
+   * (the worker's CAS, after a plain write of `thread`, which the CAS publishes) -> DONE (the
+   * worker's CAS on exit). The interrupter moves RUNNING -> INTERRUPTING by CAS, calls
+   * thread.interrupt(), then setRelease(INTERRUPTED). A worker whose exit CAS fails therefore
+   * knows an interrupt is being delivered to it: it waits (bounded spin, then yield) for
+   * INTERRUPTED and then clears its interrupt status, so the interrupt cannot land in the
+   * next, unrelated task an Executor's thread runs. An interrupt after DONE is impossible
+   * because that CAS fails. The caller is never interrupted by weft: it is the user's thread.
+   *
+   * Cancellation. The caller checks its own interrupt status at entry, after each probe step,
+   * after each chunk and while waiting. When interrupted it stops the job like a failure: it
+   * tries to CAS a CancellationException into `failure` (if a real failure came first, that
+   * one is reported instead), stops and interrupts the workers, waits for the running ones
+   * with its interrupt status cleared (park would return at once otherwise), restores the
+   * status, and throws. Failures caused by the interrupts become suppressed exceptions.
+   *
+   * No deadlock. The caller only ever runs chunks of its own job, never unrelated work, so a
+   * lock it holds cannot be taken re-entrantly by foreign code; a nested call is just a new
+   * job with its own threads; workers that an Executor has not started yet are cancelled
+   * instead of waited for, so a saturated or nested Executor cannot make the caller wait on
+   * work queued behind itself.
+   */
+
+  /** Probe time before the first estimate: enough to make nanoTime's granularity small. */
+  static final long PROBE_NANOS = 2_000L;
+
+  /**
+   * How far below the cut-off the estimated rest must be for the caller to finish it in one
+   * untimed step: covers nanoTime's granularity on tiny samples and moderate skew.
+   */
+  static final double FINISH_ALONE_MARGIN = 64.0;
+
+  /** Largest probe step, so a slow tail is noticed within at most this many elements. */
+  static final long MAX_PROBE_STEP = 1024L;
+
+  /** Chunks per thread aimed at when work is uniform: enough to absorb skew. */
+  static final long CHUNKS_PER_THREAD = 8L;
+
+  /** The tail (last quarter) is handed out in chunks this many times smaller. */
+  static final long TAIL_DIVISOR = 8L;
+
+  /** Target duration of one chunk when the per-element cost is known: bounds stop latency. */
+  static final long TARGET_CHUNK_NANOS = 200_000L;
+
+  /** Work between two checks of the stop flag once the cost is known: bounds stop latency. */
+  static final long STOP_CHECK_NANOS = 10_000L;
+
+  private static final int SPINS = 64;
+  private static final int YIELDS = 4;
+
+  private static final int NEW = 0;
+  private static final int RUNNING = 1;
+  private static final int INTERRUPTING = 2;
+  private static final int INTERRUPTED = 3;
+  private static final int DONE = 4;
+  private static final int CANCELLED = 5;
+
+  private static final VarHandle NEXT;
+  private static final VarHandle STOP;
+  private static final VarHandle ACTIVE;
+  private static final VarHandle FAILURE;
+  private static final VarHandle MORE;
+  private static final VarHandle WORKER_STATE;
+  private static final VarHandle THREAD_SEQ;
+
+  static {
+    try {
+      MethodHandles.Lookup l = MethodHandles.lookup();
+      NEXT = l.findVarHandle(ParallelJob.class, "next", long.class);
+      STOP = l.findVarHandle(ParallelJob.class, "stop", boolean.class);
+      ACTIVE = l.findVarHandle(ParallelJob.class, "active", int.class);
+      FAILURE = l.findVarHandle(ParallelJob.class, "failure", Throwable.class);
+      MORE = l.findVarHandle(ParallelJob.class, "more", FailureNode.class);
+      WORKER_STATE = l.findVarHandle(Worker.class, "state", int.class);
+      THREAD_SEQ = l.findStaticVarHandle(ParallelJob.class, "threadSeq", long.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  /** Sequence for default worker thread names; only ever accessed through THREAD_SEQ. */
+  @SuppressWarnings("unused") // accessed through the THREAD_SEQ VarHandle
+  private static long threadSeq;
+
+  /** The operation's name for messages, e.g. "Parallel.map". */
+  private final String op;
+
+  /** Number of elements. */
+  final long n;
+
+  // Padding keeps the hot counter off the line holding the job's read-mostly fields.
+  @SuppressWarnings("unused")
+  private long p01, p02, p03, p04, p05, p06, p07;
+
+  /** Number of the next chunk to hand out; NEXT.getAndAdd only. */
+  @SuppressWarnings("unused") // accessed through the NEXT VarHandle
+  private long next;
+
+  @SuppressWarnings("unused")
+  private long q01, q02, q03, q04, q05, q06, q07;
+
+  /** Set when no more work should start (failure or cancellation); opaque hint. */
+  @SuppressWarnings("unused") // accessed through the STOP VarHandle
+  private boolean stop;
+
+  /** Workers started and not yet finished (or cancelled). */
+  @SuppressWarnings("unused") // accessed through the ACTIVE VarHandle
+  private int active;
+
+  /** The first failure, set once by CAS. */
+  @SuppressWarnings("unused") // accessed through the FAILURE VarHandle
+  private @Nullable Throwable failure;
+
+  /** Further failures, newest first. */
+  @SuppressWarnings("unused") // accessed through the MORE VarHandle
+  private @Nullable FailureNode more;
+
+  // Written by the caller before any worker starts; read by workers (see notes, phase 2).
+  private long base;
+  private long chunk;
+  /** Size of the chunks after the first bigChunks ones (the tail). */
+  private long smallChunk;
+  /** Number of chunks of size chunk before the tail. */
+  private long bigChunks;
+  /** Elements between two stop checks; unbounded while the caller runs alone. */
+  private long checkEvery = Long.MAX_VALUE;
+  private @Nullable Thread caller;
+  private Worker @Nullable [] workers;
+  private boolean ownThreads;
+  /** The CancellationException the caller recorded, if it cancelled; caller-only. */
+  private @Nullable CancellationException cancellation;
+
+  ParallelJob(String op, long n) {
+    this.op = op;
+    this.n = n;
+  }
+
+  /**
+   * Processes elements {@code [lo, hi)}. Implementations check {@link #stopRequested()} at
+   * the start and at every {@link #blockEnd} and return early when it is set.
+   *
+   * @param slot {@code -1} for a step run by the caller alone (before or instead of the
+   *     parallel phase, in index order); otherwise the number of this chunk in the parallel
+   *     phase, {@code 0 <= slot < chunkCount}
+   */
+  abstract void runChunk(long lo, long hi, long slot);
+
+  /**
+   * Called once, by the caller, before the parallel phase.
+   *
+   * @param chunkCount the number of chunks the parallel phase will have
+   */
+  void prepareChunks(long chunkCount) {}
+
+  /**
+   * End of the block of elements to run before the next {@link #stopRequested()} check: the
+   * whole step while the caller runs alone (nothing can stop it), otherwise about
+   * STOP_CHECK_NANOS of work, so cheap functions do not pay a load per element.
+   */
+  final long blockEnd(long b, long hi) {
+    long every = checkEvery;
+    return hi - b <= every ? hi : b + every;
+  }
+
+  /** Whether the job was stopped; opaque: an early-exit hint only (see notes). */
+  final boolean stopRequested() {
+    return (boolean) STOP.getOpaque(this);
+  }
+
+  /**
+   * Runs the whole job according to the options, on the caller's thread and, where the
+   * estimated work is above the cut-off, on worker threads; returns when every element has
+   * been processed and every worker has finished.
+   *
+   * @throws TaskFailedException if an invocation of the user's code failed
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  final void invoke(Parallel.Options o) {
+    Thread me = Thread.currentThread();
+    if (me.isInterrupted()) {
+      throw cancelled();
+    }
+    long n = this.n;
+    if (n == 0) {
+      return;
+    }
+    if (o.isSingleThreaded() || n <= o.minChunk()) {
+      runAlone(0, n);
+      return;
+    }
+    long cutoff = o.cutoffNanos();
+    long done = 0;
+    double nanosPerElement = 0;
+    if (cutoff > 0) {
+      long start = System.nanoTime();
+      long stepStart = start;
+      long step = 1;
+      while (true) {
+        long hi = Math.min(n, done + step);
+        runAlone(done, hi);
+        long stepSize = hi - done;
+        done = hi;
+        if (done == n) {
+          return;
+        }
+        if (me.isInterrupted()) {
+          throw cancelled();
+        }
+        long now = System.nanoTime();
+        long elapsed = now - start;
+        // The lower of the overall rate and the last step's rate: a preemption during one
+        // earlier step then does not make cheap work look expensive.
+        double rate = Math.min((double) elapsed / done, (double) (now - stepStart) / stepSize);
+        double rest = rate * (n - done);
+        if (elapsed >= PROBE_NANOS && rest >= cutoff) {
+          nanosPerElement = rate;
+          break;
+        }
+        if (rest * FINISH_ALONE_MARGIN < cutoff) {
+          // Far below the cut-off even if the rest were much slower: finish without timing
+          // (nanoTime costs 20-100 ns, as much as a small input's whole work).
+          runAlone(done, n);
+          return;
+        }
+        stepStart = now;
+        step = Math.min(step << 1, MAX_PROBE_STEP);
+      }
+    }
+    int threads = o.effectiveThreads(); // may read cgroup limits: only when about to split
+    if (threads == 1) {
+      runAlone(done, n);
+      return;
+    }
+    runParallel(o, me, threads, done, nanosPerElement, cutoff);
+  }
+
+  /** Runs {@code [lo, hi)} on the caller with no workers; wraps a failure. */
+  private void runAlone(long lo, long hi) {
+    try {
+      runChunk(lo, hi, -1);
+    } catch (Throwable t) {
+      throw new TaskFailedException(message(t), t);
+    }
+  }
+
+  private void runParallel(
+      Parallel.Options o, Thread me, int threads, long done, double nanosPerElement,
+      long cutoff) {
+    long remaining = n - done;
+    long c = ceilDiv(remaining, threads * CHUNKS_PER_THREAD);
+    if (nanosPerElement > 0) {
+      c = Math.min(c, Math.max(1L, (long) (TARGET_CHUNK_NANOS / nanosPerElement)));
+    }
+    c = Math.max(c, o.minChunk());
+    // The last quarter goes out in chunks 8 times smaller, so that a slow tail (expensive
+    // last elements, or a thread descheduled while it holds a chunk) idles the others less.
+    long small = Math.max(o.minChunk(), c / TAIL_DIVISOR);
+    long bigChunks;
+    if (small < c) {
+      bigChunks = (remaining - remaining / 4) / c;
+    } else {
+      bigChunks = 0; // chunks too small to split further: one size throughout
+      small = c;
+    }
+    long chunks = bigChunks + ceilDiv(remaining - bigChunks * c, small);
+    long w = Math.min(threads - 1L, chunks - 1);
+    if (nanosPerElement > 0) {
+      // Each worker costs a thread start; start no more than the estimated work can repay.
+      double est = nanosPerElement * remaining;
+      w = Math.min(w, Math.max(1L, (long) (est / cutoff)));
+    }
+    if (w < 1) {
+      runAlone(done, n);
+      return;
+    }
+    this.base = done;
+    this.chunk = c;
+    this.smallChunk = small;
+    this.bigChunks = bigChunks;
+    this.checkEvery = nanosPerElement > 0
+        ? Math.max(1L, Math.min(1024L, (long) (STOP_CHECK_NANOS / nanosPerElement)))
+        : 1L; // cost unknown (cut-off zero: work said to be heavy): check every element
+    this.caller = me;
+    prepareChunks(chunks);
+    int count = (int) w;
+    Worker[] ws = new Worker[count];
+    for (int i = 0; i < count; i++) {
+      ws[i] = new Worker(this);
+    }
+    this.workers = ws;
+    // Plain: no worker exists yet; Thread.start/execute publishes it (notes, phase 2).
+    ACTIVE.set(this, count);
+    startWorkers(o, ws);
+    boolean interrupted = false;
+    if (!stopRequested()) {
+      interrupted = workLoop(null);
+    }
+    awaitWorkers(ws, interrupted);
+  }
+
+  private void startWorkers(Parallel.Options o, Worker[] ws) {
+    Executor executor = o.executor();
+    ThreadFactory factory = o.threadFactory();
+    this.ownThreads = executor == null;
+    for (Worker w : ws) {
+      if (stopRequested()) {
+        return; // the rest stay NEW and are cancelled in awaitWorkers
+      }
+      try {
+        if (executor != null) {
+          executor.execute(w);
+        } else {
+          Thread t = factory != null ? factory.newThread(w) : defaultThread(w);
+          if (t == null) {
+            continue; // the factory declined: this worker stays NEW and is cancelled
+          }
+          w.ownThread = t;
+          t.start();
+        }
+      } catch (RejectedExecutionException e) {
+        // A saturated or shut-down executor: run with fewer workers; the caller does the rest.
+      } catch (Throwable t) {
+        w.ownThread = null; // not started
+        recordFailure(t, null);
+        return;
+      }
+    }
+  }
+
+  private static Thread defaultThread(Runnable r) {
+    long id = (long) THREAD_SEQ.getAndAdd(1L) + 1; // atomic: names must be unique
+    return new Thread(null, r, "weft-parallel-" + id, 0, false);
+  }
+
+  /**
+   * The loop every participant runs: take chunks until none is left or the job stops.
+   *
+   * @param self the worker running it, or null for the caller
+   * @return for the caller: whether it saw its interrupt status set (and cancelled the job)
+   */
+  final boolean workLoop(@Nullable Worker self) {
+    final long n = this.n;
+    final long base = this.base;
+    final long c = this.chunk;
+    final long small = this.smallChunk;
+    final long big = this.bigChunks;
+    final long bigEnd = base + big * c;
+    final Thread me = Thread.currentThread();
+    while (!stopRequested()) {
+      long k = (long) NEXT.getAndAdd(this, 1L); // volatile RMW: each chunk to one thread
+      long lo = k < big ? base + k * c : bigEnd + (k - big) * small;
+      if (lo >= n) {
+        break;
+      }
+      long hi = Math.min(n, lo + (k < big ? c : small));
+      try {
+        runChunk(lo, hi, k);
+      } catch (Throwable t) {
+        recordFailure(t, self);
+        break;
+      }
+      if (self == null && me.isInterrupted()) {
+        Thread.interrupted(); // cleared while waiting; restored before the call returns
+        cancel();
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Yield is the middle stage of the convention's spin -> yield -> park backoff, not a
+  // correctness mechanism.
+  @SuppressWarnings("ThreadPriorityCheck")
+  private void awaitWorkers(Worker[] ws, boolean interruptedBefore) {
+    boolean interrupted = interruptedBefore;
+    for (Worker w : ws) {
+      if (WORKER_STATE.compareAndSet(w, NEW, CANCELLED)) {
+        ACTIVE.getAndAdd(this, -1);
+      }
+    }
+    int spins = 0;
+    while ((int) ACTIVE.getVolatile(this) != 0) { // volatile: see notes, phase 3
+      if (spins < SPINS) {
+        spins++;
+        Thread.onSpinWait();
+      } else if (spins < SPINS + YIELDS) {
+        spins++;
+        Thread.yield();
+      } else {
+        LockSupport.park(this);
+      }
+      if (Thread.interrupted()) {
+        if (!interrupted) {
+          interrupted = true;
+          cancel();
+        }
+      }
+    }
+    if (ownThreads) {
+      for (Worker w : ws) {
+        Thread t = w.ownThread;
+        if (t != null) {
+          interrupted |= joinUninterruptibly(t);
+        }
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt(); // restore: never swallow the caller's interrupt
+    }
+    Throwable first = (Throwable) FAILURE.getVolatile(this);
+    if (first == null) {
+      return;
+    }
+    RuntimeException e = first == cancellation ? (CancellationException) first : failed(first);
+    List<Throwable> others = new ArrayList<>();
+    for (FailureNode f = (FailureNode) MORE.getVolatile(this); f != null; f = f.next) {
+      others.add(f.failure);
+    }
+    for (int i = others.size() - 1; i >= 0; i--) {
+      e.addSuppressed(others.get(i));
+    }
+    throw e;
+  }
+
+  /**
+   * The caller was interrupted: stop like a failure, with a CancellationException as the
+   * "first failure" unless a real failure came first; failures caused by the interrupts we
+   * deliver then become its suppressed exceptions.
+   */
+  private void cancel() {
+    CancellationException ce = cancelled();
+    this.cancellation = ce; // caller-only field
+    if (FAILURE.compareAndSet(this, null, ce)) {
+      stopAndInterrupt(null);
+    }
+  }
+
+  private static boolean joinUninterruptibly(Thread t) {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        t.join();
+        return interrupted;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+  }
+
+  /** Records a failure of the user's code; the first one stops the job. */
+  private void recordFailure(Throwable t, @Nullable Worker self) {
+    if (FAILURE.compareAndSet(this, null, t)) {
+      stopAndInterrupt(self);
+      return;
+    }
+    FailureNode node = new FailureNode(t);
+    while (true) {
+      FailureNode head = (FailureNode) MORE.getVolatile(this);
+      node.next = head; // plain: published by the CAS below
+      if (MORE.compareAndSet(this, head, node)) {
+        return;
+      }
+    }
+  }
+
+  private void stopAndInterrupt(@Nullable Worker self) {
+    STOP.setOpaque(this, true); // hint only; see notes
+    Worker[] ws = this.workers;
+    if (ws == null) {
+      return;
+    }
+    for (Worker w : ws) {
+      if (w != self && WORKER_STATE.compareAndSet(w, RUNNING, INTERRUPTING)) {
+        Thread t = w.thread; // published by the worker's NEW -> RUNNING CAS that we read
+        if (t != null) {
+          t.interrupt();
+        }
+        WORKER_STATE.setRelease(w, INTERRUPTED); // release: the worker waits for it
+      }
+    }
+  }
+
+  /** Called by a worker when it leaves the loop. */
+  // Yield only backs off while another thread finishes a Thread.interrupt() call.
+  @SuppressWarnings("ThreadPriorityCheck")
+  final void workerExit(Worker w) {
+    if (!WORKER_STATE.compareAndSet(w, RUNNING, DONE)) {
+      // An interrupter won the CAS: wait until its interrupt() has happened, then clear it.
+      int spins = 0;
+      while ((int) WORKER_STATE.getAcquire(w) != INTERRUPTED) {
+        if (++spins < SPINS) {
+          Thread.onSpinWait();
+        } else {
+          Thread.yield(); // park would return at once: this thread is being interrupted
+        }
+      }
+      Thread.interrupted();
+      WORKER_STATE.setOpaque(w, DONE); // for toString/debugging only
+    }
+    Thread c = this.caller;
+    if ((int) ACTIVE.getAndAdd(this, -1) == 1 && c != null) {
+      LockSupport.unpark(c);
+    }
+  }
+
+  private TaskFailedException failed(Throwable first) {
+    return new TaskFailedException(message(first), first);
+  }
+
+  private String message(Throwable t) {
+    return op + " failed: " + t + " (the cause; any further failures are suppressed)";
+  }
+
+  private CancellationException cancelled() {
+    return new CancellationException(
+        op + " was cancelled: the calling thread was interrupted (its interrupt status is"
+            + " still set)");
+  }
+
+  static long ceilDiv(long a, long b) {
+    return -Math.floorDiv(-a, b);
+  }
+
+  @Override
+  public String toString() {
+    return op + "[n=" + n + ", next=" + (long) NEXT.getOpaque(this)
+        + ", active=" + (int) ACTIVE.getOpaque(this)
+        + ", stopped=" + stopRequested() + "]";
+  }
+
+  /** A failure after the first, on a Treiber stack. */
+  private static final class FailureNode {
+    final Throwable failure;
+    @Nullable FailureNode next;
+
+    FailureNode(Throwable failure) {
+      this.failure = failure;
+    }
+  }
+
+  /** One worker: a Runnable started on a new thread or handed to the user's Executor. */
+  static final class Worker implements Runnable {
+    private final ParallelJob job;
+    /** The thread running it; plain write published by the NEW -> RUNNING CAS. */
+    @Nullable Thread thread;
+    /** The thread weft created for it, for join; caller-only. */
+    @Nullable Thread ownThread;
+    /** NEW, RUNNING, INTERRUPTING, INTERRUPTED, DONE or CANCELLED; WORKER_STATE only. */
+    @SuppressWarnings("unused") // accessed through the WORKER_STATE VarHandle
+    private int state;
+
+    Worker(ParallelJob job) {
+      this.job = job;
+    }
+
+    @Override
+    public void run() {
+      thread = Thread.currentThread();
+      if (!WORKER_STATE.compareAndSet(this, NEW, RUNNING)) {
+        return; // cancelled before it began: the caller no longer counts it
+      }
+      try {
+        job.workLoop(this);
+      } finally {
+        job.workerExit(this);
+      }
+    }
+
+    @Override
+    public String toString() {
+      return "Parallel worker[state=" + (int) WORKER_STATE.getOpaque(this) + "]";
+    }
+  }
+}
