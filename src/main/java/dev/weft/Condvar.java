@@ -90,6 +90,14 @@ public final class Condvar {
    * and releases it: Condition.signal requires the lock, and taking it orders the signal after
    * any waiter that is between its check and its await.
    *
+   * Giving up passes a notification on. notifyOne wakes one waiter; if that waiter then leaves
+   * without its predicate satisfied (timeout racing the signal, interrupt after the signal,
+   * throwing predicate), the notification would be lost to the others. leave() therefore
+   * signals one other waiter when a wait ends unsatisfied. This cannot cascade: only waits that
+   * end (a finite number) pass a signal on; a waiter whose predicate is still blocked after a
+   * wake-up just sleeps again without signalling. The extra wake-up is at worst spurious, and
+   * the loop hides it.
+   *
    * Automatic signalling interaction: Condition.await releases the lock without passing through
    * Mutex.release(), so before the first await the waiter calls signalChangedBeforeWait():
    * it may have changed the value before waiting, and Mutex.lockWhen waiters must re-check.
@@ -160,12 +168,14 @@ public final class Condvar {
     Condition c = bind(m).condition;
     m.signalChangedBeforeWait();
     addWaiters(1);
+    boolean satisfied = false;
     try {
       do {
         c.await();
       } while (blocked.test(m.valueLocked()));
+      satisfied = true;
     } finally {
-      addWaiters(-1);
+      leave(c, satisfied);
     }
   }
 
@@ -198,6 +208,7 @@ public final class Condvar {
     Condition c = bind(m).condition;
     m.signalChangedBeforeWait();
     addWaiters(1);
+    boolean satisfied = false;
     try {
       long remaining = nanos;
       do {
@@ -207,9 +218,10 @@ public final class Condvar {
         // awaitNanos computes its own deadline from a value <= Timeouts.MAX_NANOS: no overflow.
         remaining = c.awaitNanos(remaining);
       } while (blocked.test(m.valueLocked()));
+      satisfied = true;
       return true;
     } finally {
-      addWaiters(-1);
+      leave(c, satisfied);
     }
   }
 
@@ -258,12 +270,14 @@ public final class Condvar {
     Condition c = bind(m).condition;
     m.signalChangedBeforeWait();
     addWaiters(1);
+    boolean satisfied = false;
     try {
       do {
         c.awaitUninterruptibly(); // restores the interrupt status itself
       } while (blocked.test(m.valueLocked()));
+      satisfied = true;
     } finally {
-      addWaiters(-1);
+      leave(c, satisfied);
     }
   }
 
@@ -273,7 +287,10 @@ public final class Condvar {
 
   /**
    * Wakes one waiting thread, if any; it re-checks its predicate and sleeps again if the
-   * predicate still blocks it. May be called with or without holding the bound mutex; without
+   * predicate still blocks it. Use this only when every waiter waits for the same condition
+   * (any one of them can make progress); when waiters wait for different conditions, the one
+   * woken may not be the one that can proceed, so use {@link #notifyAllWaiters()}. A waiter that
+   * is woken but then gives up (timeout, interrupt) passes the wake-up on to another waiter. May be called with or without holding the bound mutex; without
    * it, and only if a thread is waiting, this briefly acquires the mutex (uninterruptibly).
    */
   public void notifyOne() {
@@ -375,6 +392,18 @@ public final class Condvar {
               + m + "; use one Condvar per Mutex");
     }
     return b;
+  }
+
+  /**
+   * Leaves the wait set. A waiter that gives up (timeout, interrupt, throwing predicate) may have
+   * consumed a {@link #notifyOne()} meant for another waiter; it passes one wake-up on, which at
+   * worst is a spurious wake-up that the other waiter's loop hides.
+   */
+  private void leave(Condition c, boolean satisfied) {
+    addWaiters(-1);
+    if (!satisfied && (int) WAITERS.get(this) > 0) {
+      c.signal();
+    }
   }
 
   private void addWaiters(int delta) {

@@ -227,6 +227,34 @@ class CondvarTest {
   }
 
   @Test
+  void aWaiterThatGivesUpPassesNotifyOneOn() throws Exception {
+    Mutex<Integer> m = new Mutex<>(0);
+    Condvar cv = new Condvar();
+    AtomicReference<@Nullable Throwable> aSaw = new AtomicReference<>();
+    // A waits for v >= 2 and is first in line; B waits for v >= 1.
+    Worker a = new Worker("giver-a", () -> {
+      try (Mutex.Guard<Integer> g = m.lock()) {
+        aSaw.set(catchThrowable(() -> cv.awaitWhile(g, v -> v < 2)));
+      }
+    });
+    awaitBlocked(a.thread);
+    Worker b = new Worker("giver-b", () -> {
+      try (Mutex.Guard<Integer> g = m.lock()) {
+        cv.awaitWhile(g, v -> v < 1);
+      }
+    });
+    awaitBlocked(b.thread);
+    try (Mutex.Guard<Integer> g = m.lock()) {
+      g.set(1);
+      cv.notifyOne();      // goes to A, the first waiter, whose predicate still blocks...
+      a.thread.interrupt(); // ...and A then gives up: it must pass the wake-up on to B
+    }
+    a.join();
+    b.join(); // without the pass-on, B would sleep forever and this join would fail
+    assertThat(aSaw.get()).isInstanceOf(InterruptedException.class);
+  }
+
+  @Test
   void uninterruptibleWaitRestoresInterruptStatus() throws Exception {
     Mutex<Integer> m = new Mutex<>(0);
     Condvar cv = new Condvar();
