@@ -1,0 +1,416 @@
+package dev.weft;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.concurrent.locks.Condition;
+import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A condition variable that lets threads holding a {@link Mutex} sleep until another thread
+ * changes the protected value and notifies them: Rust's {@code Condvar}, with the re-check loop
+ * built in so that spurious wake-ups are never visible.
+ *
+ * <pre>{@code
+ * Mutex<Boolean> ready = new Mutex<>(false);
+ * Condvar cv = new Condvar();
+ *
+ * // worker: sleep until ready
+ * try (var g = ready.lock()) {
+ *   cv.awaitWhile(g, r -> !r);                       // no hand-written loop
+ * }
+ * // main: set ready, then wake the worker
+ * try (var g = ready.lock()) {
+ *   g.set(true);
+ * }
+ * cv.notifyOne();
+ * }</pre>
+ *
+ * <p>The plain-JDK version needs the loop and the lock around the signal:
+ *
+ * <pre>{@code
+ * lock.lock();
+ * try {
+ *   while (!ready) cond.await();
+ * } finally {
+ *   lock.unlock();
+ * }
+ * }</pre>
+ *
+ * <p>A {@code Condvar} is bound to the {@link Mutex} of the first guard it is used with, and
+ * must then always be used with guards of that mutex (as in Rust). For waits that need no
+ * notify call at all, see {@link Mutex#awaitThen} and {@link Mutex#lockWhen}.
+ *
+ * <p><b>Memory consistency effects:</b> Actions in a thread prior to calling {@link #notifyOne}
+ * or {@link #notifyAllWaiters} <i>happen-before</i> actions in a thread after it returns from a wait
+ * that the notification ended, because the waiter re-acquires the mutex after the notifier
+ * released it. Returning from any wait re-acquires the mutex, with the memory effects of
+ * {@link Mutex}.
+ *
+ * <p><b>Thread safety:</b> all methods may be called from any thread. The wait methods require
+ * the caller to own an open guard; the notify methods may be called with or without holding the
+ * mutex: without it, a notify briefly acquires the mutex (only when a thread is waiting), so a
+ * notify can never slip in between a waiter's check and its sleep.
+ *
+ * <p><b>Misuse:</b> null arguments throw {@link NullPointerException}; waiting with a guard of a
+ * different mutex than the first one throws {@link IllegalArgumentException}; waiting with a
+ * closed guard throws {@link IllegalStateException}, with another thread's guard {@link
+ * IllegalMonitorStateException}.
+ */
+// "exports": public signatures use JSpecify's @Nullable, and module-info has
+// `requires static org.jspecify` (annotations are compile-time only). javac wants
+// `requires static transitive`; that module-info change is requested, this is the stopgap.
+@SuppressWarnings("exports")
+public final class Condvar {
+  /*
+   * Algorithm notes:
+   *
+   * Binding. `binding` is null until the first wait, then an immutable Binding(mutex, condition)
+   * set once by CAS. The condition is created from the mutex's ReentrantLock by the binding
+   * thread; the CAS publishes it with volatile semantics and readers use getAcquire, so a thread
+   * that sees the Binding sees its final fields fully constructed (they are final anyway). A
+   * losing CAS reads the winner's Binding and compares mutexes: a different mutex throws
+   * IllegalArgumentException.
+   *
+   * Waiting. All waits run while the caller holds the mutex (its guard is checked). The loop
+   * `while (blocked(value)) condition.await()` re-checks after every wake-up. `waiters` counts
+   * threads inside await; it is incremented before await (lock held) and decremented after
+   * await returns (lock re-acquired), so writes happen only under the lock (plain set).
+   *
+   * Notifying without the lock. notify reads `waiters` with getOpaque outside the lock. If it is
+   * 0 nobody can need this notification: a waiter that could miss the change incremented
+   * `waiters` under the lock before the notifier's change (made under the same lock), so that
+   * increment happens-before the notifier's read, which therefore sees it or a later write (a
+   * decrement by a waiter that was already woken). Opaque is enough: the needed ordering comes
+   * from the lock hand-off, opaque only guarantees a fresh, untorn read that the compiler cannot
+   * hoist. If waiters > 0 and the caller does not hold the lock, notify acquires it, signals
+   * and releases it: Condition.signal requires the lock, and taking it orders the signal after
+   * any waiter that is between its check and its await.
+   *
+   * Giving up passes a notification on. notifyOne wakes one waiter; if that waiter then leaves
+   * without its predicate satisfied (timeout racing the signal, interrupt after the signal,
+   * throwing predicate), the notification would be lost to the others. leave() therefore
+   * signals one other waiter when a wait ends unsatisfied. This cannot cascade: only waits that
+   * end (a finite number) pass a signal on; a waiter whose predicate is still blocked after a
+   * wake-up just sleeps again without signalling. The extra wake-up is at worst spurious, and
+   * the loop hides it.
+   *
+   * Automatic signalling interaction: Condition.await releases the lock without passing through
+   * Mutex.release(), so before the first await the waiter calls signalChangedBeforeWait():
+   * it may have changed the value before waiting, and Mutex.lockWhen waiters must re-check.
+   */
+
+  private static final VarHandle BINDING;
+  private static final VarHandle WAITERS;
+
+  static {
+    try {
+      MethodHandles.Lookup l = MethodHandles.lookup();
+      BINDING = l.findVarHandle(Condvar.class, "binding", Binding.class);
+      WAITERS = l.findVarHandle(Condvar.class, "waiters", int.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  /** Immutable pairing of the bound mutex with a condition of its lock. */
+  private static final class Binding {
+    final Mutex<?> mutex;
+    final Condition condition;
+
+    Binding(Mutex<?> mutex) {
+      this.mutex = mutex;
+      this.condition = mutex.lock.newCondition();
+    }
+  }
+
+  /** Null until first use; set once by CAS. Accessed only through {@link #BINDING}. */
+  @SuppressWarnings("UnusedVariable") // accessed through the BINDING VarHandle
+  private @Nullable Binding binding;
+
+  /** Threads currently waiting; written only under the bound mutex. Accessed via WAITERS. */
+  @SuppressWarnings("UnusedVariable") // accessed through the WAITERS VarHandle
+  private int waiters;
+
+  /** Creates a condition variable, not yet bound to any mutex. */
+  public Condvar() {}
+
+  // ---------------------------------------------------------------------------------------
+  // Waiting
+  // ---------------------------------------------------------------------------------------
+
+  /**
+   * Releases the guard's mutex and sleeps while {@code blocked} holds for the value, re-checking
+   * it under the mutex after every wake-up; returns holding the mutex again with {@code blocked}
+   * false. Returns at once, without releasing, if {@code blocked} is already false. The guard
+   * stays open throughout.
+   *
+   * @param guard an open guard of the mutex this condition variable is bound to
+   * @param blocked the condition under which to keep waiting (Rust's {@code wait_while})
+   * @param <T> the type of the protected value
+   * @throws InterruptedException if the current thread is interrupted while waiting; the mutex
+   *     is held again when this is thrown
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if the guard belongs to a different mutex than this
+   *     condition variable's first use
+   * @throws IllegalStateException if the guard is closed
+   * @throws IllegalMonitorStateException if the guard belongs to another thread
+   */
+  public <T extends @Nullable Object> void awaitWhile(
+      Mutex.Guard<T> guard, Predicate<? super T> blocked) throws InterruptedException {
+    Mutex<T> m = checkGuard(guard, blocked);
+    if (!blocked.test(m.valueLocked())) {
+      return;
+    }
+    Condition c = bind(m).condition;
+    m.signalChangedBeforeWait();
+    addWaiters(1);
+    boolean satisfied = false;
+    try {
+      do {
+        c.await();
+      } while (blocked.test(m.valueLocked()));
+      satisfied = true;
+    } finally {
+      leave(c, satisfied);
+    }
+  }
+
+  /**
+   * Like {@link #awaitWhile(Mutex.Guard, Predicate)}, but gives up after {@code timeout}.
+   *
+   * @param guard an open guard of the mutex this condition variable is bound to
+   * @param blocked the condition under which to keep waiting
+   * @param timeout the longest time to wait; zero or negative means check once without waiting
+   * @param <T> the type of the protected value
+   * @return {@code true} if {@code blocked} is false on return, {@code false} if the timeout
+   *     elapsed while it still held; the mutex is held again in both cases
+   * @throws InterruptedException if the current thread is interrupted while waiting
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if the guard belongs to a different mutex
+   * @throws IllegalStateException if the guard is closed
+   * @throws IllegalMonitorStateException if the guard belongs to another thread
+   */
+  public <T extends @Nullable Object> boolean awaitWhile(
+      Mutex.Guard<T> guard, Predicate<? super T> blocked, Duration timeout)
+      throws InterruptedException {
+    long nanos = Timeouts.toNanos(timeout, "timeout");
+    Mutex<T> m = checkGuard(guard, blocked);
+    if (!blocked.test(m.valueLocked())) {
+      return true;
+    }
+    if (nanos <= 0L) {
+      return false;
+    }
+    Condition c = bind(m).condition;
+    m.signalChangedBeforeWait();
+    addWaiters(1);
+    boolean satisfied = false;
+    try {
+      long remaining = nanos;
+      do {
+        if (remaining <= 0L) {
+          return false;
+        }
+        // awaitNanos computes its own deadline from a value <= Timeouts.MAX_NANOS: no overflow.
+        remaining = c.awaitNanos(remaining);
+      } while (blocked.test(m.valueLocked()));
+      satisfied = true;
+      return true;
+    } finally {
+      leave(c, satisfied);
+    }
+  }
+
+  /**
+   * Like {@link #awaitWhile(Mutex.Guard, Predicate, Duration)} with an absolute deadline on the
+   * system clock, converted to a timeout with {@link Instant#now()} when called.
+   *
+   * @param guard an open guard of the mutex this condition variable is bound to
+   * @param blocked the condition under which to keep waiting
+   * @param deadline when to give up; a deadline in the past means check once without waiting
+   * @param <T> the type of the protected value
+   * @return {@code true} if {@code blocked} is false on return, {@code false} if the deadline
+   *     passed while it still held
+   * @throws InterruptedException if the current thread is interrupted while waiting
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if the guard belongs to a different mutex
+   * @throws IllegalStateException if the guard is closed
+   * @throws IllegalMonitorStateException if the guard belongs to another thread
+   */
+  public <T extends @Nullable Object> boolean awaitWhile(
+      Mutex.Guard<T> guard, Predicate<? super T> blocked, Instant deadline)
+      throws InterruptedException {
+    Objects.requireNonNull(deadline, "deadline");
+    return awaitWhile(guard, blocked, Duration.between(Instant.now(), deadline));
+  }
+
+  /**
+   * Like {@link #awaitWhile(Mutex.Guard, Predicate)}, but keeps waiting if interrupted. An
+   * interrupt received while waiting is restored (the thread's interrupt status is set) before
+   * this method returns.
+   *
+   * @param guard an open guard of the mutex this condition variable is bound to
+   * @param blocked the condition under which to keep waiting
+   * @param <T> the type of the protected value
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if the guard belongs to a different mutex
+   * @throws IllegalStateException if the guard is closed
+   * @throws IllegalMonitorStateException if the guard belongs to another thread
+   */
+  public <T extends @Nullable Object> void awaitWhileUninterruptibly(
+      Mutex.Guard<T> guard, Predicate<? super T> blocked) {
+    Mutex<T> m = checkGuard(guard, blocked);
+    if (!blocked.test(m.valueLocked())) {
+      return;
+    }
+    Condition c = bind(m).condition;
+    m.signalChangedBeforeWait();
+    addWaiters(1);
+    boolean satisfied = false;
+    try {
+      do {
+        c.awaitUninterruptibly(); // restores the interrupt status itself
+      } while (blocked.test(m.valueLocked()));
+      satisfied = true;
+    } finally {
+      leave(c, satisfied);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Notifying
+  // ---------------------------------------------------------------------------------------
+
+  /**
+   * Wakes one waiting thread, if any; it re-checks its predicate and sleeps again if the
+   * predicate still blocks it. Use this only when every waiter waits for the same condition
+   * (any one of them can make progress); when waiters wait for different conditions, the one
+   * woken may not be the one that can proceed, so use {@link #notifyAllWaiters()}. A waiter that
+   * is woken but then gives up (timeout, interrupt) passes the wake-up on to another waiter. May be called with or without holding the bound mutex; without
+   * it, and only if a thread is waiting, this briefly acquires the mutex (uninterruptibly).
+   */
+  public void notifyOne() {
+    notify(false);
+  }
+
+  /**
+   * Wakes every waiting thread; each re-checks its predicate. May be called with or without
+   * holding the bound mutex, as for {@link #notifyOne()}. (Rust's {@code notify_all}; the name
+   * {@code notifyAll} is taken by the final method of {@link Object}.)
+   */
+  public void notifyAllWaiters() {
+    notify(true);
+  }
+
+  private void notify(boolean all) {
+    // Opaque: see Algorithm notes; a waiter that could miss our change is already counted.
+    if ((int) WAITERS.getOpaque(this) == 0) {
+      return;
+    }
+    Binding b = bindingAcquire();
+    if (b == null) {
+      return; // unreachable: waiters > 0 implies bound; kept for NullAway
+    }
+    Mutex<?> m = b.mutex;
+    if (m.lock.isHeldByCurrentThread()) {
+      signal(b.condition, all);
+      return;
+    }
+    m.lock.lock();
+    try {
+      signal(b.condition, all);
+    } finally {
+      m.lock.unlock(); // nothing changed: no automatic signalling needed
+    }
+  }
+
+  private static void signal(Condition c, boolean all) {
+    if (all) {
+      c.signalAll();
+    } else {
+      c.signal();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // State queries
+  // ---------------------------------------------------------------------------------------
+
+  /**
+   * Reports whether threads are waiting; an estimate for monitoring, not for synchronisation.
+   *
+   * @return {@code true} if at least one thread was waiting at some moment during the call
+   */
+  public boolean hasWaiters() {
+    return (int) WAITERS.getOpaque(this) > 0;
+  }
+
+  /**
+   * Describes the state without locking.
+   *
+   * @return for example {@code Condvar[unbound]} or {@code Condvar[bound, 2 waiting]}
+   */
+  @Override
+  public String toString() {
+    if (bindingAcquire() == null) {
+      return "Condvar[unbound]";
+    }
+    return "Condvar[bound, " + (int) WAITERS.getOpaque(this) + " waiting]";
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Internals
+  // ---------------------------------------------------------------------------------------
+
+  private static <T extends @Nullable Object> Mutex<T> checkGuard(
+      Mutex.Guard<T> guard, Predicate<? super T> blocked) {
+    Objects.requireNonNull(guard, "guard");
+    Objects.requireNonNull(blocked, "blocked");
+    guard.checkUsable();
+    return guard.mutex;
+  }
+
+  private @Nullable Binding bindingAcquire() {
+    // Acquire pairs with the CAS's volatile write: the Binding's fields are visible.
+    return (Binding) BINDING.getAcquire(this);
+  }
+
+  private Binding bind(Mutex<?> m) {
+    Binding b = bindingAcquire();
+    if (b == null) {
+      Binding fresh = new Binding(m);
+      Binding witness = (Binding) BINDING.compareAndExchange(this, null, fresh);
+      b = witness == null ? fresh : witness;
+    }
+    if (b.mutex != m) {
+      throw new IllegalArgumentException(
+          "Condvar is bound to " + b.mutex + " (its first use) but was used with a guard of "
+              + m + "; use one Condvar per Mutex");
+    }
+    return b;
+  }
+
+  /**
+   * Leaves the wait set. A waiter that gives up (timeout, interrupt, throwing predicate) may have
+   * consumed a {@link #notifyOne()} meant for another waiter; it passes one wake-up on, which at
+   * worst is a spurious wake-up that the other waiter's loop hides.
+   */
+  private void leave(Condition c, boolean satisfied) {
+    addWaiters(-1);
+    if (!satisfied && (int) WAITERS.get(this) > 0) {
+      c.signal();
+    }
+  }
+
+  private void addWaiters(int delta) {
+    // Plain read and opaque write: the field is only written while the bound mutex is held,
+    // so the read is ordered by the lock; the opaque write makes it visible to notify()'s
+    // opaque read outside the lock without tearing.
+    int n = (int) WAITERS.get(this);
+    WAITERS.setOpaque(this, n + delta);
+  }
+}

@@ -1,0 +1,608 @@
+package dev.weft;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+import java.util.function.Predicate;
+import java.util.function.UnaryOperator;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A mutual-exclusion lock that owns the value it protects, so the value can only be reached
+ * while the lock is held: Rust's {@code Mutex<T>} for Java, with predicate waits and automatic
+ * signalling in the style of Guava's {@code Monitor}.
+ *
+ * <pre>{@code
+ * Mutex<List<String>> jobs = new Mutex<>(new ArrayList<>());
+ * try (Mutex.Guard<List<String>> g = jobs.lock()) {     // guard form
+ *   g.get().add("x");
+ * }
+ * int n = jobs.with(List::size);                         // closure form
+ *
+ * Mutex<Long> counter = new Mutex<>(0L);
+ * long now = counter.update(v -> v + 1);                 // replace an immutable value
+ *
+ * // Wait until the predicate holds; every holder that releases the lock wakes the waiter,
+ * // so nobody has to remember to signal:
+ * String first = jobs.awaitThen(list -> !list.isEmpty(), list -> list.remove(0));
+ * }</pre>
+ *
+ * <p>The same with the plain JDK, where nothing ties the lock to the list and every waiter
+ * writes its own loop and every writer its own {@code signalAll}:
+ *
+ * <pre>{@code
+ * ReentrantLock lock = new ReentrantLock();
+ * Condition changed = lock.newCondition();
+ * List<String> jobs = new ArrayList<>();             // guarded by lock, by convention only
+ * lock.lock();
+ * try {
+ *   while (jobs.isEmpty()) changed.await();
+ *   first = jobs.remove(0);
+ * } finally {
+ *   lock.unlock();
+ * }
+ * }</pre>
+ *
+ * <p><b>Memory consistency effects:</b> Actions in a thread prior to releasing a {@code Mutex}
+ * (closing a {@link Guard}, or returning from {@link #with}, {@link #update} or
+ * {@link #awaitThen}) <i>happen-before</i> actions subsequent to a later acquisition of the same
+ * {@code Mutex} in another thread (through {@link #lock}, {@link #tryLock}, {@link #with},
+ * {@link #update}, {@link #lockWhen}, {@link #awaitThen}, or the return from a {@link Condvar}
+ * wait). These are the memory effects of {@link java.util.concurrent.locks.Lock}: the
+ * {@code Mutex} is a thin layer over a {@link ReentrantLock}.
+ *
+ * <p><b>Thread safety:</b> all methods may be called from any thread. The protected value is
+ * reachable only through a guard or a closure while the lock is held; a reference that the
+ * caller copies out of the closure or guard is no longer protected (that is the caller's bug,
+ * and a Java compiler cannot catch it as Rust's borrow checker does).
+ *
+ * <p><b>Null values:</b> {@code null} is allowed as the protected value ({@code new
+ * Mutex<@Nullable String>(null)}); functions and timeouts must not be null.
+ *
+ * <p><b>Reentrancy:</b> the lock is <em>not</em> reentrant. Acquiring it again from the thread
+ * that holds it ({@code lock}, {@code with}, {@code update}, {@code tryLock}, {@code lockWhen},
+ * {@code awaitThen}) throws {@link IllegalStateException} instead of deadlocking.
+ *
+ * <p><b>No poisoning:</b> unlike Rust, a holder that throws does not poison the lock. If the
+ * function given to {@link #update} throws, the value is left unchanged and the exception
+ * propagates; code that throws while holding a {@link Guard} keeps whatever it already wrote,
+ * as with any Java lock. The lock is always released.
+ *
+ * <p><b>Automatic signalling:</b> a thread waiting in {@link #lockWhen} or {@link #awaitThen} is
+ * woken every time another thread releases the lock (or releases it to wait on a
+ * {@link Condvar}), and re-checks its predicate under the lock; no notify call is needed and
+ * no wake-up can be lost. Releases cost nothing extra while nobody waits. Predicates must depend
+ * only on the protected value (and other state changed under this lock), be quick, and have no
+ * side effects; they may run many times.
+ *
+ * <p><b>Misuse:</b> null functions or timeouts throw {@link NullPointerException}; acquiring the
+ * lock again from its holder throws {@link IllegalStateException}; guard misuse is described in
+ * {@link Guard}.
+ *
+ * @param <T> the type of the protected value; may be a nullable type
+ */
+// "exports": public signatures use JSpecify's @Nullable, and module-info has
+// `requires static org.jspecify` (annotations are compile-time only). javac wants
+// `requires static transitive`; that module-info change is requested, this is the stopgap.
+@SuppressWarnings("exports")
+public final class Mutex<T extends @Nullable Object> {
+  /*
+   * Algorithm notes:
+   *
+   * The value lives in a plain field. Every read and write of it happens while `lock` is held
+   * (guards check ownership before touching it), so ReentrantLock's own happens-before edges
+   * (unlock -> later lock) order all accesses; no VarHandle or volatile is needed.
+   *
+   * Automatic signalling. `changed` is a Condition of `lock`. A thread in lockWhen/awaitThen
+   * that finds its predicate false increments `waiters` (plain int, only touched under `lock`),
+   * awaits `changed`, and after every wake-up (signal, spurious, or timeout) re-checks the
+   * predicate under the lock. Every release path goes through `release()`, which calls
+   * `changed.signalAll()` before `lock.unlock()` when `waiters != 0`. A waiter increments
+   * `waiters` and enters await while holding the lock, and Condition.await releases the lock
+   * atomically with enqueuing the waiter, so any holder that acquires the lock afterwards sees
+   * `waiters > 0` and signals it: no lost wake-up. A holder that changes the state and then waits
+   * on a Condvar also signals `changed` first (see Condvar), because Condition.await releases
+   * the lock without passing through release(). Waking every waiter (rather than evaluating
+   * their predicates for them, as Guava's Monitor does) keeps the user's predicates on the
+   * user's own thread, so a throwing predicate throws in the waiter that supplied it.
+   *
+   * Uncontended fast path: one ownership check (a plain read of the lock's owner), lock(), the
+   * user's code, one plain read of `waiters`, unlock(). Waiting machinery is in separate
+   * methods.
+   *
+   * Reentrancy check: `lock.isHeldByCurrentThread()` before acquiring. Only the current thread
+   * can make that true, so the check is exact for the current thread without races.
+   */
+
+  final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition();
+
+  /** The protected value; read and written only while {@link #lock} is held. */
+  private T value;
+
+  /** Threads waiting on {@link #changed}; read and written only while {@link #lock} is held. */
+  private int waiters;
+
+  /**
+   * Creates a mutex protecting {@code value}.
+   *
+   * @param value the initial value; may be {@code null}
+   */
+  public Mutex(T value) {
+    this.value = value;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Guard acquisition
+  // ---------------------------------------------------------------------------------------
+
+  /**
+   * Acquires the lock, waiting uninterruptibly if another thread holds it, and returns a guard
+   * through which the value can be used until the guard is closed. Like {@link
+   * java.util.concurrent.locks.Lock#lock()}, this does not respond to interruption; use
+   * {@link #lockInterruptibly()} for that.
+   *
+   * @return an open guard owned by the current thread
+   * @throws IllegalStateException if the current thread already holds this mutex
+   */
+  public Guard<T> lock() {
+    checkNotHeld();
+    lock.lock();
+    return new Guard<>(this);
+  }
+
+  /**
+   * Acquires the lock unless the current thread is interrupted.
+   *
+   * @return an open guard owned by the current thread
+   * @throws InterruptedException if the current thread is interrupted before or while waiting
+   * @throws IllegalStateException if the current thread already holds this mutex
+   */
+  public Guard<T> lockInterruptibly() throws InterruptedException {
+    checkNotHeld();
+    lock.lockInterruptibly();
+    return new Guard<>(this);
+  }
+
+  /**
+   * Acquires the lock only if it is free at the time of the call.
+   *
+   * @return an open guard, or {@code null} if another thread holds the lock
+   * @throws IllegalStateException if the current thread already holds this mutex
+   */
+  public @Nullable Guard<T> tryLock() {
+    checkNotHeld();
+    return lock.tryLock() ? new Guard<>(this) : null;
+  }
+
+  /**
+   * Acquires the lock if it becomes free within the timeout.
+   *
+   * @param timeout how long to wait; zero or negative means check once without waiting
+   * @return an open guard, or {@code null} if the timeout elapsed first
+   * @throws InterruptedException if the current thread is interrupted before or while waiting
+   * @throws NullPointerException if {@code timeout} is null
+   * @throws IllegalStateException if the current thread already holds this mutex
+   */
+  public @Nullable Guard<T> tryLock(Duration timeout) throws InterruptedException {
+    long nanos = Timeouts.toNanos(timeout, "timeout");
+    checkNotHeld();
+    return lock.tryLock(nanos, TimeUnit.NANOSECONDS) ? new Guard<>(this) : null;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Closure forms
+  // ---------------------------------------------------------------------------------------
+
+  /**
+   * Runs {@code fn} on the value while holding the lock and returns its result. The lock is
+   * acquired uninterruptibly, as by {@link #lock()}, and released however {@code fn} completes.
+   *
+   * @param fn the function to apply; must not leak the value if the value is mutable
+   * @param <R> the result type
+   * @return what {@code fn} returned
+   * @throws NullPointerException if {@code fn} is null
+   * @throws IllegalStateException if the current thread already holds this mutex
+   */
+  public <R extends @Nullable Object> R with(Function<? super T, ? extends R> fn) {
+    Objects.requireNonNull(fn, "fn");
+    checkNotHeld();
+    lock.lock();
+    try {
+      return fn.apply(value);
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Replaces the value with {@code fn(value)} while holding the lock, and returns the new value.
+   * If {@code fn} throws, the value is unchanged and the exception propagates (no poisoning).
+   *
+   * @param fn the function computing the new value from the old one
+   * @return the new value
+   * @throws NullPointerException if {@code fn} is null
+   * @throws IllegalStateException if the current thread already holds this mutex
+   */
+  public T update(UnaryOperator<T> fn) {
+    Objects.requireNonNull(fn, "fn");
+    checkNotHeld();
+    lock.lock();
+    try {
+      T next = fn.apply(value);
+      value = next;
+      return next;
+    } finally {
+      release();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Predicate waits with automatic signalling
+  // ---------------------------------------------------------------------------------------
+
+  /**
+   * Acquires the lock once {@code ready} holds for the value, waiting as long as needed. The
+   * predicate is evaluated under the lock, first at once and then each time another holder
+   * releases the lock (automatic signalling); spurious wake-ups are never visible.
+   *
+   * @param ready the condition to wait for; evaluated only while holding the lock
+   * @return an open guard; {@code ready} held when it was returned
+   * @throws InterruptedException if the current thread is interrupted before or while waiting;
+   *     the lock is then not held
+   * @throws NullPointerException if {@code ready} is null
+   * @throws IllegalStateException if the current thread already holds this mutex
+   */
+  public Guard<T> lockWhen(Predicate<? super T> ready) throws InterruptedException {
+    Objects.requireNonNull(ready, "ready");
+    checkNotHeld();
+    lock.lockInterruptibly();
+    boolean ok = false;
+    try {
+      if (!ready.test(value)) {
+        awaitChanged(ready);
+      }
+      ok = true;
+    } finally {
+      if (!ok) {
+        lock.unlock();
+      }
+    }
+    return new Guard<>(this);
+  }
+
+  /**
+   * Like {@link #lockWhen(Predicate)}, but waits at most {@code timeout} in total (for the lock
+   * and for the predicate).
+   *
+   * @param ready the condition to wait for
+   * @param timeout the longest time to wait; zero or negative means check once without waiting
+   * @return an open guard, or {@code null} if the timeout elapsed before {@code ready} held
+   * @throws InterruptedException if the current thread is interrupted before or while waiting
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the current thread already holds this mutex
+   */
+  public @Nullable Guard<T> lockWhen(Predicate<? super T> ready, Duration timeout)
+      throws InterruptedException {
+    Objects.requireNonNull(ready, "ready");
+    long nanos = Timeouts.toNanos(timeout, "timeout");
+    checkNotHeld();
+    long start = System.nanoTime();
+    if (!lock.tryLock(nanos, TimeUnit.NANOSECONDS)) {
+      return null;
+    }
+    boolean ok = false;
+    try {
+      if (!ready.test(value)) {
+        // Overflow-free: both sides are bounded by Timeouts.MAX_NANOS.
+        long remaining = nanos - (System.nanoTime() - start);
+        if (!awaitChangedNanos(ready, remaining)) {
+          return null;
+        }
+      }
+      ok = true;
+    } finally {
+      if (!ok) {
+        lock.unlock();
+      }
+    }
+    return new Guard<>(this);
+  }
+
+  /**
+   * Like {@link #lockWhen(Predicate, Duration)} with an absolute deadline, measured on the
+   * system clock ({@link Instant#now()}) at the time of the call.
+   *
+   * @param ready the condition to wait for
+   * @param deadline when to give up; a deadline in the past means check once without waiting
+   * @return an open guard, or {@code null} if the deadline passed before {@code ready} held
+   * @throws InterruptedException if the current thread is interrupted before or while waiting
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the current thread already holds this mutex
+   */
+  public @Nullable Guard<T> lockWhen(Predicate<? super T> ready, Instant deadline)
+      throws InterruptedException {
+    Objects.requireNonNull(deadline, "deadline");
+    return lockWhen(ready, Duration.between(Instant.now(), deadline));
+  }
+
+  /**
+   * Like {@link #lockWhen(Predicate)}, but ignores interruption while waiting. If the thread is
+   * interrupted while waiting, its interrupt status is set again when this method returns.
+   *
+   * @param ready the condition to wait for
+   * @return an open guard; {@code ready} held when it was returned
+   * @throws NullPointerException if {@code ready} is null
+   * @throws IllegalStateException if the current thread already holds this mutex
+   */
+  public Guard<T> lockWhenUninterruptibly(Predicate<? super T> ready) {
+    Objects.requireNonNull(ready, "ready");
+    checkNotHeld();
+    lock.lock();
+    boolean ok = false;
+    try {
+      if (!ready.test(value)) {
+        awaitChangedUninterruptibly(ready);
+      }
+      ok = true;
+    } finally {
+      if (!ok) {
+        lock.unlock();
+      }
+    }
+    return new Guard<>(this);
+  }
+
+  /**
+   * Waits until {@code ready} holds for the value, then applies {@code action} to it under the
+   * same lock hold and returns the result: the closure form of {@link #lockWhen(Predicate)}.
+   * Other threads waiting in {@code awaitThen} or {@code lockWhen} are woken when this one
+   * releases the lock, so the action's changes reach them without a notify call.
+   *
+   * @param ready the condition to wait for; evaluated only while holding the lock
+   * @param action what to do once it holds; may change a mutable value
+   * @param <R> the result type
+   * @return what {@code action} returned
+   * @throws InterruptedException if the current thread is interrupted before or while waiting;
+   *     {@code action} has then not run
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the current thread already holds this mutex
+   */
+  public <R extends @Nullable Object> R awaitThen(
+      Predicate<? super T> ready, Function<? super T, ? extends R> action)
+      throws InterruptedException {
+    Objects.requireNonNull(action, "action");
+    try (Guard<T> g = lockWhen(ready)) {
+      return action.apply(g.mutex.value);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // State queries
+  // ---------------------------------------------------------------------------------------
+
+  /**
+   * Reports whether any thread holds the lock; for monitoring, not for synchronisation.
+   *
+   * @return {@code true} if some thread holds the lock at the moment of the call
+   */
+  public boolean isLocked() {
+    return lock.isLocked();
+  }
+
+  /**
+   * Reports whether the current thread holds the lock.
+   *
+   * @return {@code true} if the current thread holds the lock
+   */
+  public boolean isHeldByCurrentThread() {
+    return lock.isHeldByCurrentThread();
+  }
+
+  /**
+   * Describes the lock state without acquiring the lock; the value is not shown, since reading
+   * it without the lock would be a data race.
+   *
+   * @return for example {@code Mutex[Unlocked]} or {@code Mutex[Locked by thread worker-1]}
+   */
+  @Override
+  public String toString() {
+    // ReentrantLock.toString reads its owner and state without blocking; keep its bracket.
+    String s = lock.toString();
+    int open = s.indexOf('[');
+    String state = open >= 0 ? s.substring(open) : "[" + (lock.isLocked() ? "Locked" : "Unlocked") + "]";
+    int queued = lock.getQueueLength();
+    return "Mutex" + state + (queued > 0 ? "[" + queued + " queued]" : "");
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Internals
+  // ---------------------------------------------------------------------------------------
+
+  private void checkNotHeld() {
+    if (lock.isHeldByCurrentThread()) {
+      throw new IllegalStateException(
+          "Mutex is not reentrant: this thread already holds it; "
+              + "use the value through the guard you already have");
+    }
+  }
+
+  /** Releases the lock, waking automatic-signalling waiters if there are any. */
+  void release() {
+    if (waiters != 0) {
+      changed.signalAll();
+    }
+    lock.unlock();
+  }
+
+  /**
+   * Called with the lock held, before the holder releases it inside a Condvar wait: the holder
+   * may have changed the value, so automatic-signalling waiters must re-check.
+   */
+  void signalChangedBeforeWait() {
+    if (waiters != 0) {
+      changed.signalAll();
+    }
+  }
+
+  /** Reads the value; the caller holds the lock. */
+  T valueLocked() {
+    return value;
+  }
+
+  private void awaitChanged(Predicate<? super T> ready) throws InterruptedException {
+    waiters++;
+    try {
+      do {
+        changed.await();
+      } while (!ready.test(value));
+    } finally {
+      waiters--;
+    }
+  }
+
+  private boolean awaitChangedNanos(Predicate<? super T> ready, long nanos)
+      throws InterruptedException {
+    waiters++;
+    try {
+      long remaining = nanos;
+      do {
+        if (remaining <= 0L) {
+          return false;
+        }
+        remaining = changed.awaitNanos(remaining);
+      } while (!ready.test(value));
+      return true;
+    } finally {
+      waiters--;
+    }
+  }
+
+  private void awaitChangedUninterruptibly(Predicate<? super T> ready) {
+    waiters++;
+    try {
+      do {
+        changed.awaitUninterruptibly();
+      } while (!ready.test(value));
+    } finally {
+      waiters--;
+    }
+  }
+
+  /**
+   * Access to the value of a locked {@link Mutex}; closing the guard releases the lock.
+   *
+   * <p>A guard belongs to the thread that acquired it. Use it in try-with-resources:
+   *
+   * <pre>{@code
+   * try (Mutex.Guard<Config> g = mutex.lock()) {
+   *   g.set(g.get().withTimeout(5));
+   * }
+   * }</pre>
+   *
+   * <p><b>Memory consistency effects:</b> as for {@link Mutex}: actions in a thread prior to
+   * {@link #close()} happen-before actions of a thread after it next acquires the same mutex.
+   *
+   * <p><b>Thread safety:</b> a guard is confined to its owner thread.
+   *
+   * <p><b>Misuse:</b> using or closing a guard from a thread other than its owner throws
+   * {@link IllegalMonitorStateException}; using a guard after closing it, or closing it twice,
+   * throws {@link IllegalStateException}.
+   *
+   * @param <T> the type of the protected value
+   */
+  public static final class Guard<T extends @Nullable Object> implements AutoCloseable {
+    final Mutex<T> mutex;
+    private final Thread owner;
+
+    /** Written and read only by {@link #owner} (checked first), so a plain field suffices. */
+    private boolean closed;
+
+    Guard(Mutex<T> mutex) {
+      this.mutex = mutex;
+      this.owner = Thread.currentThread();
+    }
+
+    /**
+     * Returns the protected value.
+     *
+     * @return the value; may be {@code null} if the mutex holds {@code null}
+     * @throws IllegalMonitorStateException if called from a thread other than the owner
+     * @throws IllegalStateException if the guard is closed
+     */
+    public T get() {
+      checkUsable();
+      return mutex.value;
+    }
+
+    /**
+     * Replaces the protected value.
+     *
+     * @param value the new value; may be {@code null}
+     * @throws IllegalMonitorStateException if called from a thread other than the owner
+     * @throws IllegalStateException if the guard is closed
+     */
+    public void set(T value) {
+      checkUsable();
+      mutex.value = value;
+    }
+
+    /**
+     * Releases the lock. Threads waiting in {@link Mutex#lockWhen} or {@link Mutex#awaitThen}
+     * are woken to re-check their predicates.
+     *
+     * @throws IllegalMonitorStateException if called from a thread other than the owner
+     * @throws IllegalStateException if the guard is already closed
+     */
+    @Override
+    public void close() {
+      checkOwner();
+      if (closed) {
+        throw new IllegalStateException(
+            "Mutex guard already closed: close each guard exactly once (use try-with-resources)");
+      }
+      closed = true;
+      mutex.release();
+    }
+
+    /**
+     * Reports whether this guard is still open (the owner still holds the lock through it).
+     *
+     * @return {@code true} until {@link #close()} is called; only meaningful on the owner thread
+     */
+    public boolean isOpen() {
+      return !closed;
+    }
+
+    void checkUsable() {
+      checkOwner();
+      if (closed) {
+        throw new IllegalStateException(
+            "Mutex guard already closed: the value may only be used while the guard is open");
+      }
+    }
+
+    private void checkOwner() {
+      if (Thread.currentThread() != owner) {
+        throw new IllegalMonitorStateException(
+            "Mutex guard belongs to thread " + owner.getName() + ", not to "
+                + Thread.currentThread().getName() + "; a guard must be used and closed by the"
+                + " thread that locked it");
+      }
+    }
+
+    /**
+     * Describes the guard without touching the value.
+     *
+     * @return for example {@code Mutex.Guard[open, owner=main]}
+     */
+    @Override
+    public String toString() {
+      return "Mutex.Guard[" + (closed ? "closed" : "open") + ", owner=" + owner.getName() + "]";
+    }
+  }
+}

@@ -1,0 +1,503 @@
+package dev.weft;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Function;
+import java.util.function.UnaryOperator;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A reader-writer lock that owns the value it protects: many threads may read the value at
+ * once, or one thread may write it; Rust's {@code RwLock<T>} for Java.
+ *
+ * <pre>{@code
+ * RwLock<Config> cfg = new RwLock<>(initial);
+ * try (RwLock.ReadGuard<Config> r = cfg.read()) {   // shared with other readers
+ *   use(r.get());
+ * }
+ * try (RwLock.WriteGuard<Config> w = cfg.write()) { // exclusive
+ *   w.set(w.get().withTimeout(5));
+ * }
+ * int port = cfg.withRead(Config::port);            // closure forms
+ * cfg.update(c -> c.withPort(8080));
+ * }</pre>
+ *
+ * <p>With the plain JDK, the lock and the data it guards are separate and nothing stops a
+ * write under the read lock:
+ *
+ * <pre>{@code
+ * ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
+ * rw.readLock().lock();
+ * try { use(config); } finally { rw.readLock().unlock(); }
+ * }</pre>
+ *
+ * <p>The value handed to readers should be immutable, or used read-only: a read guard offers no
+ * {@code set}, but Java cannot stop readers from mutating a mutable object they get from it.
+ *
+ * <p><b>Memory consistency effects:</b> Actions in a thread prior to releasing the write lock
+ * (closing a {@link WriteGuard}, or returning from {@link #withWrite} or {@link #update})
+ * <i>happen-before</i> actions subsequent to a later acquisition of the read or the write lock
+ * in another thread. Actions in a thread prior to releasing a read lock happen-before actions
+ * subsequent to a later acquisition of the write lock. These are the memory effects of
+ * {@link java.util.concurrent.locks.ReadWriteLock}; {@code RwLock} is a thin layer over a
+ * non-fair {@link ReentrantReadWriteLock}.
+ *
+ * <p><b>Thread safety:</b> all methods may be called from any thread; guards are confined to
+ * the thread that acquired them. {@code null} is allowed as the protected value.
+ *
+ * <p><b>Reentrancy:</b> read guards may nest in one thread (as {@code ReentrantReadWriteLock}
+ * permits without risk of deadlock). Any other nesting is refused with {@link
+ * IllegalStateException} instead of a deadlock: acquiring the write lock while the thread holds
+ * the read lock (an upgrade, which would wait for itself forever) or the write lock, and
+ * acquiring the read lock while the thread holds the write lock. No poisoning: if the function
+ * given to {@link #update} throws, the value is unchanged and the exception propagates.
+ *
+ * <p><b>Misuse:</b> null functions or timeouts throw {@link NullPointerException}; refused
+ * nesting throws {@link IllegalStateException}; using or closing a guard from a thread other
+ * than its owner throws {@link IllegalMonitorStateException}; using a closed guard or closing it
+ * twice throws {@link IllegalStateException}.
+ *
+ * @param <T> the type of the protected value; may be a nullable type
+ */
+// "exports": public signatures use JSpecify's @Nullable, and module-info has
+// `requires static org.jspecify` (annotations are compile-time only). javac wants
+// `requires static transitive`; that module-info change is requested, this is the stopgap.
+@SuppressWarnings("exports")
+public final class RwLock<T extends @Nullable Object> {
+  /*
+   * Algorithm notes:
+   *
+   * The value is a plain field. Readers read it only under the read lock, writers read and
+   * write it only under the write lock; ReentrantReadWriteLock's happen-before edges (write
+   * unlock -> any later lock, read unlock -> later write lock) order every access, so no
+   * VarHandle or volatile is needed.
+   *
+   * Nesting checks use isWriteLockedByCurrentThread() (a plain owner comparison) and, on the
+   * write path only, getReadHoldCount() (a per-thread counter lookup). The read fast path
+   * therefore pays a single owner comparison; the write path, rarer by assumption, pays the
+   * upgrade check.
+   */
+
+  private final ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
+  private final ReentrantReadWriteLock.ReadLock readLock = rw.readLock();
+  private final ReentrantReadWriteLock.WriteLock writeLock = rw.writeLock();
+
+  /** The protected value; read under either lock, written only under the write lock. */
+  private T value;
+
+  /**
+   * Creates a reader-writer lock protecting {@code value}.
+   *
+   * @param value the initial value; may be {@code null}
+   */
+  public RwLock(T value) {
+    this.value = value;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Read side
+  // ---------------------------------------------------------------------------------------
+
+  /**
+   * Acquires the read lock, waiting uninterruptibly while a writer holds it (like {@link
+   * java.util.concurrent.locks.Lock#lock()}).
+   *
+   * @return an open read guard owned by the current thread
+   * @throws IllegalStateException if the current thread holds the write lock
+   */
+  public ReadGuard<T> read() {
+    checkNoWriteHeld("read");
+    readLock.lock();
+    return new ReadGuard<>(this);
+  }
+
+  /**
+   * Acquires the read lock unless the current thread is interrupted.
+   *
+   * @return an open read guard owned by the current thread
+   * @throws InterruptedException if the current thread is interrupted before or while waiting
+   * @throws IllegalStateException if the current thread holds the write lock
+   */
+  public ReadGuard<T> readInterruptibly() throws InterruptedException {
+    checkNoWriteHeld("read");
+    readLock.lockInterruptibly();
+    return new ReadGuard<>(this);
+  }
+
+  /**
+   * Acquires the read lock only if no writer holds it at the time of the call.
+   *
+   * @return an open read guard, or {@code null} if a writer holds the lock
+   * @throws IllegalStateException if the current thread holds the write lock
+   */
+  public @Nullable ReadGuard<T> tryRead() {
+    checkNoWriteHeld("read");
+    return readLock.tryLock() ? new ReadGuard<>(this) : null;
+  }
+
+  /**
+   * Acquires the read lock if it becomes available within the timeout.
+   *
+   * @param timeout how long to wait; zero or negative means check once without waiting
+   * @return an open read guard, or {@code null} if the timeout elapsed first
+   * @throws InterruptedException if the current thread is interrupted before or while waiting
+   * @throws NullPointerException if {@code timeout} is null
+   * @throws IllegalStateException if the current thread holds the write lock
+   */
+  public @Nullable ReadGuard<T> tryRead(Duration timeout) throws InterruptedException {
+    long nanos = Timeouts.toNanos(timeout, "timeout");
+    checkNoWriteHeld("read");
+    return readLock.tryLock(nanos, TimeUnit.NANOSECONDS) ? new ReadGuard<>(this) : null;
+  }
+
+  /**
+   * Applies {@code fn} to the value under the read lock (acquired uninterruptibly) and returns
+   * the result.
+   *
+   * @param fn the function; must not modify the value
+   * @param <R> the result type
+   * @return what {@code fn} returned
+   * @throws NullPointerException if {@code fn} is null
+   * @throws IllegalStateException if the current thread holds the write lock
+   */
+  public <R extends @Nullable Object> R withRead(Function<? super T, ? extends R> fn) {
+    Objects.requireNonNull(fn, "fn");
+    checkNoWriteHeld("read");
+    readLock.lock();
+    try {
+      return fn.apply(value);
+    } finally {
+      readLock.unlock();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Write side
+  // ---------------------------------------------------------------------------------------
+
+  /**
+   * Acquires the write lock, waiting uninterruptibly until no reader or writer holds it.
+   *
+   * @return an open write guard owned by the current thread
+   * @throws IllegalStateException if the current thread holds the read or the write lock
+   */
+  public WriteGuard<T> write() {
+    checkNothingHeld();
+    writeLock.lock();
+    return new WriteGuard<>(this);
+  }
+
+  /**
+   * Acquires the write lock unless the current thread is interrupted.
+   *
+   * @return an open write guard owned by the current thread
+   * @throws InterruptedException if the current thread is interrupted before or while waiting
+   * @throws IllegalStateException if the current thread holds the read or the write lock
+   */
+  public WriteGuard<T> writeInterruptibly() throws InterruptedException {
+    checkNothingHeld();
+    writeLock.lockInterruptibly();
+    return new WriteGuard<>(this);
+  }
+
+  /**
+   * Acquires the write lock only if no thread holds the lock at the time of the call.
+   *
+   * @return an open write guard, or {@code null} if the lock is held
+   * @throws IllegalStateException if the current thread holds the read or the write lock
+   */
+  public @Nullable WriteGuard<T> tryWrite() {
+    checkNothingHeld();
+    return writeLock.tryLock() ? new WriteGuard<>(this) : null;
+  }
+
+  /**
+   * Acquires the write lock if it becomes available within the timeout.
+   *
+   * @param timeout how long to wait; zero or negative means check once without waiting
+   * @return an open write guard, or {@code null} if the timeout elapsed first
+   * @throws InterruptedException if the current thread is interrupted before or while waiting
+   * @throws NullPointerException if {@code timeout} is null
+   * @throws IllegalStateException if the current thread holds the read or the write lock
+   */
+  public @Nullable WriteGuard<T> tryWrite(Duration timeout) throws InterruptedException {
+    long nanos = Timeouts.toNanos(timeout, "timeout");
+    checkNothingHeld();
+    return writeLock.tryLock(nanos, TimeUnit.NANOSECONDS) ? new WriteGuard<>(this) : null;
+  }
+
+  /**
+   * Applies {@code fn} to the value under the write lock (acquired uninterruptibly) and returns
+   * the result; {@code fn} may modify a mutable value.
+   *
+   * @param fn the function
+   * @param <R> the result type
+   * @return what {@code fn} returned
+   * @throws NullPointerException if {@code fn} is null
+   * @throws IllegalStateException if the current thread holds the read or the write lock
+   */
+  public <R extends @Nullable Object> R withWrite(Function<? super T, ? extends R> fn) {
+    Objects.requireNonNull(fn, "fn");
+    checkNothingHeld();
+    writeLock.lock();
+    try {
+      return fn.apply(value);
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  /**
+   * Replaces the value with {@code fn(value)} under the write lock and returns the new value. If
+   * {@code fn} throws, the value is unchanged and the exception propagates (no poisoning).
+   *
+   * @param fn the function computing the new value from the old one
+   * @return the new value
+   * @throws NullPointerException if {@code fn} is null
+   * @throws IllegalStateException if the current thread holds the read or the write lock
+   */
+  public T update(UnaryOperator<T> fn) {
+    Objects.requireNonNull(fn, "fn");
+    checkNothingHeld();
+    writeLock.lock();
+    try {
+      T next = fn.apply(value);
+      value = next;
+      return next;
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // State queries
+  // ---------------------------------------------------------------------------------------
+
+  /**
+   * Reports whether a writer holds the lock; for monitoring, not for synchronisation.
+   *
+   * @return {@code true} if some thread holds the write lock at the moment of the call
+   */
+  public boolean isWriteLocked() {
+    return rw.isWriteLocked();
+  }
+
+  /**
+   * Returns the number of read holds; for monitoring, not for synchronisation.
+   *
+   * @return the number of read-lock holds at the moment of the call
+   */
+  public int readLockCount() {
+    return rw.getReadLockCount();
+  }
+
+  /**
+   * Describes the lock state without locking; the value is not shown.
+   *
+   * @return for example {@code RwLock[readers=2, writeLocked=false]}
+   */
+  @Override
+  public String toString() {
+    return "RwLock[readers=" + rw.getReadLockCount() + ", writeLocked=" + rw.isWriteLocked() + "]";
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Internals
+  // ---------------------------------------------------------------------------------------
+
+  private void checkNoWriteHeld(String what) {
+    if (rw.isWriteLockedByCurrentThread()) {
+      throw new IllegalStateException(
+          "RwLock is not reentrant: this thread holds the write lock and asked for the " + what
+              + " lock; use the write guard you already have");
+    }
+  }
+
+  private void checkNothingHeld() {
+    checkNoWriteHeld("write");
+    if (rw.getReadHoldCount() > 0) {
+      throw new IllegalStateException(
+          "RwLock cannot upgrade: this thread holds the read lock and asked for the write lock,"
+              + " which would wait for itself forever; close the read guard first");
+    }
+  }
+
+  private static String ownerMessage(String kind, Thread owner) {
+    return "RwLock " + kind + " guard belongs to thread " + owner.getName() + ", not to "
+        + Thread.currentThread().getName() + "; a guard must be used and closed by the thread"
+        + " that acquired it";
+  }
+
+  /**
+   * Shared access to the value of an {@link RwLock}; closing the guard releases the read lock.
+   *
+   * <p><b>Memory consistency effects:</b> as for {@link RwLock}.
+   *
+   * <p><b>Thread safety:</b> a guard is confined to its owner thread.
+   *
+   * <p><b>Misuse:</b> using or closing the guard from a thread other than its owner throws
+   * {@link IllegalMonitorStateException}; using it after closing, or closing it twice, throws
+   * {@link IllegalStateException}.
+   *
+   * @param <T> the type of the protected value
+   */
+  public static final class ReadGuard<T extends @Nullable Object> implements AutoCloseable {
+    private final RwLock<T> lock;
+    private final Thread owner;
+
+    /** Written and read only by {@link #owner} (checked first), so a plain field suffices. */
+    private boolean closed;
+
+    ReadGuard(RwLock<T> lock) {
+      this.lock = lock;
+      this.owner = Thread.currentThread();
+    }
+
+    /**
+     * Returns the protected value, which must only be read.
+     *
+     * @return the value; may be {@code null}
+     * @throws IllegalMonitorStateException if called from a thread other than the owner
+     * @throws IllegalStateException if the guard is closed
+     */
+    public T get() {
+      checkOwner();
+      if (closed) {
+        throw new IllegalStateException(
+            "RwLock read guard already closed: the value may only be used while it is open");
+      }
+      return lock.value;
+    }
+
+    /**
+     * Releases this read hold.
+     *
+     * @throws IllegalMonitorStateException if called from a thread other than the owner
+     * @throws IllegalStateException if the guard is already closed
+     */
+    @Override
+    public void close() {
+      checkOwner();
+      if (closed) {
+        throw new IllegalStateException(
+            "RwLock read guard already closed: close each guard exactly once"
+                + " (use try-with-resources)");
+      }
+      closed = true;
+      lock.readLock.unlock();
+    }
+
+    private void checkOwner() {
+      if (Thread.currentThread() != owner) {
+        throw new IllegalMonitorStateException(ownerMessage("read", owner));
+      }
+    }
+
+    /**
+     * Describes the guard without touching the value.
+     *
+     * @return for example {@code RwLock.ReadGuard[open, owner=main]}
+     */
+    @Override
+    public String toString() {
+      return "RwLock.ReadGuard[" + (closed ? "closed" : "open") + ", owner=" + owner.getName()
+          + "]";
+    }
+  }
+
+  /**
+   * Exclusive access to the value of an {@link RwLock}; closing the guard releases the write
+   * lock.
+   *
+   * <p><b>Memory consistency effects:</b> as for {@link RwLock}.
+   *
+   * <p><b>Thread safety:</b> a guard is confined to its owner thread.
+   *
+   * <p><b>Misuse:</b> using or closing the guard from a thread other than its owner throws
+   * {@link IllegalMonitorStateException}; using it after closing, or closing it twice, throws
+   * {@link IllegalStateException}.
+   *
+   * @param <T> the type of the protected value
+   */
+  public static final class WriteGuard<T extends @Nullable Object> implements AutoCloseable {
+    private final RwLock<T> lock;
+    private final Thread owner;
+
+    /** Written and read only by {@link #owner} (checked first), so a plain field suffices. */
+    private boolean closed;
+
+    WriteGuard(RwLock<T> lock) {
+      this.lock = lock;
+      this.owner = Thread.currentThread();
+    }
+
+    /**
+     * Returns the protected value.
+     *
+     * @return the value; may be {@code null}
+     * @throws IllegalMonitorStateException if called from a thread other than the owner
+     * @throws IllegalStateException if the guard is closed
+     */
+    public T get() {
+      checkUsable();
+      return lock.value;
+    }
+
+    /**
+     * Replaces the protected value.
+     *
+     * @param value the new value; may be {@code null}
+     * @throws IllegalMonitorStateException if called from a thread other than the owner
+     * @throws IllegalStateException if the guard is closed
+     */
+    public void set(T value) {
+      checkUsable();
+      lock.value = value;
+    }
+
+    /**
+     * Releases the write lock.
+     *
+     * @throws IllegalMonitorStateException if called from a thread other than the owner
+     * @throws IllegalStateException if the guard is already closed
+     */
+    @Override
+    public void close() {
+      checkOwner();
+      if (closed) {
+        throw new IllegalStateException(
+            "RwLock write guard already closed: close each guard exactly once"
+                + " (use try-with-resources)");
+      }
+      closed = true;
+      lock.writeLock.unlock();
+    }
+
+    private void checkUsable() {
+      checkOwner();
+      if (closed) {
+        throw new IllegalStateException(
+            "RwLock write guard already closed: the value may only be used while it is open");
+      }
+    }
+
+    private void checkOwner() {
+      if (Thread.currentThread() != owner) {
+        throw new IllegalMonitorStateException(ownerMessage("write", owner));
+      }
+    }
+
+    /**
+     * Describes the guard without touching the value.
+     *
+     * @return for example {@code RwLock.WriteGuard[open, owner=main]}
+     */
+    @Override
+    public String toString() {
+      return "RwLock.WriteGuard[" + (closed ? "closed" : "open") + ", owner=" + owner.getName()
+          + "]";
+    }
+  }
+}
