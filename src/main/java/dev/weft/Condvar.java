@@ -60,10 +60,6 @@ import org.jspecify.annotations.Nullable;
  * closed guard throws {@link IllegalStateException}, with another thread's guard {@link
  * IllegalMonitorStateException}.
  */
-// "exports": public signatures use JSpecify's @Nullable, and module-info has
-// `requires static org.jspecify` (annotations are compile-time only). javac wants
-// `requires static transitive`; that module-info change is requested, this is the stopgap.
-@SuppressWarnings("exports")
 public final class Condvar {
   /*
    * Algorithm notes:

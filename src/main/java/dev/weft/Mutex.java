@@ -85,10 +85,6 @@ import org.jspecify.annotations.Nullable;
  *
  * @param <T> the type of the protected value; may be a nullable type
  */
-// "exports": public signatures use JSpecify's @Nullable, and module-info has
-// `requires static org.jspecify` (annotations are compile-time only). javac wants
-// `requires static transitive`; that module-info change is requested, this is the stopgap.
-@SuppressWarnings("exports")
 public final class Mutex<T extends @Nullable Object> {
   /*
    * Algorithm notes:

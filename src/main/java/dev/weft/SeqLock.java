@@ -513,9 +513,6 @@ public final class SeqLock {
    * @return the guard, or {@code null} if another thread holds the lock
    * @throws IllegalStateException if the current thread already holds the write lock
    */
-  // -Xlint:exports flags @Nullable because module-info has `requires static org.jspecify`
-  // (not transitive); the annotation is compile-time only, so the warning is a false positive.
-  @SuppressWarnings("exports")
   public @Nullable WriteGuard tryWrite() {
     long odd = tryAcquire();
     if (odd == 0L) {
@@ -534,9 +531,6 @@ public final class SeqLock {
    * @throws NullPointerException if {@code timeout} is null
    * @throws IllegalStateException if the current thread already holds the write lock
    */
-  // -Xlint:exports flags @Nullable because module-info has `requires static org.jspecify`
-  // (not transitive); the annotation is compile-time only, so the warning is a false positive.
-  @SuppressWarnings("exports")
   public @Nullable WriteGuard tryWrite(Duration timeout) throws InterruptedException {
     long nanos = Timeouts.toNanos(timeout, "timeout");
     long odd = tryAcquire();
