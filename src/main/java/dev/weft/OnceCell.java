@@ -31,7 +31,8 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Semantics.</b> {@link #getOrInit} runs at most one initialiser at a time and stores the
  * first successful result; other callers wait for it and get the same instance. {@link #trySet}
  * and {@link #set} never wait: if one of them wins while an initialiser is running, the
- * initialiser's result is dropped and its caller gets the value that was set. {@code null} is a
+ * initialiser's outcome is dropped (its result, or an exception other than an {@link Error}) and
+ * its caller gets the value that was set, as if the set had come first. {@code null} is a
  * legal value. If an initialiser throws, the exception propagates unchanged to its caller and
  * waiting threads are released; under {@link Lazy.FailurePolicy#RETRY RETRY} (the default) the
  * cell stays unset and a waiting {@code getOrInit} runs its own initialiser; under {@link

@@ -46,7 +46,9 @@ abstract class OnceCellCore<T extends @Nullable Object> {
    * release of state, so that owner's value CAS is visible). It then runs the supplier and
    * publishes with compareAndExchange(value, null, result): if trySet won meanwhile, the winner's
    * value is returned and the supplier's result is dropped (every caller sees one instance). On
-   * failure it either leaves value null (RETRY) or CASes FAILED (REMEMBER). Either way it then
+   * failure it either leaves value null (RETRY) or CASes FAILED (REMEMBER); if that CAS finds a
+   * value set by trySet meanwhile, the set linearizes first and the caller gets that value
+   * (only an Error still propagates), exactly as if its initialiser had never run. Either way it then
    * finishes: setVolatile(state, null) and releases every waiter. Under RETRY a released waiter
    * claims the state and runs its supplier: waiters are never stranded by a failing initialiser.
    *
@@ -353,15 +355,25 @@ abstract class OnceCellCore<T extends @Nullable Object> {
       Supplier<? extends T> s = given != null ? given : ownSupplier();
       result = s.get();
     } catch (Throwable t) {
+      Object won; // a value set by trySet/set while the initialiser ran, if any
       if (rememberFailures) {
         failure = t;
         if (casValue(null, FAILED)) {
           releaseSupplier();
+          won = null;
         } else {
           failure = null; // trySet won meanwhile: the cell is set, not failed
+          won = valueVolatile();
         }
+      } else {
+        won = valueVolatile();
       }
       finish();
+      if (won != null && !(t instanceof Error)) {
+        // Linearizable outcome: the set that won comes first, and a getOrInit on a set cell
+        // returns its value without running an initialiser. Errors still propagate.
+        return decode(won);
+      }
       throw t;
     }
     Object witness = compareAndExchangeValue(null, encode(result));
