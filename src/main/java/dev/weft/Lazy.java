@@ -34,8 +34,8 @@ import org.jspecify.annotations.Nullable;
  * }
  * }</pre>
  *
- * <p>After initialisation {@link #get()} is one acquire load and a compare, as cheap as a
- * {@code volatile} read. A plain {@code static final} field, or the holder-class idiom, is still
+ * <p>After initialisation {@link #get()} is one acquire load and a null check, as cheap as a
+ * {@code volatile} read (a {@code null} value takes a slightly longer path). A plain {@code static final} field, or the holder-class idiom, is still
  * faster because the JIT folds it into a constant: prefer those when the value is static and
  * its construction cannot fail or depend on anything set up later. Use {@code Lazy} for instance
  * fields, for values whose construction may fail and should be retried, and where class
@@ -81,8 +81,9 @@ public final class Lazy<T extends @Nullable Object> extends OnceCellCore<T>
    * Algorithm notes: the protocol lives in OnceCellCore (see its notes). Lazy adds only the
    * supplier field: written in the constructor (published with the Lazy itself), read only by
    * the thread that owns the initialisation claim (the claim CAS acquires every earlier owner's
-   * writes), and cleared by the owner after a success or a remembered failure, before it
-   * releases the claim, so nobody can read it afterwards and it becomes garbage.
+   * writes), and cleared by the owner after its CAS made the outcome terminal (success, or a
+   * remembered failure); no claim can succeed after that, so nobody reads it again and it
+   * becomes garbage.
    */
 
   /**
@@ -156,10 +157,10 @@ public final class Lazy<T extends @Nullable Object> extends OnceCellCore<T>
    *     unchanged, on the thread that ran it
    */
   @Override
-  @SuppressWarnings("unchecked") // v is neither null nor a sentinel: it is a T stored by encode
+  @SuppressWarnings("unchecked") // a non-null cached value is the T the initialiser returned
   public T get() {
     Object v = valueAcquire();
-    if (v != null && v != NIL && v != FAILED) {
+    if (v != null) {
       return (T) v;
     }
     return initSlow(null);
@@ -172,8 +173,7 @@ public final class Lazy<T extends @Nullable Object> extends OnceCellCore<T>
    *     initialisation
    */
   public boolean isInitialized() {
-    Object v = valueAcquire();
-    return v != null && v != FAILED;
+    return isSetNow();
   }
 
   /**

@@ -68,10 +68,11 @@ import org.jspecify.annotations.Nullable;
 @SuppressWarnings("exports")
 public final class OnceCell<T extends @Nullable Object> extends OnceCellCore<T> {
   /*
-   * Algorithm notes: the protocol lives in OnceCellCore (see its notes). trySet/set are a
-   * single CAS of the value field from "unset" followed by releasing the waiters; getOrInit is
-   * the shared claim-and-run slow path with the caller's supplier; await parks until the value
-   * field leaves "unset".
+   * Algorithm notes: the protocol lives in OnceCellCore (see its notes). trySet/set are one CAS
+   * of the state word to a terminal Done (also over a running initialiser), then the value
+   * cache's setRelease and the release of waiters; getOrInit is the shared claim-and-run slow
+   * path with the caller's supplier; await parks until the state is terminal. Every read method
+   * tries the cached value first (one getAcquire), then the Done (getAcquire of the state).
    */
 
   /** Creates an empty cell that lets a failed initialiser be retried ({@code RETRY}). */
@@ -104,11 +105,11 @@ public final class OnceCell<T extends @Nullable Object> extends OnceCellCore<T> 
    * @throws RuntimeException whatever {@code initializer} throws (likewise any {@link Error}),
    *     unchanged
    */
-  @SuppressWarnings("unchecked") // v is neither null nor a sentinel: it is a T stored by encode
+  @SuppressWarnings("unchecked") // a non-null cached value is the T that was set
   public T getOrInit(Supplier<? extends T> initializer) {
     Objects.requireNonNull(initializer, "initializer");
     Object v = valueAcquire();
-    if (v != null && v != NIL && v != FAILED) {
+    if (v != null) {
       return (T) v;
     }
     return initSlow(initializer);
@@ -133,7 +134,8 @@ public final class OnceCell<T extends @Nullable Object> extends OnceCellCore<T> 
    */
   public void set(T value) {
     if (!trySetValue(value)) {
-      Throwable failed = failureIfFailed();
+      Done d = doneAcquire();
+      Throwable failed = d != null ? d.failure : null;
       if (failed != null) {
         throw new IllegalStateException(
             "OnceCell cannot be set: its initialiser failed and FailurePolicy.REMEMBER keeps it"
@@ -151,8 +153,7 @@ public final class OnceCell<T extends @Nullable Object> extends OnceCellCore<T> 
    * @return true if a value (possibly null) is stored
    */
   public boolean isSet() {
-    Object v = valueAcquire();
-    return v != null && v != FAILED;
+    return isSetNow();
   }
 
   /**
@@ -161,13 +162,14 @@ public final class OnceCell<T extends @Nullable Object> extends OnceCellCore<T> 
    * @param other the value to return if the cell is unset (or failed); may be null
    * @return the cell's value or {@code other}
    */
-  @SuppressWarnings("unchecked") // v is neither null nor a sentinel: it is a T stored by encode
+  @SuppressWarnings("unchecked") // a non-null cached value is the T that was set
   public T orElse(T other) {
     Object v = valueAcquire();
-    if (v == null || v == FAILED) {
-      return other;
+    if (v != null) {
+      return (T) v;
     }
-    return v == NIL ? decode(v) : (T) v;
+    Done d = doneAcquire();
+    return d == null || d.failure != null ? other : decode(d);
   }
 
   /**
@@ -177,19 +179,24 @@ public final class OnceCell<T extends @Nullable Object> extends OnceCellCore<T> 
    * @throws NoSuchElementException if the cell is unset, or failed under {@code REMEMBER} (then
    *     with the original failure as cause)
    */
+  @SuppressWarnings("unchecked") // a non-null cached value is the T that was set
   public T orElseThrow() {
     Object v = valueAcquire();
-    if (v == null) {
+    if (v != null) {
+      return (T) v;
+    }
+    Done d = doneAcquire();
+    if (d == null) {
       throw new NoSuchElementException(
           "OnceCell is not set; use isSet() or orElse(other) to test first, or await() to wait");
     }
-    if (v == FAILED) {
+    if (d.failure != null) {
       throw new NoSuchElementException(
           "OnceCell is not set: its initialiser failed (FailurePolicy.REMEMBER); the cause is that"
               + " failure",
-          failureIfFailed());
+          d.failure);
     }
-    return decode(v);
+    return decode(d);
   }
 
   /**
@@ -203,9 +210,13 @@ public final class OnceCell<T extends @Nullable Object> extends OnceCellCore<T> 
    * @throws TaskFailedException if an initialiser failed under {@code REMEMBER}, before or while
    *     waiting; the cause is the original failure
    */
+  @SuppressWarnings("unchecked") // a non-null cached value is the T that was set
   public T await() throws InterruptedException {
     Object v = valueAcquire();
-    return decode(v != null ? v : Objects.requireNonNull(awaitSlow(true, -1L)));
+    if (v != null) {
+      return (T) v;
+    }
+    return decode(Objects.requireNonNull(awaitSlow(true, -1L)));
   }
 
   /**
@@ -223,16 +234,14 @@ public final class OnceCell<T extends @Nullable Object> extends OnceCellCore<T> 
    */
   public boolean await(Duration timeout) throws InterruptedException {
     long nanos = Timeouts.toNanos(timeout, "timeout");
-    Object v = valueAcquire();
-    if (v == null) {
-      v = awaitSlow(true, nanos);
-      if (v == null) {
-        return false;
-      }
+    if (valueAcquire() != null) {
+      return true;
     }
-    if (v == FAILED) {
-      throw failedException();
+    Done d = awaitSlow(true, nanos);
+    if (d == null) {
+      return false;
     }
+    decode(d); // throws if the initialiser failed under REMEMBER
     return true;
   }
 
@@ -245,16 +254,17 @@ public final class OnceCell<T extends @Nullable Object> extends OnceCellCore<T> 
    * @throws TaskFailedException if an initialiser failed under {@code REMEMBER}; the cause is
    *     the original failure
    */
+  @SuppressWarnings("unchecked") // a non-null cached value is the T that was set
   public T awaitUninterruptibly() {
     Object v = valueAcquire();
-    if (v == null) {
-      try {
-        v = Objects.requireNonNull(awaitSlow(false, -1L));
-      } catch (InterruptedException e) {
-        throw new AssertionError("an uninterruptible wait threw InterruptedException", e);
-      }
+    if (v != null) {
+      return (T) v;
     }
-    return decode(v);
+    try {
+      return decode(Objects.requireNonNull(awaitSlow(false, -1L)));
+    } catch (InterruptedException e) {
+      throw new AssertionError("an uninterruptible wait threw InterruptedException", e);
+    }
   }
 
   /**

@@ -8,9 +8,9 @@ import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The shared engine of {@link Lazy} and {@link OnceCell}: a write-once value slot whose
- * published state is the value field itself, a claim word that lets one thread at a time run an
- * initialiser, and a stack of parked waiters.
+ * The shared engine of {@link Lazy} and {@link OnceCell}: a write-once cell whose outcome is
+ * decided by one CAS on a state word, a value field that caches a non-null outcome for the
+ * one-load fast path, and a stack of parked waiters.
  *
  * <p>Package-private on purpose: the public types expose only their own methods, and both keep
  * the one-load fast path by reading {@link #valueAcquire()} directly (no extra indirection).
@@ -22,50 +22,51 @@ abstract class OnceCellCore<T extends @Nullable Object> {
    * Algorithm notes
    * ---------------
    * Fields:
-   *   value   - null: not set yet. NIL: set to null. FAILED: initialisation failed under
-   *             FailurePolicy.REMEMBER (terminal). Anything else: the value. Every terminal
-   *             transition is one CAS from null (trySet, a successful initialiser, a remembered
-   *             failure), so "set", "failed" and "which value" are decided by a single field and
-   *             the cell is linearizable on it. null as "unset" means the field needs no write
-   *             in the constructor: the default value is already the right state.
-   *   state   - null: nobody is initialising. A Thread: that thread claimed the right to run an
-   *             initialiser (CAS null -> thread) and has not finished. Knowing the owner lets a
-   *             recursive call from the same thread fail fast instead of deadlocking.
+   *   state   - the single source of truth. null: unset, nobody initialising. A Thread: that
+   *             thread claimed the right to run an initialiser and has not finished (knowing the
+   *             owner lets a recursive call from the same thread fail fast instead of
+   *             deadlocking). A Done: terminal, holding the value (possibly null) or, under
+   *             FailurePolicy.REMEMBER, the failure. Done is permanent: every terminal
+   *             transition (trySet, a successful initialiser, a remembered failure) is one CAS
+   *             of state to a Done, so "set", "failed" and "which value" are decided by a single
+   *             field and the cell is linearizable on it.
+   *   value   - a cache of a non-null outcome for the fast path. Written once, with setRelease,
+   *             by the thread whose CAS installed the Done, after that CAS. Stays null for a
+   *             null value and for a failure (those are read from the Done).
    *   waiters - a Treiber stack of Waiter nodes of parked threads.
-   *   failure - the remembered throwable; written before the CAS that publishes FAILED and read
-   *             only after reading FAILED, so the CAS (release) / getAcquire pair orders it.
    *
-   * Fast path (get, getOrInit, isSet): one getAcquire of value and compares against null and the
-   * two sentinels. Acquire pairs with the release of the CAS that published the value, so every
-   * write the initialiser (or the caller of set) made before publishing is visible: the object
-   * is never seen half-built, even if it has non-final fields.
+   * Fast path (Lazy.get, OnceCell.getOrInit, ...): one getAcquire of value and a null check.
+   * The acquire pairs with the winner's setRelease, which follows everything the initialiser
+   * (or the caller of trySet) did to build the object, so the object is never seen half-built,
+   * even with non-final fields. Until the cache is written (and always for null or a failure)
+   * readers take the slow path and read state with getVolatile, which acquires the releasing
+   * CAS that installed the Done; Done's fields are final and written before that CAS.
    *
-   * Initialisation: a caller that finds value null and state null CASes state null -> itself.
-   * After the claim it re-reads value, since an earlier owner may have finished between this
-   * thread's read of value and its claim (the claim CAS reads the earlier owner's volatile
-   * release of state, so that owner's value CAS is visible). It then runs the supplier and
-   * publishes with compareAndExchange(value, null, result): if trySet won meanwhile, the winner's
-   * value is returned and the supplier's result is dropped (every caller sees one instance). On
-   * failure it either leaves value null (RETRY) or CASes FAILED (REMEMBER); if that CAS finds a
-   * value set by trySet meanwhile, the set linearizes first and the caller gets that value
-   * (only an Error still propagates), exactly as if its initialiser had never run. Either way it then
-   * finishes: setVolatile(state, null) and releases every waiter. Under RETRY a released waiter
-   * claims the state and runs its supplier: waiters are never stranded by a failing initialiser.
+   * Initialisation: a caller that finds state null CASes it null -> itself (the claim; the CAS
+   * acquires the previous owner's release, hence its writes, e.g. to Lazy's supplier). A claim
+   * can only succeed while unset, because Done is permanent: no re-check is needed. The owner
+   * runs the supplier and CASes state owner -> Done(result). That CAS fails only if trySet
+   * installed a Done meanwhile (only trySet moves state away from a running owner): then the
+   * winner's value is returned and the supplier's result dropped (every caller sees one
+   * instance). On failure the owner CASes owner -> null (RETRY) or owner -> Done(failure)
+   * (REMEMBER); if that CAS finds a trySet's Done, the set linearizes first and the caller gets
+   * its value (only an Error still propagates), exactly as if its initialiser had never run.
+   * Every outcome then releases all waiters; under RETRY a released getOrInit/get waiter claims
+   * the state and runs its supplier, so waiters are never stranded by a failing initialiser.
    *
    * Waiting (the classic Dekker pattern, hence volatile accesses on both sides):
-   *   waiter:   push node (CAS waiters)  ->  getVolatile(value), getVolatile(state)  -> park
-   *   releaser: CAS value / setVolatile(state)  ->  getVolatile/getAndSet(waiters) -> unpark
-   * All four are volatile, hence totally ordered: either the waiter's re-check sees the release,
-   * or the releaser's read of waiters sees the node and unparks its thread. Acquire/release
-   * alone would allow both sides to miss each other (store-load reordering), so these slow-path
-   * accesses are volatile while the fast path stays a plain getAcquire.
+   *   waiter:   push node (CAS waiters)  ->  getVolatile(state)  -> park
+   *   releaser: CAS state                ->  getVolatile/getAndSet(waiters) -> unpark
+   * All are volatile, hence totally ordered: either the waiter's re-check sees the new state, or
+   * the releaser's read of waiters sees the node and unparks its thread. Acquire/release alone
+   * would allow both sides to miss each other (store-load reordering).
    *
    * Releasing takes the whole stack with getAndSet(null) and, for each node whose thread is
-   * still set, clears the thread (setRelease) and unparks it. A woken waiter re-checks value and
-   * state; if its node's thread is null (getAcquire) the node is gone from the stack and it
-   * pushes a fresh one before it parks again, otherwise the wakeup was spurious and the node is
-   * still queued (or in a popped list about to be unparked). Node links are written only before
-   * the pushing CAS and never change afterwards, so the CAS chain on waiters publishes them.
+   * still set, clears the thread (setRelease) and unparks it. A woken waiter re-checks state;
+   * if its node's thread is null (getAcquire) the node is gone from the stack and it pushes a
+   * fresh one before it parks again, otherwise the wakeup was spurious and the node is still
+   * queued (or in a popped list about to be unparked). Node links are written only before the
+   * pushing CAS and never change afterwards, so the CAS chain on waiters publishes them.
    *
    * Leaving early (timeout, interrupt, or returning after a push): the waiter clears its node's
    * thread and pops cancelled nodes off the top of the stack. A cancelled node can stay buried
@@ -77,12 +78,6 @@ abstract class OnceCellCore<T extends @Nullable Object> {
    * initialisers are waited for cheaply and slow ones do not burn a core. Parking uses
    * LockSupport, never a monitor, so virtual threads do not pin.
    */
-
-  /** Stored in {@code value} when the value is {@code null}. */
-  static final Object NIL = new Marker("null");
-
-  /** Stored in {@code value} after a failure under {@link Lazy.FailurePolicy#REMEMBER}. */
-  static final Object FAILED = new Marker("failed");
 
   private static final int SPIN_LIMIT = 64;
 
@@ -109,9 +104,6 @@ abstract class OnceCellCore<T extends @Nullable Object> {
 
   @SuppressWarnings("UnusedVariable") // accessed through WAITERS
   private @Nullable Waiter waiters;
-
-  // Plain: written before the CAS that publishes FAILED, read after reading FAILED.
-  private @Nullable Throwable failure;
 
   private final boolean rememberFailures;
 
@@ -140,44 +132,29 @@ abstract class OnceCellCore<T extends @Nullable Object> {
 
   // ---------------------------------------------------------------- field accessors
 
-  /** Acquire: pairs with the releasing CAS that published the value (see notes). */
+  /** Acquire: pairs with the winner's setRelease of the cache (see notes). */
   final @Nullable Object valueAcquire() {
     return VALUE.getAcquire(this);
   }
 
-  /** Volatile: the re-check half of the Dekker pattern with the releaser. */
-  private @Nullable Object valueVolatile() {
-    return VALUE.getVolatile(this);
+  /** Release: written after the winning CAS; publishes the value to fast-path readers. */
+  private void setValueRelease(Object v) {
+    VALUE.setRelease(this, v);
   }
 
-  /** Volatile CAS: releases the value and is ordered before the releaser's read of waiters. */
-  private boolean casValue(@Nullable Object expected, Object newValue) {
-    return VALUE.compareAndSet(this, expected, newValue);
-  }
-
-  /** Like {@link #casValue} but returns the witness, to learn which value won. */
-  private @Nullable Object compareAndExchangeValue(@Nullable Object expected, Object newValue) {
-    return VALUE.compareAndExchange(this, expected, newValue);
-  }
-
-  /** Acquire: toString only needs a recent state, and sees the owner's writes before it. */
+  /** Acquire: for non-waiting reads; acquires the releasing CAS that installed a Done. */
   private @Nullable Object stateAcquire() {
     return STATE.getAcquire(this);
   }
 
-  /** Volatile: the re-check half of the Dekker pattern (see notes). */
+  /** Volatile: the re-check half of the Dekker pattern with a releaser (see notes). */
   private @Nullable Object stateVolatile() {
     return STATE.getVolatile(this);
   }
 
-  /** Volatile CAS: acquires the previous owner's release, so its value CAS is visible. */
-  private boolean casState(Thread owner) {
-    return STATE.compareAndSet(this, null, owner);
-  }
-
-  /** Volatile: must be ordered before the following read of waiters (store-load). */
-  private void setStateVolatile(@Nullable Object newState) {
-    STATE.setVolatile(this, newState);
+  /** Volatile CAS: releases the new state and is ordered before the read of waiters. */
+  private boolean casState(@Nullable Object expected, @Nullable Object newState) {
+    return STATE.compareAndSet(this, expected, newState);
   }
 
   /** Acquire: makes the node's links (written before its pushing CAS) visible. */
@@ -185,7 +162,7 @@ abstract class OnceCellCore<T extends @Nullable Object> {
     return (Waiter) WAITERS.getAcquire(this);
   }
 
-  /** Volatile: the releaser's half of the Dekker pattern (store-load after the release). */
+  /** Volatile: the releaser's half of the Dekker pattern (store-load after the state CAS). */
   private @Nullable Waiter waitersVolatile() {
     return (Waiter) WAITERS.getVolatile(this);
   }
@@ -200,42 +177,38 @@ abstract class OnceCellCore<T extends @Nullable Object> {
     return (Waiter) WAITERS.getAndSet(this, (Waiter) null);
   }
 
-  // ---------------------------------------------------------------- encoding
+  // ---------------------------------------------------------------- reading outcomes
 
   /**
-   * Encodes a value for the value field.
+   * The terminal outcome, if any, without waiting.
    *
-   * @param v the value
-   * @return {@link #NIL} for null, otherwise {@code v}
+   * @return the Done, or null while unset
    */
-  static Object encode(@Nullable Object v) {
-    return v == null ? NIL : v;
+  final @Nullable Done doneAcquire() {
+    return stateAcquire() instanceof Done d ? d : null;
   }
 
   /**
-   * Decodes a non-null field value; throws for {@link #FAILED}.
+   * Returns the value of a Done, or throws its remembered failure.
    *
-   * @param v the encoded value, not null
+   * @param d the outcome
    * @return the value
    */
-  @SuppressWarnings({"unchecked", "NullAway"}) // v came from encode(T); NIL stands for a null T
-  final T decode(Object v) {
-    if (v == NIL) {
-      return (T) null;
+  @SuppressWarnings({"unchecked", "NullAway"}) // d.value came from a T (null if T admits null)
+  final T decode(Done d) {
+    Throwable failure = d.failure;
+    if (failure != null) {
+      throw failedException(failure);
     }
-    if (v == FAILED) {
-      throw failedException();
-    }
-    return (T) v;
+    return (T) d.value;
   }
 
-  final TaskFailedException failedException() {
-    Throwable cause = Objects.requireNonNull(failure, "failure");
+  final TaskFailedException failedException(Throwable cause) {
     return new TaskFailedException(
         kind()
             + " initialisation failed earlier and this "
             + kind()
-            + " remembers failures (FailurePolicy.REMEMBER), so it will not run the supplier"
+            + " remembers failures (FailurePolicy.REMEMBER), so it will not run an initialiser"
             + " again; the cause is the original failure. Create a new "
             + kind()
             + " to retry.",
@@ -243,12 +216,16 @@ abstract class OnceCellCore<T extends @Nullable Object> {
   }
 
   /**
-   * The failure remembered under REMEMBER, if the cell failed.
+   * Whether a value (possibly null) is stored; never waits.
    *
-   * @return the original failure or null
+   * @return true if set
    */
-  final @Nullable Throwable failureIfFailed() {
-    return valueAcquire() == FAILED ? failure : null;
+  final boolean isSetNow() {
+    if (valueAcquire() != null) {
+      return true;
+    }
+    Done d = doneAcquire();
+    return d != null && d.failure == null;
   }
 
   final IllegalStateException recursion(String method) {
@@ -266,17 +243,29 @@ abstract class OnceCellCore<T extends @Nullable Object> {
   // ---------------------------------------------------------------- write paths
 
   /**
-   * Sets the value if it is not set and the cell has not failed.
+   * Sets the value if the cell is unset (even while an initialiser runs). Never waits.
    *
    * @param v the value, may be null
    * @return true if this call set it
    */
   final boolean trySetValue(@Nullable Object v) {
-    if (casValue(null, encode(v))) {
-      releaseWaiters();
-      return true;
+    Done mine = null;
+    for (; ; ) {
+      Object st = stateVolatile();
+      if (st instanceof Done) {
+        return false;
+      }
+      if (mine == null) {
+        mine = new Done(v, null);
+      }
+      if (casState(st, mine)) { // st is null or a running owner: both may be overtaken
+        if (v != null) {
+          setValueRelease(v);
+        }
+        releaseWaiters();
+        return true;
+      }
     }
-    return false;
   }
 
   /**
@@ -286,31 +275,30 @@ abstract class OnceCellCore<T extends @Nullable Object> {
    * @return the value
    */
   final T initSlow(@Nullable Supplier<? extends T> given) {
-    Object v = waitOrClaim(given == null ? "get()" : "getOrInit()");
-    if (v != null) {
-      return decode(v);
+    Done d = waitOrClaim(given == null ? "get()" : "getOrInit()");
+    if (d != null) {
+      return decode(d);
     }
     return runClaimed(given);
   }
 
-  /** Returns the encoded value once set, or null after this thread claimed the state. */
+  /** Returns the outcome once there is one, or null after this thread claimed the state. */
   // ThreadPriorityCheck flags Thread.yield(); the library rule is spin, then yield once, then
   // park, so a quick initialiser on an oversubscribed machine gets the CPU before we park.
   @SuppressWarnings("ThreadPriorityCheck")
-  private @Nullable Object waitOrClaim(String method) {
+  private @Nullable Done waitOrClaim(String method) {
     Thread me = Thread.currentThread();
     Waiter node = null;
     boolean interrupted = false;
     int spins = 0;
     try {
       for (; ; ) {
-        Object v = valueVolatile();
-        if (v != null) {
-          return v;
-        }
         Object st = stateVolatile();
+        if (st instanceof Done d) {
+          return d;
+        }
         if (st == null) {
-          if (casState(me)) {
+          if (casState(null, me)) {
             return null;
           }
           continue;
@@ -343,32 +331,24 @@ abstract class OnceCellCore<T extends @Nullable Object> {
     }
   }
 
-  /** Runs the supplier while owning the claim; always finishes (releases claim and waiters). */
+  /** Runs the supplier while owning the claim; always settles the state and wakes waiters. */
   private T runClaimed(@Nullable Supplier<? extends T> given) {
-    Object v = valueVolatile();
-    if (v != null) { // an earlier owner finished between our read of value and our claim
-      finish();
-      return decode(v);
-    }
+    Thread me = Thread.currentThread();
     T result;
     try {
       Supplier<? extends T> s = given != null ? given : ownSupplier();
       result = s.get();
     } catch (Throwable t) {
-      Object won; // a value set by trySet/set while the initialiser ran, if any
+      Done won; // a Done installed by trySet/set while the initialiser ran, if any
       if (rememberFailures) {
-        failure = t;
-        if (casValue(null, FAILED)) {
+        won = casState(me, new Done(null, t)) ? null : overtaken();
+        if (won == null) {
           releaseSupplier();
-          won = null;
-        } else {
-          failure = null; // trySet won meanwhile: the cell is set, not failed
-          won = valueVolatile();
         }
       } else {
-        won = valueVolatile();
+        won = casState(me, null) ? null : overtaken();
       }
-      finish();
+      releaseWaiters();
       if (won != null && !(t instanceof Error)) {
         // Linearizable outcome: the set that won comes first, and a getOrInit on a set cell
         // returns its value without running an initialiser. Errors still propagate.
@@ -376,30 +356,37 @@ abstract class OnceCellCore<T extends @Nullable Object> {
       }
       throw t;
     }
-    Object witness = compareAndExchangeValue(null, encode(result));
-    if (witness == null) {
-      releaseSupplier(); // plain write: only a later claim owner could read it, after finish()
+    if (casState(me, new Done(result, null))) {
+      if (result != null) {
+        setValueRelease(result);
+      }
+      releaseSupplier(); // plain write: no claim can succeed any more, nobody reads it again
+      releaseWaiters();
+      return result;
     }
-    finish();
-    return witness == null ? result : decode(witness);
+    return decode(overtaken());
   }
 
-  private void finish() {
-    setStateVolatile(null);
-    releaseWaiters();
+  /** After the owner's CAS failed: only trySet moves state away from a running owner. */
+  private Done overtaken() {
+    Object st = stateVolatile();
+    if (st instanceof Done d) {
+      return d;
+    }
+    throw new AssertionError("OnceCellCore: owner overtaken by a non-terminal state " + st);
   }
 
   // ---------------------------------------------------------------- waiting
 
   /**
-   * Waits until the value is set or has failed.
+   * Waits until the cell is set or has failed.
    *
    * @param interruptible whether an interrupt throws (otherwise it is restored on return)
    * @param nanos the timeout, or a negative value for none; 0 checks once
-   * @return the encoded value, or null on timeout
+   * @return the outcome, or null on timeout
    * @throws InterruptedException if interruptible and interrupted while waiting
    */
-  final @Nullable Object awaitSlow(boolean interruptible, long nanos) throws InterruptedException {
+  final @Nullable Done awaitSlow(boolean interruptible, long nanos) throws InterruptedException {
     Thread me = Thread.currentThread();
     boolean timed = nanos >= 0;
     long deadline = timed ? System.nanoTime() + nanos : 0L;
@@ -408,11 +395,11 @@ abstract class OnceCellCore<T extends @Nullable Object> {
     int spins = 0;
     try {
       for (; ; ) {
-        Object v = valueVolatile();
-        if (v != null) {
-          return v;
+        Object st = stateVolatile();
+        if (st instanceof Done d) {
+          return d;
         }
-        if (stateVolatile() == me) {
+        if (st == me) {
           throw recursion("await()");
         }
         if (interruptible && Thread.interrupted()) {
@@ -475,7 +462,7 @@ abstract class OnceCellCore<T extends @Nullable Object> {
 
   private void releaseWaiters() {
     if (waitersVolatile() == null) {
-      return; // volatile read after our volatile release: a later push will see the release
+      return; // volatile read after our state CAS: a later push will see the new state
     }
     for (Waiter q = getAndSetWaitersNull(); q != null; ) {
       Waiter next = q.next;
@@ -493,21 +480,36 @@ abstract class OnceCellCore<T extends @Nullable Object> {
   /**
    * Describes the state without blocking or initialising.
    *
+   * @param unsetWord the word for "no value yet"
    * @return e.g. {@code Lazy[uninitialised]}, {@code Lazy[42]}, {@code Lazy[failed: ...]}
    */
   final String describe(String unsetWord) {
     Object v = valueAcquire();
     String body;
-    if (v == null) {
-      body = stateAcquire() != null ? "initialising" : unsetWord;
-    } else if (v == FAILED) {
-      body = "failed: " + failure;
-    } else if (v == NIL) {
-      body = "null";
-    } else {
+    if (v != null) {
       body = String.valueOf(v);
+    } else {
+      Object st = stateAcquire();
+      if (st == null) {
+        body = unsetWord;
+      } else if (st instanceof Done d) {
+        body = d.failure != null ? "failed: " + d.failure : String.valueOf(d.value);
+      } else {
+        body = "initialising";
+      }
     }
     return kind() + "[" + body + "]";
+  }
+
+  /** A terminal outcome: the value (possibly null) or a remembered failure. Immutable. */
+  static final class Done {
+    final @Nullable Object value;
+    final @Nullable Throwable failure;
+
+    Done(@Nullable Object value, @Nullable Throwable failure) {
+      this.value = value;
+      this.failure = failure;
+    }
   }
 
   /** A parked thread's node in the waiter stack. */
@@ -540,20 +542,6 @@ abstract class OnceCellCore<T extends @Nullable Object> {
     /** Release: clearing happens before the unpark that follows it. */
     void setThreadRelease(@Nullable Thread t) {
       THREAD.setRelease(this, t);
-    }
-  }
-
-  /** A named sentinel, so debugging output says what it is. */
-  private static final class Marker {
-    private final String name;
-
-    Marker(String name) {
-      this.name = name;
-    }
-
-    @Override
-    public String toString() {
-      return "<" + name + ">";
     }
   }
 }

@@ -77,6 +77,18 @@ class LazyTest {
   }
 
   @Test
+  void aThreadAsTheValueIsNotMistakenForARunningInitialiser() throws Exception {
+    Lazy<Thread> lazy = Lazy.of(Thread::currentThread);
+    Thread me = Thread.currentThread();
+    assertThat(lazy.get()).isSameAs(me);
+    AtomicReference<@Nullable Thread> other = new AtomicReference<>();
+    Thread t = start("test-lazy-thread-value", () -> other.set(lazy.get()));
+    t.join();
+    assertThat(other.get()).isSameAs(me);
+    assertThat(lazy.get()).isSameAs(me); // no "recursive initialisation" for the owner thread
+  }
+
+  @Test
   void toStringNeverInitialises() {
     AtomicInteger runs = new AtomicInteger();
     Lazy<String> lazy = Lazy.of(() -> {
