@@ -10,6 +10,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -19,6 +22,8 @@ import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.condition.EnabledForJreRange;
+import org.junit.jupiter.api.condition.JRE;
 
 @Timeout(value = 20, unit = TimeUnit.SECONDS)
 class LazyTest {
@@ -392,6 +397,38 @@ class LazyTest {
       Thread.interrupted();
     }
     assertThat(seen.get()).isTrue();
+  }
+
+  /**
+   * Many virtual threads wait for one slow initialiser; the thread that lets it finish is
+   * started last. If waiting pinned carrier threads (as {@code synchronized} does on JDK 21-23),
+   * the waiters would occupy every carrier and the releaser would never run.
+   */
+  @Test
+  @EnabledForJreRange(min = JRE.JAVA_21)
+  void virtualThreadWaitersDoNotPinCarriers() throws Exception {
+    ExecutorService executor =
+        (ExecutorService) Executors.class.getMethod("newVirtualThreadPerTaskExecutor").invoke(null);
+    try {
+      CountDownLatch release = new CountDownLatch(1);
+      Lazy<String> lazy = Lazy.of(() -> {
+        await(release);
+        return "v";
+      });
+      int n = 4 * Runtime.getRuntime().availableProcessors() + 8;
+      List<Future<String>> results = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        results.add(executor.submit(lazy::get));
+      }
+      Future<?> releaser = executor.submit(release::countDown);
+      releaser.get(10, TimeUnit.SECONDS);
+      for (Future<String> f : results) {
+        assertThat(f.get(10, TimeUnit.SECONDS)).isEqualTo("v");
+      }
+    } finally {
+      executor.shutdown();
+      assertThat(executor.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
+    }
   }
 
   // ------------------------------------------------------------------ helpers
