@@ -1,0 +1,547 @@
+package dev.weft;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Objects;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The shared engine of {@link Lazy} and {@link OnceCell}: a write-once cell whose outcome is
+ * decided by one CAS on a state word, a value field that caches a non-null outcome for the
+ * one-load fast path, and a stack of parked waiters.
+ *
+ * <p>Package-private on purpose: the public types expose only their own methods, and both keep
+ * the one-load fast path by reading {@link #valueAcquire()} directly (no extra indirection).
+ *
+ * @param <T> the type of the value
+ */
+abstract class OnceCellCore<T extends @Nullable Object> {
+  /*
+   * Algorithm notes
+   * ---------------
+   * Fields:
+   *   state   - the single source of truth. null: unset, nobody initialising. A Thread: that
+   *             thread claimed the right to run an initialiser and has not finished (knowing the
+   *             owner lets a recursive call from the same thread fail fast instead of
+   *             deadlocking). A Done: terminal, holding the value (possibly null) or, under
+   *             FailurePolicy.REMEMBER, the failure. Done is permanent: every terminal
+   *             transition (trySet, a successful initialiser, a remembered failure) is one CAS
+   *             of state to a Done, so "set", "failed" and "which value" are decided by a single
+   *             field and the cell is linearizable on it.
+   *   value   - a cache of a non-null outcome for the fast path. Written once, with setRelease,
+   *             by the thread whose CAS installed the Done, after that CAS. Stays null for a
+   *             null value and for a failure (those are read from the Done).
+   *   waiters - a Treiber stack of Waiter nodes of parked threads.
+   *
+   * Fast path (Lazy.get, OnceCell.getOrInit, ...): one getAcquire of value and a null check.
+   * The acquire pairs with the winner's setRelease, which follows everything the initialiser
+   * (or the caller of trySet) did to build the object, so the object is never seen half-built,
+   * even with non-final fields. Until the cache is written (and always for null or a failure)
+   * readers take the slow path and read state with getVolatile, which acquires the releasing
+   * CAS that installed the Done; Done's fields are final and written before that CAS.
+   *
+   * Initialisation: a caller that finds state null CASes it null -> itself (the claim; the CAS
+   * acquires the previous owner's release, hence its writes, e.g. to Lazy's supplier). A claim
+   * can only succeed while unset, because Done is permanent: no re-check is needed. The owner
+   * runs the supplier and CASes state owner -> Done(result). That CAS fails only if trySet
+   * installed a Done meanwhile (only trySet moves state away from a running owner): then the
+   * winner's value is returned and the supplier's result dropped (every caller sees one
+   * instance). On failure the owner CASes owner -> null (RETRY) or owner -> Done(failure)
+   * (REMEMBER); if that CAS finds a trySet's Done, the set linearizes first and the caller gets
+   * its value (only an Error still propagates), exactly as if its initialiser had never run.
+   * Every outcome then releases all waiters; under RETRY a released getOrInit/get waiter claims
+   * the state and runs its supplier, so waiters are never stranded by a failing initialiser.
+   *
+   * Waiting (the classic Dekker pattern, hence volatile accesses on both sides):
+   *   waiter:   push node (CAS waiters)  ->  getVolatile(state)  -> park
+   *   releaser: CAS state                ->  getVolatile/getAndSet(waiters) -> unpark
+   * All are volatile, hence totally ordered: either the waiter's re-check sees the new state, or
+   * the releaser's read of waiters sees the node and unparks its thread. Acquire/release alone
+   * would allow both sides to miss each other (store-load reordering).
+   *
+   * Releasing takes the whole stack with getAndSet(null) and, for each node whose thread is
+   * still set, clears the thread (setRelease) and unparks it. A woken waiter re-checks state;
+   * if its node's thread is null (getAcquire) the node is gone from the stack and it pushes a
+   * fresh one before it parks again, otherwise the wakeup was spurious and the node is still
+   * queued (or in a popped list about to be unparked). Node links are written only before the
+   * pushing CAS and never change afterwards, so the CAS chain on waiters publishes them.
+   *
+   * Leaving early (timeout, interrupt, or returning after a push): the waiter clears its node's
+   * thread and pops cancelled nodes off the top of the stack. A cancelled node can stay buried
+   * under a live waiter's node until the next release; since every thread has at most one live
+   * node, that garbage is bounded by the number of concurrently waiting threads, and all of it
+   * goes at the next release. Nodes are never reused, so CAS on waiters has no ABA problem.
+   *
+   * Spinning: a waiter spins briefly (Thread.onSpinWait), yields once, then parks, so quick
+   * initialisers are waited for cheaply and slow ones do not burn a core. Parking uses
+   * LockSupport, never a monitor, so virtual threads do not pin.
+   */
+
+  private static final int SPIN_LIMIT = 64;
+
+  private static final VarHandle VALUE;
+  private static final VarHandle STATE;
+  private static final VarHandle WAITERS;
+
+  static {
+    try {
+      MethodHandles.Lookup l = MethodHandles.lookup();
+      VALUE = l.findVarHandle(OnceCellCore.class, "value", Object.class);
+      STATE = l.findVarHandle(OnceCellCore.class, "state", Object.class);
+      WAITERS = l.findVarHandle(OnceCellCore.class, "waiters", Waiter.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  @SuppressWarnings("UnusedVariable") // accessed through VALUE
+  private @Nullable Object value;
+
+  @SuppressWarnings("UnusedVariable") // accessed through STATE
+  private @Nullable Object state;
+
+  @SuppressWarnings("UnusedVariable") // accessed through WAITERS
+  private @Nullable Waiter waiters;
+
+  private final boolean rememberFailures;
+
+  OnceCellCore(Lazy.FailurePolicy policy) {
+    this.rememberFailures = Objects.requireNonNull(policy, "policy") == Lazy.FailurePolicy.REMEMBER;
+  }
+
+  // ---------------------------------------------------------------- hooks for the subclasses
+
+  /**
+   * The supplier to run when {@link #initSlow} was given none (Lazy's own supplier).
+   *
+   * @return the supplier; only called by the thread that owns the claim
+   */
+  abstract Supplier<? extends T> ownSupplier();
+
+  /** Called by the claim owner once the supplier is no longer needed (value set or failed). */
+  abstract void releaseSupplier();
+
+  /**
+   * A short name for messages.
+   *
+   * @return "Lazy" or "OnceCell"
+   */
+  abstract String kind();
+
+  // ---------------------------------------------------------------- field accessors
+
+  /** Acquire: pairs with the winner's setRelease of the cache (see notes). */
+  final @Nullable Object valueAcquire() {
+    return VALUE.getAcquire(this);
+  }
+
+  /** Release: written after the winning CAS; publishes the value to fast-path readers. */
+  private void setValueRelease(Object v) {
+    VALUE.setRelease(this, v);
+  }
+
+  /** Acquire: for non-waiting reads; acquires the releasing CAS that installed a Done. */
+  private @Nullable Object stateAcquire() {
+    return STATE.getAcquire(this);
+  }
+
+  /** Volatile: the re-check half of the Dekker pattern with a releaser (see notes). */
+  private @Nullable Object stateVolatile() {
+    return STATE.getVolatile(this);
+  }
+
+  /** Volatile CAS: releases the new state and is ordered before the read of waiters. */
+  private boolean casState(@Nullable Object expected, @Nullable Object newState) {
+    return STATE.compareAndSet(this, expected, newState);
+  }
+
+  /** Acquire: makes the node's links (written before its pushing CAS) visible. */
+  private @Nullable Waiter waitersAcquire() {
+    return (Waiter) WAITERS.getAcquire(this);
+  }
+
+  /** Volatile: the releaser's half of the Dekker pattern (store-load after the state CAS). */
+  private @Nullable Waiter waitersVolatile() {
+    return (Waiter) WAITERS.getVolatile(this);
+  }
+
+  /** Volatile CAS: publishes the node's links; volatile for the Dekker pattern. */
+  private boolean casWaiters(@Nullable Waiter expected, @Nullable Waiter newHead) {
+    return WAITERS.compareAndSet(this, expected, newHead);
+  }
+
+  /** Volatile getAndSet: takes the whole stack, acquiring every pushed node's links. */
+  private @Nullable Waiter getAndSetWaitersNull() {
+    return (Waiter) WAITERS.getAndSet(this, (Waiter) null);
+  }
+
+  // ---------------------------------------------------------------- reading outcomes
+
+  /**
+   * The terminal outcome, if any, without waiting.
+   *
+   * @return the Done, or null while unset
+   */
+  final @Nullable Done doneAcquire() {
+    return stateAcquire() instanceof Done d ? d : null;
+  }
+
+  /**
+   * Returns the value of a Done, or throws its remembered failure.
+   *
+   * @param d the outcome
+   * @return the value
+   */
+  @SuppressWarnings({"unchecked", "NullAway"}) // d.value came from a T (null if T admits null)
+  final T decode(Done d) {
+    Throwable failure = d.failure;
+    if (failure != null) {
+      throw failedException(failure);
+    }
+    return (T) d.value;
+  }
+
+  final TaskFailedException failedException(Throwable cause) {
+    return new TaskFailedException(
+        kind()
+            + " initialisation failed earlier and this "
+            + kind()
+            + " remembers failures (FailurePolicy.REMEMBER), so it will not run an initialiser"
+            + " again; the cause is the original failure. Create a new "
+            + kind()
+            + " to retry.",
+        cause);
+  }
+
+  /**
+   * Whether a value (possibly null) is stored; never waits.
+   *
+   * @return true if set
+   */
+  final boolean isSetNow() {
+    if (valueAcquire() != null) {
+      return true;
+    }
+    Done d = doneAcquire();
+    return d != null && d.failure == null;
+  }
+
+  final IllegalStateException recursion(String method) {
+    return new IllegalStateException(
+        "recursive initialisation: the initialiser of this "
+            + kind()
+            + " called "
+            + method
+            + " on the same "
+            + kind()
+            + " from the same thread, which would wait for itself forever; compute the value"
+            + " without reading it from inside its own initialiser");
+  }
+
+  // ---------------------------------------------------------------- write paths
+
+  /**
+   * Sets the value if the cell is unset (even while an initialiser runs). Never waits.
+   *
+   * @param v the value, may be null
+   * @return true if this call set it
+   */
+  final boolean trySetValue(@Nullable Object v) {
+    Done mine = null;
+    for (; ; ) {
+      Object st = stateVolatile();
+      if (st instanceof Done) {
+        return false;
+      }
+      if (mine == null) {
+        mine = new Done(v, null);
+      }
+      if (casState(st, mine)) { // st is null or a running owner: both may be overtaken
+        if (v != null) {
+          setValueRelease(v);
+        }
+        releaseWaiters();
+        return true;
+      }
+    }
+  }
+
+  /**
+   * The slow path of get/getOrInit: waits for a running initialiser or claims and runs one.
+   *
+   * @param given the supplier passed by the caller, or null to use {@link #ownSupplier()}
+   * @return the value
+   */
+  final T initSlow(@Nullable Supplier<? extends T> given) {
+    Done d = waitOrClaim(given == null ? "get()" : "getOrInit()");
+    if (d != null) {
+      return decode(d);
+    }
+    return runClaimed(given);
+  }
+
+  /** Returns the outcome once there is one, or null after this thread claimed the state. */
+  // ThreadPriorityCheck flags Thread.yield(); the library rule is spin, then yield once, then
+  // park, so a quick initialiser on an oversubscribed machine gets the CPU before we park.
+  @SuppressWarnings("ThreadPriorityCheck")
+  private @Nullable Done waitOrClaim(String method) {
+    Thread me = Thread.currentThread();
+    Waiter node = null;
+    boolean interrupted = false;
+    int spins = 0;
+    try {
+      for (; ; ) {
+        Object st = stateVolatile();
+        if (st instanceof Done d) {
+          return d;
+        }
+        if (st == null) {
+          if (casState(null, me)) {
+            return null;
+          }
+          continue;
+        }
+        if (st == me) {
+          throw recursion(method);
+        }
+        if (spins < SPIN_LIMIT) {
+          spins++;
+          Thread.onSpinWait();
+        } else if (spins == SPIN_LIMIT) {
+          spins++;
+          Thread.yield();
+        } else if (node == null || node.threadAcquire() == null) {
+          node = push(me); // re-check before parking: loop again
+        } else {
+          LockSupport.park(this);
+          if (Thread.interrupted()) {
+            interrupted = true; // get/getOrInit do not throw it: restored below
+          }
+        }
+      }
+    } finally {
+      if (node != null) {
+        cancel(node);
+      }
+      if (interrupted) {
+        me.interrupt();
+      }
+    }
+  }
+
+  /** Runs the supplier while owning the claim; always settles the state and wakes waiters. */
+  private T runClaimed(@Nullable Supplier<? extends T> given) {
+    Thread me = Thread.currentThread();
+    T result;
+    try {
+      Supplier<? extends T> s = given != null ? given : ownSupplier();
+      result = s.get();
+    } catch (Throwable t) {
+      Done won; // a Done installed by trySet/set while the initialiser ran, if any
+      if (rememberFailures) {
+        won = casState(me, new Done(null, t)) ? null : overtaken();
+        if (won == null) {
+          releaseSupplier();
+        }
+      } else {
+        won = casState(me, null) ? null : overtaken();
+      }
+      releaseWaiters();
+      if (won != null && !(t instanceof Error)) {
+        // Linearizable outcome: the set that won comes first, and a getOrInit on a set cell
+        // returns its value without running an initialiser. Errors still propagate.
+        return decode(won);
+      }
+      throw t;
+    }
+    if (casState(me, new Done(result, null))) {
+      if (result != null) {
+        setValueRelease(result);
+      }
+      releaseSupplier(); // plain write: no claim can succeed any more, nobody reads it again
+      releaseWaiters();
+      return result;
+    }
+    return decode(overtaken());
+  }
+
+  /** After the owner's CAS failed: only trySet moves state away from a running owner. */
+  private Done overtaken() {
+    Object st = stateVolatile();
+    if (st instanceof Done d) {
+      return d;
+    }
+    throw new AssertionError("OnceCellCore: owner overtaken by a non-terminal state " + st);
+  }
+
+  // ---------------------------------------------------------------- waiting
+
+  /**
+   * Waits until the cell is set or has failed.
+   *
+   * @param interruptible whether an interrupt throws (otherwise it is restored on return)
+   * @param nanos the timeout, or a negative value for none; 0 checks once
+   * @return the outcome, or null on timeout
+   * @throws InterruptedException if interruptible and interrupted while waiting
+   */
+  final @Nullable Done awaitSlow(boolean interruptible, long nanos) throws InterruptedException {
+    Thread me = Thread.currentThread();
+    boolean timed = nanos >= 0;
+    long deadline = timed ? System.nanoTime() + nanos : 0L;
+    Waiter node = null;
+    boolean interrupted = false;
+    int spins = 0;
+    try {
+      for (; ; ) {
+        Object st = stateVolatile();
+        if (st instanceof Done d) {
+          return d;
+        }
+        if (st == me) {
+          throw recursion("await()");
+        }
+        if (interruptible && Thread.interrupted()) {
+          throw new InterruptedException("interrupted while waiting for the " + kind());
+        }
+        long remaining = timed ? deadline - System.nanoTime() : 1L;
+        if (remaining <= 0L) {
+          return null;
+        }
+        if (spins < SPIN_LIMIT) {
+          spins++;
+          Thread.onSpinWait();
+        } else if (node == null || node.threadAcquire() == null) {
+          node = push(me); // re-check before parking: loop again
+        } else {
+          if (timed) {
+            LockSupport.parkNanos(this, remaining);
+          } else {
+            LockSupport.park(this);
+          }
+          if (!interruptible && Thread.interrupted()) {
+            interrupted = true;
+          }
+        }
+      }
+    } finally {
+      if (node != null) {
+        cancel(node);
+      }
+      if (interrupted) {
+        me.interrupt();
+      }
+    }
+  }
+
+  private Waiter push(Thread me) {
+    Waiter node = new Waiter(me);
+    for (; ; ) {
+      Waiter h = waitersAcquire();
+      if (h != null && h.threadAcquire() == null) {
+        casWaiters(h, h.next); // pop a cancelled node off the top; failure just means retry
+        continue;
+      }
+      node.next = h; // plain: published by the CAS below
+      if (casWaiters(h, node)) {
+        return node;
+      }
+    }
+  }
+
+  private void cancel(Waiter node) {
+    if (node.threadAcquire() == null) {
+      return; // already released by a releaser (and no longer in the stack)
+    }
+    node.setThreadRelease(null);
+    for (Waiter h; (h = waitersAcquire()) != null && h.threadAcquire() == null; ) {
+      casWaiters(h, h.next);
+    }
+  }
+
+  private void releaseWaiters() {
+    if (waitersVolatile() == null) {
+      return; // volatile read after our state CAS: a later push will see the new state
+    }
+    for (Waiter q = getAndSetWaitersNull(); q != null; ) {
+      Waiter next = q.next;
+      Thread t = q.threadAcquire();
+      if (t != null) {
+        q.setThreadRelease(null);
+        LockSupport.unpark(t);
+      }
+      q = next;
+    }
+  }
+
+  // ---------------------------------------------------------------- toString support
+
+  /**
+   * Describes the state without blocking or initialising.
+   *
+   * @param unsetWord the word for "no value yet"
+   * @return e.g. {@code Lazy[uninitialised]}, {@code Lazy[42]}, {@code Lazy[failed: ...]}
+   */
+  final String describe(String unsetWord) {
+    Object v = valueAcquire();
+    String body;
+    if (v != null) {
+      body = String.valueOf(v);
+    } else {
+      Object st = stateAcquire();
+      if (st == null) {
+        body = unsetWord;
+      } else if (st instanceof Done d) {
+        body = d.failure != null ? "failed: " + d.failure : String.valueOf(d.value);
+      } else {
+        body = "initialising";
+      }
+    }
+    return kind() + "[" + body + "]";
+  }
+
+  /** A terminal outcome: the value (possibly null) or a remembered failure. Immutable. */
+  static final class Done {
+    final @Nullable Object value;
+    final @Nullable Throwable failure;
+
+    Done(@Nullable Object value, @Nullable Throwable failure) {
+      this.value = value;
+      this.failure = failure;
+    }
+  }
+
+  /** A parked thread's node in the waiter stack. */
+  private static final class Waiter {
+    private static final VarHandle THREAD;
+
+    static {
+      try {
+        THREAD = MethodHandles.lookup().findVarHandle(Waiter.class, "thread", Thread.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
+    @SuppressWarnings("UnusedVariable") // accessed through THREAD
+    private @Nullable Thread thread;
+
+    // Plain: written before the CAS that pushes this node, never changed afterwards.
+    @Nullable Waiter next;
+
+    Waiter(Thread thread) {
+      this.thread = thread;
+    }
+
+    /** Acquire: pairs with the release that cleared it, so a cleared node is seen as gone. */
+    @Nullable Thread threadAcquire() {
+      return (Thread) THREAD.getAcquire(this);
+    }
+
+    /** Release: clearing happens before the unpark that follows it. */
+    void setThreadRelease(@Nullable Thread t) {
+      THREAD.setRelease(this, t);
+    }
+  }
+}
