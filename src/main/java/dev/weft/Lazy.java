@@ -72,9 +72,6 @@ import org.jspecify.annotations.Nullable;
  *
  * @param <T> the type of the value; may be a nullable type
  */
-// "exports": JSpecify's @Nullable in the type-parameter bound; module-info has
-// "requires static org.jspecify" without "transitive" (see the report to the lead).
-@SuppressWarnings("exports")
 public final class Lazy<T extends @Nullable Object> extends OnceCellCore<T>
     implements Supplier<T> {
   /*

@@ -63,9 +63,6 @@ import org.jspecify.annotations.Nullable;
  *
  * @param <T> the type of the value; may be a nullable type
  */
-// "exports": JSpecify's @Nullable in the type-parameter bound; module-info has
-// "requires static org.jspecify" without "transitive" (see the report to the lead).
-@SuppressWarnings("exports")
 public final class OnceCell<T extends @Nullable Object> extends OnceCellCore<T> {
   /*
    * Algorithm notes: the protocol lives in OnceCellCore (see its notes). trySet/set are one CAS
