@@ -83,7 +83,13 @@ public final class SpinLock implements Lock {
    * or woke by the backstop). The CAS on `state` decides the race between the two; an unlocker
    * that pops a LEFT node pops the next one, so a signal is never spent on a thread that is
    * not waiting. A waiter that was signalled but gives up (timeout/interrupt) passes the signal
-   * on. Nodes are never reused, so the Treiber stack has no ABA problem (the GC keeps a popped
+   * on. At most one wakeup is in flight: `waking` is CAS-set by the unlocker that signals and
+   * cleared (release store) by the signalled thread as soon as it runs again; unlockers that
+   * see it set skip the wakeup (the pending one will take the lock or park again, and a later
+   * unlock then wakes the next). This keeps a stream of unlocks from issuing an unpark each
+   * while the first woken thread is still being scheduled. Both reads of `waking` in unlock's
+   * slow path are opaque; a stale value is again the missed-wakeup race bounded by the
+   * backstop. Nodes are never reused, so the Treiber stack has no ABA problem (the GC keeps a popped
    * node's address from being reused while anyone can still see it).
    *
    * The missed-wakeup race and why parks are bounded: unlock is "store owner (release), load
@@ -103,12 +109,14 @@ public final class SpinLock implements Lock {
 
   private static final VarHandle OWNER;
   private static final VarHandle WAITERS;
+  private static final VarHandle WAKING;
 
   static {
     try {
       MethodHandles.Lookup l = MethodHandles.lookup();
       OWNER = l.findVarHandle(SpinLock.class, "owner", Thread.class);
       WAITERS = l.findVarHandle(SpinLock.class, "waiters", Waiter.class);
+      WAKING = l.findVarHandle(SpinLock.class, "waking", boolean.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -128,6 +136,10 @@ public final class SpinLock implements Lock {
 
   @SuppressWarnings("unused") // accessed through WAITERS
   private @Nullable Waiter waiters;
+
+  /** True while a signalled waiter has not yet woken up (at most one wakeup in flight). */
+  @SuppressWarnings("unused") // accessed through WAKING
+  private boolean waking;
 
   /** Creates an unlocked lock. */
   public SpinLock() {}
@@ -160,6 +172,18 @@ public final class SpinLock implements Lock {
 
   private boolean casWaiters(@Nullable Waiter expected, @Nullable Waiter value) {
     return WAITERS.compareAndSet(this, expected, value);
+  }
+
+  private boolean wakingOpaque() {
+    return (boolean) WAKING.getOpaque(this);
+  }
+
+  private boolean casWaking(boolean expected, boolean value) {
+    return WAKING.compareAndSet(this, expected, value);
+  }
+
+  private void setWakingRelease(boolean value) {
+    WAKING.setRelease(this, value);
   }
 
   // ---- Lock ----
@@ -395,13 +419,17 @@ public final class SpinLock implements Lock {
       Waiter w = new Waiter(me);
       push(w);
       if (casOwner(null, me)) {
-        w.leave(); // if it was signalled meanwhile, we hold the lock: our unlock wakes the next
+        if (!w.leave()) {
+          setWakingRelease(false); // signalled meanwhile: the wakeup has arrived
+        }
         return acquired(interrupted);
       }
       LockSupport.parkNanos(this, remaining);
       // Whether signalled (the lock was just released) or woken by the backstop, a timeout,
       // an interrupt or spuriously: stop being registered, then spin a little and retry.
-      w.leave();
+      if (!w.leave()) {
+        setWakingRelease(false); // our wakeup has arrived: unlockers may wake another now
+      }
       rounds = SpinBackoff.SPIN_ROUNDS_AFTER_WAKE;
       if (Thread.interrupted()) {
         if (interruptible) {
@@ -444,12 +472,21 @@ public final class SpinLock implements Lock {
     }
   }
 
-  /** Pops waiters until one that is still waiting is signalled, or the stack is empty. */
+  /**
+   * Pops waiters until one that is still waiting is signalled, or the stack is empty. Does
+   * nothing while an earlier signalled waiter has not woken up yet: waking a second thread
+   * before the first has even run only adds context switches (the first will take the lock,
+   * or park again and be signalled by a later unlock).
+   */
   private void signalOne() {
+    if (wakingOpaque() || !casWaking(false, true)) {
+      return;
+    }
     for (;;) {
       // Acquire: we read h.next next, which the pusher wrote before its CAS.
       Waiter h = waitersAcquire();
       if (h == null) {
+        setWakingRelease(false);
         return;
       }
       if (casWaiters(h, h.next) && h.signal()) {
