@@ -29,16 +29,6 @@ import org.jspecify.annotations.Nullable;
  * }
  * }</pre>
  *
- * <p><b>Acquisition policy.</b> An uncontended {@link #lock()} is one compare-and-set of the
- * owner field. Under contention the waiter runs test-and-test-and-set rounds: it reads the
- * owner and only attempts the CAS when the lock looks free, pausing with {@link
- * Thread#onSpinWait()} between rounds for an exponentially growing number of pauses (1, 2, 4,
- * ... capped at 64; 10 rounds, 319 pauses in total, a few microseconds). It then calls {@link
- * Thread#yield()} up to 3 times, trying once after each, and finally parks with {@link
- * LockSupport}. A woken waiter gets 4 more spin rounds before it parks again. The lock is
- * <em>not fair</em>: a running thread may take the lock ahead of parked waiters (this is what
- * makes it fast); use {@link TicketLock} where first-come-first-served order matters.
- *
  * <p><b>Memory consistency effects.</b> Actions in a thread prior to releasing the lock (by
  * {@link #unlock()} or {@link Guard#close()}) <i>happen-before</i> actions subsequent to a
  * successful acquisition of the same lock (by {@link #lock()}, {@link #lockInterruptibly()},
@@ -56,6 +46,19 @@ import org.jspecify.annotations.Nullable;
  * {@link IllegalStateException}, and closing it from another thread throws {@link
  * IllegalMonitorStateException}. A {@code null} {@link TimeUnit} or {@link Duration} throws
  * {@link NullPointerException}; a zero or negative timeout means "try once, do not wait".
+ *
+ * <p><b>Acquisition policy.</b> An uncontended {@link #lock()} is one compare-and-set of the
+ * owner field. Under contention the waiter runs test-and-test-and-set rounds: it reads the
+ * owner and only attempts the CAS when the lock looks free, pausing with {@link
+ * Thread#onSpinWait()} between rounds for an exponentially growing number of pauses (1, 2, 4,
+ * ... capped at 64; 10 rounds, 319 pauses in total, a few microseconds). It then calls {@link
+ * Thread#yield()} up to 3 times, trying once after each, and finally parks with {@link
+ * LockSupport}; {@link #unlock()} wakes one parked waiter (at most one wakeup is in flight at
+ * a time). A woken waiter gets 4 more spin rounds before it parks again. To keep the
+ * uncontended unlock a single release store, a parked waiter re-checks the lock on its own at
+ * least every millisecond (see the algorithm notes: a rare race can miss a wakeup). The lock is
+ * <em>not fair</em>: a running thread may take the lock ahead of parked waiters (this is what
+ * makes it fast); use {@link TicketLock} where first-come-first-served order matters.
  */
 public final class SpinLock implements Lock {
   /*

@@ -29,17 +29,6 @@ import org.jspecify.annotations.Nullable;
  * }
  * }</pre>
  *
- * <p><b>Order and policy.</b> This is a queue lock (MCS-style: each waiter has its own node,
- * the releaser hands the lock directly to its successor). Requests are served first come,
- * first served; {@link #tryLock()} succeeds only when nobody holds the lock <em>and</em> nobody
- * is queued, so it never overtakes a waiter. A waiter whose predecessor holds the lock (it is
- * next) spins with {@link Thread#onSpinWait()} and exponential backoff (10 rounds, 1 to 64
- * pauses each), then yields up to 3 times, then parks; a waiter further back parks at once,
- * because spinning there only steals cores from the threads ahead of it. The releaser unparks
- * the successor only if it actually parked. A waiter that times out or is interrupted marks
- * its node abandoned; the releaser skips such nodes, handing the lock past them, so those
- * behind it keep their place.
- *
  * <p><b>Memory consistency effects.</b> Actions in a thread prior to releasing the lock (by
  * {@link #unlock()} or {@link Guard#close()}) <i>happen-before</i> actions subsequent to a
  * successful acquisition of the same lock (by {@link #lock()}, {@link #lockInterruptibly()},
@@ -56,6 +45,17 @@ import org.jspecify.annotations.Nullable;
  * {@link IllegalStateException}, and from another thread {@link IllegalMonitorStateException}.
  * A {@code null} {@link TimeUnit} or {@link Duration} throws {@link NullPointerException}; a
  * zero or negative timeout means "try once, do not wait".
+ *
+ * <p><b>Order and policy.</b> This is a queue lock (MCS-style: each waiter has its own node,
+ * the releaser hands the lock directly to its successor). Requests are served first come,
+ * first served; {@link #tryLock()} succeeds only when nobody holds the lock <em>and</em> nobody
+ * is queued, so it never overtakes a waiter. A waiter whose predecessor holds the lock (it is
+ * next) spins with {@link Thread#onSpinWait()} and exponential backoff (10 rounds, 1 to 64
+ * pauses each), then yields up to 3 times, then parks; a waiter further back parks at once,
+ * because spinning there only steals cores from the threads ahead of it. The releaser unparks
+ * the successor only if it actually parked. A waiter that times out or is interrupted marks
+ * its node abandoned; the releaser skips such nodes, handing the lock past them, so those
+ * behind it keep their place.
  */
 public final class TicketLock implements Lock {
   /*
