@@ -1,0 +1,48 @@
+package dev.weft.stress;
+
+import static org.openjdk.jcstress.annotations.Expect.ACCEPTABLE;
+import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
+
+import dev.weft.SpinLock;
+import org.openjdk.jcstress.annotations.Actor;
+import org.openjdk.jcstress.annotations.JCStressTest;
+import org.openjdk.jcstress.annotations.Outcome;
+import org.openjdk.jcstress.annotations.State;
+import org.openjdk.jcstress.infra.results.II_Result;
+
+/**
+ * {@link SpinLock} visibility: plain writes made under the lock are all visible to the next owner
+ * (unlock happens-before the next lock), so the reader sees none of them or both.
+ */
+@JCStressTest
+@Outcome(id = "0, 0", expect = ACCEPTABLE, desc = "reader locked first")
+@Outcome(id = "1, 2", expect = ACCEPTABLE, desc = "reader locked after the writer: sees both")
+@Outcome(expect = FORBIDDEN, desc = "a write made under the lock was lost or torn")
+@State
+public class SpinLockVisibilityStress {
+  private final SpinLock lock = new SpinLock();
+  private int a;
+  private int b;
+
+  @Actor
+  public void writer() {
+    lock.lock();
+    try {
+      a = 1;
+      b = 2;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Actor
+  public void reader(II_Result r) {
+    lock.lock();
+    try {
+      r.r1 = a;
+      r.r2 = b;
+    } finally {
+      lock.unlock();
+    }
+  }
+}

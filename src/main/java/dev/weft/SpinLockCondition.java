@@ -1,0 +1,191 @@
+package dev.weft;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayDeque;
+import java.util.Date;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The {@link Condition} of {@link SpinLock} and {@link TicketLock}: a FIFO queue of waiting
+ * threads, guarded by the lock itself.
+ */
+final class SpinLockCondition implements Condition {
+  /*
+   * Algorithm notes
+   * ---------------
+   * Every method except the parking itself runs while holding the lock, so the queue is a
+   * plain ArrayDeque guarded by the lock (the lock's own happens-before edges publish it).
+   * await: enqueue a Waiter (lock held), unlock, park until the waiter's `signalled` flag is
+   * set (read with acquire, pairing with the signaller's release store, although the decisive
+   * read is repeated under the lock after re-locking), re-lock uninterruptibly, then decide:
+   * signalled -> normal return (an interrupt that arrived too is kept as interrupt status);
+   * not signalled (interrupt or timeout) -> remove the waiter from the queue under the lock.
+   * signal: (lock held) poll the first waiter, set signalled with release, unpark it. Because
+   * `signalled` is only written under the lock and the decision is read under the lock, a
+   * signal is never lost to a waiter that is leaving: it either was dequeued (and returns
+   * normally) or is still queued and removes itself.
+   */
+
+  private final Lock lock;
+  private final BooleanSupplier heldByCurrentThread;
+  private final String lockName;
+  private final ArrayDeque<Waiter> queue = new ArrayDeque<>(); // guarded by lock
+
+  SpinLockCondition(Lock lock, BooleanSupplier heldByCurrentThread, String lockName) {
+    this.lock = lock;
+    this.heldByCurrentThread = heldByCurrentThread;
+    this.lockName = lockName;
+  }
+
+  private void checkHeld() {
+    if (!heldByCurrentThread.getAsBoolean()) {
+      throw new IllegalMonitorStateException(
+          "this thread does not hold the "
+              + lockName
+              + ": lock it before awaiting or signalling its Condition");
+    }
+  }
+
+  @Override
+  public void await() throws InterruptedException {
+    parkForSignal(true, false, 0L);
+  }
+
+  @Override
+  public void awaitUninterruptibly() {
+    try {
+      parkForSignal(false, false, 0L);
+    } catch (InterruptedException e) {
+      throw new AssertionError("uninterruptible wait cannot be interrupted", e);
+    }
+  }
+
+  @Override
+  public long awaitNanos(long nanosTimeout) throws InterruptedException {
+    return parkForSignal(true, true, nanosTimeout);
+  }
+
+  @Override
+  public boolean await(long time, TimeUnit unit) throws InterruptedException {
+    Objects.requireNonNull(unit, "unit");
+    return parkForSignal(true, true, Timeouts.toNanos(time, unit)) > 0L;
+  }
+
+  @Override
+  @SuppressWarnings("JavaUtilDate") // the Condition interface prescribes java.util.Date here
+  public boolean awaitUntil(Date deadline) throws InterruptedException {
+    Objects.requireNonNull(deadline, "deadline");
+    long millis = deadline.getTime() - System.currentTimeMillis();
+    return parkForSignal(true, true, Timeouts.toNanos(millis, TimeUnit.MILLISECONDS)) > 0L;
+  }
+
+  /** Returns the remaining nanos (timed), or 1 (untimed); {@code <= 0} means timed out. */
+  private long parkForSignal(boolean interruptible, boolean timed, long nanos)
+      throws InterruptedException {
+    checkHeld();
+    if (interruptible && Thread.interrupted()) {
+      throw new InterruptedException("interrupted before awaiting the " + lockName + " Condition");
+    }
+    if (timed && nanos <= 0L) {
+      return nanos;
+    }
+    long deadline = timed ? System.nanoTime() + Math.min(nanos, Timeouts.MAX_NANOS) : 0L;
+    Waiter w = new Waiter(Thread.currentThread());
+    queue.addLast(w);
+    lock.unlock();
+    boolean interrupted = false;
+    long remaining = 1L;
+    while (!w.signalledAcquire()) {
+      if (timed) {
+        remaining = deadline - System.nanoTime();
+        if (remaining <= 0L) {
+          break;
+        }
+        LockSupport.parkNanos(this, remaining);
+      } else {
+        LockSupport.park(this);
+      }
+      if (Thread.interrupted()) {
+        interrupted = true;
+        if (interruptible) {
+          break;
+        }
+      }
+    }
+    lock.lock(); // uninterruptible: await always returns holding the lock
+    if (w.signalledAcquire()) {
+      if (interrupted) {
+        Thread.currentThread().interrupt(); // signal wins; keep the interrupt as status
+      }
+      return timed ? Math.max(1L, deadline - System.nanoTime()) : 1L;
+    }
+    queue.remove(w);
+    if (interrupted && interruptible) {
+      throw new InterruptedException("interrupted while awaiting the " + lockName + " Condition");
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    return timed ? Math.min(0L, deadline - System.nanoTime()) : 1L;
+  }
+
+  @Override
+  public void signal() {
+    checkHeld();
+    Waiter w = queue.pollFirst();
+    if (w != null) {
+      w.setSignalledRelease();
+      LockSupport.unpark(w.thread);
+    }
+  }
+
+  @Override
+  public void signalAll() {
+    checkHeld();
+    for (Waiter w; (w = queue.pollFirst()) != null; ) {
+      w.setSignalledRelease();
+      LockSupport.unpark(w.thread);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return lockName + ".Condition";
+  }
+
+  private static final class Waiter {
+    private static final VarHandle SIGNALLED;
+
+    static {
+      try {
+        SIGNALLED = MethodHandles.lookup().findVarHandle(Waiter.class, "signalled", boolean.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
+    final Thread thread;
+
+    @SuppressWarnings("unused") // accessed through SIGNALLED
+    private boolean signalled;
+
+    Waiter(Thread thread) {
+      this.thread = thread;
+    }
+
+    /** Release: the waiter may read it without the lock; it re-reads under the lock anyway. */
+    void setSignalledRelease() {
+      SIGNALLED.setRelease(this, true);
+    }
+
+    boolean signalledAcquire() {
+      return (boolean) SIGNALLED.getAcquire(this);
+    }
+  }
+}
