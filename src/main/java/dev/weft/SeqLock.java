@@ -315,7 +315,7 @@ public final class SeqLock {
   }
 
   /**
-   * Like {@link #read(Supplier)} for an {@code int} result, without boxing on the fast path.
+   * Like {@link #read(Supplier)} for an {@code int} result, without boxing or allocation.
    *
    * @param reader reads the guarded fields; may run several times and on torn state
    * @return the result of a run of {@code reader} that validated
