@@ -40,6 +40,10 @@ import org.jspecify.annotations.Nullable;
  *     return lock.read(() -> new long[] {x, y});   // retried until x and y match one write
  *   }
  *
+ *   long sumNoAlloc() {                           // non-capturing: never allocates
+ *     return lock.readLong(this, self -> self.x + self.y);
+ *   }
+ *
  *   long sum() {                                  // by hand, no allocation
  *     long s, a, b;
  *     do {
