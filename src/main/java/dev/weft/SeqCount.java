@@ -4,9 +4,12 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Function;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
+import java.util.function.ToIntFunction;
+import java.util.function.ToLongFunction;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -181,11 +184,54 @@ public final class SeqCount {
    */
   public <R> R read(Supplier<? extends R> reader) {
     Objects.requireNonNull(reader, "reader");
+    return read(reader, Supplier::get);
+  }
+
+  /**
+   * Like {@link #read(Supplier)} for an {@code int} result, without boxing.
+   *
+   * @param reader reads the guarded fields; may run several times and on torn state
+   * @return the result of a run of {@code reader} that validated
+   * @throws NullPointerException if {@code reader} is null
+   */
+  public int readInt(IntSupplier reader) {
+    Objects.requireNonNull(reader, "reader");
+    return readInt(reader, IntSupplier::getAsInt);
+  }
+
+  /**
+   * Like {@link #read(Supplier)} for a {@code long} result, without boxing.
+   *
+   * @param reader reads the guarded fields; may run several times and on torn state
+   * @return the result of a run of {@code reader} that validated
+   * @throws NullPointerException if {@code reader} is null
+   */
+  public long readLong(LongSupplier reader) {
+    Objects.requireNonNull(reader, "reader");
+    return readLong(reader, LongSupplier::getAsLong);
+  }
+
+  /**
+   * Like {@link #read(Supplier)}, with the object to read from passed in, so that {@code reader}
+   * can be a non-capturing lambda that is never allocated (see {@link SeqLock#read(Object,
+   * Function)}).
+   *
+   * @param source the object {@code reader} reads from, typically {@code this}
+   * @param reader reads the guarded fields of {@code source}; may run several times and on torn
+   *     state
+   * @param <A> the type of {@code source}
+   * @param <R> the result type
+   * @return the result of a run of {@code reader} that validated
+   * @throws NullPointerException if {@code source} or {@code reader} is null
+   */
+  public <A, R> R read(A source, Function<? super A, ? extends R> reader) {
+    Objects.requireNonNull(source, "source");
+    Objects.requireNonNull(reader, "reader");
     for (int round = 0; ; round++) {
       long s = beginRead();
       R r;
       try {
-        r = reader.get();
+        r = reader.apply(source);
       } catch (Throwable t) {
         if (validate(s)) {
           throw t; // thrown on consistent state: a real failure
@@ -201,19 +247,23 @@ public final class SeqCount {
   }
 
   /**
-   * Like {@link #read(Supplier)} for an {@code int} result, without boxing.
+   * Like {@link #read(Object, Function)} for an {@code int} result, without boxing.
    *
-   * @param reader reads the guarded fields; may run several times and on torn state
+   * @param source the object {@code reader} reads from, typically {@code this}
+   * @param reader reads the guarded fields of {@code source}; may run several times and on torn
+   *     state
+   * @param <A> the type of {@code source}
    * @return the result of a run of {@code reader} that validated
-   * @throws NullPointerException if {@code reader} is null
+   * @throws NullPointerException if {@code source} or {@code reader} is null
    */
-  public int readInt(IntSupplier reader) {
+  public <A> int readInt(A source, ToIntFunction<? super A> reader) {
+    Objects.requireNonNull(source, "source");
     Objects.requireNonNull(reader, "reader");
     for (int round = 0; ; round++) {
       long s = beginRead();
       int r;
       try {
-        r = reader.getAsInt();
+        r = reader.applyAsInt(source);
       } catch (Throwable t) {
         if (validate(s)) {
           throw t;
@@ -229,19 +279,23 @@ public final class SeqCount {
   }
 
   /**
-   * Like {@link #read(Supplier)} for a {@code long} result, without boxing.
+   * Like {@link #read(Object, Function)} for a {@code long} result, without boxing.
    *
-   * @param reader reads the guarded fields; may run several times and on torn state
+   * @param source the object {@code reader} reads from, typically {@code this}
+   * @param reader reads the guarded fields of {@code source}; may run several times and on torn
+   *     state
+   * @param <A> the type of {@code source}
    * @return the result of a run of {@code reader} that validated
-   * @throws NullPointerException if {@code reader} is null
+   * @throws NullPointerException if {@code source} or {@code reader} is null
    */
-  public long readLong(LongSupplier reader) {
+  public <A> long readLong(A source, ToLongFunction<? super A> reader) {
+    Objects.requireNonNull(source, "source");
     Objects.requireNonNull(reader, "reader");
     for (int round = 0; ; round++) {
       long s = beginRead();
       long r;
       try {
-        r = reader.getAsLong();
+        r = reader.applyAsLong(source);
       } catch (Throwable t) {
         if (validate(s)) {
           throw t;

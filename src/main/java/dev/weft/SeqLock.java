@@ -7,9 +7,12 @@ import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
+import java.util.function.ToIntFunction;
+import java.util.function.ToLongFunction;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -37,6 +40,10 @@ import org.jspecify.annotations.Nullable;
  *     return lock.read(() -> new long[] {x, y});   // retried until x and y match one write
  *   }
  *
+ *   long sumNoAlloc() {                           // non-capturing: never allocates
+ *     return lock.readLong(this, self -> self.x + self.y);
+ *   }
+ *
  *   long sum() {                                  // by hand, no allocation
  *     long s, a, b;
  *     do {
@@ -59,7 +66,9 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  *
  * <p>{@link #read(Supplier)}, {@link #readInt(IntSupplier)} and {@link #readLong(LongSupplier)}
- * retry automatically. An exception thrown by the read function while a write overlapped (it saw
+ * (and their forms that take the object to read from, such as {@link #readLong(Object,
+ * ToLongFunction)}, which allow non-capturing, never-allocating read functions) retry
+ * automatically. An exception thrown by the read function while a write overlapped (it saw
  * torn state: an index out of range, a null) is discarded and the read retried; it propagates
  * only when the read validated, that is when it was thrown on consistent state. After a few
  * failed optimistic attempts the read takes the write lock for one pass (like Linux's {@code
@@ -315,7 +324,7 @@ public final class SeqLock {
   }
 
   /**
-   * Like {@link #read(Supplier)} for an {@code int} result, without boxing on the fast path.
+   * Like {@link #read(Supplier)} for an {@code int} result, without boxing or allocation.
    *
    * @param reader reads the guarded fields; may run several times and on torn state
    * @return the result of a run of {@code reader} that validated
@@ -366,6 +375,109 @@ public final class SeqLock {
       }
     }
     return readLongSlow(reader, this, SeqLock::callLong);
+  }
+
+  /**
+   * Like {@link #read(Supplier)}, with the object to read from passed in, so that {@code reader}
+   * can be a non-capturing lambda: then no path of the read allocates, even under contention,
+   * where a capturing lambda may be allocated on every call once the retry path is compiled
+   * (HotSpot's escape analysis cannot remove an object that escapes on any path).
+   *
+   * <pre>{@code
+   * long sum = lock.readLong(this, self -> self.x + self.y);
+   * }</pre>
+   *
+   * @param source the object {@code reader} reads from, typically {@code this}
+   * @param reader reads the guarded fields of {@code source}; may run several times and on torn
+   *     state
+   * @param <A> the type of {@code source}
+   * @param <R> the result type
+   * @return the result of a run of {@code reader} that validated
+   * @throws NullPointerException if {@code source} or {@code reader} is null
+   */
+  public <A, R> R read(A source, Function<? super A, ? extends R> reader) {
+    Objects.requireNonNull(source, "source");
+    Objects.requireNonNull(reader, "reader");
+    long s = seqAcquire();
+    if ((s & 1) == 0) {
+      R r;
+      try {
+        r = reader.apply(source);
+      } catch (Throwable t) {
+        if (validate(s)) {
+          throw t;
+        }
+        return readSlow(reader, source, SeqLock::applyObj);
+      }
+      if (validate(s)) {
+        return r;
+      }
+    }
+    return readSlow(reader, source, SeqLock::applyObj);
+  }
+
+  /**
+   * Like {@link #read(Object, Function)} for an {@code int} result, without boxing or
+   * allocation.
+   *
+   * @param source the object {@code reader} reads from, typically {@code this}
+   * @param reader reads the guarded fields of {@code source}; may run several times and on torn
+   *     state
+   * @param <A> the type of {@code source}
+   * @return the result of a run of {@code reader} that validated
+   * @throws NullPointerException if {@code source} or {@code reader} is null
+   */
+  public <A> int readInt(A source, ToIntFunction<? super A> reader) {
+    Objects.requireNonNull(source, "source");
+    Objects.requireNonNull(reader, "reader");
+    long s = seqAcquire();
+    if ((s & 1) == 0) {
+      int r;
+      try {
+        r = reader.applyAsInt(source);
+      } catch (Throwable t) {
+        if (validate(s)) {
+          throw t;
+        }
+        return (int) readLongSlow(reader, source, SeqLock::applyInt);
+      }
+      if (validate(s)) {
+        return r;
+      }
+    }
+    return (int) readLongSlow(reader, source, SeqLock::applyInt);
+  }
+
+  /**
+   * Like {@link #read(Object, Function)} for a {@code long} result, without boxing or
+   * allocation.
+   *
+   * @param source the object {@code reader} reads from, typically {@code this}
+   * @param reader reads the guarded fields of {@code source}; may run several times and on torn
+   *     state
+   * @param <A> the type of {@code source}
+   * @return the result of a run of {@code reader} that validated
+   * @throws NullPointerException if {@code source} or {@code reader} is null
+   */
+  public <A> long readLong(A source, ToLongFunction<? super A> reader) {
+    Objects.requireNonNull(source, "source");
+    Objects.requireNonNull(reader, "reader");
+    long s = seqAcquire();
+    if ((s & 1) == 0) {
+      long r;
+      try {
+        r = reader.applyAsLong(source);
+      } catch (Throwable t) {
+        if (validate(s)) {
+          throw t;
+        }
+        return readLongSlow(reader, source, SeqLock::applyLong);
+      }
+      if (validate(s)) {
+        return r;
+      }
+    }
+    return readLongSlow(reader, source, SeqLock::applyLong);
   }
 
   // Slow paths. They take the read function `fn`, its argument `arg` and a non-capturing
@@ -476,6 +588,18 @@ public final class SeqLock {
 
   private static long callInt(IntSupplier fn, SeqLock unused) {
     return fn.getAsInt();
+  }
+
+  private static <A, R> R applyObj(Function<? super A, ? extends R> fn, A source) {
+    return fn.apply(source);
+  }
+
+  private static <A> long applyInt(ToIntFunction<? super A> fn, A source) {
+    return fn.applyAsInt(source);
+  }
+
+  private static <A> long applyLong(ToLongFunction<? super A> fn, A source) {
+    return fn.applyAsLong(source);
   }
 
   // ---- writing ---------------------------------------------------------------------------

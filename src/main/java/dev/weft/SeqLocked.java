@@ -44,11 +44,10 @@ import java.util.function.ToLongFunction;
  */
 public final class SeqLocked<T> {
   /*
-   * Algorithm notes: a SeqLock plus the object it guards. Reads inline SeqLock's fast path
-   * (getAcquire of the sequence, the function on the object with plain loads, loadLoadFence,
-   * opaque re-read; see SeqLock's notes); any retry goes to SeqLock's shared slow path (optimistic
-   * retries, then one pass under the lock) through non-capturing method references, so no path
-   * of a read allocates. Writes take SeqLock's write lock
+   * Algorithm notes: a SeqLock plus the object it guards. Reads are SeqLock's reads that take
+   * the object as an argument (getAcquire of the sequence, the function on the object with plain
+   * loads, loadLoadFence, opaque re-read; then optimistic retries and one pass under the lock; see
+   * SeqLock's notes), so a non-capturing read function never allocates on any path. Writes take SeqLock's write lock
    * (CAS even -> odd, storeStoreFence), run the function, and release with a volatile store of
    * the next even value, so no guard object is created.
    */
@@ -75,23 +74,7 @@ public final class SeqLocked<T> {
    * @throws NullPointerException if {@code reader} is null
    */
   public <R> R read(Function<? super T, ? extends R> reader) {
-    Objects.requireNonNull(reader, "reader");
-    long s = lock.seqAcquire();
-    if ((s & 1) == 0) {
-      R r;
-      try {
-        r = reader.apply(value);
-      } catch (Throwable t) {
-        if (lock.validate(s)) {
-          throw t; // thrown on consistent state: a real failure
-        }
-        return lock.readSlow(reader, value, SeqLocked::callObj);
-      }
-      if (lock.validate(s)) {
-        return r;
-      }
-    }
-    return lock.readSlow(reader, value, SeqLocked::callObj);
+    return lock.read(value, reader);
   }
 
   /**
@@ -102,23 +85,7 @@ public final class SeqLocked<T> {
    * @throws NullPointerException if {@code reader} is null
    */
   public int readInt(ToIntFunction<? super T> reader) {
-    Objects.requireNonNull(reader, "reader");
-    long s = lock.seqAcquire();
-    if ((s & 1) == 0) {
-      int r;
-      try {
-        r = reader.applyAsInt(value);
-      } catch (Throwable t) {
-        if (lock.validate(s)) {
-          throw t;
-        }
-        return (int) lock.readLongSlow(reader, value, SeqLocked::callInt);
-      }
-      if (lock.validate(s)) {
-        return r;
-      }
-    }
-    return (int) lock.readLongSlow(reader, value, SeqLocked::callInt);
+    return lock.readInt(value, reader);
   }
 
   /**
@@ -129,23 +96,7 @@ public final class SeqLocked<T> {
    * @throws NullPointerException if {@code reader} is null
    */
   public long readLong(ToLongFunction<? super T> reader) {
-    Objects.requireNonNull(reader, "reader");
-    long s = lock.seqAcquire();
-    if ((s & 1) == 0) {
-      long r;
-      try {
-        r = reader.applyAsLong(value);
-      } catch (Throwable t) {
-        if (lock.validate(s)) {
-          throw t;
-        }
-        return lock.readLongSlow(reader, value, SeqLocked::callLong);
-      }
-      if (lock.validate(s)) {
-        return r;
-      }
-    }
-    return lock.readLongSlow(reader, value, SeqLocked::callLong);
+    return lock.readLong(value, reader);
   }
 
   /**
@@ -184,18 +135,6 @@ public final class SeqLocked<T> {
     } finally {
       lock.release(odd);
     }
-  }
-
-  private static <T, R> R callObj(Function<? super T, ? extends R> fn, T value) {
-    return fn.apply(value);
-  }
-
-  private static <T> long callInt(ToIntFunction<? super T> fn, T value) {
-    return fn.applyAsInt(value);
-  }
-
-  private static <T> long callLong(ToLongFunction<? super T> fn, T value) {
-    return fn.applyAsLong(value);
   }
 
   /** For tests: the lock inside. */

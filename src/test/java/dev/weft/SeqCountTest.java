@@ -52,6 +52,10 @@ class SeqCountTest {
     assertThat(count.read(() -> List.of(x, y))).containsExactly(5L, 5L);
     assertThat(count.readLong(() -> x + y)).isEqualTo(10L);
     assertThat(count.readInt(() -> (int) (x * y))).isEqualTo(25);
+    assertThat(count.readLong(this, t -> t.x + t.y)).isEqualTo(10L);
+    assertThat(count.readInt(this, t -> (int) t.y)).isEqualTo(5);
+    String s = count.read(this, t -> t.x + ":" + t.y);
+    assertThat(s).isEqualTo("5:5");
   }
 
   @Test
@@ -273,5 +277,14 @@ class SeqCountTest {
     assertThatNullPointerException().isThrownBy(() -> count.read(null)).withMessage("reader");
     assertThatNullPointerException().isThrownBy(() -> count.readInt(null)).withMessage("reader");
     assertThatNullPointerException().isThrownBy(() -> count.readLong(null)).withMessage("reader");
+    assertThatNullPointerException()
+        .isThrownBy(() -> count.readLong(null, t -> 0L))
+        .withMessage("source");
+    assertThatNullPointerException()
+        .isThrownBy(() -> count.read(this, null))
+        .withMessage("reader");
+    assertThatNullPointerException()
+        .isThrownBy(() -> count.readInt(this, null))
+        .withMessage("reader");
   }
 }

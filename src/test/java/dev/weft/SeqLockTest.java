@@ -65,6 +65,38 @@ class SeqLockTest {
   }
 
   @Test
+  void readFormsWithASourceRetryAndFallBackLikeTheOthers() {
+    writePair(6);
+    assertThat(lock.readLong(this, t -> t.x + t.y)).isEqualTo(12L);
+    assertThat(lock.readInt(this, t -> (int) (t.x * t.y))).isEqualTo(36);
+    String s = lock.read(this, t -> t.x + ":" + t.y);
+    assertThat(s).isEqualTo("6:6");
+    AtomicInteger calls = new AtomicInteger();
+    long v =
+        lock.readLong(
+            this,
+            t -> {
+              calls.incrementAndGet();
+              if (!lock.isWriteLockedByCurrentThread()) {
+                t.writePair(calls.get());
+              }
+              return t.x;
+            });
+    assertThat(calls.get()).isEqualTo(SeqLock.READ_ATTEMPTS + 2);
+    assertThat(v).isEqualTo(SeqLock.READ_ATTEMPTS + 1L);
+    assertThat(lock.fallbackReads()).isEqualTo(1L);
+    IllegalStateException boom = new IllegalStateException("real");
+    assertThatThrownBy(
+            () ->
+                lock.readInt(
+                    this,
+                    t -> {
+                      throw boom;
+                    }))
+        .isSameAs(boom);
+  }
+
+  @Test
   void toStringShowsStateWithoutBlocking() {
     assertThat(lock).hasToString("SeqLock[seq=0, unlocked]");
     SeqLock.WriteGuard w = lock.writeUninterruptibly();
@@ -514,6 +546,18 @@ class SeqLockTest {
     assertThatNullPointerException()
         .isThrownBy(() -> lock.tryWrite(null))
         .withMessage("timeout");
+    assertThatNullPointerException()
+        .isThrownBy(() -> lock.readLong(null, t -> 0L))
+        .withMessage("source");
+    assertThatNullPointerException()
+        .isThrownBy(() -> lock.readLong(this, null))
+        .withMessage("reader");
+    assertThatNullPointerException()
+        .isThrownBy(() -> lock.readInt(null, t -> 0))
+        .withMessage("source");
+    assertThatNullPointerException()
+        .isThrownBy(() -> lock.read(this, null))
+        .withMessage("reader");
   }
 
   private Thread holder(CountDownLatch locked, CountDownLatch release) {

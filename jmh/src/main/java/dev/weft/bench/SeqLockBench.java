@@ -32,7 +32,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * </ul>
  *
  * Every reader returns x - y + x so that a torn read would change the result and nothing is
- * dead code.
+ * dead code. {@code seqLock} reads with a lambda that captures the state ({@code readLong(() ->
+ * x - y + x)}), {@code seqLockSource} with a non-capturing one ({@code readLong(this, d -> ...)}):
+ * under a writer the capturing lambda is allocated per read (it escapes into the retry path),
+ * which {@code -prof gc} shows.
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -76,6 +79,10 @@ public class SeqLockBench {
 
     long seqLockRead() {
       return seqLock.readLong(() -> x - y + x);
+    }
+
+    long seqLockSourceRead() {
+      return seqLock.readLong(this, d -> d.x - d.y + d.x); // non-capturing: never allocated
     }
 
     long seqLockManualRead() {
@@ -214,6 +221,11 @@ public class SeqLockBench {
   }
 
   @Benchmark
+  public long read_seqLockSource(Solo s) {
+    return s.seqLockSourceRead();
+  }
+
+  @Benchmark
   public long read_seqLockManual(Solo s) {
     return s.seqLockManualRead();
   }
@@ -261,6 +273,20 @@ public class SeqLockBench {
   @Group("rw_seqLock")
   @GroupThreads(1)
   public void rw_seqLock_writer(Grouped s) {
+    s.seqLockWrite();
+  }
+
+  @Benchmark
+  @Group("rw_seqLockSource")
+  @GroupThreads(1)
+  public long rw_seqLockSource_reader(Grouped s) {
+    return s.seqLockSourceRead();
+  }
+
+  @Benchmark
+  @Group("rw_seqLockSource")
+  @GroupThreads(1)
+  public void rw_seqLockSource_writer(Grouped s) {
     s.seqLockWrite();
   }
 
