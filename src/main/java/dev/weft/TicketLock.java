@@ -119,7 +119,7 @@ public final class TicketLock implements Lock {
       "TicketLock is not reentrant: this thread already holds it";
 
   /** Marker in {@code Node.next}: this node was released before its successor linked. */
-  private static final Node RELEASED = new Node(null);
+  private static final Node RELEASED = new Node(null, Node.ABANDONED);
 
   private static final int ACQUIRED = 0;
   private static final int TIMED_OUT = 1;
@@ -180,7 +180,7 @@ public final class TicketLock implements Lock {
   @Override
   public void lock() {
     Thread me = Thread.currentThread();
-    Node n = new Node(me);
+    Node n = new Node(me, Node.GRANTED);
     if (!casTail(null, n)) {
       acquireSlow(me, n, false, false, 0L);
       return;
@@ -201,7 +201,7 @@ public final class TicketLock implements Lock {
       throw new InterruptedException("interrupted before acquiring the TicketLock");
     }
     Thread me = Thread.currentThread();
-    Node n = new Node(me);
+    Node n = new Node(me, Node.GRANTED);
     if (casTail(null, n)) {
       becomeOwner(n, me);
     } else if (acquireSlow(me, n, true, false, 0L) == INTERRUPTED) {
@@ -219,7 +219,7 @@ public final class TicketLock implements Lock {
   public boolean tryLock() {
     Thread me = Thread.currentThread();
     if (tailOpaque() == null) {
-      Node n = new Node(me);
+      Node n = new Node(me, Node.GRANTED);
       if (casTail(null, n)) {
         becomeOwner(n, me);
         return true;
@@ -270,7 +270,7 @@ public final class TicketLock implements Lock {
       return tryLock();
     }
     Thread me = Thread.currentThread();
-    Node n = new Node(me);
+    Node n = new Node(me, Node.GRANTED);
     if (casTail(null, n)) {
       becomeOwner(n, me);
       return true;
@@ -414,6 +414,10 @@ public final class TicketLock implements Lock {
       throw new IllegalStateException(NOT_REENTRANT);
     }
     final long deadline = timed ? System.nanoTime() + nanos : 0L;
+    // The node was born GRANTED for the fast-path CAS (so that a successor linking behind a
+    // fast-path owner sees "my predecessor holds the lock" at once and spins instead of
+    // parking). Now it is going to wait: plain store, published by the getAndSet below.
+    n.setStatusPlain(Node.WAITING);
     Node p = getAndSetTail(n);
     if (p == null || !p.casNext(null, n)) {
       becomeOwner(n, me); // free, or p was released before we linked
@@ -542,8 +546,14 @@ public final class TicketLock implements Lock {
     @SuppressWarnings("unused") // accessed through NEXT
     private @Nullable Object next;
 
-    Node(@Nullable Thread thread) {
+    Node(@Nullable Thread thread, int status) {
       this.thread = thread;
+      this.status = status;
+    }
+
+    /** Plain: only before the node is published (by the CAS or getAndSet of the tail). */
+    void setStatusPlain(int s) {
+      STATUS.set(this, s);
     }
 
     int statusAcquire() {
