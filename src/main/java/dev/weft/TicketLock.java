@@ -50,9 +50,10 @@ import org.jspecify.annotations.Nullable;
  * the releaser hands the lock directly to its successor). Requests are served first come,
  * first served; {@link #tryLock()} succeeds only when nobody holds the lock <em>and</em> nobody
  * is queued, so it never overtakes a waiter. A waiter whose predecessor holds the lock (it is
- * next) spins with {@link Thread#onSpinWait()} and exponential backoff (10 rounds, 1 to 64
- * pauses each), then yields up to 3 times, then parks; a waiter further back parks at once,
- * because spinning there only steals cores from the threads ahead of it. The releaser unparks
+ * next) spins on its own node with {@link Thread#onSpinWait()} (up to 320 checks, no
+ * backoff: nobody else writes that cache line), then yields up to 3 times, then parks; a
+ * waiter further back parks at once, because spinning there only steals cores from the
+ * threads ahead of it. The releaser unparks
  * the successor only if it actually parked. A waiter that times out or is interrupted marks
  * its node abandoned; the releaser skips such nodes, handing the lock past them, so those
  * behind it keep their place.
@@ -424,9 +425,8 @@ public final class TicketLock implements Lock {
       return ACQUIRED;
     }
     boolean interrupted = false;
-    int rounds = 0;
+    int spins = 0;
     int yields = 0;
-    int backoff = SpinBackoff.MIN_BACKOFF;
     for (;;) {
       int st = n.statusAcquire(); // acquire: pairs with the releaser's CAS to GRANTED
       if (st == Node.GRANTED) {
@@ -460,9 +460,9 @@ public final class TicketLock implements Lock {
         }
       }
       // Spin only while next in line (predecessor holds the lock); park otherwise.
-      if (rounds < SpinBackoff.SPIN_ROUNDS && p.statusOpaque() == Node.GRANTED) {
-        rounds++;
-        backoff = SpinBackoff.pause(backoff);
+      if (spins < SpinBackoff.HANDOFF_SPINS && p.statusOpaque() == Node.GRANTED) {
+        spins++;
+        Thread.onSpinWait(); // no backoff: nobody else touches our node (see SpinBackoff)
         continue;
       }
       if (yields < SpinBackoff.YIELDS && p.statusOpaque() == Node.GRANTED) {
@@ -478,9 +478,8 @@ public final class TicketLock implements Lock {
       } else {
         LockSupport.park(this);
       }
-      rounds = 0; // woken: granted, pre-woken as next in line, or interrupt/timeout/spurious
+      spins = 0; // woken: granted, or interrupt/timeout/spurious
       yields = 0;
-      backoff = SpinBackoff.MIN_BACKOFF;
     }
   }
 
