@@ -30,6 +30,15 @@ final class SpinBackoff {
    */
   static final int MAX_BACKOFF = 64;
 
+  /**
+   * Checks (one {@link Thread#onSpinWait()} each) that the next-in-line waiter of a {@link
+   * TicketLock} makes on its own queue node before it yields: the same time budget as the
+   * spin phase above (319 pauses), but without backoff, because a queue-lock waiter spins on a
+   * cache line that only its predecessor writes, so there is no contention to back off from and
+   * every extra pause would be added straight to the handover latency.
+   */
+  static final int HANDOFF_SPINS = 320;
+
   /** {@link Thread#yield()} calls (each followed by one attempt) between spinning and parking. */
   static final int YIELDS = 3;
 

@@ -50,9 +50,10 @@ import org.jspecify.annotations.Nullable;
  * the releaser hands the lock directly to its successor). Requests are served first come,
  * first served; {@link #tryLock()} succeeds only when nobody holds the lock <em>and</em> nobody
  * is queued, so it never overtakes a waiter. A waiter whose predecessor holds the lock (it is
- * next) spins with {@link Thread#onSpinWait()} and exponential backoff (10 rounds, 1 to 64
- * pauses each), then yields up to 3 times, then parks; a waiter further back parks at once,
- * because spinning there only steals cores from the threads ahead of it. The releaser unparks
+ * next) spins on its own node with {@link Thread#onSpinWait()} (up to 320 checks, no
+ * backoff: nobody else writes that cache line), then yields up to 3 times, then parks; a
+ * waiter further back parks at once, because spinning there only steals cores from the
+ * threads ahead of it. The releaser unparks
  * the successor only if it actually parked. A waiter that times out or is interrupted marks
  * its node abandoned; the releaser skips such nodes, handing the lock past them, so those
  * behind it keep their place.
@@ -119,7 +120,7 @@ public final class TicketLock implements Lock {
       "TicketLock is not reentrant: this thread already holds it";
 
   /** Marker in {@code Node.next}: this node was released before its successor linked. */
-  private static final Node RELEASED = new Node(null);
+  private static final Node RELEASED = new Node(null, Node.ABANDONED);
 
   private static final int ACQUIRED = 0;
   private static final int TIMED_OUT = 1;
@@ -180,7 +181,7 @@ public final class TicketLock implements Lock {
   @Override
   public void lock() {
     Thread me = Thread.currentThread();
-    Node n = new Node(me);
+    Node n = new Node(me, Node.GRANTED);
     if (!casTail(null, n)) {
       acquireSlow(me, n, false, false, 0L);
       return;
@@ -201,7 +202,7 @@ public final class TicketLock implements Lock {
       throw new InterruptedException("interrupted before acquiring the TicketLock");
     }
     Thread me = Thread.currentThread();
-    Node n = new Node(me);
+    Node n = new Node(me, Node.GRANTED);
     if (casTail(null, n)) {
       becomeOwner(n, me);
     } else if (acquireSlow(me, n, true, false, 0L) == INTERRUPTED) {
@@ -219,7 +220,7 @@ public final class TicketLock implements Lock {
   public boolean tryLock() {
     Thread me = Thread.currentThread();
     if (tailOpaque() == null) {
-      Node n = new Node(me);
+      Node n = new Node(me, Node.GRANTED);
       if (casTail(null, n)) {
         becomeOwner(n, me);
         return true;
@@ -270,7 +271,7 @@ public final class TicketLock implements Lock {
       return tryLock();
     }
     Thread me = Thread.currentThread();
-    Node n = new Node(me);
+    Node n = new Node(me, Node.GRANTED);
     if (casTail(null, n)) {
       becomeOwner(n, me);
       return true;
@@ -414,15 +415,18 @@ public final class TicketLock implements Lock {
       throw new IllegalStateException(NOT_REENTRANT);
     }
     final long deadline = timed ? System.nanoTime() + nanos : 0L;
+    // The node was born GRANTED for the fast-path CAS (so that a successor linking behind a
+    // fast-path owner sees "my predecessor holds the lock" at once and spins instead of
+    // parking). Now it is going to wait: plain store, published by the getAndSet below.
+    n.setStatusPlain(Node.WAITING);
     Node p = getAndSetTail(n);
     if (p == null || !p.casNext(null, n)) {
       becomeOwner(n, me); // free, or p was released before we linked
       return ACQUIRED;
     }
     boolean interrupted = false;
-    int rounds = 0;
+    int spins = 0;
     int yields = 0;
-    int backoff = SpinBackoff.MIN_BACKOFF;
     for (;;) {
       int st = n.statusAcquire(); // acquire: pairs with the releaser's CAS to GRANTED
       if (st == Node.GRANTED) {
@@ -456,9 +460,9 @@ public final class TicketLock implements Lock {
         }
       }
       // Spin only while next in line (predecessor holds the lock); park otherwise.
-      if (rounds < SpinBackoff.SPIN_ROUNDS && p.statusOpaque() == Node.GRANTED) {
-        rounds++;
-        backoff = SpinBackoff.pause(backoff);
+      if (spins < SpinBackoff.HANDOFF_SPINS && p.statusOpaque() == Node.GRANTED) {
+        spins++;
+        Thread.onSpinWait(); // no backoff: nobody else touches our node (see SpinBackoff)
         continue;
       }
       if (yields < SpinBackoff.YIELDS && p.statusOpaque() == Node.GRANTED) {
@@ -474,9 +478,8 @@ public final class TicketLock implements Lock {
       } else {
         LockSupport.park(this);
       }
-      rounds = 0; // woken: granted, pre-woken as next in line, or interrupt/timeout/spurious
+      spins = 0; // woken: granted, or interrupt/timeout/spurious
       yields = 0;
-      backoff = SpinBackoff.MIN_BACKOFF;
     }
   }
 
@@ -542,8 +545,14 @@ public final class TicketLock implements Lock {
     @SuppressWarnings("unused") // accessed through NEXT
     private @Nullable Object next;
 
-    Node(@Nullable Thread thread) {
+    Node(@Nullable Thread thread, int status) {
       this.thread = thread;
+      this.status = status;
+    }
+
+    /** Plain: only before the node is published (by the CAS or getAndSet of the tail). */
+    void setStatusPlain(int s) {
+      STATUS.set(this, s);
     }
 
     int statusAcquire() {

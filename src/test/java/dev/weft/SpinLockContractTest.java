@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatNullPointerException;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.lang.reflect.Method;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,6 +19,8 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.Lock;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.condition.EnabledForJreRange;
+import org.junit.jupiter.api.condition.JRE;
 
 /**
  * The rules {@link SpinLock} and {@link TicketLock} share; {@link SpinLockTest} and {@link
@@ -524,6 +527,48 @@ abstract class SpinLockContractTest {
     assertThat(done.await(20, TimeUnit.SECONDS)).isTrue();
     join(ts.toArray(new Thread[0]));
     assertThat(failure.get()).isNull();
+  }
+
+  @Test
+  @EnabledForJreRange(min = JRE.JAVA_21)
+  void manyVirtualThreadsKeepAnExactCount() throws Exception {
+    // More runnable threads than carriers: spinning must give way to parking, or this hangs.
+    TestLock lock = newLock();
+    int threads = 64;
+    int perThread = 1_000;
+    int[] counter = {0};
+    Object builder = Thread.class.getMethod("ofVirtual").invoke(null);
+    Class<?> builderType = Class.forName("java.lang.Thread$Builder");
+    builder = builderType.getMethod("name", String.class, long.class).invoke(builder, "test-v-", 0L);
+    Method startMethod = builderType.getMethod("start", Runnable.class);
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    List<Thread> ts = new ArrayList<>();
+    for (int i = 0; i < threads; i++) {
+      Runnable body =
+          () -> {
+            try {
+              for (int k = 0; k < perThread; k++) {
+                lock.lock();
+                try {
+                  counter[0]++;
+                } finally {
+                  lock.unlock();
+                }
+              }
+            } catch (Throwable e) {
+              failure.compareAndSet(null, e);
+            }
+          };
+      ts.add((Thread) startMethod.invoke(builder, body));
+    }
+    join(ts.toArray(new Thread[0]));
+    assertThat(failure.get()).isNull();
+    lock.lock();
+    try {
+      assertThat(counter[0]).isEqualTo(threads * perThread);
+    } finally {
+      lock.unlock();
+    }
   }
 
   // ---- Condition ----
