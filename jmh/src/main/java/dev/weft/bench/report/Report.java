@@ -216,7 +216,9 @@ final class Report {
             || !g.weft().matcher(w.variant()).find()) {
           continue;
         }
-        String where = w.variant() + " @ " + describeKey(w.key());
+        // The class is part of the label: a goal's class regex may match several classes
+        // (LazyBench and LazyJdk25Bench), whose rows must not be merged like repeats.
+        String where = w.benchClass() + "." + w.variant() + " @ " + describeKey(w.key());
         if ("alloc".equals(g.metric())) {
           if (!Double.isNaN(w.allocBytesPerOp())) {
             measured.computeIfAbsent(where, k -> new ArrayList<>())

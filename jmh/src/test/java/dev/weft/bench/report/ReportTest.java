@@ -158,6 +158,7 @@ class ReportTest {
     assertThat(line(md, "| read goal |")).contains("2.00× vs stampedOptimistic").contains("**MET**");
     assertThat(line(md, "| write goal |")).contains("3.00× vs stamped").contains("**MET**");
     assertThat(line(md, "| spin goal |")).contains("3.00× vs reentrantLock")
+        .contains("SpinLockBench.weftSpinLock @")
         .contains("scenario=contended2").contains("**MET**");
     assertThat(line(md, "| read | 1 | 100.0 ± 1.00 |")).contains("2.00× vs stampedOptimistic");
     assertThat(line(md, "| write | 1 | ")).contains("3.00× vs stamped").doesNotContain("Optimistic");
