@@ -4,7 +4,7 @@
 #   jmh/run-benchmarks.sh PROFILE [JMH-REGEX...]
 #
 # PROFILE: smoke (one short iteration of every benchmark: CI's check that none has rotted),
-#          short (about 10 minutes for the whole suite on 2 cores), full (3 forks, more iterations).
+#          short (about 16 minutes for the whole suite on 2 cores), full (3 forks, more iterations).
 # JMH-REGEX: optional benchmark filters passed to JMH (e.g. 'SpinLockBench' 'SeqLock.*read').
 #
 # Environment (all optional):
@@ -33,7 +33,7 @@ usage() {
 profile="$1"
 shift
 case "$profile" in
-  smoke) settings=(-f 1 -wi 0 -i 1 -r 100ms) ;;
+  smoke) settings=(-f 1 -wi 0 -i 1 -r 100ms -prof gc) ;;
   short) settings=(-f 1 -wi 3 -w 500ms -i 6 -r 500ms) ;;
   full) settings=(-f 3 -wi 5 -w 1s -i 8 -r 1s) ;;
   -h | --help | help) usage ;;

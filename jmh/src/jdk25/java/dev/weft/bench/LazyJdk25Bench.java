@@ -52,37 +52,37 @@ public class LazyJdk25Bench {
   }
 
   @Benchmark
-  public Object getWeftLazy() {
+  public Object get_weftLazy() {
     return weft.get();
   }
 
   @Benchmark
-  public Object getWeftLazyStaticFinal() {
+  public Object get_weftLazyStaticFinal() {
     return WEFT_STATIC.get();
   }
 
   @Benchmark
-  public Object getStableValueSupplier() {
+  public Object get_stableValueSupplier() {
     return stableSupplier.get();
   }
 
   @Benchmark
-  public Object getStableValueSupplierStaticFinal() {
+  public Object get_stableValueSupplierStaticFinal() {
     return STABLE_STATIC.get();
   }
 
   @Benchmark
-  public Object getStableValueOrElseSet() {
+  public Object get_stableValueOrElseSet() {
     return stableValue.orElseSet(LazyBench.SUPPLIER);
   }
 
   @Benchmark
-  public Object getVolatileDcl() {
+  public Object get_volatileDcl() {
     return dcl.get();
   }
 
   @Benchmark
-  public Object getHolderIdiom() {
+  public Object get_holderIdiom() {
     return LazyBench.Holder.VALUE;
   }
 }

@@ -65,14 +65,14 @@ public class CondvarBench {
   @Benchmark
   @Group("weftCondvar")
   @GroupThreads(1)
-  public void weftCondvarPing(WeftCondvar s, Control c) throws InterruptedException {
+  public void weftCondvar_ping(WeftCondvar s, Control c) throws InterruptedException {
     s.step(0, c);
   }
 
   @Benchmark
   @Group("weftCondvar")
   @GroupThreads(1)
-  public void weftCondvarPong(WeftCondvar s, Control c) throws InterruptedException {
+  public void weftCondvar_pong(WeftCondvar s, Control c) throws InterruptedException {
     s.step(1, c);
   }
 
@@ -99,14 +99,14 @@ public class CondvarBench {
   @Benchmark
   @Group("weftAutoSignal")
   @GroupThreads(1)
-  public void weftAutoPing(WeftAuto s, Control c) throws InterruptedException {
+  public void weftAutoSignal_ping(WeftAuto s, Control c) throws InterruptedException {
     s.step(0, c);
   }
 
   @Benchmark
   @Group("weftAutoSignal")
   @GroupThreads(1)
-  public void weftAutoPong(WeftAuto s, Control c) throws InterruptedException {
+  public void weftAutoSignal_pong(WeftAuto s, Control c) throws InterruptedException {
     s.step(1, c);
   }
 
@@ -141,14 +141,14 @@ public class CondvarBench {
   @Benchmark
   @Group("jucCondition")
   @GroupThreads(1)
-  public void jucPing(Juc s, Control c) throws InterruptedException {
+  public void jucCondition_ping(Juc s, Control c) throws InterruptedException {
     s.step(0, c);
   }
 
   @Benchmark
   @Group("jucCondition")
   @GroupThreads(1)
-  public void jucPong(Juc s, Control c) throws InterruptedException {
+  public void jucCondition_pong(Juc s, Control c) throws InterruptedException {
     s.step(1, c);
   }
 
@@ -180,14 +180,14 @@ public class CondvarBench {
   @Benchmark
   @Group("monitor")
   @GroupThreads(1)
-  public void monitorPing(Monitor s, Control c) throws InterruptedException {
+  public void monitor_ping(Monitor s, Control c) throws InterruptedException {
     s.step(0, c);
   }
 
   @Benchmark
   @Group("monitor")
   @GroupThreads(1)
-  public void monitorPong(Monitor s, Control c) throws InterruptedException {
+  public void monitor_pong(Monitor s, Control c) throws InterruptedException {
     s.step(1, c);
   }
 
@@ -220,7 +220,7 @@ public class CondvarBench {
   @Benchmark
   @Group("synchronousQueue")
   @GroupThreads(1)
-  public void sqPing(Sq s, Control c) throws InterruptedException {
+  public void synchronousQueue_ping(Sq s, Control c) throws InterruptedException {
     Sq.give(s.toPong, c);
     Sq.take(s.toPing, c);
   }
@@ -228,7 +228,7 @@ public class CondvarBench {
   @Benchmark
   @Group("synchronousQueue")
   @GroupThreads(1)
-  public void sqPong(Sq s, Control c) throws InterruptedException {
+  public void synchronousQueue_pong(Sq s, Control c) throws InterruptedException {
     Sq.take(s.toPong, c);
     Sq.give(s.toPing, c);
   }

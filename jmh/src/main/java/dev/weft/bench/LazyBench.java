@@ -23,14 +23,14 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Lazy initialisation, weft vs the usual Java answers, in one run.
  *
- * <p>{@code get*}: reading an already initialised value (the hot path): weft {@code Lazy}
+ * <p>{@code get_*}: reading an already initialised value (the hot path): weft {@code Lazy}
  * (instance field and {@code static final}), weft {@code OnceCell.getOrInit}, the holder-class
  * idiom (the JIT folds it to a constant: the floor), hand-written volatile double-checked
  * locking, Guava {@code Suppliers.memoize}, Commons Lang3 {@code LazyInitializer}, and a plain
  * field read as a baseline. The instances sit in non-final fields so that the JIT cannot fold
  * them (except where a {@code static final} is the point of the benchmark).
  *
- * <p>{@code firstGet*}: the first, contended initialisation. Two threads walk the same array of
+ * <p>{@code firstGet_*}: the first, contended initialisation. Two threads walk the same array of
  * {@value #FRESH} fresh, uninitialised instances in the same order, so they race on each
  * instance's first {@code get()}; the supplier is cheap ({@code new Object()}), so this measures
  * the claim/publish/wait machinery. SingleShotTime, one batch = {@value #FRESH} first gets per
@@ -109,42 +109,42 @@ public class LazyBench {
   // ------------------------------------------------------------ get() after initialisation
 
   @Benchmark
-  public Object getBaselinePlainField() {
+  public Object get_baselinePlainField() {
     return plain;
   }
 
   @Benchmark
-  public Object getWeftLazy() {
+  public Object get_weftLazy() {
     return weft.get();
   }
 
   @Benchmark
-  public Object getWeftLazyStaticFinal() {
+  public Object get_weftLazyStaticFinal() {
     return WEFT_STATIC.get();
   }
 
   @Benchmark
-  public Object getWeftOnceCell() {
+  public Object get_weftOnceCell() {
     return cell.getOrInit(SUPPLIER);
   }
 
   @Benchmark
-  public Object getHolderIdiom() {
+  public Object get_holderIdiom() {
     return Holder.VALUE;
   }
 
   @Benchmark
-  public Object getVolatileDcl() {
+  public Object get_volatileDcl() {
     return dcl.get();
   }
 
   @Benchmark
-  public Object getGuavaMemoize() {
+  public Object get_guavaMemoize() {
     return guava.get();
   }
 
   @Benchmark
-  public Object getCommonsLazyInitializer() throws ConcurrentException {
+  public Object get_commonsLazyInitializer() throws ConcurrentException {
     return commons.get();
   }
 
@@ -196,7 +196,7 @@ public class LazyBench {
   @Threads(2)
   @Warmup(iterations = 10, batchSize = FRESH)
   @Measurement(iterations = 20, batchSize = FRESH)
-  public Object firstGetWeftLazy(Fresh f, Cursor c) {
+  public Object firstGet_weftLazy(Fresh f, Cursor c) {
     return f.weft[c.i++].get();
   }
 
@@ -206,7 +206,7 @@ public class LazyBench {
   @Threads(2)
   @Warmup(iterations = 10, batchSize = FRESH)
   @Measurement(iterations = 20, batchSize = FRESH)
-  public Object firstGetWeftOnceCell(Fresh f, Cursor c) {
+  public Object firstGet_weftOnceCell(Fresh f, Cursor c) {
     return f.cell[c.i++].getOrInit(SUPPLIER);
   }
 
@@ -216,7 +216,7 @@ public class LazyBench {
   @Threads(2)
   @Warmup(iterations = 10, batchSize = FRESH)
   @Measurement(iterations = 20, batchSize = FRESH)
-  public Object firstGetVolatileDcl(Fresh f, Cursor c) {
+  public Object firstGet_volatileDcl(Fresh f, Cursor c) {
     return f.dcl[c.i++].get();
   }
 
@@ -226,7 +226,7 @@ public class LazyBench {
   @Threads(2)
   @Warmup(iterations = 10, batchSize = FRESH)
   @Measurement(iterations = 20, batchSize = FRESH)
-  public Object firstGetGuavaMemoize(Fresh f, Cursor c) {
+  public Object firstGet_guavaMemoize(Fresh f, Cursor c) {
     return f.guava[c.i++].get();
   }
 
@@ -236,7 +236,7 @@ public class LazyBench {
   @Threads(2)
   @Warmup(iterations = 10, batchSize = FRESH)
   @Measurement(iterations = 20, batchSize = FRESH)
-  public Object firstGetCommonsLazyInitializer(Fresh f, Cursor c) throws ConcurrentException {
+  public Object firstGet_commonsLazyInitializer(Fresh f, Cursor c) throws ConcurrentException {
     return f.commons[c.i++].get();
   }
 }

@@ -21,9 +21,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * The cost of weft's data-owning layer over a raw lock: one short critical section (increment
  * a counter) through {@code Mutex.with}, the {@code Mutex} guard form, {@code Mutex.update},
  * a raw {@link ReentrantLock} lock/unlock, a {@code synchronized} block and
- * {@code RwLock.withWrite}; uncontended (one thread) and contended ({@code @Threads(2)},
- * suffix {@code Contended}). Goal (issue #7): {@code mutexWith} ≥ 0.95× {@code rawReentrantLock}
- * (time at most about 5% higher).
+ * {@code RwLock.withWrite}; uncontended (one thread, prefix {@code uncontended_}) and contended
+ * ({@code @Threads(2)}, prefix {@code contended_}). Goal (issue #7): {@code weftMutexWith} ≥
+ * 0.95× {@code rawReentrantLock} uncontended (time at most about 5% higher).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -46,24 +46,24 @@ public class MutexBench {
   // ---- uncontended ---------------------------------------------------------------------
 
   @Benchmark
-  public long mutexWith() {
+  public long uncontended_weftMutexWith() {
     return mutex.with(INC);
   }
 
   @Benchmark
-  public long mutexGuard() {
+  public long uncontended_weftMutexGuard() {
     try (Mutex.Guard<long[]> g = mutex.lock()) {
       return ++g.get()[0];
     }
   }
 
   @Benchmark
-  public long mutexUpdate() {
+  public long uncontended_weftMutexUpdate() {
     return boxed.update(ADD_ONE);
   }
 
   @Benchmark
-  public long rawReentrantLock() {
+  public long uncontended_rawReentrantLock() {
     lock.lock();
     try {
       return ++raw[0];
@@ -73,14 +73,14 @@ public class MutexBench {
   }
 
   @Benchmark
-  public long synchronizedBlock() {
+  public long uncontended_synchronizedBlock() {
     synchronized (monitor) {
       return ++monitored[0];
     }
   }
 
   @Benchmark
-  public long rwLockWithWrite() {
+  public long uncontended_weftRwLockWithWrite() {
     return rw.withWrite(INC);
   }
 
@@ -88,19 +88,19 @@ public class MutexBench {
 
   @Benchmark
   @Threads(2)
-  public long mutexWithContended() {
+  public long contended_weftMutexWith() {
     return mutex.with(INC);
   }
 
   @Benchmark
   @Threads(2)
-  public long rawReentrantLockContended() {
-    return rawReentrantLock();
+  public long contended_rawReentrantLock() {
+    return uncontended_rawReentrantLock();
   }
 
   @Benchmark
   @Threads(2)
-  public long synchronizedBlockContended() {
-    return synchronizedBlock();
+  public long contended_synchronizedBlock() {
+    return uncontended_synchronizedBlock();
   }
 }

@@ -31,9 +31,12 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@code write_*}: one thread writes, no reader.
  * </ul>
  *
+ * Names are {@code <scenario>_<implementation>}, weft's implementations starting with {@code
+ * weft}, so the report compares them only within one scenario (docs/benchmarks.md).
+ *
  * Every reader returns x - y + x so that a torn read would change the result and nothing is
- * dead code. {@code seqLock} reads with a lambda that captures the state ({@code readLong(() ->
- * x - y + x)}), {@code seqLockSource} with a non-capturing one ({@code readLong(this, d -> ...)}):
+ * dead code. {@code weftSeqLock} reads with a lambda that captures the state ({@code readLong(() ->
+ * x - y + x)}), {@code weftSeqLockSource} with a non-capturing one ({@code readLong(this, d -> ...)}):
  * under a writer the capturing lambda is allocated per read (it escapes into the retry path),
  * which {@code -prof gc} shows.
  */
@@ -216,27 +219,27 @@ public class SeqLockBench {
   // ---- read, no writer ---------------------------------------------------------------------
 
   @Benchmark
-  public long read_seqLock(Solo s) {
+  public long read_weftSeqLock(Solo s) {
     return s.seqLockRead();
   }
 
   @Benchmark
-  public long read_seqLockSource(Solo s) {
+  public long read_weftSeqLockSource(Solo s) {
     return s.seqLockSourceRead();
   }
 
   @Benchmark
-  public long read_seqLockManual(Solo s) {
+  public long read_weftSeqLockManual(Solo s) {
     return s.seqLockManualRead();
   }
 
   @Benchmark
-  public long read_seqCount(Solo s) {
+  public long read_weftSeqCount(Solo s) {
     return s.seqCountRead();
   }
 
   @Benchmark
-  public long read_seqLocked(Solo s) {
+  public long read_weftSeqLocked(Solo s) {
     return s.seqLockedRead();
   }
 
@@ -263,58 +266,58 @@ public class SeqLockBench {
   // ---- one reader, one writer --------------------------------------------------------------
 
   @Benchmark
-  @Group("rw_seqLock")
+  @Group("rw_weftSeqLock")
   @GroupThreads(1)
-  public long rw_seqLock_reader(Grouped s) {
+  public long rw_weftSeqLock_reader(Grouped s) {
     return s.seqLockRead();
   }
 
   @Benchmark
-  @Group("rw_seqLock")
+  @Group("rw_weftSeqLock")
   @GroupThreads(1)
-  public void rw_seqLock_writer(Grouped s) {
+  public void rw_weftSeqLock_writer(Grouped s) {
     s.seqLockWrite();
   }
 
   @Benchmark
-  @Group("rw_seqLockSource")
+  @Group("rw_weftSeqLockSource")
   @GroupThreads(1)
-  public long rw_seqLockSource_reader(Grouped s) {
+  public long rw_weftSeqLockSource_reader(Grouped s) {
     return s.seqLockSourceRead();
   }
 
   @Benchmark
-  @Group("rw_seqLockSource")
+  @Group("rw_weftSeqLockSource")
   @GroupThreads(1)
-  public void rw_seqLockSource_writer(Grouped s) {
+  public void rw_weftSeqLockSource_writer(Grouped s) {
     s.seqLockWrite();
   }
 
   @Benchmark
-  @Group("rw_seqCount")
+  @Group("rw_weftSeqCount")
   @GroupThreads(1)
-  public long rw_seqCount_reader(Grouped s) {
+  public long rw_weftSeqCount_reader(Grouped s) {
     return s.seqCountRead();
   }
 
   @Benchmark
-  @Group("rw_seqCount")
+  @Group("rw_weftSeqCount")
   @GroupThreads(1)
-  public void rw_seqCount_writer(Grouped s) {
+  public void rw_weftSeqCount_writer(Grouped s) {
     s.seqCountWrite();
   }
 
   @Benchmark
-  @Group("rw_seqLocked")
+  @Group("rw_weftSeqLocked")
   @GroupThreads(1)
-  public long rw_seqLocked_reader(Grouped s) {
+  public long rw_weftSeqLocked_reader(Grouped s) {
     return s.seqLockedRead();
   }
 
   @Benchmark
-  @Group("rw_seqLocked")
+  @Group("rw_weftSeqLocked")
   @GroupThreads(1)
-  public void rw_seqLocked_writer(Grouped s) {
+  public void rw_weftSeqLocked_writer(Grouped s) {
     s.seqLockedWrite();
   }
 
@@ -377,17 +380,17 @@ public class SeqLockBench {
   // ---- write, no reader --------------------------------------------------------------------
 
   @Benchmark
-  public void write_seqLock(Solo s) {
+  public void write_weftSeqLock(Solo s) {
     s.seqLockWrite();
   }
 
   @Benchmark
-  public void write_seqCount(Solo s) {
+  public void write_weftSeqCount(Solo s) {
     s.seqCountWrite();
   }
 
   @Benchmark
-  public void write_seqLocked(Solo s) {
+  public void write_weftSeqLocked(Solo s) {
     s.seqLockedWrite();
   }
 

@@ -26,6 +26,18 @@ final class JmhJson {
   private static final Pattern SWEEP = Pattern.compile("-t(\\d+)(?=[-.])");
   private static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z_$][A-Za-z0-9_$]*");
 
+  /** The pseudo-parameter that holds a benchmark's scenario (see {@link #normalise}). */
+  static final String SCENARIO = "scenario";
+
+  /** {@code @Param} names whose values name the implementation under test. */
+  static final List<String> IMPL_PARAMS = List.of("lock", "impl");
+
+  /** weft's public types: an implementation {@code @Param} value naming one is weft's. */
+  static final List<String> WEFT_TYPES =
+      List.of(
+          "SpinLock", "TicketLock", "SeqLock", "SeqCount", "SeqLocked", "Lazy", "OnceCell",
+          "Mutex", "RwLock", "Condvar", "Scope", "Parallel");
+
   /**
    * What one JSON file says about how it was run (taken from its first benchmark).
    *
@@ -122,6 +134,8 @@ final class JmhJson {
         params.put(p.getKey(), p.getValue().getAsString());
       }
     }
+    String group = variant;
+    variant = normalise(variant, params);
     Map<String, String> frozen = Collections.unmodifiableMap(params);
     JsonObject primary = b.getAsJsonObject("primaryMetric");
     double alloc = Double.NaN;
@@ -144,10 +158,64 @@ final class JmhJson {
       // The group's primary metric is the sum over its methods: meaningless for a reader and
       // a writer, so only the per-method numbers are reported.
       for (Map.Entry<String, JsonObject> r : roles) {
-        String role = role(r.getKey(), variant);
+        String role = role(r.getKey(), group);
         out.add(metric(run, benchClass, variant, role, mode, threads, frozen, r.getValue(), alloc));
       }
     }
+  }
+
+  /**
+   * Brings the two other naming conventions into the report's one ({@code weft...} methods
+   * compared with the other methods at equal {@code @Param} values), returning the variant name
+   * and adding a {@code scenario} pseudo-parameter to {@code params} where there is one, so
+   * that only results of the same scenario are ever compared:
+   *
+   * <ul>
+   *   <li>a scenario prefix, {@code <scenario>_<implementation>} ({@code read_weftSeqLock},
+   *       {@code read_stampedOptimistic}, group {@code rw_weftSeqLock}): the variant is the
+   *       part after the first underscore, the scenario the part before;
+   *   <li>an implementation {@code @Param} named {@code lock} or {@code impl} ({@code
+   *       lock=SpinLock} with methods {@code uncontended}, {@code contended2}): the variant is
+   *       the parameter's value, prefixed with {@code weft} when it names a weft type ({@code
+   *       weftSpinLock}) and otherwise with a lower-case first letter ({@code reentrantLock});
+   *       the parameter is removed and the method name becomes the scenario.
+   * </ul>
+   *
+   * A real {@code @Param} named {@code scenario} is kept and wins over both.
+   */
+  static String normalise(String method, Map<String, String> params) {
+    String variant = method;
+    String scenario = null;
+    int underscore = method.indexOf('_');
+    if (underscore > 0 && underscore < method.length() - 1) {
+      scenario = method.substring(0, underscore);
+      variant = method.substring(underscore + 1);
+    }
+    for (String name : IMPL_PARAMS) {
+      String value = params.remove(name);
+      if (value != null && !value.isEmpty()) {
+        scenario = scenario == null ? variant : scenario + "_" + variant;
+        variant = implName(value);
+        break;
+      }
+    }
+    if (scenario != null) {
+      params.putIfAbsent(SCENARIO, scenario);
+    }
+    return variant;
+  }
+
+  /** {@code SpinLock} -> {@code weftSpinLock}, {@code ReentrantLock} -> {@code reentrantLock}. */
+  static String implName(String value) {
+    for (String t : WEFT_TYPES) {
+      if (value.regionMatches(true, 0, t, 0, t.length())) {
+        return "weft" + t + value.substring(t.length());
+      }
+    }
+    if (value.regionMatches(true, 0, "weft", 0, 4)) {
+      return "weft" + value.substring(4);
+    }
+    return value.substring(0, 1).toLowerCase(Locale.ROOT) + value.substring(1);
   }
 
   private static Result metric(

@@ -154,9 +154,10 @@ final class Report {
         .append(" (the same JMH run); with repeats the report shows the mean and")
         .append(" [lowest–highest] over the repeats. *Best alt* is the fastest alternative at")
         .append(" that point.\n")
-        .append("- Rows are compared within one benchmark class, parameter combination, thread")
-        .append(" count and, for `@Group` benchmarks, method role (e.g. reader, writer); a group's")
-        .append(" total is not shown.\n");
+        .append("- Rows are compared within one benchmark class, parameter combination, scenario")
+        .append(" (`<scenario>_<impl>` method names, or the method when an `@Param lock`/`impl`")
+        .append(" names the implementation), thread count and, for `@Group` benchmarks, method")
+        .append(" role (e.g. reader, writer); a group's total is not shown.\n");
     String cores = machine.getOrDefault("cores", "");
     if (!cores.isEmpty()) {
       md.append("- Every number here comes from the machine above (").append(cores)
@@ -215,7 +216,9 @@ final class Report {
             || !g.weft().matcher(w.variant()).find()) {
           continue;
         }
-        String where = w.variant() + " @ " + describeKey(w.key());
+        // The class is part of the label: a goal's class regex may match several classes
+        // (LazyBench and LazyJdk25Bench), whose rows must not be merged like repeats.
+        String where = w.benchClass() + "." + w.variant() + " @ " + describeKey(w.key());
         if ("alloc".equals(g.metric())) {
           if (!Double.isNaN(w.allocBytesPerOp())) {
             measured.computeIfAbsent(where, k -> new ArrayList<>())

@@ -50,6 +50,41 @@ class JmhJsonTest {
   }
 
   @Test
+  void aScenarioPrefixBecomesTheScenarioPseudoParam() throws IOException {
+    Path f = dir.resolve("jmh.json");
+    Files.writeString(f, Fixtures.array(
+        Fixtures.bench("SeqLockBench.read_weftSeqLock", "thrpt", 1, Map.of(), 9, 1, "ops/us", ""),
+        Fixtures.bench("SeqLockBench.rw_stamped", "thrpt", 2, Map.of("n", "1"), 30, 1, "ops/us",
+            Fixtures.metric("rw_stamped_reader", 25, 1, "ops/us") + ","
+                + Fixtures.metric("rw_stamped_writer", 5, 1, "ops/us"))));
+    List<Result> rs = JmhJson.read(f).results();
+    assertThat(rs).extracting(Result::variant)
+        .containsExactly("weftSeqLock", "stamped", "stamped");
+    assertThat(rs.get(0).isWeft()).isTrue();
+    assertThat(rs.get(0).params()).containsExactly(Map.entry("scenario", "read"));
+    assertThat(rs.get(1).params()).containsEntry("scenario", "rw").containsEntry("n", "1");
+    assertThat(rs.subList(1, 3)).extracting(Result::role).containsExactly("reader", "writer");
+    assertThat(rs.get(0).key()).isNotEqualTo(rs.get(1).key());
+  }
+
+  @Test
+  void anImplementationParamBecomesTheVariantAndTheMethodTheScenario() {
+    Map<String, String> p = new java.util.TreeMap<>(Map.of("lock", "SpinLock", "n", "4"));
+    assertThat(JmhJson.normalise("contended2", p)).isEqualTo("weftSpinLock");
+    assertThat(p).containsExactly(Map.entry("n", "4"), Map.entry("scenario", "contended2"));
+    p = new java.util.TreeMap<>(Map.of("impl", "ReentrantLockFair"));
+    assertThat(JmhJson.normalise("uncontended", p)).isEqualTo("reentrantLockFair");
+    p = new java.util.TreeMap<>(Map.of("lock", "SeqLocked", "scenario", "mine"));
+    assertThat(JmhJson.normalise("read_x", p)).isEqualTo("weftSeqLocked");
+    assertThat(p).containsExactly(Map.entry("scenario", "mine")); // a real @Param wins
+    p = new java.util.TreeMap<>();
+    assertThat(JmhJson.normalise("weftLock", p)).isEqualTo("weftLock");
+    assertThat(p).isEmpty();
+    assertThat(JmhJson.implName("synchronized")).isEqualTo("synchronized");
+    assertThat(JmhJson.implName("onceCell")).isEqualTo("weftOnceCell");
+  }
+
+  @Test
   void normalisesGroupRoles() {
     assertThat(JmhJson.role("weftRw_read", "weftRw")).isEqualTo("read");
     assertThat(JmhJson.role("weftReader", "weft")).isEqualTo("reader");

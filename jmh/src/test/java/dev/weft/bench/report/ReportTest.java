@@ -140,6 +140,31 @@ class ReportTest {
   }
 
   @Test
+  void scenariosAndImplementationParamsAreComparedOnlyWithinOneScenario() throws IOException {
+    Files.writeString(dir.resolve("jmh.json"), Fixtures.array(
+        Fixtures.bench("SeqLockBench.read_weftSeqLock", "thrpt", 1, Map.of(), 100, 1, "ops/us", ""),
+        Fixtures.bench("SeqLockBench.read_stampedOptimistic", "thrpt", 1, Map.of(), 50, 1, "ops/us", ""),
+        Fixtures.bench("SeqLockBench.write_weftSeqLock", "thrpt", 1, Map.of(), 30, 1, "ops/us", ""),
+        Fixtures.bench("SeqLockBench.write_stamped", "thrpt", 1, Map.of(), 10, 1, "ops/us", ""),
+        Fixtures.bench("SpinLockBench.uncontended", "thrpt", 1, Map.of("lock", "SpinLock"), 40, 1, "ops/us", ""),
+        Fixtures.bench("SpinLockBench.uncontended", "thrpt", 1, Map.of("lock", "ReentrantLock"), 20, 1, "ops/us", ""),
+        Fixtures.bench("SpinLockBench.contended2", "thrpt", 2, Map.of("lock", "SpinLock"), 9, 1, "ops/us", ""),
+        Fixtures.bench("SpinLockBench.contended2", "thrpt", 2, Map.of("lock", "ReentrantLock"), 3, 1, "ops/us", "")));
+    Files.writeString(dir.resolve("goals.tsv"), String.join("\n",
+        "SeqLock\tratio\t^weft\toptimistic\tscenario=read\t>=\t0.95\tread goal",
+        "SeqLock\tratio\t^weft\tstamped\tscenario=write\t>=\t1.5\twrite goal",
+        "SpinLock\tratio\t^weftSpinLock$\t^reentrantLock$\tthreads=2\t>=\t2\tspin goal") + "\n");
+    String md = Files.readString(new Report(dir, dir.resolve("goals.tsv")).write());
+    assertThat(line(md, "| read goal |")).contains("2.00× vs stampedOptimistic").contains("**MET**");
+    assertThat(line(md, "| write goal |")).contains("3.00× vs stamped").contains("**MET**");
+    assertThat(line(md, "| spin goal |")).contains("3.00× vs reentrantLock")
+        .contains("SpinLockBench.weftSpinLock @")
+        .contains("scenario=contended2").contains("**MET**");
+    assertThat(line(md, "| read | 1 | 100.0 ± 1.00 |")).contains("2.00× vs stampedOptimistic");
+    assertThat(line(md, "| write | 1 | ")).contains("3.00× vs stamped").doesNotContain("Optimistic");
+  }
+
+  @Test
   void alternativesNamedAfterAWeftScenarioAreComparedOnlyWithIt() {
     assertThat(Report.groups(List.of("weftRead", "weftWrite", "rwLockRead", "stampedRead",
             "stampedWrite", "synchronizedBlock")))
