@@ -80,12 +80,11 @@ final class SoakTest {
 
   /** The end of a phase, and an abort flag set when a worker fails. */
   private static final class Phase {
-    final long deadline;
     final boolean virtual;
+    long deadline; // set before the start latch opens, which publishes it
     volatile boolean aborted;
 
-    Phase(long deadline, boolean virtual) {
-      this.deadline = deadline;
+    Phase(boolean virtual) {
       this.virtual = virtual;
     }
 
@@ -133,7 +132,7 @@ final class SoakTest {
   private static long run(String primitive, Kind kind, Worker worker) throws InterruptedException {
     String what = primitive + " [" + kind.threads + " " + kind.name().toLowerCase(java.util.Locale.ROOT) + " threads]";
     ThreadFactory tf = factory(kind, "test-soak-" + primitive + "-" + kind.tag + "-");
-    Phase phase = new Phase(System.nanoTime() + PHASE_NANOS, kind == Kind.VIRTUAL);
+    Phase phase = new Phase(kind == Kind.VIRTUAL);
     CountDownLatch start = new CountDownLatch(1);
     LongAdder ops = new LongAdder();
     Queue<Throwable> failures = new ConcurrentLinkedQueue<>();
@@ -152,6 +151,7 @@ final class SoakTest {
       threads.add(t);
       t.start();
     }
+    phase.deadline = System.nanoTime() + PHASE_NANOS; // the clock starts once all are started
     start.countDown();
     long joinDeadline = phase.deadline + TimeUnit.SECONDS.toNanos(GRACE_SECONDS);
     for (Thread t : threads) {
@@ -601,7 +601,7 @@ final class SoakTest {
       rounds++;
       java.util.Arrays.fill(results, null);
       Phase ph = phase[0];
-      if (ph == null || !ph.running()) {
+      if (ph == null || (rounds > 0 && !ph.running())) { // at least one round
         stop = true;
       } else {
         fresh();
