@@ -145,6 +145,9 @@ final class BadInputTest {
     scope(rows);
     parallel(rows);
     exceptions(rows);
+    conditions(rows);
+    interrupts(rows);
+    remembered(rows);
     return rows.stream();
   }
 
@@ -910,6 +913,139 @@ final class BadInputTest {
         () -> new TaskFailedException("m", null), NOTHING));
     rows.add(npe("ScopeTimeoutException.<init>", "message",
         () -> new ScopeTimeoutException(null), NOTHING));
+  }
+
+  private static void conditions(List<Bad> rows) {
+    for (Lock l : List.<Lock>of(new SpinLock(), new TicketLock())) {
+      String type = l.getClass().getSimpleName();
+      java.util.concurrent.locks.Condition c = l.newCondition();
+      Action ok = () -> {
+        assertThat(l.tryLock()).as(type + " free").isTrue();
+        l.unlock();
+      };
+      rows.add(bad(type + ".newCondition().await() without the lock",
+          IllegalMonitorStateException.class, "does not hold", c::await, ok));
+      rows.add(bad(type + ".newCondition().signal() without the lock",
+          IllegalMonitorStateException.class, "does not hold", c::signal, ok));
+      rows.add(bad(type + ".newCondition().signalAll() without the lock",
+          IllegalMonitorStateException.class, "does not hold", c::signalAll, ok));
+      rows.add(npe(type + ".newCondition().await(long, TimeUnit)", "unit", () -> {
+        l.lock();
+        try {
+          c.await(1, null);
+        } finally {
+          l.unlock();
+        }
+      }, ok));
+      rows.add(npe(type + ".newCondition().awaitUntil", "deadline", () -> {
+        l.lock();
+        try {
+          c.awaitUntil(null);
+        } finally {
+          l.unlock();
+        }
+      }, ok));
+    }
+  }
+
+  /** "Interrupted before or while waiting": a pending interrupt fails even a free acquire. */
+  private static void interrupts(List<Bad> rows) {
+    Mutex<String> m = new Mutex<>("v");
+    RwLock<String> rw = new RwLock<>("v");
+    SpinLock sl = new SpinLock();
+    TicketLock tl = new TicketLock();
+    Action free = () -> {
+      assertThat(Thread.currentThread().isInterrupted()).as("status cleared by the throw")
+          .isFalse();
+      assertThat(m.isLocked() || rw.isWriteLocked() || rw.readLockCount() > 0 || sl.isLocked()
+          || tl.isLocked()).as("nothing acquired").isFalse();
+    };
+    List<Object[]> calls = List.of(
+        new Object[] {"Mutex.lockInterruptibly", (Action) m::lockInterruptibly},
+        new Object[] {"Mutex.tryLock(huge)", (Action) () -> m.tryLock(HUGE)},
+        new Object[] {"Mutex.lockWhen", (Action) () -> m.lockWhen(v -> true)},
+        new Object[] {"Mutex.awaitThen", (Action) () -> m.awaitThen(v -> true, v -> v)},
+        new Object[] {"RwLock.readInterruptibly", (Action) rw::readInterruptibly},
+        new Object[] {"RwLock.writeInterruptibly", (Action) rw::writeInterruptibly},
+        new Object[] {"RwLock.tryRead(huge)", (Action) () -> rw.tryRead(HUGE)},
+        new Object[] {"RwLock.tryWrite(huge)", (Action) () -> rw.tryWrite(HUGE)},
+        new Object[] {"SpinLock.lockInterruptibly", (Action) sl::lockInterruptibly},
+        new Object[] {"SpinLock.tryLock(huge)", (Action) () -> sl.tryLock(HUGE)},
+        new Object[] {"TicketLock.lockInterruptibly", (Action) tl::lockInterruptibly},
+        new Object[] {"TicketLock.tryLock(huge)", (Action) () -> tl.tryLock(HUGE)});
+    for (Object[] c : calls) {
+      Action call = (Action) c[1];
+      rows.add(new Bad(c[0] + " with a pending interrupt", InterruptedException.class,
+          List.of(""), () -> {
+            Thread.currentThread().interrupt();
+            try {
+              call.run();
+            } catch (InterruptedException e) {
+              throw e; // as documented; the throw cleared the status
+            } catch (Throwable e) {
+              Thread.interrupted(); // do not leak the status into the next row
+              throw e;
+            }
+            boolean pending = Thread.interrupted();
+            throw new AssertionError(c[0] + " returned despite a pending interrupt (status "
+                + (pending ? "still set" : "cleared") + ")");
+          }, free));
+    }
+  }
+
+  /** After a failure under REMEMBER, every read reports it and nothing runs again. */
+  private static void remembered(List<Bad> rows) {
+    OnceCell<String> cell = new OnceCell<>(Lazy.FailurePolicy.REMEMBER);
+    Lazy<String> lazy = Lazy.of(() -> {
+      throw new IllegalStateException("boom");
+    }, Lazy.FailurePolicy.REMEMBER);
+    AtomicBoolean failed = new AtomicBoolean();
+    Action fail = () -> {
+      if (!failed.getAndSet(true)) {
+        try {
+          cell.getOrInit(() -> {
+            throw new IllegalStateException("boom");
+          });
+        } catch (IllegalStateException expected) {
+          // the first failure propagates unchanged; it is remembered from now on
+        }
+        try {
+          lazy.get();
+        } catch (IllegalStateException expected) {
+          // likewise
+        }
+      }
+    };
+    Action stillFailed = () -> {
+      assertThat(cell.isSet()).isFalse();
+      assertThat(cell.trySet("x")).isFalse();
+      assertThat(lazy.isInitialized()).isFalse();
+    };
+    rows.add(bad("OnceCell(REMEMBER).getOrInit after a failure", TaskFailedException.class,
+        "fail|boom", () -> {
+          fail.run();
+          cell.getOrInit(() -> "never");
+        }, stillFailed));
+    rows.add(bad("OnceCell(REMEMBER).set after a failure", IllegalStateException.class,
+        "fail", () -> {
+          fail.run();
+          cell.set("x");
+        }, stillFailed));
+    rows.add(bad("OnceCell(REMEMBER).orElseThrow after a failure",
+        NoSuchElementException.class, "fail", () -> {
+          fail.run();
+          cell.orElseThrow();
+        }, stillFailed));
+    rows.add(bad("OnceCell(REMEMBER).await after a failure", TaskFailedException.class,
+        "fail|boom", () -> {
+          fail.run();
+          cell.await(HUGE);
+        }, stillFailed));
+    rows.add(bad("Lazy(REMEMBER).get after a failure", TaskFailedException.class, "fail|boom",
+        () -> {
+          fail.run();
+          lazy.get();
+        }, stillFailed));
   }
 
   // =============================================================== extreme but legal timeouts
