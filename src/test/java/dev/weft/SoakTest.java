@@ -20,6 +20,7 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
@@ -434,6 +435,37 @@ final class SoakTest {
     assertThat(lock.hasQueuedThreads()).isFalse();
   }
 
+  /** Negative control: the same soak on a lock that excludes nobody must fail, and say why. */
+  @Test
+  @Timeout(value = BACKSTOP_MINUTES, unit = TimeUnit.MINUTES)
+  void negativeControlBrokenLockIsCaught() {
+    Lock broken = new java.util.concurrent.locks.ReentrantLock() {
+      private static final long serialVersionUID = 1L;
+
+      @Override
+      public void lock() {}
+
+      @Override
+      public boolean tryLock() {
+        return true;
+      }
+
+      @Override
+      public boolean tryLock(long time, TimeUnit unit) {
+        return true;
+      }
+
+      @Override
+      public void unlock() {}
+    };
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> soakLock("BrokenLock", broken, () -> () -> { }))
+        .isInstanceOf(AssertionError.class)
+        .hasMessageContaining("BrokenLock")
+        .satisfies(e -> assertThat(String.valueOf(e.getMessage()) + e.getCause())
+            .containsAnyOf("mutual exclusion", "counter vs increments"));
+  }
+
   // ------------------------------------------------------------------ seqlocks: no torn reads
 
   @Test
@@ -500,12 +532,16 @@ final class SoakTest {
   void seqCountNeverTears() throws Exception {
     for (Kind kind : kinds()) {
       SeqCount count = new SeqCount();
-      Pair p = new Pair(); // written by the single writer, read optimistically
+      AtomicBoolean writerToken = new AtomicBoolean();
+      Pair p = new Pair(); // written by the token holder, read optimistically
       LongAdder writes = new LongAdder();
       long ops = run("SeqCount", kind, (id, phase) -> {
         long done = 0;
         for (; phase.running(); done++) {
-          if (id == 0) { // the single writer
+          // One writer at a time, but not always the same thread: whoever takes the token
+          // writes (the token's CAS and release order one writer after the previous one). A
+          // fixed writer thread starves among 64 busy virtual threads, which are not preempted.
+          if ((done & 7) == 0 && writerToken.compareAndSet(false, true)) {
             try (SeqCount.WriteGuard g = count.write()) {
               long k = p.a + 1;
               p.a = k;
@@ -513,6 +549,8 @@ final class SoakTest {
               if (!count.isWriting()) {
                 fail("SeqCount", "isWriting() false inside a write");
               }
+            } finally {
+              writerToken.set(false);
             }
             writes.increment();
           } else {
