@@ -1050,6 +1050,40 @@ final class BadInputTest {
 
   // =============================================================== extreme but legal timeouts
 
+  /** A call in another thread that reports whether it got what it waited for. */
+  @FunctionalInterface
+  interface Waiter {
+    boolean await() throws Exception;
+  }
+
+  /**
+   * setup returns {release, waiter}: the waiter runs on another thread with a huge timeout; after
+   * a short pause (to let it block; not needed for the result) the release runs; the waiter
+   * must then succeed.
+   */
+  private static Edge waitsForRelease(String name, Callable<Object[]> setup) {
+    return new Edge(name + " on something busy waits, then succeeds", () -> {
+      Object[] parts = setup.call();
+      Action release = (Action) parts[0];
+      Waiter waiter = (Waiter) parts[1];
+      AtomicReference<@Nullable Object> got = new AtomicReference<>();
+      Thread t = new Thread(() -> {
+        try {
+          got.set(waiter.await());
+        } catch (Throwable e) { // report it to the test thread
+          got.set(e);
+        }
+      }, "test-bad-waiter");
+      t.start();
+      Thread.sleep(50); // provoke the schedule where the waiter blocks first
+      assertThat(got.get()).as(name + " gave up before the release (overflow?)").isNull();
+      release.run();
+      t.join(TimeUnit.SECONDS.toMillis(5));
+      assertThat(t.isAlive()).as(name + " still waiting after the release").isFalse();
+      assertThat(got.get()).as(name).isEqualTo(true);
+    });
+  }
+
   private static String describe(Duration d) {
     if (d.equals(HUGE)) {
       return "huge";
@@ -1172,6 +1206,105 @@ final class BadInputTest {
         assertThat(c.isSet()).isFalse();
       }));
     }
+    // A huge timeout on something busy must really wait (an overflow to a negative deadline
+    // would give up at once): the waiter must succeed once the holder releases.
+    rows.add(waitsForRelease("Mutex.tryLock(huge)", () -> {
+      Mutex<String> m = new Mutex<>("v");
+      Mutex.Guard<String> g = m.lock();
+      return new Object[] {(Action) g::close, (Waiter) () -> {
+        Mutex.Guard<String> w = m.tryLock(HUGE);
+        boolean ok = w != null;
+        if (w != null) {
+          w.close();
+        }
+        return ok;
+      }};
+    }));
+    rows.add(waitsForRelease("Mutex.lockWhen(ready, huge)", () -> {
+      Mutex<Integer> m = new Mutex<>(0);
+      return new Object[] {(Action) () -> m.update(v -> 1), (Waiter) () -> {
+        Mutex.Guard<Integer> w = m.lockWhen(v -> v == 1, HUGE);
+        boolean ok = w != null;
+        if (w != null) {
+          w.close();
+        }
+        return ok;
+      }};
+    }));
+    rows.add(waitsForRelease("RwLock.tryWrite(huge)", () -> {
+      RwLock<String> rw = new RwLock<>("v");
+      RwLock.ReadGuard<String> r = rw.read();
+      return new Object[] {(Action) r::close, (Waiter) () -> {
+        RwLock.WriteGuard<String> w = rw.tryWrite(HUGE);
+        boolean ok = w != null;
+        if (w != null) {
+          w.close();
+        }
+        return ok;
+      }};
+    }));
+    rows.add(waitsForRelease("RwLock.tryRead(huge)", () -> {
+      RwLock<String> rw = new RwLock<>("v");
+      RwLock.WriteGuard<String> g = rw.write();
+      return new Object[] {(Action) g::close, (Waiter) () -> {
+        RwLock.ReadGuard<String> w = rw.tryRead(HUGE);
+        boolean ok = w != null;
+        if (w != null) {
+          w.close();
+        }
+        return ok;
+      }};
+    }));
+    rows.add(waitsForRelease("SpinLock.tryLock(Long.MAX_VALUE, DAYS)", () -> {
+      SpinLock l = new SpinLock();
+      SpinLock.Guard g = l.acquire();
+      return new Object[] {(Action) g::close, (Waiter) () -> {
+        boolean ok = l.tryLock(Long.MAX_VALUE, TimeUnit.DAYS);
+        if (ok) {
+          l.unlock();
+        }
+        return ok;
+      }};
+    }));
+    rows.add(waitsForRelease("TicketLock.tryLock(huge)", () -> {
+      TicketLock l = new TicketLock();
+      TicketLock.Guard g = l.acquire();
+      return new Object[] {(Action) g::close, (Waiter) () -> {
+        boolean ok = l.tryLock(HUGE);
+        if (ok) {
+          l.unlock();
+        }
+        return ok;
+      }};
+    }));
+    rows.add(waitsForRelease("SeqLock.tryWrite(huge)", () -> {
+      SeqLock l = new SeqLock();
+      SeqLock.WriteGuard g = l.write();
+      return new Object[] {(Action) g::close, (Waiter) () -> {
+        SeqLock.WriteGuard w = l.tryWrite(HUGE);
+        boolean ok = w != null;
+        if (w != null) {
+          w.close();
+        }
+        return ok;
+      }};
+    }));
+    rows.add(waitsForRelease("OnceCell.await(huge)", () -> {
+      OnceCell<String> c = new OnceCell<>();
+      return new Object[] {(Action) () -> c.set("x"), (Waiter) () -> c.await(HUGE)};
+    }));
+    rows.add(waitsForRelease("Condvar.awaitWhile(huge)", () -> {
+      Mutex<Integer> m = new Mutex<>(0);
+      Condvar cv = new Condvar();
+      return new Object[] {(Action) () -> {
+        m.update(v -> 1);
+        cv.notifyAllWaiters();
+      }, (Waiter) () -> {
+        try (Mutex.Guard<Integer> g = m.lock()) {
+          return cv.awaitWhile(g, v -> v == 0, HUGE);
+        }
+      }};
+    }));
     rows.add(new Edge("huge (Long.MAX_VALUE, DAYS) tryLock on free spin/ticket locks", () -> {
       SpinLock s = new SpinLock();
       assertThat(s.tryLock(Long.MAX_VALUE, TimeUnit.DAYS)).isTrue();
