@@ -356,6 +356,12 @@ final class BadInputTest {
           g.close();
           g.set("changed");
         }, ok2));
+    rows.add(bad("RwLock.WriteGuard.get after close", IllegalStateException.class, "closed",
+        () -> {
+          RwLock.WriteGuard<String> g = l2.write();
+          g.close();
+          g.get();
+        }, ok2));
     AtomicReference<RwLock.@Nullable ReadGuard<String>> rg = new AtomicReference<>();
     rows.add(bad("RwLock.ReadGuard.close from another thread",
         IllegalMonitorStateException.class, "thread|owner", () -> {
@@ -366,6 +372,14 @@ final class BadInputTest {
           rg.get().close();
           ok2.run();
         }));
+    rows.add(bad("RwLock.ReadGuard.get from another thread",
+        IllegalMonitorStateException.class, "thread|owner", () -> {
+          rg.set(l2.read());
+          other(() -> rg.get().get());
+        }, () -> {
+          rg.get().close();
+          ok2.run();
+        }));
     AtomicReference<RwLock.@Nullable WriteGuard<String>> wg = new AtomicReference<>();
     rows.add(bad("RwLock.WriteGuard.close from another thread",
         IllegalMonitorStateException.class, "thread|owner", () -> {
@@ -373,6 +387,14 @@ final class BadInputTest {
           other(() -> wg.get().close());
         }, () -> {
           assertThat(l2.isWriteLocked()).isTrue();
+          wg.get().close();
+          ok2.run();
+        }));
+    rows.add(bad("RwLock.WriteGuard.get from another thread",
+        IllegalMonitorStateException.class, "thread|owner", () -> {
+          wg.set(l2.write());
+          other(() -> wg.get().get());
+        }, () -> {
           wg.get().close();
           ok2.run();
         }));
