@@ -192,7 +192,8 @@ class SeqLockCoverageTest {
     Thread reader =
         new Thread(
             () -> {
-              stamp.set(lock.beginRead());
+              long st = lock.beginRead();
+              stamp.set(lock.validate(st) ? st : -2L); // restored, not bumped: still valid
               readResult.set(lock.readLong(() -> 5L));
             },
             "test-seqlock-reader");
@@ -203,6 +204,7 @@ class SeqLockCoverageTest {
     reader.join();
     holder.join();
     assertThat(stamp.get() & 1).isZero();
+    assertThat(stamp.get()).as("beginRead's stamp validates").isNotEqualTo(-2L);
     assertThat(stamp.get()).isGreaterThan(0L);
     assertThat(readResult).hasValue(5L);
     assertThat(lock.isWriteLocked()).isFalse();
@@ -241,5 +243,70 @@ class SeqLockCoverageTest {
     holder.join();
     assertThat(seen.get()).contains("write-locked by test-seqlock-waiter");
     assertThat(lock.isWriteLocked()).isFalse();
+  }
+
+  /** Guarded by {@link #lock}; a writer sets it to "torn" first, then to "done". */
+  private String value = "initial";
+
+  @Test
+  void readsStartedDuringAWriteSeeOnlyTheFinishedWrite() throws InterruptedException {
+    CountDownLatch held = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    Thread holder =
+        new Thread(
+            () -> {
+              try (SeqLock.WriteGuard w = lock.writeUninterruptibly()) {
+                value = "torn";
+                held.countDown();
+                release.await();
+                value = "done";
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            },
+            "test-seqlock-holder");
+    holder.start();
+    held.await();
+    AtomicReference<String> a = new AtomicReference<>();
+    AtomicInteger b = new AtomicInteger();
+    AtomicLong c = new AtomicLong();
+    AtomicReference<String> d = new AtomicReference<>();
+    AtomicInteger e = new AtomicInteger();
+    Thread reader =
+        new Thread(
+            () -> {
+              a.set(lock.read(() -> value));
+              b.set(lock.readInt(() -> value.length()));
+              c.set(lock.readLong(() -> value.length()));
+              d.set(lock.read(this, t -> t.value));
+              e.set(lock.readInt(this, t -> t.value.length()));
+            },
+            "test-seqlock-reader");
+    reader.start();
+    awaitBlocked(reader);
+    release.countDown();
+    reader.join();
+    holder.join();
+    assertThat(a.get()).isEqualTo("done");
+    assertThat(b.get()).isEqualTo(4);
+    assertThat(c.get()).isEqualTo(4L);
+    assertThat(d.get()).isEqualTo("done");
+    assertThat(e.get()).isEqualTo(4);
+  }
+
+  @Test
+  void readerThrowingOnConsistentStateRunsOnceInEveryFlavour() {
+    AtomicInteger calls = new AtomicInteger();
+    assertThatThrownBy(() -> lock.read("s", s -> { calls.incrementAndGet(); throw new ArithmeticException("x"); }))
+        .isInstanceOf(ArithmeticException.class);
+    assertThatThrownBy(() -> lock.readInt("s", s -> { calls.incrementAndGet(); throw new ArithmeticException("x"); }))
+        .isInstanceOf(ArithmeticException.class);
+    assertThatThrownBy(() -> lock.readLong("s", s -> { calls.incrementAndGet(); throw new ArithmeticException("x"); }))
+        .isInstanceOf(ArithmeticException.class);
+    assertThatThrownBy(() -> lock.readInt(() -> { calls.incrementAndGet(); throw new ArithmeticException("x"); }))
+        .isInstanceOf(ArithmeticException.class);
+    assertThatThrownBy(() -> lock.readLong(() -> { calls.incrementAndGet(); throw new ArithmeticException("x"); }))
+        .isInstanceOf(ArithmeticException.class);
+    assertThat(calls).as("one run each: a failure on consistent state is not retried").hasValue(5);
   }
 }
