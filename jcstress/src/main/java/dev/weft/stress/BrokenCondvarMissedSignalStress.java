@@ -28,6 +28,12 @@ public class BrokenCondvarMissedSignalStress {
 
   @Actor
   public void waiter() {
+    // Some setup work before waiting, as real waiters have. It widens the window in which the
+    // signal can arrive before the waiter sleeps; without it, jcstress's signal almost always
+    // comes after the await on an idle machine and this control would not be flagged.
+    for (int i = 0; i < 200_000; i++) {
+      Thread.onSpinWait();
+    }
     lock.lock();
     try {
       cond.await(); // BUG: no predicate, no loop

@@ -27,6 +27,11 @@ public class CondvarNotifyOneStress {
 
   @Actor
   public void waiter() {
+    // The same setup work as BrokenCondvarMissedSignalStress: makes the signal arrive before
+    // the wait in most samples, the case a lost wake-up would hang.
+    for (int i = 0; i < 200_000; i++) {
+      Thread.onSpinWait();
+    }
     try (Mutex.Guard<Boolean> g = ready.lock()) {
       cv.awaitWhile(g, r -> !r);
     } catch (InterruptedException e) {
