@@ -39,10 +39,15 @@ import org.jspecify.annotations.Nullable;
  * List<Long> squares2 = data.parallelStream().map(x -> x * x).toList();
  * }</pre>
  *
- * <p>How a call runs: the calling thread starts on the elements itself and times the first
- * few. If the rest would take less than the {@linkplain Options#sequentialCutoff sequential
- * cut-off} ({@link #DEFAULT_SEQUENTIAL_CUTOFF} unless set), it finishes them alone and no
- * thread is started, so small or cheap inputs cost about as much as a plain loop. Otherwise it
+ * <p>How a call runs: an input of at most 16 elements (unless the cut-off is zero) is a plain
+ * loop on the calling thread, with nothing timed or started, because at that size reading
+ * the clock once costs as much as a whole loop of cheap elements; for a handful of heavy
+ * elements use {@code sequentialCutoff(Duration.ZERO)} (or {@link Scope}). Otherwise the
+ * calling thread starts on the elements itself and times the first few. If the rest would
+ * take less than the {@linkplain Options#sequentialCutoff sequential cut-off} ({@link
+ * #DEFAULT_SEQUENTIAL_CUTOFF}, or {@link #DEFAULT_EXECUTOR_SEQUENTIAL_CUTOFF} with an
+ * executor, unless set), it finishes them alone and no thread is started, so small or cheap
+ * inputs cost about as much as a plain loop. Otherwise it
  * starts up to {@code threads - 1} workers (new threads named {@code weft-parallel-N}, or
  * tasks on the {@link Options#executor Executor} you gave) and works alongside them; chunks of
  * elements are handed out one at a time from a shared counter, so a thread that drew cheap
@@ -89,26 +94,47 @@ import org.jspecify.annotations.Nullable;
  */
 public final class Parallel {
   /**
-   * The default sequential cut-off, 100 microseconds: when the elements left after the first
-   * few would take less than this on the calling thread alone (estimated from the time the
-   * first ones took), the call runs them all on the calling thread and starts no thread.
+   * The default sequential cut-off when workers are new threads (no {@link Options#executor
+   * Executor} given), 300 microseconds: when the elements left after the first few would take
+   * less than this on the calling thread alone (estimated from the time the first ones took),
+   * the call runs them all on the calling thread and starts no thread.
    *
-   * <p>Chosen from what a worker costs: starting and joining a platform thread costs the
-   * caller some tens of microseconds, and the worker starts helping only some tens of
-   * microseconds after that, so with two threads the work must be around 2 start costs plus
-   * one start latency before splitting it can win; 100 µs is just above that on the machines
-   * measured. Lower it (even to zero: always split) for an {@link Options#executor Executor}
-   * whose threads are already running, raise it on machines where thread start is slow.
+   * <p>Chosen from measurements ({@code ParallelCutoffBench}, {@code docs/parallel.md}): a
+   * split that starts and joins one new platform thread cost about 136 µs more than half the
+   * work on the 2-core machines measured (thread start and join alone: 131 µs), so splitting
+   * in two wins only above about 270 µs of work. On a quiet bare-metal machine thread start is
+   * several times cheaper; lower the cut-off there with {@link Options#sequentialCutoff}.
    */
-  public static final Duration DEFAULT_SEQUENTIAL_CUTOFF = Duration.ofNanos(100_000L);
+  public static final Duration DEFAULT_SEQUENTIAL_CUTOFF = Duration.ofNanos(300_000L);
 
-  private static final Options DEFAULTS = new Options(0, null, null, 1, 100_000L);
+  /**
+   * The default sequential cut-off when workers run on an {@link Options#executor Executor},
+   * 100 microseconds: handing a task to a pool thread that is already running costs far less
+   * than starting a thread (a 2-thread split on a warm pool cost about 50 µs more than half
+   * the work on the machines measured), so splitting pays off from about 100 µs of work.
+   */
+  public static final Duration DEFAULT_EXECUTOR_SEQUENTIAL_CUTOFF = Duration.ofNanos(100_000L);
+
+  /** {@code Options.cutoffNanos} value meaning "the default for the worker source". */
+  private static final long DEFAULT_CUTOFF = -1L;
+
+  private static final long DEFAULT_THREAD_CUTOFF_NANOS = DEFAULT_SEQUENTIAL_CUTOFF.toNanos();
+  private static final long DEFAULT_EXECUTOR_CUTOFF_NANOS =
+      DEFAULT_EXECUTOR_SEQUENTIAL_CUTOFF.toNanos();
+
+  private static final String MAP = "Parallel.map";
+  private static final String FOR_EACH = "Parallel.forEach";
+  private static final String FOR_RANGE = "Parallel.forRange";
+  private static final String REDUCE = "Parallel.reduce";
+
+  private static final Options DEFAULTS = new Options(0, null, null, 1, DEFAULT_CUTOFF);
 
   private Parallel() {}
 
   /**
    * The default options: as many threads as available processors, new threads named
-   * {@code weft-parallel-N}, minimum chunk size 1, {@link #DEFAULT_SEQUENTIAL_CUTOFF}.
+   * {@code weft-parallel-N}, minimum chunk size 1, {@link #DEFAULT_SEQUENTIAL_CUTOFF} (or
+   * {@link #DEFAULT_EXECUTOR_SEQUENTIAL_CUTOFF} once an executor is set).
    *
    * @return the default options, to derive others from
    */
@@ -175,7 +201,11 @@ public final class Parallel {
     Objects.requireNonNull(data, "data");
     Objects.requireNonNull(f, "f");
     Objects.requireNonNull(options, "options");
-    MapJob<T, R> job = new MapJob<>(randomAccess(data), f);
+    List<? extends T> in = randomAccess(data);
+    if (ParallelJob.runsInline(in.size(), options)) {
+      return mapInline(in, f);
+    }
+    MapJob<T, R> job = new MapJob<>(in, f);
     job.invoke(options);
     return job.result();
   }
@@ -246,6 +276,9 @@ public final class Parallel {
     Objects.requireNonNull(data, "data");
     Objects.requireNonNull(f, "f");
     Objects.requireNonNull(options, "options");
+    if (ParallelJob.runsInline(data.length, options)) {
+      return mapInline(data, f);
+    }
     LongMapJob job = new LongMapJob(data, f);
     job.invoke(options);
     return job.out;
@@ -283,7 +316,12 @@ public final class Parallel {
     Objects.requireNonNull(data, "data");
     Objects.requireNonNull(action, "action");
     Objects.requireNonNull(options, "options");
-    new ForEachJob<T>(randomAccess(data), action).invoke(options);
+    List<? extends T> in = randomAccess(data);
+    if (ParallelJob.runsInline(in.size(), options)) {
+      forEachInline(in, action);
+      return;
+    }
+    new ForEachJob<T>(in, action).invoke(options);
   }
 
   /**
@@ -351,7 +389,12 @@ public final class Parallel {
       throw new IllegalArgumentException(
           "forRange needs from <= to, but from = " + from + " and to = " + to);
     }
-    new RangeJob(from, (long) to - from, body).invoke(options);
+    long n = (long) to - from;
+    if (ParallelJob.runsInline(n, options)) {
+      forRangeInline(from, to, body);
+      return;
+    }
+    new RangeJob(from, n, body).invoke(options);
   }
 
   // ------------------------------------------------------------------------------- reduce
@@ -407,7 +450,11 @@ public final class Parallel {
     Objects.requireNonNull(f, "f");
     Objects.requireNonNull(combine, "combine");
     Objects.requireNonNull(options, "options");
-    ReduceJob<T, R> job = new ReduceJob<>(randomAccess(data), f, identity, combine);
+    List<? extends T> in = randomAccess(data);
+    if (ParallelJob.runsInline(in.size(), options)) {
+      return reduceInline(in, f, identity, combine);
+    }
+    ReduceJob<T, R> job = new ReduceJob<>(in, f, identity, combine);
     job.invoke(options);
     return job.result();
   }
@@ -455,9 +502,100 @@ public final class Parallel {
     Objects.requireNonNull(f, "f");
     Objects.requireNonNull(combine, "combine");
     Objects.requireNonNull(options, "options");
+    if (ParallelJob.runsInline(data.length, options)) {
+      return reduceInline(data, f, identity, combine);
+    }
     LongReduceJob job = new LongReduceJob(data, f, identity, combine);
     job.invoke(options);
     return job.result();
+  }
+
+  // ------------------------------------------------------------------------------ inline
+  // Small inputs, one chunk or one thread: a plain loop on the calling thread, with no job
+  // object, no probe and no clock read (see ParallelJob.runsInline). Same contract as the
+  // jobs: an interrupted caller gets CancellationException, a failure TaskFailedException.
+
+  private static <T, R> List<R> mapInline(
+      List<? extends T> in, Function<? super T, ? extends R> f) {
+    ParallelJob.checkNotInterrupted(MAP);
+    int n = in.size();
+    @Nullable Object[] out = new Object[n];
+    try {
+      for (int i = 0; i < n; i++) {
+        out[i] = f.apply(in.get(i));
+      }
+    } catch (Throwable t) {
+      throw ParallelJob.failedInline(MAP, t);
+    }
+    @SuppressWarnings("unchecked") // out holds only results of f, which are R
+    List<R> result = (List<R>) (List<?>) Arrays.asList(out);
+    return Collections.unmodifiableList(result);
+  }
+
+  private static long[] mapInline(long[] in, LongUnaryOperator f) {
+    ParallelJob.checkNotInterrupted(MAP);
+    long[] out = new long[in.length];
+    try {
+      for (int i = 0; i < in.length; i++) {
+        out[i] = f.applyAsLong(in[i]);
+      }
+    } catch (Throwable t) {
+      throw ParallelJob.failedInline(MAP, t);
+    }
+    return out;
+  }
+
+  private static <T> void forEachInline(List<? extends T> in, Consumer<? super T> action) {
+    ParallelJob.checkNotInterrupted(FOR_EACH);
+    int n = in.size();
+    try {
+      for (int i = 0; i < n; i++) {
+        action.accept(in.get(i));
+      }
+    } catch (Throwable t) {
+      throw ParallelJob.failedInline(FOR_EACH, t);
+    }
+  }
+
+  private static void forRangeInline(int from, int to, IntConsumer body) {
+    ParallelJob.checkNotInterrupted(FOR_RANGE);
+    try {
+      for (int i = from; i < to; i++) {
+        body.accept(i);
+      }
+    } catch (Throwable t) {
+      throw ParallelJob.failedInline(FOR_RANGE, t);
+    }
+  }
+
+  private static <T, R> R reduceInline(
+      List<? extends T> in, Function<? super T, ? extends R> f, R identity,
+      BinaryOperator<R> combine) {
+    ParallelJob.checkNotInterrupted(REDUCE);
+    int n = in.size();
+    R acc = identity;
+    try {
+      for (int i = 0; i < n; i++) {
+        acc = combine.apply(acc, f.apply(in.get(i)));
+      }
+    } catch (Throwable t) {
+      throw ParallelJob.failedInline(REDUCE, t);
+    }
+    return acc;
+  }
+
+  private static long reduceInline(
+      long[] in, LongUnaryOperator f, long identity, LongBinaryOperator combine) {
+    ParallelJob.checkNotInterrupted(REDUCE);
+    long acc = identity;
+    try {
+      for (long x : in) {
+        acc = combine.applyAsLong(acc, f.applyAsLong(x));
+      }
+    } catch (Throwable t) {
+      throw ParallelJob.failedInline(REDUCE, t);
+    }
+    return acc;
   }
 
   private static <T> List<? extends T> randomAccess(List<? extends T> data) {
@@ -575,7 +713,10 @@ public final class Parallel {
     /**
      * Returns options with this sequential cut-off: when the estimated time for the elements
      * left after the first few is below it, the caller processes them alone and starts no
-     * worker. Zero always splits (when there are at least two chunks and two threads).
+     * worker. Zero always splits (when there are at least two chunks and two threads), even an
+     * input of 16 elements or fewer, which otherwise runs on the caller untimed. Without this
+     * setting the cut-off is {@link #DEFAULT_SEQUENTIAL_CUTOFF} for new threads and {@link
+     * #DEFAULT_EXECUTOR_SEQUENTIAL_CUTOFF} for an {@link #executor executor}.
      *
      * @param cutoff zero or positive; huge values saturate (never split)
      * @return a copy with this cut-off
@@ -604,7 +745,10 @@ public final class Parallel {
     }
 
     long cutoffNanos() {
-      return cutoffNanos;
+      if (cutoffNanos != DEFAULT_CUTOFF) {
+        return cutoffNanos;
+      }
+      return executor != null ? DEFAULT_EXECUTOR_CUTOFF_NANOS : DEFAULT_THREAD_CUTOFF_NANOS;
     }
 
     @Nullable Executor executor() {
@@ -628,7 +772,8 @@ public final class Parallel {
               : threadFactory != null ? "threadFactory " + identity(threadFactory)
               : "new threads")
           + ", minChunkSize=" + minChunkSize
-          + ", sequentialCutoff=" + Duration.ofNanos(cutoffNanos) + "]";
+          + ", sequentialCutoff=" + Duration.ofNanos(cutoffNanos())
+          + (cutoffNanos == DEFAULT_CUTOFF ? " (default)" : "") + "]";
     }
   }
 
@@ -640,7 +785,7 @@ public final class Parallel {
     private final @Nullable Object[] out;
 
     MapJob(List<? extends T> in, Function<? super T, ? extends R> f) {
-      super("Parallel.map", in.size());
+      super(MAP, in.size());
       this.in = in;
       this.f = f;
       this.out = new Object[in.size()];
@@ -671,7 +816,7 @@ public final class Parallel {
     final long[] out;
 
     LongMapJob(long[] in, LongUnaryOperator f) {
-      super("Parallel.map", in.length);
+      super(MAP, in.length);
       this.in = in;
       this.f = f;
       this.out = new long[in.length];
@@ -696,7 +841,7 @@ public final class Parallel {
     private final Consumer<? super T> action;
 
     ForEachJob(List<? extends T> in, Consumer<? super T> action) {
-      super("Parallel.forEach", in.size());
+      super(FOR_EACH, in.size());
       this.in = in;
       this.action = action;
     }
@@ -720,7 +865,7 @@ public final class Parallel {
     private final IntConsumer body;
 
     RangeJob(int from, long n, IntConsumer body) {
-      super("Parallel.forRange", n);
+      super(FOR_RANGE, n);
       this.from = from;
       this.body = body;
     }
@@ -752,7 +897,7 @@ public final class Parallel {
     ReduceJob(
         List<? extends T> in, Function<? super T, ? extends R> f, R identity,
         BinaryOperator<R> combine) {
-      super("Parallel.reduce", in.size());
+      super(REDUCE, in.size());
       this.in = in;
       this.f = f;
       this.identity = identity;
@@ -803,7 +948,7 @@ public final class Parallel {
     private long[] partials = new long[0];
 
     LongReduceJob(long[] in, LongUnaryOperator f, long identity, LongBinaryOperator combine) {
-      super("Parallel.reduce", in.length);
+      super(REDUCE, in.length);
       this.in = in;
       this.f = f;
       this.identity = identity;

@@ -25,17 +25,22 @@ abstract class ParallelJob {
    *
    * Phases. The caller runs everything in invoke():
    *
+   * 0. Inline (Parallel itself, before any job exists). At most SMALL_INPUT elements (unless
+   *    the cut-off is zero), a single chunk or a single thread: a plain loop on the caller, no
+   *    job object, no clock read. Nothing is shared, so no memory-ordering question arises.
+   *
    * 1. Probe (caller only, no shared state). Unless the sequential cut-off is zero, the caller
    *    runs elements 0, 1, 2-3, 4-7, ... itself (steps double up to MAX_PROBE_STEP) and reads
-   *    System.nanoTime() after each step. Once PROBE_NANOS have passed it estimates the time the
-   *    rest would take on one thread, rate * (n - done), where rate is the lower of the overall
-   *    rate and the last step's (so one preempted step does not fake expensive work). Below
+   *    System.nanoTime() after each step. Once PROBE_NANOS have passed (and at least two steps
+   *    ran) it estimates the time the rest would take on one thread, rate * (n - done), where
+   *    rate is the lowest of the overall rate and the last two steps' rates (so one preempted
+   *    step, common on a loaded machine, does not fake expensive work). Below
    *    the cut-off it keeps going alone (re-estimating after every step, so a slow tail still
    *    switches to parallel); at or above it, it switches to phase 2. When the estimate is
    *    below cutoff / FINISH_ALONE_MARGIN (even before PROBE_NANOS: a tiny sample can only
    *    overstate the rate, by nanoTime's own cost), it finishes in one untimed step, so a
-   *    10-element call reads the clock twice. Small or cheap inputs therefore never start a
-   *    thread, and the decision uses measured cost, not element count.
+   *    20-element call reads the clock twice. Small or cheap inputs therefore never start a
+   *    thread; above SMALL_INPUT elements the decision uses measured cost, not element count.
    *
    * 2. Parallel. The caller fixes the chunk size and the chunk base (plain writes), builds the
    *    Worker objects, sets `active` to their number (plain), and only then starts them
@@ -87,6 +92,14 @@ abstract class ParallelJob {
    * instead of waited for, so a saturated or nested Executor cannot make the caller wait on
    * work queued behind itself.
    */
+
+  /**
+   * Inputs of at most this many elements run on the calling thread without the probe (unless
+   * the cut-off is zero): at this size one clock read costs as much as the whole loop of cheap
+   * elements (a 10-element {@code x * x} map takes about 10 ns, {@code System.nanoTime()}
+   * 20-30 ns on the machines measured), so timing them could only make them slower.
+   */
+  static final int SMALL_INPUT = 16;
 
   /** Probe time before the first estimate: enough to make nanoTime's granularity small. */
   static final long PROBE_NANOS = 2_000L;
@@ -242,6 +255,31 @@ abstract class ParallelJob {
    * @throws TaskFailedException if an invocation of the user's code failed
    * @throws CancellationException if the calling thread was interrupted
    */
+  /**
+   * Whether a call of {@code n} elements runs on the calling thread in a plain loop, without a
+   * job, a probe or a clock read: at most {@link #SMALL_INPUT} elements (unless the cut-off is
+   * zero: "always split"), no more than one chunk, or a single thread.
+   */
+  static boolean runsInline(long n, Parallel.Options o) {
+    return n <= o.minChunk() || o.isSingleThreaded()
+        || (n <= SMALL_INPUT && o.cutoffNanos() != 0);
+  }
+
+  /**
+   * Throws the call's {@link CancellationException} if the calling thread is interrupted;
+   * the inline path's entry check (the same as {@link #invoke}'s).
+   */
+  static void checkNotInterrupted(String op) {
+    if (Thread.currentThread().isInterrupted()) {
+      throw cancelled(op);
+    }
+  }
+
+  /** The exception an inline call throws when the function threw {@code t}. */
+  static TaskFailedException failedInline(String op, Throwable t) {
+    return new TaskFailedException(message(op, t), t);
+  }
+
   final void invoke(Parallel.Options o) {
     Thread me = Thread.currentThread();
     if (me.isInterrupted()) {
@@ -262,6 +300,7 @@ abstract class ParallelJob {
       long start = System.nanoTime();
       long stepStart = start;
       long step = 1;
+      double prevStepRate = Double.MAX_VALUE;
       while (true) {
         long hi = Math.min(n, done + step);
         runAlone(done, hi);
@@ -275,11 +314,14 @@ abstract class ParallelJob {
         }
         long now = System.nanoTime();
         long elapsed = now - start;
-        // The lower of the overall rate and the last step's rate: a preemption during one
-        // earlier step then does not make cheap work look expensive.
-        double rate = Math.min((double) elapsed / done, (double) (now - stepStart) / stepSize);
+        // The lowest of the overall rate and the last two steps' rates: a preemption during
+        // one step (likely on a loaded machine) then does not make cheap work look expensive,
+        // and a split always rests on two steps that both looked expensive.
+        double stepRate = (double) (now - stepStart) / stepSize;
+        double rate = Math.min((double) elapsed / done, Math.min(stepRate, prevStepRate));
+        prevStepRate = stepRate;
         double rest = rate * (n - done);
-        if (elapsed >= PROBE_NANOS && rest >= cutoff) {
+        if (elapsed >= PROBE_NANOS && rest >= cutoff && step > 1) {
           nanosPerElement = rate;
           break;
         }
@@ -575,10 +617,18 @@ abstract class ParallelJob {
   }
 
   private String message(Throwable t) {
+    return message(op, t);
+  }
+
+  private static String message(String op, Throwable t) {
     return op + " failed: " + t + " (the cause; any further failures are suppressed)";
   }
 
   private CancellationException cancelled() {
+    return cancelled(op);
+  }
+
+  private static CancellationException cancelled(String op) {
     return new CancellationException(
         op + " was cancelled: the calling thread was interrupted (its interrupt status is"
             + " still set)");

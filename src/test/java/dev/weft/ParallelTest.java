@@ -265,9 +265,62 @@ class ParallelTest {
   }
 
   @Test
+  void smallInputsRunInlineUnlessTheCutoffIsZero() {
+    RecordingFactory factory = new RecordingFactory();
+    Thread caller = Thread.currentThread();
+    Parallel.Options opts = Parallel.options().threads(4).threadFactory(factory);
+    List<Integer> sixteen = IntStream.range(0, 16).boxed().collect(Collectors.toList());
+    long[] longs = LongStream.range(0, 16).toArray();
+    // Heavy elements, but at most 16 of them: a plain loop on the caller, nothing started.
+    assertThat(Parallel.map(sixteen, x -> {
+      assertThat(Thread.currentThread()).isSameAs(caller);
+      spinNanos(50_000);
+      return x * 2;
+    }, opts)).hasSize(16).startsWith(0, 2).endsWith(30);
+    assertThat(Parallel.map(longs, x -> x + 1, opts)).startsWith(1L).endsWith(16L);
+    assertThat(Parallel.reduce(sixteen, x -> x, 0, Integer::sum, opts)).isEqualTo(120);
+    assertThat(Parallel.reduce(longs, x -> x, 0L, Long::sum, opts)).isEqualTo(120L);
+    AtomicInteger calls = new AtomicInteger();
+    Parallel.forEach(sixteen, x -> calls.incrementAndGet(), opts);
+    Parallel.forRange(0, 16, i -> calls.incrementAndGet(), opts);
+    assertThat(calls).hasValue(32);
+    assertThat(factory.threads).isEmpty();
+    // The inline loop keeps the contract: failures wrapped, an interrupted caller cancelled.
+    RuntimeException boom = new IllegalStateException("boom");
+    assertThatThrownBy(() -> Parallel.map(longs, x -> {
+      throw boom;
+    }, opts)).isInstanceOf(TaskFailedException.class).hasCause(boom)
+        .hasMessageContaining("Parallel.map failed");
+    assertThatThrownBy(() -> Parallel.forRange(0, 3, i -> {
+      throw boom;
+    }, opts)).isInstanceOf(TaskFailedException.class).hasMessageContaining("Parallel.forRange");
+    Thread.currentThread().interrupt();
+    try {
+      assertThatThrownBy(() -> Parallel.forEach(sixteen, x -> { }, opts))
+          .isInstanceOf(CancellationException.class).hasMessageContaining("Parallel.forEach");
+      assertThat(Thread.currentThread().isInterrupted()).isTrue();
+    } finally {
+      Thread.interrupted();
+    }
+    // Seventeen elements go through the probe; a zero cut-off splits even sixteen.
+    Set<Thread> seen = ConcurrentHashMap.newKeySet();
+    CountDownLatch workerRan = new CountDownLatch(1);
+    Parallel.forRange(0, 16, i -> {
+      seen.add(Thread.currentThread());
+      if (Thread.currentThread() != caller) {
+        workerRan.countDown();
+      } else {
+        awaitQuietly(workerRan, 5);
+      }
+    }, opts.threads(2).sequentialCutoff(Duration.ZERO));
+    assertThat(factory.threads).hasSize(1);
+    assertThat(seen).hasSize(2);
+  }
+
+  @Test
   void workAboveTheDefaultCutoffIsSplit() {
     RecordingFactory factory = new RecordingFactory();
-    // Each element takes at least 20 µs, so the rest is far above the 100 µs default cut-off.
+    // Each element takes at least 20 µs, so the rest is far above the 300 µs default cut-off.
     Parallel.Options opts = Parallel.options().threads(2).threadFactory(factory);
     Set<Thread> seen = ConcurrentHashMap.newKeySet();
     CountDownLatch workerRan = new CountDownLatch(1);
@@ -761,7 +814,7 @@ class ParallelTest {
         .sequentialCutoff(Duration.ofMillis(1)).sequentialCutoff(Duration.ofSeconds(
             Long.MAX_VALUE));
     assertThat(base.toString()).contains("threads=availableProcessors").contains("new threads")
-        .contains("minChunkSize=1").contains("PT0.0001S");
+        .contains("minChunkSize=1").contains("PT0.0003S (default)");
     assertThat(custom.toString()).contains("threads=3").contains("minChunkSize=8");
     java.util.concurrent.Executor exec = new java.util.concurrent.Executor() {
       @Override
@@ -774,11 +827,15 @@ class ParallelTest {
         throw new AssertionError("Options.toString must not call the executor's toString");
       }
     };
-    assertThat(base.executor(exec).toString()).contains("workers=executor ");
+    assertThat(base.executor(exec).toString()).contains("workers=executor ")
+        .contains("PT0.0001S (default)");
+    assertThat(base.sequentialCutoff(Duration.ofMillis(2)).executor(exec).toString())
+        .contains("PT0.002S").doesNotContain("(default)");
     // A direct executor runs the worker on the caller: still correct.
     assertThat(Parallel.map(oneTo(100), x -> x + 1, SPLIT.executor(exec))).hasSize(100)
         .endsWith(101L);
-    assertThat(Parallel.DEFAULT_SEQUENTIAL_CUTOFF).isEqualTo(Duration.ofNanos(100_000));
+    assertThat(Parallel.DEFAULT_SEQUENTIAL_CUTOFF).isEqualTo(Duration.ofNanos(300_000));
+    assertThat(Parallel.DEFAULT_EXECUTOR_SEQUENTIAL_CUTOFF).isEqualTo(Duration.ofNanos(100_000));
     // minChunkSize larger than the input: runs on the caller.
     RecordingFactory factory = new RecordingFactory();
     Parallel.map(Arrays.asList(1, 2, 3), x -> x, SPLIT.minChunkSize(3).threadFactory(factory));
