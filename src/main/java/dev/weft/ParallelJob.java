@@ -31,8 +31,8 @@ abstract class ParallelJob {
    *
    * 1. Probe (caller only, no shared state). Unless the sequential cut-off is zero, the caller
    *    runs elements 0, 1, 2-3, 4-7, ... itself (steps double up to MAX_PROBE_STEP) and reads
-   *    System.nanoTime() after each step. Once PROBE_NANOS have passed (and at least two steps
-   *    ran) it estimates the time the rest would take on one thread, rate * (n - done), where
+   *    System.nanoTime() after each step. Once max(PROBE_NANOS, cut-off / PROBE_FRACTION) has
+   *    passed (and at least two steps ran) it estimates the time the rest would take on one thread, rate * (n - done), where
    *    rate is the lowest of the overall rate and the last two steps' rates (so one preempted
    *    step, common on a loaded machine, does not fake expensive work). Below
    *    the cut-off it keeps going alone (re-estimating after every step, so a slow tail still
@@ -101,8 +101,17 @@ abstract class ParallelJob {
    */
   static final int SMALL_INPUT = 16;
 
-  /** Probe time before the first estimate: enough to make nanoTime's granularity small. */
+  /** Least probe time before a split: enough to make nanoTime's granularity small. */
   static final long PROBE_NANOS = 2_000L;
+
+  /**
+   * The caller works alone for at least cut-off / PROBE_FRACTION before it splits (ski-rental
+   * style: pay a good part of a split's cost in plain work first). The estimate assumes the
+   * rest costs what the first elements did; inputs whose expensive elements come first (the
+   * skewed benchmark: the first eighth 500x dearer) would otherwise start threads for work
+   * that is nearly over. A quarter of the cut-off is about half a split's measured cost.
+   */
+  static final long PROBE_FRACTION = 4L;
 
   /**
    * How far below the cut-off the estimated rest must be for the caller to finish it in one
@@ -301,6 +310,7 @@ abstract class ParallelJob {
       long stepStart = start;
       long step = 1;
       double prevStepRate = Double.MAX_VALUE;
+      long probeNanos = Math.max(PROBE_NANOS, cutoff / PROBE_FRACTION);
       while (true) {
         long hi = Math.min(n, done + step);
         runAlone(done, hi);
@@ -321,7 +331,7 @@ abstract class ParallelJob {
         double rate = Math.min((double) elapsed / done, Math.min(stepRate, prevStepRate));
         prevStepRate = stepRate;
         double rest = rate * (n - done);
-        if (elapsed >= PROBE_NANOS && rest >= cutoff && step > 1) {
+        if (elapsed >= probeNanos && rest >= cutoff && step > 1) {
           nanosPerElement = rate;
           break;
         }
