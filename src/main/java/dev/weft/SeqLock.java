@@ -146,9 +146,10 @@ public final class SeqLock {
    *
    * Readers therefore never write shared memory and never delay writers.
    *
-   * Read fallback (read_seqbegin_or_lock): read(...) makes up to READ_ATTEMPTS optimistic passes
-   * (spinning with onSpinWait while seq is odd, at most READ_SPINS times) and then takes the write
-   * lock for one pass: CAS s -> s+1, run the function, and store s back (not s+2). The data did
+   * Read fallback (read_seqbegin_or_lock): read(...) makes one optimistic pass and up to
+   * READ_ATTEMPTS more (before each, spinning with onSpinWait while seq is odd, at most
+   * READ_SPINS times) and then takes the write lock for one pass: CAS s -> s+1, run the
+   * function, and store s back (not s+2). The data did
    * not change, so restoring s keeps every other reader's stamp valid. This cannot hide a write:
    * seq only ever returns to a value it held while locked by a reader, and a real write always
    * ends at s+2, after which seq never returns to any earlier value (a reader that saw a
@@ -306,21 +307,25 @@ public final class SeqLock {
   public <R> R read(Supplier<? extends R> reader) {
     Objects.requireNonNull(reader, "reader");
     long s = seqAcquire();
-    if ((s & 1) == 0) {
+    if ((s & 1) != 0) {
+      s = retryStamp(0); // a write is in progress
+    }
+    for (int attempt = 1; ; attempt++) {
       R r;
       try {
         r = reader.get();
       } catch (Throwable t) {
-        if (validate(s)) {
+        if (endRead(s)) {
           throw t; // thrown on consistent state: a real failure
         }
-        return readSlow(reader, this, SeqLock::callSupplier);
+        s = retryStamp(attempt);
+        continue;
       }
-      if (validate(s)) {
+      if (endRead(s)) {
         return r;
       }
+      s = retryStamp(attempt);
     }
-    return readSlow(reader, this, SeqLock::callSupplier);
   }
 
   /**
@@ -333,21 +338,25 @@ public final class SeqLock {
   public int readInt(IntSupplier reader) {
     Objects.requireNonNull(reader, "reader");
     long s = seqAcquire();
-    if ((s & 1) == 0) {
+    if ((s & 1) != 0) {
+      s = retryStamp(0); // a write is in progress
+    }
+    for (int attempt = 1; ; attempt++) {
       int r;
       try {
         r = reader.getAsInt();
       } catch (Throwable t) {
-        if (validate(s)) {
-          throw t;
+        if (endRead(s)) {
+          throw t; // thrown on consistent state: a real failure
         }
-        return (int) readLongSlow(reader, this, SeqLock::callInt);
+        s = retryStamp(attempt);
+        continue;
       }
-      if (validate(s)) {
+      if (endRead(s)) {
         return r;
       }
+      s = retryStamp(attempt);
     }
-    return (int) readLongSlow(reader, this, SeqLock::callInt);
   }
 
   /**
@@ -360,21 +369,25 @@ public final class SeqLock {
   public long readLong(LongSupplier reader) {
     Objects.requireNonNull(reader, "reader");
     long s = seqAcquire();
-    if ((s & 1) == 0) {
+    if ((s & 1) != 0) {
+      s = retryStamp(0); // a write is in progress
+    }
+    for (int attempt = 1; ; attempt++) {
       long r;
       try {
         r = reader.getAsLong();
       } catch (Throwable t) {
-        if (validate(s)) {
-          throw t;
+        if (endRead(s)) {
+          throw t; // thrown on consistent state: a real failure
         }
-        return readLongSlow(reader, this, SeqLock::callLong);
+        s = retryStamp(attempt);
+        continue;
       }
-      if (validate(s)) {
+      if (endRead(s)) {
         return r;
       }
+      s = retryStamp(attempt);
     }
-    return readLongSlow(reader, this, SeqLock::callLong);
   }
 
   /**
@@ -399,21 +412,25 @@ public final class SeqLock {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(reader, "reader");
     long s = seqAcquire();
-    if ((s & 1) == 0) {
+    if ((s & 1) != 0) {
+      s = retryStamp(0); // a write is in progress
+    }
+    for (int attempt = 1; ; attempt++) {
       R r;
       try {
         r = reader.apply(source);
       } catch (Throwable t) {
-        if (validate(s)) {
-          throw t;
+        if (endRead(s)) {
+          throw t; // thrown on consistent state: a real failure
         }
-        return readSlow(reader, source, SeqLock::applyObj);
+        s = retryStamp(attempt);
+        continue;
       }
-      if (validate(s)) {
+      if (endRead(s)) {
         return r;
       }
+      s = retryStamp(attempt);
     }
-    return readSlow(reader, source, SeqLock::applyObj);
   }
 
   /**
@@ -431,21 +448,25 @@ public final class SeqLock {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(reader, "reader");
     long s = seqAcquire();
-    if ((s & 1) == 0) {
+    if ((s & 1) != 0) {
+      s = retryStamp(0); // a write is in progress
+    }
+    for (int attempt = 1; ; attempt++) {
       int r;
       try {
         r = reader.applyAsInt(source);
       } catch (Throwable t) {
-        if (validate(s)) {
-          throw t;
+        if (endRead(s)) {
+          throw t; // thrown on consistent state: a real failure
         }
-        return (int) readLongSlow(reader, source, SeqLock::applyInt);
+        s = retryStamp(attempt);
+        continue;
       }
-      if (validate(s)) {
+      if (endRead(s)) {
         return r;
       }
+      s = retryStamp(attempt);
     }
-    return (int) readLongSlow(reader, source, SeqLock::applyInt);
   }
 
   /**
@@ -463,143 +484,84 @@ public final class SeqLock {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(reader, "reader");
     long s = seqAcquire();
-    if ((s & 1) == 0) {
+    if ((s & 1) != 0) {
+      s = retryStamp(0); // a write is in progress
+    }
+    for (int attempt = 1; ; attempt++) {
       long r;
       try {
         r = reader.applyAsLong(source);
       } catch (Throwable t) {
-        if (validate(s)) {
-          throw t;
-        }
-        return readLongSlow(reader, source, SeqLock::applyLong);
-      }
-      if (validate(s)) {
-        return r;
-      }
-    }
-    return readLongSlow(reader, source, SeqLock::applyLong);
-  }
-
-  // Slow paths. They take the read function `fn`, its argument `arg` and a non-capturing
-  // `how` that applies one to the other, so that SeqLock's suppliers and SeqLocked's functions
-  // share one retry loop without allocating an adapter on any path.
-
-  /** Applies a read function to its argument, returning an object. */
-  @FunctionalInterface
-  interface ObjCall<F, A, R> {
-    R call(F fn, A arg);
-  }
-
-  /** Applies a read function to its argument, returning a long. */
-  @FunctionalInterface
-  interface LongCall<F, A> {
-    long call(F fn, A arg);
-  }
-
-  /** Optimistic retries, then one pass under the lock. */
-  <F, A, R> R readSlow(F fn, A arg, ObjCall<F, A, R> how) {
-    int failures = 0;
-    int spins = 0;
-    while (failures < READ_ATTEMPTS && spins < READ_SPINS) {
-      long s = seqAcquire();
-      if ((s & 1) != 0) {
-        if (owner == Thread.currentThread()) {
-          return how.call(fn, arg); // inside this thread's own write section: data is stable
-        }
-        spins++;
-        Thread.onSpinWait();
-        continue;
-      }
-      R r;
-      try {
-        r = how.call(fn, arg);
-      } catch (Throwable t) {
-        if (validate(s)) {
+        if (endRead(s)) {
           throw t; // thrown on consistent state: a real failure
         }
-        failures++;
+        s = retryStamp(attempt);
         continue;
       }
-      if (validate(s)) {
+      if (endRead(s)) {
         return r;
       }
-      failures++;
-    }
-    if (owner == Thread.currentThread()) {
-      return how.call(fn, arg);
-    }
-    long odd = acquireUninterruptibly();
-    try {
-      fallbackReads++; // under the lock
-      return how.call(fn, arg);
-    } finally {
-      releaseRestoring(odd - 1);
+      s = retryStamp(attempt);
     }
   }
 
-  /** Like {@link #readSlow} for primitive results, without boxing. */
-  <F, A> long readLongSlow(F fn, A arg, LongCall<F, A> how) {
-    int failures = 0;
-    int spins = 0;
-    while (failures < READ_ATTEMPTS && spins < READ_SPINS) {
-      long s = seqAcquire();
-      if ((s & 1) != 0) {
-        if (owner == Thread.currentThread()) {
-          return how.call(fn, arg);
+  // The retry loop of every read form is written out in the form itself, with exactly one call
+  // of the read function, which runs for optimistic passes and for the final pass under the
+  // lock alike. Everything out of line takes no lambda: retryStamp (waiting while a write is in
+  // progress, counting attempts, taking the lock) and endRead's release. So the function's
+  // call site is always profiled and inlined, a capturing lambda passed to read(...) never
+  // escapes, and escape analysis removes it on every path. (The first version passed the
+  // function to a shared out-of-line slow path, and a second had a separate call for the locked
+  // pass: either way HotSpot allocated the lambda on every read once writers made that path
+  // reachable: 16 bytes per read in SeqLockBench.rw_weftSeqLock.)
+  //
+  // The stamp `s` of a pass is even for an optimistic pass, and odd when the pass runs under
+  // the lock: the odd value this reader stored, or OWN_SECTION for a read inside this thread's
+  // own write section (the data is stable and the lock is not ours to release).
+
+  /** The stamp of a pass run inside this thread's own write section; odd, never a real stamp. */
+  static final long OWN_SECTION = -1L;
+
+  /**
+   * The stamp for the next pass of a read after {@code attempt} failed passes: an even stamp
+   * read with acquire, waiting up to {@link #READ_SPINS} spins while a write is in progress;
+   * or, after {@link #READ_ATTEMPTS} failures or a longer wait, the odd stamp of the lock taken
+   * for a final pass (or {@link #OWN_SECTION}).
+   */
+  long retryStamp(int attempt) {
+    if (attempt <= READ_ATTEMPTS) {
+      for (int spins = 0; spins < READ_SPINS; spins++) {
+        long s = seqAcquire(); // acquire: reader step 1 again
+        if ((s & 1) == 0) {
+          return s;
         }
-        spins++;
+        if (spins == 0 && owner == Thread.currentThread()) {
+          return OWN_SECTION;
+        }
         Thread.onSpinWait();
-        continue;
       }
-      long r;
-      try {
-        r = how.call(fn, arg);
-      } catch (Throwable t) {
-        if (validate(s)) {
-          throw t;
-        }
-        failures++;
-        continue;
-      }
-      if (validate(s)) {
-        return r;
-      }
-      failures++;
     }
     if (owner == Thread.currentThread()) {
-      return how.call(fn, arg);
+      return OWN_SECTION;
     }
     long odd = acquireUninterruptibly();
-    try {
-      fallbackReads++;
-      return how.call(fn, arg);
-    } finally {
-      releaseRestoring(odd - 1);
+    fallbackReads++; // under the lock
+    return odd;
+  }
+
+  /**
+   * Ends a pass: for an optimistic pass (even stamp), whether it validated; for a pass under the
+   * lock (odd stamp), releases the lock, restoring the even value so that other readers' stamps
+   * stay valid, and returns {@code true}.
+   */
+  private boolean endRead(long s) {
+    if ((s & 1) == 0) {
+      return validate(s);
     }
-  }
-
-  private static <R> R callSupplier(Supplier<? extends R> fn, SeqLock unused) {
-    return fn.get();
-  }
-
-  private static long callLong(LongSupplier fn, SeqLock unused) {
-    return fn.getAsLong();
-  }
-
-  private static long callInt(IntSupplier fn, SeqLock unused) {
-    return fn.getAsInt();
-  }
-
-  private static <A, R> R applyObj(Function<? super A, ? extends R> fn, A source) {
-    return fn.apply(source);
-  }
-
-  private static <A> long applyInt(ToIntFunction<? super A> fn, A source) {
-    return fn.applyAsInt(source);
-  }
-
-  private static <A> long applyLong(ToLongFunction<? super A> fn, A source) {
-    return fn.applyAsLong(source);
+    if (s != OWN_SECTION) {
+      releaseRestoring(s - 1);
+    }
+    return true;
   }
 
   // ---- writing ---------------------------------------------------------------------------
