@@ -317,9 +317,11 @@ public final class SeqLock extends SeqLockCore {
 
   /**
    * Like {@link #read(Supplier)}, with the object to read from passed in, so that {@code reader}
-   * can be a non-capturing lambda: then no path of the read allocates, even under contention,
-   * where a capturing lambda may be allocated on every call once the retry path is compiled
-   * (HotSpot's escape analysis cannot remove an object that escapes on any path).
+   * can be a non-capturing lambda: then no path of the read allocates, whatever the JIT does. A
+   * capturing lambda passed to {@link #read(Supplier)} is removed by HotSpot's escape analysis
+   * when the read inlines into its caller (the read loop calls the function at a single site and
+   * passes it to nothing out of line), but not where the caller is not compiled or the read is
+   * not inlined into it, for example from a call site that is too large or megamorphic.
    *
    * <pre>{@code
    * long sum = lock.readLong(this, self -> self.x + self.y);

@@ -37,8 +37,14 @@ import org.openjdk.jmh.annotations.Warmup;
  * Every reader returns x - y + x so that a torn read would change the result and nothing is
  * dead code. {@code weftSeqLock} reads with a lambda that captures the state ({@code readLong(() ->
  * x - y + x)}), {@code weftSeqLockSource} with a non-capturing one ({@code readLong(this, d -> ...)}):
- * under a writer the capturing lambda is allocated per read (it escapes into the retry path),
- * which {@code -prof gc} shows.
+ * {@code -prof gc} shows whether either is allocated (the capturing one was, 16 bytes per read
+ * under a writer, until the read loop stopped passing the function to an out-of-line slow path).
+ *
+ * <p>Layout: the implementations' references, the pair (with the writer's counter) and whatever
+ * the constructor allocates next sit on separate cache lines (see {@link Refs}), so that every
+ * implementation reads its lock reference from a line the writer does not dirty. Each lock's
+ * own state lives where the library puts it (StampedLock's and SeqLock's counters in their own
+ * objects; SeqLocked's counter in the cell, next to its value reference).
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
