@@ -60,7 +60,8 @@ import org.jspecify.annotations.Nullable;
  * closes ("concurrent writers"), after readers may already have seen their mix; a writer
  * descheduled between its two first steps can still slip through unnoticed. With assertions
  * enabled ({@code -ea}, as in tests) the check is exact instead: the write starts with a
- * compare-and-set, so overlapping writes never both proceed. Closing a {@link WriteGuard} twice throws {@link IllegalStateException}; closing it on another
+ * compare-and-set, so overlapping writes never both proceed. Closing a {@link WriteGuard} twice
+ * throws {@link IllegalStateException}; closing it on another
  * thread throws {@link IllegalMonitorStateException}.
  */
 public final class SeqCount {
@@ -109,7 +110,8 @@ public final class SeqCount {
    * writer, parked readers for tens of microseconds after a burst of ordinary failures.
    *
    * `writer` is the thread inside a write, written plainly after the odd store and cleared
-   * before the release; read only by threads asking "is it me?" (exact, see SeqLock's notes on `owner`).
+   * before the release; read only by threads asking "is it me?" (exact, see SeqLock's notes on
+   * `owner`).
    */
 
   private static final long MAX_PARK_NANOS = 1_000_000L;

@@ -7,8 +7,9 @@ import java.util.function.ToIntFunction;
 import java.util.function.ToLongFunction;
 
 /**
- * A value guarded by its own {@link SeqLock}: readers get consistent snapshots of a mutable
- * object without blocking, writers mutate it in place, one at a time, without allocating.
+ * A value guarded by its own sequence lock (the protocol of {@link SeqLock}): readers get
+ * consistent snapshots of a mutable object without blocking, writers mutate it in place, one at a
+ * time, without allocating.
  *
  * <pre>{@code
  * final class MutablePoint { int x, y; }
