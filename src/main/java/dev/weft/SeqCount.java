@@ -54,9 +54,14 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Misuse.</b> Null functions throw {@link NullPointerException}. Starting a write while
  * another write is in progress throws {@link IllegalStateException}: "concurrent writers on a
- * SeqCount" from another thread, or a non-reentrancy error from the same thread. The check is
- * exact for overlapping writes (the odd bump is a CAS), and costs one uncontended CAS per write.
- * Closing a {@link WriteGuard} twice throws {@link IllegalStateException}; closing it on another
+ * SeqCount" from another thread, or a non-reentrancy error from the same thread. The check
+ * costs no atomic instruction and is best-effort: a write that starts during another write throws
+ * at once, and two writes that start at nearly the same moment are usually caught when a guard
+ * closes ("concurrent writers"), after readers may already have seen their mix; a writer
+ * descheduled between its two first steps can still slip through unnoticed. With assertions
+ * enabled ({@code -ea}, as in tests) the check is exact instead: the write starts with a
+ * compare-and-set, so overlapping writes never both proceed. Closing a {@link WriteGuard} twice
+ * throws {@link IllegalStateException}; closing it on another
  * thread throws {@link IllegalMonitorStateException}.
  */
 public final class SeqCount {
@@ -67,27 +72,56 @@ public final class SeqCount {
    * identical here: getAcquire, plain data loads, loadLoadFence, getOpaque re-read), with these
    * differences on the write side:
    *
-   *  - Begin: CAS seq from even s to s+1. The caller promised a single writer, so a plain
-   *    store would do for correct callers; the CAS costs one uncontended atomic instruction and
-   *    turns a broken promise into an IllegalStateException instead of silent corruption: two
-   *    overlapping writers cannot both move the same even value to odd, and a writer that finds
-   *    seq odd knows another write is in progress. (A getAndAdd would leave seq corrupted when
-   *    it detects the overlap; a plain "is it odd?" check misses two writers that start
-   *    together.) Then VarHandle.storeStoreFence() so that the data stores cannot become
-   *    visible before the odd value (writer step 2 in SeqLock).
+   *  - Begin: read seq (opaque: only writers store it, and a correct caller's previous write
+   *    happened-before this one, so this thread sees the latest value; opaque only for the
+   *    atomicity of a long); if it is odd, another write is in progress: throw. Then store s+1
+   *    with setOpaque (atomic, no ordering of its own) followed by VarHandle.storeStoreFence():
+   *    the data stores that follow must not become visible before the odd value (a reader that
+   *    sees any new data value must then re-read an odd or later seq). A release store would
+   *    order the wrong side (accesses *before* it); storeStoreFence orders the odd store before
+   *    every later store. On x86 (TSO) both are plain instructions; on AArch64 the fence is one
+   *    `dmb ishst`. No atomic read-modify-write and no full fence: the write is two ordered
+   *    stores around the data, which is the whole point of a single-writer counter.
+   *  - Debug check for concurrent writers (`EXACT_WRITER_CHECK`, on when assertions are enabled,
+   *    as in tests): the odd store is a CAS from s instead, so two writers that start together
+   *    cannot both move the same even value to odd and the loser throws. Without it the check
+   *    is best-effort and costs only plain loads: a write that starts while another is in
+   *    progress sees an odd seq and throws; an overlap that slipped past both (two writers read
+   *    the same even value) is usually caught when a guard closes, because `writer` or seq no
+   *    longer hold what this write put there: that close throws IllegalStateException
+   *    ("concurrent writers"), after re-publishing an even value so the counter is not left
+   *    odd. Not always: if writer B reads s, is descheduled, and stores s+1 only after writer A
+   *    has finished (seq s+2), B's write passes every check (seq went s+2 -> s+1 -> s+2) and a
+   *    reader holding stamp s+2 may validate B's half-written data. Readers may also have
+   *    validated a torn state during a detected overlap: the exception reports a broken
+   *    promise, it does not undo it. A CAS per write (a locked instruction, a full fence on
+   *    x86) would cost as much as the rest of the write; the goal was a write close to two
+   *    plain stores.
    *  - End: setRelease(s+2). Release orders the data stores before the even value, which is all
    *    readers need; unlike SeqLock there are no waiting writers to hand off to, so no full fence.
-   *    That is the saving over a lock: one CAS and one plain store per write.
    *
-   * Readers have no lock to fall back on, so they back off while seq is odd: onSpinWait for
+   * Readers: the inline fast path is SeqLock's (getAcquire, function, loadLoadFence, opaque
+   * re-read). The slow path retries at once after a failed validation (the counter moved: the
+   * write is over or in progress) and backs off only while seq is odd: onSpinWait for
    * SeqLock.SPINS rounds, then Thread.yield for SeqLock.YIELDS rounds, then LockSupport.parkNanos
-   * with a doubling delay capped at MAX_PARK_NANOS.
+   * with a doubling delay capped at MAX_PARK_NANOS. Counting only odd observations means a reader
+   * parks when one write stays in progress for long (its writer was descheduled), not because
+   * writes are frequent: an earlier version counted failed validations too and, under a steady
+   * writer, parked readers for tens of microseconds after a burst of ordinary failures.
    *
-   * `writer` is the thread inside a write, written plainly after the CAS and cleared before the
-   * release; read only by threads asking "is it me?" (exact, see SeqLock's notes on `owner`).
+   * `writer` is the thread inside a write, written plainly after the odd store and cleared
+   * before the release; read only by threads asking "is it me?" (exact, see SeqLock's notes on
+   * `owner`).
    */
 
   private static final long MAX_PARK_NANOS = 1_000_000L;
+
+  /**
+   * Whether {@link #write()} uses the exact (CAS) check for concurrent writers: on when
+   * assertions are enabled for this class ({@code -ea}, as in tests), off otherwise. A static
+   * final, so the JIT folds the choice away.
+   */
+  private static final boolean EXACT_WRITER_CHECK = SeqCount.class.desiredAssertionStatus();
 
   private static final VarHandle SEQ;
 
@@ -131,17 +165,21 @@ public final class SeqCount {
   }
 
   private long awaitEven() {
-    if (writer == Thread.currentThread()) {
-      throw new IllegalStateException(
-          "SeqCount read inside this thread's own write would never validate;"
-              + " read the fields directly while writing");
-    }
+    checkNotWriter();
     for (int round = 0; ; round++) {
       backoff(round);
       long s = seqAcquire();
       if ((s & 1) == 0) {
         return s;
       }
+    }
+  }
+
+  private void checkNotWriter() {
+    if (writer == Thread.currentThread()) {
+      throw new IllegalStateException(
+          "SeqCount read inside this thread's own write would never validate;"
+              + " read the fields directly while writing");
     }
   }
 
@@ -184,7 +222,26 @@ public final class SeqCount {
    */
   public <R> R read(Supplier<? extends R> reader) {
     Objects.requireNonNull(reader, "reader");
-    return read(reader, Supplier::get);
+    long s = seqAcquire();
+    if ((s & 1) != 0) {
+      s = retryStamp(); // a write is in progress
+    }
+    while (true) {
+      R r;
+      try {
+        r = reader.get();
+      } catch (Throwable t) {
+        if (validate(s)) {
+          throw t; // thrown on consistent state: a real failure
+        }
+        s = retryStamp();
+        continue;
+      }
+      if (validate(s)) {
+        return r;
+      }
+      s = retryStamp();
+    }
   }
 
   /**
@@ -196,7 +253,26 @@ public final class SeqCount {
    */
   public int readInt(IntSupplier reader) {
     Objects.requireNonNull(reader, "reader");
-    return readInt(reader, IntSupplier::getAsInt);
+    long s = seqAcquire();
+    if ((s & 1) != 0) {
+      s = retryStamp(); // a write is in progress
+    }
+    while (true) {
+      int r;
+      try {
+        r = reader.getAsInt();
+      } catch (Throwable t) {
+        if (validate(s)) {
+          throw t; // thrown on consistent state: a real failure
+        }
+        s = retryStamp();
+        continue;
+      }
+      if (validate(s)) {
+        return r;
+      }
+      s = retryStamp();
+    }
   }
 
   /**
@@ -208,7 +284,26 @@ public final class SeqCount {
    */
   public long readLong(LongSupplier reader) {
     Objects.requireNonNull(reader, "reader");
-    return readLong(reader, LongSupplier::getAsLong);
+    long s = seqAcquire();
+    if ((s & 1) != 0) {
+      s = retryStamp(); // a write is in progress
+    }
+    while (true) {
+      long r;
+      try {
+        r = reader.getAsLong();
+      } catch (Throwable t) {
+        if (validate(s)) {
+          throw t; // thrown on consistent state: a real failure
+        }
+        s = retryStamp();
+        continue;
+      }
+      if (validate(s)) {
+        return r;
+      }
+      s = retryStamp();
+    }
   }
 
   /**
@@ -227,8 +322,11 @@ public final class SeqCount {
   public <A, R> R read(A source, Function<? super A, ? extends R> reader) {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(reader, "reader");
-    for (int round = 0; ; round++) {
-      long s = beginRead();
+    long s = seqAcquire();
+    if ((s & 1) != 0) {
+      s = retryStamp(); // a write is in progress
+    }
+    while (true) {
       R r;
       try {
         r = reader.apply(source);
@@ -236,13 +334,13 @@ public final class SeqCount {
         if (validate(s)) {
           throw t; // thrown on consistent state: a real failure
         }
-        backoff(round);
+        s = retryStamp();
         continue;
       }
       if (validate(s)) {
         return r;
       }
-      backoff(round);
+      s = retryStamp();
     }
   }
 
@@ -259,22 +357,25 @@ public final class SeqCount {
   public <A> int readInt(A source, ToIntFunction<? super A> reader) {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(reader, "reader");
-    for (int round = 0; ; round++) {
-      long s = beginRead();
+    long s = seqAcquire();
+    if ((s & 1) != 0) {
+      s = retryStamp(); // a write is in progress
+    }
+    while (true) {
       int r;
       try {
         r = reader.applyAsInt(source);
       } catch (Throwable t) {
         if (validate(s)) {
-          throw t;
+          throw t; // thrown on consistent state: a real failure
         }
-        backoff(round);
+        s = retryStamp();
         continue;
       }
       if (validate(s)) {
         return r;
       }
-      backoff(round);
+      s = retryStamp();
     }
   }
 
@@ -291,22 +392,46 @@ public final class SeqCount {
   public <A> long readLong(A source, ToLongFunction<? super A> reader) {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(reader, "reader");
-    for (int round = 0; ; round++) {
-      long s = beginRead();
+    long s = seqAcquire();
+    if ((s & 1) != 0) {
+      s = retryStamp(); // a write is in progress
+    }
+    while (true) {
       long r;
       try {
         r = reader.applyAsLong(source);
       } catch (Throwable t) {
         if (validate(s)) {
-          throw t;
+          throw t; // thrown on consistent state: a real failure
         }
-        backoff(round);
+        s = retryStamp();
         continue;
       }
       if (validate(s)) {
         return r;
       }
-      backoff(round);
+      s = retryStamp();
+    }
+  }
+
+  // The retry loop is written out in every read form, so the read function is called only from
+  // code that inlines into the caller and a capturing lambda never escapes (see SeqLock). A
+  // failed validation retries at once: the counter moved, so the next look at it finds the
+  // write over (even) or in progress (odd). Only an odd counter backs off, and the back-off
+  // restarts for every write, so a reader parks only when one write stays in progress for long
+  // (its writer was descheduled), never merely because writes are frequent.
+
+  /** The next even stamp to try, backing off while a write is in progress. */
+  private long retryStamp() {
+    for (int waits = 0; ; waits++) {
+      long s = seqAcquire(); // acquire: orders the next pass's data loads after this load
+      if ((s & 1) == 0) {
+        return s;
+      }
+      if (waits == 0) {
+        checkNotWriter();
+      }
+      backoff(waits);
     }
   }
 
@@ -318,13 +443,33 @@ public final class SeqCount {
    *     was broken ("concurrent writers on a SeqCount"), or this thread is already writing
    */
   public WriteGuard write() {
-    long s = seqOpaque(); // opaque: the CAS re-validates it
-    if ((s & 1) != 0 || !SEQ.compareAndSet(this, s, s + 1)) {
-      throw concurrentWriters();
+    return write(EXACT_WRITER_CHECK);
+  }
+
+  /**
+   * Starts a write; {@code exact} chooses the CAS that detects every overlap (the debug check)
+   * over the two plain-cost stores. Package-private so that tests can run both.
+   */
+  WriteGuard write(boolean exact) {
+    long s = seqOpaque(); // opaque: an atomic long; only writers store seq, and a correct
+    // caller's previous write happened-before this one, so this is the latest value
+    if ((s & 1) != 0) {
+      throw concurrentWriters(); // a write is in progress (or this thread's own)
+    }
+    if (exact) {
+      if (!SEQ.compareAndSet(this, s, s + 1)) {
+        throw concurrentWriters(); // another writer moved seq since the read above
+      }
+    } else {
+      SEQ.setOpaque(this, s + 1); // opaque: atomic, no ordering; the fence below orders it
     }
     writer = Thread.currentThread();
-    VarHandle.storeStoreFence(); // the odd value before the data stores
-    return new WriteGuard(this, s + 1);
+    // Store-store: the odd value must be visible no later than any data store that follows
+    // (a reader that sees new data must re-read an odd or later seq). Release semantics on the
+    // odd store would order the wrong side (earlier accesses before it); storeStoreFence orders
+    // it before the later stores. Free on x86 (TSO), `dmb ishst` on AArch64.
+    VarHandle.storeStoreFence();
+    return new WriteGuard(this, s + 1, Thread.currentThread());
   }
 
   private IllegalStateException concurrentWriters() {
@@ -338,18 +483,31 @@ public final class SeqCount {
             + " writer at a time (use SeqLock for several writers)");
   }
 
-  private void close(long odd) {
-    if (seqOpaque() != odd) {
+  private void close(WriteGuard g) {
+    if (g.closed) {
       throw new IllegalStateException(
           "SeqCount write guard already closed: close each WriteGuard exactly once");
     }
-    if (writer != Thread.currentThread()) {
+    Thread me = Thread.currentThread();
+    if (g.thread != me) {
       throw new IllegalMonitorStateException(
           "SeqCount write guard closed by a thread that is not the writer;"
               + " close it on the thread that called write()");
     }
+    g.closed = true;
+    if (writer != me || seqOpaque() != g.stamp) {
+      // Another thread started a write that overlapped this one (possible only without the
+      // exact check): seq or `writer` moved under us. Publish an even value anyway so that
+      // the counter is not left odd, and report the broken single-writer promise.
+      writer = null;
+      SEQ.setRelease(this, (seqOpaque() | 1) + 1);
+      throw new IllegalStateException(
+          "concurrent writers on a SeqCount: another thread wrote while this write was in"
+              + " progress; a SeqCount allows one writer at a time (use SeqLock for several"
+              + " writers)");
+    }
     writer = null;
-    SEQ.setRelease(this, odd + 1); // release: data stores before the even value
+    SEQ.setRelease(this, g.stamp + 1); // release: the data stores before the even value
   }
 
   /**
@@ -379,21 +537,27 @@ public final class SeqCount {
   public static final class WriteGuard implements AutoCloseable {
     private final SeqCount count;
     private final long stamp;
+    private final Thread thread;
+    // Plain: a guard is used by the thread that wrote; a close from another thread is rejected
+    // before this flag is set, and the flag only turns misuse into the right exception.
+    private boolean closed;
 
-    WriteGuard(SeqCount count, long stamp) {
+    WriteGuard(SeqCount count, long stamp, Thread thread) {
       this.count = count;
       this.stamp = stamp;
+      this.thread = thread;
     }
 
     /**
      * Ends the write.
      *
-     * @throws IllegalStateException if this guard was already closed
+     * @throws IllegalStateException if this guard was already closed, or if another thread
+     *     wrote while this write was in progress (the single-writer promise was broken)
      * @throws IllegalMonitorStateException if the current thread is not the writer
      */
     @Override
     public void close() {
-      count.close(stamp);
+      count.close(this);
     }
 
     /**
@@ -403,8 +567,7 @@ public final class SeqCount {
      */
     @Override
     public String toString() {
-      return "SeqCount.WriteGuard[stamp=" + stamp
-          + (count.seqOpaque() == stamp ? "" : ", closed") + "]";
+      return "SeqCount.WriteGuard[stamp=" + stamp + (closed ? ", closed" : "") + "]";
     }
   }
 }

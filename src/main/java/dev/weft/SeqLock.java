@@ -1,12 +1,7 @@
 package dev.weft;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
@@ -99,7 +94,7 @@ import org.jspecify.annotations.Nullable;
  * deadlocking. Closing a {@link WriteGuard} twice throws {@link IllegalStateException}; closing
  * it on a thread that does not hold the lock throws {@link IllegalMonitorStateException}.
  */
-public final class SeqLock {
+public final class SeqLock extends SeqLockCore {
   /*
    * Algorithm notes.
    *
@@ -146,9 +141,10 @@ public final class SeqLock {
    *
    * Readers therefore never write shared memory and never delay writers.
    *
-   * Read fallback (read_seqbegin_or_lock): read(...) makes up to READ_ATTEMPTS optimistic passes
-   * (spinning with onSpinWait while seq is odd, at most READ_SPINS times) and then takes the write
-   * lock for one pass: CAS s -> s+1, run the function, and store s back (not s+2). The data did
+   * Read fallback (read_seqbegin_or_lock): read(...) makes one optimistic pass and up to
+   * READ_ATTEMPTS more (before each, spinning with onSpinWait while seq is odd, at most
+   * READ_SPINS times) and then takes the write lock for one pass: CAS s -> s+1, run the
+   * function, and store s back (not s+2). The data did
    * not change, so restoring s keeps every other reader's stamp valid. This cannot hide a write:
    * seq only ever returns to a value it held while locked by a reader, and a real write always
    * ends at s+2, after which seq never returns to any earlier value (a reader that saw a
@@ -174,77 +170,8 @@ public final class SeqLock {
    * deadlock, and guard-closing checks.
    */
 
-  /** Failed validations tolerated by {@code read} before it takes the lock for one pass. */
-  static final int READ_ATTEMPTS = 4;
-  /** Spins on an odd sequence tolerated by {@code read} before it takes the lock. */
-  static final int READ_SPINS = 64;
-  /** Spins of a contending writer before it yields. */
-  static final int SPINS = 128;
-  /** Yields of a contending writer before it queues and parks. */
-  static final int YIELDS = 4;
-
-  private static final VarHandle SEQ;
-  private static final VarHandle PARKED;
-  private static final VarHandle ROOM;
-
-  static {
-    try {
-      MethodHandles.Lookup l = MethodHandles.lookup();
-      SEQ = l.findVarHandle(SeqLock.class, "seq", long.class);
-      PARKED = l.findVarHandle(SeqLock.class, "parked", Thread.class);
-      ROOM = l.findVarHandle(SeqLock.class, "room", ReentrantLock.class);
-    } catch (ReflectiveOperationException e) {
-      throw new ExceptionInInitializerError(e);
-    }
-  }
-
-  /** The sequence: even = unlocked, odd = write lock held. Accessed only through {@link #SEQ}. */
-  @SuppressWarnings("UnusedVariable") // accessed through the SEQ VarHandle
-  private long seq;
-
-  /** The holder of the lock, or null; plain accesses, see the algorithm notes. */
-  private @Nullable Thread owner;
-
-  /** The writer inside the waiting room that may be parked; volatile accesses (Dekker). */
-  @SuppressWarnings("UnusedVariable") // accessed through the PARKED VarHandle
-  private @Nullable Thread parked;
-
-  /** Queue for waiting writers, created on first contention; accessed through {@link #ROOM}. */
-  @SuppressWarnings("UnusedVariable") // accessed through the ROOM VarHandle
-  private @Nullable ReentrantLock room;
-
-  /** Reads that fell back to the lock; written only under the lock, read by tests. */
-  private long fallbackReads;
-
   /** Creates an unlocked sequence lock. */
   public SeqLock() {}
-
-  // ---- field accessors -------------------------------------------------------------------
-
-  /** Acquire: orders the caller's later data loads after this load (reader step 1). */
-  long seqAcquire() {
-    return (long) SEQ.getAcquire(this);
-  }
-
-  /** Opaque: a fresh, coherent read; ordering comes from a fence or a following CAS. */
-  long seqOpaque() {
-    return (long) SEQ.getOpaque(this);
-  }
-
-  /** Volatile: the waiting writer's re-check after publishing itself (Dekker). */
-  private long seqVolatile() {
-    return (long) SEQ.getVolatile(this);
-  }
-
-  /** Volatile CAS: the write lock itself (see writer step 1). */
-  private boolean casSeq(long expected, long value) {
-    return SEQ.compareAndSet(this, expected, value);
-  }
-
-  /** Volatile store: release for readers, plus the Dekker hand-off with waiting writers. */
-  private void setSeqVolatile(long value) {
-    SEQ.setVolatile(this, value);
-  }
 
   // ---- reading ---------------------------------------------------------------------------
 
@@ -290,8 +217,7 @@ public final class SeqLock {
    *     false} for an odd stamp)
    */
   public boolean validate(long stamp) {
-    VarHandle.loadLoadFence(); // reader step 3: data loads before the re-read of seq
-    return (stamp & 1) == 0 && seqOpaque() == stamp;
+    return validateStamp(stamp);
   }
 
   /**
@@ -306,21 +232,25 @@ public final class SeqLock {
   public <R> R read(Supplier<? extends R> reader) {
     Objects.requireNonNull(reader, "reader");
     long s = seqAcquire();
-    if ((s & 1) == 0) {
+    if ((s & 1) != 0) {
+      s = retryStamp(0); // a write is in progress
+    }
+    for (int attempt = 1; ; attempt++) {
       R r;
       try {
         r = reader.get();
       } catch (Throwable t) {
-        if (validate(s)) {
+        if (endRead(s)) {
           throw t; // thrown on consistent state: a real failure
         }
-        return readSlow(reader, this, SeqLock::callSupplier);
+        s = retryStamp(attempt);
+        continue;
       }
-      if (validate(s)) {
+      if (endRead(s)) {
         return r;
       }
+      s = retryStamp(attempt);
     }
-    return readSlow(reader, this, SeqLock::callSupplier);
   }
 
   /**
@@ -333,21 +263,25 @@ public final class SeqLock {
   public int readInt(IntSupplier reader) {
     Objects.requireNonNull(reader, "reader");
     long s = seqAcquire();
-    if ((s & 1) == 0) {
+    if ((s & 1) != 0) {
+      s = retryStamp(0); // a write is in progress
+    }
+    for (int attempt = 1; ; attempt++) {
       int r;
       try {
         r = reader.getAsInt();
       } catch (Throwable t) {
-        if (validate(s)) {
-          throw t;
+        if (endRead(s)) {
+          throw t; // thrown on consistent state: a real failure
         }
-        return (int) readLongSlow(reader, this, SeqLock::callInt);
+        s = retryStamp(attempt);
+        continue;
       }
-      if (validate(s)) {
+      if (endRead(s)) {
         return r;
       }
+      s = retryStamp(attempt);
     }
-    return (int) readLongSlow(reader, this, SeqLock::callInt);
   }
 
   /**
@@ -360,28 +294,34 @@ public final class SeqLock {
   public long readLong(LongSupplier reader) {
     Objects.requireNonNull(reader, "reader");
     long s = seqAcquire();
-    if ((s & 1) == 0) {
+    if ((s & 1) != 0) {
+      s = retryStamp(0); // a write is in progress
+    }
+    for (int attempt = 1; ; attempt++) {
       long r;
       try {
         r = reader.getAsLong();
       } catch (Throwable t) {
-        if (validate(s)) {
-          throw t;
+        if (endRead(s)) {
+          throw t; // thrown on consistent state: a real failure
         }
-        return readLongSlow(reader, this, SeqLock::callLong);
+        s = retryStamp(attempt);
+        continue;
       }
-      if (validate(s)) {
+      if (endRead(s)) {
         return r;
       }
+      s = retryStamp(attempt);
     }
-    return readLongSlow(reader, this, SeqLock::callLong);
   }
 
   /**
    * Like {@link #read(Supplier)}, with the object to read from passed in, so that {@code reader}
-   * can be a non-capturing lambda: then no path of the read allocates, even under contention,
-   * where a capturing lambda may be allocated on every call once the retry path is compiled
-   * (HotSpot's escape analysis cannot remove an object that escapes on any path).
+   * can be a non-capturing lambda: then no path of the read allocates, whatever the JIT does. A
+   * capturing lambda passed to {@link #read(Supplier)} is removed by HotSpot's escape analysis
+   * when the read inlines into its caller (the read loop calls the function at a single site and
+   * passes it to nothing out of line), but not where the caller is not compiled or the read is
+   * not inlined into it, for example from a call site that is too large or megamorphic.
    *
    * <pre>{@code
    * long sum = lock.readLong(this, self -> self.x + self.y);
@@ -399,21 +339,25 @@ public final class SeqLock {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(reader, "reader");
     long s = seqAcquire();
-    if ((s & 1) == 0) {
+    if ((s & 1) != 0) {
+      s = retryStamp(0); // a write is in progress
+    }
+    for (int attempt = 1; ; attempt++) {
       R r;
       try {
         r = reader.apply(source);
       } catch (Throwable t) {
-        if (validate(s)) {
-          throw t;
+        if (endRead(s)) {
+          throw t; // thrown on consistent state: a real failure
         }
-        return readSlow(reader, source, SeqLock::applyObj);
+        s = retryStamp(attempt);
+        continue;
       }
-      if (validate(s)) {
+      if (endRead(s)) {
         return r;
       }
+      s = retryStamp(attempt);
     }
-    return readSlow(reader, source, SeqLock::applyObj);
   }
 
   /**
@@ -431,21 +375,25 @@ public final class SeqLock {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(reader, "reader");
     long s = seqAcquire();
-    if ((s & 1) == 0) {
+    if ((s & 1) != 0) {
+      s = retryStamp(0); // a write is in progress
+    }
+    for (int attempt = 1; ; attempt++) {
       int r;
       try {
         r = reader.applyAsInt(source);
       } catch (Throwable t) {
-        if (validate(s)) {
-          throw t;
+        if (endRead(s)) {
+          throw t; // thrown on consistent state: a real failure
         }
-        return (int) readLongSlow(reader, source, SeqLock::applyInt);
+        s = retryStamp(attempt);
+        continue;
       }
-      if (validate(s)) {
+      if (endRead(s)) {
         return r;
       }
+      s = retryStamp(attempt);
     }
-    return (int) readLongSlow(reader, source, SeqLock::applyInt);
   }
 
   /**
@@ -463,143 +411,25 @@ public final class SeqLock {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(reader, "reader");
     long s = seqAcquire();
-    if ((s & 1) == 0) {
+    if ((s & 1) != 0) {
+      s = retryStamp(0); // a write is in progress
+    }
+    for (int attempt = 1; ; attempt++) {
       long r;
       try {
         r = reader.applyAsLong(source);
       } catch (Throwable t) {
-        if (validate(s)) {
-          throw t;
-        }
-        return readLongSlow(reader, source, SeqLock::applyLong);
-      }
-      if (validate(s)) {
-        return r;
-      }
-    }
-    return readLongSlow(reader, source, SeqLock::applyLong);
-  }
-
-  // Slow paths. They take the read function `fn`, its argument `arg` and a non-capturing
-  // `how` that applies one to the other, so that SeqLock's suppliers and SeqLocked's functions
-  // share one retry loop without allocating an adapter on any path.
-
-  /** Applies a read function to its argument, returning an object. */
-  @FunctionalInterface
-  interface ObjCall<F, A, R> {
-    R call(F fn, A arg);
-  }
-
-  /** Applies a read function to its argument, returning a long. */
-  @FunctionalInterface
-  interface LongCall<F, A> {
-    long call(F fn, A arg);
-  }
-
-  /** Optimistic retries, then one pass under the lock. */
-  <F, A, R> R readSlow(F fn, A arg, ObjCall<F, A, R> how) {
-    int failures = 0;
-    int spins = 0;
-    while (failures < READ_ATTEMPTS && spins < READ_SPINS) {
-      long s = seqAcquire();
-      if ((s & 1) != 0) {
-        if (owner == Thread.currentThread()) {
-          return how.call(fn, arg); // inside this thread's own write section: data is stable
-        }
-        spins++;
-        Thread.onSpinWait();
-        continue;
-      }
-      R r;
-      try {
-        r = how.call(fn, arg);
-      } catch (Throwable t) {
-        if (validate(s)) {
+        if (endRead(s)) {
           throw t; // thrown on consistent state: a real failure
         }
-        failures++;
+        s = retryStamp(attempt);
         continue;
       }
-      if (validate(s)) {
+      if (endRead(s)) {
         return r;
       }
-      failures++;
+      s = retryStamp(attempt);
     }
-    if (owner == Thread.currentThread()) {
-      return how.call(fn, arg);
-    }
-    long odd = acquireUninterruptibly();
-    try {
-      fallbackReads++; // under the lock
-      return how.call(fn, arg);
-    } finally {
-      releaseRestoring(odd - 1);
-    }
-  }
-
-  /** Like {@link #readSlow} for primitive results, without boxing. */
-  <F, A> long readLongSlow(F fn, A arg, LongCall<F, A> how) {
-    int failures = 0;
-    int spins = 0;
-    while (failures < READ_ATTEMPTS && spins < READ_SPINS) {
-      long s = seqAcquire();
-      if ((s & 1) != 0) {
-        if (owner == Thread.currentThread()) {
-          return how.call(fn, arg);
-        }
-        spins++;
-        Thread.onSpinWait();
-        continue;
-      }
-      long r;
-      try {
-        r = how.call(fn, arg);
-      } catch (Throwable t) {
-        if (validate(s)) {
-          throw t;
-        }
-        failures++;
-        continue;
-      }
-      if (validate(s)) {
-        return r;
-      }
-      failures++;
-    }
-    if (owner == Thread.currentThread()) {
-      return how.call(fn, arg);
-    }
-    long odd = acquireUninterruptibly();
-    try {
-      fallbackReads++;
-      return how.call(fn, arg);
-    } finally {
-      releaseRestoring(odd - 1);
-    }
-  }
-
-  private static <R> R callSupplier(Supplier<? extends R> fn, SeqLock unused) {
-    return fn.get();
-  }
-
-  private static long callLong(LongSupplier fn, SeqLock unused) {
-    return fn.getAsLong();
-  }
-
-  private static long callInt(IntSupplier fn, SeqLock unused) {
-    return fn.getAsInt();
-  }
-
-  private static <A, R> R applyObj(Function<? super A, ? extends R> fn, A source) {
-    return fn.apply(source);
-  }
-
-  private static <A> long applyInt(ToIntFunction<? super A> fn, A source) {
-    return fn.applyAsInt(source);
-  }
-
-  private static <A> long applyLong(ToLongFunction<? super A> fn, A source) {
-    return fn.applyAsLong(source);
   }
 
   // ---- writing ---------------------------------------------------------------------------
@@ -686,157 +516,6 @@ public final class SeqLock {
     return owner == Thread.currentThread();
   }
 
-  /** Package-private for SeqLocked: interruptible acquire; returns the odd stamp. */
-  long acquireInterruptibly() throws InterruptedException {
-    long odd = tryAcquire();
-    return odd != 0L ? odd : acquireSlow(true, false, 0L);
-  }
-
-  /** Uninterruptible acquire; returns the odd stamp. */
-  long acquireUninterruptibly() {
-    long odd = tryAcquire();
-    if (odd != 0L) {
-      return odd;
-    }
-    try {
-      return acquireSlow(false, false, 0L);
-    } catch (InterruptedException e) {
-      throw new AssertionError("uninterruptible acquire threw", e);
-    }
-  }
-
-  /** Fast path: one CAS from an even value; returns the odd stamp, or 0 (never odd) on failure. */
-  private long tryAcquire() {
-    long s = seqOpaque(); // opaque: the CAS re-validates the value
-    if ((s & 1) == 0 && casSeq(s, s + 1)) {
-      owner = Thread.currentThread();
-      VarHandle.storeStoreFence(); // writer step 2: odd value before the data stores
-      return s + 1;
-    }
-    return 0L;
-  }
-
-  private void checkNotOwner() {
-    if (owner == Thread.currentThread()) {
-      throw new IllegalStateException(
-          "SeqLock is not reentrant: this thread already holds the write lock;"
-              + " close its WriteGuard before writing again");
-    }
-  }
-
-  // The library's spin policy (CONVENTIONS.md) is spin, then yield, then park; the yield
-  // phase is deliberate and bounded, not a reliance on scheduling for correctness.
-  @SuppressWarnings("ThreadPriorityCheck")
-  private long acquireSlow(boolean interruptible, boolean timed, long nanos)
-      throws InterruptedException {
-    checkNotOwner();
-    if (interruptible && Thread.interrupted()) {
-      throw new InterruptedException();
-    }
-    long deadline = timed ? System.nanoTime() + nanos : 0L;
-    for (int i = 0; i < SPINS + YIELDS; i++) {
-      if (timed && deadline - System.nanoTime() <= 0L) {
-        return 0L;
-      }
-      if (i < SPINS) {
-        Thread.onSpinWait();
-      } else {
-        Thread.yield();
-      }
-      long odd = tryAcquire();
-      if (odd != 0L) {
-        return odd;
-      }
-    }
-    return acquireQueued(interruptible, timed, deadline);
-  }
-
-  private long acquireQueued(boolean interruptible, boolean timed, long deadline)
-      throws InterruptedException {
-    ReentrantLock r = waitingRoom();
-    if (timed) {
-      long remaining = deadline - System.nanoTime();
-      if (remaining <= 0L || !r.tryLock(remaining, TimeUnit.NANOSECONDS)) {
-        return 0L;
-      }
-    } else if (interruptible) {
-      r.lockInterruptibly();
-    } else {
-      r.lock();
-    }
-    Thread me = Thread.currentThread();
-    boolean interrupted = false;
-    try {
-      while (true) {
-        long odd = tryAcquire();
-        if (odd != 0L) {
-          return odd;
-        }
-        PARKED.setVolatile(this, me); // Dekker: publish, then re-read seq with a volatile read
-        long s = seqVolatile();
-        if ((s & 1) == 0) {
-          continue; // released meanwhile: try again without parking
-        }
-        if (timed) {
-          long remaining = deadline - System.nanoTime();
-          if (remaining <= 0L) {
-            return 0L;
-          }
-          LockSupport.parkNanos(this, remaining);
-        } else {
-          LockSupport.park(this);
-        }
-        if (Thread.interrupted()) {
-          if (interruptible) {
-            throw new InterruptedException();
-          }
-          interrupted = true;
-        }
-      }
-    } finally {
-      // Release is enough: a releaser reading a stale `me` only causes a harmless spurious
-      // unpark, which every park caller must tolerate.
-      PARKED.setRelease(this, null);
-      r.unlock();
-      if (interrupted) {
-        me.interrupt();
-      }
-    }
-  }
-
-  private ReentrantLock waitingRoom() {
-    ReentrantLock r = (ReentrantLock) ROOM.getAcquire(this); // acquire: see a fully built lock
-    if (r == null) {
-      ReentrantLock fresh = new ReentrantLock();
-      r = (ReentrantLock) ROOM.compareAndExchange(this, (ReentrantLock) null, fresh);
-      if (r == null) {
-        r = fresh;
-      }
-    }
-    return r;
-  }
-
-  /** Ends a write: {@code odd} is the stamp of the acquisition. */
-  void release(long odd) {
-    owner = null;
-    setSeqVolatile(odd + 1); // writer step 4
-    wakeWaiter();
-  }
-
-  /** Ends a reader's locked pass: restores the even value {@code even}. */
-  private void releaseRestoring(long even) {
-    owner = null;
-    setSeqVolatile(even);
-    wakeWaiter();
-  }
-
-  private void wakeWaiter() {
-    Thread w = (Thread) PARKED.getVolatile(this); // volatile: the other half of the Dekker pair
-    if (w != null) {
-      LockSupport.unpark(w);
-    }
-  }
-
   private void close(long odd) {
     if (seqOpaque() != odd) {
       throw new IllegalStateException(
@@ -850,11 +529,6 @@ public final class SeqLock {
     release(odd);
   }
 
-  /** For tests: how many reads fell back to the lock. Racy outside the lock. */
-  long fallbackReads() {
-    return fallbackReads;
-  }
-
   /**
    * Describes the lock's state without blocking: its sequence and whether it is write-locked.
    *
@@ -862,13 +536,7 @@ public final class SeqLock {
    */
   @Override
   public String toString() {
-    long s = seqOpaque();
-    Thread o = owner;
-    String state =
-        (s & 1) == 0
-            ? "unlocked"
-            : o == null ? "write-locked" : "write-locked by " + o.getName();
-    return "SeqLock[seq=" + s + ", " + state + "]";
+    return "SeqLock[" + describe() + "]";
   }
 
   /**

@@ -7,8 +7,9 @@ import java.util.function.ToIntFunction;
 import java.util.function.ToLongFunction;
 
 /**
- * A value guarded by its own {@link SeqLock}: readers get consistent snapshots of a mutable
- * object without blocking, writers mutate it in place, one at a time, without allocating.
+ * A value guarded by its own sequence lock (the protocol of {@link SeqLock}): readers get
+ * consistent snapshots of a mutable object without blocking, writers mutate it in place, one at a
+ * time, without allocating.
  *
  * <pre>{@code
  * final class MutablePoint { int x, y; }
@@ -42,17 +43,21 @@ import java.util.function.ToLongFunction;
  *
  * @param <T> the type of the guarded, usually mutable, object
  */
-public final class SeqLocked<T> {
+public final class SeqLocked<T> extends SeqLockCore {
   /*
-   * Algorithm notes: a SeqLock plus the object it guards. Reads are SeqLock's reads that take
-   * the object as an argument (getAcquire of the sequence, the function on the object with plain
-   * loads, loadLoadFence, opaque re-read; then optimistic retries and one pass under the lock; see
-   * SeqLock's notes), so a non-capturing read function never allocates on any path. Writes take SeqLock's write lock
-   * (CAS even -> odd, storeStoreFence), run the function, and release with a volatile store of
-   * the next even value, so no guard object is created.
+   * Algorithm notes: SeqLock's protocol (see its notes for every fence and access mode), with the
+   * counter in this object itself (it extends the shared SeqLockCore rather than holding a
+   * SeqLock) next to the reference to the guarded value, so a read loads the counter and the
+   * value reference from one object. Reads are SeqLock's read loop with the value as the
+   * function's argument (getAcquire of the sequence, the function on the value with plain
+   * loads, loadLoadFence, opaque re-read; up to READ_ATTEMPTS further optimistic passes, then
+   * one pass under the lock that restores the counter), written out here so that the
+   * function's one call site inlines into the caller: a non-capturing function never
+   * allocates, and neither does a capturing one once inlined. Writes take the write lock (CAS
+   * even -> odd, storeStoreFence), run the function, and release with a volatile store of the
+   * next even value, so no guard object is created.
    */
 
-  private final SeqLock lock = new SeqLock();
   private final T value;
 
   /**
@@ -74,7 +79,28 @@ public final class SeqLocked<T> {
    * @throws NullPointerException if {@code reader} is null
    */
   public <R> R read(Function<? super T, ? extends R> reader) {
-    return lock.read(value, reader);
+    Objects.requireNonNull(reader, "reader");
+    T v = value;
+    long s = seqAcquire();
+    if ((s & 1) != 0) {
+      s = retryStamp(0); // a write is in progress
+    }
+    for (int attempt = 1; ; attempt++) {
+      R r;
+      try {
+        r = reader.apply(v);
+      } catch (Throwable t) {
+        if (endRead(s)) {
+          throw t; // thrown on consistent state: a real failure
+        }
+        s = retryStamp(attempt);
+        continue;
+      }
+      if (endRead(s)) {
+        return r;
+      }
+      s = retryStamp(attempt);
+    }
   }
 
   /**
@@ -85,7 +111,28 @@ public final class SeqLocked<T> {
    * @throws NullPointerException if {@code reader} is null
    */
   public int readInt(ToIntFunction<? super T> reader) {
-    return lock.readInt(value, reader);
+    Objects.requireNonNull(reader, "reader");
+    T v = value;
+    long s = seqAcquire();
+    if ((s & 1) != 0) {
+      s = retryStamp(0); // a write is in progress
+    }
+    for (int attempt = 1; ; attempt++) {
+      int r;
+      try {
+        r = reader.applyAsInt(v);
+      } catch (Throwable t) {
+        if (endRead(s)) {
+          throw t; // thrown on consistent state: a real failure
+        }
+        s = retryStamp(attempt);
+        continue;
+      }
+      if (endRead(s)) {
+        return r;
+      }
+      s = retryStamp(attempt);
+    }
   }
 
   /**
@@ -96,7 +143,28 @@ public final class SeqLocked<T> {
    * @throws NullPointerException if {@code reader} is null
    */
   public long readLong(ToLongFunction<? super T> reader) {
-    return lock.readLong(value, reader);
+    Objects.requireNonNull(reader, "reader");
+    T v = value;
+    long s = seqAcquire();
+    if ((s & 1) != 0) {
+      s = retryStamp(0); // a write is in progress
+    }
+    for (int attempt = 1; ; attempt++) {
+      long r;
+      try {
+        r = reader.applyAsLong(v);
+      } catch (Throwable t) {
+        if (endRead(s)) {
+          throw t; // thrown on consistent state: a real failure
+        }
+        s = retryStamp(attempt);
+        continue;
+      }
+      if (endRead(s)) {
+        return r;
+      }
+      s = retryStamp(attempt);
+    }
   }
 
   /**
@@ -111,11 +179,11 @@ public final class SeqLocked<T> {
    */
   public void write(Consumer<? super T> writer) throws InterruptedException {
     Objects.requireNonNull(writer, "writer");
-    long odd = lock.acquireInterruptibly();
+    long odd = acquireInterruptibly();
     try {
       writer.accept(value);
     } finally {
-      lock.release(odd);
+      release(odd);
     }
   }
 
@@ -129,17 +197,22 @@ public final class SeqLocked<T> {
    */
   public void writeUninterruptibly(Consumer<? super T> writer) {
     Objects.requireNonNull(writer, "writer");
-    long odd = lock.acquireUninterruptibly();
+    long odd = acquireUninterruptibly();
     try {
       writer.accept(value);
     } finally {
-      lock.release(odd);
+      release(odd);
     }
   }
 
-  /** For tests: the lock inside. */
-  SeqLock lock() {
-    return lock;
+  /** For tests: whether the current thread holds the write lock. */
+  boolean isWriteLockedByCurrentThread() {
+    return owner == Thread.currentThread();
+  }
+
+  /** For tests: whether the write lock is held (the sequence is odd). */
+  boolean isWriteLocked() {
+    return (seqOpaque() & 1) != 0;
   }
 
   /**
@@ -150,7 +223,6 @@ public final class SeqLocked<T> {
    */
   @Override
   public String toString() {
-    String l = lock.toString();
-    return "SeqLocked" + l.substring("SeqLock".length());
+    return "SeqLocked[" + describe() + "]";
   }
 }

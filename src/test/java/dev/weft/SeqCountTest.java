@@ -150,7 +150,7 @@ class SeqCountTest {
                 try {
                   start.await();
                   for (int i = 0; i < each; i++) {
-                    try (SeqCount.WriteGuard w = count.write()) {
+                    try (SeqCount.WriteGuard w = count.write(true)) { // the exact (debug) check
                       plain[0]++;
                       ok.incrementAndGet();
                     } catch (IllegalStateException e) {
@@ -172,6 +172,78 @@ class SeqCountTest {
     assertThat(ok.get() + rejected.get()).isEqualTo(2 * each);
     assertThat(plain[0]).as("every accepted write was exclusive").isEqualTo(ok.get());
     assertThat(count.beginRead()).isEqualTo(2L * ok.get());
+  }
+
+  @Test
+  void cheapCheckRejectsAWriteThatStartsDuringAnother() throws Exception {
+    CountDownLatch writing = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    Thread writer =
+        new Thread(
+            () -> {
+              try (SeqCount.WriteGuard w = count.write(false)) {
+                writing.countDown();
+                release.await();
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            },
+            "test-seqcount-cheap-writer");
+    writer.start();
+    writing.await();
+    assertThatThrownBy(() -> count.write(false))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("concurrent writers on a SeqCount");
+    release.countDown();
+    writer.join();
+    try (SeqCount.WriteGuard w = count.write(false)) {
+      assertThatThrownBy(() -> count.write(false))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("not reentrant");
+    }
+    assertThat(count.beginRead()).isEqualTo(4L);
+  }
+
+  @Test
+  void cheapCheckUnderRacingWritersNeverLeavesTheCounterOdd() throws Exception {
+    // Without the CAS an overlap may slip through (documented); what must hold: every write
+    // either completes or throws IllegalStateException naming the misuse, and once the racers
+    // are done the counter is even, so readers are not stuck.
+    int each = 20_000;
+    AtomicInteger ok = new AtomicInteger();
+    AtomicInteger rejected = new AtomicInteger();
+    CyclicBarrier start = new CyclicBarrier(2);
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    List<Thread> ts = new ArrayList<>();
+    for (int t = 0; t < 2; t++) {
+      Thread th =
+          new Thread(
+              () -> {
+                try {
+                  start.await();
+                  for (int i = 0; i < each; i++) {
+                    try (SeqCount.WriteGuard w = count.write(false)) {
+                      ok.incrementAndGet();
+                    } catch (IllegalStateException e) {
+                      assertThat(e).hasMessageContaining("concurrent writers on a SeqCount");
+                      rejected.incrementAndGet();
+                    }
+                  }
+                } catch (Throwable e) {
+                  failure.compareAndSet(null, e);
+                }
+              },
+              "test-seqcount-cheap-racer-" + t);
+      th.start();
+      ts.add(th);
+    }
+    for (Thread th : ts) {
+      th.join();
+    }
+    assertThat(failure.get()).isNull();
+    assertThat(ok.get() + rejected.get()).isGreaterThanOrEqualTo(2 * each);
+    assertThat(count.isWriting()).isFalse();
+    assertThat(count.beginRead() % 2).isZero();
   }
 
   @Test

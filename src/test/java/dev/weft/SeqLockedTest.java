@@ -108,12 +108,12 @@ class SeqLockedTest {
         cell.readInt(
             p -> {
               calls.incrementAndGet();
-              if (!cell.lock().isWriteLockedByCurrentThread()) {
+              if (!cell.isWriteLockedByCurrentThread()) {
                 cell.writeUninterruptibly(q -> q.x++); // overlapping write: validation fails
               }
               return p.x;
             });
-    assertThat(cell.lock().fallbackReads()).isEqualTo(1L);
+    assertThat(cell.fallbackReads()).isEqualTo(1L);
     assertThat(v).isEqualTo(calls.get() - 1);
   }
 
@@ -122,7 +122,7 @@ class SeqLockedTest {
     assertThatThrownBy(() -> cell.write(p -> cell.writeUninterruptibly(q -> q.x++)))
         .isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("not reentrant");
-    assertThat(cell.lock().isWriteLocked()).isFalse();
+    assertThat(cell.isWriteLocked()).isFalse();
     assertThat(cell.readInt(p -> p.x)).isZero();
   }
 
@@ -137,7 +137,7 @@ class SeqLockedTest {
                       throw boom;
                     }))
         .isSameAs(boom);
-    assertThat(cell.lock().isWriteLocked()).isFalse();
+    assertThat(cell.isWriteLocked()).isFalse();
     assertThat(cell.readInt(p -> p.x)).isEqualTo(1);
   }
 
@@ -147,7 +147,7 @@ class SeqLockedTest {
         .isInstanceOf(ArrayIndexOutOfBoundsException.class);
     assertThatThrownBy(() -> cell.read(p -> p.items[5]))
         .isInstanceOf(ArrayIndexOutOfBoundsException.class);
-    assertThat(cell.lock().fallbackReads()).isZero();
+    assertThat(cell.fallbackReads()).isZero();
   }
 
   @Test

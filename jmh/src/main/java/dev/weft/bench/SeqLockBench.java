@@ -37,8 +37,14 @@ import org.openjdk.jmh.annotations.Warmup;
  * Every reader returns x - y + x so that a torn read would change the result and nothing is
  * dead code. {@code weftSeqLock} reads with a lambda that captures the state ({@code readLong(() ->
  * x - y + x)}), {@code weftSeqLockSource} with a non-capturing one ({@code readLong(this, d -> ...)}):
- * under a writer the capturing lambda is allocated per read (it escapes into the retry path),
- * which {@code -prof gc} shows.
+ * {@code -prof gc} shows whether either is allocated (the capturing one was, 16 bytes per read
+ * under a writer, until the read loop stopped passing the function to an out-of-line slow path).
+ *
+ * <p>Layout: the implementations' references, the pair (with the writer's counter) and whatever
+ * the constructor allocates next sit on separate cache lines (see {@link Refs}), so that every
+ * implementation reads its lock reference from a line the writer does not dirty. Each lock's
+ * own state lives where the library puts it (StampedLock's and SeqLock's counters in their own
+ * objects; SeqLocked's counter in the cell, next to its value reference).
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -47,25 +53,31 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 3, time = 1)
 @SuppressWarnings("try") // guards held for their scope only are never referenced (-Xlint:try)
 public class SeqLockBench {
-  /** The shared pair and every implementation guarding it. */
-  abstract static class Data {
-    /** The immutable snapshot of the AtomicReference alternative. */
-    static final class Pair {
-      final long x;
-      final long y;
+  /** The immutable snapshot of the AtomicReference alternative. */
+  static final class Pair {
+    final long x;
+    final long y;
 
-      Pair(long x, long y) {
-        this.x = x;
-        this.y = y;
-      }
+    Pair(long x, long y) {
+      this.x = x;
+      this.y = y;
     }
+  }
 
-    /** The mutable object guarded by SeqLocked. */
-    static final class MutablePair {
-      long x;
-      long y;
-    }
+  /** The mutable object guarded by SeqLocked. */
+  static final class MutablePair {
+    long x;
+    long y;
+  }
 
+  /**
+   * Every implementation, on cache lines of their own. Readers load these references on every
+   * operation; the padding below keeps the writer's stores to x, y and next off their line, so
+   * that no implementation pays for a line the benchmark itself makes the writer dirty. (Before,
+   * x, y, next and these references shared the object's first line.) HotSpot lays a superclass's
+   * fields out before a subclass's, so the class chain orders refs, padding, data, padding.
+   */
+  abstract static class Refs {
     final SeqLock seqLock = new SeqLock();
     final SeqCount seqCount = new SeqCount();
     final SeqLocked<MutablePair> seqLocked = new SeqLocked<>(new MutablePair());
@@ -73,11 +85,29 @@ public class SeqLockBench {
     final ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
     final Object monitor = new Object();
     final AtomicReference<Pair> ref = new AtomicReference<>(new Pair(0, 0));
+  }
 
+  /** 128 bytes: two cache lines, because Intel's adjacent-line prefetcher fetches pairs. */
+  @SuppressWarnings("unused")
+  abstract static class RefsPad extends Refs {
+    long p00, p01, p02, p03, p04, p05, p06, p07, p08, p09, p10, p11, p12, p13, p14, p15;
+  }
+
+  /** The guarded pair, and the writer's counter (written together with the pair). */
+  abstract static class Fields extends RefsPad {
     long x;
     long y;
     long next;
+  }
 
+  /** Keeps whatever is allocated next (the locks, in the constructor) off the pair's lines. */
+  @SuppressWarnings("unused")
+  abstract static class FieldsPad extends Fields {
+    long q00, q01, q02, q03, q04, q05, q06, q07, q08, q09, q10, q11, q12, q13, q14, q15;
+  }
+
+  /** The shared pair and every implementation guarding it. */
+  abstract static class Data extends FieldsPad {
     // ---- readers ---------------------------------------------------------------------------
 
     long seqLockRead() {

@@ -1,0 +1,325 @@
+package dev.weft;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The sequence-lock state and protocol shared by {@link SeqLock} and {@link SeqLocked}: the
+ * sequence counter that is also the write lock, the waiting room for writers, and the slow part
+ * of optimistic reads. {@code SeqLocked} extends it (rather than holding a {@code SeqLock}) so
+ * that its counter and its reference to the guarded value sit in one object: a read then loads
+ * one object fewer, and no separate small object sits between hot lines.
+ */
+abstract class SeqLockCore {
+  /*
+   * Algorithm notes: see SeqLock, which documents the protocol, every fence and access mode, the
+   * read fallback, the waiting room and the owner field implemented here.
+   */
+
+  /** Failed validations tolerated by {@code read} before it takes the lock for one pass. */
+  static final int READ_ATTEMPTS = 4;
+  /** Spins on an odd sequence tolerated by {@code read} before it takes the lock. */
+  static final int READ_SPINS = 64;
+  /** Spins of a contending writer before it yields. */
+  static final int SPINS = 128;
+  /** Yields of a contending writer before it queues and parks. */
+  static final int YIELDS = 4;
+
+  private static final VarHandle SEQ;
+  private static final VarHandle PARKED;
+  private static final VarHandle ROOM;
+
+  static {
+    try {
+      MethodHandles.Lookup l = MethodHandles.lookup();
+      SEQ = l.findVarHandle(SeqLockCore.class, "seq", long.class);
+      PARKED = l.findVarHandle(SeqLockCore.class, "parked", Thread.class);
+      ROOM = l.findVarHandle(SeqLockCore.class, "room", ReentrantLock.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  /** The sequence: even = unlocked, odd = write lock held. Accessed only through {@link #SEQ}. */
+  @SuppressWarnings("UnusedVariable") // accessed through the SEQ VarHandle
+  private long seq;
+
+  /** The holder of the lock, or null; plain accesses, see the algorithm notes. */
+  @Nullable Thread owner;
+
+  /** The writer inside the waiting room that may be parked; volatile accesses (Dekker). */
+  @SuppressWarnings("UnusedVariable") // accessed through the PARKED VarHandle
+  private @Nullable Thread parked;
+
+  /** Queue for waiting writers, created on first contention; accessed through {@link #ROOM}. */
+  @SuppressWarnings("UnusedVariable") // accessed through the ROOM VarHandle
+  private @Nullable ReentrantLock room;
+
+  /** Reads that fell back to the lock; written only under the lock, read by tests. */
+  long fallbackReads;
+
+  // ---- field accessors -------------------------------------------------------------------
+
+  /** Acquire: orders the caller's later data loads after this load (reader step 1). */
+  long seqAcquire() {
+    return (long) SEQ.getAcquire(this);
+  }
+
+  /** Opaque: a fresh, coherent read; ordering comes from a fence or a following CAS. */
+  long seqOpaque() {
+    return (long) SEQ.getOpaque(this);
+  }
+
+  /** Volatile: the waiting writer's re-check after publishing itself (Dekker). */
+  final long seqVolatile() {
+    return (long) SEQ.getVolatile(this);
+  }
+
+  /** Volatile CAS: the write lock itself (see writer step 1). */
+  private boolean casSeq(long expected, long value) {
+    return SEQ.compareAndSet(this, expected, value);
+  }
+
+  /** Volatile store: release for readers, plus the Dekker hand-off with waiting writers. */
+  private void setSeqVolatile(long value) {
+    SEQ.setVolatile(this, value);
+  }
+
+  // The retry loop of every read form is written out in the form itself, with exactly one call
+  // of the read function, which runs for optimistic passes and for the final pass under the
+  // lock alike. Everything out of line takes no lambda: retryStamp (waiting while a write is in
+  // progress, counting attempts, taking the lock) and endRead's release. So the function's
+  // call site is always profiled and inlined, a capturing lambda passed to read(...) never
+  // escapes, and escape analysis removes it on every path. (The first version passed the
+  // function to a shared out-of-line slow path, and a second had a separate call for the locked
+  // pass: either way HotSpot allocated the lambda on every read once writers made that path
+  // reachable: 16 bytes per read in SeqLockBench.rw_weftSeqLock.)
+  //
+  // The stamp `s` of a pass is even for an optimistic pass, and odd when the pass runs under
+  // the lock: the odd value this reader stored, or OWN_SECTION for a read inside this thread's
+  // own write section (the data is stable and the lock is not ours to release).
+
+  /** The stamp of a pass run inside this thread's own write section; odd, never a real stamp. */
+  static final long OWN_SECTION = -1L;
+
+  /**
+   * The stamp for the next pass of a read after {@code attempt} failed passes: an even stamp
+   * read with acquire, waiting up to {@link #READ_SPINS} spins while a write is in progress;
+   * or, after {@link #READ_ATTEMPTS} failures or a longer wait, the odd stamp of the lock taken
+   * for a final pass (or {@link #OWN_SECTION}).
+   */
+  long retryStamp(int attempt) {
+    if (attempt <= READ_ATTEMPTS) {
+      for (int spins = 0; spins < READ_SPINS; spins++) {
+        long s = seqAcquire(); // acquire: reader step 1 again
+        if ((s & 1) == 0) {
+          return s;
+        }
+        if (spins == 0 && owner == Thread.currentThread()) {
+          return OWN_SECTION;
+        }
+        Thread.onSpinWait();
+      }
+    }
+    if (owner == Thread.currentThread()) {
+      return OWN_SECTION;
+    }
+    long odd = acquireUninterruptibly();
+    fallbackReads++; // under the lock
+    return odd;
+  }
+
+  /**
+   * Ends a pass: for an optimistic pass (even stamp), whether it validated; for a pass under the
+   * lock (odd stamp), releases the lock, restoring the even value so that other readers' stamps
+   * stay valid, and returns {@code true}.
+   */
+  final boolean endRead(long s) {
+    if ((s & 1) == 0) {
+      return validateStamp(s);
+    }
+    if (s != OWN_SECTION) {
+      releaseRestoring(s - 1);
+    }
+    return true;
+  }
+
+  /** Package-private for SeqLocked: interruptible acquire; returns the odd stamp. */
+  long acquireInterruptibly() throws InterruptedException {
+    long odd = tryAcquire();
+    return odd != 0L ? odd : acquireSlow(true, false, 0L);
+  }
+
+  /** Uninterruptible acquire; returns the odd stamp. */
+  long acquireUninterruptibly() {
+    long odd = tryAcquire();
+    if (odd != 0L) {
+      return odd;
+    }
+    try {
+      return acquireSlow(false, false, 0L);
+    } catch (InterruptedException e) {
+      throw new AssertionError("uninterruptible acquire threw", e);
+    }
+  }
+
+  /** Fast path: one CAS from an even value; returns the odd stamp, or 0 (never odd) on failure. */
+  final long tryAcquire() {
+    long s = seqOpaque(); // opaque: the CAS re-validates the value
+    if ((s & 1) == 0 && casSeq(s, s + 1)) {
+      owner = Thread.currentThread();
+      VarHandle.storeStoreFence(); // writer step 2: odd value before the data stores
+      return s + 1;
+    }
+    return 0L;
+  }
+
+  final void checkNotOwner() {
+    if (owner == Thread.currentThread()) {
+      throw new IllegalStateException(
+          "SeqLock is not reentrant: this thread already holds the write lock;"
+              + " close its WriteGuard before writing again");
+    }
+  }
+
+  // The library's spin policy (CONVENTIONS.md) is spin, then yield, then park; the yield
+  // phase is deliberate and bounded, not a reliance on scheduling for correctness.
+  @SuppressWarnings("ThreadPriorityCheck")
+  final long acquireSlow(boolean interruptible, boolean timed, long nanos)
+      throws InterruptedException {
+    checkNotOwner();
+    if (interruptible && Thread.interrupted()) {
+      throw new InterruptedException();
+    }
+    long deadline = timed ? System.nanoTime() + nanos : 0L;
+    for (int i = 0; i < SPINS + YIELDS; i++) {
+      if (timed && deadline - System.nanoTime() <= 0L) {
+        return 0L;
+      }
+      if (i < SPINS) {
+        Thread.onSpinWait();
+      } else {
+        Thread.yield();
+      }
+      long odd = tryAcquire();
+      if (odd != 0L) {
+        return odd;
+      }
+    }
+    return acquireQueued(interruptible, timed, deadline);
+  }
+
+  private long acquireQueued(boolean interruptible, boolean timed, long deadline)
+      throws InterruptedException {
+    ReentrantLock r = waitingRoom();
+    if (timed) {
+      long remaining = deadline - System.nanoTime();
+      if (remaining <= 0L || !r.tryLock(remaining, TimeUnit.NANOSECONDS)) {
+        return 0L;
+      }
+    } else if (interruptible) {
+      r.lockInterruptibly();
+    } else {
+      r.lock();
+    }
+    Thread me = Thread.currentThread();
+    boolean interrupted = false;
+    try {
+      while (true) {
+        long odd = tryAcquire();
+        if (odd != 0L) {
+          return odd;
+        }
+        PARKED.setVolatile(this, me); // Dekker: publish, then re-read seq with a volatile read
+        long s = seqVolatile();
+        if ((s & 1) == 0) {
+          continue; // released meanwhile: try again without parking
+        }
+        if (timed) {
+          long remaining = deadline - System.nanoTime();
+          if (remaining <= 0L) {
+            return 0L;
+          }
+          LockSupport.parkNanos(this, remaining);
+        } else {
+          LockSupport.park(this);
+        }
+        if (Thread.interrupted()) {
+          if (interruptible) {
+            throw new InterruptedException();
+          }
+          interrupted = true;
+        }
+      }
+    } finally {
+      // Release is enough: a releaser reading a stale `me` only causes a harmless spurious
+      // unpark, which every park caller must tolerate.
+      PARKED.setRelease(this, null);
+      r.unlock();
+      if (interrupted) {
+        me.interrupt();
+      }
+    }
+  }
+
+  private ReentrantLock waitingRoom() {
+    ReentrantLock r = (ReentrantLock) ROOM.getAcquire(this); // acquire: see a fully built lock
+    if (r == null) {
+      ReentrantLock fresh = new ReentrantLock();
+      r = (ReentrantLock) ROOM.compareAndExchange(this, (ReentrantLock) null, fresh);
+      if (r == null) {
+        r = fresh;
+      }
+    }
+    return r;
+  }
+
+  /** Ends a write: {@code odd} is the stamp of the acquisition. */
+  void release(long odd) {
+    owner = null;
+    setSeqVolatile(odd + 1); // writer step 4
+    wakeWaiter();
+  }
+
+  /** Ends a reader's locked pass: restores the even value {@code even}. */
+  final void releaseRestoring(long even) {
+    owner = null;
+    setSeqVolatile(even);
+    wakeWaiter();
+  }
+
+  private void wakeWaiter() {
+    Thread w = (Thread) PARKED.getVolatile(this); // volatile: the other half of the Dekker pair
+    if (w != null) {
+      LockSupport.unpark(w);
+    }
+  }
+
+  /** For tests: how many reads fell back to the lock. Racy outside the lock. */
+  long fallbackReads() {
+    return fallbackReads;
+  }
+
+  /**
+   * Reader steps 3 and 4 (see SeqLock's notes): whether no write started since {@code stamp}.
+   */
+  final boolean validateStamp(long stamp) {
+    VarHandle.loadLoadFence(); // reader step 3: data loads before the re-read of seq
+    return (stamp & 1) == 0 && seqOpaque() == stamp;
+  }
+
+  /** Describes the lock state for toString: {@code seq=42, unlocked}. */
+  final String describe() {
+    long s = seqOpaque();
+    Thread o = owner;
+    String state =
+        (s & 1) == 0
+            ? "unlocked"
+            : o == null ? "write-locked" : "write-locked by " + o.getName();
+    return "seq=" + s + ", " + state;
+  }
+}
