@@ -65,7 +65,7 @@ public final class Condvar {
    * Algorithm notes:
    *
    * Binding. `binding` is null until the first wait, then an immutable Binding(mutex, condition)
-   * set once by CAS. The condition is created from the mutex's ReentrantLock by the binding
+   * set once by CAS. The condition is created from the mutex's lock (an AQS) by the binding
    * thread; the CAS publishes it with volatile semantics and readers use getAcquire, so a thread
    * that sees the Binding sees its final fields fully constructed (they are final anyway). A
    * losing CAS reads the winner's Binding and compares mutexes: a different mutex throws
@@ -119,7 +119,7 @@ public final class Condvar {
 
     Binding(Mutex<?> mutex) {
       this.mutex = mutex;
-      this.condition = mutex.lock.newCondition();
+      this.condition = mutex.sync.newCondition();
     }
   }
 
@@ -312,15 +312,15 @@ public final class Condvar {
       return; // unreachable: waiters > 0 implies bound; kept for NullAway
     }
     Mutex<?> m = b.mutex;
-    if (m.lock.isHeldByCurrentThread()) {
+    if (m.sync.heldByCurrentThread()) {
       signal(b.condition, all);
       return;
     }
-    m.lock.lock();
+    m.sync.acquire(1); // uninterruptibly; not the holder (checked above), so it cannot self-deadlock
     try {
       signal(b.condition, all);
     } finally {
-      m.lock.unlock(); // nothing changed: no automatic signalling needed
+      m.sync.release(1); // nothing changed: no automatic signalling needed
     }
   }
 
