@@ -4,6 +4,7 @@ import dev.weft.Mutex;
 import dev.weft.RwLock;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Function;
 import java.util.function.UnaryOperator;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -33,6 +34,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * pay, and the ratio measured boxing rather than the layer. The cost of replacing an immutable
  * boxed value, which any lock protecting a {@code Long} pays, is measured separately and on both
  * sides: {@code uncontended_weftMutexUpdateBoxed} vs {@code uncontended_rawReentrantLockBoxed}.
+ * {@code RwLock} sits on a {@code ReentrantReadWriteLock}, whose write lock is itself a little
+ * slower than a {@code ReentrantLock}: {@code uncontended_rawReadWriteLockWrite} shows that part.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -57,6 +60,8 @@ public class MutexBench {
   final RwLock<long[]> rw = new RwLock<>(new long[1]);
   final ReentrantLock lock = new ReentrantLock();
   final long[] raw = new long[1];
+  final ReentrantReadWriteLock.WriteLock rawWriteLock = new ReentrantReadWriteLock().writeLock();
+  final long[] rawWritten = new long[1];
   final ReentrantLock boxLock = new ReentrantLock();
   Long rawBoxed = 0L;
   final Object monitor = new Object();
@@ -105,6 +110,22 @@ public class MutexBench {
   @Benchmark
   public long[] uncontended_weftRwLockWithWrite() {
     return rw.withWrite(INC_FN);
+  }
+
+  /**
+   * The lock under {@code RwLock}: a raw {@code ReentrantReadWriteLock} write lock, to tell the
+   * cost of the layer ({@code weftRwLockWithWrite} ÷ this) from the cost of the lock itself
+   * (this ÷ {@code rawReentrantLock}).
+   */
+  @Benchmark
+  public long[] uncontended_rawReadWriteLockWrite() {
+    rawWriteLock.lock();
+    try {
+      ++rawWritten[0];
+      return rawWritten;
+    } finally {
+      rawWriteLock.unlock();
+    }
   }
 
   /** Replaces an immutable {@code Long}: allocates a box per operation (values above 127). */
