@@ -158,9 +158,13 @@ public final class Condvar {
   public <T extends @Nullable Object> void awaitWhile(
       Mutex.Guard<T> guard, Predicate<? super T> blocked) throws InterruptedException {
     Mutex<T> m = checkGuard(guard, blocked);
-    if (!blocked.test(m.valueLocked())) {
-      return;
+    if (blocked.test(m.valueLocked())) {
+      awaitBlocked(m, blocked); // out of line: the guard does not escape, the JIT can drop it
     }
+  }
+
+  private <T extends @Nullable Object> void awaitBlocked(Mutex<T> m, Predicate<? super T> blocked)
+      throws InterruptedException {
     Condition c = bind(m).condition;
     m.signalChangedBeforeWait();
     addWaiters(1);
@@ -201,6 +205,11 @@ public final class Condvar {
     if (nanos <= 0L) {
       return false;
     }
+    return awaitBlockedNanos(m, blocked, nanos);
+  }
+
+  private <T extends @Nullable Object> boolean awaitBlockedNanos(
+      Mutex<T> m, Predicate<? super T> blocked, long nanos) throws InterruptedException {
     Condition c = bind(m).condition;
     m.signalChangedBeforeWait();
     addWaiters(1);

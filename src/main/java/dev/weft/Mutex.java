@@ -112,7 +112,7 @@ public final class Mutex<T extends @Nullable Object> {
    * that finds its predicate false increments `waiters` (plain int, only touched under the lock),
    * awaits `changed`, and after every wake-up (signal, spurious, or timeout) re-checks the
    * predicate under the lock. Every release path goes through `release()`, which calls
-   * `changed.signalAll()` before `lock.unlock()` when `waiters != 0`. A waiter increments
+   * `changed.signalAll()` before `sync.release(1)` when `waiters != 0`. A waiter increments
    * `waiters` and enters await while holding the lock, and Condition.await releases the lock
    * atomically with enqueuing the waiter, so any holder that acquires the lock afterwards sees
    * `waiters > 0` and signals it: no lost wake-up. A holder that changes the state and then waits

@@ -6,6 +6,7 @@ import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
 import java.util.function.Predicate;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -21,10 +22,11 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Two-thread hand-off (ping-pong): one operation is one round trip, in which the benchmark
- * thread ("ping") passes the turn to a partner thread ("pong") and waits until pong has passed
- * it back. One state class per mechanism, all in this class so one run compares them: weft
- * {@link Condvar} with {@code notifyOne} ({@code weftCondvar}), weft {@link Mutex#lockWhen}
+ * Two-thread hand-off (ping-pong): one operation is one round trip. Both sides run the same step
+ * — wait until it is my turn, pass the turn to the other side, wake it — the benchmark thread
+ * ("ping") once per operation, a partner thread ("pong") in a loop; in steady state each
+ * operation waits for pong's reply to the previous pass, so it measures one full round trip. One state class per mechanism, all in this class so one run compares them: weft
+ * {@link Condvar} with {@code notifyOne} ({@code weftCondvar}), weft {@link Mutex#awaitThen}
  * with automatic signalling and no notify call ({@code weftAutoSignal}), {@code ReentrantLock} +
  * {@code Condition} ({@code jucCondition}), {@code synchronized} + {@code wait/notify}
  * ({@code monitor}) and {@link SynchronousQueue} ({@code synchronousQueue}). Score: average
@@ -104,11 +106,12 @@ public class CondvarBench {
       }
     }
 
+    /** Waits for the turn (pong's reply to the previous pass) and passes it to pong. */
     void roundTrip() throws InterruptedException {
       try (Mutex.Guard<int[]> g = state.lock()) {
+        cv.awaitWhile(g, PING_BLOCKED);
         g.get()[TURN] = 1;
         cv.notifyOne();
-        cv.awaitWhile(g, PING_BLOCKED);
       }
     }
 
@@ -129,11 +132,30 @@ public class CondvarBench {
 
   // ---- weft Mutex automatic signalling -----------------------------------------------------
 
-  /** Ping and pong wait in lockWhen; releasing the lock wakes the other (no notify call). */
+  /**
+   * Ping and pong each wait in {@code awaitThen} for their turn and pass it on in the same lock
+   * hold; releasing the lock wakes the other (no notify call).
+   */
   @State(Scope.Benchmark)
   public static class WeftAuto {
     static final Predicate<int[]> PING_READY = s -> s[TURN] == 0;
     static final Predicate<int[]> PONG_READY = s -> s[TURN] == 1 || s[STOP] != 0;
+
+    static final Function<int[], int[]> PASS_TO_PONG =
+        s -> {
+          s[TURN] = 1;
+          return s;
+        };
+
+    /** Passes the turn back, or reports that the trial is over. */
+    static final Function<int[], Boolean> PASS_TO_PING =
+        s -> {
+          if (s[STOP] != 0) {
+            return Boolean.TRUE;
+          }
+          s[TURN] = 0;
+          return Boolean.FALSE;
+        };
 
     final Mutex<int[]> state = new Mutex<>(new int[2]);
     Thread pong = Thread.currentThread();
@@ -145,34 +167,26 @@ public class CondvarBench {
 
     void pongLoop() {
       try {
-        while (true) {
-          try (Mutex.Guard<int[]> g = state.lockWhen(PONG_READY)) {
-            int[] s = g.get();
-            if (s[STOP] != 0) {
-              return;
-            }
-            s[TURN] = 0; // closing the guard wakes ping
-          }
+        while (!state.awaitThen(PONG_READY, PASS_TO_PING)) {
+          // each pass releases the lock, which wakes ping
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
     }
 
+    /** Waits for the turn (pong's reply to the previous pass) and passes it to pong. */
     void roundTrip() throws InterruptedException {
-      try (Mutex.Guard<int[]> g = state.lock()) {
-        g.get()[TURN] = 1; // closing the guard wakes pong
-      }
-      try (Mutex.Guard<int[]> g = state.lockWhen(PING_READY)) {
-        g.get(); // the turn is back
-      }
+      state.awaitThen(PING_READY, PASS_TO_PONG);
     }
 
     @TearDown(Level.Trial)
     public void stop() throws InterruptedException {
-      try (Mutex.Guard<int[]> g = state.lock()) {
-        g.get()[STOP] = 1;
-      }
+      state.update(
+          s -> {
+            s[STOP] = 1;
+            return s;
+          });
       join(pong);
     }
   }
@@ -223,11 +237,11 @@ public class CondvarBench {
     void roundTrip() throws InterruptedException {
       lock.lock();
       try {
-        turn = 1;
-        cond.signal();
         while (turn != 0) {
           cond.await();
         }
+        turn = 1;
+        cond.signal();
       } finally {
         lock.unlock();
       }
@@ -287,11 +301,11 @@ public class CondvarBench {
 
     void roundTrip() throws InterruptedException {
       synchronized (mon) {
-        turn = 1;
-        mon.notify();
         while (turn != 0) {
           mon.wait();
         }
+        turn = 1;
+        mon.notify();
       }
     }
 
