@@ -159,7 +159,7 @@ public final class Condvar {
       Mutex.Guard<T> guard, Predicate<? super T> blocked) throws InterruptedException {
     Mutex<T> m = checkGuard(guard, blocked);
     if (blocked.test(m.valueLocked())) {
-      awaitBlocked(m, blocked); // out of line: the guard does not escape, the JIT can drop it
+      awaitBlocked(m, blocked); // the blocking part in its own method keeps this one small
     }
   }
 
