@@ -295,8 +295,9 @@ public final class Condvar {
    * predicate still blocks it. Use this only when every waiter waits for the same condition
    * (any one of them can make progress); when waiters wait for different conditions, the one
    * woken may not be the one that can proceed, so use {@link #notifyAllWaiters()}. A waiter that
-   * is woken but then gives up (timeout, interrupt) passes the wake-up on to another waiter. May be called with or without holding the bound mutex; without
-   * it, and only if a thread is waiting, this briefly acquires the mutex (uninterruptibly).
+   * is woken but then gives up (timeout, interrupt) passes the wake-up on to another waiter.
+   * May be called with or without holding the bound mutex; without it, and only if a thread is
+   * waiting, this briefly acquires the mutex (uninterruptibly).
    */
   public void notifyOne() {
     notify(false);

@@ -354,7 +354,9 @@ class MutexTest {
     Worker updater = new Worker("updater", () -> m.update(v -> v + 10));
     awaitBlocked(locker.thread);
     awaitBlocked(updater.thread);
-    assertThat(m.toString()).startsWith("Mutex[Locked by thread test-holder").endsWith("[2 queued]");
+    assertThat(m.toString())
+        .startsWith("Mutex[Locked by thread test-holder")
+        .endsWith("[2 queued]");
     release.countDown();
     holder.join();
     locker.join();

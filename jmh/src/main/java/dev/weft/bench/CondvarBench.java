@@ -25,7 +25,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * Two-thread hand-off (ping-pong): one operation is one round trip. Both sides run the same step
  * — wait until it is my turn, pass the turn to the other side, wake it — the benchmark thread
  * ("ping") once per operation, a partner thread ("pong") in a loop; in steady state each
- * operation waits for pong's reply to the previous pass, so it measures one full round trip. One state class per mechanism, all in this class so one run compares them: weft
+ * operation waits for pong's reply to the previous pass, so it measures one full round trip.
+ * One state class per mechanism, all in this class so one run compares them: weft
  * {@link Condvar} with {@code notifyOne} ({@code weftCondvar}), weft {@link Mutex#awaitThen}
  * with automatic signalling and no notify call ({@code weftAutoSignal}), {@code ReentrantLock} +
  * {@code Condition} ({@code jucCondition}), {@code synchronized} + {@code wait/notify}
