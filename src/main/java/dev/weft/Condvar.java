@@ -65,7 +65,7 @@ public final class Condvar {
    * Algorithm notes:
    *
    * Binding. `binding` is null until the first wait, then an immutable Binding(mutex, condition)
-   * set once by CAS. The condition is created from the mutex's ReentrantLock by the binding
+   * set once by CAS. The condition is created from the mutex's lock (an AQS) by the binding
    * thread; the CAS publishes it with volatile semantics and readers use getAcquire, so a thread
    * that sees the Binding sees its final fields fully constructed (they are final anyway). A
    * losing CAS reads the winner's Binding and compares mutexes: a different mutex throws
@@ -119,7 +119,7 @@ public final class Condvar {
 
     Binding(Mutex<?> mutex) {
       this.mutex = mutex;
-      this.condition = mutex.lock.newCondition();
+      this.condition = mutex.sync.newCondition();
     }
   }
 
@@ -158,9 +158,13 @@ public final class Condvar {
   public <T extends @Nullable Object> void awaitWhile(
       Mutex.Guard<T> guard, Predicate<? super T> blocked) throws InterruptedException {
     Mutex<T> m = checkGuard(guard, blocked);
-    if (!blocked.test(m.valueLocked())) {
-      return;
+    if (blocked.test(m.valueLocked())) {
+      awaitBlocked(m, blocked); // the blocking part in its own method keeps this one small
     }
+  }
+
+  private <T extends @Nullable Object> void awaitBlocked(Mutex<T> m, Predicate<? super T> blocked)
+      throws InterruptedException {
     Condition c = bind(m).condition;
     m.signalChangedBeforeWait();
     addWaiters(1);
@@ -201,6 +205,11 @@ public final class Condvar {
     if (nanos <= 0L) {
       return false;
     }
+    return awaitBlockedNanos(m, blocked, nanos);
+  }
+
+  private <T extends @Nullable Object> boolean awaitBlockedNanos(
+      Mutex<T> m, Predicate<? super T> blocked, long nanos) throws InterruptedException {
     Condition c = bind(m).condition;
     m.signalChangedBeforeWait();
     addWaiters(1);
@@ -286,8 +295,9 @@ public final class Condvar {
    * predicate still blocks it. Use this only when every waiter waits for the same condition
    * (any one of them can make progress); when waiters wait for different conditions, the one
    * woken may not be the one that can proceed, so use {@link #notifyAllWaiters()}. A waiter that
-   * is woken but then gives up (timeout, interrupt) passes the wake-up on to another waiter. May be called with or without holding the bound mutex; without
-   * it, and only if a thread is waiting, this briefly acquires the mutex (uninterruptibly).
+   * is woken but then gives up (timeout, interrupt) passes the wake-up on to another waiter.
+   * May be called with or without holding the bound mutex; without it, and only if a thread is
+   * waiting, this briefly acquires the mutex (uninterruptibly).
    */
   public void notifyOne() {
     notify(false);
@@ -312,15 +322,15 @@ public final class Condvar {
       return; // unreachable: waiters > 0 implies bound; kept for NullAway
     }
     Mutex<?> m = b.mutex;
-    if (m.lock.isHeldByCurrentThread()) {
+    if (m.sync.heldByCurrentThread()) {
       signal(b.condition, all);
       return;
     }
-    m.lock.lock();
+    m.sync.acquire(1); // uninterruptibly; not the holder (checked above), so it cannot self-deadlock
     try {
       signal(b.condition, all);
     } finally {
-      m.lock.unlock(); // nothing changed: no automatic signalling needed
+      m.sync.release(1); // nothing changed: no automatic signalling needed
     }
   }
 

@@ -3,9 +3,8 @@ package dev.weft;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.AbstractQueuedSynchronizer;
 import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
@@ -53,7 +52,8 @@ import org.jspecify.annotations.Nullable;
  * {@code Mutex} in another thread (through {@link #lock}, {@link #tryLock}, {@link #with},
  * {@link #update}, {@link #lockWhen}, {@link #awaitThen}, or the return from a {@link Condvar}
  * wait). These are the memory effects of {@link java.util.concurrent.locks.Lock}: the
- * {@code Mutex} is a thin layer over a {@link ReentrantLock}.
+ * {@code Mutex} is a thin layer over an {@link AbstractQueuedSynchronizer}, the machinery of
+ * {@link java.util.concurrent.locks.ReentrantLock}, with the same queueing and conditions.
  *
  * <p><b>Thread safety:</b> all methods may be called from any thread. The protected value is
  * reachable only through a guard or a closure while the lock is held; a reference that the
@@ -89,15 +89,30 @@ public final class Mutex<T extends @Nullable Object> {
   /*
    * Algorithm notes:
    *
-   * The value lives in a plain field. Every read and write of it happens while `lock` is held
-   * (guards check ownership before touching it), so ReentrantLock's own happens-before edges
-   * (unlock -> later lock) order all accesses; no VarHandle or volatile is needed.
+   * The lock. `sync` is a non-reentrant exclusive AbstractQueuedSynchronizer (AQS): state 0 =
+   * free, 1 = held, plus AQS's exclusive owner thread. tryAcquire is one CAS of the state from 0
+   * to 1 (volatile semantics: acquire ordering) followed by a plain write of the owner;
+   * tryRelease checks the owner (IllegalMonitorStateException otherwise), clears it with a plain
+   * write and sets the state to 0 with AQS's volatile setState (release ordering), after which
+   * AQS wakes the first queued thread. These are exactly the edges of ReentrantLock (unlock
+   * happens-before the next successful CAS), and queueing, parking, timeouts, interrupts and
+   * Condition objects are AQS's own, as in ReentrantLock. We do not use ReentrantLock itself
+   * because it is reentrant: refusing reentry on top of it needs an owner check before every
+   * lock(), while a non-reentrant CAS simply fails for the holder, so the reentry check moves to
+   * the slow path (below). The holder's plain owner write is read only by the holder itself
+   * (isHeldExclusively) or racily by toString; a thread always sees its own latest write, and it
+   * cleared the owner before its previous release, so it can never mistake a stale owner for
+   * itself.
    *
-   * Automatic signalling. `changed` is a Condition of `lock`. A thread in lockWhen/awaitThen
-   * that finds its predicate false increments `waiters` (plain int, only touched under `lock`),
+   * The value lives in a plain field. Every read and write of it happens while the lock is held
+   * (guards check ownership before touching it), so the lock's happens-before edges (release ->
+   * later acquire) order all accesses; no VarHandle or volatile is needed.
+   *
+   * Automatic signalling. `changed` is a Condition of the lock. A thread in lockWhen/awaitThen
+   * that finds its predicate false increments `waiters` (plain int, only touched under the lock),
    * awaits `changed`, and after every wake-up (signal, spurious, or timeout) re-checks the
    * predicate under the lock. Every release path goes through `release()`, which calls
-   * `changed.signalAll()` before `lock.unlock()` when `waiters != 0`. A waiter increments
+   * `changed.signalAll()` before `sync.release(1)` when `waiters != 0`. A waiter increments
    * `waiters` and enters await while holding the lock, and Condition.await releases the lock
    * atomically with enqueuing the waiter, so any holder that acquires the lock afterwards sees
    * `waiters > 0` and signals it: no lost wake-up. A holder that changes the state and then waits
@@ -106,21 +121,41 @@ public final class Mutex<T extends @Nullable Object> {
    * their predicates for them, as Guava's Monitor does) keeps the user's predicates on the
    * user's own thread, so a throwing predicate throws in the waiter that supplied it.
    *
-   * Uncontended fast path: one ownership check (a plain read of the lock's owner), lock(), the
-   * user's code, one plain read of `waiters`, unlock(). Waiting machinery is in separate
-   * methods.
+   * Why the plain read of `waiters` in release() cannot miss a waiter: `waiters` is written
+   * only by threads holding the lock (increment before Condition.await, decrement after await
+   * has re-acquired the lock), and release() reads it while still holding the lock. The lock's
+   * release -> acquire edges order every earlier increment before our read, so a waiter that
+   * is already inside await (and so released the lock before we acquired it) is counted. A
+   * waiter that has not yet incremented must first acquire the lock, which it can only do after
+   * our unlock, and then it evaluates its predicate under the lock and sees our changes before
+   * deciding to wait. No fence or volatile is needed; the read is a plain field load and is
+   * non-zero only while some thread waits in lockWhen/awaitThen, so a release with nobody
+   * waiting costs one load and one never-taken branch.
    *
-   * Reentrancy check: `lock.isHeldByCurrentThread()` before acquiring. Only the current thread
-   * can make that true, so the check is exact for the current thread without races.
+   * Uncontended fast path (lock, with, update, tryLock): one CAS (tryAcquire), the user's code,
+   * one plain read of `waiters`, release (owner check, volatile state write, read of the AQS
+   * queue head). Everything else is in separate, rarely-called methods, so the fast path stays
+   * small enough for the JIT to inline into the caller.
+   *
+   * Reentrancy check, on the slow path only. The CAS fails if any thread holds the lock,
+   * including the current thread; only then does lockSlow() compare the owner with the current
+   * thread and throw IllegalStateException instead of queueing behind itself forever. Only the
+   * current thread can make that comparison true, so it is exact without races. Methods that
+   * are not on the hot path (lockInterruptibly, timed tryLock, lockWhen) check first, as before.
    */
 
-  final ReentrantLock lock = new ReentrantLock();
-  private final Condition changed = lock.newCondition();
+  /** The lock; package-private for {@link Condvar}, which waits on conditions of it. */
+  final Sync sync = new Sync();
 
-  /** The protected value; read and written only while {@link #lock} is held. */
+  private final Condition changed = sync.newCondition();
+
+  /** The protected value; read and written only while {@link #sync} is held. */
   private T value;
 
-  /** Threads waiting on {@link #changed}; read and written only while {@link #lock} is held. */
+  /**
+   * Threads waiting on {@link #changed}; read and written only while {@link #sync} is held (see
+   * the algorithm notes for why a plain read in {@link #release()} is enough).
+   */
   private int waiters;
 
   /**
@@ -146,8 +181,9 @@ public final class Mutex<T extends @Nullable Object> {
    * @throws IllegalStateException if the current thread already holds this mutex
    */
   public Guard<T> lock() {
-    checkNotHeld();
-    lock.lock();
+    if (!sync.tryLockFast()) {
+      lockSlow();
+    }
     return new Guard<>(this);
   }
 
@@ -160,7 +196,7 @@ public final class Mutex<T extends @Nullable Object> {
    */
   public Guard<T> lockInterruptibly() throws InterruptedException {
     checkNotHeld();
-    lock.lockInterruptibly();
+    sync.acquireInterruptibly(1);
     return new Guard<>(this);
   }
 
@@ -171,8 +207,11 @@ public final class Mutex<T extends @Nullable Object> {
    * @throws IllegalStateException if the current thread already holds this mutex
    */
   public @Nullable Guard<T> tryLock() {
-    checkNotHeld();
-    return lock.tryLock() ? new Guard<>(this) : null;
+    if (sync.tryLockFast()) {
+      return new Guard<>(this);
+    }
+    checkNotHeld(); // the CAS also fails for the holder: tell it apart from contention
+    return null;
   }
 
   /**
@@ -187,7 +226,7 @@ public final class Mutex<T extends @Nullable Object> {
   public @Nullable Guard<T> tryLock(Duration timeout) throws InterruptedException {
     long nanos = Timeouts.toNanos(timeout, "timeout");
     checkNotHeld();
-    return lock.tryLock(nanos, TimeUnit.NANOSECONDS) ? new Guard<>(this) : null;
+    return sync.tryAcquireNanos(1, nanos) ? new Guard<>(this) : null;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -206,8 +245,9 @@ public final class Mutex<T extends @Nullable Object> {
    */
   public <R extends @Nullable Object> R with(Function<? super T, ? extends R> fn) {
     Objects.requireNonNull(fn, "fn");
-    checkNotHeld();
-    lock.lock();
+    if (!sync.tryLockFast()) {
+      lockSlow();
+    }
     try {
       return fn.apply(value);
     } finally {
@@ -226,8 +266,9 @@ public final class Mutex<T extends @Nullable Object> {
    */
   public T update(UnaryOperator<T> fn) {
     Objects.requireNonNull(fn, "fn");
-    checkNotHeld();
-    lock.lock();
+    if (!sync.tryLockFast()) {
+      lockSlow();
+    }
     try {
       T next = fn.apply(value);
       value = next;
@@ -256,7 +297,7 @@ public final class Mutex<T extends @Nullable Object> {
   public Guard<T> lockWhen(Predicate<? super T> ready) throws InterruptedException {
     Objects.requireNonNull(ready, "ready");
     checkNotHeld();
-    lock.lockInterruptibly();
+    sync.acquireInterruptibly(1);
     boolean ok = false;
     try {
       if (!ready.test(value)) {
@@ -265,7 +306,7 @@ public final class Mutex<T extends @Nullable Object> {
       ok = true;
     } finally {
       if (!ok) {
-        lock.unlock();
+        sync.release(1);
       }
     }
     return new Guard<>(this);
@@ -288,7 +329,7 @@ public final class Mutex<T extends @Nullable Object> {
     long nanos = Timeouts.toNanos(timeout, "timeout");
     checkNotHeld();
     long start = System.nanoTime();
-    if (!lock.tryLock(nanos, TimeUnit.NANOSECONDS)) {
+    if (!sync.tryAcquireNanos(1, nanos)) {
       return null;
     }
     boolean ok = false;
@@ -303,7 +344,7 @@ public final class Mutex<T extends @Nullable Object> {
       ok = true;
     } finally {
       if (!ok) {
-        lock.unlock();
+        sync.release(1);
       }
     }
     return new Guard<>(this);
@@ -338,7 +379,7 @@ public final class Mutex<T extends @Nullable Object> {
   public Guard<T> lockWhenUninterruptibly(Predicate<? super T> ready) {
     Objects.requireNonNull(ready, "ready");
     checkNotHeld();
-    lock.lock();
+    sync.acquire(1);
     boolean ok = false;
     try {
       if (!ready.test(value)) {
@@ -347,7 +388,7 @@ public final class Mutex<T extends @Nullable Object> {
       ok = true;
     } finally {
       if (!ok) {
-        lock.unlock();
+        sync.release(1);
       }
     }
     return new Guard<>(this);
@@ -387,7 +428,7 @@ public final class Mutex<T extends @Nullable Object> {
    * @return {@code true} if some thread holds the lock at the moment of the call
    */
   public boolean isLocked() {
-    return lock.isLocked();
+    return sync.isLocked();
   }
 
   /**
@@ -396,7 +437,7 @@ public final class Mutex<T extends @Nullable Object> {
    * @return {@code true} if the current thread holds the lock
    */
   public boolean isHeldByCurrentThread() {
-    return lock.isHeldByCurrentThread();
+    return sync.heldByCurrentThread();
   }
 
   /**
@@ -407,11 +448,13 @@ public final class Mutex<T extends @Nullable Object> {
    */
   @Override
   public String toString() {
-    // ReentrantLock.toString reads its owner and state without blocking; keep its bracket.
-    String s = lock.toString();
-    int open = s.indexOf('[');
-    String state = open >= 0 ? s.substring(open) : "[" + (lock.isLocked() ? "Locked" : "Unlocked") + "]";
-    int queued = lock.getQueueLength();
+    // Racy reads of the owner, the state and the queue: a snapshot that never blocks.
+    Thread owner = sync.owner();
+    String state =
+        owner != null
+            ? "[Locked by thread " + owner.getName() + "]"
+            : sync.isLocked() ? "[Locked]" : "[Unlocked]";
+    int queued = sync.getQueueLength();
     return "Mutex" + state + (queued > 0 ? "[" + queued + " queued]" : "");
   }
 
@@ -419,20 +462,32 @@ public final class Mutex<T extends @Nullable Object> {
   // Internals
   // ---------------------------------------------------------------------------------------
 
+  /**
+   * The slow path of {@link #lock()}, {@link #with} and {@link #update}: the CAS failed, either
+   * because another thread holds the lock (queue behind it) or because this thread does (throw).
+   */
+  private void lockSlow() {
+    checkNotHeld();
+    sync.acquire(1);
+  }
+
   private void checkNotHeld() {
-    if (lock.isHeldByCurrentThread()) {
+    if (sync.heldByCurrentThread()) {
       throw new IllegalStateException(
           "Mutex is not reentrant: this thread already holds it; "
               + "use the value through the guard you already have");
     }
   }
 
-  /** Releases the lock, waking automatic-signalling waiters if there are any. */
+  /**
+   * Releases the lock, waking automatic-signalling waiters if there are any. The plain read of
+   * {@code waiters} is made while holding the lock; see the algorithm notes.
+   */
   void release() {
     if (waiters != 0) {
       changed.signalAll();
     }
-    lock.unlock();
+    sync.release(1);
   }
 
   /**
@@ -486,6 +541,61 @@ public final class Mutex<T extends @Nullable Object> {
       } while (!ready.test(value));
     } finally {
       waiters--;
+    }
+  }
+
+  /**
+   * A non-reentrant exclusive lock: state 0 is free, 1 is held. See the algorithm notes of
+   * {@link Mutex}.
+   */
+  static final class Sync extends AbstractQueuedSynchronizer {
+    private static final long serialVersionUID = 1L;
+
+    /** One CAS; fails for every thread while the lock is held, the holder included. */
+    boolean tryLockFast() {
+      return tryAcquire(1);
+    }
+
+    @Override
+    protected boolean tryAcquire(int ignored) {
+      // CAS with volatile semantics: acquires everything the previous holder released.
+      if (compareAndSetState(0, 1)) {
+        setExclusiveOwnerThread(Thread.currentThread()); // plain: read by this thread or racily
+        return true;
+      }
+      return false;
+    }
+
+    @Override
+    protected boolean tryRelease(int ignored) {
+      if (getExclusiveOwnerThread() != Thread.currentThread()) {
+        throw new IllegalMonitorStateException(
+            "Mutex released by a thread that does not hold it");
+      }
+      setExclusiveOwnerThread(null); // plain: ordered before the volatile state write below
+      setState(0); // volatile write: releases the holder's writes to the next acquirer
+      return true;
+    }
+
+    @Override
+    protected boolean isHeldExclusively() {
+      return getExclusiveOwnerThread() == Thread.currentThread();
+    }
+
+    boolean heldByCurrentThread() {
+      return isHeldExclusively();
+    }
+
+    boolean isLocked() {
+      return getState() != 0;
+    }
+
+    @Nullable Thread owner() {
+      return getExclusiveOwnerThread();
+    }
+
+    Condition newCondition() {
+      return new ConditionObject();
     }
   }
 

@@ -332,6 +332,40 @@ class MutexTest {
   }
 
   @Test
+  void threadsThatFindTheLockHeldQueueAndThenRunInsteadOfThrowing() throws Exception {
+    // The fast path is one CAS that fails for the holder and for everyone else alike; only
+    // the holder may get IllegalStateException, the others must queue.
+    Mutex<Integer> m = new Mutex<>(0);
+    CountDownLatch held = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    Worker holder = new Worker("holder", () -> {
+      try (Mutex.Guard<Integer> g = m.lock()) {
+        held.countDown();
+        release.await();
+        g.set(g.get() + 1);
+      }
+    });
+    held.await();
+    Worker locker = new Worker("locker", () -> {
+      try (Mutex.Guard<Integer> g = m.lock()) {
+        g.set(g.get() + 100);
+      }
+    });
+    Worker updater = new Worker("updater", () -> m.update(v -> v + 10));
+    awaitBlocked(locker.thread);
+    awaitBlocked(updater.thread);
+    assertThat(m.toString())
+        .startsWith("Mutex[Locked by thread test-holder")
+        .endsWith("[2 queued]");
+    release.countDown();
+    holder.join();
+    locker.join();
+    updater.join();
+    assertThat(value(m)).isEqualTo(111);
+    assertThat(m.isLocked()).isFalse();
+  }
+
+  @Test
   void lockInterruptiblyRespondsToInterrupt() throws Exception {
     Mutex<Integer> m = new Mutex<>(0);
     AtomicReference<@Nullable Throwable> seen = new AtomicReference<>();
