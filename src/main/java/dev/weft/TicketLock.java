@@ -50,13 +50,15 @@ import org.jspecify.annotations.Nullable;
  * the releaser hands the lock directly to its successor). Requests are served first come,
  * first served; {@link #tryLock()} succeeds only when nobody holds the lock <em>and</em> nobody
  * is queued, so it never overtakes a waiter. A waiter whose predecessor holds the lock (it is
- * next) spins on its own node with {@link Thread#onSpinWait()} (up to 320 checks, no
- * backoff: nobody else writes that cache line), then yields up to 3 times, then parks; a
- * waiter further back parks at once, because spinning there only steals cores from the
- * threads ahead of it. The releaser unparks
- * the successor only if it actually parked. A waiter that times out or is interrupted marks
- * its node abandoned; the releaser skips such nodes, handing the lock past them, so those
- * behind it keep their place.
+ * next) polls its own node with {@link Thread#onSpinWait()} for up to 2 µs (timed with {@link
+ * System#nanoTime()}, no backoff: nobody else writes that cache line) and then parks; a waiter
+ * further back parks at once, because spinning there only steals cores from the threads ahead
+ * of it. Waiters never {@link Thread#yield()}: a yielding waiter stays runnable and, on a busy
+ * machine, ends up trading the lock with the holder through the scheduler on every
+ * acquisition (measured: 20&ndash;100&times; slower than parking; see {@code
+ * docs/spinlock.md}). The releaser unparks the successor only if it actually parked. A
+ * waiter that times out or is interrupted marks its node abandoned; the releaser skips such
+ * nodes, handing the lock past them, so those behind it keep their place.
  */
 public final class TicketLock implements Lock {
   /*
@@ -95,12 +97,21 @@ public final class TicketLock implements Lock {
    * wrongly see itself: its own clearing write happens-before its later reads).
    *
    * Spinning: only a waiter whose predecessor holds the lock (p.status == GRANTED, opaque
-   * hint) spins; others park after one check, which is what keeps an oversubscribed machine
-   * from spending its cores on waiters that cannot get the lock soon. (Tried and rejected:
-   * "pre-waking" the successor of a newly granted node so it spins while the holder runs. On
-   * an oversubscribed 2-core machine it cut throughput 3-6x: the pre-woken thread burns the
-   * core the holder needs, and every handover still waits for a scheduler round trip.) Nodes
-   * are fresh per acquisition, so there is no ABA and no reuse hazard.
+   * hint: a stale value only makes it park a little early or spin a little in vain) spins, on
+   * its own node's status (opaque reads; the loop then re-reads it with acquire before taking
+   * the lock), for SpinBackoff.HANDOFF_SPIN_NANOS, then parks. Others park after one check,
+   * which is what keeps an oversubscribed machine from spending its cores on waiters that
+   * cannot get the lock soon. One spin phase per wake-up. No Thread.yield(): it kept two
+   * threads on one core handing the lock to each other through the scheduler (a convoy that
+   * never drains, every acquisition on the slow path); parking takes the waiter off the run
+   * queue and lets the holder run on. Parking: the waiter CASes its status WAITING -> PARKED
+   * (a full fence) and re-checks nothing else: a releaser that CASes PARKED -> GRANTED sees
+   * PARKED and unparks, and one that won WAITING -> GRANTED first makes the waiter's CAS fail,
+   * so no wakeup can be lost (LockSupport permits cover an unpark that precedes the park).
+   * (Tried and rejected: "pre-waking" the successor of a newly granted node so it spins while
+   * the holder runs. On an oversubscribed 2-core machine it cut throughput 3-6x: the pre-woken
+   * thread burns the core the holder needs, and every handover still waits for a scheduler
+   * round trip.) Nodes are fresh per acquisition, so there is no ABA and no reuse hazard.
    */
 
   private static final VarHandle TAIL;
@@ -425,8 +436,7 @@ public final class TicketLock implements Lock {
       return ACQUIRED;
     }
     boolean interrupted = false;
-    int spins = 0;
-    int yields = 0;
+    boolean spun = false; // one spin phase per wake-up
     for (;;) {
       int st = n.statusAcquire(); // acquire: pairs with the releaser's CAS to GRANTED
       if (st == Node.GRANTED) {
@@ -459,16 +469,13 @@ public final class TicketLock implements Lock {
           return ACQUIRED;
         }
       }
-      // Spin only while next in line (predecessor holds the lock); park otherwise.
-      if (spins < SpinBackoff.HANDOFF_SPINS && p.statusOpaque() == Node.GRANTED) {
-        spins++;
-        Thread.onSpinWait(); // no backoff: nobody else touches our node (see SpinBackoff)
-        continue;
-      }
-      if (yields < SpinBackoff.YIELDS && p.statusOpaque() == Node.GRANTED) {
-        yields++;
-        SpinBackoff.yieldProcessor();
-        continue;
+      // Spin only while next in line (predecessor holds the lock), and only for a short time;
+      // then park. No yield: see SpinBackoff.HANDOFF_SPIN_NANOS for why.
+      if (!spun) {
+        spun = true;
+        if (p.statusOpaque() == Node.GRANTED && spinForGrant(n)) {
+          continue; // granted: the acquire read at the top of the loop takes it
+        }
       }
       if (st == Node.WAITING && !n.casStatus(Node.WAITING, Node.PARKED)) {
         continue; // granted meanwhile
@@ -478,8 +485,28 @@ public final class TicketLock implements Lock {
       } else {
         LockSupport.park(this);
       }
-      spins = 0; // woken: granted, or interrupt/timeout/spurious
-      yields = 0;
+      spun = false; // woken: granted, or interrupt/timeout/spurious
+    }
+  }
+
+  /**
+   * The next-in-line waiter's spin: polls its own node for up to {@link
+   * SpinBackoff#HANDOFF_SPIN_NANOS}, reading the clock only every {@link
+   * SpinBackoff#CLOCK_CHECK_SPINS} pauses.
+   *
+   * @return true if the node was granted while spinning
+   */
+  private static boolean spinForGrant(Node n) {
+    long until = System.nanoTime() + SpinBackoff.HANDOFF_SPIN_NANOS;
+    for (int i = 1; ; i++) {
+      // Opaque: only a hint to stop spinning; the caller re-reads with acquire before owning.
+      if (n.statusOpaque() == Node.GRANTED) {
+        return true;
+      }
+      Thread.onSpinWait(); // no backoff: only the releaser writes this node (see SpinBackoff)
+      if (i % SpinBackoff.CLOCK_CHECK_SPINS == 0 && System.nanoTime() - until >= 0L) {
+        return false;
+      }
     }
   }
 
