@@ -75,8 +75,9 @@ public final class TicketLock implements Lock {
    * until n.status becomes GRANTED.
    *
    * Fast-path node: every uncontended acquisition uses the same per-lock node `fastNode`
-   * (status GRANTED forever, no thread), so the fast path allocates nothing (the node
-   * allocation was ~20% of an uncontended lock+unlock and fed the young GC in tight loops).
+   * (status GRANTED forever, no thread), so the fast path allocates nothing (together with
+   * unlock's inline "next == null && CAS tail h -> null" this took an uncontended lock+unlock
+   * from 22.9 to 14.9 ns on the benchmark VM; fair ReentrantLock: 16-19 ns).
    * Reuse is safe because one incarnation (from the CAS tail null -> fastNode until tail
    * leaves it) can be reached by at most one successor: the one thread whose getAndSet
    * returned fastNode. fastNode.next is reset to null, with a plain store, by whoever ends the
@@ -124,7 +125,8 @@ public final class TicketLock implements Lock {
    * (Tried and rejected: "pre-waking" the successor of a newly granted node so it spins while
    * the holder runs. On an oversubscribed 2-core machine it cut throughput 3-6x: the pre-woken
    * thread burns the core the holder needs, and every handover still waits for a scheduler
-   * round trip.) Nodes are fresh per acquisition, so there is no ABA and no reuse hazard.
+   * round trip.) Waiting nodes are fresh per acquisition, so they have no ABA or reuse hazard;
+   * the one reused node is covered under "Fast-path node" above.
    */
 
   private static final VarHandle TAIL;
