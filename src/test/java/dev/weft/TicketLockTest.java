@@ -9,6 +9,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -204,6 +205,65 @@ class TicketLockTest extends SpinLockContractTest {
     assertThat(g.toString()).doesNotContain("closed");
     g.close();
     assertThat(g.toString()).contains("closed");
+  }
+
+  @Test
+  void nextInLineWaiterSpinsOnlyBrieflyThenParksOnTheLock() throws Exception {
+    TicketLock lock = new TicketLock();
+    lock.lock();
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    AtomicBoolean acquired = new AtomicBoolean();
+    Thread next =
+        start(
+            "next",
+            () -> {
+              lock.lock();
+              acquired.set(true);
+              lock.unlock();
+            },
+            failure);
+    // The spin is 2 us and there is no yield phase: the waiter must end up parked on this lock
+    // (blocker == lock), not burning or yielding its core while the holder keeps the lock.
+    awaitBlocked(next);
+    assertThat(LockSupport.getBlocker(next)).isSameAs(lock);
+    assertThat(acquired).isFalse();
+    lock.unlock(); // hands over to the parked waiter and unparks it
+    join(next);
+    assertThat(failure.get()).isNull();
+    assertThat(acquired).isTrue();
+    assertThat(lock.isLocked()).isFalse();
+  }
+
+  @Test
+  void reusedFastPathNodeSurvivesMixedFastAndQueuedAcquisitions() throws Exception {
+    TicketLock lock = new TicketLock();
+    int[] counter = {0}; // guarded by lock
+    int perThread = 20_000;
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    ThrowingRunnable body =
+        () -> {
+          for (int i = 0; i < perThread; i++) {
+            if (i % 64 == 0) {
+              Thread.yield(); // mix uncontended (fast-path node) and queued acquisitions
+            }
+            lock.lock();
+            try {
+              counter[0]++;
+            } finally {
+              lock.unlock();
+            }
+          }
+        };
+    Thread a = start("reuse-a", body, failure);
+    Thread b = start("reuse-b", body, failure);
+    Thread c = start("reuse-c", body, failure);
+    join(a, b, c);
+    assertThat(failure.get()).isNull();
+    lock.lock();
+    assertThat(counter[0]).isEqualTo(3 * perThread);
+    lock.unlock();
+    assertThat(lock.isLocked()).isFalse();
+    assertThat(lock.hasQueuedThreads()).isFalse();
   }
 
   static void awaitQueueLength(TicketLock lock, int n) {
