@@ -142,7 +142,7 @@ class OnceCellMutationTest {
   @Test
   void manyWaitersQueueingAtOnceAreAllWoken() throws Exception {
     int waiters = 3;
-    for (int round = 0; round < 200; round++) {
+    for (int round = 0; round < 100; round++) {
       OnceCell<Integer> cell = new OnceCell<>();
       AtomicInteger ready = new AtomicInteger();
       AtomicBoolean go = new AtomicBoolean();

@@ -166,12 +166,21 @@ class ScopeMutationTest {
   void foreignSpawnMessageSaysWhetherTheScopeHasEnded() throws Exception {
     AtomicReference<Throwable> whileOpen = new AtomicReference<>();
     AtomicReference<Throwable> afterEnd = new AtomicReference<>();
+    CountDownLatch release = new CountDownLatch(1);
     Scope scope = Scope.open();
-    Thread foreign = new Thread(
-        () -> whileOpen.set(catchThrowable(() -> scope.spawn(() -> 1))), "test-foreign-open");
-    foreign.start();
-    foreign.join();
-    scope.close();
+    try {
+      scope.spawn(() -> { // a live thread of the scope: the foreign thread is still not one
+        release.await();
+        return 1;
+      });
+      Thread foreign = new Thread(
+          () -> whileOpen.set(catchThrowable(() -> scope.spawn(() -> 1))), "test-foreign-open");
+      foreign.start();
+      foreign.join();
+    } finally {
+      release.countDown();
+      scope.close();
+    }
     Thread late = new Thread(
         () -> afterEnd.set(catchThrowable(() -> scope.spawn(() -> 1))), "test-foreign-late");
     late.start();
