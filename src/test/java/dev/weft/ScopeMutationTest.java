@@ -58,7 +58,7 @@ class ScopeMutationTest {
     CountDownLatch never = new CountDownLatch(1);
     Throwable thrown = catchThrowable(() -> Scope.builder()
         .threadFactory(new FailFirstStart())
-        .timeout(Duration.ofMillis(150))
+        .timeout(Duration.ofMillis(500)) // long enough for the spawns on a loaded machine
         .run(scope -> {
           assertThatThrownBy(() -> scope.spawn(() -> 1)).hasMessage("cannot start");
           scope.spawn(() -> {
@@ -75,7 +75,7 @@ class ScopeMutationTest {
     CountDownLatch never = new CountDownLatch(1);
     Throwable thrown = catchThrowable(() -> Scope.builder()
         .namePrefix("test-order")
-        .timeout(Duration.ofMillis(150))
+        .timeout(Duration.ofMillis(500)) // long enough for the spawns on a loaded machine
         .run(scope -> {
           for (int i = 0; i < 3; i++) {
             scope.spawn(() -> {
@@ -221,7 +221,7 @@ class ScopeMutationTest {
     Throwable thrown = catchThrowable(() -> Scope.builder()
         .namePrefix("test-late")
         .failurePolicy(Scope.FailurePolicy.AWAIT_ALL) // the body's failure cancels nothing
-        .timeout(Duration.ofMillis(100))
+        .timeout(Duration.ofMillis(500)) // long enough for the spawns on a loaded machine
         .run(scope -> {
           scope.spawn(() -> {
             never.await();
@@ -241,7 +241,7 @@ class ScopeMutationTest {
     CountDownLatch never = new CountDownLatch(1);
     Throwable thrown = catchThrowable(() -> Scope.builder()
         .maxConcurrency(1)
-        .timeout(Duration.ofMillis(100))
+        .timeout(Duration.ofMillis(500)) // long enough for the spawns on a loaded machine
         .run(scope -> {
           scope.spawn(() -> {
             never.await();
