@@ -500,7 +500,8 @@ class ScopeTest {
     CountDownLatch never = new CountDownLatch(1);
     CountDownLatch cancelled = new CountDownLatch(1);
     AtomicReference<Throwable> fromJoin = new AtomicReference<>();
-    Throwable thrown = catchFromRun(Scope.builder().timeout(Duration.ofMillis(50)), scope -> {
+    // 500 ms: both spawns must happen before the deadline even on a loaded machine.
+    Throwable thrown = catchFromRun(Scope.builder().timeout(Duration.ofMillis(500)), scope -> {
       ScopedThread<Object> stuck = scope.spawn(() -> {
         try {
           never.await();
@@ -511,7 +512,7 @@ class ScopeTest {
       });
       // a scope thread notices the deadline; the owner waits outside the scope meanwhile
       scope.spawn(() -> {
-        parkMillis(100);
+        parkMillis(650);
         try {
           scope.spawn(() -> 1);
         } catch (ScopeTimeoutException e) {
