@@ -798,7 +798,12 @@ public final class Parallel {
           return;
         }
         e = blockEnd(b, hi);
-        for (int i = (int) b; i < e; i++) {
+        // int bounds and locals: a counted int loop the JIT unrolls and range-check-eliminates
+        // like the caller's own loop (a long bound made the loop ~1.6x slower on cheap work).
+        final List<? extends T> in = this.in;
+        final Function<? super T, ? extends R> f = this.f;
+        final @Nullable Object[] out = this.out;
+        for (int i = (int) b, end = (int) e; i < end; i++) {
           out[i] = f.apply(in.get(i));
         }
       }
@@ -829,7 +834,10 @@ public final class Parallel {
           return;
         }
         e = blockEnd(b, hi);
-        for (int i = (int) b; i < e; i++) {
+        final long[] in = this.in;
+        final long[] out = this.out;
+        final LongUnaryOperator f = this.f;
+        for (int i = (int) b, end = (int) e; i < end; i++) { // int loop: see MapJob
           out[i] = f.applyAsLong(in[i]);
         }
       }
@@ -853,7 +861,9 @@ public final class Parallel {
           return;
         }
         e = blockEnd(b, hi);
-        for (int i = (int) b; i < e; i++) {
+        final List<? extends T> in = this.in;
+        final Consumer<? super T> action = this.action;
+        for (int i = (int) b, end = (int) e; i < end; i++) { // int loop: see MapJob
           action.accept(in.get(i));
         }
       }
@@ -877,8 +887,10 @@ public final class Parallel {
           return;
         }
         e = blockEnd(b, hi);
-        for (long i = b; i < e; i++) {
-          body.accept((int) (from + i));
+        final IntConsumer body = this.body;
+        // int loop (see MapJob): from + e <= to, so both bounds fit in an int.
+        for (int i = (int) (from + b), end = (int) (from + e); i < end; i++) {
+          body.accept(i);
         }
       }
     }
@@ -918,7 +930,10 @@ public final class Parallel {
           return;
         }
         e = blockEnd(b, hi);
-        for (int i = (int) b; i < e; i++) {
+        final List<? extends T> in = this.in;
+        final Function<? super T, ? extends R> f = this.f;
+        final BinaryOperator<R> combine = this.combine;
+        for (int i = (int) b, end = (int) e; i < end; i++) { // int loop: see MapJob
           acc = combine.apply(acc, f.apply(in.get(i)));
         }
       }
@@ -969,7 +984,10 @@ public final class Parallel {
           return;
         }
         e = blockEnd(b, hi);
-        for (int i = (int) b; i < e; i++) {
+        final long[] in = this.in;
+        final LongUnaryOperator f = this.f;
+        final LongBinaryOperator combine = this.combine;
+        for (int i = (int) b, end = (int) e; i < end; i++) { // int loop: see MapJob
           acc = combine.applyAsLong(acc, f.applyAsLong(in[i]));
         }
       }
