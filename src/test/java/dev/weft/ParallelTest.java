@@ -294,6 +294,21 @@ class ParallelTest {
     assertThatThrownBy(() -> Parallel.forRange(0, 3, i -> {
       throw boom;
     }, opts)).isInstanceOf(TaskFailedException.class).hasMessageContaining("Parallel.forRange");
+    assertThatThrownBy(() -> Parallel.forEach(sixteen, x -> {
+      throw boom;
+    })).isInstanceOf(TaskFailedException.class).hasCause(boom)
+        .hasMessageContaining("Parallel.forEach");
+    assertThatThrownBy(() -> Parallel.reduce(sixteen, x -> {
+      throw boom;
+    }, 0, Integer::sum)).isInstanceOf(TaskFailedException.class).hasCause(boom)
+        .hasMessageContaining("Parallel.reduce");
+    assertThatThrownBy(() -> Parallel.reduce(longs, x -> x, 0L, (a, b) -> {
+      throw boom;
+    })).isInstanceOf(TaskFailedException.class).hasCause(boom)
+        .hasMessageContaining("Parallel.reduce");
+    assertThatThrownBy(() -> Parallel.map(sixteen, x -> {
+      throw boom;
+    })).isInstanceOf(TaskFailedException.class).hasCause(boom);
     Thread.currentThread().interrupt();
     try {
       assertThatThrownBy(() -> Parallel.forEach(sixteen, x -> { }, opts))
