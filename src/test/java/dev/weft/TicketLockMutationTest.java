@@ -220,11 +220,21 @@ class TicketLockMutationTest {
     TicketLock lock = new TicketLock();
     List<String> order = new ArrayList<>(); // guarded by lock
     AtomicReference<Throwable> failure = new AtomicReference<>();
-    AtomicBoolean frontResult = new AtomicBoolean(true);
-    AtomicBoolean backThrew = new AtomicBoolean();
+    AtomicBoolean frontThrew = new AtomicBoolean();
+    AtomicBoolean backResult = new AtomicBoolean(true);
     lock.lock();
     Thread front =
-        start("front", () -> frontResult.set(lock.tryLock(Duration.ofMillis(30))), failure);
+        start(
+            "front",
+            () -> {
+              try {
+                lock.lockInterruptibly();
+                lock.unlock();
+              } catch (InterruptedException e) {
+                frontThrew.set(!lock.isHeldByCurrentThread());
+              }
+            },
+            failure);
     awaitQueueLength(lock, 1);
     Thread middle =
         start(
@@ -236,30 +246,20 @@ class TicketLockMutationTest {
             },
             failure);
     awaitQueueLength(lock, 2);
+    awaitParkedOn(front, lock);
+    front.interrupt(); // gives up while next in line
+    join(front);
+    // Queues behind the middle one whatever the timing (the lock is held), then times out.
     Thread back =
-        start(
-            "back",
-            () -> {
-              try {
-                lock.lockInterruptibly();
-                lock.unlock();
-              } catch (InterruptedException e) {
-                backThrew.set(!lock.isHeldByCurrentThread());
-              }
-            },
-            failure);
-    awaitQueueLength(lock, 3);
-    join(front); // times out while next in line
-    awaitParkedOn(back, lock);
-    back.interrupt();
+        start("back", () -> backResult.set(lock.tryLock(Duration.ofMillis(20))), failure);
     join(back);
     assertThat(lock.queueLength()).isEqualTo(1);
     assertThat(lock.hasQueuedThreads()).isTrue(); // the tail is abandoned, not granted
     lock.unlock(); // past the abandoned front node to the middle one
     join(middle); // whose unlock passes the abandoned back node: free
     assertThat(failure.get()).isNull();
-    assertThat(frontResult).isFalse();
-    assertThat(backThrew).isTrue();
+    assertThat(frontThrew).isTrue();
+    assertThat(backResult).isFalse();
     lock.lock();
     assertThat(order).containsExactly("middle");
     lock.unlock();
