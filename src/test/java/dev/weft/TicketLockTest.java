@@ -144,7 +144,9 @@ class TicketLockTest extends SpinLockContractTest {
     Thread timed =
         start(
             "timed",
-            () -> timedResult.set(lock.tryLock(Duration.ofMillis(50))),
+            // 2 s, not less: it must still be queued when the others have queued behind it,
+            // even on a loaded machine (queueLength counts waiting nodes only).
+            () -> timedResult.set(lock.tryLock(Duration.ofSeconds(2))),
             failure);
     awaitQueueLength(lock, 2);
     Thread interruptible =
