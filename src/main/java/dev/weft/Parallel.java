@@ -66,8 +66,9 @@ import org.jspecify.annotations.Nullable;
  * <p>Cancellation: if the calling thread is interrupted before or during the call, the call
  * stops in the same way and throws {@link CancellationException}, with the caller's interrupt
  * status still set; failures that the interrupted workers then threw are attached to it as
- * suppressed. (The call does not throw {@code InterruptedException}, so that it can be used as
- * a drop-in for a loop or a stream.)
+ * suppressed. The caller notices the interrupt between chunks, or every 1024 elements while
+ * it works alone. (The call does not throw {@code InterruptedException}, so that it can be
+ * used as a drop-in for a loop or a stream.)
  *
  * <p>Nesting and locks: the calling thread only ever runs elements of its own call, never
  * unrelated work, so calling {@code Parallel} while holding a lock, from inside a function
@@ -515,17 +516,28 @@ public final class Parallel {
   // object, no probe and no clock read (see ParallelJob.runsInline). Same contract as the
   // jobs: an interrupted caller gets CancellationException, a failure TaskFailedException.
 
+  // Each inline loop runs in blocks of ParallelJob.ALONE_BLOCK elements and checks the
+  // caller's interrupt status between blocks (outside the try, so that the cancellation is not
+  // wrapped as a failure of the function), so that a long single-threaded call can be
+  // cancelled; inputs of at most one block (every small input) never reach the check.
+
   private static <T, R> List<R> mapInline(
       List<? extends T> in, Function<? super T, ? extends R> f) {
     ParallelJob.checkNotInterrupted(MAP);
     int n = in.size();
     @Nullable Object[] out = new Object[n];
-    try {
-      for (int i = 0; i < n; i++) {
-        out[i] = f.apply(in.get(i));
+    for (int b = 0; b < n; b += ParallelJob.ALONE_BLOCK) {
+      if (b > 0) {
+        ParallelJob.checkNotInterrupted(MAP);
       }
-    } catch (Throwable t) {
-      throw ParallelJob.failedInline(MAP, t);
+      int e = Math.min(n, b + ParallelJob.ALONE_BLOCK);
+      try {
+        for (int i = b; i < e; i++) {
+          out[i] = f.apply(in.get(i));
+        }
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(MAP, t);
+      }
     }
     @SuppressWarnings("unchecked") // out holds only results of f, which are R
     List<R> result = (List<R>) (List<?>) Arrays.asList(out);
@@ -534,13 +546,20 @@ public final class Parallel {
 
   private static long[] mapInline(long[] in, LongUnaryOperator f) {
     ParallelJob.checkNotInterrupted(MAP);
-    long[] out = new long[in.length];
-    try {
-      for (int i = 0; i < in.length; i++) {
-        out[i] = f.applyAsLong(in[i]);
+    int n = in.length;
+    long[] out = new long[n];
+    for (int b = 0; b < n; b += ParallelJob.ALONE_BLOCK) {
+      if (b > 0) {
+        ParallelJob.checkNotInterrupted(MAP);
       }
-    } catch (Throwable t) {
-      throw ParallelJob.failedInline(MAP, t);
+      int e = Math.min(n, b + ParallelJob.ALONE_BLOCK);
+      try {
+        for (int i = b; i < e; i++) {
+          out[i] = f.applyAsLong(in[i]);
+        }
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(MAP, t);
+      }
     }
     return out;
   }
@@ -548,23 +567,35 @@ public final class Parallel {
   private static <T> void forEachInline(List<? extends T> in, Consumer<? super T> action) {
     ParallelJob.checkNotInterrupted(FOR_EACH);
     int n = in.size();
-    try {
-      for (int i = 0; i < n; i++) {
-        action.accept(in.get(i));
+    for (int b = 0; b < n; b += ParallelJob.ALONE_BLOCK) {
+      if (b > 0) {
+        ParallelJob.checkNotInterrupted(FOR_EACH);
       }
-    } catch (Throwable t) {
-      throw ParallelJob.failedInline(FOR_EACH, t);
+      int e = Math.min(n, b + ParallelJob.ALONE_BLOCK);
+      try {
+        for (int i = b; i < e; i++) {
+          action.accept(in.get(i));
+        }
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(FOR_EACH, t);
+      }
     }
   }
 
   private static void forRangeInline(int from, int to, IntConsumer body) {
     ParallelJob.checkNotInterrupted(FOR_RANGE);
-    try {
-      for (int i = from; i < to; i++) {
-        body.accept(i);
+    for (long b = from; b < to; b += ParallelJob.ALONE_BLOCK) {
+      if (b > from) {
+        ParallelJob.checkNotInterrupted(FOR_RANGE);
       }
-    } catch (Throwable t) {
-      throw ParallelJob.failedInline(FOR_RANGE, t);
+      int e = (int) Math.min(to, b + ParallelJob.ALONE_BLOCK);
+      try {
+        for (int i = (int) b; i < e; i++) {
+          body.accept(i);
+        }
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(FOR_RANGE, t);
+      }
     }
   }
 
@@ -574,12 +605,18 @@ public final class Parallel {
     ParallelJob.checkNotInterrupted(REDUCE);
     int n = in.size();
     R acc = identity;
-    try {
-      for (int i = 0; i < n; i++) {
-        acc = combine.apply(acc, f.apply(in.get(i)));
+    for (int b = 0; b < n; b += ParallelJob.ALONE_BLOCK) {
+      if (b > 0) {
+        ParallelJob.checkNotInterrupted(REDUCE);
       }
-    } catch (Throwable t) {
-      throw ParallelJob.failedInline(REDUCE, t);
+      int e = Math.min(n, b + ParallelJob.ALONE_BLOCK);
+      try {
+        for (int i = b; i < e; i++) {
+          acc = combine.apply(acc, f.apply(in.get(i)));
+        }
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(REDUCE, t);
+      }
     }
     return acc;
   }
@@ -587,13 +624,20 @@ public final class Parallel {
   private static long reduceInline(
       long[] in, LongUnaryOperator f, long identity, LongBinaryOperator combine) {
     ParallelJob.checkNotInterrupted(REDUCE);
+    int n = in.length;
     long acc = identity;
-    try {
-      for (long x : in) {
-        acc = combine.applyAsLong(acc, f.applyAsLong(x));
+    for (int b = 0; b < n; b += ParallelJob.ALONE_BLOCK) {
+      if (b > 0) {
+        ParallelJob.checkNotInterrupted(REDUCE);
       }
-    } catch (Throwable t) {
-      throw ParallelJob.failedInline(REDUCE, t);
+      int e = Math.min(n, b + ParallelJob.ALONE_BLOCK);
+      try {
+        for (int i = b; i < e; i++) {
+          acc = combine.applyAsLong(acc, f.applyAsLong(in[i]));
+        }
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(REDUCE, t);
+      }
     }
     return acc;
   }

@@ -101,6 +101,13 @@ abstract class ParallelJob {
    */
   static final int SMALL_INPUT = 16;
 
+  /**
+   * Elements between two interrupt checks when the caller runs elements alone (the inline
+   * path in Parallel and {@code runAlone}): an interrupt is noticed within this many
+   * elements, and inputs no larger than one block are never checked mid-way.
+   */
+  static final int ALONE_BLOCK = 1024;
+
   /** Least probe time before a split: enough to make nanoTime's granularity small. */
   static final long PROBE_NANOS = 2_000L;
 
@@ -257,14 +264,6 @@ abstract class ParallelJob {
   }
 
   /**
-   * Runs the whole job according to the options, on the caller's thread and, where the
-   * estimated work is above the cut-off, on worker threads; returns when every element has
-   * been processed and every worker has finished.
-   *
-   * @throws TaskFailedException if an invocation of the user's code failed
-   * @throws CancellationException if the calling thread was interrupted
-   */
-  /**
    * Whether a call of {@code n} elements runs on the calling thread in a plain loop, without a
    * job, a probe or a clock read: at most {@link #SMALL_INPUT} elements (unless the cut-off is
    * zero: "always split"), no more than one chunk, or a single thread.
@@ -289,6 +288,14 @@ abstract class ParallelJob {
     return new TaskFailedException(message(op, t), t);
   }
 
+  /**
+   * Runs the whole job according to the options, on the caller's thread and, where the
+   * estimated work is above the cut-off, on worker threads; returns when every element has
+   * been processed and every worker has finished.
+   *
+   * @throws TaskFailedException if an invocation of the user's code failed
+   * @throws CancellationException if the calling thread was interrupted
+   */
   final void invoke(Parallel.Options o) {
     Thread me = Thread.currentThread();
     if (me.isInterrupted()) {
@@ -354,11 +361,23 @@ abstract class ParallelJob {
   }
 
   /** Runs {@code [lo, hi)} on the caller with no workers; wraps a failure. */
+  /**
+   * Runs {@code [lo, hi)} on the caller, in blocks of {@link #ALONE_BLOCK} elements with an
+   * interrupt check between them, so that a long call on the caller alone (after the probe, or
+   * on a one-processor machine) can still be cancelled.
+   */
   private void runAlone(long lo, long hi) {
-    try {
-      runChunk(lo, hi, -1);
-    } catch (Throwable t) {
-      throw new TaskFailedException(message(t), t);
+    for (long b = lo; b < hi; ) {
+      long e = hi - b <= ALONE_BLOCK ? hi : b + ALONE_BLOCK;
+      try {
+        runChunk(b, e, -1);
+      } catch (Throwable t) {
+        throw new TaskFailedException(message(t), t);
+      }
+      b = e;
+      if (b < hi && Thread.currentThread().isInterrupted()) {
+        throw cancelled();
+      }
     }
   }
 

@@ -333,6 +333,53 @@ class ParallelTest {
   }
 
   @Test
+  void anInterruptDuringACallOnTheCallerAloneCancelsIt() {
+    // threads(1): the whole call runs inline; the interrupt is noticed within a block.
+    AtomicInteger calls = new AtomicInteger();
+    try {
+      assertThatThrownBy(() -> Parallel.forRange(0, 1_000_000, i -> {
+        if (calls.incrementAndGet() == 1) {
+          Thread.currentThread().interrupt();
+        }
+      }, Parallel.options().threads(1))).isInstanceOf(CancellationException.class)
+          .hasMessageContaining("Parallel.forRange");
+      assertThat(Thread.currentThread().isInterrupted()).isTrue();
+      assertThat(calls.get()).isLessThan(1_000_000);
+    } finally {
+      Thread.interrupted();
+    }
+    // The same for every inline form.
+    long[] longs = new long[5_000];
+    List<Integer> list = Collections.nCopies(5_000, 1);
+    Parallel.Options one = Parallel.options().threads(1);
+    List<Runnable> calls2 = List.of(
+        () -> Parallel.map(longs, x -> interruptOnce(x), one),
+        () -> Parallel.map(list, x -> interruptOnce(x), one),
+        () -> Parallel.forEach(list, x -> interruptOnce(x), one),
+        () -> Parallel.reduce(list, x -> interruptOnce(x), 0L, Long::sum, one),
+        () -> Parallel.reduce(longs, x -> interruptOnce(x), 0L, Long::sum, one));
+    for (Runnable call : calls2) {
+      try {
+        assertThatThrownBy(call::run).isInstanceOf(CancellationException.class);
+      } finally {
+        Thread.interrupted();
+      }
+    }
+    // A failure of the function that is itself a CancellationException is still wrapped.
+    CancellationException own = new CancellationException("the function's own");
+    assertThatThrownBy(() -> Parallel.forRange(0, 3_000, i -> {
+      if (i == 2_000) {
+        throw own;
+      }
+    }, one)).isInstanceOf(TaskFailedException.class).hasCause(own);
+  }
+
+  private static long interruptOnce(long x) {
+    Thread.currentThread().interrupt(); // stays set: the next block check sees it
+    return x;
+  }
+
+  @Test
   void workAboveTheDefaultCutoffIsSplit() {
     RecordingFactory factory = new RecordingFactory();
     // Each element takes at least 20 µs, so the rest is far above the 300 µs default cut-off.
