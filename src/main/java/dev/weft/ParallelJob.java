@@ -360,9 +360,8 @@ abstract class ParallelJob {
     runParallel(o, me, threads, done, nanosPerElement, cutoff);
   }
 
-  /** Runs {@code [lo, hi)} on the caller with no workers; wraps a failure. */
   /**
-   * Runs {@code [lo, hi)} on the caller, in blocks of {@link #ALONE_BLOCK} elements with an
+   * Runs {@code [lo, hi)} on the caller with no workers, wrapping a failure, in blocks of {@link #ALONE_BLOCK} elements with an
    * interrupt check between them, so that a long call on the caller alone (after the probe, or
    * on a one-processor machine) can still be cancelled.
    */
