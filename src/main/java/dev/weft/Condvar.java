@@ -167,6 +167,10 @@ public final class Condvar {
       throws InterruptedException {
     Condition c = bind(m).condition;
     m.signalChangedBeforeWait();
+    m.spinUntilReleased(Mutex.WAIT_SPIN_NANOS); // adaptive: see Mutex's algorithm notes
+    if (!blocked.test(m.valueLocked())) {
+      return;
+    }
     addWaiters(1);
     boolean satisfied = false;
     try {
@@ -212,10 +216,16 @@ public final class Condvar {
       Mutex<T> m, Predicate<? super T> blocked, long nanos) throws InterruptedException {
     Condition c = bind(m).condition;
     m.signalChangedBeforeWait();
+    long remaining = nanos - m.spinUntilReleased(nanos); // adaptive: see Mutex's notes
+    if (!blocked.test(m.valueLocked())) {
+      return true;
+    }
+    if (remaining <= 0L) {
+      return false; // the spin used up the timeout
+    }
     addWaiters(1);
     boolean satisfied = false;
     try {
-      long remaining = nanos;
       do {
         if (remaining <= 0L) {
           return false;
@@ -274,6 +284,10 @@ public final class Condvar {
     }
     Condition c = bind(m).condition;
     m.signalChangedBeforeWait();
+    m.spinUntilReleased(Mutex.WAIT_SPIN_NANOS); // adaptive: see Mutex's algorithm notes
+    if (!blocked.test(m.valueLocked())) {
+      return;
+    }
     addWaiters(1);
     boolean satisfied = false;
     try {
