@@ -583,8 +583,8 @@ public final class Mutex<T extends @Nullable Object> {
 
   /**
    * Tries to take the lock by test-and-test-and-set with bounded exponential backoff ({@link
-   * SpinBackoff#SPIN_ROUNDS} rounds, as {@link SpinLock} does: about 4 &micro;s in all on the
-   * benchmark VM) before the caller queues in the AQS and parks. A holder that is running
+   * SpinBackoff#SPIN_ROUNDS} rounds, as {@link SpinLock} does: at most about 18 &micro;s on the
+   * benchmark VM, usually one round when the partner only flips a flag and signals) before the caller queues in the AQS and parks. A holder that is running
    * releases a short critical section well within that time, and taking the lock this way saves
    * a park/unpark round trip (tens of microseconds on a VM). The backoff matters: a waiter that
    * polled the lock word continuously would keep pulling its cache line away from the holder.

@@ -6,15 +6,15 @@ package dev.weft;
  * {@code TicketLock}: the next-in-line waiter spins for a short, clock-measured time, then
  * parks, and never yields (see {@link #HANDOFF_SPIN_NANOS} for the measurements behind that).
  *
- * <p>The numbers are deliberately small. A waiter that spins longer than a short critical
- * section lasts only burns a core that the lock owner (or another runnable thread) could use;
- * on a machine with more runnable threads than cores the owner is often <em>descheduled</em>,
- * and then every spin is wasted until the waiter gives its core away. The budget below is a
- * few microseconds of {@link Thread#onSpinWait()} on current x86 and ARM cores (a PAUSE/YIELD
- * instruction costs roughly 10–140 cycles depending on the microarchitecture; measured 12 ns on
- * the 2-core Xeon VM of the benchmarks, so the {@code SpinLock} phase of 319 pauses is about
- * 4 µs there), which covers the hand-over latency of a short critical section, after which
- * yielding and then parking take over.
+ * <p>The spin budget is bounded by what blocking would cost. A waiter that spins longer than a
+ * park/unpark round trip only burns a core that the lock owner (or another runnable thread)
+ * could use; on a machine with more runnable threads than cores the owner is often
+ * <em>descheduled</em>, and then every spin is wasted until the waiter gives its core away. The
+ * {@code SpinLock} phase is 1504 {@link Thread#onSpinWait()} calls (a PAUSE/YIELD instruction
+ * costs roughly 10–140 cycles depending on the microarchitecture; measured 12 ns on the 2-core
+ * Xeon VM of the benchmarks, so about 18 µs there, against ~25 µs for a park/unpark round
+ * trip), spread over a few widely spaced reads of the lock word, after which yielding and then
+ * parking take over.
  */
 final class SpinBackoff {
   /**
@@ -22,16 +22,31 @@ final class SpinBackoff {
    * the lock word, attempts one CAS if it looks free, and otherwise pauses for the current
    * backoff.
    */
-  static final int SPIN_ROUNDS = 10;
+  static final int SPIN_ROUNDS = 6;
 
-  /** Pauses ({@link Thread#onSpinWait()} calls) after the first failed round. */
-  static final int MIN_BACKOFF = 1;
+  /**
+   * Pauses ({@link Thread#onSpinWait()} calls) after the first failed round. Large on purpose:
+   * a waiter that re-reads the lock word soon after failing pulls the lock's cache line away
+   * from a holder that is about to unlock and re-lock, and every such pull costs the holder a
+   * cache miss. Measured on the 2-core VM ({@code SpinLockBench.contended2}, 2 threads, 3
+   * forks): with 1..64 pauses over 10 rounds (the first policy) {@code SpinLock} did 74.8
+   * ops/&micro;s, 1.48&times; unfair {@code ReentrantLock}; with 32..512 over 6 rounds 93.5
+   * &plusmn; 2.1 against 51.0 &plusmn; 2.3, 1.83&times;; 16..256 gave 64&ndash;91 and
+   * 32..1024 80&ndash;102 with wide error bars.
+   */
+  static final int MIN_BACKOFF = 32;
 
   /**
    * Cap on the pauses per round; the backoff doubles each round from {@link #MIN_BACKOFF} up
-   * to this value, so a full spin phase is 1+2+4+8+16+32+64×4 = 319 pauses.
+   * to this value, so a full spin phase is 32+64+128+256+512+512 = 1504 pauses: about 18
+   * &micro;s at the 12 ns a pause takes on the benchmark VM (about 60 &micro;s with a 140-cycle
+   * PAUSE). That is below the ~25 &micro;s a park/unpark round trip costs on the same VM, the
+   * classic bound for spinning before blocking (spin at most as long as blocking would cost).
+   * The price: a waiter in its longest pause notices a release up to 512 pauses late (6
+   * &micro;s here); unlike {@link TicketLock}, {@code SpinLock} promises no order, and an
+   * uncontended acquisition never pauses.
    */
-  static final int MAX_BACKOFF = 64;
+  static final int MAX_BACKOFF = 512;
 
   /**
    * How long the next-in-line waiter of a {@link TicketLock} polls its own queue node before it

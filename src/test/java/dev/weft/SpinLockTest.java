@@ -117,15 +117,16 @@ class SpinLockTest extends SpinLockContractTest {
 
   @Test
   void backoffPolicyConstantsAreSane() {
-    // The documented policy: 1..64 pauses doubling over 10 rounds = 319 pauses, then 3 yields.
+    // The documented policy: 32..512 pauses doubling over 6 rounds = 1504 pauses, then 3 yields.
     int total = 0;
     int b = SpinBackoff.MIN_BACKOFF;
     for (int i = 0; i < SpinBackoff.SPIN_ROUNDS; i++) {
       total += b;
       b = Math.min(b << 1, SpinBackoff.MAX_BACKOFF);
     }
-    assertThat(total).isEqualTo(319);
-    assertThat(SpinBackoff.pause(64)).isEqualTo(64);
+    assertThat(total).isEqualTo(1504);
+    assertThat(SpinBackoff.pause(512)).isEqualTo(512);
+    assertThat(SpinBackoff.pause(64)).isEqualTo(128);
     assertThat(SpinBackoff.pause(2)).isEqualTo(4);
     assertThat(SpinBackoff.YIELDS).isEqualTo(3);
     assertThat(SpinBackoff.PARK_BACKSTOP_NANOS).isEqualTo(1_000_000L);
