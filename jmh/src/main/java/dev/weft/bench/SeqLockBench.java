@@ -28,6 +28,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * <ul>
  *   <li>{@code read_*}: one thread reads, no writer.
  *   <li>{@code rw_*}: asymmetric group, one reader and one writer; JMH reports both sides.
+ *       {@code rw_stampedNoReadLock} is StampedLock without its read-lock fallback (optimistic
+ *       retries only, like a seqlock reader): the control that shows where StampedLock's
+ *       reader-with-writer score comes from (docs/seqlock.md).
  *   <li>{@code write_*}: one thread writes, no reader.
  * </ul>
  *
@@ -151,6 +154,23 @@ public class SeqLockBench {
           stamped.unlockRead(stamp);
         }
       }
+      return a - b + a;
+    }
+
+    /**
+     * StampedLock used the way a seqlock is: retry the optimistic read until it validates,
+     * never take the read lock. Only in the rw scenario: it shows how much of StampedLock's
+     * reader-with-writer score comes from its read-lock fallback blocking the writer.
+     */
+    long stampedNoReadLockRead() {
+      long stamp;
+      long a;
+      long b;
+      do {
+        stamp = stamped.tryOptimisticRead();
+        a = x;
+        b = y;
+      } while (!stamped.validate(stamp));
       return a - b + a;
     }
 
@@ -362,6 +382,20 @@ public class SeqLockBench {
   @Group("rw_stamped")
   @GroupThreads(1)
   public void rw_stamped_writer(Grouped s) {
+    s.stampedWrite();
+  }
+
+  @Benchmark
+  @Group("rw_stampedNoReadLock")
+  @GroupThreads(1)
+  public long rw_stampedNoReadLock_reader(Grouped s) {
+    return s.stampedNoReadLockRead();
+  }
+
+  @Benchmark
+  @Group("rw_stampedNoReadLock")
+  @GroupThreads(1)
+  public void rw_stampedNoReadLock_writer(Grouped s) {
     s.stampedWrite();
   }
 
