@@ -50,14 +50,24 @@ final class SpinBackoff {
 
   /**
    * How long the next-in-line waiter of a {@link TicketLock} polls its own queue node before it
-   * parks: 2 µs, measured with {@link System#nanoTime()} rather than counted in pauses, because
-   * one {@link Thread#onSpinWait()} costs anything from about 10 ns (measured: 12 ns on the
-   * 2-core Xeon VM used for the benchmarks) to about 40 ns (140-cycle PAUSE on Skylake-class
-   * cores), so a count would mean a 4&times; different time on different machines. 2 µs covers
-   * a cross-core handover of a short critical section (0.1–0.3 µs) many times over and is well
-   * below the cost of a park/unpark round trip (tens of µs on a VM). There is no backoff: a
-   * queue-lock waiter spins on a cache line that only its releaser writes, so there is no
-   * contention to back off from.
+   * parks: 20 µs, measured with {@link System#nanoTime()} rather than counted in pauses,
+   * because one {@link Thread#onSpinWait()} costs anything from about 10 ns (measured: 12 ns on
+   * the 2-core Xeon VM used for the benchmarks) to about 40 ns (140-cycle PAUSE on
+   * Skylake-class cores), so a count would mean a 4&times; different time on different
+   * machines. There is no backoff: a queue-lock waiter spins on a cache line that only its
+   * releaser writes, so there is no contention to back off from.
+   *
+   * <p>Why 20 µs and not less: the spin must outlast a wake-up. Once one hand-over goes to a
+   * parked thread, the lock's holder is a thread that is still waking up (tens of µs on a VM);
+   * a next-in-line that gives up sooner parks too, its own hand-over then needs a wake-up, and
+   * the two threads keep handing the lock to each other through the scheduler for good. The
+   * first value, 2 µs (chosen on a machine at load 14, where the two threads seldom ran at
+   * once), did exactly that on the idle machine: {@code SpinLockBench.contended2}, 3 forks
+   * &times; 5 iterations, median 0.27 ops/µs against 4.2 with 20 µs (2.0 with 10 µs, 4.9 with
+   * 50 µs; fair {@code ReentrantLock} 1.4&ndash;1.9). With 4 threads on 2 cores every hand-over
+   * needs a wake-up whatever the spin (medians 0.08&ndash;0.11 ops/µs for 2, 10, 20 and 50 µs).
+   * 20 µs stays below a park/unpark round trip (~25 µs there), the usual bound for spinning
+   * before blocking.
    *
    * <p>A {@code TicketLock} waiter does <em>not</em> yield between spinning and parking
    * (unlike {@link SpinLock}, see {@link #YIELDS}). Measured on the 2-core VM with 2 threads:
@@ -68,7 +78,7 @@ final class SpinBackoff {
    * and the FIFO queue never empties. A waiter that parks leaves the run queue, the holder runs
    * on, and the queue drains.
    */
-  static final long HANDOFF_SPIN_NANOS = 2_000L;
+  static final long HANDOFF_SPIN_NANOS = 20_000L;
 
   /** Pauses between two clock reads in the {@link #HANDOFF_SPIN_NANOS} spin (a read is ~20 ns). */
   static final int CLOCK_CHECK_SPINS = 16;

@@ -50,7 +50,7 @@ import org.jspecify.annotations.Nullable;
  * the releaser hands the lock directly to its successor). Requests are served first come,
  * first served; {@link #tryLock()} succeeds only when nobody holds the lock <em>and</em> nobody
  * is queued, so it never overtakes a waiter. A waiter whose predecessor holds the lock (it is
- * next) polls its own node with {@link Thread#onSpinWait()} for up to 2 µs (timed with {@link
+ * next) polls its own node with {@link Thread#onSpinWait()} for up to 20 µs (timed with {@link
  * System#nanoTime()}, no backoff: nobody else writes that cache line) and then parks; a waiter
  * further back parks at once, because spinning there only steals cores from the threads ahead
  * of it. Waiters never {@link Thread#yield()}: a yielding waiter stays runnable and, on a busy
