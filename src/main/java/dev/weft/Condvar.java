@@ -44,6 +44,15 @@ import org.jspecify.annotations.Nullable;
  * must then always be used with guards of that mutex (as in Rust). For waits that need no
  * notify call at all, see {@link Mutex#awaitThen} and {@link Mutex#lockWhen}.
  *
+ * <p><b>Waiting policy:</b> a wait whose predicate blocks first releases the mutex and spins
+ * for up to 10&nbsp;&micro;s until another thread releases it, then re-checks; only after that
+ * does it sleep on the underlying {@link java.util.concurrent.locks.Condition}. A partner that
+ * is running and answers quickly (a hand-off, a producer that fills the slot right away) is
+ * seen without a park/unpark round trip: measured on a 2-core VM, a two-thread ping-pong took
+ * 1.4&ndash;2.8&nbsp;&micro;s per round trip against about 50&nbsp;&micro;s for {@code
+ * ReentrantLock} + {@code Condition}. The price is up to 10&nbsp;&micro;s of CPU per wait that
+ * nobody answers that fast; on a single-CPU machine the spin is skipped.
+ *
  * <p><b>Memory consistency effects:</b> Actions in a thread prior to calling {@link #notifyOne}
  * or {@link #notifyAllWaiters} <i>happen-before</i> actions in a thread after it returns from a wait
  * that the notification ended, because the waiter re-acquires the mutex after the notifier

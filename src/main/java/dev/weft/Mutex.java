@@ -81,6 +81,13 @@ import org.jspecify.annotations.Nullable;
  * only on the protected value (and other state changed under this lock), be quick, and have no
  * side effects; they may run many times.
  *
+ * <p><b>Waiting policy:</b> {@link #lockWhen} and {@link #awaitThen} (like {@link Condvar}'s
+ * waits) spin for up to 10&nbsp;&micro;s for another thread's release before they sleep, so a
+ * state change made right away costs no park/unpark round trip. Plain acquisition ({@link
+ * #lock}, {@link #with}, {@link #update}) does not spin: like {@code ReentrantLock}, a
+ * contended acquirer queues and parks almost at once, which keeps throughput up when two
+ * threads hammer the lock.
+ *
  * <p><b>Misuse:</b> null functions or timeouts throw {@link NullPointerException}; acquiring the
  * lock again from its holder throws {@link IllegalStateException}; guard misuse is described in
  * {@link Guard}.
@@ -697,17 +704,22 @@ public final class Mutex<T extends @Nullable Object> {
 
     /** One CAS; fails for every thread while the lock is held, the holder included. */
     boolean tryLockFast() {
-      return tryAcquire(1);
-    }
-
-    @Override
-    protected boolean tryAcquire(int ignored) {
       // CAS with volatile semantics: acquires everything the previous holder released.
       if (compareAndSetState(0, 1)) {
         setExclusiveOwnerThread(Thread.currentThread()); // plain: read by this thread or racily
         return true;
       }
       return false;
+    }
+
+    /**
+     * The AQS's attempt, made by queued and waking threads: test before the CAS (as
+     * ReentrantLock does), because a failing CAS takes the cache line exclusive and so steals it
+     * from the holder, which is about to release it.
+     */
+    @Override
+    protected boolean tryAcquire(int ignored) {
+      return getState() == 0 && tryLockFast();
     }
 
     @Override
