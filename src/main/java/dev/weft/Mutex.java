@@ -568,10 +568,10 @@ public final class Mutex<T extends @Nullable Object> {
    * @return the nanoseconds spent, so that timed waits can deduct them
    */
   long spinUntilReleased(long maxNanos) {
-    long start = System.nanoTime();
     if (!WAIT_SPINS) {
       return 0L;
     }
+    long start = System.nanoTime();
     long window = Math.min(maxNanos, WAIT_SPIN_NANOS);
     int seen = sync.releasesPlain() + 1; // plain: written only under the lock, which we hold
     sync.release(1); // our own release moves the counter to `seen`; no change to signal
