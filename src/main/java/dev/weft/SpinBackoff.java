@@ -97,6 +97,27 @@ final class SpinBackoff {
   static final int SPIN_ROUNDS_AFTER_WAKE = 4;
 
   /**
+   * How long a {@link SpinLock} waiter that was woken by a signal, and then lost the lock to a
+   * running thread, sleeps <em>without</em> registering for a signal before it tries again:
+   * 50 µs (in practice up to ~100 µs: Linux adds its default 50 µs timer slack to a timed park).
+   * After that it registers and parks as usual.
+   *
+   * <p>Why: an unfair lock under steady contention is usually re-taken by the running thread
+   * that just released it. A parked waiter is then woken, finds the lock taken again, and
+   * parks; the next {@code unlock()} must wake it again, and the holder pays for that
+   * {@code unpark} (a system call and an inter-processor interrupt) while nobody holds the lock.
+   * With two threads on two cores that cycle cost the holder about 12% of its throughput
+   * ({@code SpinLockBench.contended2}: 101.9 ops/µs as before, 116 with unlock's wakeup switched
+   * off entirely as a diagnostic, 120.7 uncontended). Letting the loser sleep once on a timer
+   * instead of on a signal takes the holder's unpark out of every second cycle: 109.5 ops/µs,
+   * 14 of 14 forks between 107 and 111 (baseline: 100&ndash;105, with some forks at 73&ndash;83).
+   * 25 µs gave the same median with one fork of five in the slow mode, 100 µs two of three.
+   * The cost is latency in one case only: if the lock is released for good during that sleep,
+   * the loser notices up to this long later (registered waiters are still woken at once).
+   */
+  static final long LOST_RACE_PARK_NANOS = 50_000L;
+
+  /**
    * Longest single park of a {@link SpinLock} waiter: 1 ms. {@link SpinLock#unlock()} uses
    * only a release store and an opaque read (no store-load fence) to stay cheap, so in a rare
    * race it can miss a waiter that is just going to sleep; the waiter then re-checks on its
