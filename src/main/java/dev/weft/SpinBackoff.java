@@ -113,7 +113,8 @@ final class SpinBackoff {
    * 14 of 14 forks between 107 and 111 (baseline: 100&ndash;105, with some forks at 73&ndash;83).
    * 25 µs gave the same median with one fork of five in the slow mode, 100 µs two of three.
    * The cost is latency in one case only: if the lock is released for good during that sleep,
-   * the loser notices up to this long later (registered waiters are still woken at once).
+   * the loser notices up to this long later (registered waiters are still woken at once). On
+   * Windows, where a timed park is rounded up to whole milliseconds, that is up to about 1 ms.
    */
   static final long LOST_RACE_PARK_NANOS = 50_000L;
 

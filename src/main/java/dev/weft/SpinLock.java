@@ -57,14 +57,14 @@ import org.jspecify.annotations.Nullable;
  * LockSupport}; {@link #unlock()} wakes one parked waiter (at most one wakeup is in flight at
  * a time). A woken waiter gets 4 more spin rounds; if a running thread took the lock first, it
  * sleeps about 50 &micro;s on a timer, without asking to be woken (so the threads that keep
- * the lock busy do not pay for waking it again), tries once more and only then parks until
- * signalled. To keep the
+ * the lock busy do not pay for waking it again), spins and yields once more, and only then
+ * parks until signalled. To keep the
  * uncontended unlock a single release store, a parked waiter re-checks the lock on its own at
  * least every millisecond (see the algorithm notes: a rare race can miss a wakeup). The lock is
  * <em>not fair</em>: a running thread may take the lock ahead of parked waiters (this is what
  * makes it fast); use {@link TicketLock} where first-come-first-served order matters.
  *
- * <p><b>Footprint.</b> A {@code SpinLock} takes about 150 bytes: its fields are padded onto a
+ * <p><b>Footprint.</b> A {@code SpinLock} takes about 160 bytes: its fields are padded onto a
  * cache line of their own, so that data allocated next to the lock (typically the data it
  * guards) cannot share that line and slow down hand-overs. Measured with two threads, an
  * unpadded lock ran about 25% slower in some JVM runs, depending on where the allocator put it.
@@ -89,13 +89,13 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * one opaque read of `waiters`; only if it is non-null does unlock pop a waiter and unpark it.
    *
    * Lost races: a waiter that was signalled (its node went SIGNALLED) and then fails its
- * post-wake spin and yields lost the lock to a running thread. Its next park is a plain timed
- * park of SpinBackoff.LOST_RACE_PARK_NANOS with no node pushed, so unlockers see no waiter for
- * it and pay no unpark; afterwards it spins, yields and registers as usual. Nobody has to wake
- * it, so no wakeup can be lost here; timeouts and interrupts are checked after the park as
- * after any other (the park is cut to the time left, and an interrupt ends it early).
- *
- * Parking: a waiter pushes a fresh Waiter node (CAS, a full fence), then tries the owner CAS
+   * post-wake spin and yields lost the lock to a running thread. Its next park is a plain timed
+   * park of SpinBackoff.LOST_RACE_PARK_NANOS with no node pushed, so unlockers see no waiter for
+   * it and pay no unpark; afterwards it spins, yields and registers as usual. Nobody has to wake
+   * it, so no wakeup can be lost here; timeouts and interrupts are checked after the park as
+   * after any other (the park is cut to the time left, and an interrupt ends it early).
+   *
+   * Parking: a waiter pushes a fresh Waiter node (CAS, a full fence), then tries the owner CAS
    * once more, then parks. A node's `state` goes WAITING -> SIGNALLED (by an unlocker that
    * popped it; the unlocker then unparks the thread) or WAITING -> LEFT (by the waiter itself
    * when it stops waiting without a signal: acquired on its re-check, timed out, interrupted,
@@ -126,7 +126,12 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * Fields are plain Java fields accessed only through the VarHandles below. They live in
    * SpinLockState, between 64 bytes of padding on either side (SpinLockPadBefore/After; the
    * JVM lays superclass fields out before subclass fields, so inheritance fixes the order), so
-   * that no other object's fields share the lock word's cache line. Measured: with a guarded
+   * that no other object's fields share the lock word's cache line. One catch: since JDK 15
+   * HotSpot puts subclass fields into gaps a superclass leaves (-XX:+UseEmptySlotsInSupers, on
+   * by default), and SpinLockPadBefore's longs leave a 4-byte gap after the 12-byte header, so
+   * `waking` landed there, next to the previous object. SpinLockPadBefore fills that gap with
+   * an int of its own (layout printed on JDK 17: owner, waiters and waking at 84-96, padding
+   * at 16-80 and 96-160). Measured: with a guarded
    * counter allocated next to an unpadded lock, 2-thread throughput was bimodal by JVM fork
    * (most forks 103-111 ops/us, some 73-83 throughout, decided by where the allocator put the
    * two objects); with them on separate lines 8 of 8 forks ran at 102-110.
@@ -443,7 +448,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
           interrupted = true;
         }
         if (timed && deadline - System.nanoTime() <= 0L) {
-          return casOwner(null, me) ? ACQUIRED : TIMED_OUT;
+          return casOwner(null, me) ? acquired(interrupted) : TIMED_OUT;
         }
         continue;
       }
@@ -473,7 +478,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       }
       if (timed && deadline - System.nanoTime() <= 0L) {
         if (casOwner(null, me)) {
-          return ACQUIRED;
+          return acquired(interrupted);
         }
         passSignalOn(w);
         return TIMED_OUT;
@@ -629,6 +634,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
 /** 64 bytes of padding before {@link SpinLockState}'s fields (see SpinLock's algorithm notes). */
 @SuppressWarnings("unused")
 abstract class SpinLockPadBefore {
+  int p0x; // fills the gap after the object header, or a subclass field would go there
   long p00, p01, p02, p03, p04, p05, p06, p07;
 }
 

@@ -2,210 +2,277 @@ package dev.weft;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * A {@link SpinLock} waiter against a "hog": a running thread that unlocks and at once re-locks
- * in a loop, so a woken waiter keeps losing the race. That drives the lost-race path (a timed
- * park without registering for a signal) as well as the registered park. Each test checks what
- * a waiter there must still do: get the lock once the hog stops, give up on time, answer an
- * interrupt, keep an interrupt it may not answer, and keep the count exact.
+ * {@link SpinLock} waiters against a "hog": a thread that holds the lock for about 30 µs at a
+ * time and re-locks at once after each unlock, so a woken waiter keeps losing the race. That
+ * drives the lost-race path (a timed park without registering for a signal) many times per
+ * second, together with the registered park, while a third thread interrupts the waiters
+ * every ~100 µs. Each test checks what every acquisition form must still guarantee there:
+ * the lock is held when the call says so and not otherwise, counts stay exact, interrupts are
+ * answered or kept, and timeouts are honoured.
  */
 @Timeout(60)
 class SpinLockLostRaceTest {
+  private static final long RUN_NANOS = TimeUnit.MILLISECONDS.toNanos(800);
+  private static final long HOLD_NANOS = TimeUnit.MICROSECONDS.toNanos(30);
+  private static final long INTERRUPT_EVERY_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
+
   private final SpinLock lock = new SpinLock();
-  private final AtomicBoolean stopHog = new AtomicBoolean();
-  private final AtomicLong hogRounds = new AtomicLong();
+  private final AtomicBoolean stop = new AtomicBoolean();
+  private final AtomicBoolean hogStopped = new AtomicBoolean(); // read by the late waiter only
+  private final List<Thread> threads = new ArrayList<>();
+  private final ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
+  private final AtomicLong acquisitions = new AtomicLong();
   private long counter; // guarded by lock
-  private Thread hog;
 
-  /** Starts the hog and returns once it holds the lock for the first time. */
-  private void startHog() throws InterruptedException {
-    CountDownLatch running = new CountDownLatch(1);
-    hog =
-        new Thread(
-            () -> {
-              while (!stopHog.get()) {
-                lock.lock();
-                try {
-                  counter++;
-                } finally {
-                  lock.unlock();
-                }
-                hogRounds.incrementAndGet();
-                running.countDown();
-              }
-            },
-            "hog");
-    hog.start();
-    assertThat(running.await(10, TimeUnit.SECONDS)).as("hog started").isTrue();
-  }
-
-  private void stopHog() throws InterruptedException {
-    stopHog.set(true);
-    hog.join(TimeUnit.SECONDS.toMillis(10));
-    assertThat(hog.isAlive()).as("hog stopped").isFalse();
-  }
-
-  @AfterEach
-  void noThreadOutlivesTheTest() throws InterruptedException {
-    stopHog.set(true);
-    if (hog != null) {
-      hog.join(TimeUnit.SECONDS.toMillis(10));
-      assertThat(hog.isAlive()).isFalse();
-    }
-  }
-
-  @Test
-  void waiterGetsTheLockOnceTheHogStopsAndTheCountIsExact() throws Exception {
-    startHog();
-    AtomicLong waiterAcquisitions = new AtomicLong();
-    AtomicBoolean stopWaiter = new AtomicBoolean();
-    CountDownLatch waiterDone = new CountDownLatch(1);
-    Thread waiter =
-        new Thread(
-            () -> {
-              // Keep contending while the hog runs; every acquisition counts.
-              while (!stopWaiter.get()) {
-                lock.lock();
-                try {
-                  counter++;
-                } finally {
-                  lock.unlock();
-                }
-                waiterAcquisitions.incrementAndGet();
-              }
-              // One last acquisition after the hog has stopped: it must not hang.
-              lock.lock();
-              try {
-                counter++;
-              } finally {
-                lock.unlock();
-              }
-              waiterAcquisitions.incrementAndGet();
-              waiterDone.countDown();
-            },
-            "waiter");
-    waiter.start();
-    long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200);
+  private static void busyWait(long nanos) {
+    long until = System.nanoTime() + nanos;
     while (System.nanoTime() - until < 0) {
-      Thread.onSpinWait(); // let the two contend for a while (the result is not awaited here)
+      Thread.onSpinWait();
     }
-    stopHog();
-    stopWaiter.set(true);
-    assertThat(waiterDone.await(10, TimeUnit.SECONDS)).as("waiter finished").isTrue();
-    waiter.join(TimeUnit.SECONDS.toMillis(10));
-    assertThat(waiter.isAlive()).isFalse();
-    assertThat(lock.isLocked()).isFalse();
+  }
+
+  /** Starts a daemon thread that records any throwable as a failure. */
+  private Thread start(String name, Runnable body) {
+    Thread t =
+        new Thread(
+            () -> {
+              try {
+                body.run();
+              } catch (Throwable e) {
+                failures.add(e);
+              }
+            },
+            name);
+    t.setDaemon(true); // belt and braces: @AfterEach stops and joins every one
+    threads.add(t);
+    t.start();
+    return t;
+  }
+
+  /** The critical section every acquirer runs: check ownership, count. */
+  private void inside() {
+    if (!lock.isHeldByCurrentThread()) {
+      throw new AssertionError("acquisition returned without holding the lock");
+    }
+    counter++;
+    acquisitions.incrementAndGet();
+  }
+
+  private void startHog() {
+    start(
+        "hog",
+        () -> {
+          while (!stop.get()) {
+            lock.lock();
+            try {
+              busyWait(HOLD_NANOS);
+              inside();
+            } finally {
+              lock.unlock();
+            }
+          }
+        });
+  }
+
+  private void startInterrupter(List<Thread> targets) {
+    start(
+        "interrupter",
+        () -> {
+          while (!stop.get()) {
+            busyWait(INTERRUPT_EVERY_NANOS);
+            targets.get(ThreadLocalRandom.current().nextInt(targets.size())).interrupt();
+          }
+        });
+  }
+
+  /** Lets the threads run for RUN_NANOS, stops them, and checks the shared invariants. */
+  private void runThenCheck() throws InterruptedException {
+    CountDownLatch never = new CountDownLatch(1);
+    assertThat(never.await(TimeUnit.NANOSECONDS.toMillis(RUN_NANOS), TimeUnit.MILLISECONDS))
+        .isFalse(); // a bounded wait for the run to elapse, not for a result
+    stopAll();
+    assertThat(failures).as("failures in the threads").isEmpty();
+    assertThat(lock.isLocked()).as("free after everyone stopped").isFalse();
     lock.lock();
     try {
-      assertThat(counter).isEqualTo(hogRounds.get() + waiterAcquisitions.get());
+      assertThat(counter).as("no lost or doubled critical section").isEqualTo(acquisitions.get());
     } finally {
       lock.unlock();
     }
   }
 
-  @Test
-  void timedTryLockAgainstAHogReturnsWithinItsTimeout() throws Exception {
-    startHog();
-    long timeoutNanos = TimeUnit.MILLISECONDS.toNanos(5);
-    for (int i = 0; i < 40; i++) {
-      long start = System.nanoTime();
-      boolean got = lock.tryLock(5, TimeUnit.MILLISECONDS);
-      long elapsed = System.nanoTime() - start;
-      if (got) {
-        assertThat(lock.isHeldByCurrentThread()).isTrue();
-        lock.unlock();
-      } else {
-        assertThat(elapsed).as("gave up only after the timeout").isGreaterThanOrEqualTo(timeoutNanos);
-        assertThat(lock.isHeldByCurrentThread()).isFalse();
-      }
-      // The lost-race park is cut to the time left: no attempt overshoots by a whole backstop
-      // period many times over (generous bound for a loaded CI machine).
-      assertThat(elapsed).isLessThan(TimeUnit.MILLISECONDS.toNanos(500));
+  private void stopAll() throws InterruptedException {
+    stop.set(true);
+    for (Thread t : threads) {
+      t.join(TimeUnit.SECONDS.toMillis(10));
+      assertThat(t.isAlive()).as(t.getName() + " stopped").isFalse();
     }
-    stopHog();
-    assertThat(lock.tryLock(1, TimeUnit.SECONDS)).as("free once the hog stopped").isTrue();
-    lock.unlock();
+  }
+
+  @AfterEach
+  void noThreadOutlivesTheTest() throws InterruptedException {
+    stop.set(true);
+    hogStopped.set(true);
+    for (Thread t : threads) {
+      t.join(TimeUnit.SECONDS.toMillis(10));
+    }
+    for (Thread t : threads) {
+      assertThat(t.isAlive()).as(t.getName() + " still running").isFalse();
+    }
   }
 
   @Test
-  void lockInterruptiblyAgainstAHogAnswersAnInterrupt() throws Exception {
+  void plainLockHoldsTheLockOnReturnUnderInterrupts() throws Exception {
     startHog();
-    AtomicReference<Throwable> outcome = new AtomicReference<>();
-    AtomicBoolean heldAfterwards = new AtomicBoolean(true);
-    CountDownLatch contending = new CountDownLatch(1);
-    Thread waiter =
-        new Thread(
-            () -> {
+    AtomicLong seenInterrupts = new AtomicLong();
+    List<Thread> waiters = new ArrayList<>();
+    for (int i = 0; i < 2; i++) {
+      waiters.add(
+          start(
+              "lock-" + i,
+              () -> {
+                while (!stop.get()) {
+                  lock.lock();
+                  try {
+                    inside();
+                  } finally {
+                    lock.unlock();
+                  }
+                  if (Thread.interrupted()) {
+                    seenInterrupts.incrementAndGet(); // lock() does not answer interrupts
+                  }
+                }
+              }));
+    }
+    startInterrupter(waiters);
+    runThenCheck();
+    assertThat(seenInterrupts.get()).as("interrupts arrived during the run").isPositive();
+  }
+
+  @Test
+  void lockInterruptiblyEitherHoldsTheLockOrThrowsWithoutIt() throws Exception {
+    startHog();
+    AtomicLong interrupted = new AtomicLong();
+    List<Thread> waiters = new ArrayList<>();
+    for (int i = 0; i < 2; i++) {
+      waiters.add(
+          start(
+              "interruptible-" + i,
+              () -> {
+                while (!stop.get()) {
+                  try {
+                    lock.lockInterruptibly();
+                  } catch (InterruptedException e) {
+                    if (lock.isHeldByCurrentThread()) {
+                      throw new AssertionError("threw InterruptedException holding the lock", e);
+                    }
+                    interrupted.incrementAndGet();
+                    continue;
+                  }
+                  try {
+                    inside();
+                  } finally {
+                    lock.unlock();
+                  }
+                }
+              }));
+    }
+    startInterrupter(waiters);
+    runThenCheck();
+    assertThat(interrupted.get()).as("some waits were ended by an interrupt").isPositive();
+  }
+
+  @Test
+  void timedTryLockHoldsTheLockOnTrueAndWaitsItsTimeoutOnFalse() throws Exception {
+    startHog();
+    AtomicLong timedOut = new AtomicLong();
+    for (int i = 0; i < 2; i++) {
+      start(
+          "timed-" + i,
+          () -> {
+            while (!stop.get()) {
+              long timeout = ThreadLocalRandom.current().nextLong(5_000, 200_000); // ns
+              long start = System.nanoTime();
+              boolean got;
               try {
-                for (;;) { // may win now and then (the lock is unfair): keep trying
-                  contending.countDown();
-                  lock.lockInterruptibly();
+                got = lock.tryLock(timeout, TimeUnit.NANOSECONDS);
+              } catch (InterruptedException e) {
+                if (lock.isHeldByCurrentThread()) {
+                  throw new AssertionError("threw InterruptedException holding the lock", e);
+                }
+                continue;
+              }
+              long elapsed = System.nanoTime() - start;
+              if (got) {
+                try {
+                  inside();
+                } finally {
                   lock.unlock();
                 }
-              } catch (Throwable t) {
-                outcome.set(t);
-                heldAfterwards.set(lock.isHeldByCurrentThread());
+              } else {
+                if (lock.isHeldByCurrentThread()) {
+                  throw new AssertionError("tryLock returned false holding the lock");
+                }
+                if (elapsed < timeout) {
+                  throw new AssertionError(
+                      "gave up after " + elapsed + " ns, before its " + timeout + " ns timeout");
+                }
+                timedOut.incrementAndGet();
               }
-            },
-            "interruptible-waiter");
-    waiter.start();
-    assertThat(contending.await(10, TimeUnit.SECONDS)).isTrue();
-    long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
-    while (System.nanoTime() - until < 0) {
-      Thread.onSpinWait(); // let it lose a few races first
+            }
+          });
     }
-    waiter.interrupt();
-    waiter.join(TimeUnit.SECONDS.toMillis(10));
-    assertThat(waiter.isAlive()).as("the interrupt ended the wait").isFalse();
-    assertThat(outcome.get()).isInstanceOf(InterruptedException.class);
-    assertThat(heldAfterwards.get()).as("not holding the lock after the interrupt").isFalse();
-    stopHog();
+    // No interrupter here: interrupts would end most waits before their timeout.
+    runThenCheck();
+    assertThat(timedOut.get()).as("some attempts timed out against the hog").isPositive();
   }
 
   @Test
-  void plainLockAgainstAHogKeepsAnInterruptAndStillAcquires() throws Exception {
+  void aWaiterGetsTheLockOnceTheHogStops() throws Exception {
     startHog();
-    AtomicBoolean interruptKept = new AtomicBoolean();
-    AtomicBoolean acquired = new AtomicBoolean();
-    CountDownLatch contending = new CountDownLatch(1);
-    CountDownLatch done = new CountDownLatch(1);
-    Thread waiter =
-        new Thread(
-            () -> {
-              contending.countDown();
-              // Interrupted before it starts waiting, so no race decides whether the interrupt
-              // lands: every park in the wait (registered or lost-race) then returns at once,
-              // the wait clears the status, parks again, and must set it again on return.
-              Thread.currentThread().interrupt();
-              lock.lock();
-              try {
-                acquired.set(lock.isHeldByCurrentThread());
-                interruptKept.set(Thread.currentThread().isInterrupted());
-              } finally {
-                lock.unlock();
-              }
-              done.countDown();
-            },
-            "uninterruptible-waiter");
-    waiter.start();
-    assertThat(contending.await(10, TimeUnit.SECONDS)).isTrue();
-    long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
-    while (System.nanoTime() - until < 0) {
-      Thread.onSpinWait(); // let it lose a few races first
-    }
-    stopHog();
-    assertThat(done.await(10, TimeUnit.SECONDS)).as("acquired once the hog stopped").isTrue();
-    waiter.join(TimeUnit.SECONDS.toMillis(10));
-    assertThat(acquired.get()).isTrue();
-    assertThat(interruptKept.get()).as("interrupt status set again on return").isTrue();
+    CountDownLatch acquired = new CountDownLatch(1);
+    start(
+        "late-waiter",
+        () -> {
+          // Contend until the hog has stopped, then one more acquisition must not hang.
+          while (!hogStopped.get()) {
+            lock.lock();
+            try {
+              inside();
+            } finally {
+              lock.unlock();
+            }
+          }
+          lock.lock();
+          try {
+            inside();
+          } finally {
+            lock.unlock();
+          }
+          acquired.countDown();
+        });
+    busyWait(TimeUnit.MILLISECONDS.toNanos(200));
+    stop.set(true); // stops the hog; the late waiter ignores `stop`
+    threads.get(0).join(TimeUnit.SECONDS.toMillis(10));
+    assertThat(threads.get(0).isAlive()).as("hog stopped").isFalse();
+    hogStopped.set(true);
+    assertThat(acquired.await(10, TimeUnit.SECONDS)).as("acquired after the hog stopped").isTrue();
+    stopAll();
+    assertThat(failures).isEmpty();
+    assertThat(lock.isLocked()).isFalse();
+    assertThat(counter).isEqualTo(acquisitions.get());
   }
 }
