@@ -90,7 +90,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Footprint:</b> a {@code Mutex} takes about 220 bytes with its lock (a {@code
  * ReentrantLock} about 50): the lock word is padded onto a cache line of its own, because
- * sharing that line with a neighbouring object made contended calls up to 8 times slower in
+ * sharing that line with a neighbouring object made contended calls up to 12 times slower in
  * some JVM runs (see the padding notes in the source).
  *
  * <p><b>Misuse:</b> null functions or timeouts throw {@link NullPointerException}; acquiring the
