@@ -1079,9 +1079,9 @@ final class BadInputTest {
   }
 
   /**
-   * setup returns {release, waiter}: the waiter runs on another thread with a huge timeout; after
-   * a short pause (to let it block; not needed for the result) the release runs; the waiter
-   * must then succeed.
+   * setup returns {release, waiter}: the waiter runs on another thread with a huge timeout; once
+   * it has blocked (a bounded wait on its thread state) the release runs; the waiter must then
+   * succeed.
    */
   private static Edge waitsForRelease(String name, Callable<Object[]> setup) {
     return new Edge(name + " on something busy waits, then succeeds", () -> {
@@ -1097,7 +1097,15 @@ final class BadInputTest {
         }
       }, "test-bad-waiter");
       t.start();
-      Thread.sleep(50); // provoke the schedule where the waiter blocks first
+      // Wait (bounded) until the waiter has blocked, or has already (wrongly) returned, so that
+      // the release below always comes after the waiter started waiting with its huge timeout.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (got.get() == null
+          && t.getState() != Thread.State.WAITING
+          && t.getState() != Thread.State.TIMED_WAITING) {
+        assertThat(System.nanoTime() - deadline).as(name + " never blocked").isNegative();
+        Thread.onSpinWait();
+      }
       assertThat(got.get()).as(name + " gave up before the release (overflow?)").isNull();
       release.run();
       t.join(TimeUnit.SECONDS.toMillis(5));

@@ -101,6 +101,7 @@ public final class TicketLockFairnessBench {
     }
     barrier.await();
     long start = System.nanoTime();
+    // The measurement period itself, not a wait for a result: the workers run until `stop`.
     Thread.sleep(TimeUnit.SECONDS.toMillis(seconds));
     stop.set(true);
     for (Thread t : workers) {
