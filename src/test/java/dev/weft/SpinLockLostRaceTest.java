@@ -4,12 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -33,7 +33,7 @@ class SpinLockLostRaceTest {
   private final AtomicBoolean stop = new AtomicBoolean();
   private final AtomicBoolean hogStopped = new AtomicBoolean(); // read by the late waiter only
   private final List<Thread> threads = new ArrayList<>();
-  private final ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
+  private final AtomicReference<Throwable> failure = new AtomicReference<>();
   private final AtomicLong acquisitions = new AtomicLong();
   private long counter; // guarded by lock
 
@@ -44,21 +44,10 @@ class SpinLockLostRaceTest {
     }
   }
 
-  /** Starts a daemon thread that records any throwable as a failure. */
-  private Thread start(String name, Runnable body) {
-    Thread t =
-        new Thread(
-            () -> {
-              try {
-                body.run();
-              } catch (Throwable e) {
-                failures.add(e);
-              }
-            },
-            name);
-    t.setDaemon(true); // belt and braces: @AfterEach stops and joins every one
+  /** Starts a test thread that records its first throwable; {@code @AfterEach} joins it. */
+  private Thread start(String name, SpinLockContractTest.ThrowingRunnable body) {
+    Thread t = SpinLockContractTest.start(name, body, failure);
     threads.add(t);
-    t.start();
     return t;
   }
 
@@ -104,7 +93,7 @@ class SpinLockLostRaceTest {
     assertThat(never.await(TimeUnit.NANOSECONDS.toMillis(RUN_NANOS), TimeUnit.MILLISECONDS))
         .isFalse(); // a bounded wait for the run to elapse, not for a result
     stopAll();
-    assertThat(failures).as("failures in the threads").isEmpty();
+    assertThat(failure.get()).as("failure in a thread").isNull();
     assertThat(lock.isLocked()).as("free after everyone stopped").isFalse();
     lock.lock();
     try {
@@ -271,7 +260,7 @@ class SpinLockLostRaceTest {
     hogStopped.set(true);
     assertThat(acquired.await(10, TimeUnit.SECONDS)).as("acquired after the hog stopped").isTrue();
     stopAll();
-    assertThat(failures).isEmpty();
+    assertThat(failure.get()).isNull();
     assertThat(lock.isLocked()).isFalse();
     assertThat(counter).isEqualTo(acquisitions.get());
   }
