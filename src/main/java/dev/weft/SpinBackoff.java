@@ -3,8 +3,10 @@ package dev.weft;
 /**
  * The contention policies of {@link SpinLock} and {@link TicketLock}. {@code SpinLock}: spin
  * briefly with bounded exponential backoff, then yield the processor a few times, then park.
- * {@code TicketLock}: the next-in-line waiter spins for a short, clock-measured time, then
- * parks, and never yields (see {@link #HANDOFF_SPIN_NANOS} for the measurements behind that).
+ * {@code TicketLock}: a waiter further back in the queue yields for a short, clock-measured
+ * time (unless slow yields show other load on the machine), the next-in-line waiter spins for
+ * a short time and does not yield, and both then park (see {@link #QUEUE_YIELD_NANOS} and
+ * {@link #HANDOFF_SPIN_NANOS} for the measurements behind that).
  *
  * <p>The spin budget is bounded by what blocking would cost. A waiter that spins longer than a
  * park/unpark round trip only burns a core that the lock owner (or another runnable thread)
@@ -69,8 +71,9 @@ final class SpinBackoff {
    * 20 µs stays below a park/unpark round trip (~25 µs there), the usual bound for spinning
    * before blocking.
    *
-   * <p>A {@code TicketLock} waiter does <em>not</em> yield between spinning and parking
-   * (unlike {@link SpinLock}, see {@link #YIELDS}). Measured on the 2-core VM with 2 threads:
+   * <p>A {@code TicketLock} waiter that is next in line does <em>not</em> yield between
+   * spinning and parking (unlike {@link SpinLock}, see {@link #YIELDS}; waiters further back do,
+   * see {@link #QUEUE_YIELD_NANOS}). Measured on the 2-core VM with 2 threads:
    * with up to 3 yields, 100% of acquisitions went through the slow path and throughput was
    * 0.05–0.7 ops/µs; with even 1 yield 0.2–4.6; with none 11–23 ops/µs, with 0.1% slow
    * acquisitions. The reason is a convoy: a waiter that yields stays runnable, so the two threads
@@ -80,12 +83,69 @@ final class SpinBackoff {
    */
   static final long HANDOFF_SPIN_NANOS = 20_000L;
 
+  /**
+   * How long a {@link TicketLock} waiter that is <em>further back</em> than next in line yields
+   * before it parks: 20 µs. Such a waiter gives its core to any other runnable thread (usually
+   * the holder or the next in line, on a machine with more lock users than cores) but stays
+   * runnable itself, so that its turn needs no wake-up. See {@link #SLOW_YIELD_NANOS} for when
+   * it parks at once instead.
+   *
+   * <p>Why: with 4 threads on 2 cores and every waiter parking, each hand-over went to a parked
+   * thread, and on the benchmark VM waking a thread on an idle virtual CPU costs 15&ndash;30 µs
+   * (the VM's halt polling is off), plus about 11 µs in the waker. {@code TicketLock} ran at
+   * 0.08 ops/µs, fair {@code ReentrantLock} at 0.10. With waiters further back yielding for
+   * 20 µs (and no pause rule yet): 1.65 ops/µs median (3 forks &times; 5 iterations), and
+   * every thread's share within &plusmn;0.1% of the mean. 100 µs measured the same (1.62); 5 µs
+   * gave 0.49. With the pause rule below: 1.51. Beyond about 4 threads per 2 cores the yields
+   * themselves become slow, the pause rule switches yielding off, and the lock parks as before
+   * (8 and 16 threads: 0.07&ndash;0.08 ops/µs, the same as fair {@code ReentrantLock}).
+   */
+  static final long QUEUE_YIELD_NANOS = 20_000L;
+
+  /**
+   * A {@link TicketLock} waiter's {@link Thread#yield()} that returns this late (200 µs) lost a
+   * scheduler time slice to another runnable thread: the core is oversubscribed, usually by
+   * work outside the lock. Yielding then delays a waiter past its turn, and everyone behind it
+   * with it: with two CPU-bound processes beside the benchmark, yielding without this rule
+   * gave 0.001&ndash;0.002 ops/µs against 2.1 when parking. {@link #SLOW_YIELDS_TO_PAUSE} slow
+   * yields within {@link #SLOW_YIELD_WINDOW_NANOS} pause yielding on that lock. On the idle
+   * machine 99.99% of yields took under 10 µs and about 1 in 60,000 over 200 µs, mostly in
+   * pairs at JMH iteration boundaries, which is why one or two do not pause it.
+   */
+  static final long SLOW_YIELD_NANOS = 200_000L;
+
+  /**
+   * How long a {@link TicketLock} keeps yielding paused the first time: 100 ms. Then waiters
+   * try yielding again; if that pauses it again within one pause length, the pause doubles, up
+   * to {@link #MAX_YIELD_PAUSE_NANOS}. Under steady outside load a lock thus loses a few time
+   * slices per 1.6 s, and it is back to yielding within 1.6 s once that load is gone. Measured
+   * with two CPU-bound processes beside {@code SpinLockBench.oversubscribed4} (4 forks &times;
+   * 10 iterations, two alternating runs): medians 0.37 and 0.36 ops/µs against 0.17 and 0.60
+   * for the parking-only policy, fork means 1.0&ndash;4.0 against 0.7&ndash;3.7, fair
+   * {@code ReentrantLock} 0.94 (1.5&ndash;5.3); under that load every lock swings between 0.04
+   * and 10+ per iteration.
+   */
+  static final long YIELD_PAUSE_NANOS = 100_000_000L;
+
+  /** The longest pause of yielding, reached by doubling while slow yields go on: 1.6 s. */
+  static final long MAX_YIELD_PAUSE_NANOS = 1_600_000_000L;
+
+  /**
+   * Slow yields ({@link #SLOW_YIELD_NANOS}) within {@link #SLOW_YIELD_WINDOW_NANOS} that pause
+   * yielding on a {@link TicketLock}: 4.
+   */
+  static final int SLOW_YIELDS_TO_PAUSE = 4;
+
+  /** The window in which {@link #SLOW_YIELDS_TO_PAUSE} slow yields pause yielding: 10 ms. */
+  static final long SLOW_YIELD_WINDOW_NANOS = 10_000_000L;
+
   /** Pauses between two clock reads in the {@link #HANDOFF_SPIN_NANOS} spin (a read is ~20 ns). */
   static final int CLOCK_CHECK_SPINS = 16;
 
   /**
    * {@link Thread#yield()} calls (each followed by one attempt) between spinning and parking, in
-   * {@link SpinLock} only ({@link TicketLock} does not yield; see {@link #HANDOFF_SPIN_NANOS}).
+   * {@link SpinLock} only ({@link TicketLock}'s next in line does not yield, see {@link
+   * #HANDOFF_SPIN_NANOS}; its waiters further back yield by time, see {@link #QUEUE_YIELD_NANOS}).
    */
   static final int YIELDS = 3;
 
@@ -142,12 +202,14 @@ final class SpinBackoff {
   }
 
   /**
-   * Gives the processor away once, between the spin phase and parking.
+   * Gives the processor away once: between the spin phase and parking in {@link SpinLock}, and
+   * in the yield phase of a {@link TicketLock} waiter further back in the queue.
    *
    * <p>Error Prone's ThreadPriorityCheck discourages {@link Thread#yield()} because correctness
    * must not depend on the scheduler. Here it does not: yielding is purely a performance step
    * of the documented spin-yield-park policy (it lets a descheduled lock owner, or the thread
-   * we are about to hand over to, run on this core), and every wait ends in a park.
+   * we are about to hand over to, run on this core), and every wait ends in a park or in a
+   * hand-over that does not depend on the yield.
    */
   @SuppressWarnings("ThreadPriorityCheck") // performance hint only; see above
   static void yieldProcessor() {

@@ -11,8 +11,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A fair, non-reentrant mutual-exclusion lock: threads acquire it strictly in the order in
- * which they asked for it, and waiters spin only while they are next in line, so fairness
- * does not collapse when there are more threads than cores.
+ * which they asked for it, and its waiting policy keeps that order cheap when there are more
+ * threads than cores.
  *
  * <pre>{@code
  * TicketLock lock = new TicketLock();
@@ -49,16 +49,26 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Order and policy.</b> This is a queue lock (MCS-style: each waiter has its own node,
  * the releaser hands the lock directly to its successor). Requests are served first come,
  * first served; {@link #tryLock()} succeeds only when nobody holds the lock <em>and</em> nobody
- * is queued, so it never overtakes a waiter. A waiter whose predecessor holds the lock (it is
- * next) polls its own node with {@link Thread#onSpinWait()} for up to 20 µs (timed with {@link
- * System#nanoTime()}, no backoff: nobody else writes that cache line) and then parks; a waiter
- * further back parks at once, because spinning there only steals cores from the threads ahead
- * of it. Waiters never {@link Thread#yield()}: a yielding waiter stays runnable and, on a busy
- * machine, ends up trading the lock with the holder through the scheduler on every
- * acquisition (measured: 20&ndash;100&times; slower than parking; see {@code
- * docs/spinlock.md}). The releaser unparks the successor only if it actually parked. A
- * waiter that times out or is interrupted marks its node abandoned; the releaser skips such
- * nodes, handing the lock past them, so those behind it keep their place.
+ * is queued, so it never overtakes a waiter. Each wait goes through at most three steps:
+ * <ol>
+ *   <li>A waiter <em>further back</em> than next in line calls {@link Thread#yield()} for up to
+ *       20 µs: it gives its core to the threads ahead of it but stays runnable, so that its turn
+ *       needs no wake-up (on the benchmark VM, waking a thread on an idle core cost 15&ndash;30
+ *       µs; with 4 threads on 2 cores this step took the lock from 0.08 to about 1.5
+ *       acquisitions per µs). If a yield returns 200 µs or more late, another thread had the core
+ *       for a whole time slice; after 4 such yields within 10 ms the lock stops yielding for
+ *       100 ms (doubling, up to 1.6 s, while it keeps happening), because under outside CPU load
+ *       a yielding waiter misses its turn by a time slice while a parked one is woken at once.
+ *   <li>A waiter that is next in line (its predecessor holds the lock) polls its own node with
+ *       {@link Thread#onSpinWait()} for up to 20 µs (timed with {@link System#nanoTime()}, no
+ *       backoff: nobody else writes that cache line). It does not yield: with two threads, that
+ *       made them trade the lock through the scheduler on every acquisition.
+ *   <li>Then it parks until the lock is handed to it (or it times out or is interrupted).
+ * </ol>
+ * The constants and the measurements behind them are in {@code SpinBackoff} and {@code
+ * docs/spinlock.md}. The releaser unparks the successor only if it actually parked. A waiter
+ * that times out or is interrupted marks its node abandoned; the releaser skips such nodes,
+ * handing the lock past them, so those behind it keep their place.
  */
 public final class TicketLock implements Lock {
   /*
@@ -113,12 +123,28 @@ public final class TicketLock implements Lock {
    * Spinning: only a waiter whose predecessor holds the lock (p.status == GRANTED, opaque
    * hint: a stale value only makes it park a little early or spin a little in vain) spins, on
    * its own node's status (opaque reads; the loop then re-reads it with acquire before taking
-   * the lock), for SpinBackoff.HANDOFF_SPIN_NANOS, then parks. Others park after one check,
-   * which is what keeps an oversubscribed machine from spending its cores on waiters that
-   * cannot get the lock soon. One spin phase per wake-up. No Thread.yield(): it kept two
-   * threads on one core handing the lock to each other through the scheduler (a convoy that
-   * never drains, every acquisition on the slow path); parking takes the waiter off the run
-   * queue and lets the holder run on. Parking: the waiter CASes its status WAITING -> PARKED
+   * the lock), for SpinBackoff.HANDOFF_SPIN_NANOS, then parks. One on-CPU phase per wake-up.
+   * The next in line does not Thread.yield(): with two threads that kept both on one core
+   * handing the lock to each other through the scheduler (a convoy that never drains, every
+   * acquisition on the slow path); parking takes it off the run queue and lets the holder run.
+   *
+   * Waiting further back (p.status != GRANTED): the waiter yields, re-reading p and its own
+   * node (opaque hints) after each yield, for SpinBackoff.QUEUE_YIELD_NANOS, then spins if p
+   * now holds the lock, else parks. Spinning here would steal the core from the threads ahead;
+   * parking at once made every hand-over on an oversubscribed machine go to a parked thread,
+   * i.e. one wake-up (15-30 us on the VM) per acquisition. A yielding waiter is still runnable
+   * when its turn comes, and while it yields its core runs the threads ahead of it. That only
+   * holds while the runnable threads are the lock's own: when other work competes for the
+   * core, a yield can cost a whole time slice, and a waiter granted the lock meanwhile keeps
+   * everyone waiting for it. So each yield is timed; one that takes SLOW_YIELD_NANOS or more
+   * is counted in slowYields/slowYieldsSince, and SLOW_YIELDS_TO_PAUSE of them within
+   * SLOW_YIELD_WINDOW_NANOS set yieldPausedUntil, during which waiters further back park at
+   * once (the pre-yielding policy). The pause starts at YIELD_PAUSE_NANOS and doubles, up to
+   * MAX_YIELD_PAUSE_NANOS, when a pause follows the previous one within its own length. These
+   * four fields are heuristics shared by the lock's waiters, read and written opaque without
+   * atomic updates: a lost count or a torn-looking pair only moves a pause, never the queue.
+   * Yielding changes no node state, so the hand-over protocol above is the same for a waiter
+   * that yields, spins or parks. Parking: the waiter CASes its status WAITING -> PARKED
    * (a full fence) and re-checks nothing else: a releaser that CASes PARKED -> GRANTED sees
    * PARKED and unparks, and one that won WAITING -> GRANTED first makes the waiter's CAS fail,
    * so no wakeup can be lost (LockSupport permits cover an unpark that precedes the park).
@@ -131,12 +157,20 @@ public final class TicketLock implements Lock {
 
   private static final VarHandle TAIL;
   private static final VarHandle OWNER;
+  private static final VarHandle YIELD_PAUSED_UNTIL;
+  private static final VarHandle SLOW_YIELDS;
+  private static final VarHandle SLOW_YIELDS_SINCE;
+  private static final VarHandle YIELD_PAUSE;
 
   static {
     try {
       MethodHandles.Lookup l = MethodHandles.lookup();
       TAIL = l.findVarHandle(TicketLock.class, "tail", Node.class);
       OWNER = l.findVarHandle(TicketLock.class, "owner", Thread.class);
+      YIELD_PAUSED_UNTIL = l.findVarHandle(TicketLock.class, "yieldPausedUntil", long.class);
+      SLOW_YIELDS = l.findVarHandle(TicketLock.class, "slowYields", int.class);
+      SLOW_YIELDS_SINCE = l.findVarHandle(TicketLock.class, "slowYieldsSince", long.class);
+      YIELD_PAUSE = l.findVarHandle(TicketLock.class, "yieldPause", long.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -167,8 +201,35 @@ public final class TicketLock implements Lock {
    */
   private final Node fastNode = new Node(null, Node.GRANTED);
 
+  /**
+   * Until when (a {@link System#nanoTime()} value) waiters behind the next in line park at once
+   * instead of yielding, because a yield on this lock recently lost a time slice to another
+   * thread. A hint, read and written opaque: a stale value only costs one slow yield or one
+   * early park. See "Waiting further back" in the algorithm notes. The four yield-pause fields
+   * add 28 bytes to the lock.
+   */
+  @SuppressWarnings("unused") // accessed through YIELD_PAUSED_UNTIL
+  private long yieldPausedUntil;
+
+  /** Slow yields counted since {@link #slowYieldsSince}; a hint, like the pause. */
+  @SuppressWarnings("unused") // accessed through SLOW_YIELDS
+  private int slowYields;
+
+  /** The length of the last pause, in ns; doubled while pauses follow each other. */
+  @SuppressWarnings("unused") // accessed through YIELD_PAUSE
+  private long yieldPause; // 0: no pause yet
+
+  /** When the current slow-yield count started (a {@link System#nanoTime()} value). */
+  @SuppressWarnings("unused") // accessed through SLOW_YIELDS_SINCE
+  private long slowYieldsSince;
+
   /** Creates an unlocked lock. */
-  public TicketLock() {}
+  public TicketLock() {
+    // "Paused until now", i.e. not paused; nanoTime has an arbitrary origin, so 0 would not do.
+    long now = System.nanoTime();
+    yieldPausedUntil = now;
+    slowYieldsSince = now;
+  }
 
   // ---- accessors ----
 
@@ -194,6 +255,15 @@ public final class TicketLock implements Lock {
 
   private void setOwnerOpaque(@Nullable Thread t) {
     OWNER.setOpaque(this, t);
+  }
+
+  // Opaque: the yield-pause fields are hints (see "Waiting further back").
+  private long yieldPausedUntilOpaque() {
+    return (long) YIELD_PAUSED_UNTIL.getOpaque(this);
+  }
+
+  private void setYieldPausedUntilOpaque(long nanoTime) {
+    YIELD_PAUSED_UNTIL.setOpaque(this, nanoTime);
   }
 
   /** The fast path's success: fastNode is already GRANTED, so only head and owner. */
@@ -443,6 +513,25 @@ public final class TicketLock implements Lock {
     return count;
   }
 
+  /**
+   * Tells whether waiters behind the next in line currently park at once instead of yielding
+   * (for tests); a snapshot.
+   *
+   * @return true if a slow yield paused yielding on this lock and the pause has not ended
+   */
+  boolean yieldingPaused() {
+    return System.nanoTime() - yieldPausedUntilOpaque() < 0L;
+  }
+
+  /**
+   * The length of the last pause of yielding (for tests).
+   *
+   * @return the pause length in ns, 0 if yielding was never paused
+   */
+  long yieldPauseNanos() {
+    return (long) YIELD_PAUSE.getOpaque(this);
+  }
+
   // ---- slow paths ----
 
   private int acquireSlow(Thread me, boolean interruptible, boolean timed, long nanos) {
@@ -501,11 +590,11 @@ public final class TicketLock implements Lock {
           return ACQUIRED;
         }
       }
-      // Spin only while next in line (predecessor holds the lock), and only for a short time;
-      // then park. No yield: see SpinBackoff.HANDOFF_SPIN_NANOS for why.
+      // Once per wake-up, wait on the CPU for a short time before parking: yield while further
+      // back, spin while next in line (see the algorithm notes).
       if (!spun) {
         spun = true;
-        if (p.statusOpaque() == Node.GRANTED && spinForGrant(n)) {
+        if (waitOnCpu(p, n, me, timed, deadline)) {
           continue; // granted: the acquire read at the top of the loop takes it
         }
       }
@@ -518,6 +607,83 @@ public final class TicketLock implements Lock {
         LockSupport.park(this);
       }
       spun = false; // woken: granted, or interrupt/timeout/spurious
+    }
+  }
+
+  /**
+   * The on-CPU part of one wait, before parking. A waiter whose predecessor does not hold the
+   * lock yields for up to {@link SpinBackoff#QUEUE_YIELD_NANOS} (unless yielding is paused on
+   * this lock), and a waiter whose predecessor holds it (or comes to hold it while we yield)
+   * spins for up to {@link SpinBackoff#HANDOFF_SPIN_NANOS}.
+   *
+   * @return true if {@code n} was granted meanwhile
+   */
+  private boolean waitOnCpu(Node p, Node n, Thread me, boolean timed, long deadline) {
+    // Opaque reads of p: only hints for choosing how to wait (see the algorithm notes).
+    if (p.statusOpaque() != Node.GRANTED
+        && System.nanoTime() - yieldPausedUntilOpaque() >= 0L
+        && yieldWhileBehind(p, n, me, timed, deadline)) {
+      return true;
+    }
+    return p.statusOpaque() == Node.GRANTED && spinForGrant(n);
+  }
+
+  /**
+   * A waiter further back than next in line: yields until its predecessor holds the lock, its
+   * own node is granted, {@link SpinBackoff#QUEUE_YIELD_NANOS} (or the deadline) passes, or the
+   * thread is interrupted. A yield that takes {@link SpinBackoff#SLOW_YIELD_NANOS} or more means
+   * another runnable thread took this core for a time slice; then yielding is paused on this
+   * lock for {@link SpinBackoff#YIELD_PAUSE_NANOS} and the waiter goes on to park.
+   *
+   * @return true if {@code n} was granted while yielding
+   */
+  private boolean yieldWhileBehind(Node p, Node n, Thread me, boolean timed, long deadline) {
+    long now = System.nanoTime();
+    long end = now + SpinBackoff.QUEUE_YIELD_NANOS;
+    if (timed && deadline - end < 0L) {
+      end = deadline;
+    }
+    do {
+      SpinBackoff.yieldProcessor();
+      long after = System.nanoTime();
+      if (after - now >= SpinBackoff.SLOW_YIELD_NANOS) {
+        countSlowYield(after);
+        break;
+      }
+      now = after;
+      // Opaque: a hint to stop yielding; the caller's loop re-reads n with acquire to own it.
+      if (n.statusOpaque() == Node.GRANTED) {
+        return true;
+      }
+    } while (p.statusOpaque() != Node.GRANTED && now - end < 0L && !me.isInterrupted());
+    return n.statusOpaque() == Node.GRANTED;
+  }
+
+  /**
+   * Counts a slow yield, and pauses yielding on this lock when {@link
+   * SpinBackoff#SLOW_YIELDS_TO_PAUSE} of them fall within {@link SpinBackoff#SLOW_YIELD_WINDOW_NANOS}.
+   * Racing waiters may lose a count or restart the window twice: the count is a hint (opaque
+   * accesses, no atomic update), and an error only moves the pause a little.
+   */
+  void countSlowYield(long now) { // package-private for tests
+    int count;
+    if (now - (long) SLOW_YIELDS_SINCE.getOpaque(this) > SpinBackoff.SLOW_YIELD_WINDOW_NANOS) {
+      SLOW_YIELDS_SINCE.setOpaque(this, now);
+      count = 1;
+    } else {
+      count = (int) SLOW_YIELDS.getOpaque(this) + 1;
+    }
+    SLOW_YIELDS.setOpaque(this, count);
+    if (count >= SpinBackoff.SLOW_YIELDS_TO_PAUSE) {
+      // Sustained load: if the last pause ended less than its own length ago, double it.
+      long last = (long) YIELD_PAUSE.getOpaque(this);
+      long pause =
+          last > 0L && now - yieldPausedUntilOpaque() < last
+              ? Math.min(last * 2, SpinBackoff.MAX_YIELD_PAUSE_NANOS)
+              : SpinBackoff.YIELD_PAUSE_NANOS;
+      YIELD_PAUSE.setOpaque(this, pause);
+      setYieldPausedUntilOpaque(now + pause);
+      SLOW_YIELDS.setOpaque(this, 0);
     }
   }
 

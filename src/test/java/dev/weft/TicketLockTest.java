@@ -224,8 +224,8 @@ class TicketLockTest extends SpinLockContractTest {
               lock.unlock();
             },
             failure);
-    // The spin is 2 us and there is no yield phase: the waiter must end up parked on this lock
-    // (blocker == lock), not burning or yielding its core while the holder keeps the lock.
+    // The spin is 20 us and the next in line does not yield: the waiter must end up parked on
+    // this lock (blocker == lock), not burning or yielding its core while the holder keeps it.
     awaitBlocked(next);
     assertThat(LockSupport.getBlocker(next)).isSameAs(lock);
     assertThat(acquired).isFalse();
@@ -266,6 +266,151 @@ class TicketLockTest extends SpinLockContractTest {
     lock.unlock();
     assertThat(lock.isLocked()).isFalse();
     assertThat(lock.hasQueuedThreads()).isFalse();
+  }
+
+  @Test
+  void waiterFurtherBackYieldsOnlyBrieflyThenParksOnTheLock() throws Exception {
+    TicketLock lock = new TicketLock();
+    lock.lock();
+    List<String> order = new ArrayList<>(); // guarded by lock
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    ThrowingRunnable locker =
+        () -> {
+          lock.lock();
+          try {
+            order.add(Thread.currentThread().getName());
+          } finally {
+            lock.unlock();
+          }
+        };
+    Thread next = start("next", locker, failure);
+    awaitQueueLength(lock, 1);
+    Thread behind = start("behind", locker, failure);
+    awaitQueueLength(lock, 2);
+    // The waiter further back yields for at most 20 us per wait, then parks: it must not stay
+    // runnable (yielding or spinning) for as long as the holder keeps the lock.
+    awaitBlocked(behind);
+    assertThat(LockSupport.getBlocker(behind)).isSameAs(lock);
+    awaitBlocked(next);
+    lock.unlock();
+    join(next, behind);
+    assertThat(failure.get()).isNull();
+    assertThat(order).containsExactly("test-next", "test-behind");
+    assertThat(lock.isLocked()).isFalse();
+  }
+
+  @Test
+  void slowYieldsPauseYieldingOnlyWhenTheyClusterAndRepeatedPausesDouble() {
+    TicketLock lock = new TicketLock();
+    assertThat(lock.yieldingPaused()).isFalse();
+    assertThat(lock.yieldPauseNanos()).isZero();
+    int k = SpinBackoff.SLOW_YIELDS_TO_PAUSE;
+    long window = SpinBackoff.SLOW_YIELD_WINDOW_NANOS;
+    long t = System.nanoTime();
+
+    // k - 1 slow yields in the window, then one just after it: the count starts over.
+    for (int i = 0; i < k - 1; i++) {
+      lock.countSlowYield(t + i);
+    }
+    assertThat(lock.yieldingPaused()).as("%d slow yields must not pause", k - 1).isFalse();
+    t += window + 1;
+    lock.countSlowYield(t);
+    assertThat(lock.yieldingPaused()).as("the window restarted").isFalse();
+
+    // k within the window: paused for the base length.
+    for (int i = 1; i < k; i++) {
+      lock.countSlowYield(t + i);
+    }
+    assertThat(lock.yieldingPaused()).isTrue();
+    assertThat(lock.yieldPauseNanos()).isEqualTo(SpinBackoff.YIELD_PAUSE_NANOS);
+
+    // Each pause that starts less than one pause length after the last one ended doubles,
+    // up to the cap.
+    long expected = SpinBackoff.YIELD_PAUSE_NANOS;
+    long pauseEnd = t + k - 1 + expected;
+    for (int round = 0; round < 8; round++) {
+      long start = pauseEnd + 1;
+      for (int i = 0; i < k; i++) {
+        lock.countSlowYield(start + i);
+      }
+      expected = Math.min(expected * 2, SpinBackoff.MAX_YIELD_PAUSE_NANOS);
+      assertThat(lock.yieldPauseNanos()).as("round %d", round).isEqualTo(expected);
+      pauseEnd = start + k - 1 + expected;
+    }
+    assertThat(expected).isEqualTo(SpinBackoff.MAX_YIELD_PAUSE_NANOS);
+
+    // Long after the last pause: back to the base length.
+    long later = pauseEnd + 2 * SpinBackoff.MAX_YIELD_PAUSE_NANOS;
+    for (int i = 0; i < k; i++) {
+      lock.countSlowYield(later + i);
+    }
+    assertThat(lock.yieldPauseNanos()).isEqualTo(SpinBackoff.YIELD_PAUSE_NANOS);
+  }
+
+  @Test
+  @Timeout(60)
+  void outsideCpuLoadPausesYieldingAndTheCountStaysExact() throws Exception {
+    TicketLock lock = new TicketLock();
+    AtomicBoolean stop = new AtomicBoolean();
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    long[] counter = {0}; // guarded by lock
+    long[] perThread = new long[4];
+    List<Thread> threads = new ArrayList<>();
+    // CPU-bound threads outside the lock, two per core, so that a yield can lose a time slice.
+    int hogs = 2 * Runtime.getRuntime().availableProcessors();
+    for (int i = 0; i < hogs; i++) {
+      threads.add(
+          start(
+              "hog-" + i,
+              () -> {
+                while (!stop.get()) {
+                  Thread.onSpinWait();
+                }
+              },
+              failure));
+    }
+    for (int i = 0; i < perThread.length; i++) {
+      int me = i;
+      threads.add(
+          start(
+              "user-" + i,
+              () -> {
+                while (!stop.get()) {
+                  lock.lock();
+                  try {
+                    counter[0]++;
+                  } finally {
+                    lock.unlock();
+                  }
+                  perThread[me]++;
+                }
+              },
+              failure));
+    }
+    try {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (!lock.yieldingPaused()) {
+        assertThat(System.nanoTime() - deadline).as("yielding never paused").isNegative();
+        Thread.sleep(1); // polling a heuristic's state, not waiting for a result
+      }
+    } finally {
+      stop.set(true);
+      join(threads.toArray(new Thread[0]));
+    }
+    assertThat(failure.get()).isNull();
+    long total = 0;
+    for (long n : perThread) {
+      total += n;
+    }
+    lock.lock();
+    assertThat(counter[0]).isEqualTo(total);
+    lock.unlock();
+    // The pause is a time limit: with nobody yielding it ends within the longest pause.
+    long deadline = System.nanoTime() + SpinBackoff.MAX_YIELD_PAUSE_NANOS + TimeUnit.SECONDS.toNanos(5);
+    while (lock.yieldingPaused()) {
+      assertThat(System.nanoTime() - deadline).as("the pause never ended").isNegative();
+      Thread.sleep(1); // waiting for a clock-based pause to run out
+    }
   }
 
   static void awaitQueueLength(TicketLock lock, int n) {
