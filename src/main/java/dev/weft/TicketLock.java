@@ -55,7 +55,7 @@ import org.jspecify.annotations.Nullable;
  *       20 µs: it gives its core to the threads ahead of it but stays runnable, so that its turn
  *       needs no wake-up (on the benchmark VM, waking a thread on an idle core cost 15&ndash;30
  *       µs; with 4 threads on 2 cores this step took the lock from 0.08 to about 1.5
- *       acquisitions per µs). If a yield returns 200 µs or more late, another thread had the core
+ *       acquisitions per µs). If a single yield takes 200 µs or more, another thread had the core
  *       for a whole time slice; after 4 such yields within 10 ms the lock stops yielding for
  *       100 ms (doubling, up to 1.6 s, while it keeps happening), because under outside CPU load
  *       a yielding waiter misses its turn by a time slice while a parked one is woken at once.
@@ -142,7 +142,9 @@ public final class TicketLock implements Lock {
    * once (the pre-yielding policy). The pause starts at YIELD_PAUSE_NANOS and doubles, up to
    * MAX_YIELD_PAUSE_NANOS, when a pause follows the previous one within its own length. These
    * four fields are heuristics shared by the lock's waiters, read and written opaque without
-   * atomic updates: a lost count or a torn-looking pair only moves a pause, never the queue.
+   * atomic updates (a lost count only moves a pause, never the queue), except that a pause
+   * starts with a CAS on yieldPausedUntil, so racing waiters cannot double it twice; slow yields
+   * seen while a pause runs, or within one window after it, are not counted.
    * Yielding changes no node state, so the hand-over protocol above is the same for a waiter
    * that yields, spins or parks. Parking: the waiter CASes its status WAITING -> PARKED
    * (a full fence) and re-checks nothing else: a releaser that CASes PARKED -> GRANTED sees
@@ -206,7 +208,7 @@ public final class TicketLock implements Lock {
    * instead of yielding, because a yield on this lock recently lost a time slice to another
    * thread. A hint, read and written opaque: a stale value only costs one slow yield or one
    * early park. See "Waiting further back" in the algorithm notes. The four yield-pause fields
-   * add 28 bytes to the lock.
+   * hold 28 bytes of data (about 24 more bytes per lock after HotSpot's field packing).
    */
   @SuppressWarnings("unused") // accessed through YIELD_PAUSED_UNTIL
   private long yieldPausedUntil;
@@ -262,8 +264,8 @@ public final class TicketLock implements Lock {
     return (long) YIELD_PAUSED_UNTIL.getOpaque(this);
   }
 
-  private void setYieldPausedUntilOpaque(long nanoTime) {
-    YIELD_PAUSED_UNTIL.setOpaque(this, nanoTime);
+  private boolean casYieldPausedUntil(long expected, long nanoTime) {
+    return YIELD_PAUSED_UNTIL.compareAndSet(this, expected, nanoTime);
   }
 
   /** The fast path's success: fastNode is already GRANTED, so only head and owner. */
@@ -532,6 +534,15 @@ public final class TicketLock implements Lock {
     return (long) YIELD_PAUSE.getOpaque(this);
   }
 
+  /**
+   * Until when yielding is paused (for tests).
+   *
+   * @return a {@link System#nanoTime()} value; in the past when yielding is not paused
+   */
+  long yieldPausedUntilNanos() {
+    return yieldPausedUntilOpaque();
+  }
+
   // ---- slow paths ----
 
   private int acquireSlow(Thread me, boolean interruptible, boolean timed, long nanos) {
@@ -594,9 +605,10 @@ public final class TicketLock implements Lock {
       // back, spin while next in line (see the algorithm notes).
       if (!spun) {
         spun = true;
-        if (waitOnCpu(p, n, me, timed, deadline)) {
-          continue; // granted: the acquire read at the top of the loop takes it
-        }
+        waitOnCpu(p, n, me, timed, deadline);
+        // Granted or not: re-check the node (acquire), the interrupt and the time left before
+        // parking, since the wait on the CPU took up to ~40 us (more after a slow yield).
+        continue;
       }
       if (st == Node.WAITING && !n.casStatus(Node.WAITING, Node.PARKED)) {
         continue; // granted meanwhile
@@ -614,26 +626,28 @@ public final class TicketLock implements Lock {
    * The on-CPU part of one wait, before parking. A waiter whose predecessor does not hold the
    * lock yields for up to {@link SpinBackoff#QUEUE_YIELD_NANOS} (unless yielding is paused on
    * this lock), and a waiter whose predecessor holds it (or comes to hold it while we yield)
-   * spins for up to {@link SpinBackoff#HANDOFF_SPIN_NANOS}.
-   *
-   * @return true if {@code n} was granted meanwhile
+   * spins for up to {@link SpinBackoff#HANDOFF_SPIN_NANOS}. Neither goes past the deadline of
+   * a timed wait. The caller re-reads the node afterwards, so this returns nothing.
    */
-  private boolean waitOnCpu(Node p, Node n, Thread me, boolean timed, long deadline) {
+  private void waitOnCpu(Node p, Node n, Thread me, boolean timed, long deadline) {
     // Opaque reads of p: only hints for choosing how to wait (see the algorithm notes).
     if (p.statusOpaque() != Node.GRANTED
         && System.nanoTime() - yieldPausedUntilOpaque() >= 0L
         && yieldWhileBehind(p, n, me, timed, deadline)) {
-      return true;
+      return; // granted while yielding
     }
-    return p.statusOpaque() == Node.GRANTED && spinForGrant(n);
+    if (p.statusOpaque() == Node.GRANTED) {
+      spinForGrant(n, timed, deadline);
+    }
   }
 
   /**
    * A waiter further back than next in line: yields until its predecessor holds the lock, its
-   * own node is granted, {@link SpinBackoff#QUEUE_YIELD_NANOS} (or the deadline) passes, or the
-   * thread is interrupted. A yield that takes {@link SpinBackoff#SLOW_YIELD_NANOS} or more means
-   * another runnable thread took this core for a time slice; then yielding is paused on this
-   * lock for {@link SpinBackoff#YIELD_PAUSE_NANOS} and the waiter goes on to park.
+   * own node is granted, {@link SpinBackoff#QUEUE_YIELD_NANOS} (or the deadline) passes, the
+   * thread is interrupted, or one yield takes {@link SpinBackoff#SLOW_YIELD_NANOS} or more
+   * (another runnable thread had this core for a time slice: the yield is counted, see {@link
+   * #countSlowYield}, and this wait stops yielding). The caller then spins if the predecessor
+   * holds the lock, else parks.
    *
    * @return true if {@code n} was granted while yielding
    */
@@ -662,10 +676,20 @@ public final class TicketLock implements Lock {
   /**
    * Counts a slow yield, and pauses yielding on this lock when {@link
    * SpinBackoff#SLOW_YIELDS_TO_PAUSE} of them fall within {@link SpinBackoff#SLOW_YIELD_WINDOW_NANOS}.
-   * Racing waiters may lose a count or restart the window twice: the count is a hint (opaque
-   * accesses, no atomic update), and an error only moves the pause a little.
+   * Slow yields during a pause, and in the first {@link SpinBackoff#SLOW_YIELD_WINDOW_NANOS}
+   * after it, are not counted (without that grace period, switching back from parking to
+   * yielding produced a few slow yields of its own, and 3 of 8 benchmark forks stayed paused
+   * most of the time). Racing waiters may lose a count or restart the
+   * window twice (opaque accesses, no atomic update): that only moves a pause a little. Starting
+   * a pause is a CAS, so one pause is computed from one previous state.
    */
   void countSlowYield(long now) { // package-private for tests
+    long pausedUntil = yieldPausedUntilOpaque();
+    if (now - pausedUntil < SpinBackoff.SLOW_YIELD_WINDOW_NANOS) {
+      // Paused, or a pause ended less than one window ago: slow yields that were under way when
+      // it started do not count, nor do those of the switch back from parking to yielding.
+      return;
+    }
     int count;
     if (now - (long) SLOW_YIELDS_SINCE.getOpaque(this) > SpinBackoff.SLOW_YIELD_WINDOW_NANOS) {
       SLOW_YIELDS_SINCE.setOpaque(this, now);
@@ -678,12 +702,16 @@ public final class TicketLock implements Lock {
       // Sustained load: if the last pause ended less than its own length ago, double it.
       long last = (long) YIELD_PAUSE.getOpaque(this);
       long pause =
-          last > 0L && now - yieldPausedUntilOpaque() < last
+          last > 0L && now - pausedUntil < last
               ? Math.min(last * 2, SpinBackoff.MAX_YIELD_PAUSE_NANOS)
               : SpinBackoff.YIELD_PAUSE_NANOS;
-      YIELD_PAUSE.setOpaque(this, pause);
-      setYieldPausedUntilOpaque(now + pause);
-      SLOW_YIELDS.setOpaque(this, 0);
+      // One thread starts the pause: a CAS from the value this decision was based on, so two
+      // waiters that both counted to the threshold cannot double it twice.
+      if (casYieldPausedUntil(pausedUntil, now + pause)) {
+        YIELD_PAUSE.setOpaque(this, pause);
+        SLOW_YIELDS.setOpaque(this, 0);
+        SLOW_YIELDS_SINCE.setOpaque(this, now);
+      }
     }
   }
 
@@ -694,10 +722,13 @@ public final class TicketLock implements Lock {
    *
    * @return true if the node was granted while spinning
    */
-  private static boolean spinForGrant(Node n) {
+  private static boolean spinForGrant(Node n, boolean timed, long deadline) {
     long until = System.nanoTime() + SpinBackoff.HANDOFF_SPIN_NANOS;
+    if (timed && deadline - until < 0L) {
+      until = deadline;
+    }
     for (int i = 1; ; i++) {
-      // Opaque: only a hint to stop spinning; the caller re-reads with acquire before owning.
+      // Opaque: only a hint to stop spinning; the caller re-reads it with acquire before owning.
       if (n.statusOpaque() == Node.GRANTED) {
         return true;
       }
@@ -707,6 +738,7 @@ public final class TicketLock implements Lock {
       }
     }
   }
+
 
   /** Hands the lock on from node {@code x}; see the algorithm notes. Never waits. */
   private void release(Node x) {

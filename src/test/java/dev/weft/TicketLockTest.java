@@ -283,16 +283,21 @@ class TicketLockTest extends SpinLockContractTest {
             lock.unlock();
           }
         };
-    Thread next = start("next", locker, failure);
-    awaitQueueLength(lock, 1);
-    Thread behind = start("behind", locker, failure);
-    awaitQueueLength(lock, 2);
-    // The waiter further back yields for at most 20 us per wait, then parks: it must not stay
-    // runnable (yielding or spinning) for as long as the holder keeps the lock.
-    awaitBlocked(behind);
-    assertThat(LockSupport.getBlocker(behind)).isSameAs(lock);
-    awaitBlocked(next);
-    lock.unlock();
+    Thread next;
+    Thread behind;
+    try {
+      next = start("next", locker, failure);
+      awaitQueueLength(lock, 1);
+      behind = start("behind", locker, failure);
+      awaitQueueLength(lock, 2);
+      // The waiter further back yields for at most 20 us per wait, then parks: it must not stay
+      // runnable (yielding or spinning) for as long as the holder keeps the lock.
+      awaitBlocked(behind);
+      assertThat(LockSupport.getBlocker(behind)).isSameAs(lock);
+      awaitBlocked(next);
+    } finally {
+      lock.unlock(); // also on failure, so that the waiters end
+    }
     join(next, behind);
     assertThat(failure.get()).isNull();
     assertThat(order).containsExactly("test-next", "test-behind");
@@ -306,7 +311,9 @@ class TicketLockTest extends SpinLockContractTest {
     assertThat(lock.yieldPauseNanos()).isZero();
     int k = SpinBackoff.SLOW_YIELDS_TO_PAUSE;
     long window = SpinBackoff.SLOW_YIELD_WINDOW_NANOS;
-    long t = System.nanoTime();
+    // Synthetic times from two windows after construction: slow yields in the first window
+    // after a pause ends (the constructor counts as one) are ignored.
+    long t = System.nanoTime() + 2 * window;
 
     // k - 1 slow yields in the window, then one just after it: the count starts over.
     for (int i = 0; i < k - 1; i++) {
@@ -321,7 +328,19 @@ class TicketLockTest extends SpinLockContractTest {
     for (int i = 1; i < k; i++) {
       lock.countSlowYield(t + i);
     }
-    assertThat(lock.yieldingPaused()).isTrue();
+    assertThat(lock.yieldPausedUntilNanos()).isEqualTo(t + k - 1 + SpinBackoff.YIELD_PAUSE_NANOS);
+    assertThat(lock.yieldPauseNanos()).isEqualTo(SpinBackoff.YIELD_PAUSE_NANOS);
+
+    // Slow yields while the pause runs (yields that were under way when it started), or within
+    // one window after it, neither extend nor double it.
+    for (int i = 0; i < 2 * k; i++) {
+      lock.countSlowYield(t + k + i);
+    }
+    long firstEnd = t + k - 1 + SpinBackoff.YIELD_PAUSE_NANOS;
+    for (int i = 0; i < 2 * k; i++) {
+      lock.countSlowYield(firstEnd + window - 2L * k + i);
+    }
+    assertThat(lock.yieldPausedUntilNanos()).isEqualTo(t + k - 1 + SpinBackoff.YIELD_PAUSE_NANOS);
     assertThat(lock.yieldPauseNanos()).isEqualTo(SpinBackoff.YIELD_PAUSE_NANOS);
 
     // Each pause that starts less than one pause length after the last one ended doubles,
@@ -329,13 +348,14 @@ class TicketLockTest extends SpinLockContractTest {
     long expected = SpinBackoff.YIELD_PAUSE_NANOS;
     long pauseEnd = t + k - 1 + expected;
     for (int round = 0; round < 8; round++) {
-      long start = pauseEnd + 1;
+      long start = pauseEnd + window + 1; // after the grace period, within one pause length
       for (int i = 0; i < k; i++) {
         lock.countSlowYield(start + i);
       }
       expected = Math.min(expected * 2, SpinBackoff.MAX_YIELD_PAUSE_NANOS);
       assertThat(lock.yieldPauseNanos()).as("round %d", round).isEqualTo(expected);
       pauseEnd = start + k - 1 + expected;
+      assertThat(lock.yieldPausedUntilNanos()).as("round %d", round).isEqualTo(pauseEnd);
     }
     assertThat(expected).isEqualTo(SpinBackoff.MAX_YIELD_PAUSE_NANOS);
 
@@ -354,7 +374,7 @@ class TicketLockTest extends SpinLockContractTest {
     AtomicBoolean stop = new AtomicBoolean();
     AtomicReference<Throwable> failure = new AtomicReference<>();
     long[] counter = {0}; // guarded by lock
-    long[] perThread = new long[4];
+    long[] perThread = new long[6]; // 6 users: up to 4 waiters queue behind the next in line
     List<Thread> threads = new ArrayList<>();
     // CPU-bound threads outside the lock, two per core, so that a yield can lose a time slice.
     int hogs = 2 * Runtime.getRuntime().availableProcessors();
@@ -395,8 +415,11 @@ class TicketLockTest extends SpinLockContractTest {
       }
     } finally {
       stop.set(true);
-      join(threads.toArray(new Thread[0]));
+      for (Thread th : threads) { // join every thread before asserting on any
+        th.join(TimeUnit.SECONDS.toMillis(30));
+      }
     }
+    join(threads.toArray(new Thread[0]));
     assertThat(failure.get()).isNull();
     long total = 0;
     for (long n : perThread) {
@@ -411,6 +434,87 @@ class TicketLockTest extends SpinLockContractTest {
       assertThat(System.nanoTime() - deadline).as("the pause never ended").isNegative();
       Thread.sleep(1); // waiting for a clock-based pause to run out
     }
+  }
+
+  @Test
+  void waiterFurtherBackLeavesOnInterruptOrTimeoutWithoutBreakingTheQueue() throws Exception {
+    TicketLock lock = new TicketLock();
+    lock.lock();
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    AtomicBoolean nextAcquired = new AtomicBoolean();
+    AtomicBoolean done = new AtomicBoolean();
+    int attempts = 300;
+    int[] interrupted = {0};
+    int[] timedOut = {0};
+    Thread next = null;
+    Thread behind = null;
+    Thread interrupter = null;
+    try {
+      next =
+          start(
+              "next",
+              () -> {
+                lock.lock();
+                nextAcquired.set(true);
+                lock.unlock();
+              },
+              failure);
+      awaitQueueLength(lock, 1);
+      // Every attempt queues behind `next` (so it takes the yield phase) and must fail, since
+      // this thread holds the lock throughout: interrupted, or timed out after 1-40 us, which
+      // ends inside the 20 us yield window or the spin or the park after it.
+      behind =
+          start(
+              "behind",
+              () -> {
+                for (int i = 0; i < attempts; i++) {
+                  if (i % 2 == 0) {
+                    try {
+                      lock.lockInterruptibly();
+                      throw new AssertionError("acquired a lock held by another thread");
+                    } catch (InterruptedException e) {
+                      interrupted[0]++;
+                    }
+                  } else {
+                    try {
+                      if (lock.tryLock(Duration.ofNanos(1_000L + 1_000L * (i % 40)))) {
+                        throw new AssertionError("acquired a lock held by another thread");
+                      }
+                      timedOut[0]++;
+                    } catch (InterruptedException e) {
+                      interrupted[0]++; // the interrupter was faster than the timeout
+                    }
+                  }
+                }
+                done.set(true);
+              },
+              failure);
+      Thread target = behind;
+      // Interrupts arrive at arbitrary points: some land while `behind` yields.
+      interrupter =
+          start(
+              "interrupter",
+              () -> {
+                while (!done.get()) {
+                  target.interrupt();
+                  for (int s = 0; s < 200; s++) {
+                    Thread.onSpinWait();
+                  }
+                }
+              },
+              failure);
+      join(behind, interrupter);
+      assertThat(failure.get()).isNull();
+      assertThat(interrupted[0] + timedOut[0]).isEqualTo(attempts);
+      assertThat(nextAcquired).as("next in line must still be waiting").isFalse();
+      assertThat(lock.queueLength()).as("only `next` is still queued").isEqualTo(1);
+    } finally {
+      lock.unlock(); // hands over to `next` past all the abandoned nodes
+    }
+    join(next);
+    assertThat(failure.get()).isNull();
+    assertThat(nextAcquired).isTrue();
+    assertThat(lock.isLocked()).isFalse();
   }
 
   static void awaitQueueLength(TicketLock lock, int n) {

@@ -12,9 +12,10 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.I_Result;
 
 /**
- * {@link TicketLock} with three contenders, so that one of them can queue <em>behind</em> the
- * next in line: that waiter takes the yield phase (it yields, re-reads its predecessor and its
- * own node, and may then spin or park), while the other takes the spin phase. Each actor
+ * {@link TicketLock} with three contenders. In the samples where all three contend at once, one
+ * of them queues <em>behind</em> the next in line and takes the yield phase (it yields,
+ * re-reads its predecessor and its own node, and may then spin or park), while another takes
+ * the spin phase. jcstress needs at least 3 CPUs to run a 3-actor test and skips it on fewer. Each actor
  * increments a plain field under the lock; the arbiter must see all three increments. Fewer
  * means two critical sections overlapped (a waiter left its yield or spin loop on a stale hint
  * and took the lock without the hand-over); a lost hand-over shows as a jcstress timeout.
