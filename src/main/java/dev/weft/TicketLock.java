@@ -57,7 +57,8 @@ import org.jspecify.annotations.Nullable;
  *       µs; with 4 threads on 2 cores this step took the lock from 0.08 to about 1.5
  *       acquisitions per µs). If a single yield takes 200 µs or more, another thread had the core
  *       for a whole time slice; after 4 such yields within 10 ms the lock stops yielding for
- *       100 ms (doubling, up to 1.6 s, while it keeps happening), because under outside CPU load
+ *       100 ms (doubling, up to 1.6 s, while it starts again within 100 ms of the last pause's
+ *       end), because under outside CPU load
  *       a yielding waiter misses its turn by a time slice while a parked one is woken at once.
  *   <li>A waiter that is next in line (its predecessor holds the lock) polls its own node with
  *       {@link Thread#onSpinWait()} for up to 20 µs (timed with {@link System#nanoTime()}, no
@@ -140,7 +141,8 @@ public final class TicketLock implements Lock {
    * is counted in slowYields/slowYieldsSince, and SLOW_YIELDS_TO_PAUSE of them within
    * SLOW_YIELD_WINDOW_NANOS set yieldPausedUntil, during which waiters further back park at
    * once (the pre-yielding policy). The pause starts at YIELD_PAUSE_NANOS and doubles, up to
-   * MAX_YIELD_PAUSE_NANOS, when a pause follows the previous one within its own length. These
+   * MAX_YIELD_PAUSE_NANOS, when a pause starts less than YIELD_PAUSE_NANOS after the previous
+   * one ended. These
    * four fields are heuristics shared by the lock's waiters, read and written opaque without
    * atomic updates (a lost count only moves a pause, never the queue), except that a pause
    * starts with a CAS on yieldPausedUntil, so racing waiters cannot double it twice; slow yields
@@ -699,10 +701,12 @@ public final class TicketLock implements Lock {
     }
     SLOW_YIELDS.setOpaque(this, count);
     if (count >= SpinBackoff.SLOW_YIELDS_TO_PAUSE) {
-      // Sustained load: if the last pause ended less than its own length ago, double it.
+      // Sustained load: if the last pause ended less than YIELD_PAUSE_NANOS ago (slow yields
+      // came back as soon as yielding did), double it. Not "within its own length": bursts a
+      // second apart (JMH iterations, GC) then kept some locks at the longest pause for good.
       long last = (long) YIELD_PAUSE.getOpaque(this);
       long pause =
-          last > 0L && now - pausedUntil < last
+          last > 0L && now - pausedUntil < SpinBackoff.YIELD_PAUSE_NANOS
               ? Math.min(last * 2, SpinBackoff.MAX_YIELD_PAUSE_NANOS)
               : SpinBackoff.YIELD_PAUSE_NANOS;
       // One thread starts the pause: a CAS from the value this decision was based on, so two

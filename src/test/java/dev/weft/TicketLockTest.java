@@ -343,7 +343,7 @@ class TicketLockTest extends SpinLockContractTest {
     assertThat(lock.yieldPausedUntilNanos()).isEqualTo(t + k - 1 + SpinBackoff.YIELD_PAUSE_NANOS);
     assertThat(lock.yieldPauseNanos()).isEqualTo(SpinBackoff.YIELD_PAUSE_NANOS);
 
-    // Each pause that starts less than one pause length after the last one ended doubles,
+    // Each pause that starts less than YIELD_PAUSE_NANOS after the last one ended doubles,
     // up to the cap.
     long expected = SpinBackoff.YIELD_PAUSE_NANOS;
     long pauseEnd = t + k - 1 + expected;
@@ -359,7 +359,16 @@ class TicketLockTest extends SpinLockContractTest {
     }
     assertThat(expected).isEqualTo(SpinBackoff.MAX_YIELD_PAUSE_NANOS);
 
-    // Long after the last pause: back to the base length.
+    // A burst that comes back later than YIELD_PAUSE_NANOS after the end (here 150 ms after a
+    // 1.6 s pause): back to the base length, not another 1.6 s.
+    long burst = pauseEnd + SpinBackoff.YIELD_PAUSE_NANOS + SpinBackoff.YIELD_PAUSE_NANOS / 2;
+    for (int i = 0; i < k; i++) {
+      lock.countSlowYield(burst + i);
+    }
+    assertThat(lock.yieldPauseNanos()).isEqualTo(SpinBackoff.YIELD_PAUSE_NANOS);
+    pauseEnd = burst + k - 1 + SpinBackoff.YIELD_PAUSE_NANOS;
+
+    // Long after the last pause: the base length too.
     long later = pauseEnd + 2 * SpinBackoff.MAX_YIELD_PAUSE_NANOS;
     for (int i = 0; i < k; i++) {
       lock.countSlowYield(later + i);
