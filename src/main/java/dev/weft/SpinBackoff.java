@@ -66,8 +66,10 @@ final class SpinBackoff {
    * first value, 2 µs (chosen on a machine at load 14, where the two threads seldom ran at
    * once), did exactly that on the idle machine: {@code SpinLockBench.contended2}, 3 forks
    * &times; 5 iterations, median 0.27 ops/µs against 4.2 with 20 µs (2.0 with 10 µs, 4.9 with
-   * 50 µs; fair {@code ReentrantLock} 1.4&ndash;1.9). With 4 threads on 2 cores every hand-over
-   * needs a wake-up whatever the spin (medians 0.08&ndash;0.11 ops/µs for 2, 10, 20 and 50 µs).
+   * 50 µs; fair {@code ReentrantLock} 1.4&ndash;1.9). With 4 threads on 2 cores, as long as the
+   * waiters further back parked at once, every hand-over needed a wake-up whatever the spin
+   * (medians 0.08&ndash;0.11 ops/µs for 2, 10, 20 and 50 µs); see {@link #QUEUE_YIELD_NANOS}
+   * for what fixed that.
    * 20 µs stays below a park/unpark round trip (~25 µs there), the usual bound for spinning
    * before blocking.
    *
@@ -94,11 +96,13 @@ final class SpinBackoff {
    * thread, and on the benchmark VM waking a thread on an idle virtual CPU costs 15&ndash;30 µs
    * (the VM's halt polling is off), plus about 11 µs in the waker. {@code TicketLock} ran at
    * 0.08 ops/µs, fair {@code ReentrantLock} at 0.10. With waiters further back yielding for
-   * 20 µs (and no pause rule yet): 1.65 ops/µs median (3 forks &times; 5 iterations), and
-   * every thread's share within &plusmn;0.1% of the mean. 100 µs measured the same (1.62); 5 µs
-   * gave 0.49. With the pause rule below: 1.51. Beyond about 4 threads per 2 cores the yields
-   * themselves become slow, the pause rule switches yielding off, and the lock parks as before
-   * (8 and 16 threads: 0.07&ndash;0.08 ops/µs, the same as fair {@code ReentrantLock}).
+   * 20 µs (experiment runs, no pause rule yet): 1.65 ops/µs median (3 forks &times; 5
+   * iterations); 100 µs measured the same (1.62), 5 µs gave 0.49. Final code, with the pause
+   * rule below (4 forks &times; 3 iterations): 1.48 &plusmn; 0.15 against fair {@code
+   * ReentrantLock}'s 0.27 &plusmn; 0.37, every thread's share within -5.0/+7.4% of the
+   * mean. Beyond about 4 threads per 2 cores the yields themselves become slow, the pause rule
+   * switches yielding off much of the time, and most hand-overs go to parked threads again (8
+   * and 16 threads: 0.12 and 0.11 ops/µs against fair {@code ReentrantLock}'s 0.075 and 0.079).
    */
   static final long QUEUE_YIELD_NANOS = 20_000L;
 
@@ -122,12 +126,12 @@ final class SpinBackoff {
    * load a lock thus loses a few time slices per 1.6 s, and it is back to yielding within 1.6 s
    * once that load is gone. The first rule, "doubles if it starts within one pause length",
    * kept 3 of 8 benchmark forks at 1.6 s pauses: bursts of slow yields about a second apart
-   * (JMH's iteration boundaries) always fell within 1.6 s of the last pause. Measured
-   * with two CPU-bound processes beside {@code SpinLockBench.oversubscribed4} (4 forks &times;
-   * 10 iterations, two alternating runs): medians 0.37 and 0.36 ops/µs against 0.17 and 0.60
-   * for the parking-only policy, fork means 1.0&ndash;4.0 against 0.7&ndash;3.7, fair
-   * {@code ReentrantLock} 0.94 (1.5&ndash;5.3); under that load every lock swings between 0.04
-   * and 10+ per iteration.
+   * (JMH's iteration boundaries) always fell within 1.6 s of the last pause. Measured with
+   * the final rule and two CPU-bound processes beside {@code SpinLockBench.oversubscribed4}
+   * (4 forks &times; 10 iterations): median 0.79 ops/µs (fork means 1.1&ndash;3.0), against
+   * 0.17&ndash;0.60 for the parking-only policy and 0.94&ndash;1.16 for fair {@code
+   * ReentrantLock} in earlier runs under the same load; every lock swings between 0.04 and 10+
+   * per iteration there.
    */
   static final long YIELD_PAUSE_NANOS = 100_000_000L;
 
@@ -145,7 +149,9 @@ final class SpinBackoff {
    * also the grace period after a pause, in which slow yields are not counted: switching back
    * from parking to yielding produces a few slow yields by itself, and without the grace period
    * 3 of 8 benchmark forks kept re-pausing (0.28&ndash;0.67 ops/µs against 1.5&ndash;1.9 for
-   * the rest); with it, 16 of 16 forks ran at 1.39&ndash;2.18.
+   * the rest). With it, two 8-fork runs had all 16 forks at 1.39&ndash;2.18, but a third still
+   * had 3 of 8 forks stuck at long pauses, which the doubling rule of {@link
+   * #YIELD_PAUSE_NANOS} fixed.
    */
   static final long SLOW_YIELD_WINDOW_NANOS = 10_000_000L;
 

@@ -208,9 +208,10 @@ public final class TicketLock implements Lock {
   /**
    * Until when (a {@link System#nanoTime()} value) waiters behind the next in line park at once
    * instead of yielding, because a yield on this lock recently lost a time slice to another
-   * thread. A hint, read and written opaque: a stale value only costs one slow yield or one
-   * early park. See "Waiting further back" in the algorithm notes. The four yield-pause fields
-   * hold 28 bytes of data (about 24 more bytes per lock after HotSpot's field packing).
+   * thread. A hint, read opaque (a stale value only costs one slow yield or one early park) and
+   * set with a CAS when a pause starts. See "Waiting further back" in the algorithm notes. The
+   * four yield-pause fields hold 28 bytes of data (about 24 more bytes per lock after HotSpot's
+   * field packing).
    */
   @SuppressWarnings("unused") // accessed through YIELD_PAUSED_UNTIL
   private long yieldPausedUntil;
@@ -230,6 +231,8 @@ public final class TicketLock implements Lock {
   /** Creates an unlocked lock. */
   public TicketLock() {
     // "Paused until now", i.e. not paused; nanoTime has an arbitrary origin, so 0 would not do.
+    // Like the end of a pause, it starts a grace period: slow yields in the first 10 ms of a
+    // new lock are not counted.
     long now = System.nanoTime();
     yieldPausedUntil = now;
     slowYieldsSince = now;
@@ -647,7 +650,7 @@ public final class TicketLock implements Lock {
    * A waiter further back than next in line: yields until its predecessor holds the lock, its
    * own node is granted, {@link SpinBackoff#QUEUE_YIELD_NANOS} (or the deadline) passes, the
    * thread is interrupted, or one yield takes {@link SpinBackoff#SLOW_YIELD_NANOS} or more
-   * (another runnable thread had this core for a time slice: the yield is counted, see {@link
+   * (another runnable thread had this core for a time slice: the yield is reported to {@link
    * #countSlowYield}, and this wait stops yielding). The caller then spins if the predecessor
    * holds the lock, else parks.
    *
@@ -677,7 +680,8 @@ public final class TicketLock implements Lock {
 
   /**
    * Counts a slow yield, and pauses yielding on this lock when {@link
-   * SpinBackoff#SLOW_YIELDS_TO_PAUSE} of them fall within {@link SpinBackoff#SLOW_YIELD_WINDOW_NANOS}.
+   * SpinBackoff#SLOW_YIELDS_TO_PAUSE} of them fall within {@link
+   * SpinBackoff#SLOW_YIELD_WINDOW_NANOS}.
    * Slow yields during a pause, and in the first {@link SpinBackoff#SLOW_YIELD_WINDOW_NANOS}
    * after it, are not counted (without that grace period, switching back from parking to
    * yielding produced a few slow yields of its own, and 3 of 8 benchmark forks stayed paused

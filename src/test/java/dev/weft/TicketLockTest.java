@@ -438,7 +438,8 @@ class TicketLockTest extends SpinLockContractTest {
     assertThat(counter[0]).isEqualTo(total);
     lock.unlock();
     // The pause is a time limit: with nobody yielding it ends within the longest pause.
-    long deadline = System.nanoTime() + SpinBackoff.MAX_YIELD_PAUSE_NANOS + TimeUnit.SECONDS.toNanos(5);
+    long deadline =
+        System.nanoTime() + SpinBackoff.MAX_YIELD_PAUSE_NANOS + TimeUnit.SECONDS.toNanos(5);
     while (lock.yieldingPaused()) {
       assertThat(System.nanoTime() - deadline).as("the pause never ended").isNegative();
       Thread.sleep(1); // waiting for a clock-based pause to run out
