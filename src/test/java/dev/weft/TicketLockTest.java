@@ -130,15 +130,7 @@ class TicketLockTest extends SpinLockContractTest {
     AtomicReference<Throwable> failure = new AtomicReference<>();
     AtomicBoolean timedResult = new AtomicBoolean(true);
     AtomicBoolean interrupted = new AtomicBoolean();
-    ThrowingRunnable locker =
-        () -> {
-          lock.lock();
-          try {
-            order.add(Thread.currentThread().getName());
-          } finally {
-            lock.unlock();
-          }
-        };
+    ThrowingRunnable locker = recordUnderLock(lock, order);
     Thread first = start("first", locker, failure);
     awaitQueueLength(lock, 1);
     Thread timed =
@@ -274,15 +266,7 @@ class TicketLockTest extends SpinLockContractTest {
     lock.lock();
     List<String> order = new ArrayList<>(); // guarded by lock
     AtomicReference<Throwable> failure = new AtomicReference<>();
-    ThrowingRunnable locker =
-        () -> {
-          lock.lock();
-          try {
-            order.add(Thread.currentThread().getName());
-          } finally {
-            lock.unlock();
-          }
-        };
+    ThrowingRunnable locker = recordUnderLock(lock, order);
     Thread next;
     Thread behind;
     try {
@@ -525,6 +509,18 @@ class TicketLockTest extends SpinLockContractTest {
     assertThat(failure.get()).isNull();
     assertThat(nextAcquired).isTrue();
     assertThat(lock.isLocked()).isFalse();
+  }
+
+  /** A task that locks, appends its thread's name to {@code order} (guarded by lock), unlocks. */
+  static ThrowingRunnable recordUnderLock(TicketLock lock, List<String> order) {
+    return () -> {
+      lock.lock();
+      try {
+        order.add(Thread.currentThread().getName());
+      } finally {
+        lock.unlock();
+      }
+    };
   }
 
   static void awaitQueueLength(TicketLock lock, int n) {
