@@ -166,20 +166,22 @@ public final class Condvar {
    */
   public <T extends @Nullable Object> void awaitWhile(
       Mutex.Guard<T> guard, Predicate<? super T> blocked) throws InterruptedException {
-    Mutex<T> m = checkGuard(guard, blocked);
+    Condition c = checkGuard(guard, blocked);
+    Mutex<T> m = guard.mutex;
     if (blocked.test(m.valueLocked())) {
-      awaitBlocked(m, blocked); // the blocking part in its own method keeps this one small
+      awaitBlocked(m, c, blocked); // the blocking part in its own method keeps this one small
     }
   }
 
-  private <T extends @Nullable Object> void awaitBlocked(Mutex<T> m, Predicate<? super T> blocked)
-      throws InterruptedException {
-    Condition c = bind(m).condition;
+  private <T extends @Nullable Object> void awaitBlocked(
+      Mutex<T> m, Condition c, Predicate<? super T> blocked) throws InterruptedException {
+    checkInterrupt(); // before releasing anything: an interrupted caller does not wait
     m.signalChangedBeforeWait();
     m.spinUntilReleased(Mutex.WAIT_SPIN_NANOS); // adaptive: see Mutex's algorithm notes
     if (!blocked.test(m.valueLocked())) {
       return;
     }
+    checkInterrupt(); // interrupted during the spin: throw now, holding the mutex again
     addWaiters(1);
     boolean satisfied = false;
     try {
@@ -211,24 +213,27 @@ public final class Condvar {
       Mutex.Guard<T> guard, Predicate<? super T> blocked, Duration timeout)
       throws InterruptedException {
     long nanos = Timeouts.toNanos(timeout, "timeout");
-    Mutex<T> m = checkGuard(guard, blocked);
+    Condition c = checkGuard(guard, blocked);
+    Mutex<T> m = guard.mutex;
     if (!blocked.test(m.valueLocked())) {
       return true;
     }
     if (nanos <= 0L) {
-      return false;
+      return false; // check once: the mutex is never released
     }
-    return awaitBlockedNanos(m, blocked, nanos);
+    return awaitBlockedNanos(m, c, blocked, nanos);
   }
 
   private <T extends @Nullable Object> boolean awaitBlockedNanos(
-      Mutex<T> m, Predicate<? super T> blocked, long nanos) throws InterruptedException {
-    Condition c = bind(m).condition;
+      Mutex<T> m, Condition c, Predicate<? super T> blocked, long nanos)
+      throws InterruptedException {
+    checkInterrupt(); // before releasing anything: an interrupted caller does not wait
     m.signalChangedBeforeWait();
     long remaining = nanos - m.spinUntilReleased(nanos); // adaptive: see Mutex's notes
     if (!blocked.test(m.valueLocked())) {
       return true;
     }
+    checkInterrupt(); // interrupted during the spin: throw now, holding the mutex again
     if (remaining <= 0L) {
       return false; // the spin used up the timeout
     }
@@ -269,7 +274,11 @@ public final class Condvar {
       Mutex.Guard<T> guard, Predicate<? super T> blocked, Instant deadline)
       throws InterruptedException {
     Objects.requireNonNull(deadline, "deadline");
-    return awaitWhile(guard, blocked, Duration.between(Instant.now(), deadline));
+    Instant now = Instant.now();
+    // Compared before subtracting, so that no deadline, however far off, is ever subtracted
+    // from now when it lies in the past (Duration.between itself cannot overflow for Instants).
+    return awaitWhile(
+        guard, blocked, deadline.isAfter(now) ? Duration.between(now, deadline) : Duration.ZERO);
   }
 
   /**
@@ -287,11 +296,11 @@ public final class Condvar {
    */
   public <T extends @Nullable Object> void awaitWhileUninterruptibly(
       Mutex.Guard<T> guard, Predicate<? super T> blocked) {
-    Mutex<T> m = checkGuard(guard, blocked);
+    Condition c = checkGuard(guard, blocked);
+    Mutex<T> m = guard.mutex;
     if (!blocked.test(m.valueLocked())) {
       return;
     }
-    Condition c = bind(m).condition;
     m.signalChangedBeforeWait();
     m.spinUntilReleased(Mutex.WAIT_SPIN_NANOS); // adaptive: see Mutex's algorithm notes
     if (!blocked.test(m.valueLocked())) {
@@ -395,12 +404,37 @@ public final class Condvar {
   // Internals
   // ---------------------------------------------------------------------------------------
 
-  private static <T extends @Nullable Object> Mutex<T> checkGuard(
+  /**
+   * The misuse checks of every wait, made before anything else (before the predicate runs and
+   * before a zero timeout returns), so that they hold on every path: a guard of another mutex
+   * (checked first, as Guava's {@code Monitor} does, and without touching the guard), then a
+   * guard of another thread or a closed guard; finally binds an unbound condition variable to
+   * the guard's mutex.
+   *
+   * @return the condition of the binding
+   */
+  private <T extends @Nullable Object> Condition checkGuard(
       Mutex.Guard<T> guard, Predicate<? super T> blocked) {
     Objects.requireNonNull(guard, "guard");
     Objects.requireNonNull(blocked, "blocked");
+    Binding b = bindingAcquire();
+    if (b != null && b.mutex != guard.mutex) {
+      throw wrongMutex(b.mutex, guard.mutex);
+    }
     guard.checkUsable();
-    return guard.mutex;
+    return b != null ? b.condition : bind(guard.mutex).condition;
+  }
+
+  private static IllegalArgumentException wrongMutex(Mutex<?> bound, Mutex<?> given) {
+    return new IllegalArgumentException(
+        "Condvar is bound to " + bound + " (its first use) but was used with a guard of "
+            + given + "; use one Condvar per Mutex");
+  }
+
+  private static void checkInterrupt() throws InterruptedException {
+    if (Thread.interrupted()) {
+      throw new InterruptedException("interrupted while waiting on a Condvar");
+    }
   }
 
   private @Nullable Binding bindingAcquire() {
@@ -416,9 +450,7 @@ public final class Condvar {
       b = witness == null ? fresh : witness;
     }
     if (b.mutex != m) {
-      throw new IllegalArgumentException(
-          "Condvar is bound to " + b.mutex + " (its first use) but was used with a guard of "
-              + m + "; use one Condvar per Mutex");
+      throw wrongMutex(b.mutex, m); // another thread bound it first, to another mutex
     }
     return b;
   }

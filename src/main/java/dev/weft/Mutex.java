@@ -7,6 +7,7 @@ import java.time.Instant;
 import java.util.Objects;
 import java.util.concurrent.locks.AbstractQueuedSynchronizer;
 import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
@@ -122,32 +123,49 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * (guards check ownership before touching it), so the lock's happens-before edges (release ->
    * later acquire) order all accesses; no VarHandle or volatile is needed.
    *
-   * Automatic signalling. `changed` is a Condition of the lock. A thread in lockWhen/awaitThen
-   * that finds its predicate false increments `waiters` (plain int, only touched under the lock),
-   * awaits `changed`, and after every wake-up (signal, spurious, or timeout) re-checks the
-   * predicate under the lock. Every release path goes through `release()`, which calls
-   * `changed.signalAll()` before `sync.release(1)` when `waiters != 0`. A waiter increments
-   * `waiters` and enters await while holding the lock, and Condition.await releases the lock
-   * atomically with enqueuing the waiter, so any holder that acquires the lock afterwards sees
-   * `waiters > 0` and signals it: no lost wake-up. A holder that changes the state and then waits
-   * on a Condvar also signals `changed` first (see Condvar), because Condition.await releases
-   * the lock without passing through release(). Waking every waiter (rather than evaluating
-   * their predicates for them, as Guava's Monitor does) keeps the user's predicates on the
-   * user's own thread, so a throwing predicate throws in the waiter that supplied it.
+   * Automatic signalling: the change queue. `changeWaiters` is a singly linked list of
+   * ChangeWaiter nodes (one per parked lockWhen/awaitThen thread) whose head and links are
+   * plain fields read and written only under the lock. A thread whose predicate is false pushes
+   * a node while it holds the lock, releases the lock, and parks until its node's thread field
+   * is cleared. Every release path goes through `release()`, which, when the head is non-null,
+   * detaches the whole list and wakes every node (wakeChangeWaiters) before `sync.release(1)`;
+   * each woken thread re-takes the lock and re-checks its own predicate. No wake-up is lost:
+   * the node is pushed under the lock before the waiter's release, so every holder that
+   * acquires the lock afterwards finds it; the waker clears the node's thread (getAndSet,
+   * volatile) before it unparks, and the waiter checks the field (getAcquire) before each park,
+   * so either it sees the clear or the unpark's permit ends its park. A holder that changes the
+   * state and then waits on a Condvar wakes the queue first (signalChangedBeforeWait), because
+   * Condition.await releases the lock without passing through release(). Waking every waiter
+   * (rather than evaluating their predicates for them, as Guava's Monitor does) keeps the
+   * user's predicates on the user's own thread, so a throwing predicate throws in the waiter
+   * that supplied it.
    *
-   * Why the plain read of `waiters` in release() cannot miss a waiter: `waiters` is written
-   * only by threads holding the lock (increment before Condition.await, decrement after await
-   * has re-acquired the lock), and release() reads it while still holding the lock. The lock's
-   * release -> acquire edges order every earlier increment before our read, so a waiter that
-   * is already inside await (and so released the lock before we acquired it) is counted. A
-   * waiter that has not yet incremented must first acquire the lock, which it can only do after
-   * our unlock, and then it evaluates its predicate under the lock and sees our changes before
-   * deciding to wait. No fence or volatile is needed; the read is a plain field load and is
-   * non-zero only while some thread waits in lockWhen/awaitThen, so a release with nobody
+   * Why the queue and not a Condition of the lock (as until issue 18): Condition.await and
+   * awaitNanos re-acquire the lock uninterruptibly and without any time limit after a signal
+   * or a timeout, so a holder that kept the lock made lockWhen(p, 50 ms) return after a second.
+   * With our own queue the waiter re-takes the lock itself, with tryAcquireNanos(deadline) or
+   * acquireInterruptibly, and can give up without the lock (see "Deadlines and interrupts").
+   *
+   * Leaving early. A waiter that times out or is interrupted while parked leaves without the
+   * lock, so it cannot unlink its node: it clears the node's thread with a CAS (leave), which
+   * races with the waker's getAndSet; exactly one wins, so a node is either woken or left, never
+   * both. Left nodes stay in the list until the next push (which purges them, under the lock)
+   * or the next release (which detaches everything): the queue never holds more than one live
+   * node per waiting thread plus one node per thread that left since then, so memory stays
+   * bounded by the number of waiting threads however long they wait. An interrupted waiter that
+   * was also woken passes nothing on: every waiter in the queue was woken by the same release.
+   *
+   * Why the plain read of the head in release() cannot miss a waiter: the head is written only
+   * by threads holding the lock (push, purge, detach), and release() reads it while still
+   * holding the lock, so the lock's release -> acquire edges order every earlier push before our
+   * read. A waiter that has not pushed yet must first acquire the lock, which it can only do
+   * after our unlock, and then it evaluates its predicate under the lock and sees our changes
+   * before deciding to wait. No fence or volatile is needed; the read is a plain field load and
+   * is non-null only while some thread waits in lockWhen/awaitThen, so a release with nobody
    * waiting costs one load and one never-taken branch.
    *
    * Uncontended fast path (lock, with, update, tryLock): one CAS (tryAcquire), the user's code,
-   * one plain read of `waiters`, release (owner check, volatile state write, read of the AQS
+   * one plain read of `changeWaiters`, release (owner check, volatile state write, read of the AQS
    * queue head). Everything else is in separate, rarely-called methods, so the fast path stays
    * small enough for the JIT to inline into the caller.
    *
@@ -163,14 +181,15 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * spinners read it with opaque loads, a fresh value each time, no ordering needed because the
    * spinner re-acquires the lock before it looks at anything). When another thread's release
    * moves the counter, the spinner re-acquires the lock and re-checks its predicate; if the
-   * predicate still blocks, or the window ends without a release, it waits on the Condition as
-   * before. So a state change made within a few microseconds (the other half of a hand-off)
-   * costs no park/unpark round trip, which on the benchmark VM is ~25 us per hand-off.
-   * No wake-up can be lost: the spinner holds no place in any queue, signals sent while it spins
-   * go to real waiters (or nobody), and it re-checks the predicate under the lock after the
-   * spin, then enters Condition.await atomically with releasing the lock, exactly as without
-   * the spin. One spin phase per wait call: a busy lock cannot keep a waiter spinning. Off on a
-   * single-CPU machine, where the thread it waits for cannot run while it spins.
+   * predicate still blocks, or the window ends without a release, it parks as
+   * before (the change queue for lockWhen/awaitThen, the Condvar's Condition for a Condvar).
+   * So a state change made within a few microseconds (the other half of a hand-off) costs no
+   * park/unpark round trip, which on the benchmark VM is ~25 us per hand-off. No wake-up can
+   * be lost: the spinner holds no place in any queue, wake-ups sent while it spins go to real
+   * waiters (or nobody), and it re-checks the predicate under the lock after the spin, then
+   * queues under the lock before it releases again, exactly as without the spin. One spin phase
+   * per wait call: a busy lock cannot keep a waiter spinning. Off on a single-CPU machine,
+   * where the thread it waits for cannot run while it spins.
    *
    * Spin before queueing, for waits only. lockWhen/awaitThen's acquisition and the
    * re-acquisition at the end of a wait's spin first run SpinLock's test-and-test-and-set
@@ -183,6 +202,32 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * waiter keeps pulling the lock's cache line from a holder that would otherwise run many
    * critical sections in a row while the waiter sleeps. A spinner may take the lock ahead of
    * parked threads, as any barging acquisition of a non-fair lock can.
+   *
+   * Deadlines and interrupts in every phase (issue 18, defects 3 and 10). lockWhen's wait has
+   * four phases: the first acquisition, the spin phase (release, spin, re-acquire), the park on
+   * the change queue, and the re-acquisition after a wake-up. A timed call computes one
+   * deadline (nanoTime + timeout, compared only by subtraction) and every phase honours it:
+   * the first acquisition is tryAcquireNanos; a zero or elapsed timeout returns before the spin
+   * phase, so it checks the predicate once and never gives the lock up mid-call; the spin is
+   * cut to the time left; spinAcquire reads the clock once per backoff round; the AQS part of
+   * each re-acquisition is tryAcquireNanos(deadline - now); the park is parkNanos(deadline -
+   * now). When the deadline passes in a re-acquisition, lockWhen returns null without the lock
+   * (it never had it back); when it passes while parked, the waiter leaves the queue and returns
+   * null. The overrun is therefore at most one backoff pause (<= 512 onSpinWait, a few us) or
+   * the scheduler's latency in waking a parkNanos, never another thread's hold time. Likewise
+   * an interruptible call checks the interrupt before it gives the lock up, re-acquires with
+   * acquireInterruptibly/tryAcquireNanos and parks interruptibly, so an interrupt in any phase
+   * throws InterruptedException at once, without the lock. lockWhenUninterruptibly re-acquires
+   * with acquire and parks again after an interrupt, and re-asserts the interrupt on return.
+   * Condvar's waits cannot give up the lock (they return holding it), so they re-acquire
+   * without a limit, as Condition.await does; see Condvar.
+   *
+   * Protocol windows (ProtocolWindows, for tests): "mutex.released-for-spin" right after a
+   * wait's spin phase released the lock (lockWhen and Condvar); "mutex.released-for-wait"
+   * right after a lockWhen waiter pushed its node and released the lock, before it parks;
+   * "mutex.woken" after a lockWhen waiter was woken, before it re-takes the lock. A test that
+   * lets another thread take the lock in one of them opens the release/re-acquire window of
+   * that phase on purpose.
    */
 
   /**
@@ -354,19 +399,14 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     if (Thread.interrupted()) { // "interrupted before waiting" holds even for a free lock
       throw new InterruptedException("interrupted before acquiring the Mutex");
     }
-    if (!spinAcquire()) {
+    if (!spinAcquire(false, 0L)) {
       sync.acquireInterruptibly(1);
     }
     boolean ok = false;
     try {
-      if (!ready.test(value)) {
-        awaitChanged(ready);
-      }
-      ok = true;
+      ok = ready.test(value) || awaitReady(ready, true, false, 0L); // untimed: true or throws
     } finally {
-      if (!ok) {
-        sync.release(1);
-      }
+      releaseIfStillHeld(ok);
     }
     return new Guard<>(this);
   }
@@ -387,26 +427,19 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     Objects.requireNonNull(ready, "ready");
     long nanos = Timeouts.toNanos(timeout, "timeout");
     checkNotHeld();
-    long start = System.nanoTime();
-    if (!sync.tryAcquireNanos(1, nanos)) {
+    // nanos <= Timeouts.MAX_NANOS (2^62): the sum may wrap, but it is only ever used as
+    // `deadline - System.nanoTime()`, which is exact while the true difference is below 2^63.
+    long deadline = System.nanoTime() + nanos;
+    if (!sync.tryAcquireNanos(1, nanos)) { // a zero timeout: one attempt, no queueing
       return null;
     }
     boolean ok = false;
     try {
-      if (!ready.test(value)) {
-        // Overflow-free: both sides are bounded by Timeouts.MAX_NANOS.
-        long remaining = nanos - (System.nanoTime() - start);
-        if (!awaitChangedNanos(ready, remaining)) {
-          return null;
-        }
-      }
-      ok = true;
+      ok = ready.test(value) || awaitReady(ready, true, true, deadline);
     } finally {
-      if (!ok) {
-        sync.release(1);
-      }
+      releaseIfStillHeld(ok);
     }
-    return new Guard<>(this);
+    return ok ? new Guard<>(this) : null;
   }
 
   /**
@@ -423,7 +456,10 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   public @Nullable Guard<T> lockWhen(Predicate<? super T> ready, Instant deadline)
       throws InterruptedException {
     Objects.requireNonNull(deadline, "deadline");
-    return lockWhen(ready, Duration.between(Instant.now(), deadline));
+    Instant now = Instant.now();
+    // Compared before subtracting: a deadline in the past is a zero timeout, whatever its value.
+    return lockWhen(
+        ready, deadline.isAfter(now) ? Duration.between(now, deadline) : Duration.ZERO);
   }
 
   /**
@@ -441,14 +477,11 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     sync.acquire(1);
     boolean ok = false;
     try {
-      if (!ready.test(value)) {
-        awaitChangedUninterruptibly(ready);
-      }
-      ok = true;
+      ok = ready.test(value) || awaitReady(ready, false, false, 0L); // true (or the test throws)
+    } catch (InterruptedException e) {
+      throw new AssertionError("an uninterruptible wait threw InterruptedException", e);
     } finally {
-      if (!ok) {
-        sync.release(1);
-      }
+      releaseIfStillHeld(ok);
     }
     return new Guard<>(this);
   }
@@ -540,11 +573,11 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
 
   /**
    * Releases the lock, waking automatic-signalling waiters if there are any. The plain read of
-   * {@code waiters} is made while holding the lock; see the algorithm notes.
+   * {@code changeWaiters} is made while holding the lock; see the algorithm notes.
    */
   void release() {
-    if (waiters != 0) {
-      changed.signalAll();
+    if (changeWaiters != null) { // plain read under the lock: see the algorithm notes
+      wakeChangeWaiters();
     }
     sync.release(1);
   }
@@ -554,8 +587,68 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * may have changed the value, so automatic-signalling waiters must re-check.
    */
   void signalChangedBeforeWait() {
-    if (waiters != 0) {
-      changed.signalAll();
+    if (changeWaiters != null) {
+      wakeChangeWaiters();
+    }
+  }
+
+  /**
+   * Called with the lock held: detaches the whole change queue and wakes every thread in it
+   * (each re-checks its own predicate). Nodes whose waiter already left are skipped by {@link
+   * ChangeWaiter#wake()}.
+   */
+  private void wakeChangeWaiters() {
+    ChangeWaiter q = changeWaiters;
+    changeWaiters = null; // plain: the queue's links are only touched under the lock
+    while (q != null) {
+      ChangeWaiter next = q.next;
+      q.wake();
+      q = next;
+    }
+  }
+
+  /**
+   * Called with the lock held, before releasing it to park: purges nodes whose waiters left
+   * without the lock (timeout, interrupt), then pushes a node for the current thread. The purge
+   * keeps the queue bounded by the threads that wait: at most one live node per waiting thread,
+   * plus one node per thread that left since the last push or wake-up.
+   */
+  private ChangeWaiter enqueueChangeWaiter(Thread me) {
+    ChangeWaiter prev = null;
+    for (ChangeWaiter q = changeWaiters; q != null; q = q.next) {
+      if (q.hasLeft()) {
+        if (prev == null) {
+          changeWaiters = q.next;
+        } else {
+          prev.next = q.next;
+        }
+      } else {
+        prev = q;
+      }
+    }
+    ChangeWaiter node = new ChangeWaiter(me);
+    node.next = changeWaiters;
+    changeWaiters = node;
+    return node;
+  }
+
+  /**
+   * The number of nodes in the change queue; for tests, called with the lock held.
+   *
+   * @return live waiters plus nodes of waiters that left and are not purged yet
+   */
+  int changeQueueLengthLocked() {
+    int n = 0;
+    for (ChangeWaiter q = changeWaiters; q != null; q = q.next) {
+      n++;
+    }
+    return n;
+  }
+
+  /** The end of a predicate wait that did not succeed: gives the lock back if it still has it. */
+  private void releaseIfStillHeld(boolean ok) {
+    if (!ok && sync.heldByCurrentThread()) { // exact for the current thread (see notes)
+      sync.release(1); // the caller changed nothing (predicates have no side effects)
     }
   }
 
@@ -565,11 +658,13 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   }
 
   /**
-   * The spin phase of a wait (see the algorithm notes): called with the lock held by the
+   * {@link Condvar}'s spin phase (see the algorithm notes): called with the lock held by the
    * current thread, whose predicate blocks and who has already woken automatic-signalling
    * waiters for any change it made. Releases the lock, spins for at most {@code maxNanos}
-   * (capped at {@link #WAIT_SPIN_NANOS}) until another thread releases it, and re-acquires it.
-   * The caller re-checks its predicate afterwards.
+   * (capped at {@link #WAIT_SPIN_NANOS}) until another thread releases it, and re-acquires it
+   * uninterruptibly and without a time limit, because a {@code Condvar} wait returns (and
+   * throws) holding the lock; an interrupt that arrives meanwhile stays set for the caller. The
+   * caller re-checks its predicate afterwards.
    *
    * @return the nanoseconds spent, so that timed waits can deduct them
    */
@@ -578,9 +673,25 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       return 0L;
     }
     long start = System.nanoTime();
-    long window = Math.min(maxNanos, WAIT_SPIN_NANOS);
+    releaseAndSpin(Math.min(maxNanos, WAIT_SPIN_NANOS));
+    if (!spinAcquire(false, 0L)) {
+      sync.acquire(1); // uninterruptible, like Condition.await's own re-acquisition
+    }
+    return System.nanoTime() - start;
+  }
+
+  /**
+   * Releases the lock (held by the current thread, with nothing to announce) and spins for at
+   * most {@code window} nanoseconds until another thread releases it too. Returns without the
+   * lock.
+   */
+  private void releaseAndSpin(long window) {
+    long start = System.nanoTime();
     int seen = sync.releasesPlain() + 1; // plain: written only under the lock, which we hold
     sync.release(1); // our own release moves the counter to `seen`; no change to signal
+    if (ProtocolWindows.ENABLED) {
+      ProtocolWindows.at("mutex.released-for-spin");
+    }
     for (int i = 1; sync.releasesOpaque() == seen; i++) {
       // A clock read costs ~20 ns; pausing 16 times between reads keeps the check cheap.
       if ((i & 15) == 0 && System.nanoTime() - start >= window) {
@@ -588,10 +699,32 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       }
       Thread.onSpinWait();
     }
-    if (!spinAcquire()) {
-      sync.acquire(1); // uninterruptible, like Condition.await's own re-acquisition
+  }
+
+  /**
+   * Takes the lock back after a release inside a predicate wait, honouring the wait's mode:
+   * spinning first ({@link #spinAcquire}), then queueing in the AQS until the deadline (timed),
+   * until an interrupt (interruptible) or for as long as it takes (uninterruptible; AQS then
+   * re-asserts an interrupt that arrived meanwhile).
+   *
+   * @return {@code true} if the lock is held; {@code false} only when timed and the deadline
+   *     passed first
+   * @throws InterruptedException if interruptible and interrupted first; the lock is not held
+   */
+  private boolean reacquire(boolean interruptible, boolean timed, long deadline)
+      throws InterruptedException {
+    if (spinAcquire(timed, deadline)) {
+      return true;
     }
-    return System.nanoTime() - start;
+    if (timed) { // interruptible too: only lockWhen(ready, timeout) is timed
+      return sync.tryAcquireNanos(1, deadline - System.nanoTime()); // <= 0: one attempt
+    }
+    if (interruptible) {
+      sync.acquireInterruptibly(1);
+    } else {
+      sync.acquire(1);
+    }
+    return true;
   }
 
   /**
@@ -605,7 +738,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    *
    * @return {@code true} if the lock is now held by the current thread
    */
-  private boolean spinAcquire() {
+  private boolean spinAcquire(boolean timed, long deadline) {
     if (!WAIT_SPINS) {
       return sync.tryLockFast();
     }
@@ -615,62 +748,175 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       if (!sync.isLocked() && sync.tryLockFast()) {
         return true;
       }
+      // One clock read per round (~20 ns against 32-512 pauses): a timed wait overruns its
+      // deadline by at most one pause of the backoff.
+      if (timed && deadline - System.nanoTime() <= 0L) {
+        return false;
+      }
       backoff = SpinBackoff.pause(backoff);
     }
     return false;
   }
 
 
-  private void awaitChanged(Predicate<? super T> ready) throws InterruptedException {
-    spinUntilReleased(WAIT_SPIN_NANOS);
-    if (ready.test(value)) {
-      return;
-    }
-    waiters++;
-    try {
-      do {
-        changed.await();
-      } while (!ready.test(value));
-    } finally {
-      waiters--;
-    }
-  }
-
-  private boolean awaitChangedNanos(Predicate<? super T> ready, long nanos)
+  /**
+   * The wait of {@link #lockWhen} and its forms, after the first acquisition: called holding the
+   * lock with {@code ready} false. One spin phase (release, spin for another thread's release,
+   * re-acquire), then rounds of: join the change queue, release, park until a releasing holder
+   * wakes us, re-acquire, re-check. Every phase honours the deadline (timed) and interrupts
+   * (interruptible): see "Deadlines and interrupts in every phase" in the algorithm notes.
+   *
+   * @param interruptible whether an interrupt ends the wait with {@link InterruptedException}
+   *     (otherwise it is remembered and re-asserted on return)
+   * @param timed whether {@code deadline} applies
+   * @param deadline in {@link System#nanoTime()} terms; compared only by subtraction
+   * @return {@code true} holding the lock with {@code ready} true; {@code false} (timed only)
+   *     when the deadline passed, with or without the lock: the caller checks and releases
+   * @throws InterruptedException if interruptible and interrupted; the lock may or may not be
+   *     held (the caller checks)
+   */
+  private boolean awaitReady(
+      Predicate<? super T> ready, boolean interruptible, boolean timed, long deadline)
       throws InterruptedException {
-    long remaining = nanos - spinUntilReleased(nanos);
-    if (ready.test(value)) {
-      return true;
-    }
-    if (remaining <= 0L) {
-      return false; // the spin used up the timeout
-    }
-    waiters++;
+    Thread me = Thread.currentThread();
+    boolean interrupted = false; // uninterruptible mode: re-asserted on the way out
     try {
-      do {
-        if (remaining <= 0L) {
-          return false;
+      if (WAIT_SPINS) {
+        long window = WAIT_SPIN_NANOS;
+        if (timed) {
+          long remaining = deadline - System.nanoTime();
+          if (remaining <= 0L) {
+            return false; // zero or elapsed timeout: checked once, the lock never given up
+          }
+          window = Math.min(window, remaining);
         }
-        remaining = changed.awaitNanos(remaining);
-      } while (!ready.test(value));
-      return true;
+        if (interruptible && Thread.interrupted()) { // before giving the lock up
+          throw new InterruptedException("interrupted while waiting in Mutex.lockWhen");
+        }
+        releaseAndSpin(window);
+        if (!reacquire(interruptible, timed, deadline)) {
+          return false; // the deadline passed while another thread held the lock
+        }
+        if (ready.test(value)) {
+          return true;
+        }
+      }
+      for (; ; ) {
+        if (timed && deadline - System.nanoTime() <= 0L) {
+          return false; // holding the lock; the caller releases it
+        }
+        if (Thread.interrupted()) {
+          if (interruptible) {
+            throw new InterruptedException("interrupted while waiting in Mutex.lockWhen");
+          }
+          interrupted = true;
+        }
+        ChangeWaiter node = enqueueChangeWaiter(me);
+        sync.release(1); // nothing of ours to announce: predicates have no side effects
+        if (ProtocolWindows.ENABLED) {
+          ProtocolWindows.at("mutex.released-for-wait");
+        }
+        while (!node.isWoken()) {
+          if (timed) {
+            long remaining = deadline - System.nanoTime();
+            if (remaining <= 0L) {
+              if (node.leave(me)) {
+                return false; // timed out while parked: the lock is not held
+              }
+              break; // woken at the last moment: take the wake-up (one attempt, below)
+            }
+            LockSupport.parkNanos(this, remaining);
+          } else {
+            LockSupport.park(this);
+          }
+          if (Thread.interrupted()) {
+            if (interruptible) {
+              node.leave(me); // every waiter is woken on a change: nothing to pass on
+              throw new InterruptedException("interrupted while waiting in Mutex.lockWhen");
+            }
+            interrupted = true;
+          }
+        }
+        if (ProtocolWindows.ENABLED) {
+          ProtocolWindows.at("mutex.woken");
+        }
+        if (!reacquire(interruptible, timed, deadline)) {
+          return false; // the deadline passed while another thread held the lock
+        }
+        if (ready.test(value)) {
+          return true;
+        }
+      }
     } finally {
-      waiters--;
+      if (interrupted) {
+        me.interrupt();
+      }
     }
   }
 
-  private void awaitChangedUninterruptibly(Predicate<? super T> ready) {
-    spinUntilReleased(WAIT_SPIN_NANOS);
-    if (ready.test(value)) {
-      return;
+  /**
+   * A thread parked in {@link Mutex#awaitReady} until a holder releases the lock. The links are
+   * plain fields touched only under the lock; the thread field decides, by one atomic
+   * operation on each side, whether the waiter was woken or left first.
+   */
+  static final class ChangeWaiter {
+    private static final VarHandle THREAD;
+
+    static {
+      try {
+        THREAD = MethodHandles.lookup().findVarHandle(ChangeWaiter.class, "thread", Thread.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
     }
-    waiters++;
-    try {
-      do {
-        changed.awaitUninterruptibly();
-      } while (!ready.test(value));
-    } finally {
-      waiters--;
+
+    /**
+     * The waiting thread until it is woken or leaves, then null. Set in the constructor (plain:
+     * the node is published by the release that follows, and every reader holds the lock or is
+     * the waiter itself); cleared only through {@link #THREAD}.
+     */
+    @SuppressWarnings("UnusedVariable") // read and written through the THREAD VarHandle too
+    private @Nullable Thread thread;
+
+    /** The next node; plain, read and written only under the lock. */
+    @Nullable ChangeWaiter next;
+
+    ChangeWaiter(Thread thread) {
+      this.thread = thread;
+    }
+
+    /**
+     * Waker, holding the lock: claims the node and unparks its thread unless it left first.
+     * getAndSet (volatile) against {@link #leave}'s CAS: exactly one of them wins, and the
+     * clearing happens-before the unpark, so a waiter that then finds it null is woken.
+     */
+    void wake() {
+      Thread t = (Thread) THREAD.getAndSet(this, (Thread) null);
+      if (t != null) {
+        LockSupport.unpark(t);
+      }
+    }
+
+    /**
+     * Waiter, without the lock: leaves (timeout, interrupt) unless it was woken first.
+     *
+     * @return {@code true} if it left before any wake-up
+     */
+    boolean leave(Thread me) {
+      return THREAD.compareAndSet(this, me, (Thread) null); // volatile: see wake()
+    }
+
+    /** Waiter: acquire, pairing with wake()'s clear; a wake-up seen here is never lost. */
+    boolean isWoken() {
+      return THREAD.getAcquire(this) == null;
+    }
+
+    /**
+     * Holder, purging: true if the waiter left (a woken node is no longer in the queue). Opaque:
+     * a stale non-null only keeps the node until the next purge.
+     */
+    boolean hasLeft() {
+      return THREAD.getOpaque(this) == null;
     }
   }
 
@@ -891,17 +1137,16 @@ abstract class MutexFields<T extends @Nullable Object> {
   /** The lock; package-private for {@link Condvar}, which waits on conditions of it. */
   final Mutex.Sync sync = new Mutex.Sync();
 
-  /** Signalled on every release while {@link #waiters} is non-zero. */
-  final Condition changed = sync.newCondition();
-
   /** The protected value; read and written only while {@link #sync} is held. */
   T value;
 
   /**
-   * Threads waiting on {@link #changed}; read and written only while {@link #sync} is held (see
-   * the algorithm notes in {@code Mutex} for why a plain read in its release is enough).
+   * The change queue: threads parked in {@code lockWhen}/{@code awaitThen}, woken (all of them)
+   * by the next release. The head and every link are read and written only while {@link #sync}
+   * is held (see the algorithm notes in {@code Mutex} for why a plain read in its release is
+   * enough).
    */
-  int waiters;
+  Mutex.@Nullable ChangeWaiter changeWaiters;
 
   MutexFields(T value) {
     this.value = value;
