@@ -40,8 +40,9 @@ import org.jspecify.annotations.Nullable;
  * }
  * }</pre>
  *
- * <p>A {@code Condvar} is bound to the {@link Mutex} of the first guard it is used with, and
- * must then always be used with guards of that mutex (as in Rust). For waits that need no
+ * <p>A {@code Condvar} is bound to the {@link Mutex} of the first guard it is used with (by
+ * any wait, even one that returns at once), and must then always be used with guards of that
+ * mutex (as in Rust). For waits that need no
  * notify call at all, see {@link Mutex#awaitThen} and {@link Mutex#lockWhen}.
  *
  * <p><b>Waiting policy:</b> a wait whose predicate blocks first releases the mutex and spins
@@ -64,10 +65,22 @@ import org.jspecify.annotations.Nullable;
  * mutex: without it, a notify briefly acquires the mutex (only when a thread is waiting), so a
  * notify can never slip in between a waiter's check and its sleep.
  *
- * <p><b>Misuse:</b> null arguments throw {@link NullPointerException}; waiting with a guard of a
- * different mutex than the first one throws {@link IllegalArgumentException}; waiting with a
- * closed guard throws {@link IllegalStateException}, with another thread's guard {@link
- * IllegalMonitorStateException}.
+ * <p><b>Timeouts:</b> a timed wait must return holding the mutex (the guard stays open), so
+ * the timeout bounds the wait for the predicate, not the final re-acquisition: when the
+ * deadline passes, the call takes the mutex back, which takes as long as other threads keep
+ * it, exactly as {@link java.util.concurrent.locks.Condition#awaitNanos} and {@link
+ * Object#wait(long)} do. With the mutex free at the deadline, it returns within the deadline
+ * plus the scheduler's delay in waking a timed park. A zero or negative timeout (or a past
+ * deadline) checks the predicate once and never releases the mutex. (For a wait that gives up
+ * without the lock when the deadline passes, use {@link Mutex#lockWhen(Predicate, Duration)}.)
+ *
+ * <p><b>Misuse:</b> checked first by every wait method, on every path (whether the wait would
+ * block, or returns at once because the predicate already allows it or the timeout is zero):
+ * null arguments throw {@link NullPointerException}; a guard of a different mutex than the
+ * first one throws {@link IllegalArgumentException} (checked before the guard itself, as
+ * Guava's {@code Monitor} checks its guards); a closed guard throws {@link
+ * IllegalStateException}, another thread's guard {@link IllegalMonitorStateException}. A call
+ * refused this way changes nothing: the mutex stays held, the binding unchanged.
  */
 public final class Condvar {
   /*
@@ -79,6 +92,20 @@ public final class Condvar {
    * that sees the Binding sees its final fields fully constructed (they are final anyway). A
    * losing CAS reads the winner's Binding and compares mutexes: a different mutex throws
    * IllegalArgumentException.
+   *
+   * Misuse checks first (issue 18, defect 9). Every wait runs checkGuard before it evaluates the
+   * predicate or looks at the timeout: an existing binding to another mutex (one getAcquire and
+   * a reference comparison, no side effect), then the guard's owner and open state, then the
+   * binding of an unbound Condvar. So the checks hold on the paths that return without waiting,
+   * and a refused call binds nothing and releases nothing.
+   *
+   * Deadlines and interrupts. A wait checks the interrupt status before it gives the mutex up
+   * (an interrupted caller whose predicate blocks throws at once, holding the mutex) and again
+   * after the spin phase (Mutex.spinUntilReleased re-acquires uninterruptibly, because a
+   * Condvar wait must return and throw holding the mutex). A zero timeout returns before the
+   * spin phase: the mutex is never released. The spin is cut to the timeout; the final
+   * re-acquisition (spin phase or Condition.awaitNanos) is not bounded by the deadline, since
+   * the guard must hold the mutex on return: the bound documented in the class Javadoc.
    *
    * Waiting. All waits run while the caller holds the mutex (its guard is checked). The loop
    * `while (blocked(value)) condition.await()` re-checks after every wake-up. `waiters` counts
@@ -156,8 +183,8 @@ public final class Condvar {
    * @param guard an open guard of the mutex this condition variable is bound to
    * @param blocked the condition under which to keep waiting (Rust's {@code wait_while})
    * @param <T> the type of the protected value
-   * @throws InterruptedException if the current thread is interrupted while waiting; the mutex
-   *     is held again when this is thrown
+   * @throws InterruptedException if the current thread is interrupted before or while waiting
+   *     (not if {@code blocked} is already false); the mutex is held again when this is thrown
    * @throws NullPointerException if an argument is null
    * @throws IllegalArgumentException if the guard belongs to a different mutex than this
    *     condition variable's first use
@@ -195,15 +222,20 @@ public final class Condvar {
   }
 
   /**
-   * Like {@link #awaitWhile(Mutex.Guard, Predicate)}, but gives up after {@code timeout}.
+   * Like {@link #awaitWhile(Mutex.Guard, Predicate)}, but gives up after {@code timeout}. The
+   * timeout bounds the wait for {@code blocked} to become false; after it, the mutex is taken
+   * back before this returns, which waits as long as another thread holds it (see "Timeouts"
+   * in the class documentation).
    *
    * @param guard an open guard of the mutex this condition variable is bound to
    * @param blocked the condition under which to keep waiting
    * @param timeout the longest time to wait; zero or negative means check once without waiting
+   *     (and without releasing the mutex); huge values are capped (about 146 years)
    * @param <T> the type of the protected value
    * @return {@code true} if {@code blocked} is false on return, {@code false} if the timeout
    *     elapsed while it still held; the mutex is held again in both cases
-   * @throws InterruptedException if the current thread is interrupted while waiting
+   * @throws InterruptedException if the current thread is interrupted before or while waiting
+   *     (not if it returns without waiting); the mutex is held again when this is thrown
    * @throws NullPointerException if an argument is null
    * @throws IllegalArgumentException if the guard belongs to a different mutex
    * @throws IllegalStateException if the guard is closed
@@ -256,7 +288,8 @@ public final class Condvar {
 
   /**
    * Like {@link #awaitWhile(Mutex.Guard, Predicate, Duration)} with an absolute deadline on the
-   * system clock, converted to a timeout with {@link Instant#now()} when called.
+   * system clock, converted to a timeout with {@link Instant#now()} when called (compared with
+   * now before anything is subtracted, so any {@code Instant} works).
    *
    * @param guard an open guard of the mutex this condition variable is bound to
    * @param blocked the condition under which to keep waiting

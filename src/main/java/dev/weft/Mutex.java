@@ -89,6 +89,14 @@ import org.jspecify.annotations.Nullable;
  * contended acquirer queues and parks almost at once, which keeps throughput up when two
  * threads hammer the lock.
  *
+ * <p><b>Timeouts and interrupts:</b> a timed {@link #lockWhen(Predicate, Duration)} waits at
+ * most its timeout <em>in total</em>, including every time it gives the lock up to wait and
+ * takes it back: if the deadline passes while another thread holds the lock, it returns
+ * {@code null} without the lock instead of waiting for that thread. A zero or negative timeout
+ * (or a deadline in the past) evaluates the predicate once if the lock is free, never gives the
+ * lock up in between, and never waits. An interrupt at any point of {@link #lockWhen} or {@link
+ * #awaitThen} ends the wait with {@link InterruptedException}, without the lock.
+ *
  * <p><b>Footprint:</b> a {@code Mutex} takes about 220 bytes with its lock (a {@code
  * ReentrantLock} about 50): the lock word is padded onto a cache line of its own, because
  * sharing that line with a neighbouring object made contended calls up to 12 times slower in
@@ -412,13 +420,25 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   }
 
   /**
-   * Like {@link #lockWhen(Predicate)}, but waits at most {@code timeout} in total (for the lock
-   * and for the predicate).
+   * Like {@link #lockWhen(Predicate)}, but waits at most {@code timeout} in total: for the lock,
+   * for the predicate, and for the lock again each time a release wakes this thread to re-check.
+   * If the deadline passes while another thread holds the lock, this returns {@code null}
+   * without waiting for that thread to let go. The call returns no later than the deadline plus
+   * the time the thread needs to notice it: one pause of the spin backoff (a few
+   * microseconds) or the scheduler's delay in waking a timed park; never another thread's hold
+   * time.
+   *
+   * <p>A zero or negative timeout checks once: if the lock is free it evaluates {@code ready}
+   * once and returns the guard or {@code null}, without ever releasing the lock in between;
+   * if another thread holds the lock it returns {@code null} at once.
    *
    * @param ready the condition to wait for
-   * @param timeout the longest time to wait; zero or negative means check once without waiting
-   * @return an open guard, or {@code null} if the timeout elapsed before {@code ready} held
-   * @throws InterruptedException if the current thread is interrupted before or while waiting
+   * @param timeout the longest time to wait; zero or negative means check once without waiting;
+   *     huge values are capped (about 146 years) and never overflow
+   * @return an open guard, or {@code null} if the deadline passed before the lock was held with
+   *     {@code ready} true (the lock is then not held)
+   * @throws InterruptedException if the current thread is interrupted before or while waiting,
+   *     in any phase of the wait; the lock is then not held
    * @throws NullPointerException if an argument is null
    * @throws IllegalStateException if the current thread already holds this mutex
    */
@@ -444,7 +464,9 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
 
   /**
    * Like {@link #lockWhen(Predicate, Duration)} with an absolute deadline, measured on the
-   * system clock ({@link Instant#now()}) at the time of the call.
+   * system clock ({@link Instant#now()}) at the time of the call. The deadline is compared with
+   * now before anything is subtracted, so any {@code Instant}, however far in the past or
+   * future, works.
    *
    * @param ready the condition to wait for
    * @param deadline when to give up; a deadline in the past means check once without waiting

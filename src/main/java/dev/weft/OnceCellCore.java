@@ -475,6 +475,19 @@ abstract class OnceCellCore<T extends @Nullable Object> {
     }
   }
 
+  /**
+   * The nodes in the waiter stack, live or left; for tests of the memory bound (racy snapshot).
+   *
+   * @return the number of nodes reachable from the top of the stack
+   */
+  final int waiterCount() {
+    int n = 0;
+    for (Waiter q = waitersAcquire(); q != null; q = q.next) {
+      n++;
+    }
+    return n;
+  }
+
   // ---------------------------------------------------------------- toString support
 
   /**
