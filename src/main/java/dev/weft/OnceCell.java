@@ -224,7 +224,9 @@ public final class OnceCell<T extends @Nullable Object> extends OnceCellCore<T> 
    *     values are capped (about 146 years), never overflow
    * @return true if the value is set, false if the timeout elapsed first
    * @throws NullPointerException if {@code timeout} is null
-   * @throws InterruptedException if this thread is interrupted while waiting
+   * @throws InterruptedException if this thread is interrupted before or while waiting while the
+   *     cell is unset (a zero timeout included: the status is checked before the one check);
+   *     a set cell answers {@code true} without looking at the status
    * @throws IllegalStateException if called by an initialiser of this cell on the same thread
    * @throws TaskFailedException if an initialiser failed under {@code REMEMBER}, before or while
    *     waiting; the cause is the original failure

@@ -219,4 +219,85 @@ class CondvarContractTest {
     }
     assertThat(released.get()).isNull();
   }
+
+  // ---- what a timeout bounds, and interrupts before the wait ---------------------------------
+
+  @Test
+  void timedWaitReturnsHoldingTheMutexOnceAHolderThatTookItLetsGo() throws Exception {
+    // Documented bound: the guard must hold the mutex on return, so the final re-acquisition
+    // waits for the holder (as Condition.awaitNanos does); it returns false, holding the mutex.
+    Mutex<Integer> m = new Mutex<>(0);
+    Condvar cv = boundTo(m);
+    AtomicReference<@Nullable Boolean> result = new AtomicReference<>();
+    AtomicReference<@Nullable Boolean> heldOnReturn = new AtomicReference<>();
+    java.util.concurrent.atomic.AtomicLong elapsed = new java.util.concurrent.atomic.AtomicLong();
+    Worker waiter = new Worker("waiter", () -> {
+      try (var g = m.lock()) {
+        long start = System.nanoTime();
+        result.set(cv.awaitWhile(g, v -> true, Duration.ofMillis(100)));
+        elapsed.set(System.nanoTime() - start);
+        heldOnReturn.set(m.isHeldByCurrentThread() && g.isOpen());
+      }
+    });
+    MutexTest.awaitBlocked(waiter.thread);
+    CountDownLatch never = new CountDownLatch(1);
+    try (var g = m.lock()) { // took the mutex while the waiter sleeps; holds it for 800 ms
+      assertThat(never.await(800, TimeUnit.MILLISECONDS)).isFalse();
+    }
+    waiter.join();
+    assertThat(result.get()).isFalse();
+    assertThat(heldOnReturn.get()).isTrue();
+    assertThat(elapsed.get()).as("waited for the holder, as documented")
+        .isGreaterThan(TimeUnit.MILLISECONDS.toNanos(500));
+  }
+
+  @Test
+  void timedWaitWithTheMutexFreeReturnsAtItsDeadline() throws Exception {
+    Mutex<Integer> m = new Mutex<>(0);
+    Condvar cv = new Condvar();
+    try (var g = m.lock()) {
+      long start = System.nanoTime();
+      assertThat(cv.awaitWhile(g, v -> true, Duration.ofMillis(100))).isFalse();
+      long took = System.nanoTime() - start;
+      assertThat(took).isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(100))
+          .isLessThan(TimeUnit.SECONDS.toNanos(2));
+      assertThat(m.isHeldByCurrentThread()).isTrue();
+    }
+  }
+
+  @Test
+  void interruptedCallerWhosePredicateBlocksThrowsWithoutGivingTheMutexUp() throws Exception {
+    Mutex<Integer> m = new Mutex<>(0);
+    Condvar cv = boundTo(m);
+    Thread me = Thread.currentThread();
+    AtomicReference<@Nullable String> released = new AtomicReference<>();
+    try (var h = ProtocolWindows.install(n -> {
+      if (Thread.currentThread() == me && n.startsWith("mutex.released")) {
+        released.set(n);
+      }
+    }); var g = m.lock()) {
+      for (int i = 0; i < 3; i++) {
+        Thread.currentThread().interrupt();
+        int form = i;
+        assertThatThrownBy(() -> {
+          switch (form) {
+            case 0 -> cv.awaitWhile(g, v -> true);
+            case 1 -> cv.awaitWhile(g, v -> true, Duration.ofSeconds(5));
+            default -> cv.awaitWhile(g, v -> true, Instant.now().plusSeconds(5));
+          }
+        }).isInstanceOf(InterruptedException.class);
+        assertThat(m.isHeldByCurrentThread()).isTrue();
+        assertThat(g.isOpen()).isTrue();
+      }
+      Thread.currentThread().interrupt();
+      try {
+        cv.awaitWhile(g, v -> false); // not blocked: returns, the status stays set
+        assertThat(Thread.currentThread().isInterrupted()).isTrue();
+      } finally {
+        Thread.interrupted();
+      }
+    }
+    assertThat(released.get()).as("the mutex was never given up").isNull();
+    assertThat(cv.hasWaiters()).isFalse();
+  }
 }
