@@ -140,6 +140,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
   private static final VarHandle OWNER;
   private static final VarHandle WAITERS;
   private static final VarHandle WAKING;
+  private static final VarHandle SWEEPS;
 
   static {
     try {
@@ -147,6 +148,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       OWNER = l.findVarHandle(SpinLockState.class, "owner", Thread.class);
       WAITERS = l.findVarHandle(SpinLockState.class, "waiters", Waiter.class);
       WAKING = l.findVarHandle(SpinLockState.class, "waking", boolean.class);
+      SWEEPS = l.findVarHandle(SpinLockState.class, "sweepRequests", int.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -411,6 +413,9 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     boolean lostRace = false; // signalled, then a running thread took the lock first
     for (;;) {
       // Phase 1: test-and-test-and-set with bounded exponential backoff.
+      if (ProtocolWindows.ENABLED) {
+        ProtocolWindows.at("spinlock.spin");
+      }
       int backoff = SpinBackoff.MIN_BACKOFF;
       for (int i = 0; i < rounds; i++) {
         if (ownerOpaque() == null && casOwner(null, me)) {
@@ -419,6 +424,9 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
         backoff = SpinBackoff.pause(backoff);
       }
       // Phase 2: give the core away a few times (lets a descheduled owner run).
+      if (ProtocolWindows.ENABLED) {
+        ProtocolWindows.at("spinlock.yield");
+      }
       for (int i = 0; i < SpinBackoff.YIELDS; i++) {
         SpinBackoff.yieldProcessor();
         if (ownerOpaque() == null && casOwner(null, me)) {
@@ -439,6 +447,9 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       if (lostRace) {
         // Phase 3a (once per lost race): sleep on a timer, unregistered; see the notes.
         lostRace = false;
+        if (ProtocolWindows.ENABLED) {
+          ProtocolWindows.at("spinlock.lost-race-park");
+        }
         LockSupport.parkNanos(this, Math.min(remaining, SpinBackoff.LOST_RACE_PARK_NANOS));
         rounds = SpinBackoff.SPIN_ROUNDS_AFTER_WAKE;
         if (Thread.interrupted()) {
@@ -452,26 +463,52 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
         }
         continue;
       }
-      // Phase 3: register, re-check, park.
+      // Phase 3: register once, then park until signalled; between parks (backstop, spurious
+      // wakes) the node stays registered, so a long wait holds one node (see the notes).
       Waiter w = new Waiter(me);
       push(w);
-      if (casOwner(null, me)) {
-        if (!w.leave()) {
-          setWakingRelease(false); // signalled meanwhile: the wakeup has arrived
+      for (;;) {
+        if (casOwner(null, me)) {
+          leaveHolding(w);
+          return acquired(interrupted);
         }
-        return acquired(interrupted);
+        if (ProtocolWindows.ENABLED) {
+          ProtocolWindows.at("spinlock.park");
+        }
+        LockSupport.parkNanos(this, remaining);
+        if (w.wasSignalled()) {
+          break; // popped and signalled by an unlocker: the lock was just released
+        }
+        // Backstop, timeout, interrupt or spurious wake; still registered (or being signalled).
+        if (Thread.interrupted()) {
+          if (interruptible) {
+            return giveUp(w, INTERRUPTED);
+          }
+          interrupted = true;
+        }
+        if (timed) {
+          long left = deadline - System.nanoTime();
+          if (left <= 0L) {
+            if (casOwner(null, me)) {
+              leaveHolding(w);
+              return acquired(interrupted);
+            }
+            return giveUp(w, TIMED_OUT);
+          }
+          remaining = Math.min(left, SpinBackoff.PARK_BACKSTOP_NANOS);
+        }
+        if (ProtocolWindows.ENABLED) {
+          ProtocolWindows.at("spinlock.backstop-wake");
+        }
       }
-      LockSupport.parkNanos(this, remaining);
-      // Whether signalled (the lock was just released) or woken by the backstop, a timeout,
-      // an interrupt or spuriously: stop being registered, then spin a little and retry.
-      if (!w.leave()) {
-        setWakingRelease(false); // our wakeup has arrived: unlockers may wake another now
-        lostRace = true; // only matters if the spin below fails: then a thread barged in
-      }
+      // Signalled: our wakeup has arrived, so unlockers may wake another now. Spin a little and
+      // retry; if that fails, a running thread barged in (the lost-race park above).
+      setWakingRelease(false);
+      lostRace = true;
       rounds = SpinBackoff.SPIN_ROUNDS_AFTER_WAKE;
       if (Thread.interrupted()) {
         if (interruptible) {
-          passSignalOn(w);
+          passSignalOn();
           return INTERRUPTED;
         }
         interrupted = true;
@@ -480,10 +517,36 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
         if (casOwner(null, me)) {
           return acquired(interrupted);
         }
-        passSignalOn(w);
+        passSignalOn();
         return TIMED_OUT;
       }
     }
+  }
+
+  /**
+   * The waiter owns the lock now and stops waiting: if it was signalled meanwhile, the node is
+   * already off the stack and the wakeup has arrived; otherwise it unlinks its node.
+   */
+  private void leaveHolding(Waiter w) {
+    if (w.leave()) {
+      unlinkLeft(w);
+    } else {
+      setWakingRelease(false); // signalled meanwhile: the wakeup has arrived
+    }
+  }
+
+  /**
+   * The waiter stops waiting without the lock (timeout or interrupt). A signal that reached it
+   * meanwhile is passed on, so it is never spent on a thread that is not waiting.
+   */
+  private int giveUp(Waiter w, int outcome) {
+    if (w.leave()) {
+      unlinkLeft(w);
+    } else {
+      setWakingRelease(false); // our wakeup arrived after all; pass it on
+      passSignalOn();
+    }
+    return outcome;
   }
 
   private static int acquired(boolean interrupted) {
@@ -494,16 +557,79 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
   }
 
   /** A waiter that received a signal but gives up must wake someone else in its place. */
-  private void passSignalOn(Waiter w) {
-    if (w.wasSignalled() && waitersOpaque() != null) {
+  private void passSignalOn() {
+    if (waitersOpaque() != null) {
       signalOne();
+    }
+  }
+
+  /**
+   * Removes a node that went LEFT (its thread stopped waiting without a signal). On top of the
+   * stack it is popped at once; elsewhere a sweep unlinks it (and every other LEFT node).
+   */
+  private void unlinkLeft(Waiter w) {
+    // Treiber pop of our own node; nodes are never reused, so a CAS that succeeds pops exactly w.
+    if (waitersAcquire() == w && casWaiters(w, w.nextAcquire())) {
+      return;
+    }
+    requestSweep();
+  }
+
+  /**
+   * Makes sure a sweep starts after this call. One thread sweeps at a time: the requester that
+   * finds no request pending sweeps, and sweeps again while requests arrived meanwhile; the
+   * others return at once. So every LEFT node is unlinked by a sweep that starts after it went
+   * LEFT, and the stack holds at most about one node per thread that is waiting or leaving.
+   */
+  private void requestSweep() {
+    // getAndAdd (volatile, a full fence): orders our w.leave() before the sweeper's next read
+    // of the count, and so before the sweep that follows that read.
+    int seen = (int) SWEEPS.getAndAdd(this, 1);
+    if (seen != 0) {
+      return; // the running sweeper sees the new count and sweeps again
+    }
+    seen = 1;
+    for (;;) {
+      sweep();
+      if (SWEEPS.compareAndSet(this, seen, 0)) {
+        return;
+      }
+      seen = (int) SWEEPS.getVolatile(this); // more requests arrived: sweep again
+    }
+  }
+
+  /**
+   * Unlinks every LEFT node. Only the one sweeper writes {@code next} of pushed nodes; pushers
+   * and unlockers change only {@code waiters}. A LEFT node's own {@code next} is never changed,
+   * so an unlocker that popped a node with a stale {@code next} puts back at most LEFT nodes
+   * whose chains still reach every node behind them: no WAITING node can become unreachable.
+   */
+  private void sweep() {
+    for (;;) {
+      Waiter h = waitersAcquire();
+      if (h == null) {
+        return;
+      }
+      if (h.hasLeft()) {
+        casWaiters(h, h.nextAcquire()); // pop it; on failure (push or pop) look again
+        continue;
+      }
+      Waiter p = h;
+      for (Waiter x = p.nextAcquire(); x != null; x = p.nextAcquire()) {
+        if (x.hasLeft()) {
+          p.setNextRelease(x.nextAcquire());
+        } else {
+          p = x;
+        }
+      }
+      return;
     }
   }
 
   private void push(Waiter w) {
     for (;;) {
       Waiter h = waitersAcquire();
-      w.next = h; // plain: published by the release semantics of the CAS below
+      w.setNextPlain(h); // plain: published by the release semantics of the CAS below
       if (casWaiters(h, w)) {
         return;
       }
@@ -527,7 +653,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
         setWakingRelease(false);
         return;
       }
-      if (casWaiters(h, h.next) && h.signal()) {
+      if (casWaiters(h, h.nextAcquire()) && h.signal()) {
         LockSupport.unpark(h.thread);
         return;
       }
@@ -537,10 +663,13 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
   /** A registration of a thread that is parked, or about to park, waiting for the lock. */
   static final class Waiter {
     private static final VarHandle STATE;
+    private static final VarHandle NEXT;
 
     static {
       try {
-        STATE = MethodHandles.lookup().findVarHandle(Waiter.class, "state", int.class);
+        MethodHandles.Lookup l = MethodHandles.lookup();
+        STATE = l.findVarHandle(Waiter.class, "state", int.class);
+        NEXT = l.findVarHandle(Waiter.class, "next", Waiter.class);
       } catch (ReflectiveOperationException e) {
         throw new ExceptionInInitializerError(e);
       }
@@ -552,8 +681,13 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
 
     final Thread thread;
 
-    /** Immutable once the node is pushed (written before the publishing CAS). */
-    @Nullable Waiter next;
+    /**
+     * The node below this one. Written plain before the publishing CAS; after that only the
+     * sweeper changes it (release), to unlink LEFT nodes; unlockers and the sweeper read it
+     * with acquire.
+     */
+    @SuppressWarnings("unused") // accessed through NEXT
+    private @Nullable Waiter next;
 
     @SuppressWarnings("unused") // accessed through STATE
     private int state;
@@ -572,9 +706,30 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       return STATE.compareAndSet(this, WAITING, LEFT);
     }
 
-    /** Called by the waiter after leave(): plain is enough, the state is final by then. */
+    /**
+     * Waiter side, after a park: acquire, pairing with the unlocker's CAS (the unlocker's
+     * release of the lock precedes its signal).
+     */
     boolean wasSignalled() {
-      return (int) STATE.get(this) == SIGNALLED;
+      return (int) STATE.getAcquire(this) == SIGNALLED;
+    }
+
+    /** Sweeper side: LEFT is final, so a true answer stays true. */
+    boolean hasLeft() {
+      return (int) STATE.getAcquire(this) == LEFT;
+    }
+
+    @Nullable Waiter nextAcquire() {
+      return (Waiter) NEXT.getAcquire(this);
+    }
+
+    void setNextPlain(@Nullable Waiter n) {
+      NEXT.set(this, n);
+    }
+
+    /** Release: the sweeper links past LEFT nodes; readers use acquire. */
+    void setNextRelease(@Nullable Waiter n) {
+      NEXT.setRelease(this, n);
     }
   }
 
@@ -646,6 +801,9 @@ abstract class SpinLockState extends SpinLockPadBefore {
 
   /** Treiber stack of parked (or about to park) waiters. */
   SpinLock.@Nullable Waiter waiters;
+
+  /** Sweep requests not yet served; nonzero while one thread sweeps LEFT nodes off the stack. */
+  int sweepRequests;
 
   /** True while a signalled waiter has not yet woken up (at most one wakeup in flight). */
   boolean waking;

@@ -68,42 +68,55 @@ final class SpinLockCondition implements Condition {
 
   @Override
   public long awaitNanos(long nanosTimeout) throws InterruptedException {
-    return parkForSignal(true, true, nanosTimeout);
+    long start = System.nanoTime();
+    parkForSignal(true, true, Math.min(nanosTimeout, Timeouts.MAX_NANOS));
+    if (nanosTimeout <= 0L) {
+      return nanosTimeout; // checked once, did not wait: no time remains
+    }
+    // The Condition contract: nanosTimeout minus the time spent, signalled or not (<= 0 when
+    // the re-acquire took the rest of the time). Cannot overflow: both terms are >= 0.
+    return nanosTimeout - (System.nanoTime() - start);
   }
 
   @Override
   public boolean await(long time, TimeUnit unit) throws InterruptedException {
-    Objects.requireNonNull(unit, "unit");
-    return parkForSignal(true, true, Timeouts.toNanos(time, unit)) > 0L;
+    return parkForSignal(true, true, Timeouts.toNanos(time, unit));
   }
 
   @Override
   @SuppressWarnings("JavaUtilDate") // the Condition interface prescribes java.util.Date here
   public boolean awaitUntil(Date deadline) throws InterruptedException {
     Objects.requireNonNull(deadline, "deadline");
-    long millis = deadline.getTime() - System.currentTimeMillis();
-    return parkForSignal(true, true, Timeouts.toNanos(millis, TimeUnit.MILLISECONDS)) > 0L;
+    // Compared with now before subtracting: Long.MIN_VALUE ms must not wrap to ~146 years.
+    return parkForSignal(
+        true, true, Timeouts.nanosUntil(deadline.getTime(), System.currentTimeMillis()));
   }
 
-  /** Returns the remaining nanos (timed), or 1 (untimed); {@code <= 0} means timed out. */
-  private long parkForSignal(boolean interruptible, boolean timed, long nanos)
+  /**
+   * Releases the lock, waits for a signal (or the timeout, or an interrupt if {@code
+   * interruptible}), and re-acquires the lock. Returns whether the thread was signalled; a
+   * zero or negative timeout checks the lock and the interrupt status once and does not wait.
+   */
+  private boolean parkForSignal(boolean interruptible, boolean timed, long nanos)
       throws InterruptedException {
     checkHeld();
     if (interruptible && Thread.interrupted()) {
       throw new InterruptedException("interrupted before awaiting the " + lockName + " Condition");
     }
     if (timed && nanos <= 0L) {
-      return nanos;
+      return false;
     }
     long deadline = timed ? System.nanoTime() + Math.min(nanos, Timeouts.MAX_NANOS) : 0L;
     Waiter w = new Waiter(Thread.currentThread());
     queue.addLast(w);
     lock.unlock();
+    if (ProtocolWindows.ENABLED) {
+      ProtocolWindows.at("condition.released");
+    }
     boolean interrupted = false;
-    long remaining = 1L;
     while (!w.signalledAcquire()) {
       if (timed) {
-        remaining = deadline - System.nanoTime();
+        long remaining = deadline - System.nanoTime();
         if (remaining <= 0L) {
           break;
         }
@@ -118,12 +131,15 @@ final class SpinLockCondition implements Condition {
         }
       }
     }
+    if (ProtocolWindows.ENABLED) {
+      ProtocolWindows.at("condition.before-reacquire");
+    }
     lock.lock(); // uninterruptible: await always returns holding the lock
     if (w.signalledAcquire()) {
       if (interrupted) {
         Thread.currentThread().interrupt(); // signal wins; keep the interrupt as status
       }
-      return timed ? Math.max(1L, deadline - System.nanoTime()) : 1L;
+      return true;
     }
     queue.remove(w);
     if (interrupted && interruptible) {
@@ -132,7 +148,7 @@ final class SpinLockCondition implements Condition {
     if (interrupted) {
       Thread.currentThread().interrupt();
     }
-    return timed ? Math.min(0L, deadline - System.nanoTime()) : 1L;
+    return false;
   }
 
   @Override

@@ -692,6 +692,48 @@ abstract class SpinLockContractTest {
     lock.unlock();
   }
 
+  /**
+   * Runs {@code body} in a test thread and fails if it has not finished within {@code limit};
+   * a thread still running then is interrupted (and joined) so that it cannot outlive the test.
+   */
+  static void inOtherThreadWithin(Duration limit, ThrowingRunnable body) throws Exception {
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    Thread t = start("bounded", body, failure);
+    t.join(limit.toMillis());
+    boolean hung = t.isAlive();
+    if (hung) {
+      t.interrupt();
+    }
+    join(t);
+    assertThat(hung).as("still waiting after %s", limit).isFalse();
+    if (failure.get() != null) {
+      throw new AssertionError("other thread failed", failure.get());
+    }
+  }
+
+  // Issue 18, defect 2: deadline.getTime() - currentTimeMillis() overflowed for dates before
+  // about now + Long.MIN_VALUE ms, and the wait was then capped near 146 years.
+  @Test
+  void conditionAwaitUntilADeadlineInThePastReturnsFalseAtOnce() throws Exception {
+    TestLock lock = newLock();
+    Condition c = lock.newCondition();
+    long now = System.currentTimeMillis();
+    long[] past = {Long.MIN_VALUE, Long.MIN_VALUE + 1, Long.MIN_VALUE + now / 2, -1L, 0L, now - 1};
+    for (long millis : past) {
+      inOtherThreadWithin(
+          Duration.ofSeconds(5),
+          () -> {
+            lock.lock();
+            try {
+              assertThat(c.awaitUntil(new java.util.Date(millis))).as("date %d", millis).isFalse();
+              assertThat(lock.isHeldByCurrentThread()).isTrue();
+            } finally {
+              lock.unlock();
+            }
+          });
+    }
+  }
+
   @Test
   void conditionMethodsRequireTheLock() {
     TestLock lock = newLock();

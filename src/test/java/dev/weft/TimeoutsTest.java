@@ -37,4 +37,36 @@ class TimeoutsTest {
     assertThatNullPointerException().isThrownBy(() -> Timeouts.toNanos(1, null))
         .withMessage("unit");
   }
+
+  @Test
+  void wallClockDeadlinesAreComparedBeforeSubtracting() {
+    long now = System.currentTimeMillis();
+    for (long past : new long[] {Long.MIN_VALUE, Long.MIN_VALUE + 1, Long.MIN_VALUE + now, -1, 0,
+        now - 1, now}) {
+      assertThat(Timeouts.nanosUntil(past, now)).as("deadline %d", past).isZero();
+    }
+    assertThat(Timeouts.nanosUntil(now + 1, now)).isEqualTo(1_000_000L);
+    assertThat(Timeouts.nanosUntil(Long.MAX_VALUE, now)).isEqualTo(Timeouts.MAX_NANOS);
+    // A clock before the epoch: the true difference exceeds Long.MAX_VALUE and must saturate.
+    assertThat(Timeouts.nanosUntil(Long.MAX_VALUE, -5)).isEqualTo(Timeouts.MAX_NANOS);
+    assertThat(Timeouts.nanosUntil(Long.MIN_VALUE, Long.MAX_VALUE)).isZero();
+    assertThat(Timeouts.nanosUntil(Long.MAX_VALUE, Long.MIN_VALUE)).isEqualTo(Timeouts.MAX_NANOS);
+  }
+
+  @Test
+  void extremeLongTimeoutsSaturateOrMeanCheckOnce() {
+    for (TimeUnit u : TimeUnit.values()) {
+      assertThat(Timeouts.toNanos(Long.MIN_VALUE, u)).isZero();
+      assertThat(Timeouts.toNanos(0, u)).isZero();
+      assertThat(Timeouts.toNanos(-1, u)).isZero();
+      assertThat(Timeouts.toNanos(Long.MAX_VALUE, u)).isEqualTo(Timeouts.MAX_NANOS);
+      assertThat(Timeouts.toNanos(1, u)).isEqualTo(Math.min(u.toNanos(1), Timeouts.MAX_NANOS));
+    }
+    assertThat(Timeouts.toNanos(Duration.ofSeconds(Long.MIN_VALUE), "t")).isZero();
+    assertThat(Timeouts.toNanos(Duration.ofNanos(-1), "t")).isZero();
+    assertThat(Timeouts.toNanos(Duration.ofNanos(1), "t")).isEqualTo(1L);
+    assertThat(Timeouts.toNanos(Duration.ofNanos(Long.MAX_VALUE), "t")).isEqualTo(Timeouts.MAX_NANOS);
+    assertThat(Timeouts.toNanos(Duration.ofNanos(Timeouts.MAX_NANOS - 1), "t"))
+        .isEqualTo(Timeouts.MAX_NANOS - 1);
+  }
 }
