@@ -618,6 +618,9 @@ public final class TicketLock implements Lock {
       if (st == Node.WAITING && !n.casStatus(Node.WAITING, Node.PARKED)) {
         continue; // granted meanwhile
       }
+      if (ProtocolWindows.ENABLED) {
+        ProtocolWindows.at("ticketlock.park");
+      }
       if (timed) {
         LockSupport.parkNanos(this, remaining);
       } else {
@@ -657,6 +660,9 @@ public final class TicketLock implements Lock {
    * @return true if {@code n} was granted while yielding
    */
   private boolean yieldWhileBehind(Node p, Node n, Thread me, boolean timed, long deadline) {
+    if (ProtocolWindows.ENABLED) {
+      ProtocolWindows.at("ticketlock.yield");
+    }
     long now = System.nanoTime();
     long end = now + SpinBackoff.QUEUE_YIELD_NANOS;
     if (timed && deadline - end < 0L) {
@@ -731,6 +737,9 @@ public final class TicketLock implements Lock {
    * @return true if the node was granted while spinning
    */
   private static boolean spinForGrant(Node n, boolean timed, long deadline) {
+    if (ProtocolWindows.ENABLED) {
+      ProtocolWindows.at("ticketlock.spin");
+    }
     long until = System.nanoTime() + SpinBackoff.HANDOFF_SPIN_NANOS;
     if (timed && deadline - until < 0L) {
       until = deadline;
