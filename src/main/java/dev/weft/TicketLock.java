@@ -572,9 +572,11 @@ public final class TicketLock implements Lock {
       becomeOwner(n, me);
       return ACQUIRED;
     }
+    n.prev = p; // plain: read only by our successor, after it sees us ABANDONED (acquire)
     boolean interrupted = false;
     boolean spun = false; // one spin phase per wake-up
     for (;;) {
+      p = unlinkAbandonedBefore(p, n);
       int st = n.statusAcquire(); // acquire: pairs with the releaser's CAS to GRANTED
       if (st == Node.GRANTED) {
         becomeOwner(n, me);
@@ -628,6 +630,30 @@ public final class TicketLock implements Lock {
       }
       spun = false; // woken: granted, or interrupt/timeout/spurious
     }
+  }
+
+  /**
+   * Unlinks the abandoned nodes directly in front of {@code n} (timed-out or interrupted
+   * waiters), so that they do not pile up while the lock is held for a long time; see
+   * "Abandoned nodes" in the algorithm notes.
+   *
+   * @return {@code n}'s nearest predecessor that is not abandoned (or the last one that could
+   *     not be unlinked because the releaser has already passed it)
+   */
+  private static Node unlinkAbandonedBefore(Node p, Node n) {
+    // Acquire: pairs with the abandoning waiter's CAS, which follows its write of p.prev.
+    while (p.statusAcquire() == Node.ABANDONED) {
+      Node pp = p.prev;
+      if (pp == null || !pp.casNext(p, n)) {
+        return p; // pp was already released past p (its next no longer p): nothing to unlink
+      }
+      if (ProtocolWindows.ENABLED) {
+        ProtocolWindows.at("ticketlock.unlinked-abandoned");
+      }
+      n.prev = pp; // plain, like the first write: only our successor reads it, after our abandon
+      p = pp;
+    }
+    return p;
   }
 
   /**
@@ -816,6 +842,14 @@ public final class TicketLock implements Lock {
     static final int ABANDONED = 3;
 
     final @Nullable Thread thread;
+
+    /**
+     * The node in front of this one while this one waits; null for the fast-path node and the
+     * RELEASED marker. Written plain by this node's waiter only (when it links and when it
+     * unlinks abandoned nodes in front of it); read by its successor only after this node is
+     * ABANDONED, which the waiter's abandon CAS publishes.
+     */
+    @Nullable Node prev;
 
     @SuppressWarnings("unused") // accessed through STATUS
     private int status;

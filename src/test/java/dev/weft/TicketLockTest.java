@@ -2,6 +2,7 @@ package dev.weft;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.lang.reflect.Field;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -529,5 +530,70 @@ class TicketLockTest extends SpinLockContractTest {
       assertThat(System.nanoTime() - deadline).as("queue never reached %d", n).isNegative();
       Thread.yield();
     }
+  }
+
+  // ---- memory under long waits (issue 18, the kind of defect 6) ----
+
+  /** Nodes from the holder's node to the tail, abandoned ones included, by reflection. */
+  static int queueNodes(TicketLock lock) throws ReflectiveOperationException {
+    Field head = TicketLock.class.getDeclaredField("head");
+    head.setAccessible(true);
+    Field next = TicketLock.Node.class.getDeclaredField("next");
+    next.setAccessible(true);
+    int n = 0;
+    for (Object x = head.get(lock); x instanceof TicketLock.Node; x = next.get(x)) {
+      n++;
+    }
+    return n;
+  }
+
+  // A thread that keeps timing out while the lock is held long left one abandoned node per
+  // timeout in the queue: memory grew with the hold, and the next unlock walked them all.
+  @Test
+  void timedOutWaitersDoNotAccumulateNodesWhileTheLockIsHeld() throws Exception {
+    TicketLock lock = new TicketLock();
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    lock.lock();
+    Thread stayer =
+        start(
+            "stayer",
+            () -> {
+              lock.lock();
+              lock.unlock();
+            },
+            failure);
+    try {
+      awaitBlocked(stayer);
+      inOtherThread(
+          () -> {
+            for (int i = 0; i < 100; i++) {
+              assertThat(lock.tryLock(1, TimeUnit.MILLISECONDS)).isFalse();
+            }
+          });
+      for (int i = 0; i < 10; i++) {
+        Thread t =
+            start(
+                "interrupted-" + i,
+                () -> {
+                  try {
+                    lock.lockInterruptibly();
+                    lock.unlock();
+                  } catch (InterruptedException expected) {
+                    // the point of the test
+                  }
+                },
+                failure);
+        awaitBlocked(t);
+        t.interrupt();
+        join(t);
+      }
+      // Holder, stayer, and at most the last cancelled node (no successor has unlinked it yet).
+      assertThat(queueNodes(lock)).as("nodes after 110 cancelled waits").isLessThanOrEqualTo(3);
+    } finally {
+      lock.unlock();
+      join(stayer);
+    }
+    assertThat(failure.get()).isNull();
+    assertThat(lock.isLocked()).isFalse();
   }
 }
