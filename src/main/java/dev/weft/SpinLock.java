@@ -64,6 +64,17 @@ import org.jspecify.annotations.Nullable;
  * <em>not fair</em>: a running thread may take the lock ahead of parked waiters (this is what
  * makes it fast); use {@link TicketLock} where first-come-first-served order matters.
  *
+ * <p><b>Timeouts and interrupts.</b> A timed or interruptible acquisition checks its deadline
+ * and interrupt status after every phase (the spin rounds, the yields, each park), so it
+ * returns at most one spin phase and its yields after the deadline or the interrupt: tens of
+ * microseconds on an idle machine, up to a scheduler time slice per yield when the cores are
+ * busy. An acquisition that gets the lock in the same step as an interrupt arrives returns
+ * holding it, with the interrupt status set (as {@code ReentrantLock} does).
+ *
+ * <p><b>Memory.</b> A waiting thread holds one node on the lock's waiter stack for as long as
+ * it waits, however long that is; nodes of waits that ended without a signal (timeouts,
+ * interrupts) are unlinked when the wait ends. {@link #unlock()} pops O(1) nodes amortised.
+ *
  * <p><b>Footprint.</b> A {@code SpinLock} takes about 160 bytes: its fields are padded onto a
  * cache line of their own, so that data allocated next to the lock (typically the data it
  * guards) cannot share that line and slow down hand-overs. Measured with two threads, an
@@ -98,11 +109,27 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * Parking: a waiter pushes a fresh Waiter node (CAS, a full fence), then tries the owner CAS
    * once more, then parks. A node's `state` goes WAITING -> SIGNALLED (by an unlocker that
    * popped it; the unlocker then unparks the thread) or WAITING -> LEFT (by the waiter itself
-   * when it stops waiting without a signal: acquired on its re-check, timed out, interrupted,
-   * or woke by the backstop). The CAS on `state` decides the race between the two; an unlocker
-   * that pops a LEFT node pops the next one, so a signal is never spent on a thread that is
-   * not waiting. A waiter that was signalled but gives up (timeout/interrupt) passes the signal
-   * on. At most one wakeup is in flight: `waking` is CAS-set by the unlocker that signals and
+   * when it stops waiting without a signal: acquired on a re-check, timed out or interrupted).
+   * A wake without a signal (the backstop below, a spurious wake) does not end the
+   * registration: the waiter tries the owner CAS once and parks again on the same node, so a
+   * wait of any length holds one node. (Until issue 18 it left the node and pushed a fresh one
+   * on every backstop wake: 16 waiters behind a 10 s hold left 120,678 nodes, and the unlock
+   * that finally came popped them one by one, 4.3 ms.) The CAS on `state` decides the race
+   * between signal and leave; an unlocker that pops a LEFT node pops the next one, so a signal
+   * is never spent on a thread that is not waiting. A waiter that was signalled but gives up
+   * (timeout/interrupt) passes the signal on.
+   *
+   * Unlinking LEFT nodes: the leaving waiter pops its node if it is on top (a Treiber pop);
+   * otherwise it requests a sweep. `sweepRequests` counts requests (getAndAdd); the requester
+   * that found 0 sweeps, and sweeps again until it can CAS the count it last saw back to 0, so
+   * every LEFT node is unlinked by a sweep that starts after it went LEFT. The sweep pops LEFT
+   * nodes on top and links each remaining node past the LEFT nodes below it (Waiter.next,
+   * setRelease; readers use getAcquire). Only the one sweeper writes `next` of a pushed node;
+   * pushers and unlockers write only `waiters`, and a LEFT node's own `next` never changes, so
+   * an unlocker whose pop used a `next` read before the sweeper changed it only puts a LEFT
+   * node back on top (with its chain intact): no WAITING node is ever unreachable. The stack
+   * thus holds the WAITING nodes (at most one per waiting thread) plus LEFT nodes of waits that
+   * are ending, and unlock's pops are O(1) amortised. At most one wakeup is in flight: `waking` is CAS-set by the unlocker that signals and
    * cleared (release store) by the signalled thread as soon as it runs again; unlockers that
    * see it set skip the wakeup (the pending one will take the lock or park again, and a later
    * unlock then wakes the next). This keeps a stream of unlocks from issuing an unpark each
@@ -110,6 +137,11 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * slow path are opaque; a stale value is again the missed-wakeup race bounded by the
    * backstop. Nodes are never reused, so the Treiber stack has no ABA problem (the GC keeps a popped
    * node's address from being reused while anyone can still see it).
+   *
+   * Protocol windows (ProtocolWindows, tests only): "spinlock.spin" and "spinlock.yield" at the
+   * start of those phases, "spinlock.park" just before each registered park,
+   * "spinlock.backstop-wake" after a park that ended without a signal, timeout or interrupt,
+   * and "spinlock.lost-race-park" before the unregistered park after a lost race.
    *
    * The missed-wakeup race and why parks are bounded: unlock is "store owner (release), load
    * waiters (opaque)"; a parking waiter is "store waiters (CAS), load owner (volatile)". That
@@ -346,6 +378,9 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * for a signal (or interrupt or timeout), and re-acquires the lock before returning, also
    * when it throws. Signals are delivered in the order the threads started waiting. Calling
    * any condition method without holding the lock throws {@link IllegalMonitorStateException}.
+   * A zero or negative timeout, or an {@code awaitUntil} date that is not after now (however
+   * far in the past), returns at once without releasing the lock; {@code awaitNanos} returns
+   * the timeout minus the time spent.
    *
    * @return a new condition for this lock
    */

@@ -30,6 +30,22 @@ final class SpinLockCondition implements Condition {
    * `signalled` is only written under the lock and the decision is read under the lock, a
    * signal is never lost to a waiter that is leaving: it either was dequeued (and returns
    * normally) or is still queued and removes itself.
+   *
+   * Timeouts: a zero or negative timeout (and an awaitUntil date not after now) checks the lock
+   * and the interrupt and returns at once, without releasing the lock. awaitUntil compares the
+   * date with now before subtracting (Timeouts.nanosUntil): deadline - now overflowed for dates
+   * before about now + Long.MIN_VALUE ms (issue 18). awaitNanos returns nanosTimeout minus the
+   * time spent (no overflow: both are >= 0), which is <= 0 if the re-acquire used up the time
+   * even when signalled, as the Condition contract says; await(time, unit) and awaitUntil
+   * return whether the thread was signalled. The timeout bounds the wait for a signal; the
+   * re-acquire is the lock's own lock() (as in ReentrantLock).
+   *
+   * Memory: one Waiter per waiting thread, parked again on wake-ups without a signal; a waiter
+   * that leaves without a signal removes its own node (queue.remove, O(waiters)).
+   *
+   * Protocol windows (ProtocolWindows, tests only): "condition.released" after the lock was
+   * released and before the first park; "condition.before-reacquire" after the wait ended
+   * (signal, timeout or interrupt) and before the lock is taken again.
    */
 
   private final Lock lock;
