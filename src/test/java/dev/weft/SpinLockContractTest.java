@@ -734,6 +734,58 @@ abstract class SpinLockContractTest {
     }
   }
 
+  // Time-arithmetic sweep: every Duration edge of tryLock(Duration), free and held.
+  @Test
+  void tryLockDurationEdgesNeverOverflowOrWait() throws Exception {
+    TestLock lock = newLock();
+    Duration[] nonPositive = {Duration.ZERO, Duration.ofNanos(-1), Duration.ofSeconds(-1),
+        Duration.ofSeconds(Long.MIN_VALUE)};
+    Duration[] huge = {Duration.ofNanos(Long.MAX_VALUE), Duration.ofSeconds(Long.MAX_VALUE),
+        Duration.ofSeconds(Long.MAX_VALUE, 999_999_999)};
+    for (Duration d : nonPositive) {
+      assertThat(lock.tryLock(d)).as("free, %s", d).isTrue();
+      lock.unlock();
+    }
+    for (Duration d : huge) {
+      assertThat(lock.tryLock(d)).as("free, %s", d).isTrue();
+      lock.unlock();
+    }
+    lock.lock();
+    try {
+      inOtherThreadWithin(
+          Duration.ofSeconds(10),
+          () -> {
+            for (Duration d : nonPositive) {
+              long start = System.nanoTime();
+              assertThat(lock.tryLock(d)).as("held, %s", d).isFalse();
+              assertThat(System.nanoTime() - start).isLessThan(TimeUnit.SECONDS.toNanos(1));
+            }
+          });
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // Memory sweep for the condition: cancelled waits leave nothing queued.
+  @Test
+  void cancelledConditionWaitsLeaveTheQueueEmpty() throws Exception {
+    TestLock lock = newLock();
+    Condition c = lock.newCondition();
+    java.lang.reflect.Field queue = SpinLockCondition.class.getDeclaredField("queue");
+    queue.setAccessible(true);
+    lock.lock();
+    try {
+      for (int i = 0; i < 20; i++) {
+        assertThat(c.await(1, TimeUnit.MILLISECONDS)).isFalse();
+        assertThat(c.awaitNanos(1_000L)).isLessThanOrEqualTo(0L);
+        assertThat(c.awaitUntil(new java.util.Date(System.currentTimeMillis() + 1))).isFalse();
+      }
+      assertThat((java.util.Collection<?>) queue.get(c)).isEmpty();
+    } finally {
+      lock.unlock();
+    }
+  }
+
   @Test
   void conditionMethodsRequireTheLock() {
     TestLock lock = newLock();

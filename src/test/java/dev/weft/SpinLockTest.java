@@ -241,5 +241,8 @@ class SpinLockTest extends SpinLockContractTest {
       join(stayer);
     }
     assertThat(failure.get()).isNull();
+    // The query agrees: no node is left, so toString reports no parked waiters.
+    assertThat(stackNodes(lock)).isZero();
+    assertThat(lock).hasToString("SpinLock[unlocked]");
   }
 }
