@@ -215,7 +215,9 @@ class ConditionContractTest {
     Lock lock = s.newLock();
     Condition c = lock.newCondition();
     List<Wait> waits = elapsedWaits();
-    inOtherThread(
+    // Bounded: a wait that hangs (issue 18, defect 2) fails here and is interrupted.
+    SpinLockContractTest.inOtherThreadWithin(
+        java.time.Duration.ofSeconds(10),
         () -> {
           for (Wait wait : waits) {
             lock.lock();
