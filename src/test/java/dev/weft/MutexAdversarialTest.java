@@ -320,12 +320,12 @@ class MutexAdversarialTest {
       t.start();
       return t;
     }
+    // Through the public interface Thread.Builder: the builder's class is not accessible.
+    Class<?> builderType = Class.forName("java.lang.Thread$Builder");
     Object builder = Thread.class.getMethod("ofVirtual").invoke(null);
-    Method nameM = builder.getClass().getMethod("name", String.class);
-    nameM.setAccessible(true);
+    Method nameM = builderType.getMethod("name", String.class);
     builder = nameM.invoke(builder, name);
-    Method start = builder.getClass().getMethod("start", Runnable.class);
-    start.setAccessible(true);
+    Method start = builderType.getMethod("start", Runnable.class);
     return (Thread) start.invoke(builder, r);
   }
 
