@@ -113,6 +113,9 @@ abstract class SeqLockCore {
    * for a final pass (or {@link #OWN_SECTION}).
    */
   long retryStamp(int attempt) {
+    if (ProtocolWindows.ENABLED && attempt > 0) {
+      ProtocolWindows.at("seqlock.validation-failed");
+    }
     if (attempt <= READ_ATTEMPTS) {
       for (int spins = 0; spins < READ_SPINS; spins++) {
         long s = seqAcquire(); // acquire: reader step 1 again
@@ -127,6 +130,9 @@ abstract class SeqLockCore {
     }
     if (owner == Thread.currentThread()) {
       return OWN_SECTION;
+    }
+    if (ProtocolWindows.ENABLED) {
+      ProtocolWindows.at("seqlock.read-fallback");
     }
     long odd = acquireUninterruptibly();
     fallbackReads++; // under the lock
