@@ -85,14 +85,22 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Thread safety.</b> All methods are safe to call from any thread. The write lock is not
  * reentrant and not fair (a writer arriving while the lock is free may take it ahead of waiting
  * writers); waiting writers spin briefly, then yield, then park, so the lock stays healthy when
- * threads outnumber cores or run as virtual threads. A read function may call {@code read} again
- * (nested reads are fine) and may run inside a write section of the same thread, where it sees
- * that thread's writes directly.
+ * threads outnumber cores or run as virtual threads. A read function may read again, with
+ * {@code read} or with {@code beginRead}/{@code validate} (nested reads are fine, also on the
+ * pass that runs under the lock, where a nested stamp validates until the next write), and may
+ * run inside a write section of the same thread, where it sees that thread's writes directly.
+ * A read function that runs under the lock holds it as a reader, not as a writer: {@link
+ * #isWriteLocked()} is true there, {@link #isWriteLockedByCurrentThread()} is false.
  *
  * <p><b>Misuse.</b> Null functions and timeouts throw {@link NullPointerException}. Taking the
  * write lock again on a thread that holds it throws {@link IllegalStateException} instead of
- * deadlocking. Closing a {@link WriteGuard} twice throws {@link IllegalStateException}; closing
- * it on a thread that does not hold the lock throws {@link IllegalMonitorStateException}.
+ * deadlocking, and so does {@link #beginRead()} inside the thread's own write section (the stamp
+ * could never validate). A read function must not write: a write started from a read function
+ * that runs under the lock throws {@link IllegalStateException} instead of waiting for its own
+ * thread, and since a write inside an optimistic pass makes that pass fail validation, a read
+ * function that writes on every pass ends in that exception after {@code READ_ATTEMPTS + 1}
+ * writes. Closing a {@link WriteGuard} twice throws {@link IllegalStateException}; closing it on
+ * a thread that does not hold the lock throws {@link IllegalMonitorStateException}.
  */
 public final class SeqLock extends SeqLockCore {
   /*
@@ -163,11 +171,28 @@ public final class SeqLock extends SeqLockCore {
    * whoever is in `parked` (see writer step 4 for why no wake-up is lost). Writers arriving on
    * the fast path may barge past the room: the lock is not fair, like ReentrantLock's default.
    *
-   * Owner: `owner` is written plainly by the holder right after the CAS and cleared right before
-   * the release. Other threads read it only to ask "is it me?": a thread can read its own Thread
+   * Owner and reader: `owner` is the writer holding the lock, written plainly by the holder right
+   * after the CAS and cleared right before the release; `reader` is the thread holding the lock
+   * for a read pass (the fallback pass, or beginRead waiting out a writer), set the same way
+   * (acquireForRead moves the acquirer from `owner` to `reader`) and cleared before the restoring
+   * release. Other threads read them only to ask "is it me?": a thread can read its own Thread
    * there only if its own latest write put it there (happens-before order within one thread), so
-   * a plain read answers that question exactly. It gives non-reentrancy errors instead of
-   * deadlock, and guard-closing checks.
+   * a plain read answers that question exactly. `owner` gives non-reentrancy errors instead of
+   * deadlock, guard-closing checks and isWriteLockedByCurrentThread. `reader` lets the code
+   * running inside this thread's own pass under the lock behave as a reader, not as a writer:
+   * nested reads run as OWN_SECTION passes (the data cannot change), a nested beginRead returns
+   * the even value the pass will restore (s = odd - 1), and validateStamp, on its failure path
+   * only, accepts s while seq is s + 1 and `reader` is this thread (this thread's CAS moved seq
+   * from s to s + 1 and no write can start before the pass restores s, so nothing changed since
+   * any stamp s was taken; see the read fallback for why s never recurs after a write). A write
+   * from inside that pass throws IllegalStateException (it would wait for its own thread).
+   * (Until issue 18 the fallback recorded the reader in `owner`: a nested beginRead then took
+   * the pass for a write section and threw, and isWriteLockedByCurrentThread answered true.)
+   *
+   * Protocol windows (test seam, see ProtocolWindows; folded away in production):
+   * "seqlock.validation-failed" in retryStamp after a failed optimistic pass (or one whose
+   * function threw on torn state), before the next stamp is taken; "seqlock.read-fallback" after
+   * the read has decided to take the lock for its final pass, before it acquires.
    */
 
   /** Creates an unlocked sequence lock. */
@@ -178,9 +203,13 @@ public final class SeqLock extends SeqLockCore {
   /**
    * Starts an optimistic read: returns a stamp to pass to {@link #validate(long)} after reading
    * the guarded fields. If a write is in progress, waits for it to finish (briefly spinning,
-   * then waiting for the lock), so the returned stamp is always even.
+   * then waiting for the lock), so the returned stamp is always even. Inside a read function's
+   * pass under the lock (see the class documentation) it returns at once: the data cannot change
+   * until the pass ends, and the stamp validates until the next write.
    *
    * @return the stamp for {@link #validate(long)}
+   * @throws IllegalStateException if the current thread holds the write lock (its own write
+   *     section): a stamp taken there could never validate
    */
   public long beginRead() {
     long s = seqAcquire();
@@ -188,6 +217,18 @@ public final class SeqLock extends SeqLockCore {
   }
 
   private long beginReadSlow() {
+    Thread me = Thread.currentThread();
+    if (reader == me) {
+      // Inside this thread's own pass under the lock (a read function on its fallback pass):
+      // the data cannot change until the pass restores the even value it took the lock from,
+      // so that value is the stamp, and validate accepts it while the pass lasts.
+      return seqOpaque() - 1;
+    }
+    if (owner == me) {
+      throw new IllegalStateException(
+          "SeqLock.beginRead() inside this thread's own write section would never validate;"
+              + " read the fields directly while holding the write lock");
+    }
     for (int i = 0; i < READ_SPINS; i++) {
       Thread.onSpinWait();
       long s = seqAcquire();
@@ -195,13 +236,8 @@ public final class SeqLock extends SeqLockCore {
         return s;
       }
     }
-    if (owner == Thread.currentThread()) {
-      throw new IllegalStateException(
-          "SeqLock.beginRead() inside this thread's own write section would never validate;"
-              + " read the fields directly while holding the write lock");
-    }
     // Wait for the writer by taking and dropping the lock; the value restored is even.
-    long odd = acquireUninterruptibly();
+    long odd = acquireForRead();
     long s = odd - 1;
     releaseRestoring(s);
     return s;
@@ -440,7 +476,7 @@ public final class SeqLock extends SeqLockCore {
    * @return the guard that releases the lock when closed
    * @throws InterruptedException if the current thread is interrupted while waiting
    * @throws IllegalStateException if the current thread already holds the write lock (the lock
-   *     is not reentrant)
+   *     is not reentrant), or runs a read function's pass under the lock
    */
   public WriteGuard write() throws InterruptedException {
     long odd = tryAcquire();
@@ -455,7 +491,8 @@ public final class SeqLock extends SeqLockCore {
    * If the thread is interrupted while waiting, its interrupt status is set again on return.
    *
    * @return the guard that releases the lock when closed
-   * @throws IllegalStateException if the current thread already holds the write lock
+   * @throws IllegalStateException if the current thread already holds the write lock, or runs a
+   *     read function's pass under the lock
    */
   public WriteGuard writeUninterruptibly() {
     return new WriteGuard(this, acquireUninterruptibly());
@@ -465,7 +502,8 @@ public final class SeqLock extends SeqLockCore {
    * Takes the write lock if it is free right now.
    *
    * @return the guard, or {@code null} if another thread holds the lock
-   * @throws IllegalStateException if the current thread already holds the write lock
+   * @throws IllegalStateException if the current thread already holds the write lock, or runs a
+   *     read function's pass under the lock
    */
   public @Nullable WriteGuard tryWrite() {
     long odd = tryAcquire();
@@ -483,7 +521,8 @@ public final class SeqLock extends SeqLockCore {
    * @return the guard, or {@code null} if the timeout elapsed first
    * @throws InterruptedException if the current thread is interrupted while waiting
    * @throws NullPointerException if {@code timeout} is null
-   * @throws IllegalStateException if the current thread already holds the write lock
+   * @throws IllegalStateException if the current thread already holds the write lock, or runs a
+   *     read function's pass under the lock (checked before any waiting, whatever the timeout)
    */
   public @Nullable WriteGuard tryWrite(Duration timeout) throws InterruptedException {
     long nanos = Timeouts.toNanos(timeout, "timeout");
@@ -508,9 +547,12 @@ public final class SeqLock extends SeqLockCore {
   }
 
   /**
-   * Tells whether the current thread holds the write lock.
+   * Tells whether the current thread holds the write lock as a writer, between taking it with a
+   * {@code write} method and closing the guard. A read function running under the lock (a
+   * read's final pass) holds it as a reader: this method returns {@code false} there, while
+   * {@link #isWriteLocked()} returns {@code true}.
    *
-   * @return {@code true} if the current thread holds it
+   * @return {@code true} if the current thread holds it as a writer
    */
   public boolean isWriteLockedByCurrentThread() {
     return owner == Thread.currentThread();

@@ -48,8 +48,18 @@ abstract class SeqLockCore {
   @SuppressWarnings("UnusedVariable") // accessed through the SEQ VarHandle
   private long seq;
 
-  /** The holder of the lock, or null; plain accesses, see the algorithm notes. */
+  /**
+   * The writer holding the lock (between a write's acquire and its release), or null; plain
+   * accesses, see the algorithm notes. A reader holding the lock for a pass is in {@link
+   * #reader} instead, never here.
+   */
   @Nullable Thread owner;
+
+  /**
+   * The reader holding the lock for a read pass (a read's fallback pass, or {@code beginRead}
+   * waiting out a writer), or null; plain accesses, like {@link #owner}.
+   */
+  @Nullable Thread reader;
 
   /** The writer inside the waiting room that may be parked; volatile accesses (Dekker). */
   @SuppressWarnings("UnusedVariable") // accessed through the PARKED VarHandle
@@ -122,20 +132,45 @@ abstract class SeqLockCore {
         if ((s & 1) == 0) {
           return s;
         }
-        if (spins == 0 && owner == Thread.currentThread()) {
+        if (spins == 0 && holdsLock()) {
           return OWN_SECTION;
         }
         Thread.onSpinWait();
       }
     }
-    if (owner == Thread.currentThread()) {
+    if (holdsLock()) {
       return OWN_SECTION;
     }
     if (ProtocolWindows.ENABLED) {
       ProtocolWindows.at("seqlock.read-fallback");
     }
-    long odd = acquireUninterruptibly();
+    long odd = acquireForRead();
     fallbackReads++; // under the lock
+    return odd;
+  }
+
+  /**
+   * Whether this thread holds the lock, as a writer or as a reader on a pass under the lock: a
+   * nested read then runs as {@link #OWN_SECTION} (the data cannot change under it).
+   */
+  final boolean holdsLock() {
+    Thread me = Thread.currentThread();
+    return owner == me || reader == me;
+  }
+
+  /**
+   * Takes the lock for a read pass (uninterruptibly) and records this thread as its {@link
+   * #reader}, not as its {@link #owner}: the pass is not a write section, so nested
+   * {@code beginRead}/{@code validate} keep working, {@code isWriteLockedByCurrentThread()}
+   * stays false, and a write from the pass fails instead of waiting for itself. Release with
+   * {@link #releaseRestoring}.
+   */
+  final long acquireForRead() {
+    long odd = acquireUninterruptibly();
+    // Plain: only this thread ever compares either field with itself (see the owner notes);
+    // tryAcquire put this thread into `owner`, which no other thread can observe as "me".
+    owner = null;
+    reader = Thread.currentThread();
     return odd;
   }
 
@@ -185,10 +220,17 @@ abstract class SeqLockCore {
   }
 
   final void checkNotOwner() {
-    if (owner == Thread.currentThread()) {
+    Thread me = Thread.currentThread();
+    if (owner == me) {
       throw new IllegalStateException(
           "SeqLock is not reentrant: this thread already holds the write lock;"
               + " close its WriteGuard before writing again");
+    }
+    if (reader == me) {
+      throw new IllegalStateException(
+          "SeqLock write from inside a read function: this read runs under the lock (its"
+              + " fallback pass), so the write would wait for its own thread; a read function"
+              + " must not write");
     }
   }
 
@@ -293,7 +335,7 @@ abstract class SeqLockCore {
 
   /** Ends a reader's locked pass: restores the even value {@code even}. */
   final void releaseRestoring(long even) {
-    owner = null;
+    reader = null; // plain, before the release store: see acquireForRead
     setSeqVolatile(even);
     wakeWaiter();
   }
@@ -315,17 +357,26 @@ abstract class SeqLockCore {
    */
   final boolean validateStamp(long stamp) {
     VarHandle.loadLoadFence(); // reader step 3: data loads before the re-read of seq
-    return (stamp & 1) == 0 && seqOpaque() == stamp;
+    long now = seqOpaque();
+    if (now == stamp) {
+      return (stamp & 1) == 0;
+    }
+    // Failure path only: this thread's own pass under the lock took it from `stamp` (the CAS
+    // stamp -> stamp + 1), and no write can start before the pass restores `stamp`.
+    return now == stamp + 1 && (stamp & 1) == 0 && reader == Thread.currentThread();
   }
 
   /** Describes the lock state for toString: {@code seq=42, unlocked}. */
   final String describe() {
     long s = seqOpaque();
     Thread o = owner;
+    Thread r = reader;
     String state =
         (s & 1) == 0
             ? "unlocked"
-            : o == null ? "write-locked" : "write-locked by " + o.getName();
+            : o != null ? "write-locked by " + o.getName()
+            : r != null ? "locked for a read pass by " + r.getName()
+            : "write-locked";
     return "seq=" + s + ", " + state;
   }
 }

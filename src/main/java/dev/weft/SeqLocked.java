@@ -39,7 +39,11 @@ import java.util.function.ToLongFunction;
  * and not reentrant. The guarded object must be reached only through this cell.
  *
  * <p><b>Misuse.</b> A null value or function throws {@link NullPointerException}. Calling {@code
- * write} from inside a write function throws {@link IllegalStateException} (not reentrant).
+ * write} from inside a write function throws {@link IllegalStateException} (not reentrant). A
+ * read function may read the cell again (also inside a write function, where it sees that
+ * write's changes), but must not write it: a write from a read function's pass under the lock
+ * throws {@link IllegalStateException} instead of waiting for its own thread, so a read function
+ * that writes on every pass ends in that exception (see {@link SeqLock}).
  *
  * @param <T> the type of the guarded, usually mutable, object
  */
@@ -175,7 +179,8 @@ public final class SeqLocked<T> extends SeqLockCore {
    * @param writer changes the value
    * @throws InterruptedException if the current thread is interrupted while waiting for the lock
    * @throws NullPointerException if {@code writer} is null
-   * @throws IllegalStateException if called from inside a write on this cell (not reentrant)
+   * @throws IllegalStateException if called from inside a write on this cell (not reentrant), or
+   *     from a read function's pass under the lock
    */
   public void write(Consumer<? super T> writer) throws InterruptedException {
     Objects.requireNonNull(writer, "writer");
@@ -193,7 +198,8 @@ public final class SeqLocked<T> extends SeqLockCore {
    *
    * @param writer changes the value
    * @throws NullPointerException if {@code writer} is null
-   * @throws IllegalStateException if called from inside a write on this cell (not reentrant)
+   * @throws IllegalStateException if called from inside a write on this cell (not reentrant), or
+   *     from a read function's pass under the lock
    */
   public void writeUninterruptibly(Consumer<? super T> writer) {
     Objects.requireNonNull(writer, "writer");
@@ -205,7 +211,7 @@ public final class SeqLocked<T> extends SeqLockCore {
     }
   }
 
-  /** For tests: whether the current thread holds the write lock. */
+  /** For tests: whether the current thread holds the write lock as a writer. */
   boolean isWriteLockedByCurrentThread() {
     return owner == Thread.currentThread();
   }

@@ -120,7 +120,7 @@ class SeqLockCoverageTest {
         lock.read(
             () -> {
               calls.incrementAndGet();
-              if (lock.isWriteLockedByCurrentThread()) {
+              if (lock.isWriteLocked()) {
                 return 7L;
               }
               writeElsewhere();
@@ -135,7 +135,7 @@ class SeqLockCoverageTest {
     LongSupplier primitive =
         () -> {
           primitiveCalls.incrementAndGet();
-          if (lock.isWriteLockedByCurrentThread()) {
+          if (lock.isWriteLocked()) {
             return 9L;
           }
           writeElsewhere();

@@ -77,7 +77,7 @@ class SeqLockTest {
             this,
             t -> {
               calls.incrementAndGet();
-              if (!lock.isWriteLockedByCurrentThread()) {
+              if (!lock.isWriteLocked()) {
                 t.writePair(calls.get());
               }
               return t.x;
@@ -226,7 +226,7 @@ class SeqLockTest {
         lock.readLong(
             () -> {
               calls.incrementAndGet();
-              if (!lock.isWriteLockedByCurrentThread()) {
+              if (!lock.isWriteLocked()) {
                 writePair(calls.get()); // a write overlapping every optimistic pass
               }
               return x + y;
@@ -243,7 +243,7 @@ class SeqLockTest {
     AtomicLong stampBeforeLockedPass = new AtomicLong(-1);
     lock.readLong(
         () -> {
-          if (lock.isWriteLockedByCurrentThread()) {
+          if (lock.isWriteLocked()) {
             return 0L;
           }
           writePair(1);
@@ -260,7 +260,7 @@ class SeqLockTest {
     IllegalStateException boom = new IllegalStateException("real");
     Supplier<Long> f =
         () -> {
-          if (lock.isWriteLockedByCurrentThread()) {
+          if (lock.isWriteLocked()) {
             throw boom;
           }
           writePair(2);
@@ -394,7 +394,7 @@ class SeqLockTest {
                 lock.readLong(
                     () -> {
                       calls.incrementAndGet();
-                      if (lock.isWriteLockedByCurrentThread()) {
+                      if (lock.isWriteLocked()) {
                         lock.writeUninterruptibly(); // misuse: a write inside a read
                       } else {
                         writePair(1);
@@ -402,7 +402,7 @@ class SeqLockTest {
                       return 0L;
                     }))
         .isInstanceOf(IllegalStateException.class)
-        .hasMessageContaining("not reentrant");
+        .hasMessageContaining("write from inside a read function");
     assertThat(lock.isWriteLocked()).as("the locked pass released the lock").isFalse();
   }
 

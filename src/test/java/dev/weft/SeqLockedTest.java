@@ -108,7 +108,7 @@ class SeqLockedTest {
         cell.readInt(
             p -> {
               calls.incrementAndGet();
-              if (!cell.isWriteLockedByCurrentThread()) {
+              if (!cell.isWriteLocked()) {
                 cell.writeUninterruptibly(q -> q.x++); // overlapping write: validation fails
               }
               return p.x;

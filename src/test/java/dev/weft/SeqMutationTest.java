@@ -268,7 +268,7 @@ class SeqMutationTest {
       long v =
           FORMS.get(i).run(lock, this, t -> {
             calls.incrementAndGet();
-            if (!lock.isWriteLockedByCurrentThread()) {
+            if (!lock.isWriteLocked()) {
               try (SeqLock.WriteGuard w = lock.writeUninterruptibly()) {
                 t.x++; // a write overlapping every optimistic pass
               }
@@ -386,7 +386,7 @@ class SeqMutationTest {
     AtomicInteger calls = new AtomicInteger();
     java.util.function.ToLongFunction<long[]> f = a -> {
       calls.incrementAndGet();
-      if (!cell.isWriteLockedByCurrentThread()) {
+      if (!cell.isWriteLocked()) {
         cell.writeUninterruptibly(b -> b[0]++);
       }
       return a[0];
