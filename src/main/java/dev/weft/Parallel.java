@@ -60,8 +60,9 @@ import org.jspecify.annotations.Nullable;
  * chunks, the workers still inside the function are interrupted, and once they all have
  * stopped the call throws {@link TaskFailedException} with the first failure as its cause and
  * every later one as suppressed. Results computed so far are discarded. The calling thread is
- * never interrupted by weft (its interrupt status belongs to your code): an invocation running
- * on it finishes its current element, and then the caller stops.
+ * never interrupted by weft (its interrupt status belongs to your code), also when an executor
+ * runs worker tasks on it: an invocation running on it finishes its current element, and then
+ * the caller stops.
  *
  * <p>Cancellation: if the calling thread is interrupted before or during the call, the call
  * stops in the same way and throws {@link CancellationException}, with the caller's interrupt
@@ -707,7 +708,12 @@ public final class Parallel {
      * Returns options whose workers are new threads made by {@code factory} (for example to
      * set names, priorities or daemon status); replaces an {@link #executor executor}.
      * Threads from the factory are started and joined by each call. A factory that returns
-     * null makes the call use fewer workers.
+     * null makes the call use fewer workers. A factory that throws fails the call with {@link
+     * TaskFailedException} whose cause is that exception; one that returns a thread that was
+     * already started (or the calling thread) fails it with an {@link IllegalStateException} as
+     * the cause: weft never starts, joins or interrupts a thread it did not start. Either way
+     * the workers already started are stopped and joined first, and no element runs after the
+     * call.
      *
      * @param factory makes one thread per worker
      * @return a copy using this factory
@@ -724,9 +730,16 @@ public final class Parallel {
      * {@link #threadFactory thread factory}. A call returns only when each of its tasks has
      * finished or been cancelled before it began: tasks still queued when the work is done do
      * nothing when they finally run, so a busy executor never makes a call wait for it. If
-     * the executor rejects a task, the call goes on with fewer workers. A worker that weft
-     * interrupts (fail fast) clears that interrupt before its task returns, so it does not
-     * reach the executor's next task.
+     * the executor rejects a task ({@link java.util.concurrent.RejectedExecutionException}),
+     * or never runs it, the call goes on with fewer workers; if {@code execute} throws
+     * anything else, the call fails with {@link TaskFailedException} whose cause is that
+     * exception. A task that the executor runs on the calling thread itself (a direct executor
+     * such as {@code Runnable::run}, or {@link
+     * java.util.concurrent.ThreadPoolExecutor.CallerRunsPolicy}) returns at once and the caller does that share as the caller: it is still never
+     * interrupted by weft, still notices its own interrupt, and its interrupt status is never
+     * cleared. A worker that weft interrupts (fail fast) clears that interrupt before its task
+     * returns, so it does not reach the executor's next task; weft sends no interrupt to a
+     * worker thread that is already interrupted, and then clears nothing.
      *
      * @param executor runs the workers; should give the happens-before of
      *     {@code java.util.concurrent} executors

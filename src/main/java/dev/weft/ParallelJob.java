@@ -77,7 +77,30 @@ abstract class ParallelJob {
    * knows an interrupt is being delivered to it: it waits (bounded spin, then yield) for
    * INTERRUPTED and then clears its interrupt status, so the interrupt cannot land in the
    * next, unrelated task an Executor's thread runs. An interrupt after DONE is impossible
-   * because that CAS fails. The caller is never interrupted by weft: it is the user's thread.
+   * because that CAS fails. Only an interrupt weft sent is cleared: an interrupter that finds
+   * the thread already interrupted (its executor's shutdownNow, user code) sends nothing and
+   * sets NOT_INTERRUPTED instead, and the worker then clears nothing. (An interrupt from
+   * elsewhere that arrives after weft's cannot be told apart from it and is cleared with it.)
+   * The caller is never interrupted by weft: it is the user's thread.
+   *
+   * The caller is never a worker. An Executor may run a worker's task on the calling thread
+   * itself: a direct executor (Runnable::run), ThreadPoolExecutor.CallerRunsPolicy, or the
+   * function running queued tasks on the caller. Such a task (Thread.currentThread() == caller;
+   * `caller` is written before any execute, and read on the caller itself in program order)
+   * cancels itself (NEW -> CANCELLED), gives its count back (`active`, no unpark: the caller is
+   * this thread) and returns at once; the caller then does that share in its own loop, as the
+   * caller: it checks its interrupt between chunks and cancels, is never in `workers` as a
+   * RUNNING thread, so never interrupted by weft, and never has its interrupt cleared. (Until
+   * issue 18 the task ran the worker loop on the caller: weft then interrupted the caller as a
+   * worker on a failure and cleared the interrupt on exit, erasing the user's own.) Returning
+   * at once also lets execute() come back, so the remaining workers still start.
+   *
+   * Thread factories: a factory that returns null leaves the worker NEW (cancelled later: fewer
+   * workers); one that throws, or returns a thread that is not NEW (already started, or the
+   * caller itself), fails the call with TaskFailedException (an IllegalStateException saying
+   * so): weft never starts, joins or interrupts a thread it did not start, since such a thread
+   * may run anything. If it happens to run this worker, the `active` handshake still waits for
+   * it or cancels it before it begins, so no element runs after the call.
    *
    * Cancellation. The caller checks its own interrupt status at entry, after each probe step,
    * after each chunk and while waiting. When interrupted it stops the job like a failure: it
@@ -150,6 +173,8 @@ abstract class ParallelJob {
   private static final int INTERRUPTED = 3;
   private static final int DONE = 4;
   private static final int CANCELLED = 5;
+  /** The interrupter found the worker's thread already interrupted and sent nothing. */
+  private static final int NOT_INTERRUPTED = 6;
 
   private static final VarHandle NEXT;
   private static final VarHandle STOP;
@@ -451,6 +476,14 @@ abstract class ParallelJob {
           if (t == null) {
             continue; // the factory declined: this worker stays NEW and is cancelled
           }
+          if (t.getState() != Thread.State.NEW) {
+            // Never start, join or interrupt a thread weft did not start: it may be the caller
+            // or run anything. If it runs this worker, the `active` handshake still waits for
+            // it (or cancels it before it begins).
+            throw new IllegalStateException("the ThreadFactory of " + op
+                + " returned a thread that was already started (" + t.getName()
+                + "); it must return a new, unstarted thread");
+          }
           w.ownThread = t;
           t.start();
         }
@@ -609,12 +642,26 @@ abstract class ParallelJob {
     for (Worker w : ws) {
       if (w != self && WORKER_STATE.compareAndSet(w, RUNNING, INTERRUPTING)) {
         Thread t = w.thread; // published by the worker's NEW -> RUNNING CAS that we read
-        if (t != null) {
+        // A thread already interrupted (by its executor, by user code) gets nothing from weft,
+        // and so has nothing cleared by weft on exit: only an interrupt weft sent is cleared.
+        boolean send = false;
+        if (t != null && !t.isInterrupted()) {
+          send = true;
           t.interrupt();
         }
-        WORKER_STATE.setRelease(w, INTERRUPTED); // release: the worker waits for it
+        // release: the worker waits for the final state (and so for interrupt() to be done)
+        WORKER_STATE.setRelease(w, send ? INTERRUPTED : NOT_INTERRUPTED);
       }
     }
+  }
+
+  /**
+   * Called by a worker task that an executor ran on the calling thread itself (a direct
+   * executor, {@code CallerRunsPolicy}, or the function running queued tasks on the caller):
+   * it was cancelled before it began, so the caller no longer counts it.
+   */
+  final void workerDeclined() {
+    ACTIVE.getAndAdd(this, -1); // no unpark: the caller is this thread
   }
 
   /** Called by a worker when it leaves the loop. */
@@ -622,16 +669,20 @@ abstract class ParallelJob {
   @SuppressWarnings("ThreadPriorityCheck")
   final void workerExit(Worker w) {
     if (!WORKER_STATE.compareAndSet(w, RUNNING, DONE)) {
-      // An interrupter won the CAS: wait until its interrupt() has happened, then clear it.
+      // An interrupter won the CAS: wait until it has decided (and, if it sends one, until its
+      // interrupt() has happened), then clear only an interrupt that weft sent.
       int spins = 0;
-      while ((int) WORKER_STATE.getAcquire(w) != INTERRUPTED) {
+      int st;
+      while ((st = (int) WORKER_STATE.getAcquire(w)) == INTERRUPTING) {
         if (++spins < SPINS) {
           Thread.onSpinWait();
         } else {
           Thread.yield(); // park would return at once: this thread is being interrupted
         }
       }
-      Thread.interrupted();
+      if (st == INTERRUPTED) {
+        Thread.interrupted();
+      }
       WORKER_STATE.setOpaque(w, DONE); // for toString/debugging only
     }
     Thread c = this.caller;
@@ -700,7 +751,17 @@ abstract class ParallelJob {
 
     @Override
     public void run() {
-      thread = Thread.currentThread();
+      Thread me = Thread.currentThread();
+      if (me == job.caller) {
+        // The executor runs this task on the calling thread (see the notes, "The caller is
+        // never a worker"): give the share back; the caller does that work in its own loop, as
+        // the caller, so it is never interrupted by weft and never has its interrupt cleared.
+        if (WORKER_STATE.compareAndSet(this, NEW, CANCELLED)) {
+          job.workerDeclined();
+        }
+        return;
+      }
+      thread = me;
       if (!WORKER_STATE.compareAndSet(this, NEW, RUNNING)) {
         return; // cancelled before it began: the caller no longer counts it
       }
