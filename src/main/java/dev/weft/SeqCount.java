@@ -62,7 +62,12 @@ import org.jspecify.annotations.Nullable;
  * enabled ({@code -ea}, as in tests) the check is exact instead: the write starts with a
  * compare-and-set, so overlapping writes never both proceed. Closing a {@link WriteGuard} twice
  * throws {@link IllegalStateException}; closing it on another
- * thread throws {@link IllegalMonitorStateException}.
+ * thread throws {@link IllegalMonitorStateException}. A read function may read again (nested
+ * {@code read}, {@code beginRead}/{@code validate}); reading inside this thread's own write
+ * throws {@link IllegalStateException} (it would never validate), and so does a read function
+ * that starts a write and leaves it open. A read function must not write and close a write on
+ * the same counter: unlike {@link SeqLock}, there is no pass under a lock where that could be
+ * detected, so every pass fails validation and the read never returns.
  */
 public final class SeqCount {
   /*
