@@ -125,11 +125,15 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * every LEFT node is unlinked by a sweep that starts after it went LEFT. The sweep pops LEFT
    * nodes on top and links each remaining node past the LEFT nodes below it (Waiter.next,
    * setRelease; readers use getAcquire). Only the one sweeper writes `next` of a pushed node;
-   * pushers and unlockers write only `waiters`, and a LEFT node's own `next` never changes, so
-   * an unlocker whose pop used a `next` read before the sweeper changed it only puts a LEFT
-   * node back on top (with its chain intact): no WAITING node is ever unreachable. The stack
-   * thus holds the WAITING nodes (at most one per waiting thread) plus LEFT nodes of waits that
-   * are ending, and unlock's pops are O(1) amortised. At most one wakeup is in flight: `waking` is CAS-set by the unlocker that signals and
+   * pushers and unlockers write only `waiters`. The sweeper writes `next` only of a node it saw
+   * WAITING (that node may go LEFT afterwards), and only to skip LEFT nodes, so every `next`
+   * points to an older node and still reaches every WAITING node below it: an unlocker whose
+   * pop used a `next` read before the sweeper changed it only puts LEFT nodes back on top,
+   * with their chains intact, and no WAITING node is ever unreachable. A LEFT node can outlive
+   * a sweep that way (or when an unlocker pops the node the sweep stood on); the next pop that
+   * reaches it, or the next sweep, removes it. The stack thus holds the WAITING nodes (at most
+   * one per waiting thread) plus LEFT nodes of waits that ended since the last unlock or sweep,
+   * and unlock's pops are O(1) amortised. At most one wakeup is in flight: `waking` is CAS-set by the unlocker that signals and
    * cleared (release store) by the signalled thread as soon as it runs again; unlockers that
    * see it set skip the wakeup (the pending one will take the lock or park again, and a later
    * unlock then wakes the next). This keeps a stream of unlocks from issuing an unpark each
@@ -634,10 +638,11 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
   }
 
   /**
-   * Unlinks every LEFT node. Only the one sweeper writes {@code next} of pushed nodes; pushers
-   * and unlockers change only {@code waiters}. A LEFT node's own {@code next} is never changed,
-   * so an unlocker that popped a node with a stale {@code next} puts back at most LEFT nodes
-   * whose chains still reach every node behind them: no WAITING node can become unreachable.
+   * Unlinks every LEFT node. Only the one sweeper writes {@code next} of pushed nodes, only of
+   * nodes it saw WAITING and only to skip LEFT ones; pushers and unlockers change only
+   * {@code waiters}. So an unlocker that popped a node with a stale {@code next} puts back at
+   * most LEFT nodes whose chains still reach every node behind them: no WAITING node can become
+   * unreachable (see the algorithm notes).
    */
   private void sweep() {
     for (;;) {

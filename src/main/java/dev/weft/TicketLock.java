@@ -177,8 +177,10 @@ public final class TicketLock implements Lock {
    * n, so n is the one live successor of p, and p's waiter no longer acts. Races: a releaser
    * that read pp.next = p before the CAS walks p (abandoned) and reads p.next = n, which
    * the splice did not change; one that reads it after reads n. If pp was already released
-   * past p, its next is no longer p (RELEASED, or null for the fast-path node, reset before its
-   * grant), the CAS fails and n stops. Bound: abandoned nodes pile up only in front of a
+   * past p, either its next is no longer p (RELEASED, or null for the fast-path node, reset
+   * before its grant) and the CAS fails, or the release walk left pp.next = p and the CAS
+   * succeeds on a node that no releaser reads again; both are harmless: the walk that passed
+   * pp goes on through p.next = n, and n's next step finds pp not ABANDONED and stops. Bound: abandoned nodes pile up only in front of a
    * parked waiter (a running one unlinks them), and those were queued before it parked, so at
    * most one per thread per parked waiter, plus the tail's last abandoned node.
    *
@@ -497,11 +499,33 @@ public final class TicketLock implements Lock {
   /**
    * Tells whether threads are queued behind the holder right now; a snapshot.
    *
-   * @return {@code true} if some thread waits (or is abandoning its wait)
+   * @return {@code true} if some thread waits for the lock; waits that already timed out or were
+   *     interrupted do not count
    */
   public boolean hasQueuedThreads() {
-    Node t = tailOpaque();
-    return t != null && t.statusOpaque() != Node.GRANTED;
+    return liveWaiterQueued(tailOpaque());
+  }
+
+  /**
+   * Whether a node at or before {@code t} still waits: skips the abandoned nodes at the end of
+   * the queue (a waiter that timed out stays the tail until a release or a later waiter unlinks
+   * it), and stops at the first granted one, the holder's. A snapshot, O(abandoned nodes at the
+   * tail).
+   */
+  private static boolean liveWaiterQueued(@Nullable Node t) {
+    while (t != null) {
+      // Acquire: when we see ABANDONED, the waiter's abandon CAS (release) has published its
+      // prev, which it wrote before it could abandon and never changes afterwards.
+      int st = t.statusAcquire();
+      if (st == Node.GRANTED) {
+        return false;
+      }
+      if (st != Node.ABANDONED) {
+        return true; // WAITING or PARKED
+      }
+      t = t.prev;
+    }
+    return false;
   }
 
   /**
@@ -519,7 +543,7 @@ public final class TicketLock implements Lock {
       s = "unlocked";
     } else {
       s = o == null ? "locked (handing over)" : "locked by " + o.getName();
-      if (t.statusOpaque() != Node.GRANTED) {
+      if (liveWaiterQueued(t)) {
         s += ", with queued waiters";
       }
     }
@@ -675,7 +699,7 @@ public final class TicketLock implements Lock {
     while (p.statusAcquire() == Node.ABANDONED) {
       Node pp = p.prev;
       if (pp == null || !pp.casNext(p, n)) {
-        return p; // pp was already released past p (its next no longer p): nothing to unlink
+        return p; // pp was already released past p (see the notes): nothing to unlink
       }
       if (ProtocolWindows.ENABLED) {
         ProtocolWindows.at("ticketlock.unlinked-abandoned");
