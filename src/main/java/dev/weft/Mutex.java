@@ -224,8 +224,13 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * null. The overrun is therefore at most one backoff pause (<= 512 onSpinWait, a few us) or
    * the scheduler's latency in waking a parkNanos, never another thread's hold time. Likewise
    * an interruptible call checks the interrupt before it gives the lock up, re-acquires with
-   * acquireInterruptibly/tryAcquireNanos and parks interruptibly, so an interrupt in any phase
-   * throws InterruptedException at once, without the lock. lockWhenUninterruptibly re-acquires
+   * acquireInterruptibly/tryAcquireNanos and parks interruptibly, so an interrupt that arrives
+   * while the thread waits (for the lock, or parked for a change) ends the wait with
+   * InterruptedException, without the lock. Two edges, both keeping the interrupt status: an
+   * interrupt during a spin round is noticed at the next check, so if the lock is taken and the
+   * predicate holds first, the guard is returned with the status still set; and when the
+   * deadline and an interrupt are both due at the top of the loop, the timed call returns null
+   * with the status set (the deadline is checked first). lockWhenUninterruptibly re-acquires
    * with acquire and parks again after an interrupt, and re-asserts the interrupt on return.
    * Condvar's waits cannot give up the lock (they return holding it), so they re-acquire
    * without a limit, as Condition.await does; see Condvar.
@@ -437,8 +442,10 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    *     huge values are capped (about 146 years) and never overflow
    * @return an open guard, or {@code null} if the deadline passed before the lock was held with
    *     {@code ready} true (the lock is then not held)
-   * @throws InterruptedException if the current thread is interrupted before or while waiting,
-   *     in any phase of the wait; the lock is then not held
+   * @throws InterruptedException if the current thread is interrupted before waiting (also
+   *     with a zero timeout) or while it waits for the lock or for a change; the lock is then not
+   *     held. An interrupt noticed only as the deadline passes, or during a spin that ends with
+   *     the lock held and {@code ready} true, is kept as the thread's interrupt status instead
    * @throws NullPointerException if an argument is null
    * @throws IllegalStateException if the current thread already holds this mutex
    */
