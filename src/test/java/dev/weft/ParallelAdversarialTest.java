@@ -18,6 +18,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -280,5 +281,107 @@ class ParallelAdversarialTest {
       pool.stop();
     }
     assertThat(pool.lostPreInterrupt.get()).isZero();
+  }
+
+  /**
+   * Two jobs' workers on one thread: a worker W2 of job J2 runs nested inside f of worker W1 of
+   * job J1 on the same thread P (an executor whose queued task f runs on its own thread, like
+   * ForkJoinPool helping). J2 fails first and interrupts P for W2; J1 then fails, finds P
+   * already interrupted and sends nothing for W1; W2 exits and clears "its" interrupt. W1 is
+   * then inside the function and never interrupted, contrary to docs/parallel.md ("interrupts
+   * the workers still inside the function"): an f that waits for the interrupt keeps J1's
+   * caller waiting (here bounded by a 3 s sleep).
+   */
+  @Test
+  void workerOfAnotherJobNestedOnTheSameThreadEatsTheInterrupt() throws Exception {
+    java.util.concurrent.BlockingQueue<Runnable> toP = new LinkedBlockingQueue<>();
+    ConcurrentLinkedQueue<Runnable> heldJ2 = new ConcurrentLinkedQueue<>();
+    java.util.concurrent.CountDownLatch w2Running = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch j2Sent = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch w2Queued = new java.util.concurrent.CountDownLatch(1);
+    AtomicBoolean w1Interrupted = new AtomicBoolean();
+    AtomicBoolean w1Ran = new AtomicBoolean();
+    Thread c1 = Thread.currentThread();
+    Thread p = new Thread(() -> {
+      try {
+        Runnable r = toP.poll(20, TimeUnit.SECONDS);
+        if (r != null) {
+          r.run();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "test-P");
+    AtomicReference<Throwable> j2Thrown = new AtomicReference<>();
+    Thread c2 = new Thread(() -> {
+      try {
+        Parallel.forRange(0, 2, i -> {
+          if (Thread.currentThread().getName().equals("test-P")) {
+            w2Running.countDown();
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!Thread.currentThread().isInterrupted() && System.nanoTime() < end) {
+              Thread.onSpinWait();
+            }
+            j2Sent.countDown();
+            // wait until J1's caller parks in its wait: J1's failure (and its interrupt
+            // decision) happened before
+            while (c1.getState() != Thread.State.WAITING && System.nanoTime() < end) {
+              Thread.onSpinWait();
+            }
+          } else {
+            try {
+              w2Running.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              throw new AssertionError(e);
+            }
+            throw new IllegalStateException("J2 fails");
+          }
+        }, SPLIT.threads(2).minChunkSize(1).executor(r -> {
+          heldJ2.add(r);
+          w2Queued.countDown();
+        }));
+      } catch (Throwable t) {
+        j2Thrown.set(t);
+      }
+    }, "test-C2");
+    p.start();
+    c2.start();
+    try {
+      assertThat(w2Queued.await(10, TimeUnit.SECONDS)).isTrue();
+      Throwable j1 = null;
+      try {
+        Parallel.forRange(0, 2, i -> {
+          if (Thread.currentThread() == p) {
+            w1Ran.set(true);
+            Runnable w2 = heldJ2.poll();
+            if (w2 != null) {
+              w2.run(); // J2's worker, nested on P inside J1's worker
+            }
+            try {
+              Thread.sleep(3000); // a function that ends when interrupted
+            } catch (InterruptedException e) {
+              w1Interrupted.set(true);
+            }
+          } else {
+            try {
+              j2Sent.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              throw new AssertionError(e);
+            }
+            throw new IllegalStateException("J1 fails");
+          }
+        }, SPLIT.threads(2).minChunkSize(1).executor(toP::add));
+      } catch (TaskFailedException e) {
+        j1 = e;
+      }
+      assertThat(j1).isNotNull();
+      assertThat(w1Ran.get()).isTrue();
+      assertThat(w1Interrupted.get())
+          .as("J1's worker, inside the function when J1 failed, was interrupted").isTrue();
+    } finally {
+      p.join(20_000);
+      c2.join(20_000);
+      Thread.interrupted();
+    }
   }
 }
