@@ -81,6 +81,13 @@ abstract class ParallelJob {
    * the thread already interrupted (its executor's shutdownNow, user code) sends nothing and
    * sets NOT_INTERRUPTED instead, and the worker then clears nothing. (An interrupt from
    * elsewhere that arrives after weft's cannot be told apart from it and is cleared with it.)
+   * Nested workers: a function may run another call's worker task on the same thread (it runs
+   * queued executor tasks). Each worker records the worker the thread was already running
+   * (`enclosing`, through a ThreadLocal set for the task's duration). When the inner worker
+   * clears weft's interrupt, an enclosing worker that its own call also targeted (INTERRUPTED,
+   * or NOT_INTERRUPTED because the thread was already interrupted by the inner call) would lose
+   * it: the inner worker re-asserts the interrupt and marks that worker INTERRUPTED, so the
+   * enclosing function still sees it and the enclosing exit clears it in turn.
    * The caller is never interrupted by weft: it is the user's thread.
    *
    * The caller is never a worker. An Executor may run a worker's task on the calling thread
@@ -665,29 +672,62 @@ abstract class ParallelJob {
   }
 
   /** Called by a worker when it leaves the loop. */
-  // Yield only backs off while another thread finishes a Thread.interrupt() call.
-  @SuppressWarnings("ThreadPriorityCheck")
   final void workerExit(Worker w) {
     if (!WORKER_STATE.compareAndSet(w, RUNNING, DONE)) {
       // An interrupter won the CAS: wait until it has decided (and, if it sends one, until its
       // interrupt() has happened), then clear only an interrupt that weft sent.
-      int spins = 0;
-      int st;
-      while ((st = (int) WORKER_STATE.getAcquire(w)) == INTERRUPTING) {
-        if (++spins < SPINS) {
-          Thread.onSpinWait();
-        } else {
-          Thread.yield(); // park would return at once: this thread is being interrupted
-        }
-      }
-      if (st == INTERRUPTED) {
+      if (interruptDecided(w) == INTERRUPTED) {
         Thread.interrupted();
+        keepInterruptOwedToEnclosing(w);
       }
       WORKER_STATE.setOpaque(w, DONE); // for toString/debugging only
     }
     Thread c = this.caller;
     if ((int) ACTIVE.getAndAdd(this, -1) == 1 && c != null) {
       LockSupport.unpark(c);
+    }
+  }
+
+  /**
+   * Waits (bounded spin, then yield) while an interrupter is between its RUNNING ->
+   * INTERRUPTING CAS and its final state, and returns that final state.
+   */
+  // Yield only backs off while another thread finishes a Thread.interrupt() call.
+  @SuppressWarnings("ThreadPriorityCheck")
+  private static int interruptDecided(Worker w) {
+    int spins = 0;
+    int st;
+    // Acquire: pairs with the interrupter's setRelease, so its interrupt() call is done.
+    while ((st = (int) WORKER_STATE.getAcquire(w)) == INTERRUPTING) {
+      if (++spins < SPINS) {
+        Thread.onSpinWait();
+      } else {
+        Thread.yield(); // park would return at once: this thread is being interrupted
+      }
+    }
+    return st;
+  }
+
+  /**
+   * After worker {@code w} cleared the interrupt weft sent it: if {@code w} ran nested inside a
+   * worker of another call on this same thread (that call's function ran {@code w}'s task), and
+   * that enclosing worker was also targeted by a failure of its call, the interrupt we cleared
+   * was owed to it as well: its interrupter found the thread already interrupted (by {@code w}'s
+   * call) and sent nothing, or its interrupt merged with ours. Re-assert it, and mark that
+   * worker INTERRUPTED so that its own exit clears it in turn. Found by review (issue 18): the
+   * enclosing worker's function, waiting for an interrupt, was never interrupted.
+   */
+  private static void keepInterruptOwedToEnclosing(Worker w) {
+    for (Worker e = w.enclosing; e != null; e = e.enclosing) {
+      int st = interruptDecided(e);
+      if (st == INTERRUPTED || st == NOT_INTERRUPTED) {
+        // e's interrupter has finished (final state read with acquire) and e's exit CAS runs
+        // later on this thread, so nobody else writes e's state now; opaque is enough, and
+        // e's exit reads it in program order.
+        WORKER_STATE.setOpaque(e, INTERRUPTED);
+        Thread.currentThread().interrupt();
+        return; // e's exit clears it and repeats this for e's own enclosing workers
+      }
     }
   }
 
@@ -736,9 +776,21 @@ abstract class ParallelJob {
 
   /** One worker: a Runnable started on a new thread or handed to the user's Executor. */
   static final class Worker implements Runnable {
+    /**
+     * The worker this thread is running now, if any: lets a worker that a function runs nested
+     * (another call's task) know the worker it interrupts the progress of; see
+     * keepInterruptOwedToEnclosing. One lookup per worker task, not per element.
+     */
+    private static final ThreadLocal<@Nullable Worker> RUNNING_HERE = new ThreadLocal<>();
+
     private final ParallelJob job;
     /** The thread running it; plain write published by the NEW -> RUNNING CAS. */
     @Nullable Thread thread;
+    /**
+     * The worker of another call that this thread was running when it started this one (that
+     * call's function ran this task nested), or null; written and read only by this thread.
+     */
+    @Nullable Worker enclosing;
     /** The thread weft created for it, for join; caller-only. */
     @Nullable Thread ownThread;
     /** NEW, RUNNING, INTERRUPTING, INTERRUPTED, DONE or CANCELLED; WORKER_STATE only. */
@@ -765,10 +817,21 @@ abstract class ParallelJob {
       if (!WORKER_STATE.compareAndSet(this, NEW, RUNNING)) {
         return; // cancelled before it began: the caller no longer counts it
       }
+      Worker outer = RUNNING_HERE.get();
+      enclosing = outer;
+      RUNNING_HERE.set(this);
       try {
         job.workLoop(this);
       } finally {
-        job.workerExit(this);
+        try {
+          job.workerExit(this);
+        } finally {
+          if (outer == null) {
+            RUNNING_HERE.remove();
+          } else {
+            RUNNING_HERE.set(outer);
+          }
+        }
       }
     }
 

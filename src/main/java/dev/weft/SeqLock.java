@@ -87,7 +87,8 @@ import org.jspecify.annotations.Nullable;
  * writers); waiting writers spin briefly, then yield, then park, so the lock stays healthy when
  * threads outnumber cores or run as virtual threads. A read function may read again, with
  * {@code read} or with {@code beginRead}/{@code validate} (nested reads are fine, also on the
- * pass that runs under the lock, where a nested stamp validates until the next write), and may
+ * pass that runs under the lock, where a nested stamp validates on that thread until the next write; on another thread it
+ * validates only once the pass has ended, as long as no write has started since), and may
  * run inside a write section of the same thread, where it sees that thread's writes directly.
  * A read function that runs under the lock holds it as a reader, not as a writer: {@link
  * #isWriteLocked()} is true there, {@link #isWriteLockedByCurrentThread()} is false.
@@ -205,7 +206,9 @@ public final class SeqLock extends SeqLockCore {
    * the guarded fields. If a write is in progress, waits for it to finish (briefly spinning,
    * then waiting for the lock), so the returned stamp is always even. Inside a read function's
    * pass under the lock (see the class documentation) it returns at once: the data cannot change
-   * until the pass ends, and the stamp validates until the next write.
+   * until the pass ends, and the stamp validates on this thread until the next write (on another
+   * thread, only after the pass has ended and before the next write: during the pass the counter
+   * is odd, so other threads' validations fail safe and retry).
    *
    * @return the stamp for {@link #validate(long)}
    * @throws IllegalStateException if the current thread holds the write lock (its own write
