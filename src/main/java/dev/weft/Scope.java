@@ -382,6 +382,9 @@ public final class Scope implements AutoCloseable {
       throw e;
     }
     push(task);
+    if (ProtocolWindows.ENABLED) {
+      ProtocolWindows.at("scope.pushed-not-started");
+    }
     try {
       task.thread.start();
     } catch (Throwable e) { // e.g. OutOfMemoryError: unable to create native thread
