@@ -9,9 +9,12 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -199,6 +202,16 @@ public final class Scope implements AutoCloseable {
 
   private static final Cancel BODY_FAILED = new Cancel("the body threw", null);
   private static final Cancel OWNER_INTERRUPTED = new Cancel("the owner was interrupted", null);
+  private static final Cancel OUTER_CLOSED =
+      new Cancel("a scope it was opened in was closed first", null);
+  /** Not a cancellation: set at the end when nothing cancelled the scope, so nothing later can. */
+  private static final Cancel ENDED = new Cancel("the scope ended", null);
+
+  /** How often a spawn waiting for a slot looks for factory threads that died without the task. */
+  private static final long REAP_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+
+  /** The innermost open scope of each thread that owns scopes; nesting is checked at the end. */
+  private static final ThreadLocal<Scope> INNERMOST = new ThreadLocal<>();
 
   private static final VarHandle HEAD;
   private static final VarHandle CANCEL_REASON;
@@ -229,12 +242,17 @@ public final class Scope implements AutoCloseable {
   private final String name;
   private final @Nullable String threadPrefix;
   private final @Nullable ThreadFactory factory;
+  private final boolean userFactory;
   private final boolean cancelOnFailure;
   private final @Nullable Semaphore slots;
   private final int maxConcurrency;
   private final boolean timed;
   private final long deadline;
   private final long timeoutNanos;
+  /** The owner's innermost open scope when this one opened (it must end after this one). */
+  private final @Nullable Scope enclosing;
+  /** The deadline timer's entry; owner-only, plain (set at the owner's first spawn). */
+  private @Nullable ScheduledFuture<?> deadlineTimer;
 
   @SuppressWarnings("unused") // accessed through HEAD
   private @Nullable ScopeTask<?> head;
@@ -250,6 +268,7 @@ public final class Scope implements AutoCloseable {
     this.owner = Thread.currentThread();
     this.name = "weft-scope-" + (long) SCOPES.getAndAdd(1L);
     this.factory = b.virtual ? VirtualThreads.factory() : b.factory;
+    this.userFactory = !b.virtual && b.factory != null;
     this.threadPrefix = b.prefix != null ? b.prefix : (b.factory == null ? name : null);
     this.cancelOnFailure = b.policy == FailurePolicy.CANCEL_OTHERS;
     this.maxConcurrency = b.maxConcurrency;
@@ -257,6 +276,8 @@ public final class Scope implements AutoCloseable {
     this.timed = b.timeoutNanos >= 0;
     this.timeoutNanos = b.timeoutNanos;
     this.deadline = timed ? System.nanoTime() + b.timeoutNanos : 0L;
+    this.enclosing = INNERMOST.get();
+    INNERMOST.set(this);
   }
 
   // ---------------------------------------------------------------- factories
@@ -366,34 +387,51 @@ public final class Scope implements AutoCloseable {
     if (me != owner || closed) {
       checkForeignSpawner(me);
     }
+    if (timed && deadline - System.nanoTime() <= 0) {
+      throw timedOut();
+    }
+    if (isCancelled()) {
+      return new ScopeTask<>(this, c, r, false); // never runs: no factory call, no thread
+    }
     Semaphore s = slots;
     if (s != null) {
       acquireSlot(s);
-    } else if (timed && deadline - System.nanoTime() <= 0) {
-      throw timedOut();
+      if (isCancelled()) { // cancelled while this spawn waited for the slot
+        s.release();
+        return new ScopeTask<>(this, c, r, false);
+      }
     }
     ScopeTask<T> task;
     try {
-      task = new ScopeTask<>(this, c, r);
-    } catch (Throwable e) { // the factory failed: give the slot back, report unchanged
+      if (timed && me == owner && deadlineTimer == null) {
+        // The first spawn is always the owner's: from now on a thread may run past the deadline
+        deadlineTimer = DeadlineTimer.schedule(this, deadline - System.nanoTime());
+      }
+      task = new ScopeTask<>(this, c, r, true);
+    } catch (Throwable e) { // the factory (or the timer) failed: give the slot back, unchanged
       if (s != null) {
         s.release();
       }
       throw e;
     }
     push(task);
-    if (ProtocolWindows.ENABLED) {
-      ProtocolWindows.at("scope.pushed-not-started");
-    }
     try {
+      if (ProtocolWindows.ENABLED) {
+        ProtocolWindows.at("scope.pushed-not-started");
+      }
       task.thread.start();
     } catch (Throwable e) { // e.g. OutOfMemoryError: unable to create native thread
-      task.setAbandonedRelease();
-      if (s != null) {
-        s.release();
+      if (task.thread.getState() == Thread.State.NEW) { // it did not start: it never will
+        task.setAbandonedRelease();
+        if (s != null) {
+          s.release();
+        }
+      } else {
+        task.setStartedRelease(); // a Thread subclass whose start() threw after starting
       }
       throw e;
     }
+    task.setStartedRelease();
     return task;
   }
 
@@ -415,14 +453,39 @@ public final class Scope implements AutoCloseable {
   }
 
   private void acquireSlot(Semaphore s) throws InterruptedException {
-    if (!timed) {
+    boolean reap = usesThreadFactory();
+    if (!timed && !reap) {
       s.acquire();
       return;
     }
-    long left = deadline - System.nanoTime();
-    // tryAcquire(<= 0) still succeeds when a slot is free: check the deadline first
-    if (left <= 0 || !s.tryAcquire(left, TimeUnit.NANOSECONDS)) {
-      throw timedOut();
+    while (true) {
+      long wait = reap ? REAP_NANOS : Long.MAX_VALUE;
+      if (timed) {
+        long left = deadline - System.nanoTime();
+        // tryAcquire(<= 0) still succeeds when a slot is free: check the deadline first
+        if (left <= 0) {
+          throw timedOut();
+        }
+        wait = Math.min(wait, left);
+      }
+      if (s.tryAcquire(wait, TimeUnit.NANOSECONDS)) {
+        return;
+      }
+      if (reap) {
+        reapThreadsThatNeverRan();
+      }
+    }
+  }
+
+  /**
+   * A factory's thread that returned without running its task holds its slot until someone
+   * notices; a spawn waiting for a slot does, so that it cannot wait for that slot forever.
+   */
+  private void reapThreadsThatNeverRan() {
+    for (ScopeTask<?> n = headAcquire(); n != null; n = n.next) {
+      if (n.stateAcquire() == ScopeTask.NEW && n.startedAcquire() && !n.thread.isAlive()) {
+        n.settleIfNeverRan();
+      }
     }
   }
 
@@ -432,6 +495,34 @@ public final class Scope implements AutoCloseable {
       h = headAcquire();
       task.next = h; // published by the CAS below
     } while (!HEAD.compareAndSet(this, h, task));
+  }
+
+  /** Whether threads come from a user's ThreadFactory (which might not run the task). */
+  boolean usesThreadFactory() {
+    return userFactory;
+  }
+
+  /**
+   * The thread of a handle whose task never runs (spawned into a cancelled scope): named like
+   * the thread it stands for, never started, not made by the factory.
+   */
+  Thread placeholderThread(Runnable task) {
+    long index = (long) SPAWNED.getAndAdd(this, 1L);
+    String prefix = threadPrefix;
+    return new Thread(task, (prefix != null ? prefix : name) + "-" + index);
+  }
+
+  String name() {
+    return name;
+  }
+
+  /** What cancelled the scope, for messages. */
+  String cancelCause() {
+    Object reason = cancelReasonAcquire();
+    if (reason instanceof ScopeTask<?> t) {
+      return t.thread.getName() + " failed";
+    }
+    return reason instanceof Cancel c ? c.what : "not cancelled";
   }
 
   /** Creates the (unstarted) thread of a task; called from the task's constructor. */
@@ -491,14 +582,24 @@ public final class Scope implements AutoCloseable {
     return deadline;
   }
 
-  /** Joins {@code t}, but throws ScopeTimeoutException (cancelling) at the scope's deadline. */
-  void joinUntilDeadline(Thread t) throws InterruptedException {
-    while (t.isAlive()) {
+  /**
+   * Waits until {@code t}'s task is done or its thread terminated, but throws
+   * ScopeTimeoutException (cancelling) at the scope's deadline.
+   */
+  void joinUntilDeadline(ScopeTask<?> t) throws InterruptedException {
+    while (!t.isDone() && t.thread.isAlive()) {
       long left = deadline - System.nanoTime();
       if (left <= 0) {
         throw timedOut();
       }
-      t.join(left / 1_000_000L, (int) (left % 1_000_000L));
+      t.thread.join(left / 1_000_000L, (int) (left % 1_000_000L));
+    }
+  }
+
+  /** Called by the deadline timer at the deadline: cancels the scope unless it ended. */
+  void deadlinePassed() {
+    if (cancelReasonAcquire() == null) {
+      cancel(new Cancel("the deadline passed", timeoutMessage()));
     }
   }
 
@@ -517,8 +618,9 @@ public final class Scope implements AutoCloseable {
       }
     }
     Collections.reverse(running); // spawn order
-    return name + " passed its deadline (timeout " + Duration.ofNanos(timeoutNanos)
-        + "); still running, interrupted and joined: " + running;
+    String passed = name + " passed its deadline (timeout " + Duration.ofNanos(timeoutNanos) + ")";
+    return running.isEmpty() ? passed + " before it ended; no thread was still running"
+        : passed + "; still running, interrupted and joined: " + running;
   }
 
   /** Cancels the scope once: records the reason and interrupts every unfinished thread. */
@@ -557,10 +659,14 @@ public final class Scope implements AutoCloseable {
     if (closed) {
       return;
     }
+    RuntimeException violation = endInnerScopes();
     boolean interrupted = awaitAll();
     RuntimeException e = outcome();
     if (interrupted) {
       Thread.currentThread().interrupt();
+    }
+    if (violation != null) {
+      throw withSuppressed(violation, e);
     }
     if (e != null) {
       throw e;
@@ -573,6 +679,13 @@ public final class Scope implements AutoCloseable {
           + " tried to close " + name + ", which only its owner " + owner.getName()
           + " may close");
     }
+  }
+
+  private static RuntimeException withSuppressed(RuntimeException e, @Nullable Throwable more) {
+    if (more != null && more != e) {
+      e.addSuppressed(more);
+    }
+    return e;
   }
 
   /** Runs a call body in this (new) scope; the calling thread is the owner. */
@@ -604,7 +717,15 @@ public final class Scope implements AutoCloseable {
     if (closed) {
       return; // the body closed the scope itself
     }
+    RuntimeException violation = endInnerScopes();
     boolean interrupted = awaitAll();
+    if (violation != null) {
+      RuntimeException e = outcome();
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+      throw withSuppressed(violation, e);
+    }
     if (interrupted) {
       InterruptedException ie = new InterruptedException(
           name + ": the owner was interrupted while waiting for the scope's threads;"
@@ -627,6 +748,7 @@ public final class Scope implements AutoCloseable {
     } else if (cancelOnFailure) {
       cancel(BODY_FAILED);
     }
+    RuntimeException violation = endInnerScopes();
     boolean interrupted = awaitAll();
     Object reason = cancelReasonAcquire();
     if (reason instanceof Cancel c) {
@@ -636,15 +758,83 @@ public final class Scope implements AutoCloseable {
       }
     }
     addUnjoinedFailures(bodyFailure, null);
+    if (violation != null) {
+      bodyFailure.addSuppressed(violation);
+    }
     if (interrupted) {
       Thread.currentThread().interrupt();
     }
   }
 
   /**
-   * Joins every thread of the scope, including threads spawned by scope threads meanwhile, and
-   * marks the scope closed. Keeps joining when interrupted (cancelling the scope) and when the
-   * deadline passes (cancelling the scope).
+   * Checks the nesting of the owner's scopes at the start of this scope's end: scopes that the
+   * owner opened after this one and has not ended yet are cancelled and ended first, innermost
+   * first (each waits for its threads as its close() does), and this scope is taken off the
+   * owner's stack.
+   *
+   * @return null if the nesting was right, else the IllegalStateException to report (after this
+   *     scope has ended too), with the inner scopes' own failures suppressed
+   */
+  private @Nullable RuntimeException endInnerScopes() {
+    Scope top = INNERMOST.get();
+    if (top == this) {
+      pop();
+      return null;
+    }
+    boolean found = false;
+    for (Scope x = top; x != null; x = x.enclosing) {
+      if (x == this) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      return null; // not on the stack (cannot happen for an open scope); leave the stack alone
+    }
+    List<String> inner = new ArrayList<>();
+    List<RuntimeException> failures = new ArrayList<>();
+    for (Scope x = top; x != null && x != this; x = INNERMOST.get()) {
+      inner.add(x.name);
+      x.cancel(OUTER_CLOSED); // like an exception leaving its block: its threads are cancelled
+      try {
+        x.close(); // x is the innermost now: its own check passes and pops it
+      } catch (RuntimeException e) {
+        failures.add(e);
+      }
+      if (INNERMOST.get() == x) {
+        x.pop(); // defensive: an ended scope is never on the stack, so this does not happen
+      }
+    }
+    pop();
+    IllegalStateException e = new IllegalStateException(name + " was closed while the scopes "
+        + inner + ", opened inside it by " + owner.getName() + ", were still open; they were "
+        + "ended first. Close nested scopes innermost first (try-with-resources does)");
+    for (RuntimeException f : failures) {
+      e.addSuppressed(f);
+    }
+    return e;
+  }
+
+  /** Takes this scope off its owner's stack of open scopes (it is the innermost). */
+  private void pop() {
+    Scope outer = enclosing;
+    if (outer == null) {
+      INNERMOST.remove(); // leave nothing behind in pooled threads
+    } else {
+      INNERMOST.set(outer);
+    }
+  }
+
+  /**
+   * Waits until every thread of the scope, including threads spawned by scope threads
+   * meanwhile, has terminated, then seals the scope (see {@link #seal}) and marks it closed.
+   * Keeps waiting when interrupted (cancelling the scope) and when the deadline passes
+   * (cancelling the scope).
+   *
+   * <p>A node published before its thread was started (its spawner is between push and start)
+   * is deferred to the end of the pass: its spawner is a scope thread whose node is older, so
+   * it is joined later in the same pass or was joined in an earlier one, and its spawn settled
+   * the node (started or abandoned) before that thread terminated.
    *
    * @return whether the owner was interrupted while waiting
    */
@@ -652,13 +842,58 @@ public final class Scope implements AutoCloseable {
     boolean interrupted = false;
     ScopeTask<?> seen = null;
     for (ScopeTask<?> h = headAcquire(); h != seen; h = headAcquire()) {
+      List<ScopeTask<?>> unstarted = null;
       for (ScopeTask<?> n = h; n != seen && n != null; n = n.next) {
-        interrupted |= awaitThread(n.thread);
+        if (n.launched()) {
+          interrupted |= awaitTask(n);
+        } else {
+          if (unstarted == null) {
+            unstarted = new ArrayList<>();
+          }
+          unstarted.add(n);
+        }
+      }
+      if (unstarted != null) {
+        for (ScopeTask<?> n : unstarted) {
+          while (!n.launched()) { // settled by now (see above); bounded fallback, never a spin
+            LockSupport.parkNanos(this, 100_000L);
+          }
+          interrupted |= awaitTask(n);
+        }
       }
       seen = h;
     }
+    seal();
     CLOSED.setRelease(this, true);
     return interrupted;
+  }
+
+  /** Waits for one launched node's thread to terminate; a task that never ran fails here. */
+  private boolean awaitTask(ScopeTask<?> n) {
+    if (!n.startedAcquire()) {
+      return false; // abandoned: its thread never started
+    }
+    boolean interrupted = awaitThread(n.thread);
+    n.settleIfNeverRan();
+    return interrupted;
+  }
+
+  /**
+   * After every thread terminated: stops the deadline timer, and fixes the scope's cancel
+   * reason: the deadline if it has passed (the scope did not end in time) and nothing else
+   * cancelled the scope first, else ENDED, so that a timer firing late cannot cancel it now.
+   */
+  private void seal() {
+    ScheduledFuture<?> timer = deadlineTimer;
+    if (timer != null) {
+      deadlineTimer = null;
+      timer.cancel(false); // removed from the timer's queue (removeOnCancel)
+    }
+    if (timed && deadline - System.nanoTime() <= 0) {
+      cancel(new Cancel("the deadline passed", timeoutMessage()));
+    } else {
+      CANCEL_REASON.compareAndSet(this, null, ENDED);
+    }
   }
 
   private boolean awaitThread(Thread t) {
@@ -795,7 +1030,7 @@ public final class Scope implements AutoCloseable {
     Object reason = cancelReasonAcquire();
     if (reason instanceof ScopeTask<?> t) {
       sb.append(", cancelled: ").append(t.thread.getName()).append(" failed");
-    } else if (reason instanceof Cancel c) {
+    } else if (reason instanceof Cancel c && c != ENDED) {
       sb.append(", cancelled: ").append(c.what);
     }
     if (maxConcurrency > 0) {
@@ -970,6 +1205,36 @@ public final class Scope implements AutoCloseable {
     public <X extends Exception> void run(VoidBody<X> body) throws X, InterruptedException {
       Objects.requireNonNull(body, "body");
       new Scope(this).runBody(body);
+    }
+  }
+
+  /**
+   * The deadline timer shared by all timed scopes: one daemon thread, started on first use and
+   * gone after {@value #KEEP_ALIVE_MS} ms without pending deadlines; a scope's entry is removed
+   * when the scope ends, so the timer holds a scope only until its end or its deadline.
+   */
+  private static final class DeadlineTimer {
+    static final long KEEP_ALIVE_MS = 200;
+    static final ScheduledThreadPoolExecutor TIMER = create();
+
+    private DeadlineTimer() {}
+
+    static ScheduledFuture<?> schedule(Scope scope, long delayNanos) {
+      return TIMER.schedule(scope::deadlinePassed, delayNanos, TimeUnit.NANOSECONDS);
+    }
+
+    private static ScheduledThreadPoolExecutor create() {
+      ScheduledThreadPoolExecutor e = new ScheduledThreadPoolExecutor(1, r -> {
+        // no inherited thread-locals, no context class loader: the thread serves every caller
+        Thread t = new Thread(null, r, "weft-scope-deadlines", 0, false);
+        t.setDaemon(true); // never keeps the JVM alive
+        t.setContextClassLoader(null);
+        return t;
+      });
+      e.setRemoveOnCancelPolicy(true); // an ended scope's entry goes at once: no garbage kept
+      e.setKeepAliveTime(KEEP_ALIVE_MS, TimeUnit.MILLISECONDS);
+      e.allowCoreThreadTimeOut(true); // no thread while no deadline is pending
+      return e;
     }
   }
 

@@ -5,26 +5,39 @@ import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeoutException;
 import org.jspecify.annotations.Nullable;
 
 /**
  * The one implementation of {@link ScopedThread}: at the same time the handle the user holds, the
- * {@code Runnable} the thread runs, and the node of the scope's list of threads, so a spawn
- * allocates nothing beyond this object and the thread.
+ * {@code Runnable} the thread runs, the node of the scope's list of threads and, for threads from
+ * a user's {@code ThreadFactory}, the thread's uncaught-exception handler, so a spawn allocates
+ * nothing beyond this object and the thread.
  */
-final class ScopeTask<T> implements ScopedThread<T>, Runnable {
+final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtExceptionHandler {
   /*
    * Algorithm notes:
    *
-   * Fields written by the task (result, failure, deadlineMessage) are plain: the only readers
-   * read them after Thread.join() returned, and thread termination happens-before join()
-   * returning (JLS 17.4.4), or after reading state with acquire, which pairs with the release
-   * write of state that follows them.
+   * Completion is the task's completion, not the thread's liveness: isDone(), join() and
+   * join(Duration) decide by state, and wait (Thread.join) only while the task is unfinished.
+   * The end of the scope additionally waits for every started thread to terminate.
    *
-   * state: NEW -> SUCCESS | FAILED, written once by the task's thread with release (publishes
-   * result/failure to isDone() readers and to the scope's cancel walk); ABANDONED is written
-   * by the spawner when the thread could not be started (the task never runs).
+   * state: NEW -> SUCCESS | FAILED | CANCELLED, written once with release by the task's thread
+   * (publishes result/failure to readers that read state with acquire). Other transitions:
+   *   NEW -> ABANDONED  by the spawner when Thread.start() threw and the thread did not start;
+   *   NEW -> SETTLING -> FAILED  when the thread terminated (or is terminating, in the
+   *       uncaught-exception handler) without running the task: a CAS claims the node, because
+   *       several threads may notice it (the owner at the end, joiners, a spawner waiting for a
+   *       slot); the winner writes failure, reports it to the scope, then releases FAILED; a
+   *       loser spins (a few instructions) until FAILED.
+   *   CANCELLED from construction for a spawn into a cancelled scope: no thread is made.
+   * A task's failure is reported to the scope (firstFailed, cancel) BEFORE state says FAILED, so
+   * whoever sees isDone() also sees the scope cancelled under CANCEL_OTHERS.
+   *
+   * started: false -> true once, by the spawner after Thread.start() returned (release; read
+   * with acquire). Only a started thread is joined or checked with isAlive(): isAlive() is also
+   * false for a thread not yet started, which is how the end once returned early (issue 18).
    *
    * observed: set (release) by join() when it reports this task's failure to a caller, read
    * (acquire) by the scope's owner at the end, after joining every thread; a failure observed
@@ -32,26 +45,36 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable {
    * thread can race with the end of the scope; then the failure may be reported twice, never
    * lost.
    *
+   * result, failure, deadlineMessage: plain; written before the release of state (or by the
+   * SETTLING winner before its release) and read after an acquire of state or a Thread.join.
+   *
    * next: the list link, written once before the task is published by the CAS on the scope's
    * head (the CAS has volatile semantics, so readers of head see next).
    *
    * The task references are cleared by the task's thread once it ran, so a finished handle does
    * not keep the captured data alive; no other thread reads them.
+   *
+   * Window (ProtocolWindows): "scope.task-finished", on the task's thread after the task's
+   * outcome is published and its slot released, before the thread terminates.
    */
 
   static final int NEW = 0;
   static final int SUCCESS = 1;
   static final int FAILED = 2;
   static final int ABANDONED = 3;
+  static final int CANCELLED = 4;
+  static final int SETTLING = 5;
 
   private static final VarHandle STATE;
   private static final VarHandle OBSERVED;
+  private static final VarHandle STARTED;
 
   static {
     try {
       MethodHandles.Lookup l = MethodHandles.lookup();
       STATE = l.findVarHandle(ScopeTask.class, "state", int.class);
       OBSERVED = l.findVarHandle(ScopeTask.class, "observed", boolean.class);
+      STARTED = l.findVarHandle(ScopeTask.class, "started", boolean.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -65,17 +88,38 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable {
   private @Nullable Object result;
   private @Nullable Throwable failure;
   private @Nullable String deadlineMessage; // set with failure if the deadline had cancelled
+  /** The factory thread's own handler, to which exceptions after the task are passed on. */
+  private Thread.@Nullable UncaughtExceptionHandler previousHandler;
   @SuppressWarnings("unused") // accessed through STATE
   private int state;
   @SuppressWarnings("unused") // accessed through OBSERVED
   private boolean observed;
+  @SuppressWarnings("unused") // accessed through STARTED
+  private boolean started;
 
-  /** Creates the task and its (unstarted) thread; exactly one of the two tasks is non-null. */
-  ScopeTask(Scope scope, @Nullable Callable<? extends T> callable, @Nullable Runnable runnable) {
+  /**
+   * Creates the task and its (unstarted) thread; exactly one of the two tasks is non-null. With
+   * {@code run} false the scope is cancelled: no thread is made (the factory is not called), the
+   * handle gets an unstarted placeholder thread and the task is CANCELLED from the start.
+   */
+  ScopeTask(Scope scope, @Nullable Callable<? extends T> callable, @Nullable Runnable runnable,
+      boolean run) {
     this.scope = scope;
-    this.callable = callable;
-    this.runnable = runnable;
-    this.thread = scope.newThread(this);
+    if (run) {
+      this.callable = callable;
+      this.runnable = runnable;
+      Thread t = scope.newThread(this);
+      if (scope.usesThreadFactory()) {
+        // Catches a factory thread that throws before it runs this task (it never ran: that is
+        // a failure of the task); anything else is passed on to the thread's own handler.
+        previousHandler = t.getUncaughtExceptionHandler();
+        t.setUncaughtExceptionHandler(this);
+      }
+      this.thread = t;
+    } else {
+      this.thread = scope.placeholderThread(this);
+      STATE.set(this, CANCELLED); // plain: published with the handle by spawn's return
+    }
   }
 
   // ---- accessors by mode ----
@@ -91,6 +135,20 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable {
   /** Marks a task whose thread could not be started; the spawner still owns it alone. */
   void setAbandonedRelease() {
     setStateRelease(ABANDONED);
+  }
+
+  /** Release: a reader that sees true may join the thread (start() happened-before). */
+  void setStartedRelease() {
+    STARTED.setRelease(this, true);
+  }
+
+  boolean startedAcquire() {
+    return (boolean) STARTED.getAcquire(this);
+  }
+
+  /** Whether the spawner is past start(): the thread started, or it never will. */
+  boolean launched() {
+    return startedAcquire() || stateAcquire() == ABANDONED;
   }
 
   boolean observedAcquire() {
@@ -119,24 +177,75 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable {
     runnable = null;
     try {
       if (scope.isCancelled()) {
-        // Spawned after (or while) the scope was cancelled: the cancel walk may have missed this
-        // thread, so it interrupts itself; the task sees it at its first blocking call.
-        thread.interrupt();
+        // Started while (or after) the scope was cancelled: the task does not run at all.
+        setStateRelease(CANCELLED);
+        return;
       }
-      if (c != null) {
-        result = c.call();
-      } else {
-        Objects.requireNonNull(r, "runnable").run();
+      try {
+        if (c != null) {
+          result = c.call();
+        } else {
+          Objects.requireNonNull(r, "runnable").run();
+        }
+        setStateRelease(SUCCESS);
+      } catch (Throwable t) { // every failure, Errors included, is reported to the owner
+        failure = t;
+        deadlineMessage = scope.deadlineMessage(); // failed after the deadline cancelled the scope
+        scope.taskFailed(this); // cancels before isDone() can say FAILED
+        setStateRelease(FAILED);
       }
-      setStateRelease(SUCCESS);
-    } catch (Throwable t) { // every failure, Errors included, is reported to the owner
-      failure = t;
-      deadlineMessage = scope.deadlineMessage(); // failed after the deadline cancelled the scope
-      setStateRelease(FAILED);
-      scope.taskFailed(this);
     } finally {
       scope.taskExited();
+      if (ProtocolWindows.ENABLED) {
+        ProtocolWindows.at("scope.task-finished");
+      }
     }
+  }
+
+  /**
+   * The factory's thread is terminating with {@code e}: if it never ran this task, {@code e} is
+   * the task's failure (reported by the scope, not to the thread's handler); otherwise it is
+   * passed on to the handler the thread had.
+   */
+  @Override
+  public void uncaughtException(Thread t, Throwable e) {
+    if (t == thread && settleNeverRan(e)) {
+      return;
+    }
+    Thread.UncaughtExceptionHandler previous = previousHandler;
+    if (previous != null) {
+      previous.uncaughtException(t, e);
+    }
+  }
+
+  /**
+   * Called once the thread has terminated (or, from the uncaught-exception handler, is
+   * terminating): a task still NEW never ran; that is recorded as its failure.
+   */
+  void settleIfNeverRan() {
+    int s = stateAcquire();
+    if (s == NEW || s == SETTLING) {
+      settleNeverRan(null);
+    }
+  }
+
+  /** Claims a never-ran task and records its failure; false if it had an outcome already. */
+  private boolean settleNeverRan(@Nullable Throwable cause) {
+    if (!STATE.compareAndSet(this, NEW, SETTLING)) {
+      while (stateAcquire() == SETTLING) { // another thread is recording it: a few instructions
+        Thread.onSpinWait();
+      }
+      return false;
+    }
+    callable = null;
+    runnable = null;
+    failure = cause != null ? cause : new IllegalStateException(thread.getName()
+        + " terminated without running its task: a ThreadFactory's thread must run the Runnable"
+        + " it was created with, once");
+    scope.taskFailed(this);
+    setStateRelease(FAILED);
+    scope.taskExited();
+    return true;
   }
 
   // ---- ScopedThread ----
@@ -144,10 +253,13 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable {
   @Override
   public T join() throws InterruptedException {
     checkNotSelf();
-    if (scope.hasDeadline()) {
-      scope.joinUntilDeadline(thread);
-    } else {
-      thread.join();
+    if (!isDone()) {
+      if (scope.hasDeadline()) {
+        scope.joinUntilDeadline(this);
+      } else {
+        thread.join();
+      }
+      settleIfNeverRan();
     }
     return report();
   }
@@ -156,19 +268,21 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable {
   public T join(Duration timeout) throws InterruptedException, TimeoutException {
     long nanos = Timeouts.toNanos(timeout, "timeout");
     checkNotSelf();
-    if (thread.isAlive()) {
+    if (!isDone()) {
       long deadline = System.nanoTime() + nanos;
       if (scope.hasDeadline() && scope.deadline() - deadline < 0) {
-        scope.joinUntilDeadline(thread); // the scope's deadline comes first
+        scope.joinUntilDeadline(this); // the scope's deadline comes first
       } else {
-        for (long left = nanos; thread.isAlive() && left > 0; left = deadline - System.nanoTime()) {
+        for (long left = nanos; !isDone() && thread.isAlive() && left > 0;
+            left = deadline - System.nanoTime()) {
           thread.join(left / 1_000_000L, (int) (left % 1_000_000L));
         }
-        if (thread.isAlive()) {
+        if (!isDone() && thread.isAlive()) {
           throw new TimeoutException(
               thread.getName() + " still running after " + Duration.ofNanos(nanos));
         }
       }
+      settleIfNeverRan();
     }
     return report();
   }
@@ -176,7 +290,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable {
   @Override
   public boolean isDone() {
     int s = stateAcquire();
-    return s == SUCCESS || s == FAILED;
+    return s == SUCCESS || s == FAILED || s == CANCELLED;
   }
 
   @Override
@@ -192,9 +306,18 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable {
     }
   }
 
-  /** Called once the thread has terminated (so plain reads are safe). */
+  /** Called once the task is done (state read with acquire, so plain reads are safe). */
   @SuppressWarnings({"unchecked", "NullAway"}) // result is null only where T admits it (Void)
   private T report() {
+    if (stateAcquire() == CANCELLED) {
+      String late = scope.deadlineMessage();
+      if (late != null) {
+        throw new ScopeTimeoutException(late);
+      }
+      String msg = thread.getName() + " was not started: " + scope.name()
+          + " had been cancelled (" + scope.cancelCause() + ")";
+      throw new TaskFailedException(msg, new CancellationException(msg));
+    }
     Throwable f = failure;
     if (f != null) {
       setObservedRelease();
@@ -215,7 +338,8 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable {
       case SUCCESS -> "succeeded";
       case FAILED -> "failed";
       case ABANDONED -> "not started";
-      default -> "running";
+      case CANCELLED -> "not started: the scope was cancelled";
+      default -> startedAcquire() ? "running" : "starting";
     };
     return "ScopedThread[" + thread.getName() + ", " + s + "]";
   }
