@@ -629,10 +629,22 @@ public final class Scope implements AutoCloseable {
       return false;
     }
     Thread me = Thread.currentThread();
+    boolean meToo = false;
     for (ScopeTask<?> n = headVolatile(); n != null; n = n.next) {
-      if (n.thread != me && n.stateAcquire() == ScopeTask.NEW) {
-        n.thread.interrupt();
+      if (n.stateAcquire() != ScopeTask.NEW) {
+        continue;
       }
+      if (n.thread != me) {
+        n.thread.interrupt();
+      } else if (!(reason instanceof ScopeTask)) {
+        // A scope thread that noticed the deadline is cancelled like the others: it gets the
+        // ScopeTimeoutException and its interrupt status, so that a later wait of its task
+        // (which may catch the exception) still ends. A failing task is not: it has finished.
+        meToo = true;
+      }
+    }
+    if (meToo) {
+      me.interrupt();
     }
     return true;
   }

@@ -512,6 +512,38 @@ class ScopeRegressionTest {
     // (ThreadLeakExtension checks that it has terminated within its grace period)
   }
 
+  /**
+   * Found by ScopePropertyTest: the scope thread that noticed the deadline (its join threw
+   * ScopeTimeoutException) was the one thread the cancellation did not interrupt; a task that
+   * caught the exception and waited again was never woken, and the scope never ended.
+   */
+  @Test
+  void aScopeThreadThatNoticesTheDeadlineIsCancelledToo() {
+    CountDownLatch never = new CountDownLatch(1);
+    AtomicBoolean caught = new AtomicBoolean();
+    AtomicBoolean interruptedAfterTimeout = new AtomicBoolean();
+    Throwable thrown = catchThrowable(() -> Scope.builder().timeout(Duration.ofMillis(50))
+        .failurePolicy(Scope.FailurePolicy.AWAIT_ALL).run(scope -> {
+          scope.spawn(() -> {
+            ScopedThread<Object> stuck = scope.spawn(() -> {
+              never.await();
+              return null;
+            });
+            try {
+              stuck.join(); // this thread notices the deadline
+            } catch (ScopeTimeoutException e) {
+              caught.set(true);
+              interruptedAfterTimeout.set(Thread.currentThread().isInterrupted());
+            }
+            never.await(); // must not wait forever: the scope is cancelled
+            return null;
+          });
+        }));
+    assertThat(thrown).isInstanceOf(ScopeTimeoutException.class);
+    // (if the timer or the owner noticed first, this thread's join was interrupted instead)
+    assertThat(!caught.get() || interruptedAfterTimeout.get()).isTrue();
+  }
+
   // ------------------------------------------------------------------ defect 14
 
   @Test
