@@ -49,7 +49,8 @@ import org.jspecify.annotations.Nullable;
  * each spawn starts one new thread. The scope <em>ends</em> when {@link #call}/{@link #run}
  * return or throw, or when the owner calls {@link #close()}; the end waits until every thread
  * has terminated — also when the body threw, when a thread failed, when the deadline passed, and
- * when the owner is interrupted. No thread outlives its scope.
+ * when the owner is interrupted, and whatever the order in which the owner and the scope's
+ * threads spawned. No thread outlives its scope.
  *
  * <h2>Failures, cancellation, deadline, interruption</h2>
  * <ul>
@@ -69,13 +70,25 @@ import org.jspecify.annotations.Nullable;
  *       try-with-resources form {@link #close()} cannot see an exception leaving the block, so
  *       it waits for the threads without cancelling them; prefer {@link #call}/{@link #run}
  *       when the block itself can fail.
- *   <li>Deadline ({@link Builder#timeout}): when it passes while a thread of the scope waits in
- *       it ({@code join}, {@code spawn} waiting for a slot, the end of the scope), or at a spawn,
- *       the scope is cancelled and {@link ScopeTimeoutException} is thrown, naming the threads
- *       that were still running; the end of the scope throws it too, and so does
- *       {@link ScopedThread#join()} of a thread that failed after the deadline cancelled it.
- *       There is no timer thread: while the owner computes in the body without touching the
- *       scope, the deadline is noticed at its next scope operation.
+ *   <li>Deadline ({@link Builder#timeout}): when it passes before the scope has ended, the scope
+ *       is cancelled at once — also while the owner computes in the body without touching the
+ *       scope (a shared timer, see below, interrupts the scope's threads) — and the end of the
+ *       scope throws {@link ScopeTimeoutException}, naming the threads that were still running.
+ *       A {@code join} or a {@code spawn} (or its wait for a slot) that meets the passed deadline
+ *       throws it too; a scope thread that does so is also interrupted, like the scope's other
+ *       threads. {@link ScopedThread#join()} of a thread that failed after the deadline
+ *       cancelled the scope throws it as well. The timer is one daemon thread,
+ *       {@code weft-scope-deadlines}, shared by all scopes, started at the first spawn of a
+ *       scope with a deadline and gone after 200 ms without pending deadlines; a scope's entry
+ *       is removed when the scope ends, so it never keeps a scope or the JVM alive.
+ *   <li>Spawn into a cancelled scope (after a failure under {@code CANCEL_OTHERS}, or while the
+ *       scope is being cancelled) starts no thread and never runs the task: the factory is not
+ *       called, and the returned handle is done at once ({@link ScopedThread#join()} throws
+ *       {@link TaskFailedException} whose cause is a
+ *       {@link java.util.concurrent.CancellationException}, or {@link ScopeTimeoutException}
+ *       after the deadline). A thread that starts while the scope is being cancelled does not
+ *       run its task either. Such tasks are not failures: nothing is reported for them at the
+ *       end. (Like {@code StructuredTaskScope.fork} after shutdown.)
  *   <li>Owner interrupted while waiting at the end: the threads are interrupted (the scope is
  *       cancelled), still joined, and then {@link #call}/{@link #run} throw
  *       {@link InterruptedException} (with unjoined failures suppressed), clearing the interrupt
@@ -88,8 +101,10 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Memory consistency effects:</b> actions in a thread prior to {@link #spawn(Callable)}
  * happen-before the spawned task starts. Every action of a task happens-before its
- * {@link ScopedThread#join()} returns (or throws {@code TaskFailedException}) and
- * happens-before the end of the scope returns or throws in the owner.
+ * {@link ScopedThread#join()} returns (or throws {@code TaskFailedException}), happens-before
+ * {@link ScopedThread#isDone()} returns {@code true}, and happens-before the end of the scope
+ * returns or throws in the owner; so does every action of the scope's threads (thread
+ * termination, JLS 17.4.4).
  *
  * <p><b>Thread-safety:</b> {@code spawn} may be called concurrently by the owner and the scope's
  * threads; {@link #close()} only by the owner. {@link #toString()} may be called by any thread
@@ -100,9 +115,17 @@ import org.jspecify.annotations.Nullable;
  * {@link #close()} from another thread than the owner, and a {@link ScopedThread} joining
  * itself. A second {@code close()} does nothing. Null arguments throw
  * {@link NullPointerException} naming the parameter. Nested scopes work; a scope that a scope
- * thread opens belongs to that thread. With {@link Builder#maxConcurrency}, a scope thread that
- * spawns waits for a slot like the owner does: if every running thread waits so, none can finish
- * — give nested fan-out its own (nested) scope.
+ * thread opens belongs to that thread. Nested scopes must end innermost first (as
+ * try-with-resources and {@code call}/{@code run} do): ending a scope while a scope that its
+ * owner opened later is still open first cancels and ends that inner scope (and any inside it),
+ * then ends this one, then throws {@link IllegalStateException} naming them (their own failures
+ * suppressed on it; after a failing body it is suppressed on the body's exception) — the rule
+ * {@code StructuredTaskScope} enforces with {@code StructureViolationException}. With
+ * {@link Builder#maxConcurrency}, a scope thread that spawns waits for a slot like the owner
+ * does: if every running thread waits so, none can finish — give nested fan-out its own (nested)
+ * scope. A {@link Builder#threadFactory ThreadFactory} that returns null, throws, or returns a
+ * thread already started makes {@code spawn} throw (see there); a factory thread that dies
+ * without running weft's task fails that task.
  */
 public final class Scope implements AutoCloseable {
   /*
@@ -111,38 +134,74 @@ public final class Scope implements AutoCloseable {
    * Threads are kept in a Treiber stack of ScopeTask nodes (head, CAS with volatile semantics;
    * read with acquire, which sees a node's fields written before its CAS, except by the cancel
    * walk below, which needs a volatile read). A node is pushed by its spawner BEFORE its thread
-   * is started, and only live threads push (the owner, or a scope thread, which is alive while
-   * it spawns). Hence the end of the scope (owner) can join all threads without a counter: it
-   * joins every node from the current head down to the head it saw last time, then rereads
-   * head; when head did not change, every thread that could still push has terminated, so no
-   * node can be added any more. Joining uses Thread.join: thread termination happens-before
-   * join returning (JLS 17.4.4), which gives the memory effects for all plain fields the tasks
-   * wrote.
+   * is started; after start() returns the spawner marks it started (release), or ABANDONED if
+   * start() threw without starting it. Only live threads push (the owner, or a scope thread,
+   * which is alive while it spawns).
+   *
+   * The end (owner) joins every node from the current head down to the head it saw last time,
+   * then rereads head; when head did not change, every thread that could still push has
+   * terminated, so no node can be added any more. A node that is not yet started when the owner
+   * reaches it (its spawner is between push and start: window "scope.pushed-not-started") must
+   * not be skipped (isAlive() is false for a thread not yet started; that was issue 18's lost
+   * thread): it is deferred to the end of the pass. Its spawner is a scope thread whose node is
+   * older (further down), so the owner joins that spawner later in the same pass, or joined it
+   * in an earlier pass; the spawner settled the node (started or abandoned) before it
+   * terminated, and termination happens-before the join's return. The deferred nodes are then
+   * launched; their threads are joined like the others. Joining uses Thread.join: thread
+   * termination happens-before join returning (JLS 17.4.4), which gives the memory effects for
+   * all plain fields the tasks wrote. After the join, a task still NEW never ran (a factory
+   * thread that ignored its Runnable): it becomes a failure (ScopeTask.settleIfNeverRan).
    *
    * Cancellation: cancelReason goes once from null to the reason (CAS, volatile): the failed
-   * ScopeTask, or a Cancel marker (body threw, owner interrupted, deadline). The winner walks
-   * the stack (volatile read of head after its CAS) and interrupts every thread whose task has
-   * not finished. A thread pushed concurrently is either seen by the walk, or its CAS on head
-   * came after the walk's read of head in the synchronization order, and then its task reads
-   * cancelReason (volatile) at its start, sees the cancel, and interrupts itself; the volatile
+   * ScopeTask, or a Cancel marker (body threw, owner interrupted, deadline, an enclosing scope
+   * closed first). The winner walks the stack (volatile read of head after its CAS) and
+   * interrupts every thread whose task has not finished (also one not started yet: Java keeps an
+   * interrupt of an unstarted thread), and itself if it is a scope thread cancelling for the
+   * deadline. A thread pushed concurrently is either seen by the walk, or its CAS on head came
+   * after the walk's read of head in the synchronization order, and then its task reads
+   * cancelReason (volatile) at its start, sees the cancel, and does not run at all; the volatile
    * (sequentially consistent) accesses on both sides are what rule out missing both (a
-   * store-load pattern: acquire/release would not be enough).
+   * store-load pattern: acquire/release would not be enough). spawn checks cancelReason before
+   * it calls the factory: a spawn into a cancelled scope makes no thread.
    *
-   * firstFailed: CAS once from null by the first task that fails (its failure published before
-   * by the task's release write of its state); read plainly by the owner after all joins (the
-   * joins order it). cancelReason is read with acquire where no store-load order is needed
-   * (the owner's end, toString): those readers only need the reason object's fields.
+   * The end seals the scope: after the last join it sets cancelReason to the deadline reason if
+   * the deadline has passed, else (CAS from null) to the ENDED marker, so that a deadline timer
+   * that fires late cannot cancel an ended scope; ENDED is not shown as a cancellation.
+   *
+   * Deadline timer: one ScheduledThreadPoolExecutor for all scopes (class DeadlineTimer: one
+   * daemon thread, removeOnCancel, core thread times out after 200 ms idle). A timed scope
+   * schedules its entry at the owner's first spawn (before it, no thread can run past the
+   * deadline; the owner's own operations compare with System.nanoTime()); the entry calls
+   * deadlinePassed(), which cancels unless the scope was cancelled or ended; the end cancels
+   * the entry, which removes it. Cost: one schedule and one cancel (each O(log n) under the
+   * executor's lock) per timed scope that spawns; nothing for scopes without a deadline.
+   *
+   * firstFailed: CAS once from null by the first task that fails, before the task publishes
+   * FAILED (release), so whoever sees the task done also sees the scope cancelled; read plainly
+   * by the owner after all joins (the joins order it). cancelReason is read with acquire where
+   * no store-load order is needed (the owner's end, toString): those readers only need the
+   * reason object's fields.
    *
    * closed: written only by the owner (release, so toString's acquire read on another thread
    * sees a consistent state); the owner reads its own write plainly. Scope threads never see it
    * set while they run, because the owner sets it only after joining all of them.
    *
+   * Nesting: a ThreadLocal holds each owner thread's innermost open scope; a scope records the
+   * previous one (enclosing) when it opens and restores it (or removes the entry) when it ends.
+   * An end that finds another scope innermost ends the inner ones first and reports
+   * IllegalStateException. Cost: one ThreadLocal get and set per open and per end.
+   *
    * spawned: getAndAdd per spawn (owner and scope threads may spawn concurrently); it numbers the
    * threads' names. Its reads in toString are opaque (a statistic, no ordering needed).
    *
    * The concurrency cap is a java.util.concurrent.Semaphore (acquired by the spawner, released
-   * by the task's thread as its last action); without a cap nothing is allocated for it and
-   * the spawn path does no extra work.
+   * by the task's thread as its last action, or by whoever settles a task that never ran);
+   * without a cap nothing is allocated for it and the spawn path does no extra work. With a
+   * user ThreadFactory, a spawn waiting for a slot looks every 20 ms for factory threads that
+   * died without running their task, so that their slots come back.
+   *
+   * Windows (ProtocolWindows): "scope.pushed-not-started" on the spawner, after its node is
+   * published and before Thread.start(); "scope.task-finished" (in ScopeTask).
    */
 
   /** What the first failure of a scope's thread does to the others. */
@@ -315,6 +374,8 @@ public final class Scope implements AutoCloseable {
    * @throws InterruptedException if the owner was interrupted while waiting at the end (the
    *     threads were interrupted and joined first)
    * @throws TaskFailedException if a thread failed and nobody joined it
+   * @throws IllegalStateException if the body left a scope it opened (with {@link #open()}) open;
+   *     that scope was cancelled and ended first
    * @throws NullPointerException if {@code body} is null
    */
   public static <T, X extends Exception> T call(Body<T, X> body)
@@ -333,6 +394,8 @@ public final class Scope implements AutoCloseable {
    * @throws InterruptedException if the owner was interrupted while waiting at the end (the
    *     threads were interrupted and joined first)
    * @throws TaskFailedException if a thread failed and nobody joined it
+   * @throws IllegalStateException if the body left a scope it opened (with {@link #open()}) open;
+   *     that scope was cancelled and ended first
    * @throws NullPointerException if {@code body} is null
    */
   public static <X extends Exception> void run(VoidBody<X> body) throws X, InterruptedException {
@@ -344,7 +407,10 @@ public final class Scope implements AutoCloseable {
 
   /**
    * Starts a new thread of this scope that runs {@code task}. If the scope has a concurrency cap
-   * and it is reached, waits (interruptibly) until one of the scope's threads finishes.
+   * and it is reached, waits (interruptibly) until one of the scope's threads finishes. If the
+   * scope has been cancelled, starts nothing: the returned handle is done, and its
+   * {@code join()} throws {@link TaskFailedException} with a
+   * {@link java.util.concurrent.CancellationException} cause (the task never runs).
    *
    * @param <T> the task's result type
    * @param task the code to run; it may use the caller's local data, because the scope ends only
@@ -354,8 +420,11 @@ public final class Scope implements AutoCloseable {
    * @throws ScopeTimeoutException if the scope's deadline has passed (the scope is cancelled)
    * @throws IllegalStateException if the scope has ended, if the calling thread is neither the
    *     owner nor one of the scope's threads, or if the configured {@code ThreadFactory}
-   *     returned null or a thread that was already started
+   *     returned null or a thread that was already started (nothing is started then)
    * @throws NullPointerException if {@code task} is null
+   * @throws RuntimeException (or {@code Error}) what the {@code ThreadFactory} or
+   *     {@code Thread.start()} threw, unchanged (e.g. {@code OutOfMemoryError} when no native
+   *     thread can be made); nothing is started and the slot, if any, is given back
    */
   public <T> ScopedThread<T> spawn(Callable<? extends T> task)
       throws InterruptedException {
@@ -373,8 +442,11 @@ public final class Scope implements AutoCloseable {
    * @throws ScopeTimeoutException if the scope's deadline has passed (the scope is cancelled)
    * @throws IllegalStateException if the scope has ended, if the calling thread is neither the
    *     owner nor one of the scope's threads, or if the configured {@code ThreadFactory}
-   *     returned null or a thread that was already started
+   *     returned null or a thread that was already started (nothing is started then)
    * @throws NullPointerException if {@code task} is null
+   * @throws RuntimeException (or {@code Error}) what the {@code ThreadFactory} or
+   *     {@code Thread.start()} threw, unchanged (e.g. {@code OutOfMemoryError} when no native
+   *     thread can be made); nothing is started and the slot, if any, is given back
    */
   public ScopedThread<Void> spawn(Runnable task) throws InterruptedException {
     Objects.requireNonNull(task, "task");
@@ -662,8 +734,10 @@ public final class Scope implements AutoCloseable {
    *
    * @throws TaskFailedException if a thread failed and nobody joined it (the first failure as
    *     cause, further ones suppressed)
-   * @throws ScopeTimeoutException if the scope's deadline passed
-   * @throws IllegalStateException if called by another thread than the owner
+   * @throws ScopeTimeoutException if the scope's deadline passed before the scope ended
+   * @throws IllegalStateException if called by another thread than the owner, or if a scope the
+   *     owner opened after this one was still open (it was cancelled and ended first; this
+   *     scope's own report is suppressed on the exception)
    */
   @Override
   public void close() {
@@ -1098,8 +1172,18 @@ public final class Scope implements AutoCloseable {
 
     /**
      * Creates the scope's threads with {@code factory}, which must return a new, unstarted thread
-     * for the given {@code Runnable} (as every {@code ThreadFactory} does). The threads keep the
-     * factory's names unless a {@link #namePrefix} is set. Replaces {@link #virtualThreads()}.
+     * that runs the given {@code Runnable} (as every {@code ThreadFactory} does). The threads keep
+     * the factory's names unless a {@link #namePrefix} is set. Replaces {@link #virtualThreads()}.
+     *
+     * <p>A factory that returns null or a thread already started (or terminated), or that
+     * throws, makes {@code spawn} throw (see {@link Scope#spawn(Callable)}); nothing is started.
+     * A factory thread that throws before it runs weft's {@code Runnable}, or terminates without
+     * running it, fails the task: its {@code join()} and the end of the scope report the thread's
+     * exception (or an {@link IllegalStateException} saying the task never ran) as the task's
+     * failure. To see the first case weft sets itself as the thread's uncaught-exception handler;
+     * an exception the thread throws after the task is passed on to the handler it had. Under a
+     * cap, the slot of a thread that died that way is given back when a spawn waiting for a slot
+     * notices it (within about 20 ms).
      *
      * @param factory the thread factory
      * @return this builder
@@ -1140,9 +1224,11 @@ public final class Scope implements AutoCloseable {
     }
 
     /**
-     * Gives each scope a deadline {@code timeout} after it is opened: past it, the scope is
-     * cancelled and reports {@link ScopeTimeoutException}. Zero means the deadline has already
-     * passed when the scope opens; huge values do not overflow.
+     * Gives each scope a deadline {@code timeout} after it is opened: when it passes before the
+     * scope has ended, the scope is cancelled at once (its threads are interrupted, also while
+     * the owner is busy in the body) and the end reports {@link ScopeTimeoutException}. Zero
+     * means the deadline has already passed when the scope opens (the first spawn throws, and the
+     * end reports the timeout); huge values do not overflow.
      *
      * @param timeout the time the scope may take
      * @return this builder
@@ -1195,6 +1281,7 @@ public final class Scope implements AutoCloseable {
      * @throws InterruptedException if the owner was interrupted while waiting at the end
      * @throws TaskFailedException if a thread failed and nobody joined it
      * @throws ScopeTimeoutException if the deadline passed
+     * @throws IllegalStateException if the body left a scope it opened open (ended first)
      * @throws NullPointerException if {@code body} is null
      */
     public <T, X extends Exception> T call(Body<T, X> body)
@@ -1212,6 +1299,7 @@ public final class Scope implements AutoCloseable {
      * @throws InterruptedException if the owner was interrupted while waiting at the end
      * @throws TaskFailedException if a thread failed and nobody joined it
      * @throws ScopeTimeoutException if the deadline passed
+     * @throws IllegalStateException if the body left a scope it opened open (ended first)
      * @throws NullPointerException if {@code body} is null
      */
     public <X extends Exception> void run(VoidBody<X> body) throws X, InterruptedException {

@@ -25,6 +25,15 @@ import java.util.concurrent.TimeoutException;
  * {@link #join(Duration) timed join} that returns or throws {@code TaskFailedException}) returns
  * in any thread, and happens-before {@link #isDone()} returns {@code true}.
  *
+ * <p><b>Done means the task is done:</b> {@link #isDone()}, {@code join()} and
+ * {@code join(Duration)} decide by the task, not by the thread, which may still be unwinding (or
+ * running a factory's clean-up code): once {@code isDone()} returned {@code true}, every join,
+ * even with a zero timeout, returns the result or throws the failure without waiting. A task that
+ * never runs is done too: spawned into a cancelled scope (its {@code join()} throws
+ * {@link TaskFailedException} with a {@link java.util.concurrent.CancellationException} cause),
+ * or run by a factory thread that died without running it (a failure, see
+ * {@link Scope.Builder#threadFactory}).
+ *
  * <p><b>Thread-safety:</b> a handle may be used by any number of threads; any thread may join
  * it, not only the scope's owner.
  *
@@ -46,7 +55,9 @@ public sealed interface ScopedThread<T> permits ScopeTask {
    *     is not cancelled by this
    * @throws TaskFailedException if the task threw; the cause is the original throwable and the
    *     message names the thread. A failure reported here is not reported again at the end of
-   *     the scope
+   *     the scope. Also if the task never ran because the scope was cancelled first (the cause
+   *     is then a {@link java.util.concurrent.CancellationException}; nothing is reported for
+   *     it at the end), or because its factory thread died without running it
    * @throws ScopeTimeoutException if the scope's deadline passed while waiting, or if the task
    *     failed after the deadline had cancelled the scope (its failure is then suppressed on
    *     this exception), so that a deadline always shows as a deadline
@@ -61,9 +72,11 @@ public sealed interface ScopedThread<T> permits ScopeTask {
    * @param timeout how long to wait at most
    * @return the value the task returned ({@code null} for a {@code Runnable})
    * @throws InterruptedException if the calling thread is interrupted while waiting
-   * @throws TimeoutException if the thread is still running when {@code timeout} has passed; the
-   *     thread keeps running and may be joined again
-   * @throws TaskFailedException if the task threw; the cause is the original throwable
+   * @throws TimeoutException if the task is still running when {@code timeout} has passed
+   *     (never once {@link #isDone()} returned true); the thread keeps running and may be joined
+   *     again
+   * @throws TaskFailedException if the task threw; the cause is the original throwable (and in
+   *     the other cases {@link #join()} lists)
    * @throws ScopeTimeoutException if the scope's own deadline passed first, or if the task
    *     failed after the deadline had cancelled the scope
    * @throws IllegalStateException if called by this handle's own thread
@@ -72,17 +85,19 @@ public sealed interface ScopedThread<T> permits ScopeTask {
   T join(Duration timeout) throws InterruptedException, TimeoutException;
 
   /**
-   * Returns whether the task has finished, normally or by throwing. The thread may still be
-   * unwinding for a moment after this returns {@code true}; {@link #join()} then returns at once
-   * or almost at once.
+   * Returns whether the task has finished, normally or by throwing, or will never run. The
+   * thread may still be unwinding after this returns {@code true}; every join then returns (or
+   * throws the task's failure) at once, without waiting for the thread.
    *
-   * @return {@code true} if the task returned or threw
+   * @return {@code true} if the task returned or threw, or will never run
    */
   boolean isDone();
 
   /**
    * Returns the thread that runs the task, for naming and diagnostics (stack traces, thread
-   * dumps). Do not start, join or interrupt it directly; use the handle and its scope.
+   * dumps). Do not start, join or interrupt it directly; use the handle and its scope. For a
+   * task spawned into a cancelled scope it is a placeholder that was never started (state
+   * {@code NEW}), named like the thread it stands for and not made by the scope's factory.
    *
    * @return the underlying thread
    */
