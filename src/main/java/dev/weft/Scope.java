@@ -668,6 +668,11 @@ public final class Scope implements AutoCloseable {
     }
   }
 
+  /** Deadline entries pending in the shared timer; for tests. */
+  static int pendingDeadlines() {
+    return DeadlineTimer.pending();
+  }
+
   /** Called by the deadline timer at the deadline: cancels the scope unless it ended. */
   void deadlinePassed() {
     if (cancelReasonAcquire() == null) {
@@ -1318,6 +1323,11 @@ public final class Scope implements AutoCloseable {
     static final ScheduledThreadPoolExecutor TIMER = create();
 
     private DeadlineTimer() {}
+
+    /** Entries waiting in the timer's queue (for tests: ended scopes leave none behind). */
+    static int pending() {
+      return TIMER.getQueue().size();
+    }
 
     static ScheduledFuture<?> schedule(Scope scope, long delayNanos) {
       return TIMER.schedule(scope::deadlinePassed, delayNanos, TimeUnit.NANOSECONDS);

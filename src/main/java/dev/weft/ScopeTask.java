@@ -290,6 +290,10 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
   @Override
   public boolean isDone() {
     int s = stateAcquire();
+    if (s == NEW && startedAcquire() && !thread.isAlive()) {
+      settleIfNeverRan(); // terminated without running the task: that is a (finished) failure
+      s = stateAcquire();
+    }
     return s == SUCCESS || s == FAILED || s == CANCELLED;
   }
 

@@ -262,9 +262,13 @@ class ScopeMutationTest {
     Thread owner = Thread.currentThread();
     IllegalStateException bodyFailure = new IllegalStateException("body");
     CountDownLatch started = new CountDownLatch(1);
+    AtomicInteger bodyDone = new AtomicInteger();
     Throwable thrown = catchThrowable(() -> Scope.run(scope -> {
       scope.spawn(() -> {
         started.countDown();
+        while (bodyDone.get() == 0) { // not the owner's wait for `started`
+          Thread.onSpinWait();
+        }
         awaitState(owner, Thread.State.WAITING); // the owner joins this thread
         owner.interrupt();
         while (owner.isInterrupted()) { // until the owner's join has taken the interrupt
@@ -272,6 +276,7 @@ class ScopeMutationTest {
         }
       });
       started.await(); // a task the body's failure cancels before it starts never runs
+      bodyDone.set(1);
       throw bodyFailure;
     }));
     boolean interrupted = Thread.interrupted(); // also clears it for the next test
