@@ -96,6 +96,11 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
   private boolean observed;
   @SuppressWarnings("unused") // accessed through STARTED
   private boolean started;
+  /**
+   * Whether run() gave the slot back; plain: written by the task's thread, read by a settler
+   * that runs on that thread (the uncaught-exception handler) or after it terminated.
+   */
+  private boolean exited;
 
   /**
    * Creates the task and its (unstarted) thread; exactly one of the two tasks is non-null. With
@@ -195,6 +200,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
         setStateRelease(FAILED);
       }
     } finally {
+      exited = true;
       scope.taskExited();
       if (ProtocolWindows.ENABLED) {
         ProtocolWindows.at("scope.task-finished");
@@ -244,7 +250,9 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
         + " it was created with, once");
     scope.taskFailed(this);
     setStateRelease(FAILED);
-    scope.taskExited();
+    if (!exited) { // (run() gave the slot back if an Error escaped weft's own code in it)
+      scope.taskExited();
+    }
     return true;
   }
 
