@@ -1,5 +1,6 @@
 package dev.weft;
 
+import static dev.weft.testing.Waits.awaitBlocked;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -239,7 +240,7 @@ class CondvarContractTest {
         heldOnReturn.set(m.isHeldByCurrentThread() && g.isOpen());
       }
     });
-    MutexTest.awaitBlocked(waiter.thread);
+    awaitBlocked(waiter.thread);
     CountDownLatch never = new CountDownLatch(1);
     try (var g = m.lock()) { // took the mutex while the waiter sleeps; holds it for 800 ms
       assertThat(never.await(800, TimeUnit.MILLISECONDS)).isFalse();

@@ -1,8 +1,8 @@
 package dev.weft;
 
-import static dev.weft.MutexTest.awaitBlocked;
 import static dev.weft.MutexTest.catchThrowable;
 import static dev.weft.MutexTest.value;
+import static dev.weft.testing.Waits.awaitBlocked;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
 import static org.assertj.core.api.Assertions.assertThatIllegalStateException;

@@ -1,9 +1,9 @@
 package dev.weft;
 
-import static dev.weft.SpinLockContractTest.awaitBlocked;
 import static dev.weft.SpinLockContractTest.inOtherThread;
 import static dev.weft.SpinLockContractTest.join;
 import static dev.weft.SpinLockContractTest.start;
+import static dev.weft.testing.Waits.awaitBlocked;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatNullPointerException;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

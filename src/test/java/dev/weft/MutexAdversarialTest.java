@@ -1,5 +1,6 @@
 package dev.weft;
 
+import static dev.weft.testing.Waits.awaitBlocked;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -211,7 +212,7 @@ class MutexAdversarialTest {
         if (woken) {
           // Wake the waiter once (value -1 -> 0 happens inside the hook), so let a first
           // release reach it: it is parked on the queue; a plain release with no change.
-          MutexTest.awaitBlocked(waiter.thread);
+          awaitBlocked(waiter.thread);
           m.with(v -> v);
         }
         // The waiter must finish well within its own bound: a lost wake-up leaves it parked.
@@ -281,7 +282,7 @@ class MutexAdversarialTest {
                   }
                 });
         if (window.equals("mutex.woken")) {
-          MutexTest.awaitBlocked(waiter.thread);
+          awaitBlocked(waiter.thread);
           m.update(v -> 0); // wake once; the change to 1 comes inside the window
         }
         waiter.join();

@@ -1,6 +1,6 @@
 package dev.weft;
 
-import static dev.weft.MutexTest.awaitBlocked;
+import static dev.weft.testing.Waits.awaitBlocked;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

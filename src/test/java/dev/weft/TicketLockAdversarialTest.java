@@ -1,5 +1,6 @@
 package dev.weft;
 
+import static dev.weft.testing.Waits.awaitBlocked;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
@@ -202,7 +203,7 @@ class TicketLockAdversarialTest {
                 }
               });
       awaitQueued(2);
-      SpinLockContractTest.awaitBlocked(b);
+      awaitBlocked(b);
       a.interrupt();
       SpinLockContractTest.join(a);
       java.util.concurrent.locks.LockSupport.unpark(b); // spurious wake: B unlinks A

@@ -1,0 +1,40 @@
+package dev.weft.testing;
+
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+/** Bounded waits on thread states, shared by the test suites. */
+public final class Waits {
+  /** How long {@link #awaitBlocked} waits before it fails. */
+  private static final long BLOCK_BOUND_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+  private Waits() {}
+
+  /**
+   * Waits (bounded) until {@code t} is parked or waiting ({@link Thread.State#WAITING} or
+   * {@link Thread.State#TIMED_WAITING}), i.e. blocked in a lock, condition or park. Fails at once
+   * if {@code t} ends (or was never started) before it blocks, and fails if it has not blocked
+   * within 10 seconds; both messages name the thread. It polls the thread's state with short
+   * parks; it is not a wait for a result.
+   *
+   * @param t the thread expected to block
+   * @throws AssertionError if {@code t} is not alive or does not block within the bound
+   */
+  public static void awaitBlocked(Thread t) {
+    long deadline = System.nanoTime() + BLOCK_BOUND_NANOS;
+    while (true) {
+      Thread.State s = t.getState();
+      if (s == Thread.State.WAITING || s == Thread.State.TIMED_WAITING) {
+        return;
+      }
+      if (!t.isAlive()) {
+        throw new AssertionError(t.getName() + " ended (state " + s + ") before it blocked");
+      }
+      if (System.nanoTime() - deadline >= 0) {
+        throw new AssertionError(
+            t.getName() + " never blocked within 10 s (state " + t.getState() + ")");
+      }
+      LockSupport.parkNanos(50_000L); // bounded poll of the thread state, not a result wait
+    }
+  }
+}
