@@ -1,5 +1,6 @@
 package dev.weft;
 
+import static dev.weft.testing.Waits.awaitBlocked;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatNullPointerException;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -17,6 +18,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.condition.EnabledForJreRange;
@@ -76,13 +78,21 @@ abstract class SpinLockContractTest {
     }
   }
 
-  /** Waits until {@code t} is blocked in park (WAITING or TIMED_WAITING). */
-  static void awaitBlocked(Thread t) {
+  /** Waits until {@code t} is parked with {@code blocker} as its park blocker. */
+  static void awaitParkedOn(Thread t, Object blocker) {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (t.getState() != Thread.State.WAITING && t.getState() != Thread.State.TIMED_WAITING) {
-      assertThat(System.nanoTime() - deadline).as("%s never blocked", t.getName()).isNegative();
+    while (!(LockSupport.getBlocker(t) == blocker && isParked(t))) {
+      assertThat(t.isAlive()).as("%s ended instead of parking on %s", t.getName(), blocker).isTrue();
+      assertThat(System.nanoTime() - deadline)
+          .as("%s never parked on %s", t.getName(), blocker)
+          .isNegative();
       Thread.yield();
     }
+  }
+
+  static boolean isParked(Thread t) {
+    Thread.State s = t.getState();
+    return s == Thread.State.WAITING || s == Thread.State.TIMED_WAITING;
   }
 
   /** Runs {@code body} in a test thread while the current thread waits for it. */

@@ -1,17 +1,31 @@
 package dev.weft;
 
+import static dev.weft.SpinLockContractTest.join;
+import static dev.weft.SpinLockContractTest.start;
+import static dev.weft.testing.Waits.awaitBlocked;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.lang.reflect.Field;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Date;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.LockSupport;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** {@link SpinLock}: the shared lock contract plus what is specific to the unfair spin lock. */
 @Timeout(60)
@@ -244,5 +258,508 @@ class SpinLockTest extends SpinLockContractTest {
     // The query agrees: no node is left, so toString reports no parked waiters.
     assertThat(stackNodes(lock)).isZero();
     assertThat(lock).hasToString("SpinLock[unlocked]");
+  }
+
+  /**
+   * Behaviours of {@link SpinLock} and of the shared {@link SpinLockCondition} that the contract
+   * tests left open (found with PIT, see docs/mutation-testing.md): contended acquisitions that
+   * return with the right interrupt status, a timed wait that outlives several park backstops,
+   * parked hand-offs that leave no registration behind, and the Condition's timed results both
+   * ways, signal-versus-interrupt, queue removal of leaving waiters, awaitUninterruptibly and
+   * FIFO signal order. The Condition tests run for both locks. Schedules are forced with latches
+   * and by waiting until a thread is parked on a given object (its park blocker).
+   */
+  @Timeout(60)
+  // Tests lock far from try on purpose, time out single Condition waits on purpose, and yield
+  // while polling a thread's state.
+  @SuppressWarnings({"LockNotBeforeTry", "WaitNotInLoop", "ThreadPriorityCheck", "JavaUtilDate"})
+  @Nested
+  class ContendedPathsAndConditionWaits {
+
+    // ---- helpers ----
+
+
+    static Lock newLock(String kind) {
+      return kind.equals("SpinLock") ? new SpinLock() : new TicketLock();
+    }
+
+    static boolean isHeld(Lock lock) {
+      return lock instanceof SpinLock s
+          ? s.isHeldByCurrentThread()
+          : ((TicketLock) lock).isHeldByCurrentThread();
+    }
+
+    interface Awaiter {
+      Object await(Condition c) throws InterruptedException;
+    }
+
+    /**
+     * Runs {@code body} in a thread holding {@code lock}; once that thread is parked on the
+     * condition (so it really waits), signals it once. Checks that it returned holding the lock
+     * with a clear interrupt status, and returns what {@code body} returned.
+     */
+    static Object awaitInOtherThreadAndSignal(Lock lock, Condition c, Awaiter body)
+        throws Exception {
+      AtomicReference<Object> result = new AtomicReference<>();
+      AtomicBoolean heldAfter = new AtomicBoolean();
+      AtomicBoolean interruptedAfter = new AtomicBoolean(true);
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      Thread t =
+          start(
+              "cond-waiter",
+              () -> {
+                lock.lock();
+                try {
+                  result.set(body.await(c));
+                  heldAfter.set(isHeld(lock));
+                  interruptedAfter.set(Thread.currentThread().isInterrupted());
+                } finally {
+                  lock.unlock();
+                }
+              },
+              failure);
+      awaitParkedOn(t, c); // waits for the signal, not already timed out
+      lock.lock();
+      try {
+        c.signal();
+      } finally {
+        lock.unlock();
+      }
+      join(t);
+      assertThat(failure.get()).isNull();
+      assertThat(heldAfter).as("holds the lock after await").isTrue();
+      assertThat(interruptedAfter).as("interrupt status after a plain signal").isFalse();
+      return result.get();
+    }
+
+    // ---- SpinLock ----
+
+    @Test
+    void contendedAcquisitionsReturnHoldingTheLockWithAClearInterruptStatus() throws Exception {
+      SpinLock lock = new SpinLock();
+      List<String> results = Collections.synchronizedList(new ArrayList<>());
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      lock.lock();
+      Thread a =
+          start(
+              "plain",
+              () -> {
+                lock.lock();
+                results.add("plain " + state(lock));
+                lock.unlock();
+              },
+              failure);
+      Thread b =
+          start(
+              "interruptible",
+              () -> {
+                lock.lockInterruptibly();
+                results.add("interruptible " + state(lock));
+                lock.unlock();
+              },
+              failure);
+      Thread c =
+          start(
+              "timed",
+              () -> {
+                boolean got = lock.tryLock(Duration.ofSeconds(30));
+                results.add("timed " + got + " " + state(lock));
+                if (got) {
+                  lock.unlock();
+                }
+              },
+              failure);
+      awaitParkedOn(a, lock);
+      awaitParkedOn(b, lock);
+      awaitParkedOn(c, lock);
+      lock.unlock();
+      join(a, b, c);
+      assertThat(failure.get()).isNull();
+      assertThat(results)
+          .containsExactlyInAnyOrder(
+              "plain held, not interrupted",
+              "interruptible held, not interrupted",
+              "timed true held, not interrupted");
+      assertThat(lock).hasToString("SpinLock[unlocked]"); // every registration was cleaned up
+    }
+
+    private static String state(SpinLock lock) {
+      return (lock.isHeldByCurrentThread() ? "held" : "NOT held")
+          + (Thread.currentThread().isInterrupted() ? ", interrupted" : ", not interrupted");
+    }
+
+    @Test
+    void timedTryLockKeepsWaitingThroughParkBackstopsAndAcquiresOnRelease() throws Exception {
+      SpinLock lock = new SpinLock();
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      AtomicReference<String> result = new AtomicReference<>("none");
+      lock.lock();
+      Thread t =
+          start(
+              "timed-long",
+              () -> {
+                boolean got = lock.tryLock(30, TimeUnit.SECONDS);
+                result.set(got + " " + state(lock));
+                if (got) {
+                  lock.unlock();
+                }
+              },
+              failure);
+      awaitParkedOn(t, lock);
+      // Provoke a schedule, not a result: parks are bounded by a 1 ms backstop, so the waiter
+      // wakes up and re-checks many times while the lock stays held; it must keep waiting.
+      Thread.sleep(20);
+      assertThat(t.isAlive()).as("timed waiter gave up with 30 s left").isTrue();
+      lock.unlock();
+      join(t);
+      assertThat(failure.get()).isNull();
+      assertThat(result.get()).isEqualTo("true held, not interrupted");
+    }
+
+    @Test
+    void repeatedParkedHandOffsLeaveNoRegistrationBehind() throws Exception {
+      SpinLock lock = new SpinLock();
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      int[] count = {0}; // guarded by lock
+      for (int round = 0; round < 3; round++) {
+        lock.lock();
+        Thread t =
+            start(
+                "handoff-" + round,
+                () -> {
+                  lock.lock();
+                  count[0]++;
+                  lock.unlock();
+                },
+                failure);
+        awaitParkedOn(t, lock);
+        assertThat(lock.toString()).endsWith(", with parked waiters]");
+        lock.unlock(); // must wake it (and let the next round's unlock wake the next one)
+        join(t);
+        assertThat(failure.get()).isNull();
+        // Once every waiter has come and gone, nothing may be left registered: a wake-up that
+        // stayed "in flight" would stop unlock from popping (and waking) later waiters.
+        assertThat(lock).as("round %d", round).hasToString("SpinLock[unlocked]");
+      }
+      lock.lock();
+      assertThat(count[0]).isEqualTo(3);
+      lock.unlock();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"SpinLock", "TicketLock"})
+    void plainLockByAnAlreadyInterruptedThreadStillWaitsForTheLock(String kind) throws Exception {
+      Lock lock = newLock(kind);
+      AtomicReference<String> result = new AtomicReference<>("none");
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      lock.lock();
+      Thread t =
+          start(
+              "pre-interrupted",
+              () -> {
+                Thread.currentThread().interrupt(); // pending before lock() even starts
+                lock.lock();
+                result.set(
+                    (isHeld(lock) ? "held" : "NOT held")
+                        + (Thread.currentThread().isInterrupted() ? ", interrupted" : ", cleared"));
+                lock.unlock();
+              },
+              failure);
+      awaitParkedOn(t, lock); // it waits although interrupted
+      lock.unlock();
+      join(t);
+      assertThat(failure.get()).isNull();
+      assertThat(result.get()).isEqualTo("held, interrupted");
+    }
+
+    // ---- Condition (both locks) ----
+
+    @ParameterizedTest
+    @ValueSource(strings = {"SpinLock", "TicketLock"})
+    void timedAwaitsThatAreSignalledReportTimeLeft(String kind) throws Exception {
+      Lock lock = newLock(kind);
+      Condition c = lock.newCondition();
+      long limit = TimeUnit.SECONDS.toNanos(30);
+      Object left = awaitInOtherThreadAndSignal(lock, c, cond -> cond.awaitNanos(limit));
+      // The wait lasted milliseconds, so almost all of the 30 s must be left (not just "> 0").
+      assertThat((Long) left)
+          .isGreaterThan(limit - TimeUnit.SECONDS.toNanos(25))
+          .isLessThanOrEqualTo(limit);
+      assertThat(awaitInOtherThreadAndSignal(lock, c, cond -> cond.await(30, TimeUnit.SECONDS)))
+          .isEqualTo(true);
+      assertThat(
+              awaitInOtherThreadAndSignal(
+                  lock, c, cond -> cond.awaitUntil(new Date(System.currentTimeMillis() + 30_000))))
+          .isEqualTo(true);
+      assertThat(awaitInOtherThreadAndSignal(lock, c, cond -> {
+        cond.await();
+        return "returned";
+      })).isEqualTo("returned");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"SpinLock", "TicketLock"})
+    void timedAwaitsThatExpireReportNoTimeLeftAndStillHoldTheLock(String kind) throws Exception {
+      Lock lock = newLock(kind);
+      Condition c = lock.newCondition();
+      lock.lock();
+      try {
+        assertThat(c.awaitNanos(0L)).isNotPositive();
+        assertThat(c.awaitNanos(-5L)).isNotPositive();
+        assertThat(c.awaitNanos(TimeUnit.MILLISECONDS.toNanos(2))).isNotPositive();
+        assertThat(c.await(2, TimeUnit.MILLISECONDS)).isFalse();
+        assertThat(c.await(0, TimeUnit.SECONDS)).isFalse();
+        assertThat(c.await(-1, TimeUnit.SECONDS)).isFalse();
+        assertThat(c.awaitUntil(new Date(System.currentTimeMillis() + 2))).isFalse();
+        assertThat(c.awaitUntil(new Date(System.currentTimeMillis()))).isFalse();
+        assertThat(c.awaitUntil(new Date(System.currentTimeMillis() - 1_000))).isFalse();
+        assertThat(isHeld(lock)).isTrue();
+        assertThat(Thread.currentThread().isInterrupted()).isFalse();
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"SpinLock", "TicketLock"})
+    void awaitWhenAlreadyInterruptedThrowsAtOnceAndKeepsTheLock(String kind) {
+      Lock lock = newLock(kind);
+      Condition c = lock.newCondition();
+      assertThat(c).hasToString(kind + ".Condition");
+      lock.lock();
+      try {
+        String msg = "interrupted before awaiting the " + kind + " Condition";
+        Thread.currentThread().interrupt();
+        assertThatThrownBy(c::await).isInstanceOf(InterruptedException.class).hasMessage(msg);
+        Thread.currentThread().interrupt();
+        assertThatThrownBy(() -> c.awaitNanos(1_000_000_000L))
+            .isInstanceOf(InterruptedException.class)
+            .hasMessage(msg);
+        Thread.currentThread().interrupt();
+        assertThatThrownBy(() -> c.await(1, TimeUnit.SECONDS))
+            .isInstanceOf(InterruptedException.class)
+            .hasMessage(msg);
+        Thread.currentThread().interrupt();
+        assertThatThrownBy(() -> c.awaitUntil(new Date(System.currentTimeMillis() + 1_000)))
+            .isInstanceOf(InterruptedException.class)
+            .hasMessage(msg);
+        assertThat(Thread.currentThread().isInterrupted()).isFalse(); // consumed by the throw
+        assertThat(isHeld(lock)).isTrue();
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"SpinLock", "TicketLock"})
+    void aSignalThatArrivesAfterAnInterruptWinsAndTheInterruptIsKept(String kind)
+        throws Exception {
+      Lock lock = newLock(kind);
+      Condition c = lock.newCondition();
+      AtomicReference<String> outcome = new AtomicReference<>("none");
+      AtomicBoolean interruptedAfter = new AtomicBoolean();
+      AtomicBoolean heldAfter = new AtomicBoolean();
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      Thread t =
+          start(
+              "signal-wins",
+              () -> {
+                lock.lock();
+                try {
+                  c.await();
+                  outcome.set("returned");
+                } catch (InterruptedException e) {
+                  outcome.set("threw");
+                } finally {
+                  interruptedAfter.set(Thread.interrupted());
+                  heldAfter.set(isHeld(lock));
+                  lock.unlock();
+                }
+              },
+              failure);
+      awaitParkedOn(t, c);
+      lock.lock();
+      try {
+        t.interrupt();
+        // The interrupt woke it; it now waits to re-acquire the lock we hold, still queued on c.
+        awaitParkedOn(t, lock);
+        c.signal();
+      } finally {
+        lock.unlock();
+      }
+      join(t);
+      assertThat(failure.get()).isNull();
+      assertThat(outcome.get()).isEqualTo("returned");
+      assertThat(interruptedAfter).as("interrupt kept as status").isTrue();
+      assertThat(heldAfter).isTrue();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"SpinLock", "TicketLock"})
+    void waitersThatTimedOutOrWereInterruptedLeaveTheQueue(String kind) throws Exception {
+      Lock lock = newLock(kind);
+      Condition c = lock.newCondition();
+      lock.lock();
+      try {
+        assertThat(c.awaitNanos(TimeUnit.MILLISECONDS.toNanos(1))).isNotPositive(); // timed out
+      } finally {
+        lock.unlock();
+      }
+      AtomicReference<String> outcome = new AtomicReference<>("none");
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      Thread t =
+          start(
+              "interrupted-waiter",
+              () -> {
+                lock.lock();
+                try {
+                  c.await();
+                  outcome.set("returned");
+                } catch (InterruptedException e) {
+                  outcome.set("threw");
+                } finally {
+                  lock.unlock();
+                }
+              },
+              failure);
+      awaitParkedOn(t, c);
+      t.interrupt();
+      join(t);
+      assertThat(failure.get()).isNull();
+      assertThat(outcome.get()).isEqualTo("threw");
+      // Neither leaver may still be queued: one signal must reach the one real waiter.
+      assertThat(awaitInOtherThreadAndSignal(lock, c, cond -> cond.await(20, TimeUnit.SECONDS)))
+          .isEqualTo(true);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"SpinLock", "TicketLock"})
+    void awaitUninterruptiblyWaitsThroughInterruptsForTheSignalAndKeepsTheStatus(String kind)
+        throws Exception {
+      Lock lock = newLock(kind);
+      Condition c = lock.newCondition();
+      boolean[] flag = {false}; // guarded by lock
+      AtomicBoolean sawFlag = new AtomicBoolean();
+      AtomicBoolean interruptedAfter = new AtomicBoolean();
+      AtomicBoolean heldAfter = new AtomicBoolean();
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      Thread t =
+          start(
+              "uninterruptible",
+              () -> {
+                lock.lock();
+                try {
+                  Thread.currentThread().interrupt(); // pending before the wait starts
+                  c.awaitUninterruptibly(); // called once: it must return only when signalled
+                  sawFlag.set(flag[0]);
+                  interruptedAfter.set(Thread.interrupted());
+                  heldAfter.set(isHeld(lock));
+                } finally {
+                  lock.unlock();
+                }
+              },
+              failure);
+      awaitParkedOn(t, c); // the pending interrupt neither threw nor ended the wait
+      t.interrupt();
+      // Wait until it has consumed this interrupt too: parked again (original) or gone (broken).
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (t.isAlive() && (t.isInterrupted() || LockSupport.getBlocker(t) != c || !isParked(t))) {
+        assertThat(System.nanoTime() - deadline).as("never settled").isNegative();
+        Thread.yield();
+      }
+      lock.lock();
+      try {
+        flag[0] = true;
+        c.signal();
+      } finally {
+        lock.unlock();
+      }
+      join(t);
+      assertThat(failure.get()).isNull();
+      assertThat(sawFlag).as("returned only after the signal").isTrue();
+      assertThat(interruptedAfter).as("interrupt kept as status").isTrue();
+      assertThat(heldAfter).isTrue();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"SpinLock", "TicketLock"})
+    void signalWakesWaitersInTheOrderTheyStartedWaiting(String kind) throws Exception {
+      Lock lock = newLock(kind);
+      Condition c = lock.newCondition();
+      BlockingQueue<Integer> woke = new LinkedBlockingQueue<>();
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      List<Thread> ts = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        int id = i;
+        Thread t =
+            start(
+                "fifo-" + i,
+                () -> {
+                  lock.lock();
+                  try {
+                    c.awaitUninterruptibly();
+                    woke.add(id);
+                  } finally {
+                    lock.unlock();
+                  }
+                },
+                failure);
+        awaitParkedOn(t, c); // queued before the next one starts
+        ts.add(t);
+      }
+      for (int i = 0; i < 3; i++) {
+        lock.lock();
+        try {
+          c.signal();
+        } finally {
+          lock.unlock();
+        }
+        assertThat(woke.poll(20, TimeUnit.SECONDS)).isEqualTo(i);
+      }
+      join(ts.toArray(new Thread[0]));
+      assertThat(failure.get()).isNull();
+      assertThat(woke).isEmpty();
+    }
+
+    @Test
+    void signallingWithoutTheLockThrowsAndWakesNobody() throws Exception {
+      SpinLock lock = new SpinLock();
+      Condition c = lock.newCondition();
+      CountDownLatch done = new CountDownLatch(1);
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      Thread t =
+          start(
+              "not-woken",
+              () -> {
+                lock.lock();
+                try {
+                  c.awaitUninterruptibly();
+                } finally {
+                  lock.unlock();
+                }
+                done.countDown();
+              },
+              failure);
+      awaitParkedOn(t, c);
+      assertThatThrownBy(c::signal)
+          .isInstanceOf(IllegalMonitorStateException.class)
+          .hasMessageContaining("does not hold the SpinLock");
+      assertThatThrownBy(c::signalAll).isInstanceOf(IllegalMonitorStateException.class);
+      assertThatThrownBy(() -> c.await(1, TimeUnit.SECONDS))
+          .isInstanceOf(IllegalMonitorStateException.class);
+      assertThatThrownBy(() -> c.awaitUntil(new Date()))
+          .isInstanceOf(IllegalMonitorStateException.class);
+      assertThat(done.getCount()).isEqualTo(1);
+      assertThat(t.isAlive()).isTrue();
+      lock.lock();
+      try {
+        c.signalAll();
+      } finally {
+        lock.unlock();
+      }
+      assertThat(done.await(20, TimeUnit.SECONDS)).isTrue();
+      join(t);
+      assertThat(failure.get()).isNull();
+    }
   }
 }
