@@ -1,9 +1,12 @@
 package dev.weft;
 
+import static dev.weft.testing.Waits.awaitBlocked;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatNullPointerException;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.weft.SeqLockTest.Worker;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -13,6 +16,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -337,7 +342,7 @@ class SeqCountTest {
     Thread reader =
         new Thread(() -> seen.set(count.readLong(() -> x * 10 + y)), "test-seqcount-reader");
     reader.start();
-    SeqLockTest.waitUntilParkedOrWaiting(reader); // backed off into short parks
+    awaitBlocked(reader); // backed off into short parks
     release.countDown();
     reader.join();
     writer.join();
@@ -358,5 +363,54 @@ class SeqCountTest {
     assertThatNullPointerException()
         .isThrownBy(() -> count.readInt(this, null))
         .withMessage("reader");
+  }
+
+  /**
+   * Behaviours of {@link SeqCount} that the mutation run (PIT, issue #9) showed untested: misuse
+   * inside a thread's own write, and a writer on another thread not reported as reentrancy.
+   */
+  // "try": guards held for their scope only are never referenced in the body (-Xlint:try).
+  @SuppressWarnings("try")
+  @Timeout(value = 30, unit = TimeUnit.SECONDS)
+  @Nested
+  class MisuseInsideAndAcrossWrites {
+    @Test
+    void seqCountReadInsideItsOwnWriteIsRejected() {
+      SeqCount count = new SeqCount();
+      try (SeqCount.WriteGuard w = count.write()) {
+        assertThat(count.isWriting()).isTrue();
+        assertThat(count.toString()).isEqualTo("SeqCount[seq=1, writing]");
+        assertThatThrownBy(() -> count.readLong(() -> 1L))
+            .isInstanceOf(IllegalStateException.class)
+            .hasMessageContaining("own write");
+        assertThatThrownBy(count::beginRead)
+            .isInstanceOf(IllegalStateException.class)
+            .hasMessageContaining("own write");
+      }
+      assertThat(count.isWriting()).isFalse();
+      assertThat(count.toString()).isEqualTo("SeqCount[seq=2, quiet]");
+      assertThat(count.readLong(() -> 5L)).isEqualTo(5L);
+    }
+
+    @Test
+    void seqCountWriterOnAnotherThreadIsNotReportedAsReentrancy() throws Exception {
+      SeqCount count = new SeqCount();
+      CountDownLatch writing = new CountDownLatch(1);
+      CountDownLatch release = new CountDownLatch(1);
+      Worker writer = new Worker("seqcount-writer", () -> {
+        try (SeqCount.WriteGuard w = count.write()) {
+          writing.countDown();
+          release.await();
+        }
+      });
+      writing.await();
+      assertThatThrownBy(count::write)
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("another thread is writing")
+          .hasMessageNotContaining("reentrant");
+      release.countDown();
+      writer.join();
+      assertThat(count.beginRead()).isEqualTo(2L);
+    }
   }
 }

@@ -1,5 +1,6 @@
 package dev.weft;
 
+import static dev.weft.testing.Waits.awaitBlocked;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatNullPointerException;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -14,7 +15,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -497,7 +502,7 @@ class SeqLockTest {
             },
             "test-seqlock-waiter");
     waiter.start();
-    waitUntilParkedOrWaiting(waiter);
+    awaitBlocked(waiter);
     waiter.interrupt();
     waiter.join();
     assertThat(thrown.get()).isInstanceOf(InterruptedException.class);
@@ -527,7 +532,7 @@ class SeqLockTest {
             },
             "test-seqlock-waiter");
     waiter.start();
-    waitUntilParkedOrWaiting(waiter);
+    awaitBlocked(waiter);
     waiter.interrupt();
     waiter.join(50);
     assertThat(waiter.isAlive()).as("still waiting after the interrupt").isTrue();
@@ -573,11 +578,583 @@ class SeqLockTest {
         "test-seqlock-holder");
   }
 
-  /** Waits (without sleeping for a result) until the thread blocks in park. */
-  static void waitUntilParkedOrWaiting(Thread t) {
-    while (t.getState() != Thread.State.WAITING && t.getState() != Thread.State.TIMED_WAITING) {
-      assertThat(t.isAlive()).isTrue();
-      LockSupport.parkNanos(50_000L); // let the waiter run on a busy machine
+  /** The body of a {@link Worker}. */
+  interface Body {
+    void run() throws Exception;
+  }
+
+  /**
+   * A test thread that records what it throws; {@link #join()} rethrows it. Shared with the
+   * nested suites of {@link SeqLockedTest} and {@link SeqCountTest}.
+   */
+  static final class Worker {
+    final Thread thread;
+    final AtomicReference<@Nullable Throwable> failure = new AtomicReference<>();
+
+    Worker(String name, Body body) {
+      thread = new Thread(() -> {
+        try {
+          body.run();
+        } catch (Throwable t) {
+          failure.set(t);
+        }
+      }, "test-" + name);
+      thread.start();
+    }
+
+    void join() throws InterruptedException {
+      thread.join(TimeUnit.SECONDS.toMillis(20));
+      assertThat(thread.isAlive()).as("%s still running", thread.getName()).isFalse();
+      Throwable t = failure.get();
+      if (t != null) {
+        throw new AssertionError(thread.getName() + " failed", t);
+      }
+    }
+  }
+
+  /**
+   * Closes coverage gaps of {@link SeqLock}: the retry paths of every read flavour when a reader
+   * throws on state that a write then invalidates, the fallback read under the lock, and contended
+   * acquisition. Writes that invalidate a read are made deterministic by running them, from inside
+   * the reader, on a helper thread that is joined before the reader returns.
+   */
+  // "try": guards held for their scope only are never referenced in the body (-Xlint:try).
+  @SuppressWarnings("try")
+  @Timeout(value = 30, unit = TimeUnit.SECONDS)
+  @Nested
+  class ReadRetriesFallbacksAndContention {
+    private final SeqLock lock = new SeqLock();
+
+    /** Runs one complete write on another thread and joins it: any stamp taken before is stale. */
+    private void writeElsewhere() {
+      Thread t =
+          new Thread(
+              () -> {
+                try (SeqLock.WriteGuard w = lock.writeUninterruptibly()) {
+                  // nothing: the write itself invalidates readers
+                }
+              },
+              "test-seqlock-writer");
+      t.start();
+      try {
+        t.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError(e);
+      }
+    }
+
+    /** A reader that invalidates its own stamp and throws for the first {@code bad} runs. */
+    private final class FlakyReader {
+      final AtomicInteger calls = new AtomicInteger();
+      private final int bad;
+
+      FlakyReader(int bad) {
+        this.bad = bad;
+      }
+
+      long run() {
+        if (calls.incrementAndGet() <= bad) {
+          writeElsewhere();
+          throw new IllegalStateException("torn state");
+        }
+        return 42L;
+      }
+    }
+
+    @Test
+    void everyReadFlavourRetriesWhenTheReaderThrowsOnInvalidatedState() {
+      FlakyReader a = new FlakyReader(1);
+      assertThat(lock.read(() -> a.run())).isEqualTo(42L);
+      assertThat(a.calls).hasValue(2);
+
+      FlakyReader b = new FlakyReader(1);
+      assertThat(lock.readInt(() -> (int) b.run())).isEqualTo(42);
+      assertThat(b.calls).hasValue(2);
+
+      FlakyReader c = new FlakyReader(1);
+      assertThat(lock.readLong(c::run)).isEqualTo(42L);
+      assertThat(c.calls).hasValue(2);
+
+      FlakyReader d = new FlakyReader(1);
+      String dr = lock.read("s", s -> s + d.run());
+      assertThat(dr).isEqualTo("s42");
+      assertThat(d.calls).hasValue(2);
+
+      FlakyReader e = new FlakyReader(1);
+      assertThat(lock.readInt("s", s -> s.length() + (int) e.run())).isEqualTo(43);
+      assertThat(e.calls).hasValue(2);
+
+      FlakyReader f = new FlakyReader(1);
+      assertThat(lock.readLong("s", s -> s.length() + f.run())).isEqualTo(43L);
+      assertThat(f.calls).hasValue(2);
+      assertThat(lock.fallbackReads()).isZero();
+    }
+
+    @Test
+    void slowPathAlsoRetriesAfterThrowsOnInvalidatedState() {
+      // Two bad runs: the first on the fast path, the second inside the slow path.
+      FlakyReader a = new FlakyReader(2);
+      assertThat(lock.read(() -> a.run())).isEqualTo(42L);
+      assertThat(a.calls).hasValue(3);
+      FlakyReader b = new FlakyReader(2);
+      assertThat(lock.readLong(b::run)).isEqualTo(42L);
+      assertThat(b.calls).hasValue(3);
+      assertThat(lock.fallbackReads()).isZero();
+    }
+
+    @Test
+    void readerThatNeverValidatesFallsBackToReadingUnderTheLock() {
+      // Every run outside the lock is invalidated; the run under the lock must be the last one.
+      AtomicInteger calls = new AtomicInteger();
+      Long r =
+          lock.read(
+              () -> {
+                calls.incrementAndGet();
+                if (lock.isWriteLocked()) {
+                  return 7L;
+                }
+                writeElsewhere();
+                return -1L;
+              });
+      assertThat(r).isEqualTo(7L);
+      assertThat(lock.fallbackReads()).isEqualTo(1);
+      assertThat(calls).hasValue(1 + SeqLock.READ_ATTEMPTS + 1);
+      assertThat(lock.isWriteLocked()).isFalse();
+
+      AtomicInteger primitiveCalls = new AtomicInteger();
+      LongSupplier primitive =
+          () -> {
+            primitiveCalls.incrementAndGet();
+            if (lock.isWriteLocked()) {
+              return 9L;
+            }
+            writeElsewhere();
+            return -1L;
+          };
+      assertThat(lock.readLong(primitive)).isEqualTo(9L);
+      assertThat(lock.fallbackReads()).isEqualTo(2);
+      assertThat(primitiveCalls).hasValue(1 + SeqLock.READ_ATTEMPTS + 1);
+      assertThat(lock.isWriteLocked()).isFalse();
+    }
+
+    @Test
+    void readerThrowingOnConsistentStateInTheSlowPathPropagates() {
+      AtomicInteger calls = new AtomicInteger();
+      IntSupplier reader =
+          () -> {
+            if (calls.incrementAndGet() == 1) {
+              writeElsewhere(); // invalidate the fast path's run
+              return -1;
+            }
+            throw new ArithmeticException("real failure");
+          };
+      assertThatThrownBy(() -> lock.readInt(reader))
+          .isInstanceOf(ArithmeticException.class)
+          .hasMessage("real failure");
+      assertThat(calls).hasValue(2);
+    }
+
+    /** Holds the write lock on a test thread until {@code release} is counted down. */
+    private Thread holdWriteLock(CountDownLatch held, CountDownLatch release) {
+      Thread t =
+          new Thread(
+              () -> {
+                try (SeqLock.WriteGuard w = lock.writeUninterruptibly()) {
+                  held.countDown();
+                  release.await();
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+              },
+              "test-seqlock-holder");
+      t.start();
+      return t;
+    }
+
+    @Test
+    void readsAndBeginReadWaitForAWriterThatHoldsTheLock() throws InterruptedException {
+      CountDownLatch held = new CountDownLatch(1);
+      CountDownLatch release = new CountDownLatch(1);
+      Thread holder = holdWriteLock(held, release);
+      held.await();
+      AtomicLong readResult = new AtomicLong(-1);
+      AtomicLong stamp = new AtomicLong(-1);
+      Thread reader =
+          new Thread(
+              () -> {
+                long st = lock.beginRead();
+                stamp.set(lock.validate(st) ? st : -2L); // restored, not bumped: still valid
+                readResult.set(lock.readLong(() -> 5L));
+              },
+              "test-seqlock-reader");
+      reader.start();
+      awaitBlocked(reader); // spun out, now queued behind the writer
+      assertThat(lock.isWriteLocked()).isTrue();
+      release.countDown();
+      reader.join();
+      holder.join();
+      assertThat(stamp.get() & 1).isZero();
+      assertThat(stamp.get()).as("beginRead's stamp validates").isNotEqualTo(-2L);
+      assertThat(stamp.get()).isGreaterThan(0L);
+      assertThat(readResult).hasValue(5L);
+      assertThat(lock.isWriteLocked()).isFalse();
+    }
+
+    @Test
+    void contendedWriteBlocksUntilReleasedAndInterruptedWriteThrows() throws InterruptedException {
+      CountDownLatch held = new CountDownLatch(1);
+      CountDownLatch release = new CountDownLatch(1);
+      Thread holder = holdWriteLock(held, release);
+      held.await();
+
+      // Interrupt status already set: write() on a held lock throws at once and clears it.
+      Thread.currentThread().interrupt();
+      assertThatThrownBy(lock::write).isInstanceOf(InterruptedException.class);
+      assertThat(Thread.interrupted()).isFalse();
+
+      // Timed attempt that expires while the lock stays held.
+      assertThat(lock.tryWrite(Duration.ofMillis(20))).isNull();
+
+      AtomicReference<String> seen = new AtomicReference<>();
+      Thread writer =
+          new Thread(
+              () -> {
+                try (SeqLock.WriteGuard w = lock.write()) {
+                  seen.set(lock.toString());
+                } catch (InterruptedException e) {
+                  seen.set("interrupted");
+                }
+              },
+              "test-seqlock-waiter");
+      writer.start();
+      awaitBlocked(writer);
+      release.countDown();
+      writer.join();
+      holder.join();
+      assertThat(seen.get()).contains("write-locked by test-seqlock-waiter");
+      assertThat(lock.isWriteLocked()).isFalse();
+    }
+
+    /** Guarded by {@link #lock}; a writer sets it to "torn" first, then to "done". */
+    private String value = "initial";
+
+    @Test
+    void readsStartedDuringAWriteSeeOnlyTheFinishedWrite() throws InterruptedException {
+      CountDownLatch held = new CountDownLatch(1);
+      CountDownLatch release = new CountDownLatch(1);
+      Thread holder =
+          new Thread(
+              () -> {
+                try (SeqLock.WriteGuard w = lock.writeUninterruptibly()) {
+                  value = "torn";
+                  held.countDown();
+                  release.await();
+                  value = "done";
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+              },
+              "test-seqlock-holder");
+      holder.start();
+      held.await();
+      AtomicReference<String> a = new AtomicReference<>();
+      AtomicInteger b = new AtomicInteger();
+      AtomicLong c = new AtomicLong();
+      AtomicReference<String> d = new AtomicReference<>();
+      AtomicInteger e = new AtomicInteger();
+      Thread reader =
+          new Thread(
+              () -> {
+                a.set(lock.read(() -> value));
+                b.set(lock.readInt(() -> value.length()));
+                c.set(lock.readLong(() -> value.length()));
+                d.set(lock.read(this, t -> t.value));
+                e.set(lock.readInt(this, t -> t.value.length()));
+              },
+              "test-seqlock-reader");
+      reader.start();
+      awaitBlocked(reader);
+      release.countDown();
+      reader.join();
+      holder.join();
+      assertThat(a.get()).isEqualTo("done");
+      assertThat(b.get()).isEqualTo(4);
+      assertThat(c.get()).isEqualTo(4L);
+      assertThat(d.get()).isEqualTo("done");
+      assertThat(e.get()).isEqualTo(4);
+    }
+
+    @Test
+    void readerThrowingOnConsistentStateRunsOnceInEveryFlavour() {
+      AtomicInteger calls = new AtomicInteger();
+      assertThatThrownBy(() -> lock.read("s", s -> { calls.incrementAndGet(); throw new ArithmeticException("x"); }))
+          .isInstanceOf(ArithmeticException.class);
+      assertThatThrownBy(() -> lock.readInt("s", s -> { calls.incrementAndGet(); throw new ArithmeticException("x"); }))
+          .isInstanceOf(ArithmeticException.class);
+      assertThatThrownBy(() -> lock.readLong("s", s -> { calls.incrementAndGet(); throw new ArithmeticException("x"); }))
+          .isInstanceOf(ArithmeticException.class);
+      assertThatThrownBy(() -> lock.readInt(() -> { calls.incrementAndGet(); throw new ArithmeticException("x"); }))
+          .isInstanceOf(ArithmeticException.class);
+      assertThatThrownBy(() -> lock.readLong(() -> { calls.incrementAndGet(); throw new ArithmeticException("x"); }))
+          .isInstanceOf(ArithmeticException.class);
+      assertThat(calls).as("one run each: a failure on consistent state is not retried").hasValue(5);
+    }
+  }
+
+  /**
+   * Behaviours of {@link SeqLock} that the mutation run (PIT, issue #9) showed untested: ownership
+   * queries from other threads, waiting writers that arrive already interrupted, timed writers
+   * that queue and then win or give up, and read forms that wait, fall back or run inside the
+   * thread's own write. Waiters are blocked (parked) before the state they wait for changes.
+   */
+  // "try": guards held for their scope only are never referenced in the body (-Xlint:try).
+  @SuppressWarnings("try")
+  @Timeout(value = 30, unit = TimeUnit.SECONDS)
+  @Nested
+  class OwnershipWaitingWritersAndReadForms {
+    private final SeqLock lock = new SeqLock();
+    private long x;
+
+    /** Holds {@link #lock}'s write lock on a test thread until {@link #close()}. */
+    private final class Holder implements AutoCloseable {
+      private final CountDownLatch held = new CountDownLatch(1);
+      private final CountDownLatch release = new CountDownLatch(1);
+      private final Worker worker;
+
+      Holder() throws InterruptedException {
+        worker = new Worker("seqlock-holder", () -> {
+          try (SeqLock.WriteGuard w = lock.write()) {
+            x++;
+            held.countDown();
+            release.await();
+          }
+        });
+        held.await();
+      }
+
+      @Override
+      public void close() throws InterruptedException {
+        release.countDown();
+        worker.join();
+      }
+    }
+
+    // ---- SeqLock ----------------------------------------------------------------------------
+
+    @Test
+    void ownershipQueriesFromAnotherThread() throws Exception {
+      assertThat(lock.isWriteLockedByCurrentThread()).isFalse();
+      try (Holder h = new Holder()) {
+        assertThat(lock.isWriteLocked()).isTrue();
+        assertThat(lock.isWriteLockedByCurrentThread()).as("held by another thread").isFalse();
+        assertThat(lock.toString()).isEqualTo("SeqLock[seq=1, write-locked by test-seqlock-holder]");
+        assertThat(lock.tryWrite()).as("tryWrite while another thread writes").isNull();
+      }
+      assertThat(lock.isWriteLocked()).isFalse();
+      assertThat(lock.toString()).isEqualTo("SeqLock[seq=2, unlocked]");
+      SeqLock.WriteGuard w = lock.writeUninterruptibly();
+      assertThat(w.toString()).isEqualTo("SeqLock.WriteGuard[stamp=3]");
+      w.close();
+      assertThat(lock.isWriteLockedByCurrentThread()).as("after close").isFalse();
+      assertThat(w.toString()).isEqualTo("SeqLock.WriteGuard[stamp=3, closed]");
+    }
+
+    @Test
+    void alreadyInterruptedUninterruptibleWriterWaitsAndKeepsItsInterrupt() throws Exception {
+      AtomicBoolean interruptedAfter = new AtomicBoolean();
+      AtomicBoolean wrote = new AtomicBoolean();
+      Holder h = new Holder();
+      Worker w = new Worker("seqlock-interrupted-writer", () -> {
+        Thread.currentThread().interrupt(); // interrupted before it even starts to wait
+        try (SeqLock.WriteGuard g = lock.writeUninterruptibly()) {
+          wrote.set(lock.isWriteLockedByCurrentThread());
+        }
+        interruptedAfter.set(Thread.currentThread().isInterrupted());
+      });
+      awaitBlocked(w.thread); // waits despite the interrupt
+      h.close();
+      w.join();
+      assertThat(wrote.get()).isTrue();
+      assertThat(interruptedAfter.get()).as("interrupt status restored").isTrue();
+    }
+
+    @Test
+    void alreadyInterruptedWriterOfAHeldLockThrowsAndLeavesItHeld() throws Exception {
+      try (Holder h = new Holder()) {
+        Thread.currentThread().interrupt();
+        assertThatThrownBy(lock::write).isInstanceOf(InterruptedException.class);
+        assertThat(Thread.interrupted()).as("status consumed by the exception").isFalse();
+        Thread.currentThread().interrupt();
+        assertThatThrownBy(() -> lock.tryWrite(Duration.ofSeconds(5)))
+            .isInstanceOf(InterruptedException.class);
+        assertThat(Thread.interrupted()).isFalse();
+        assertThat(lock.toString()).contains("write-locked by test-seqlock-holder");
+      }
+    }
+
+    @Test
+    void timedWriterThatQueuedGetsTheLockWhenReleased() throws Exception {
+      Holder h = new Holder();
+      AtomicReference<@Nullable String> got = new AtomicReference<>();
+      Worker w = new Worker("seqlock-timed-writer", () -> {
+        try (SeqLock.WriteGuard g = lock.tryWrite(Duration.ofSeconds(20))) {
+          got.set(g == null ? "null" : g.toString());
+          x++;
+        }
+      });
+      awaitBlocked(w.thread);
+      h.close();
+      w.join();
+      assertThat(got.get()).isEqualTo("SeqLock.WriteGuard[stamp=3]");
+      assertThat(lock.read(() -> x)).isEqualTo(2L);
+    }
+
+    @Test
+    void timedWriterThatQueuedGivesUpWithNull() throws Exception {
+      try (Holder h = new Holder()) {
+        AtomicReference<@Nullable Object> got = new AtomicReference<>("unset");
+        Worker w = new Worker("seqlock-timed-giver",
+            () -> got.set(lock.tryWrite(Duration.ofMillis(100))));
+        w.join();
+        assertThat(got.get()).isNull();
+        assertThat(lock.isWriteLocked()).isTrue();
+      }
+      assertThat(lock.isWriteLocked()).isFalse();
+    }
+
+    @Test
+    void beginReadThatWaitedForTheLockReturnsTheNextStampWithoutAdvancingIt() throws Exception {
+      Holder h = new Holder();
+      AtomicLong stamp = new AtomicLong(-1);
+      Worker reader = new Worker("seqlock-begin-reader", () -> stamp.set(lock.beginRead()));
+      awaitBlocked(reader.thread); // past its spins, waiting for the lock
+      h.close();
+      reader.join();
+      assertThat(stamp.get()).as("the stamp after the holder's write").isEqualTo(2L);
+      assertThat(lock.validate(stamp.get())).isTrue();
+      assertThat(lock.toString()).isEqualTo("SeqLock[seq=2, unlocked]");
+    }
+
+    @Test
+    void readThatLeavesItsOwnWriteOpenAfterTheLastAttemptRunsInThatWrite() {
+      // Every optimistic pass is invalidated by a write; the last one leaves its write open, so
+      // the read's final pass runs inside this thread's own write section instead of locking.
+      AtomicInteger calls = new AtomicInteger();
+      AtomicReference<SeqLock.@Nullable WriteGuard> open = new AtomicReference<>();
+      long v =
+          lock.readLong(
+              () -> {
+                int c = calls.incrementAndGet();
+                if (lock.isWriteLockedByCurrentThread()) {
+                  return x; // the pass inside the thread's own write
+                }
+                SeqLock.WriteGuard g = lock.writeUninterruptibly();
+                x = c;
+                if (c <= SeqLock.READ_ATTEMPTS) {
+                  g.close();
+                } else {
+                  open.set(g);
+                }
+                return -1L;
+              });
+      assertThat(v).isEqualTo(SeqLock.READ_ATTEMPTS + 1L);
+      assertThat(calls.get()).isEqualTo(SeqLock.READ_ATTEMPTS + 2);
+      assertThat(lock.fallbackReads()).as("no locked pass was needed").isZero();
+      SeqLock.WriteGuard g = open.get();
+      assertThat(g).isNotNull();
+      assertThat(lock.isWriteLockedByCurrentThread()).isTrue();
+      if (g != null) {
+        g.close();
+      }
+      assertThat(lock.isWriteLocked()).isFalse();
+    }
+
+    private long y;
+
+    /** A read function over the pair (x, y), in every form that {@link SeqLock} offers. */
+    private interface PairRead {
+      long run(SeqLock l, OwnershipWaitingWritersAndReadForms self, java.util.function.ToLongFunction<OwnershipWaitingWritersAndReadForms> f);
+    }
+
+    private static final java.util.List<PairRead> FORMS =
+        java.util.List.of(
+            (l, self, f) -> l.read(() -> f.applyAsLong(self)),
+            (l, self, f) -> l.readInt(() -> (int) f.applyAsLong(self)),
+            (l, self, f) -> l.readLong(() -> f.applyAsLong(self)),
+            (l, self, f) -> l.read(self, f::applyAsLong),
+            (l, self, f) -> l.readInt(self, t -> (int) f.applyAsLong(t)),
+            (l, self, f) -> l.readLong(self, f));
+
+    @Test
+    void everyReadFormStartedDuringAWriteWaitsForItAndLeavesTheLockToTheWriter() throws Exception {
+      CountDownLatch half = new CountDownLatch(1);
+      CountDownLatch finish = new CountDownLatch(1);
+      Worker writer = new Worker("seqlock-half-writer", () -> {
+        try (SeqLock.WriteGuard w = lock.write()) {
+          x = 1;
+          half.countDown();
+          finish.await();
+          y = 1;
+        }
+      });
+      half.await();
+      long[] seen = new long[FORMS.size()];
+      java.util.List<Worker> readers = new java.util.ArrayList<>();
+      for (int i = 0; i < FORMS.size(); i++) {
+        int k = i;
+        readers.add(new Worker("seqlock-form-reader-" + k,
+            () -> seen[k] = FORMS.get(k).run(lock, this, t -> t.x * 10 + t.y)));
+      }
+      for (Worker r : readers) {
+        awaitBlocked(r.thread); // waiting for the write to end
+      }
+      finish.countDown();
+      writer.join(); // the writer's close fails if a reader took its lock away
+      for (Worker r : readers) {
+        r.join();
+      }
+      assertThat(seen).containsOnly(11L);
+      assertThat(lock.toString()).isEqualTo("SeqLock[seq=2, unlocked]");
+    }
+
+    @Test
+    void everyReadFormFallsBackToTheLockAfterTheLastAttempt() {
+      for (int i = 0; i < FORMS.size(); i++) {
+        AtomicInteger calls = new AtomicInteger();
+        long before = lock.fallbackReads();
+        long v =
+            FORMS.get(i).run(lock, this, t -> {
+              calls.incrementAndGet();
+              if (!lock.isWriteLocked()) {
+                try (SeqLock.WriteGuard w = lock.writeUninterruptibly()) {
+                  t.x++; // a write overlapping every optimistic pass
+                }
+              }
+              return t.x;
+            });
+        assertThat(calls.get()).as("form %d", i).isEqualTo(SeqLock.READ_ATTEMPTS + 2);
+        assertThat(lock.fallbackReads() - before).as("form %d", i).isEqualTo(1L);
+        assertThat(v).isEqualTo(x);
+        assertThat(lock.isWriteLocked()).isFalse();
+      }
+    }
+
+    @Test
+    void readInsideItsOwnWriteRunsTheFunctionOnce() {
+      try (SeqLock.WriteGuard w = lock.writeUninterruptibly()) {
+        for (int i = 0; i < FORMS.size(); i++) {
+          AtomicInteger calls = new AtomicInteger();
+          x = i;
+          long v = FORMS.get(i).run(lock, this, t -> {
+            calls.incrementAndGet();
+            return t.x;
+          });
+          assertThat(v).isEqualTo(i);
+          assertThat(calls.get()).as("form %d", i).isEqualTo(1);
+        }
+      }
+      assertThat(lock.fallbackReads()).isZero();
     }
   }
 }

@@ -1,9 +1,12 @@
 package dev.weft;
 
+import static dev.weft.testing.Waits.awaitBlocked;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatNullPointerException;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.weft.SeqLockTest.Worker;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -15,6 +18,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
 import org.jetbrains.lincheck.datastructures.Operation;
 import org.jetbrains.lincheck.datastructures.StressOptions;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -181,7 +186,7 @@ class SeqLockedTest {
             },
             "test-seqlocked-waiter");
     waiter.start();
-    SeqLockTest.waitUntilParkedOrWaiting(waiter);
+    awaitBlocked(waiter);
     waiter.interrupt();
     waiter.join();
     release.countDown();
@@ -258,5 +263,114 @@ class SeqLockedTest {
         .threads(heavy() ? 3 : 2)
         .actorsPerThread(3)
         .check(PairCell.class);
+  }
+
+  /**
+   * Behaviours of {@link SeqLocked} that the mutation run (PIT, issue #9) showed untested:
+   * ownership queries from other threads, a waiting writer that arrives already interrupted,
+   * reads inside the thread's own write, and read forms that wait for a write and fall back to
+   * the lock. Waiters are blocked (parked) before the state they wait for changes.
+   */
+  // "try": guards held for their scope only are never referenced in the body (-Xlint:try).
+  @SuppressWarnings("try")
+  @Timeout(value = 30, unit = TimeUnit.SECONDS)
+  @Nested
+  class OwnershipWaitingWritersAndReadForms {
+    @Test
+    void seqLockedOwnershipQueriesAndInterruptedUninterruptibleWriter() throws Exception {
+      SeqLocked<int[]> cell = new SeqLocked<>(new int[1]);
+      CountDownLatch inside = new CountDownLatch(1);
+      CountDownLatch release = new CountDownLatch(1);
+      Worker holder = new Worker("seqlocked-holder", () -> cell.write(a -> {
+        a[0]++;
+        inside.countDown();
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }));
+      inside.await();
+      assertThat(cell.isWriteLocked()).isTrue();
+      assertThat(cell.isWriteLockedByCurrentThread()).isFalse();
+      assertThat(cell.toString()).isEqualTo("SeqLocked[seq=1, write-locked by test-seqlocked-holder]");
+      AtomicBoolean interruptedAfter = new AtomicBoolean();
+      Worker w = new Worker("seqlocked-interrupted-writer", () -> {
+        Thread.currentThread().interrupt();
+        cell.writeUninterruptibly(a -> a[0] += 10);
+        interruptedAfter.set(Thread.currentThread().isInterrupted());
+      });
+      awaitBlocked(w.thread);
+      release.countDown();
+      holder.join();
+      w.join();
+      assertThat(interruptedAfter.get()).isTrue();
+      assertThat(cell.readInt(a -> a[0])).isEqualTo(11);
+      assertThat(cell.isWriteLocked()).isFalse();
+      assertThat(cell.toString()).isEqualTo("SeqLocked[seq=4, unlocked]");
+      AtomicBoolean ownInside = new AtomicBoolean();
+      cell.write(a -> ownInside.set(cell.isWriteLockedByCurrentThread() && cell.isWriteLocked()));
+      assertThat(ownInside.get()).isTrue();
+      assertThat(cell.isWriteLockedByCurrentThread()).isFalse();
+    }
+
+    @Test
+    void seqLockedReadInsideItsOwnWriteSeesTheWrite() throws Exception {
+      SeqLocked<int[]> cell = new SeqLocked<>(new int[1]);
+      AtomicInteger seen = new AtomicInteger(-1);
+      cell.write(a -> {
+        a[0] = 7;
+        seen.set(cell.readInt(b -> b[0]));
+      });
+      assertThat(seen.get()).isEqualTo(7);
+      assertThat(cell.fallbackReads()).isZero();
+    }
+
+    @Test
+    void seqLockedReadFormsWaitForAWriteAndFallBackToTheLock() throws Exception {
+      SeqLocked<long[]> cell = new SeqLocked<>(new long[2]);
+      CountDownLatch half = new CountDownLatch(1);
+      CountDownLatch finish = new CountDownLatch(1);
+      Worker writer = new Worker("seqlocked-half-writer", () -> cell.write(a -> {
+        a[0] = 1;
+        half.countDown();
+        try {
+          finish.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        a[1] = 1;
+      }));
+      half.await();
+      long[] seen = new long[3];
+      Worker r0 = new Worker("seqlocked-reader-0", () -> seen[0] = cell.read(a -> a[0] * 10 + a[1]));
+      Worker r1 = new Worker("seqlocked-reader-1", () -> seen[1] = cell.readInt(a -> (int) (a[0] * 10 + a[1])));
+      Worker r2 = new Worker("seqlocked-reader-2", () -> seen[2] = cell.readLong(a -> a[0] * 10 + a[1]));
+      for (Worker r : java.util.List.of(r0, r1, r2)) {
+        awaitBlocked(r.thread);
+      }
+      finish.countDown();
+      writer.join();
+      r0.join();
+      r1.join();
+      r2.join();
+      assertThat(seen).containsOnly(11L);
+      assertThat(cell.toString()).isEqualTo("SeqLocked[seq=2, unlocked]");
+      // Fallback: every optimistic pass is overlapped by a write of this thread.
+      long before = cell.fallbackReads(); // the waiting readers above took the lock too
+      AtomicInteger calls = new AtomicInteger();
+      java.util.function.ToLongFunction<long[]> f = a -> {
+        calls.incrementAndGet();
+        if (!cell.isWriteLocked()) {
+          cell.writeUninterruptibly(b -> b[0]++);
+        }
+        return a[0];
+      };
+      cell.read(a -> f.applyAsLong(a));
+      cell.readInt(a -> (int) f.applyAsLong(a));
+      cell.readLong(f);
+      assertThat(calls.get()).isEqualTo(3 * (SeqLock.READ_ATTEMPTS + 2));
+      assertThat(cell.fallbackReads() - before).isEqualTo(3L);
+    }
   }
 }
