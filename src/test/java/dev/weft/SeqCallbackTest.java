@@ -211,6 +211,20 @@ class SeqCallbackTest {
       assertThatThrownBy(() -> count.readLong(() -> v[0]))
           .isInstanceOf(IllegalStateException.class).hasMessageContaining("own write");
     }
+    // A read function that writes and closes a write: its own write fails the pass, so every
+    // retry would write again; the read throws at the end of the first pass instead (issue 18;
+    // before, it never returned). Bounded: the function stops writing after 10,000 passes.
+    AtomicInteger passes = new AtomicInteger();
+    assertThatThrownBy(() -> count.readLong(() -> {
+      if (passes.incrementAndGet() <= 10_000) {
+        try (SeqCount.WriteGuard g = count.write()) {
+          v[1]++;
+        }
+      }
+      return v[1];
+    })).isInstanceOf(IllegalStateException.class).hasMessageContaining("read function wrote");
+    assertThat(passes).hasValue(1);
+    assertThat(count.isWriting()).isFalse();
     // A read function that opens a write and leaves it open: the retry throws.
     assertThatThrownBy(() -> count.readLong(() -> {
       count.write(); // misuse, never closed

@@ -15,10 +15,12 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Every read form of {@link SeqCount} through both of its retry paths, deterministically: a
- * pass that fails validation because a write happened during it (the read function itself
- * writes, from the same thread, on its first run), a pass that throws on that torn state (the
+ * pass that fails validation because a write happened during it (the read function, on its
+ * first run, has another thread write and joins it), a pass that throws on that torn state (the
  * exception is swallowed and the read retried), and a read that starts while another thread's
- * write is in progress (it waits for the even value). Each form has its own inlined loop, so
+ * write is in progress (it waits for the even value). (Until issue 18 the first run wrote from
+ * the reading thread itself; that is now misuse and throws, see {@link
+ * SeqCountWriteInReadTest}.) Each form has its own inlined loop, so
  * each is checked on its own. Both write modes are used: the exact (CAS) check that tests get
  * with {@code -ea}, and the two-store write that production code gets without it.
  */
@@ -41,14 +43,26 @@ class SeqCountRetryPathsTest {
     }
   }
 
+  /** Runs one complete write on another thread and joins it: any stamp taken before is stale. */
+  private void writeElsewhere(int v, boolean exact) {
+    Thread t = new Thread(() -> writePair(v, exact), "test-seqcount-interrupting-writer");
+    t.start();
+    try {
+      t.join(TimeUnit.SECONDS.toMillis(10));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    assertThat(t.isAlive()).as("interrupting writer still running").isFalse();
+  }
+
   /**
-   * A read function's first run writes (so the pass cannot validate) and then either returns
-   * a value or throws; later runs read the pair. Counts the runs in {@code runs}.
+   * A read function's first run has another thread write (so the pass cannot validate) and then
+   * either returns a value or throws; later runs read the pair. Counts the runs in {@code runs}.
    */
   private <R> R firstRunInterrupted(
       AtomicInteger runs, boolean throwOnFirst, boolean exact, Supplier<R> read) {
     if (runs.getAndIncrement() == 0) {
-      writePair(7, exact);
+      writeElsewhere(7, exact);
       if (throwOnFirst) {
         throw new IllegalStateException("saw torn state");
       }

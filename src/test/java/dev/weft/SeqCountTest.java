@@ -295,7 +295,14 @@ class SeqCountTest {
         count.readLong(
             () -> {
               if (calls.incrementAndGet() == 1) {
-                writePair(2);
+                // Another thread's write (joined) spoils this pass; a write from this thread
+                // here would be misuse (SeqCountWriteInReadTest).
+                Worker w = new Worker("seqcount-writer", () -> writePair(2));
+                try {
+                  w.join();
+                } catch (InterruptedException e) {
+                  throw new AssertionError(e);
+                }
                 throw new NullPointerException("torn");
               }
               return x + y;
