@@ -10,7 +10,6 @@ import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import java.util.function.ToIntFunction;
 import java.util.function.ToLongFunction;
-import org.jspecify.annotations.Nullable;
 
 /**
  * A sequence counter for state with exactly one writer: optimistic reads like {@link SeqLock},
@@ -65,9 +64,18 @@ import org.jspecify.annotations.Nullable;
  * thread throws {@link IllegalMonitorStateException}. A read function may read again (nested
  * {@code read}, {@code beginRead}/{@code validate}); reading inside this thread's own write
  * throws {@link IllegalStateException} (it would never validate), and so does a read function
- * that starts a write and leaves it open. A read function must not write and close a write on
- * the same counter: unlike {@link SeqLock}, there is no pass under a lock where that could be
- * detected, so every pass fails validation and the read never returns.
+ * that starts a write and leaves it open. A read function must not write to the same counter:
+ * its own write fails the pass's validation, and the retry would write again. A read ({@link
+ * #read(Supplier)} and every other read form) whose function starts and closes a write on this
+ * counter throws {@link IllegalStateException} ("read function wrote") when that pass fails
+ * validation, instead of retrying forever; if the function threw on that pass, its exception is
+ * attached as suppressed. The check costs nothing on the write path and nothing on a read that
+ * validates. It is made at the first pass in which this thread's write is the last write to
+ * complete: the first pass, unless another thread's write also completed after it during that
+ * pass (that pass is then retried). A hand-written {@link #beginRead()}/{@link #validate(long)}
+ * loop whose body writes is the caller's loop and is not detected: {@code validate} answers
+ * {@code false} after this thread's own write, as it must for a writer that uses stamps as
+ * versions, so such a loop never ends.
  */
 public final class SeqCount {
   /*
@@ -114,9 +122,31 @@ public final class SeqCount {
    * writes are frequent: an earlier version counted failed validations too and, under a steady
    * writer, parked readers for tens of microseconds after a burst of ordinary failures.
    *
-   * `writer` is the thread inside a write, written plainly after the odd store and cleared
-   * before the release; read only by threads asking "is it me?" (exact, see SeqLock's notes on
-   * `owner`).
+   * `writer` says who writes or wrote last, as a thread id (a long, not a Thread, so that a
+   * counter never keeps a dead thread's object reachable): `id` while that thread is inside a
+   * write, stored after the odd value; `~id` (negative; ids are positive) once it has closed the
+   * write, stored before the release of the even value; 0 before any write and after a detected
+   * overlap. The same two stores per write as when the field held the Thread and was cleared at
+   * close: the fix for the read-function-writes livelock (issue 18) added no store and no fence
+   * to the write path, only a load of the thread's id. All accesses are opaque: a long must not
+   * tear (JLS 17.7), and a thread always sees its own latest store; ordering, where needed, comes
+   * from the seq accesses around them. Two questions are asked of it:
+   *  - "Am I inside my own write?" (a read while this thread writes, write() reentrancy): value
+   *    == my id. Exact: only this thread stores its id, and it replaces it with ~id before it
+   *    leaves the write, so a stale value is never this thread's id outside its write.
+   *  - "Did my read function write?" (retryStamp, after a failed validation, once seq is even):
+   *    value == ~my id. The acquire of the even value s' synchronises with the release that
+   *    published it, so the load sees that close's ~id or a later store. s' differs from the
+   *    failed pass's stamp, so the write that published it started at or after that stamp; if
+   *    it was this thread's, this thread was inside the read function then. A write between two
+   *    reads of this thread is never reported: it ended before the next stamp was read. If
+   *    another thread's write completes after this thread's in the same pass, the pass is retried
+   *    instead (the value is that thread's); the first pass in which this thread's write is the
+   *    last one throws, so a read function that writes on every pass always ends. A hand-written
+   *    beginRead/validate loop is not covered: validate(stamp) stays a query ("did a write start
+   *    since?"), which is also true, and useful, after this thread's own write.
+   * Reading `writer` does not add a window: it is read only after a seq value that the write
+   * protocol already orders, so no schedule test or stress test of its own is needed.
    */
 
   private static final long MAX_PARK_NANOS = 1_000_000L;
@@ -129,10 +159,13 @@ public final class SeqCount {
   private static final boolean EXACT_WRITER_CHECK = SeqCount.class.desiredAssertionStatus();
 
   private static final VarHandle SEQ;
+  private static final VarHandle WRITER;
 
   static {
     try {
-      SEQ = MethodHandles.lookup().findVarHandle(SeqCount.class, "seq", long.class);
+      MethodHandles.Lookup l = MethodHandles.lookup();
+      SEQ = l.findVarHandle(SeqCount.class, "seq", long.class);
+      WRITER = l.findVarHandle(SeqCount.class, "writer", long.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -142,8 +175,14 @@ public final class SeqCount {
   @SuppressWarnings("UnusedVariable") // accessed through the SEQ VarHandle
   private long seq;
 
-  /** The thread inside a write, or null; plain accesses (see the algorithm notes). */
-  private @Nullable Thread writer;
+  /**
+   * Who writes or wrote last, by thread id: {@code id} while that thread is inside a write,
+   * {@code ~id} (negative) once it has closed the latest write, 0 before any write and after a
+   * detected overlap. Accessed only through {@link #WRITER}, in opaque mode (see the algorithm
+   * notes).
+   */
+  @SuppressWarnings("UnusedVariable") // accessed through the WRITER VarHandle
+  private long writer;
 
   /** Creates a counter with no write in progress. */
   public SeqCount() {}
@@ -159,10 +198,26 @@ public final class SeqCount {
   }
 
   /**
+   * Opaque: an atomic read of a long (a plain long may tear, JLS 17.7) that never sees a value
+   * older than this thread's own last store to it. Its answers are exact only where the caller
+   * says why (see the algorithm notes); no ordering is needed of it.
+   */
+  private long writerOpaque() {
+    return (long) WRITER.getOpaque(this);
+  }
+
+  /** The current thread's id, the value {@link #writer} holds while it writes. */
+  private static long currentThreadId() {
+    return Thread.currentThread().getId(); // not deprecated in the Java 17 API we compile to
+  }
+
+  /**
    * Starts an optimistic read. If a write is in progress, waits (spinning, then yielding, then
    * parking briefly) until it ends, so the returned stamp is always even.
    *
    * @return the stamp for {@link #validate(long)}
+   * @throws IllegalStateException if a write is in progress on this thread (the stamp could
+   *     never validate)
    */
   public long beginRead() {
     long s = seqAcquire();
@@ -181,7 +236,10 @@ public final class SeqCount {
   }
 
   private void checkNotWriter() {
-    if (writer == Thread.currentThread()) {
+    // Exact for "is it me?": only this thread stores its own id, and it replaces it with ~id
+    // before it leaves its write, so a stale read can show another thread's id, never this one's
+    // unless this thread is inside its write.
+    if (writerOpaque() == currentThreadId()) {
       throw new IllegalStateException(
           "SeqCount read inside this thread's own write would never validate;"
               + " read the fields directly while writing");
@@ -204,7 +262,9 @@ public final class SeqCount {
   }
 
   /**
-   * Tells whether no write has started since {@code stamp} was obtained.
+   * Tells whether no write has started since {@code stamp} was obtained. A query that never
+   * throws: after a write by this thread, too, it answers {@code false} (so a writer may use
+   * stamps as versions; a hand-written read loop whose body writes therefore never ends).
    *
    * @param stamp a stamp from {@link #beginRead()}
    * @return {@code true} if the values read since {@code beginRead} come from one completed
@@ -224,12 +284,14 @@ public final class SeqCount {
    * @param <R> the result type
    * @return the result of a run of {@code reader} that validated
    * @throws NullPointerException if {@code reader} is null
+   * @throws IllegalStateException if this thread is inside its own write, or if {@code reader}
+   *     started and closed a write on this counter during a pass (see the class notes on misuse)
    */
   public <R> R read(Supplier<? extends R> reader) {
     Objects.requireNonNull(reader, "reader");
     long s = seqAcquire();
     if ((s & 1) != 0) {
-      s = retryStamp(); // a write is in progress
+      s = awaitEven(); // a write is in progress: no pass has run yet
     }
     while (true) {
       R r;
@@ -239,7 +301,7 @@ public final class SeqCount {
         if (validate(s)) {
           throw t; // thrown on consistent state: a real failure
         }
-        s = retryStamp();
+        s = retryStampAfter(t);
         continue;
       }
       if (validate(s)) {
@@ -255,12 +317,14 @@ public final class SeqCount {
    * @param reader reads the guarded fields; may run several times and on torn state
    * @return the result of a run of {@code reader} that validated
    * @throws NullPointerException if {@code reader} is null
+   * @throws IllegalStateException if this thread is inside its own write, or if {@code reader}
+   *     started and closed a write on this counter during a pass (see the class notes on misuse)
    */
   public int readInt(IntSupplier reader) {
     Objects.requireNonNull(reader, "reader");
     long s = seqAcquire();
     if ((s & 1) != 0) {
-      s = retryStamp(); // a write is in progress
+      s = awaitEven(); // a write is in progress: no pass has run yet
     }
     while (true) {
       int r;
@@ -270,7 +334,7 @@ public final class SeqCount {
         if (validate(s)) {
           throw t; // thrown on consistent state: a real failure
         }
-        s = retryStamp();
+        s = retryStampAfter(t);
         continue;
       }
       if (validate(s)) {
@@ -286,12 +350,14 @@ public final class SeqCount {
    * @param reader reads the guarded fields; may run several times and on torn state
    * @return the result of a run of {@code reader} that validated
    * @throws NullPointerException if {@code reader} is null
+   * @throws IllegalStateException if this thread is inside its own write, or if {@code reader}
+   *     started and closed a write on this counter during a pass (see the class notes on misuse)
    */
   public long readLong(LongSupplier reader) {
     Objects.requireNonNull(reader, "reader");
     long s = seqAcquire();
     if ((s & 1) != 0) {
-      s = retryStamp(); // a write is in progress
+      s = awaitEven(); // a write is in progress: no pass has run yet
     }
     while (true) {
       long r;
@@ -301,7 +367,7 @@ public final class SeqCount {
         if (validate(s)) {
           throw t; // thrown on consistent state: a real failure
         }
-        s = retryStamp();
+        s = retryStampAfter(t);
         continue;
       }
       if (validate(s)) {
@@ -323,13 +389,15 @@ public final class SeqCount {
    * @param <R> the result type
    * @return the result of a run of {@code reader} that validated
    * @throws NullPointerException if {@code source} or {@code reader} is null
+   * @throws IllegalStateException if this thread is inside its own write, or if {@code reader}
+   *     started and closed a write on this counter during a pass (see the class notes on misuse)
    */
   public <A, R> R read(A source, Function<? super A, ? extends R> reader) {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(reader, "reader");
     long s = seqAcquire();
     if ((s & 1) != 0) {
-      s = retryStamp(); // a write is in progress
+      s = awaitEven(); // a write is in progress: no pass has run yet
     }
     while (true) {
       R r;
@@ -339,7 +407,7 @@ public final class SeqCount {
         if (validate(s)) {
           throw t; // thrown on consistent state: a real failure
         }
-        s = retryStamp();
+        s = retryStampAfter(t);
         continue;
       }
       if (validate(s)) {
@@ -358,13 +426,15 @@ public final class SeqCount {
    * @param <A> the type of {@code source}
    * @return the result of a run of {@code reader} that validated
    * @throws NullPointerException if {@code source} or {@code reader} is null
+   * @throws IllegalStateException if this thread is inside its own write, or if {@code reader}
+   *     started and closed a write on this counter during a pass (see the class notes on misuse)
    */
   public <A> int readInt(A source, ToIntFunction<? super A> reader) {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(reader, "reader");
     long s = seqAcquire();
     if ((s & 1) != 0) {
-      s = retryStamp(); // a write is in progress
+      s = awaitEven(); // a write is in progress: no pass has run yet
     }
     while (true) {
       int r;
@@ -374,7 +444,7 @@ public final class SeqCount {
         if (validate(s)) {
           throw t; // thrown on consistent state: a real failure
         }
-        s = retryStamp();
+        s = retryStampAfter(t);
         continue;
       }
       if (validate(s)) {
@@ -393,13 +463,15 @@ public final class SeqCount {
    * @param <A> the type of {@code source}
    * @return the result of a run of {@code reader} that validated
    * @throws NullPointerException if {@code source} or {@code reader} is null
+   * @throws IllegalStateException if this thread is inside its own write, or if {@code reader}
+   *     started and closed a write on this counter during a pass (see the class notes on misuse)
    */
   public <A> long readLong(A source, ToLongFunction<? super A> reader) {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(reader, "reader");
     long s = seqAcquire();
     if ((s & 1) != 0) {
-      s = retryStamp(); // a write is in progress
+      s = awaitEven(); // a write is in progress: no pass has run yet
     }
     while (true) {
       long r;
@@ -409,7 +481,7 @@ public final class SeqCount {
         if (validate(s)) {
           throw t; // thrown on consistent state: a real failure
         }
-        s = retryStamp();
+        s = retryStampAfter(t);
         continue;
       }
       if (validate(s)) {
@@ -426,11 +498,28 @@ public final class SeqCount {
   // restarts for every write, so a reader parks only when one write stays in progress for long
   // (its writer was descheduled), never merely because writes are frequent.
 
-  /** The next even stamp to try, backing off while a write is in progress. */
+  /**
+   * The next even stamp to try after a pass that failed validation, backing off while a write is
+   * in progress.
+   *
+   * @throws IllegalStateException if this thread is inside its own write (the read function
+   *     opened one and left it open), or if the write that published the even value was this
+   *     thread's: the read function wrote during the pass, and every retry would do it again
+   */
   private long retryStamp() {
     for (int waits = 0; ; waits++) {
       long s = seqAcquire(); // acquire: orders the next pass's data loads after this load
       if ((s & 1) == 0) {
+        // The acquire above read s, published by the release in some close(), whose store of
+        // ~id to `writer` came before that release: this load sees it or a later store (by
+        // a write that started after s, not this thread's: it is here). So ~(my id) means
+        // that the latest completed write is this thread's, and it began at or after the stamp
+        // of the failed pass (s moved past it). This thread was running the read function
+        // then: the function wrote. Not seen when another thread's write completed after it
+        // in the same pass; the next pass that writes is then caught.
+        if (writerOpaque() == ~currentThreadId()) {
+          throw readFunctionWrote();
+        }
         return s;
       }
       if (waits == 0) {
@@ -438,6 +527,27 @@ public final class SeqCount {
       }
       backoff(waits);
     }
+  }
+
+  /**
+   * {@link #retryStamp()} after a pass whose read function threw {@code discarded} on state
+   * that did not validate: if the retry reports misuse instead, {@code discarded} is attached to
+   * that report as suppressed (it is usually the torn-state symptom of the same misuse).
+   */
+  private long retryStampAfter(Throwable discarded) {
+    try {
+      return retryStamp();
+    } catch (IllegalStateException e) {
+      e.addSuppressed(discarded);
+      throw e;
+    }
+  }
+
+  private static IllegalStateException readFunctionWrote() {
+    return new IllegalStateException(
+        "SeqCount read function wrote to the same counter: this thread started and closed a"
+            + " write during the read's pass, so the pass cannot validate and every retry would"
+            + " write again; a read function must not write: write before or after the read");
   }
 
   /**
@@ -468,17 +578,21 @@ public final class SeqCount {
     } else {
       SEQ.setOpaque(this, s + 1); // opaque: atomic, no ordering; the fence below orders it
     }
-    writer = Thread.currentThread();
+    Thread me = Thread.currentThread();
+    long id = me.getId(); // not deprecated in the Java 17 API we compile to
+    // Opaque: atomic for a long; no ordering needed: only this thread compares `writer` with
+    // its own id, and other threads read it only to learn that it is not theirs.
+    WRITER.setOpaque(this, id);
     // Store-store: the odd value must be visible no later than any data store that follows
     // (a reader that sees new data must re-read an odd or later seq). Release semantics on the
     // odd store would order the wrong side (earlier accesses before it); storeStoreFence orders
     // it before the later stores. Free on x86 (TSO), `dmb ishst` on AArch64.
     VarHandle.storeStoreFence();
-    return new WriteGuard(this, s + 1, Thread.currentThread());
+    return new WriteGuard(this, s + 1, me, id);
   }
 
   private IllegalStateException concurrentWriters() {
-    if (writer == Thread.currentThread()) {
+    if (writerOpaque() == currentThreadId()) { // exact for "is it me?", see checkNotWriter
       return new IllegalStateException(
           "SeqCount write is not reentrant: this thread is already writing;"
               + " close its WriteGuard before writing again");
@@ -500,19 +614,25 @@ public final class SeqCount {
               + " close it on the thread that called write()");
     }
     g.closed = true;
-    if (writer != me || seqOpaque() != g.stamp) {
+    if (writerOpaque() != g.threadId || seqOpaque() != g.stamp) {
       // Another thread started a write that overlapped this one (possible only without the
       // exact check): seq or `writer` moved under us. Publish an even value anyway so that
-      // the counter is not left odd, and report the broken single-writer promise.
-      writer = null;
+      // the counter is not left odd, and report the broken single-writer promise. `writer`
+      // becomes 0 (nobody): the latest write is no single thread's.
+      WRITER.setOpaque(this, 0L); // ordered before the even value by the release below
       SEQ.setRelease(this, (seqOpaque() | 1) + 1);
       throw new IllegalStateException(
           "concurrent writers on a SeqCount: another thread wrote while this write was in"
               + " progress; a SeqCount allows one writer at a time (use SeqLock for several"
               + " writers)");
     }
-    writer = null;
-    SEQ.setRelease(this, g.stamp + 1); // release: the data stores before the even value
+    // ~id: "this thread closed the latest write". Not a Thread reference, so that a counter
+    // does not keep its last writer's Thread object reachable. Opaque (atomic long); the
+    // release below orders it before the even value, so a reader that acquires that value
+    // sees it (retryStamp relies on this). It replaces the earlier store of id, so the same
+    // two stores per write as before: no store and no fence added to the write path.
+    WRITER.setOpaque(this, ~g.threadId);
+    SEQ.setRelease(this, g.stamp + 1); // release: data and `writer` stores before the even value
   }
 
   /**
@@ -543,14 +663,16 @@ public final class SeqCount {
     private final SeqCount count;
     private final long stamp;
     private final Thread thread;
+    private final long threadId; // thread.getId(), taken once by write()
     // Plain: a guard is used by the thread that wrote; a close from another thread is rejected
     // before this flag is set, and the flag only turns misuse into the right exception.
     private boolean closed;
 
-    WriteGuard(SeqCount count, long stamp, Thread thread) {
+    WriteGuard(SeqCount count, long stamp, Thread thread, long threadId) {
       this.count = count;
       this.stamp = stamp;
       this.thread = thread;
+      this.threadId = threadId;
     }
 
     /**
