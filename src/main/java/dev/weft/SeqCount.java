@@ -128,7 +128,9 @@ public final class SeqCount {
    * write, stored before the release of the even value; 0 before any write and after a detected
    * overlap. The same two stores per write as when the field held the Thread and was cleared at
    * close: the fix for the read-function-writes livelock (issue 18) added no store and no fence
-   * to the write path, only a load of the thread's id. All accesses are opaque: a long must not
+   * to the write path, only a load of the thread's id; and a long store has none of the GC
+   * barriers of a reference store (JMH write_weftSeqCount got faster under G1, see
+   * docs/seqlock.md). All accesses are opaque: a long must not
    * tear (JLS 17.7), and a thread always sees its own latest store; ordering, where needed, comes
    * from the seq accesses around them. Two questions are asked of it:
    *  - "Am I inside my own write?" (a read while this thread writes, write() reentrancy): value
