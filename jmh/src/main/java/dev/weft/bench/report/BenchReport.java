@@ -22,6 +22,15 @@ import java.nio.file.Paths;
  * are weft's, all others are alternatives; results are compared within one benchmark class, one
  * mode, one parameter combination, one thread count and one group role; ratios are computed
  * only between results of the same JSON file.
+ *
+ * <p>Thread sweeps ({@code jmh-t<T>*.json}, from {@code run-benchmarks.sh THREADS=...} or
+ * {@code run-scaling.sh}) get line charts of score against threads (logarithmic when the
+ * scores span more than 20&times;), a table of weft ÷ each alternative at the highest thread
+ * count measured, each variant's scaling (its speed there ÷ its speed at the lowest count),
+ * and a summary of all of them after the goals. A benchmark that ran on one thread in a fork
+ * with {@code -XX:ActiveProcessorCount=N} counts as running on N threads (how {@code
+ * run-scaling.sh} sweeps {@code Parallel} and parallel streams, which size themselves by the
+ * processors the JVM sees).
  */
 public final class BenchReport {
   private BenchReport() {}

@@ -12,7 +12,9 @@ import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.CategoryAxis;
 import org.jfree.chart.axis.CategoryLabelPositions;
+import org.jfree.chart.axis.LogAxis;
 import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.axis.ValueAxis;
 import org.jfree.chart.plot.CategoryPlot;
 import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.chart.renderer.category.StandardBarPainter;
@@ -99,7 +101,10 @@ final class Charts {
   }
 
   /**
-   * A line chart of score against thread count, one line per variant, with error bars.
+   * A line chart of score against thread count, one line per variant, with error bars. When
+   * the scores span more than {@value #LOG_SPAN}&times; (a lock that collapses under contention
+   * next to one that holds up, or throughput that grows 16-fold), the value axis is
+   * logarithmic, so that every line stays readable; the subtitle then says so.
    *
    * @param data row key = variant, column key = thread count (as text, in order)
    */
@@ -112,8 +117,19 @@ final class Charts {
       Set<String> weftVariants)
       throws IOException {
     CategoryAxis x = new CategoryAxis("threads");
-    NumberAxis y = new NumberAxis(valueAxis);
-    y.setAutoRangeIncludesZero(true);
+    boolean log = logScale(data);
+    ValueAxis y;
+    if (log) {
+      LogAxis axis = new LogAxis(valueAxis + " (log scale)");
+      axis.setBase(10);
+      axis.setSmallestValue(smallestMean(data) / 2);
+      y = axis;
+      clampErrors(data);
+    } else {
+      NumberAxis axis = new NumberAxis(valueAxis);
+      axis.setAutoRangeIncludesZero(true);
+      y = axis;
+    }
     StatisticalLineAndShapeRenderer renderer = new StatisticalLineAndShapeRenderer(true, true);
     renderer.setErrorIndicatorPaint(Color.BLACK);
     List<?> rows = data.getRowKeys();
@@ -126,11 +142,80 @@ final class Charts {
       renderer.setSeriesStroke(i, new BasicStroke(weft ? 3.0f : 1.6f));
     }
     CategoryPlot plot = new CategoryPlot(data, x, y, renderer);
-    range(y, data);
+    if (log) {
+      double top = 0;
+      for (int r = 0; r < data.getRowCount(); r++) {
+        for (int c = 0; c < data.getColumnCount(); c++) {
+          Number mean = data.getMeanValue(r, c);
+          Number sd = data.getStdDevValue(r, c);
+          if (mean != null) {
+            top = Math.max(top, mean.doubleValue() + (sd == null ? 0 : sd.doubleValue()));
+          }
+        }
+      }
+      y.setRange(smallestMean(data) / 2, top * 1.5);
+    } else {
+      range((NumberAxis) y, data);
+    }
     style(plot);
     JFreeChart chart = new JFreeChart(title, titleFont(), plot, true);
-    finish(chart, subtitle);
+    finish(chart, log ? (subtitle.isEmpty() ? "" : subtitle + "  ") + "(log scale)" : subtitle);
     ChartUtils.saveChartAsPNG(file.toFile(), chart, 860, 520);
+  }
+
+  /** Highest over lowest mean above which a line chart's value axis is logarithmic. */
+  static final double LOG_SPAN = 20;
+
+  /** True if the positive means span more than {@link #LOG_SPAN} (and none is zero or less). */
+  static boolean logScale(DefaultStatisticalCategoryDataset data) {
+    double lo = Double.POSITIVE_INFINITY;
+    double hi = 0;
+    for (int r = 0; r < data.getRowCount(); r++) {
+      for (int c = 0; c < data.getColumnCount(); c++) {
+        Number mean = data.getMeanValue(r, c);
+        if (mean == null || Double.isNaN(mean.doubleValue())) {
+          continue;
+        }
+        double m = mean.doubleValue();
+        if (m <= 0) {
+          return false; // a logarithmic axis cannot show it
+        }
+        lo = Math.min(lo, m);
+        hi = Math.max(hi, m);
+      }
+    }
+    return hi > 0 && hi / lo > LOG_SPAN;
+  }
+
+  private static double smallestMean(DefaultStatisticalCategoryDataset data) {
+    double lo = Double.POSITIVE_INFINITY;
+    for (int r = 0; r < data.getRowCount(); r++) {
+      for (int c = 0; c < data.getColumnCount(); c++) {
+        Number mean = data.getMeanValue(r, c);
+        if (mean != null && mean.doubleValue() > 0) {
+          lo = Math.min(lo, mean.doubleValue());
+        }
+      }
+    }
+    return Double.isInfinite(lo) ? 1 : lo;
+  }
+
+  /**
+   * On a logarithmic axis an error bar reaching zero or below cannot be drawn: such errors are
+   * cut to 90% of the mean (the bar then spans a factor of 10 below it, far wider than any
+   * meaningful interval).
+   */
+  private static void clampErrors(DefaultStatisticalCategoryDataset data) {
+    for (int r = 0; r < data.getRowCount(); r++) {
+      for (int c = 0; c < data.getColumnCount(); c++) {
+        Number mean = data.getMeanValue(r, c);
+        Number sd = data.getStdDevValue(r, c);
+        if (mean != null && sd != null && sd.doubleValue() >= 0.9 * mean.doubleValue()) {
+          data.add(mean.doubleValue(), 0.9 * mean.doubleValue(), data.getRowKey(r),
+              data.getColumnKey(c));
+        }
+      }
+    }
   }
 
   /**

@@ -21,11 +21,14 @@ import java.util.regex.PatternSyntaxException;
  * <ol>
  *   <li>class: regex found in the benchmark class's simple name ({@code SpinLockBench})
  *   <li>metric: {@code ratio} (weft's speed over the alternative's: above 1 = weft faster, in
- *       every mode), {@code alloc} (weft's {@code gc.alloc.rate.norm} in B/op, needs {@code
- *       -prof gc}) or {@code manual} (not a JMH number: listed, not evaluated)
+ *       every mode), {@code scaling} (weft's speed at the point the where column selects, over
+ *       the same variant's speed at the lowest thread count of the thread sweep: 14 means 14
+ *       times the total throughput; only sweep runs, {@code jmh-t<T>*.json}), {@code alloc}
+ *       (weft's {@code gc.alloc.rate.norm} in B/op, needs {@code -prof gc}) or {@code manual}
+ *       (not a JMH number: listed, not evaluated)
  *   <li>weft: regex found in the weft variant's name (names start with {@code weft})
  *   <li>alternative: regex found in the alternatives' names; where several match at one
- *       point, weft is compared with the best of them; {@code -} for alloc and manual
+ *       point, weft is compared with the best of them; {@code -} for scaling, alloc and manual
  *   <li>where: {@code ;}-separated {@code name=regex} conditions on {@code threads}, {@code
  *       role} (of an {@code @Group} method), {@code mode} or any {@code @Param} name (names
  *       case-insensitive, values matched whole and case-insensitively); {@code *} for all
@@ -38,9 +41,9 @@ import java.util.regex.PatternSyntaxException;
  *
  * @param line line number in the file
  * @param benchClass class regex
- * @param metric ratio, alloc or manual
+ * @param metric ratio, scaling, alloc or manual
  * @param weft weft variant regex
- * @param alternative alternative regex, null for alloc and manual
+ * @param alternative alternative regex, null for scaling, alloc and manual
  * @param where conditions, name (lower case) to value regex
  * @param op the comparison
  * @param target the target value
@@ -76,7 +79,7 @@ record Goal(
 
   /** The condition in words, e.g. {@code ratio >= 1.30}. */
   String condition() {
-    String what = "alloc".equals(metric) ? "B/op" : "ratio";
+    String what = "alloc".equals(metric) ? "B/op" : "scaling".equals(metric) ? "scaling" : "ratio";
     if ("manual".equals(metric)) {
       return "(not a JMH number)";
     }
@@ -127,8 +130,9 @@ record Goal(
               + " target, description), found " + c.length);
     }
     String metric = c[1].strip().toLowerCase(Locale.ROOT);
-    if (!List.of("ratio", "alloc", "manual").contains(metric)) {
-      throw new IllegalArgumentException("metric must be ratio, alloc or manual: " + c[1]);
+    if (!List.of("ratio", "scaling", "alloc", "manual").contains(metric)) {
+      throw new IllegalArgumentException(
+          "metric must be ratio, scaling, alloc or manual: " + c[1]);
     }
     String op = c[5].strip();
     if (!List.of(">=", "<=", "report").contains(op)) {

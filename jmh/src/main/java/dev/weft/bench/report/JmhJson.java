@@ -25,6 +25,7 @@ final class JmhJson {
   private static final Pattern REPEAT = Pattern.compile("-r(\\d+)(?=[-.])");
   private static final Pattern SWEEP = Pattern.compile("-t(\\d+)(?=[-.])");
   private static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z_$][A-Za-z0-9_$]*");
+  private static final Pattern PROCESSORS = Pattern.compile("-XX:ActiveProcessorCount=(\\d+)");
 
   /** The pseudo-parameter that holds a benchmark's scenario (see {@link #normalise}). */
   static final String SCENARIO = "scenario";
@@ -128,6 +129,9 @@ final class JmhJson {
     String benchClass = owner.substring(owner.lastIndexOf('.') + 1);
     String mode = str(b, "mode");
     int threads = b.has("threads") ? b.get("threads").getAsInt() : 1;
+    if (threads == 1) {
+      threads = processors(b, threads);
+    }
     Map<String, String> params = new TreeMap<>();
     if (b.has("params") && b.get("params").isJsonObject()) {
       for (Map.Entry<String, JsonElement> p : b.getAsJsonObject("params").entrySet()) {
@@ -162,6 +166,31 @@ final class JmhJson {
         out.add(metric(run, benchClass, variant, role, mode, threads, frozen, r.getValue(), alloc));
       }
     }
+  }
+
+  /**
+   * The thread count of a benchmark that JMH ran on one thread in a fork limited to {@code N}
+   * processors ({@code -XX:ActiveProcessorCount=N} among the fork's JVM arguments): {@code N},
+   * because such a benchmark spreads its work over the processors the JVM sees ({@code
+   * Parallel.map}, parallel streams, pools sized by {@code availableProcessors()}); this is
+   * how {@code jmh/run-scaling.sh} sweeps them. Otherwise {@code threads}.
+   */
+  static int processors(JsonObject b, int threads) {
+    if (!b.has("jvmArgs") || !b.get("jvmArgs").isJsonArray()) {
+      return threads;
+    }
+    int found = threads;
+    for (JsonElement a : b.getAsJsonArray("jvmArgs")) {
+      Matcher m = PROCESSORS.matcher(a.getAsString());
+      if (m.matches()) {
+        try {
+          found = Integer.parseInt(m.group(1)); // the last one wins, as in the JVM
+        } catch (NumberFormatException e) {
+          return threads; // not a count the JVM would accept either
+        }
+      }
+    }
+    return found > 0 ? found : threads;
   }
 
   /**

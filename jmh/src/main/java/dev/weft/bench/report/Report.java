@@ -38,6 +38,8 @@ final class Report {
   private final Map<String, String> machine = new LinkedHashMap<>();
   private String machineText = "";
   private final StringBuilder md = new StringBuilder();
+  /** Rows of the scaling summary: class, point, threads, weft variant, ratios, its scaling. */
+  private final List<String[]> summary = new ArrayList<>();
   private int chartCount;
 
   Report(Path dir, Path goalsFile) {
@@ -57,6 +59,7 @@ final class Report {
     }
     header();
     goals();
+    int summaryAt = md.length();
     List<Result> main = all.stream().filter(r -> !r.run().sweep()).collect(Collectors.toList());
     List<Result> sweep = all.stream().filter(r -> r.run().sweep()).collect(Collectors.toList());
     Set<String> classes = new TreeSet<>();
@@ -74,6 +77,9 @@ final class Report {
       for (String mode : modes(cs)) {
         scaling(c, mode, filter(cs, r -> r.mode().equals(mode)));
       }
+    }
+    if (!summary.isEmpty()) {
+      md.insert(summaryAt, summary());
     }
     footer();
     Path out = dir.resolve("REPORT.md");
@@ -219,6 +225,15 @@ final class Report {
         // The class is part of the label: a goal's class regex may match several classes
         // (LazyBench and LazyJdk25Bench), whose rows must not be merged like repeats.
         String where = w.benchClass() + "." + w.variant() + " @ " + describeKey(w.key());
+        if ("scaling".equals(g.metric())) {
+          Result base = sweep ? sweepBase(w) : null;
+          if (base != null) {
+            measured.computeIfAbsent(where, k -> new ArrayList<>()).add(new double[] {scaling(w, base)});
+            against.computeIfAbsent(where, k -> new TreeSet<>())
+                .add("its speed at " + base.threads() + (base.threads() == 1 ? " thread" : " threads"));
+          }
+          continue;
+        }
         if ("alloc".equals(g.metric())) {
           if (!Double.isNaN(w.allocBytesPerOp())) {
             measured.computeIfAbsent(where, k -> new ArrayList<>())
@@ -428,6 +443,7 @@ final class Report {
       List<String> paramNames = paramNames(rs);
       boolean roles = rs.stream().anyMatch(r -> !r.role().isEmpty());
       scoreTable(rs, variants, weft, alts, paramNames, roles, index(rs), unit);
+      topTables(cls, rs, variants, weft, alts, paramNames, roles);
       // One line chart per parameter combination and role.
       Map<Result.Key, List<Result>> byCurve = new TreeMap<>(keyOrder());
       for (Result r : rs) {
@@ -464,6 +480,145 @@ final class Report {
             .append(name).append(")\n");
       }
     }
+  }
+
+  /**
+   * The sweep's verdict at its highest thread count: weft ÷ each alternative there, and each
+   * variant's scaling (its speed there ÷ its speed at the lowest thread count measured).
+   */
+  private void topTables(String cls, List<Result> rs, List<String> variants, List<String> weft,
+      Set<String> alts, List<String> paramNames, boolean roles) {
+    int top = rs.stream().mapToInt(Result::threads).max().orElse(0);
+    int low = rs.stream().mapToInt(Result::threads).min().orElse(0);
+    if (top <= low) {
+      return;
+    }
+    Map<Result.Key, Map<String, List<Result>>> atTop =
+        index(filter(rs, r -> r.threads() == top));
+    String t = top + (top == 1 ? " thread" : " threads");
+    if (!weft.isEmpty() && !alts.isEmpty()) {
+      md.append("\nAt ").append(t).append(" (the highest measured), weft ÷ each alternative")
+          .append(" (speed ratio, above 1.00× = weft faster):\n\n");
+      List<String> head = keyHead(paramNames, roles);
+      head.remove("threads");
+      head.add("weft variant");
+      for (String a : alts) {
+        head.add("÷ " + label(rs, a));
+      }
+      tableHead(head);
+      for (Map.Entry<Result.Key, Map<String, List<Result>>> e : atTop.entrySet()) {
+        for (String w : weft) {
+          List<Result> wr = e.getValue().get(w);
+          if (wr == null) {
+            continue;
+          }
+          List<String> line = keyCells(e.getKey(), paramNames, roles);
+          line.remove(paramNames.size()); // the threads column: all are at the top count
+          line.add(w);
+          List<String> versus = new ArrayList<>();
+          for (String a : alts) {
+            String r = ratioCell(wr, x -> x.variant().equals(a), false);
+            line.add(r);
+            if (!r.equals("—")) {
+              versus.add(label(rs, a) + " " + r);
+            }
+          }
+          tableRow(line);
+          String point = describePoint(e.getKey().params(), -1);
+          if (!e.getKey().role().isEmpty()) {
+            point += (point.isEmpty() ? "" : ", ") + "role " + e.getKey().role();
+          }
+          summary.add(new String[] {cls, point.isEmpty() ? "—" : point, Integer.toString(top), w,
+              versus.isEmpty() ? "—" : String.join(", ", versus), scalingCell(wr)});
+        }
+      }
+    }
+    md.append("\nScaling: each variant's speed at ").append(t).append(" ÷ its speed at the")
+        .append(" lowest thread count measured (").append(low).append("; for a throughput,")
+        .append(" how many times the total work per second grew):\n\n");
+    List<String> head = keyHead(paramNames, roles);
+    head.remove("threads");
+    for (String v : variants) {
+      head.add(label(rs, v));
+    }
+    tableHead(head);
+    for (Map.Entry<Result.Key, Map<String, List<Result>>> e : atTop.entrySet()) {
+      List<String> line = keyCells(e.getKey(), paramNames, roles);
+      line.remove(paramNames.size());
+      for (String v : variants) {
+        line.add(scalingCell(e.getValue().get(v)));
+      }
+      tableRow(line);
+    }
+  }
+
+  /** Mean [range] of the results' scaling over their repeats, with the base thread count. */
+  private String scalingCell(List<Result> l) {
+    if (l == null) {
+      return "—";
+    }
+    List<Double> values = new ArrayList<>();
+    Set<Integer> bases = new TreeSet<>();
+    for (Result r : l) {
+      Result base = sweepBase(r);
+      if (base != null) {
+        values.add(scaling(r, base));
+        bases.add(base.threads());
+      }
+    }
+    if (values.isEmpty()) {
+      return "—";
+    }
+    return range(values, true) + " from " + bases.stream().map(String::valueOf).collect(Collectors.joining("/"));
+  }
+
+  /**
+   * The same variant at the lowest thread count of the sweep (same class, mode, parameters,
+   * role and repeat), or null if there is none below {@code r}'s.
+   */
+  private Result sweepBase(Result r) {
+    Result base = null;
+    for (Result b : all) {
+      if (b.run().sweep() && b.run().repeat() == r.run().repeat()
+          && b.benchClass().equals(r.benchClass()) && b.variant().equals(r.variant())
+          && b.mode().equals(r.mode()) && b.params().equals(r.params())
+          && b.role().equals(r.role()) && b.threads() < r.threads()
+          && Units.convertible(b.unit(), r.unit())
+          && (base == null || b.threads() < base.threads())) {
+        base = b;
+      }
+    }
+    return base;
+  }
+
+  /**
+   * How many times the total speed grew from {@code base} to {@code r}: for throughput (the
+   * sum over all threads) the ratio of the scores; for a time per operation (per thread) the
+   * inverse ratio times the ratio of the thread counts.
+   */
+  static double scaling(Result r, Result base) {
+    double speed = Units.speedRatio(r.mode(), r.score(), base.scoreIn(r.unit()));
+    return Units.higherIsBetter(r.mode()) ? speed : speed * r.threads() / base.threads();
+  }
+
+  /** The summary of every sweep at its highest thread count, placed after the goals. */
+  private String summary() {
+    StringBuilder s = new StringBuilder();
+    s.append("\n## Scaling at the highest thread count\n\n")
+        .append("From the thread sweep (`jmh-t<T>*.json`): at each benchmark's highest thread")
+        .append(" count, weft ÷ each alternative (speed ratio, above 1.00× = weft faster), and")
+        .append(" weft's own scaling (its speed there ÷ its speed at the lowest thread count")
+        .append(" measured). Details, and every variant's scaling, under each class below.\n\n");
+    s.append("| Benchmark | Point | Threads | weft variant | weft ÷ alternative | weft scaling |\n");
+    s.append("|---|---|---|---|---|---|\n");
+    for (String[] row : summary) {
+      List<String> cells = new ArrayList<>();
+      for (String c : row) {
+        cells.add(cell(c));
+      }
+      s.append("| ").append(String.join(" | ", cells)).append(" |\n");
+    }
+    return s.toString();
   }
 
   private void scoreTable(List<Result> rs, List<String> variants, List<String> weft,

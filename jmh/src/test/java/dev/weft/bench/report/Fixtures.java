@@ -13,19 +13,30 @@ final class Fixtures {
   static String bench(
       String name, String mode, int threads, Map<String, String> params, double score,
       double error, String unit, String secondary) {
+    return bench(name, mode, threads, params, score, error, unit, secondary, List.of());
+  }
+
+  /** One benchmark entry whose fork ran with these JVM arguments. */
+  static String bench(
+      String name, String mode, int threads, Map<String, String> params, double score,
+      double error, String unit, String secondary, List<String> jvmArgs) {
+    StringBuilder args = new StringBuilder();
+    for (String a : jvmArgs) {
+      args.append(args.length() == 0 ? "" : ",").append('"').append(a).append('"');
+    }
     StringBuilder p = new StringBuilder();
     params.forEach((k, v) -> p.append(p.length() == 0 ? "" : ",").append('"').append(k)
         .append("\":\"").append(v).append('"'));
     return String.format(Locale.ROOT,
         "{\"jmhVersion\":\"1.37\",\"benchmark\":\"dev.weft.bench.%s\",\"mode\":\"%s\","
-            + "\"threads\":%d,\"forks\":1,\"jvm\":\"/bin/java\",\"jvmArgs\":[],"
+            + "\"threads\":%d,\"forks\":1,\"jvm\":\"/bin/java\",\"jvmArgs\":[%s],"
             + "\"jdkVersion\":\"17.0.15\",\"vmName\":\"OpenJDK 64-Bit Server VM\","
             + "\"vmVersion\":\"17.0.15+6\",\"warmupIterations\":2,\"warmupTime\":\"1 s\","
             + "\"warmupBatchSize\":1,\"measurementIterations\":3,\"measurementTime\":\"1 s\","
             + "\"measurementBatchSize\":1%s,"
             + "\"primaryMetric\":{\"score\":%s,\"scoreError\":%s,\"scoreUnit\":\"%s\"},"
             + "\"secondaryMetrics\":{%s}}",
-        name, mode, threads, params.isEmpty() ? "" : ",\"params\":{" + p + "}",
+        name, mode, threads, args, params.isEmpty() ? "" : ",\"params\":{" + p + "}",
         num(score), num(error), unit, secondary);
   }
 

@@ -58,4 +58,13 @@ class GoalTest {
     assertThat(goals).exists();
     assertThat(Goal.read(goals)).hasSizeGreaterThan(15);
   }
+
+  @Test
+  void theCheckedInScalingGoalsFileParses() throws IOException {
+    List<Goal> goals = Goal.read(Paths.get("scaling-goals.tsv"));
+    assertThat(goals).hasSizeGreaterThan(10);
+    assertThat(goals).anyMatch(g -> g.metric().equals("scaling") && g.judged());
+    assertThat(goals.stream().filter(g -> g.metric().equals("scaling")).findFirst().orElseThrow()
+        .condition()).isEqualTo("scaling ≥ 12.00×");
+  }
 }

@@ -107,4 +107,23 @@ class JmhJsonTest {
     assertThatThrownBy(() -> JmhJson.read(f)).isInstanceOf(IOException.class)
         .hasMessageContaining("expected an array");
   }
+
+  @Test
+  void aForkLimitedToNProcessorsOnOneThreadCountsAsNThreads() throws IOException {
+    Path f = dir.resolve("jmh-t8-parallel.json");
+    Files.writeString(f, Fixtures.array(
+        Fixtures.bench("ParallelBench.weft", "thrpt", 1, Map.of("n", "1000"), 9, 1, "ops/s", "",
+            List.of("-XX:+UseG1GC", "-XX:ActiveProcessorCount=8")),
+        Fixtures.bench("LockScalingBench.shared", "thrpt", 4, Map.of("lock", "SpinLock"), 9, 1,
+            "ops/us", "", List.of("-XX:ActiveProcessorCount=8")),
+        Fixtures.bench("ParallelBench.sequential", "thrpt", 1, Map.of("n", "1000"), 9, 1, "ops/s",
+            "", List.of("-XX:ActiveProcessorCount=oops"))));
+    List<Result> rs = JmhJson.read(f).results();
+    // One benchmark thread spreading its work over the 8 processors the fork saw: 8.
+    assertThat(rs.get(0).threads()).isEqualTo(8);
+    assertThat(rs.get(0).run().sweep()).isTrue();
+    // JMH's own thread count wins when it is more than one; an unparsable count is ignored.
+    assertThat(rs.get(1).threads()).isEqualTo(4);
+    assertThat(rs.get(2).threads()).isEqualTo(1);
+  }
 }

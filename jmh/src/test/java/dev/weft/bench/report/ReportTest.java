@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import javax.imageio.ImageIO;
+import org.jfree.data.statistics.DefaultStatisticalCategoryDataset;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -174,5 +175,88 @@ class ReportTest {
     assertThat(Report.groups(List.of("weftSpinLock", "weftTicketLock", "reentrantLock")))
         .containsExactly(List.of("weftSpinLock", "weftTicketLock", "reentrantLock"));
     assertThat(Report.groups(List.of("a", "b"))).containsExactly(List.of("a", "b"));
+  }
+
+  private static String lock(String kind, int threads, double score) {
+    return Fixtures.bench("LockScalingBench.shared", "thrpt", threads, Map.of("lock", kind), score,
+        score / 10, "ops/us", "");
+  }
+
+  private static String par(String method, int cpus, double score) {
+    return Fixtures.bench("ParallelBench." + method, "thrpt", 1, Map.of("n", "1000000"), score,
+        score / 10, "ops/s", "", List.of("-XX:+UseG1GC", "-XX:ActiveProcessorCount=" + cpus));
+  }
+
+  /** A thread sweep as jmh/run-scaling.sh writes it, at 1, 4 and 16 threads. */
+  private void sweepFixture() throws IOException {
+    Files.writeString(dir.resolve("jmh-t1.json"), Fixtures.array(
+        lock("SpinLock", 1, 100), lock("ReentrantLock", 1, 50), lock("synchronized", 1, 80)));
+    Files.writeString(dir.resolve("jmh-t4.json"), Fixtures.array(
+        lock("SpinLock", 4, 40), lock("ReentrantLock", 4, 20), lock("synchronized", 4, 10)));
+    Files.writeString(dir.resolve("jmh-t16.json"), Fixtures.array(
+        lock("SpinLock", 16, 30), lock("ReentrantLock", 16, 7.5), lock("synchronized", 16, 4)));
+    Files.writeString(dir.resolve("jmh-t1-parallel.json"), Fixtures.array(
+        par("weft", 1, 10), par("parallelStream", 1, 10), par("sequential", 1, 10)));
+    Files.writeString(dir.resolve("jmh-t4-parallel.json"), Fixtures.array(
+        par("weft", 4, 38), par("parallelStream", 4, 30)));
+    Files.writeString(dir.resolve("jmh-t16-parallel.json"), Fixtures.array(
+        par("weft", 16, 120), par("parallelStream", 16, 100), par("sequential", 16, 10)));
+    Files.writeString(dir.resolve("machine.txt"), "date: 2026-12-03 21:00 UTC\n"
+        + "profile: scaling (device)\ncpu: Test CPU\ncores: 16\n");
+    Files.writeString(dir.resolve("goals.tsv"), String.join("\n",
+        "^LockScaling\tratio\t^weftSpinLock$\t^reentrantLock$\t*\t>=\t1.0\tspin at every count",
+        "Parallel\tratio\t^weft$\t^sequential$\tthreads=16\t>=\t10\tten times sequential",
+        "Parallel\tscaling\t^weft$\t-\tthreads=16\t>=\t14\tparallel scales",
+        "^LockScaling\tscaling\t^weftSpinLock$\t-\tthreads=16\treport\t\tspin scaling") + "\n");
+  }
+
+  @Test
+  void aSweepGetsRatiosAndScalingAtItsHighestThreadCountAndASummary() throws IOException {
+    sweepFixture();
+    String md = Files.readString(new Report(dir, dir.resolve("goals.tsv")).write());
+    // Summary after the goals: weft / each alternative at 16 threads, and weft's own scaling.
+    assertThat(md.indexOf("## Scaling at the highest thread count"))
+        .isGreaterThan(md.indexOf("## Goals")).isLessThan(md.indexOf("## LockScalingBench"));
+    assertThat(line(md, "| LockScalingBench | scenario=shared | 16 | weftSpinLock |"))
+        .contains("reentrantLock 4.00×, synchronized 7.50×").contains("| 0.30× from 1 |");
+    // Parallel: the thread count is the processors the fork saw; sequential only at 1 and 16.
+    assertThat(line(md, "| ParallelBench | n=1000000 | 16 | weft |"))
+        .contains("parallelStream 1.20×").contains("sequential 12.00×").contains("| 12.00× from 1 |");
+    // Per class: the ratio table at the top count and every variant's scaling.
+    assertThat(md).contains("At 16 threads (the highest measured), weft ÷ each alternative");
+    assertThat(line(md, "| 1000000 | weft | 1.20× | 12.00× |")).isNotNull();
+    assertThat(line(md, "| shared | weftSpinLock | 4.00× | 7.50× |")).isNotNull();
+    assertThat(line(md, "| shared | 0.30× from 1 | 0.15× from 1 | 0.05× from 1 |")).isNotNull();
+    assertThat(line(md, "| 1000000 | 12.00× from 1 | 10.00× from 1 | 1.00× from 1 |")).isNotNull();
+    // Goals on the sweep: ratios per thread count, and scaling from the lowest count.
+    assertThat(md.lines().filter(l -> l.contains("| spin at every count |")).count()).isEqualTo(3);
+    assertThat(line(md, "| spin at every count |", "16 threads")).contains("4.00× vs reentrantLock")
+        .contains("**MET**");
+    assertThat(line(md, "| ten times sequential |")).contains("12.00× vs sequential")
+        .contains("**MET**");
+    assertThat(line(md, "| parallel scales |")).contains("12.00× vs its speed at 1 thread")
+        .contains("scaling ≥ 14.00×").contains("**MISSED**");
+    assertThat(line(md, "| spin scaling |")).contains("0.30×").contains("reported");
+    // One line chart per curve (the locks' scores span 4 to 100: that one is logarithmic).
+    try (Stream<Path> s = Files.list(dir.resolve("charts"))) {
+      assertThat(s.map(p -> p.getFileName().toString()).filter(n -> n.contains("scaling")))
+          .hasSize(2);
+    }
+  }
+
+  @Test
+  void lineChartsGoLogarithmicOnlyWhenTheScoresSpanMoreThanTwentyTimes() {
+    DefaultStatisticalCategoryDataset wide = new DefaultStatisticalCategoryDataset();
+    wide.add(100, 5, "a", "1");
+    wide.add(2, 3, "a", "16");
+    assertThat(Charts.logScale(wide)).isTrue();
+    DefaultStatisticalCategoryDataset narrow = new DefaultStatisticalCategoryDataset();
+    narrow.add(100, 5, "a", "1");
+    narrow.add(10, 3, "a", "16");
+    assertThat(Charts.logScale(narrow)).isFalse();
+    DefaultStatisticalCategoryDataset zero = new DefaultStatisticalCategoryDataset();
+    zero.add(100, 5, "a", "1");
+    zero.add(0, 0, "a", "16");
+    assertThat(Charts.logScale(zero)).isFalse();
   }
 }
