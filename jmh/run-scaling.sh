@@ -310,7 +310,7 @@ do_run() {
   {
     echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "profile: scaling ($profile)"
-    echo "settings: ${main_settings[*]} -bm thrpt -tu us -t T; Parallel: ${par_settings[*]} -bm thrpt -tu s -t 1 -jvmArgsAppend -XX:ActiveProcessorCount=T"
+    echo "settings: ${main_settings[*]} -bm thrpt -tu us -t T -jvmArgsAppend -XX:+UseG1GC; Parallel: ${par_settings[*]} -bm thrpt -tu s -t 1 -jvmArgsAppend '-XX:+UseG1GC -XX:ActiveProcessorCount=T'"
     echo "host: $(hostname 2>/dev/null || echo unknown)"
     echo "cpu: ${cpu:-unknown}"
     echo "cores: $cores"

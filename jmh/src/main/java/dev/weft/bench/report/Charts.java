@@ -5,6 +5,9 @@ import java.awt.Color;
 import java.awt.Font;
 import java.awt.Paint;
 import java.io.IOException;
+import java.text.FieldPosition;
+import java.text.NumberFormat;
+import java.text.ParsePosition;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
@@ -123,6 +126,7 @@ final class Charts {
       LogAxis axis = new LogAxis(valueAxis + " (log scale)");
       axis.setBase(10);
       axis.setSmallestValue(smallestMean(data) / 2);
+      axis.setNumberFormatOverride(new Plain()); // 0.0063, not 10^-2.2
       y = axis;
       clampErrors(data);
     } else {
@@ -161,6 +165,26 @@ final class Charts {
     JFreeChart chart = new JFreeChart(title, titleFont(), plot, true);
     finish(chart, log ? (subtitle.isEmpty() ? "" : subtitle + "  ") + "(log scale)" : subtitle);
     ChartUtils.saveChartAsPNG(file.toFile(), chart, 860, 520);
+  }
+
+  /** Tick labels of a logarithmic axis as plain numbers, formatted like the report's tables. */
+  private static final class Plain extends NumberFormat {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public StringBuffer format(double number, StringBuffer to, FieldPosition pos) {
+      return to.append(Report.num(number));
+    }
+
+    @Override
+    public StringBuffer format(long number, StringBuffer to, FieldPosition pos) {
+      return to.append(Report.num(number));
+    }
+
+    @Override
+    public Number parse(String source, ParsePosition pos) {
+      throw new UnsupportedOperationException("tick labels are only written");
+    }
   }
 
   /** Highest over lowest mean above which a line chart's value axis is logarithmic. */
