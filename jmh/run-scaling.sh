@@ -34,7 +34,8 @@
 #   RESULTS_DIR=DIR      the results folder (default results/<date>-<cpu>-<cores>c-jdk17-scaling[-N])
 #   ARCHIVE=FILE.tar.gz  after every JMH run, pack the results folder into FILE (the device returns
 #                        at most 8 files; a run cut short still returns what it measured)
-#   TIME_LIMIT=SECONDS   skip a JMH run that would end after this (default 450 for device, none for quick)
+#   TIME_LIMIT=SECONDS   skip a JMH run that would end after this, by its estimate scaled by how much
+#                        the runs so far overran theirs (default 450 for device, 0 = none for quick)
 #   REPORT=0             do not render the report at the end of `run`
 #   REPORT_JAVA=PATH     the java that renders the report (default: JAVA_HOME, then PATH; needs java.desktop)
 #   VERBOSE=1            show JMH's own output (always in jmh-output.txt)
@@ -51,7 +52,7 @@
 #
 # Device tool (runs in the repository root of a copy of the working tree; carry
 # ["jmh/target/scaling-bundle"], timeout_s 540), one line:
-#   ARCHIVE=$OUT/scaling-results.tar.gz REPORT=0 bash jmh/run-scaling.sh run 2>&1 | tee $OUT/console.txt
+#   set -o pipefail; ARCHIVE=$OUT/scaling-results.tar.gz REPORT=0 bash jmh/run-scaling.sh run 2>&1 | tee $OUT/console.txt
 # then here: tar -xzf <files_at>/scaling-results.tar.gz -C results && jmh/run-scaling.sh report results/<folder>
 set -euo pipefail
 
@@ -344,22 +345,28 @@ do_run() {
   echo "run-scaling: results go to $dir"
 
   local failed=()
+  local estimated_done=0 # the estimates of the JMH runs done so far, to correct the next ones
   run_jmh() { # run_jmh KIND T OUTPUT-JSON ARGS...
     local kind="$1" t="$2" out="$3"
     shift 3
     local est elapsed
     est="$(invocation_estimate "$kind" "$t")"
     elapsed=$((SECONDS - start))
-    if [ "$time_limit" != 0 ] && awk -v e="$elapsed" -v x="$est" -v l="$time_limit" 'BEGIN { exit !(e + x > l) }'; then
-      echo "run-scaling: SKIPPED $out: ${elapsed} s gone, it needs about ${est%.*} s, TIME_LIMIT is $time_limit s" |
+    # Where the runs so far took longer than estimated (slow JVM starts in a sandbox), expect
+    # this one to overrun by as much.
+    est="$(awk -v x="$est" -v e="$elapsed" -v d="$estimated_done" \
+      'BEGIN { f = (d > 0 && e > d) ? e / d : 1; printf "%.0f", x * f }')"
+    if [ "$time_limit" != 0 ] && [ $((elapsed + est)) -gt "$time_limit" ]; then
+      echo "run-scaling: SKIPPED $out: ${elapsed} s gone, it needs about ${est} s, TIME_LIMIT is $time_limit s" |
         tee -a "$dir/machine.txt"
       failed+=("$out (skipped: time)")
       return
     fi
+    estimated_done="$(awk -v a="$estimated_done" -v b="$(invocation_estimate "$kind" "$t")" 'BEGIN { print a + b }')"
     local cmd=("$java" "${host_opts[@]}" -jar "$jar" "$@" -foe true -rf json -rff "$dir/$out")
     printf ' %q' "${cmd[@]}" >>"$dir/machine.txt"
     echo >>"$dir/machine.txt"
-    echo "run-scaling: [${elapsed} s] $out (about ${est%.*} s)"
+    echo "run-scaling: [${elapsed} s] $out (about ${est} s)"
     local ok=0
     if [ "${VERBOSE:-}" = 1 ]; then
       "${cmd[@]}" 2>&1 | tee -a "$dir/jmh-output.txt" || ok=$?
