@@ -19,6 +19,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.condition.EnabledForJreRange;
@@ -46,6 +48,85 @@ abstract class SpinLockContractTest {
 
     /** The name used in messages: "SpinLock" or "TicketLock". */
     String name();
+
+    /**
+     * Adapts one of weft's spin locks: the {@link Lock} methods and {@code toString} go to
+     * {@code lock}, the rest to the given methods of the same lock.
+     */
+    static TestLock of(
+        String name,
+        Lock lock,
+        Supplier<? extends AutoCloseable> acquire,
+        TimedTryLock tryLock,
+        BooleanSupplier isLocked,
+        BooleanSupplier isHeldByCurrentThread) {
+      return new TestLock() {
+        @Override
+        public AutoCloseable acquire() {
+          return acquire.get();
+        }
+
+        @Override
+        public boolean tryLock(Duration timeout) throws InterruptedException {
+          return tryLock.tryLock(timeout);
+        }
+
+        @Override
+        public boolean isLocked() {
+          return isLocked.getAsBoolean();
+        }
+
+        @Override
+        public boolean isHeldByCurrentThread() {
+          return isHeldByCurrentThread.getAsBoolean();
+        }
+
+        @Override
+        public String name() {
+          return name;
+        }
+
+        @Override
+        public void lock() {
+          lock.lock();
+        }
+
+        @Override
+        public void lockInterruptibly() throws InterruptedException {
+          lock.lockInterruptibly();
+        }
+
+        @Override
+        public boolean tryLock() {
+          return lock.tryLock();
+        }
+
+        @Override
+        public boolean tryLock(long time, TimeUnit unit) throws InterruptedException {
+          return lock.tryLock(time, unit);
+        }
+
+        @Override
+        public void unlock() {
+          lock.unlock();
+        }
+
+        @Override
+        public Condition newCondition() {
+          return lock.newCondition();
+        }
+
+        @Override
+        public String toString() {
+          return lock.toString();
+        }
+      };
+    }
+  }
+
+  /** {@code tryLock(Duration)} of a weft lock. */
+  interface TimedTryLock {
+    boolean tryLock(Duration timeout) throws InterruptedException;
   }
 
   abstract TestLock newLock();

@@ -37,67 +37,8 @@ class SpinLockTest extends SpinLockContractTest {
   @Override
   TestLock newLock() {
     SpinLock lock = new SpinLock();
-    return new TestLock() {
-      @Override
-      public AutoCloseable acquire() {
-        return lock.acquire();
-      }
-
-      @Override
-      public boolean tryLock(Duration timeout) throws InterruptedException {
-        return lock.tryLock(timeout);
-      }
-
-      @Override
-      public boolean isLocked() {
-        return lock.isLocked();
-      }
-
-      @Override
-      public boolean isHeldByCurrentThread() {
-        return lock.isHeldByCurrentThread();
-      }
-
-      @Override
-      public String name() {
-        return "SpinLock";
-      }
-
-      @Override
-      public void lock() {
-        lock.lock();
-      }
-
-      @Override
-      public void lockInterruptibly() throws InterruptedException {
-        lock.lockInterruptibly();
-      }
-
-      @Override
-      public boolean tryLock() {
-        return lock.tryLock();
-      }
-
-      @Override
-      public boolean tryLock(long time, TimeUnit unit) throws InterruptedException {
-        return lock.tryLock(time, unit);
-      }
-
-      @Override
-      public void unlock() {
-        lock.unlock();
-      }
-
-      @Override
-      public Condition newCondition() {
-        return lock.newCondition();
-      }
-
-      @Override
-      public String toString() {
-        return lock.toString();
-      }
-    };
+    return TestLock.of(
+        "SpinLock", lock, lock::acquire, lock::tryLock, lock::isLocked, lock::isHeldByCurrentThread);
   }
 
   @Test

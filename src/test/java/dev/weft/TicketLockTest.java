@@ -14,7 +14,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
@@ -30,67 +29,8 @@ class TicketLockTest extends SpinLockContractTest {
   @Override
   TestLock newLock() {
     TicketLock lock = new TicketLock();
-    return new TestLock() {
-      @Override
-      public AutoCloseable acquire() {
-        return lock.acquire();
-      }
-
-      @Override
-      public boolean tryLock(Duration timeout) throws InterruptedException {
-        return lock.tryLock(timeout);
-      }
-
-      @Override
-      public boolean isLocked() {
-        return lock.isLocked();
-      }
-
-      @Override
-      public boolean isHeldByCurrentThread() {
-        return lock.isHeldByCurrentThread();
-      }
-
-      @Override
-      public String name() {
-        return "TicketLock";
-      }
-
-      @Override
-      public void lock() {
-        lock.lock();
-      }
-
-      @Override
-      public void lockInterruptibly() throws InterruptedException {
-        lock.lockInterruptibly();
-      }
-
-      @Override
-      public boolean tryLock() {
-        return lock.tryLock();
-      }
-
-      @Override
-      public boolean tryLock(long time, TimeUnit unit) throws InterruptedException {
-        return lock.tryLock(time, unit);
-      }
-
-      @Override
-      public void unlock() {
-        lock.unlock();
-      }
-
-      @Override
-      public Condition newCondition() {
-        return lock.newCondition();
-      }
-
-      @Override
-      public String toString() {
-        return lock.toString();
-      }
-    };
+    return TestLock.of(
+        "TicketLock", lock, lock::acquire, lock::tryLock, lock::isLocked, lock::isHeldByCurrentThread);
   }
 
   @Test
