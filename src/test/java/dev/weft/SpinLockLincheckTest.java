@@ -1,90 +1,17 @@
 package dev.weft;
 
-import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
-import org.jetbrains.lincheck.datastructures.Operation;
-import org.jetbrains.lincheck.datastructures.StressOptions;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
-
 /**
- * Lincheck: a counter guarded by a {@link SpinLock} must be linearizable (behave like an
- * atomic counter) under model checking and stress. Quick settings by default; heavier ones
- * with {@code -Dweft.lincheck.heavy=true}.
+ * Lincheck: a counter guarded by a {@link SpinLock} is linearizable ({@link
+ * LockedCounterLincheck}).
  */
-public class SpinLockLincheckTest {
-  static final boolean HEAVY = Boolean.getBoolean("weft.lincheck.heavy");
-
-  private final SpinLock lock = new SpinLock();
-  private int counter; // guarded by lock
+public class SpinLockLincheckTest extends LockedCounterLincheck {
 
   /** Lincheck creates one instance per scenario, reflectively: it must be public. */
-  public SpinLockLincheckTest() {}
-
-  /**
-   * Increments under {@code lock()}.
-   *
-   * @return the new value
-   */
-  @Operation
-  public int increment() {
-    lock.lock();
-    try {
-      return ++counter;
-    } finally {
-      lock.unlock();
-    }
+  public SpinLockLincheckTest() {
+    this(new SpinLock());
   }
 
-  /**
-   * Adds under the guard form.
-   *
-   * @return the new value
-   */
-  @Operation
-  public int addTwo() {
-    SpinLock.Guard g = lock.acquire();
-    try {
-      counter += 2;
-      return counter;
-    } finally {
-      g.close();
-    }
-  }
-
-  /**
-   * Reads under the lock.
-   *
-   * @return the value
-   */
-  @Operation
-  public int get() {
-    lock.lock();
-    try {
-      return counter;
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  @Test
-  @Timeout(300)
-  void modelChecking() {
-    new ModelCheckingOptions()
-        .iterations(HEAVY ? 100 : 10)
-        .invocationsPerIteration(HEAVY ? 5_000 : 200)
-        .threads(HEAVY ? 3 : 2)
-        .actorsPerThread(HEAVY ? 4 : 3)
-        .check(getClass());
-  }
-
-  @Test
-  @Timeout(300)
-  void stress() {
-    new StressOptions()
-        .iterations(HEAVY ? 100 : 5)
-        .invocationsPerIteration(HEAVY ? 10_000 : 200)
-        .threads(HEAVY ? 4 : 2)
-        .actorsPerThread(HEAVY ? 5 : 3)
-        .check(getClass());
+  private SpinLockLincheckTest(SpinLock lock) {
+    super(lock, () -> lock.acquire()::close, 2, 3);
   }
 }
