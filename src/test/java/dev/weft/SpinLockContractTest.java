@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.lang.reflect.Method;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
@@ -184,6 +185,131 @@ abstract class SpinLockContractTest {
     if (failure.get() != null) {
       throw new AssertionError("other thread failed", failure.get());
     }
+  }
+
+  /**
+   * Holds {@code lock} with one waiter (the "stayer") blocked behind it, then cancels waits
+   * behind the stayer: {@code timedWaits} timed {@code tryLock}s of {@code timeoutMillis} each,
+   * in one other thread, and 10 {@code lockInterruptibly} waits, each interrupted once blocked.
+   * Runs {@code whileHeld} (a check of the lock's nodes) before it releases the lock, then joins
+   * the stayer and fails if any thread failed. The memory check of issue 18 (defect 6) for each
+   * lock: cancelled waits must not accumulate nodes while the lock is held long.
+   */
+  static void cancelWaitsBehindABlockedWaiter(
+      Lock lock, int timedWaits, long timeoutMillis, ThrowingRunnable whileHeld)
+      throws Exception {
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    lock.lock();
+    Thread stayer =
+        start(
+            "stayer",
+            () -> {
+              lock.lock();
+              lock.unlock();
+            },
+            failure);
+    try {
+      awaitBlocked(stayer);
+      inOtherThread(
+          () -> {
+            for (int i = 0; i < timedWaits; i++) {
+              assertThat(lock.tryLock(timeoutMillis, TimeUnit.MILLISECONDS)).isFalse();
+            }
+          });
+      for (int i = 0; i < 10; i++) {
+        Thread t =
+            start(
+                "interrupted-" + i,
+                () -> {
+                  try {
+                    lock.lockInterruptibly();
+                    lock.unlock();
+                  } catch (InterruptedException expected) {
+                    // the point of the test
+                  }
+                },
+                failure);
+        awaitBlocked(t);
+        t.interrupt();
+        join(t);
+      }
+      whileHeld.run();
+    } finally {
+      lock.unlock();
+      join(stayer);
+    }
+    assertThat(failure.get()).isNull();
+  }
+
+  /**
+   * "held, not interrupted" and the other combinations: whether the current thread holds the
+   * lock ({@code held}) and whether its interrupt status is set.
+   */
+  static String holdAndInterruptStatus(boolean held) {
+    return (held ? "held" : "NOT held")
+        + (Thread.currentThread().isInterrupted() ? ", interrupted" : ", not interrupted");
+  }
+
+  /** A way to acquire a lock with a timeout, for {@link #contendedAcquisitions}. */
+  interface TimedAcquisition {
+    boolean tryLock() throws InterruptedException;
+  }
+
+  /**
+   * Holds {@code lock} while three threads wait for it, by {@code lock()}, {@code
+   * lockInterruptibly()} and {@code timed} (started in that order; {@code afterEachStart} runs
+   * after each start, e.g. to wait until it is queued), waits until all three are parked on the
+   * lock, releases it, and returns what each recorded once it had acquired, in the order they
+   * acquired: "plain held, not interrupted", "interruptible held, not interrupted", "timed true
+   * held, not interrupted" when each returned holding the lock with a clear interrupt status.
+   */
+  static List<String> contendedAcquisitions(
+      Lock lock, BooleanSupplier isHeldByCurrentThread, TimedAcquisition timed,
+      Runnable afterEachStart)
+      throws Exception {
+    List<String> results = Collections.synchronizedList(new ArrayList<>());
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    Supplier<String> state = () -> holdAndInterruptStatus(isHeldByCurrentThread.getAsBoolean());
+    lock.lock();
+    Thread a =
+        start(
+            "plain",
+            () -> {
+              lock.lock();
+              results.add("plain " + state.get());
+              lock.unlock();
+            },
+            failure);
+    afterEachStart.run();
+    Thread b =
+        start(
+            "interruptible",
+            () -> {
+              lock.lockInterruptibly();
+              results.add("interruptible " + state.get());
+              lock.unlock();
+            },
+            failure);
+    afterEachStart.run();
+    Thread c =
+        start(
+            "timed",
+            () -> {
+              boolean got = timed.tryLock();
+              results.add("timed " + got + " " + state.get());
+              if (got) {
+                lock.unlock();
+              }
+            },
+            failure);
+    afterEachStart.run();
+    awaitParkedOn(a, lock);
+    awaitParkedOn(b, lock);
+    awaitParkedOn(c, lock);
+    lock.unlock();
+    join(a, b, c);
+    assertThat(failure.get()).isNull();
+    return List.copyOf(results); // the joins order every add before this read
   }
 
   // ---- basic state ----

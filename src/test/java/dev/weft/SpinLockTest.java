@@ -9,7 +9,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.lang.reflect.Field;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.Date;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
@@ -38,7 +37,12 @@ class SpinLockTest extends SpinLockContractTest {
   TestLock newLock() {
     SpinLock lock = new SpinLock();
     return TestLock.of(
-        "SpinLock", lock, lock::acquire, lock::tryLock, lock::isLocked, lock::isHeldByCurrentThread);
+        "SpinLock",
+        lock,
+        lock::acquire,
+        lock::tryLock,
+        lock::isLocked,
+        lock::isHeldByCurrentThread);
   }
 
   @Test
@@ -155,47 +159,14 @@ class SpinLockTest extends SpinLockContractTest {
   @Test
   void cancelledWaitsLeaveNoNodesBehind() throws Exception {
     SpinLock lock = new SpinLock();
-    AtomicReference<Throwable> failure = new AtomicReference<>();
-    lock.lock();
-    Thread stayer =
-        start(
-            "stayer",
-            () -> {
-              lock.lock();
-              lock.unlock();
-            },
-            failure);
-    try {
-      awaitBlocked(stayer);
-      inOtherThread(
-          () -> {
-            for (int i = 0; i < 50; i++) {
-              assertThat(lock.tryLock(2, TimeUnit.MILLISECONDS)).isFalse();
-            }
-          });
-      for (int i = 0; i < 10; i++) {
-        Thread t =
-            start(
-                "interrupted-" + i,
-                () -> {
-                  try {
-                    lock.lockInterruptibly();
-                    lock.unlock();
-                  } catch (InterruptedException expected) {
-                    // the point of the test
-                  }
-                },
-                failure);
-        awaitBlocked(t);
-        t.interrupt();
-        join(t);
-      }
-      assertThat(stackNodes(lock)).as("nodes after 60 cancelled waits").isLessThanOrEqualTo(2);
-    } finally {
-      lock.unlock();
-      join(stayer);
-    }
-    assertThat(failure.get()).isNull();
+    cancelWaitsBehindABlockedWaiter(
+        lock,
+        50,
+        2,
+        () ->
+            assertThat(stackNodes(lock))
+                .as("nodes after 60 cancelled waits")
+                .isLessThanOrEqualTo(2));
     // The query agrees: no node is left, so toString reports no parked waiters.
     assertThat(stackNodes(lock)).isZero();
     assertThat(lock).hasToString("SpinLock[unlocked]");
@@ -278,55 +249,18 @@ class SpinLockTest extends SpinLockContractTest {
     @Test
     void contendedAcquisitionsReturnHoldingTheLockWithAClearInterruptStatus() throws Exception {
       SpinLock lock = new SpinLock();
-      List<String> results = Collections.synchronizedList(new ArrayList<>());
-      AtomicReference<Throwable> failure = new AtomicReference<>();
-      lock.lock();
-      Thread a =
-          start(
-              "plain",
-              () -> {
-                lock.lock();
-                results.add("plain " + state(lock));
-                lock.unlock();
-              },
-              failure);
-      Thread b =
-          start(
-              "interruptible",
-              () -> {
-                lock.lockInterruptibly();
-                results.add("interruptible " + state(lock));
-                lock.unlock();
-              },
-              failure);
-      Thread c =
-          start(
-              "timed",
-              () -> {
-                boolean got = lock.tryLock(Duration.ofSeconds(30));
-                results.add("timed " + got + " " + state(lock));
-                if (got) {
-                  lock.unlock();
-                }
-              },
-              failure);
-      awaitParkedOn(a, lock);
-      awaitParkedOn(b, lock);
-      awaitParkedOn(c, lock);
-      lock.unlock();
-      join(a, b, c);
-      assertThat(failure.get()).isNull();
+      List<String> results =
+          contendedAcquisitions(
+              lock,
+              lock::isHeldByCurrentThread,
+              () -> lock.tryLock(Duration.ofSeconds(30)),
+              () -> {}); // no order is promised: no need to wait between the starts
       assertThat(results)
           .containsExactlyInAnyOrder(
               "plain held, not interrupted",
               "interruptible held, not interrupted",
               "timed true held, not interrupted");
       assertThat(lock).hasToString("SpinLock[unlocked]"); // every registration was cleaned up
-    }
-
-    private static String state(SpinLock lock) {
-      return (lock.isHeldByCurrentThread() ? "held" : "NOT held")
-          + (Thread.currentThread().isInterrupted() ? ", interrupted" : ", not interrupted");
     }
 
     @Test
@@ -340,7 +274,7 @@ class SpinLockTest extends SpinLockContractTest {
               "timed-long",
               () -> {
                 boolean got = lock.tryLock(30, TimeUnit.SECONDS);
-                result.set(got + " " + state(lock));
+                result.set(got + " " + holdAndInterruptStatus(lock.isHeldByCurrentThread()));
                 if (got) {
                   lock.unlock();
                 }

@@ -30,7 +30,12 @@ class TicketLockTest extends SpinLockContractTest {
   TestLock newLock() {
     TicketLock lock = new TicketLock();
     return TestLock.of(
-        "TicketLock", lock, lock::acquire, lock::tryLock, lock::isLocked, lock::isHeldByCurrentThread);
+        "TicketLock",
+        lock,
+        lock::acquire,
+        lock::tryLock,
+        lock::isLocked,
+        lock::isHeldByCurrentThread);
   }
 
   @Test
@@ -498,48 +503,15 @@ class TicketLockTest extends SpinLockContractTest {
   @Test
   void timedOutWaitersDoNotAccumulateNodesWhileTheLockIsHeld() throws Exception {
     TicketLock lock = new TicketLock();
-    AtomicReference<Throwable> failure = new AtomicReference<>();
-    lock.lock();
-    Thread stayer =
-        start(
-            "stayer",
-            () -> {
-              lock.lock();
-              lock.unlock();
-            },
-            failure);
-    try {
-      awaitBlocked(stayer);
-      inOtherThread(
-          () -> {
-            for (int i = 0; i < 100; i++) {
-              assertThat(lock.tryLock(1, TimeUnit.MILLISECONDS)).isFalse();
-            }
-          });
-      for (int i = 0; i < 10; i++) {
-        Thread t =
-            start(
-                "interrupted-" + i,
-                () -> {
-                  try {
-                    lock.lockInterruptibly();
-                    lock.unlock();
-                  } catch (InterruptedException expected) {
-                    // the point of the test
-                  }
-                },
-                failure);
-        awaitBlocked(t);
-        t.interrupt();
-        join(t);
-      }
-      // Holder, stayer, and at most the last cancelled node (no successor has unlinked it yet).
-      assertThat(queueNodes(lock)).as("nodes after 110 cancelled waits").isLessThanOrEqualTo(3);
-    } finally {
-      lock.unlock();
-      join(stayer);
-    }
-    assertThat(failure.get()).isNull();
+    // Holder, stayer, and at most the last cancelled node (no successor has unlinked it yet).
+    cancelWaitsBehindABlockedWaiter(
+        lock,
+        100,
+        1,
+        () ->
+            assertThat(queueNodes(lock))
+                .as("nodes after 110 cancelled waits")
+                .isLessThanOrEqualTo(3));
     assertThat(lock.isLocked()).isFalse();
   }
 
@@ -683,63 +655,19 @@ class TicketLockTest extends SpinLockContractTest {
     @Test
     void contendedAcquisitionsFollowArrivalOrderWithAClearInterruptStatus() throws Exception {
       TicketLock lock = new TicketLock();
-      List<String> results = new ArrayList<>(); // guarded by lock
-      AtomicReference<Throwable> failure = new AtomicReference<>();
-      lock.lock();
-      Thread a =
-          start(
-              "plain",
-              () -> {
-                lock.lock();
-                results.add("plain " + state(lock));
-                lock.unlock();
-              },
-              failure);
-      awaitQueueLength(lock, 1);
-      Thread b =
-          start(
-              "interruptible",
-              () -> {
-                lock.lockInterruptibly();
-                results.add("interruptible " + state(lock));
-                lock.unlock();
-              },
-              failure);
-      awaitQueueLength(lock, 2);
-      Thread c =
-          start(
-              "timed",
-              () -> {
-                boolean got = lock.tryLock(30, TimeUnit.SECONDS);
-                results.add("timed " + got + " " + state(lock));
-                if (got) {
-                  lock.unlock();
-                }
-              },
-              failure);
-      awaitQueueLength(lock, 3);
-      awaitParkedOn(a, lock);
-      awaitParkedOn(b, lock);
-      awaitParkedOn(c, lock);
-      lock.unlock();
-      join(a, b, c);
-      assertThat(failure.get()).isNull();
-      lock.lock();
-      try {
-        assertThat(results)
-            .containsExactly(
-                "plain held, not interrupted",
-                "interruptible held, not interrupted",
-                "timed true held, not interrupted");
-      } finally {
-        lock.unlock();
-      }
+      int[] queued = {0};
+      List<String> results =
+          contendedAcquisitions(
+              lock,
+              lock::isHeldByCurrentThread,
+              () -> lock.tryLock(30, TimeUnit.SECONDS),
+              () -> awaitQueueLength(lock, ++queued[0])); // each queued before the next starts
+      assertThat(results)
+          .containsExactly(
+              "plain held, not interrupted",
+              "interruptible held, not interrupted",
+              "timed true held, not interrupted");
       assertUnlocked(lock);
-    }
-
-    private static String state(TicketLock lock) {
-      return (lock.isHeldByCurrentThread() ? "held" : "NOT held")
-          + (Thread.currentThread().isInterrupted() ? ", interrupted" : ", not interrupted");
     }
 
     @Test
