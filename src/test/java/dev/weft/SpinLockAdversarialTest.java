@@ -2,16 +2,11 @@ package dev.weft;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.CountDownLatch;
+import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -26,11 +21,8 @@ import org.junit.jupiter.api.Timeout;
  * in flight.
  */
 @Timeout(60)
-class SpinLockAdversarialTest {
+class SpinLockAdversarialTest extends LockAdversary {
   private final SpinLock lock = new SpinLock();
-  private final AtomicBoolean stop = new AtomicBoolean();
-  private final List<Thread> threads = new ArrayList<>();
-  private final AtomicReference<Throwable> failure = new AtomicReference<>();
   private final AtomicLong acquisitions = new AtomicLong();
   private final AtomicLong releases = new AtomicLong();
   private final AtomicInteger inside = new AtomicInteger();
@@ -44,30 +36,6 @@ class SpinLockAdversarialTest {
   private final AtomicLong tracked = new AtomicLong();
   private static final ThreadLocal<SpinLock.Waiter> MY_NODE = new ThreadLocal<>();
   private static final ThreadLocal<long[]> PARK_SNAPSHOT = new ThreadLocal<>();
-
-  private static void busyWait(long nanos) {
-    long until = System.nanoTime() + nanos;
-    while (System.nanoTime() - until < 0) {
-      Thread.onSpinWait();
-    }
-  }
-
-  private Thread start(String name, SpinLockContractTest.ThrowingRunnable body) {
-    Thread t = SpinLockContractTest.start(name, body, failure);
-    threads.add(t);
-    return t;
-  }
-
-  @AfterEach
-  void joinAll() throws InterruptedException {
-    stop.set(true);
-    for (Thread t : threads) {
-      t.join(TimeUnit.SECONDS.toMillis(10));
-    }
-    for (Thread t : threads) {
-      assertThat(t.isAlive()).as(t.getName() + " still running").isFalse();
-    }
-  }
 
   private static boolean reachable(SpinLock lock, SpinLock.Waiter target) {
     int steps = 0;
@@ -182,68 +150,23 @@ class SpinLockAdversarialTest {
     releases.incrementAndGet();
   }
 
-  private void worker(int id) {
-    start(
-        "w" + id,
-        () -> {
-          ThreadLocalRandom r = ThreadLocalRandom.current();
-          while (!stop.get()) {
-            int op = r.nextInt(3);
-            boolean got;
-            try {
-              if (op == 0) {
-                lock.lock();
-                got = true;
-              } else if (op == 1) {
-                got = lock.tryLock(r.nextLong(20_000, 400_000), TimeUnit.NANOSECONDS);
-              } else {
-                lock.lockInterruptibly();
-                got = true;
-              }
-            } catch (InterruptedException e) {
-              if (lock.isHeldByCurrentThread()) {
-                throw new AssertionError("threw holding the lock", e);
-              }
-              continue;
-            }
-            if (got != lock.isHeldByCurrentThread()) {
-              throw new AssertionError("result " + got + " disagrees with ownership");
-            }
-            if (got) {
-              try {
-                criticalSection(r.nextLong(0, 150_000));
-              } finally {
-                lock.unlock();
-                unlocksDone.incrementAndGet();
-              }
-            }
-            Thread.interrupted();
-          }
-        });
-  }
-
   @Test
   void mixedWaitsNeverLoseAWaitingNodeOrAWakeup() throws Exception {
     int workers = 5;
     AutoCloseable h = ProtocolWindows.install(this::window);
     try {
       for (int i = 0; i < workers; i++) {
-        worker(i);
+        startMixedWaitsWorker(
+            "w" + i,
+            lock,
+            lock::isHeldByCurrentThread,
+            20_000,
+            400_000,
+            () -> criticalSection(ThreadLocalRandom.current().nextLong(0, 150_000)),
+            unlocksDone::incrementAndGet);
       }
-      List<Thread> targets = new ArrayList<>(threads);
-      start(
-          "interrupter",
-          () -> {
-            ThreadLocalRandom r = ThreadLocalRandom.current();
-            while (!stop.get()) {
-              busyWait(150_000);
-              targets.get(r.nextInt(targets.size())).interrupt();
-            }
-          });
-      CountDownLatch never = new CountDownLatch(1);
-      assertThat(never.await(2, TimeUnit.SECONDS)).isFalse(); // bounded run
-      stop.set(true);
-      SpinLockContractTest.join(threads.toArray(new Thread[0]));
+      startInterrupter(threads, 150_000);
+      runFor(Duration.ofSeconds(2));
     } finally {
       h.close();
     }

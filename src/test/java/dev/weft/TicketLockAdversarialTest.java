@@ -3,6 +3,7 @@ package dev.weft;
 import static dev.weft.testing.Waits.awaitBlocked;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -12,8 +13,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -24,36 +23,8 @@ import org.junit.jupiter.api.Timeout;
  * the queue.
  */
 @Timeout(60)
-class TicketLockAdversarialTest {
+class TicketLockAdversarialTest extends LockAdversary {
   private final TicketLock lock = new TicketLock();
-  private final AtomicBoolean stop = new AtomicBoolean();
-  private final List<Thread> threads = new ArrayList<>();
-  private final AtomicReference<Throwable> failure = new AtomicReference<>();
-
-  private Thread start(String name, SpinLockContractTest.ThrowingRunnable body) {
-    Thread t = SpinLockContractTest.start(name, body, failure);
-    threads.add(t);
-    return t;
-  }
-
-  @AfterEach
-  void joinAll() throws InterruptedException {
-    stop.set(true);
-    for (Thread t : threads) {
-      t.interrupt();
-      t.join(TimeUnit.SECONDS.toMillis(10));
-    }
-    for (Thread t : threads) {
-      assertThat(t.isAlive()).as(t.getName() + " still running").isFalse();
-    }
-  }
-
-  private static void busyWait(long nanos) {
-    long until = System.nanoTime() + nanos;
-    while (System.nanoTime() - until < 0) {
-      Thread.onSpinWait();
-    }
-  }
 
   /** Holder thread (main) waits until {@code n} live waiters are queued. */
   private void awaitQueued(int n) {
@@ -246,63 +217,25 @@ class TicketLockAdversarialTest {
     long[] counter = new long[1];
     int workers = 6;
     for (int i = 0; i < workers; i++) {
-      start(
+      startMixedWaitsWorker(
           "w" + i,
+          lock,
+          lock::isHeldByCurrentThread,
+          5_000,
+          300_000,
           () -> {
-            ThreadLocalRandom r = ThreadLocalRandom.current();
-            while (!stop.get()) {
-              int op = r.nextInt(3);
-              boolean got;
-              try {
-                if (op == 0) {
-                  lock.lock();
-                  got = true;
-                } else if (op == 1) {
-                  got = lock.tryLock(r.nextLong(5_000, 300_000), TimeUnit.NANOSECONDS);
-                } else {
-                  lock.lockInterruptibly();
-                  got = true;
-                }
-              } catch (InterruptedException e) {
-                if (lock.isHeldByCurrentThread()) {
-                  throw new AssertionError("threw holding the lock", e);
-                }
-                continue;
-              }
-              if (got != lock.isHeldByCurrentThread()) {
-                throw new AssertionError("result disagrees with ownership");
-              }
-              if (got) {
-                try {
-                  if (inside.incrementAndGet() != 1) {
-                    throw new AssertionError("two threads inside");
-                  }
-                  counter[0]++;
-                  acquisitions.incrementAndGet();
-                  busyWait(r.nextLong(0, 60_000));
-                  inside.decrementAndGet();
-                } finally {
-                  lock.unlock();
-                }
-              }
-              Thread.interrupted();
+            if (inside.incrementAndGet() != 1) {
+              throw new AssertionError("two threads inside");
             }
-          });
+            counter[0]++;
+            acquisitions.incrementAndGet();
+            busyWait(ThreadLocalRandom.current().nextLong(0, 60_000));
+            inside.decrementAndGet();
+          },
+          () -> {});
     }
-    List<Thread> targets = new ArrayList<>(threads);
-    start(
-        "interrupter",
-        () -> {
-          ThreadLocalRandom r = ThreadLocalRandom.current();
-          while (!stop.get()) {
-            busyWait(100_000);
-            targets.get(r.nextInt(targets.size())).interrupt();
-          }
-        });
-    CountDownLatch never = new CountDownLatch(1);
-    assertThat(never.await(2, TimeUnit.SECONDS)).isFalse(); // bounded run
-    stop.set(true);
-    SpinLockContractTest.join(threads.toArray(new Thread[0]));
+    startInterrupter(threads, 100_000);
+    runFor(Duration.ofSeconds(2));
     assertThat(failure.get()).isNull();
     System.out.println("TicketLockAdversarial: acquisitions=" + acquisitions.get());
     assertThat(lock.isLocked()).as("free after everyone stopped").isFalse();
