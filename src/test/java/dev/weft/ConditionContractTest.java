@@ -6,12 +6,16 @@ import static dev.weft.LockContractTest.UNITS;
 import static dev.weft.SpinLockContractTest.inOtherThread;
 import static dev.weft.SpinLockContractTest.join;
 import static dev.weft.SpinLockContractTest.start;
+import static dev.weft.testing.Locks.isHeldByCurrentThread;
+import static dev.weft.testing.Locks.signalAllUnderLock;
+import static dev.weft.testing.Locks.signalUnderLock;
 import static dev.weft.testing.Waits.awaitBlocked;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatNullPointerException;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.weft.LockContractTest.Subject;
+import dev.weft.SpinLockContractTest.ThrowingRunnable;
 import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
@@ -141,7 +145,7 @@ class ConditionContractTest {
                   } catch (InterruptedException e) {
                     o = "interrupted";
                   }
-                  boolean held = lockHeldBy(lock);
+                  boolean held = isHeldByCurrentThread(lock);
                   boolean status = Thread.interrupted();
                   outcome.set(o + (held ? "" : ", NOT HOLDING") + (status ? ", status set" : ""));
                   returns.add(name); // guarded by lock
@@ -168,17 +172,6 @@ class ConditionContractTest {
     }
   }
 
-  /** Whether the current thread holds {@code lock}, asked without acquiring it. */
-  static boolean lockHeldBy(Lock lock) {
-    if (lock instanceof java.util.concurrent.locks.ReentrantLock r) {
-      return r.isHeldByCurrentThread();
-    }
-    if (lock instanceof SpinLock l) {
-      return l.isHeldByCurrentThread();
-    }
-    return ((TicketLock) lock).isHeldByCurrentThread();
-  }
-
   static List<String> syncList() {
     return java.util.Collections.synchronizedList(new ArrayList<>());
   }
@@ -198,12 +191,7 @@ class ConditionContractTest {
             assertThat(lock.tryLock()).as("released while waiting").isTrue();
             lock.unlock();
           });
-      lock.lock();
-      try {
-        c.signal();
-      } finally {
-        lock.unlock();
-      }
+      signalUnderLock(lock, c);
       assertThat(w.finish()).as("%s", wait).isEqualTo("signalled");
     }
   }
@@ -225,7 +213,7 @@ class ConditionContractTest {
               long start = System.nanoTime();
               assertThat(wait.call().await(c)).as("%s", wait).isFalse();
               assertThat(System.nanoTime() - start).as("%s", wait).isLessThan(AT_ONCE_NANOS);
-              assertThat(lockHeldBy(lock)).isTrue();
+              assertThat(isHeldByCurrentThread(lock)).isTrue();
             } finally {
               lock.unlock();
             }
@@ -275,12 +263,7 @@ class ConditionContractTest {
             },
             failure);
     assertThat(waiting.await(20, TimeUnit.SECONDS)).isTrue();
-    lock.lock();
-    try {
-      c.signal();
-    } finally {
-      lock.unlock();
-    }
+    signalUnderLock(lock, c);
     join(t);
     assertThat(failure.get()).isNull();
     assertThat(left.get()).isPositive().isLessThanOrEqualTo(timeout - spent.get() + 1_000_000L);
@@ -299,12 +282,7 @@ class ConditionContractTest {
             },
             failure);
     awaitBlocked(u);
-    lock.lock();
-    try {
-      c.signal();
-    } finally {
-      lock.unlock();
-    }
+    signalUnderLock(lock, c);
     join(u);
     assertThat(failure.get()).isNull();
     assertThat(left.get()).isGreaterThan(Long.MAX_VALUE / 4);
@@ -332,7 +310,7 @@ class ConditionContractTest {
         // awaitUntil's deadline is in whole wall-clock milliseconds: allow 1 ms of rounding.
         assertThat(elapsed).as("%s", wait).isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(ms - 1));
         assertThat(elapsed).as("%s", wait).isLessThan(TimeUnit.SECONDS.toNanos(5));
-        assertThat(lockHeldBy(lock)).isTrue();
+        assertThat(isHeldByCurrentThread(lock)).isTrue();
       }
     } finally {
       lock.unlock();
@@ -352,12 +330,7 @@ class ConditionContractTest {
       ws.add(w);
     }
     for (int i = 0; i < 3; i++) {
-      lock.lock();
-      try {
-        c.signal();
-      } finally {
-        lock.unlock();
-      }
+      signalUnderLock(lock, c);
       assertThat(ws.get(i).finish()).isEqualTo("signalled");
       lock.lock();
       try {
@@ -387,12 +360,7 @@ class ConditionContractTest {
         new Waiter("bystander", lock, other, new Wait("await(300 ms)", true,
             x -> x.await(300, TimeUnit.MILLISECONDS)), returns);
     bystander.awaitWaiting(lock);
-    lock.lock();
-    try {
-      c.signalAll();
-    } finally {
-      lock.unlock();
-    }
+    signalAllUnderLock(lock, c);
     for (Waiter w : ws) {
       assertThat(w.finish()).isEqualTo("signalled");
     }
@@ -419,12 +387,7 @@ class ConditionContractTest {
     assertThat(early.finish()).isEqualTo("timed out");
     Waiter late = new Waiter("late", lock, c, longWaits().get(0), returns);
     late.awaitWaiting(lock);
-    lock.lock();
-    try {
-      c.signal();
-    } finally {
-      lock.unlock();
-    }
+    signalUnderLock(lock, c);
     assertThat(late.finish()).isEqualTo("signalled");
   }
 
@@ -450,7 +413,7 @@ class ConditionContractTest {
                   .as("%s", wait)
                   .isInstanceOf(InterruptedException.class);
               assertThat(Thread.currentThread().isInterrupted()).as("status cleared").isFalse();
-              assertThat(lockHeldBy(lock)).isTrue();
+              assertThat(isHeldByCurrentThread(lock)).isTrue();
             }
           } finally {
             lock.unlock();
@@ -473,12 +436,7 @@ class ConditionContractTest {
         assertThat(w.finish()).as("%s", wait).isEqualTo("interrupted");
       } else {
         awaitBlocked(w.thread); // the interrupt does not end awaitUninterruptibly
-        lock.lock();
-        try {
-          c.signal();
-        } finally {
-          lock.unlock();
-        }
+        signalUnderLock(lock, c);
         assertThat(w.finish()).as("%s", wait).isEqualTo("signalled, status set");
       }
     }
@@ -508,12 +466,7 @@ class ConditionContractTest {
             },
             failure);
     assertThat(waiting.await(20, TimeUnit.SECONDS)).isTrue();
-    lock.lock();
-    try {
-      c.signal();
-    } finally {
-      lock.unlock();
-    }
+    signalUnderLock(lock, c);
     join(t);
     assertThat(failure.get()).isNull();
     assertThat(status).isTrue();
@@ -545,19 +498,14 @@ class ConditionContractTest {
       assertThat(second.finish()).as("the signal was passed on").isEqualTo("signalled");
     } else {
       assertThat(a).isEqualTo("signalled, status set");
-      lock.lock();
-      try {
-        c.signal();
-      } finally {
-        lock.unlock();
-      }
+      signalUnderLock(lock, c);
       assertThat(second.finish()).isEqualTo("signalled");
     }
   }
 
   // ---- misuse ----
 
-  static List<ConditionCall> everyMethod(Condition c) {
+  static List<ThrowingRunnable> everyMethod(Condition c) {
     return List.of(
         c::await,
         c::awaitUninterruptibly,
@@ -576,15 +524,15 @@ class ConditionContractTest {
   void everyMethodThrowsIllegalMonitorStateWithoutTheLock(Subject s) throws Exception {
     Lock lock = s.newLock();
     Condition c = lock.newCondition();
-    for (ConditionCall call : everyMethod(c)) {
-      assertThatThrownBy(call::call).isInstanceOf(IllegalMonitorStateException.class);
+    for (ThrowingRunnable call : everyMethod(c)) {
+      assertThatThrownBy(call::run).isInstanceOf(IllegalMonitorStateException.class);
     }
     lock.lock();
     try {
       inOtherThread(
           () -> {
-            for (ConditionCall call : everyMethod(c)) {
-              assertThatThrownBy(call::call).isInstanceOf(IllegalMonitorStateException.class);
+            for (ThrowingRunnable call : everyMethod(c)) {
+              assertThatThrownBy(call::run).isInstanceOf(IllegalMonitorStateException.class);
             }
           });
     } finally {
@@ -601,7 +549,7 @@ class ConditionContractTest {
     try {
       assertThatNullPointerException().isThrownBy(() -> c.await(1, null));
       assertThatNullPointerException().isThrownBy(() -> c.awaitUntil(null));
-      assertThat(lockHeldBy(lock)).isTrue();
+      assertThat(isHeldByCurrentThread(lock)).isTrue();
     } finally {
       lock.unlock();
     }
@@ -624,10 +572,5 @@ class ConditionContractTest {
     } finally {
       Thread.interrupted();
     }
-  }
-
-  /** A call of a Condition method that may throw. */
-  interface ConditionCall {
-    void call() throws Exception;
   }
 }

@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatNullPointerException;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.weft.SpinLockContractTest.ThrowingRunnable;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -242,16 +243,16 @@ class LockContractTest {
   @MethodSource("subjects")
   void interruptBeforeAnInterruptibleAcquisitionThrowsEvenWhenFree(Subject s) throws Exception {
     Lock lock = s.newLock();
-    List<ThrowingCall> calls =
+    List<ThrowingRunnable> calls =
         List.of(
             lock::lockInterruptibly,
             () -> lock.tryLock(0, TimeUnit.SECONDS),
             () -> lock.tryLock(-1, TimeUnit.SECONDS),
             () -> lock.tryLock(1, TimeUnit.SECONDS),
             () -> lock.tryLock(Long.MAX_VALUE, TimeUnit.DAYS));
-    for (ThrowingCall call : calls) {
+    for (ThrowingRunnable call : calls) {
       Thread.currentThread().interrupt();
-      assertThatThrownBy(call::call).isInstanceOf(InterruptedException.class);
+      assertThatThrownBy(call::run).isInstanceOf(InterruptedException.class);
       assertThat(Thread.interrupted()).as("status cleared by the exception").isFalse();
       inOtherThread(
           () -> {
@@ -278,12 +279,12 @@ class LockContractTest {
   void interruptDuringAnInterruptibleWaitThrowsAndLeavesTheLockWorking(Subject s)
       throws Exception {
     Lock lock = s.newLock();
-    List<ThrowingCall> waits =
+    List<ThrowingRunnable> waits =
         List.of(
             lock::lockInterruptibly,
             () -> lock.tryLock(1, TimeUnit.MINUTES),
             () -> lock.tryLock(Long.MAX_VALUE, TimeUnit.NANOSECONDS));
-    for (ThrowingCall wait : waits) {
+    for (ThrowingRunnable wait : waits) {
       lock.lock();
       AtomicReference<Throwable> failure = new AtomicReference<>();
       AtomicBoolean threw = new AtomicBoolean();
@@ -292,7 +293,7 @@ class LockContractTest {
               "interruptible",
               () -> {
                 try {
-                  wait.call();
+                  wait.run();
                   lock.unlock();
                 } catch (InterruptedException e) {
                   threw.set(!Thread.currentThread().isInterrupted());
@@ -369,20 +370,20 @@ class LockContractTest {
     Lock lock = s.newLock();
     lock.lock();
     try {
-      List<ThrowingCall> calls =
+      List<ThrowingRunnable> calls =
           List.of(
               lock::lock,
               lock::lockInterruptibly,
               lock::tryLock,
               () -> lock.tryLock(0, TimeUnit.SECONDS),
               () -> lock.tryLock(1, TimeUnit.SECONDS));
-      for (ThrowingCall call : calls) {
+      for (ThrowingRunnable call : calls) {
         if (s.weft()) {
-          assertThatThrownBy(call::call)
+          assertThatThrownBy(call::run)
               .isInstanceOf(IllegalStateException.class)
               .hasMessageContaining("not reentrant");
         } else {
-          call.call(); // ReentrantLock: one more hold ...
+          call.run(); // ReentrantLock: one more hold ...
           lock.unlock(); // ... released again
         }
       }
@@ -520,10 +521,5 @@ class LockContractTest {
     release.countDown();
     join(waiter);
     assertThat(failure.get()).isNull();
-  }
-
-  /** A call that may throw a checked exception. */
-  interface ThrowingCall {
-    void call() throws Exception;
   }
 }

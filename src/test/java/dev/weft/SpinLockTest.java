@@ -2,10 +2,13 @@ package dev.weft;
 
 import static dev.weft.SpinLockContractTest.join;
 import static dev.weft.SpinLockContractTest.start;
+import static dev.weft.testing.Locks.signalAllUnderLock;
+import static dev.weft.testing.Locks.signalUnderLock;
 import static dev.weft.testing.Waits.awaitBlocked;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.weft.testing.Locks;
 import java.lang.reflect.Field;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -195,12 +198,6 @@ class SpinLockTest extends SpinLockContractTest {
       return kind.equals("SpinLock") ? new SpinLock() : new TicketLock();
     }
 
-    static boolean isHeld(Lock lock) {
-      return lock instanceof SpinLock s
-          ? s.isHeldByCurrentThread()
-          : ((TicketLock) lock).isHeldByCurrentThread();
-    }
-
     interface Awaiter {
       Object await(Condition c) throws InterruptedException;
     }
@@ -223,7 +220,7 @@ class SpinLockTest extends SpinLockContractTest {
                 lock.lock();
                 try {
                   result.set(body.await(c));
-                  heldAfter.set(isHeld(lock));
+                  heldAfter.set(Locks.isHeldByCurrentThread(lock));
                   interruptedAfter.set(Thread.currentThread().isInterrupted());
                 } finally {
                   lock.unlock();
@@ -231,12 +228,7 @@ class SpinLockTest extends SpinLockContractTest {
               },
               failure);
       awaitParkedOn(t, c); // waits for the signal, not already timed out
-      lock.lock();
-      try {
-        c.signal();
-      } finally {
-        lock.unlock();
-      }
+      signalUnderLock(lock, c);
       join(t);
       assertThat(failure.get()).isNull();
       assertThat(heldAfter).as("holds the lock after await").isTrue();
@@ -335,7 +327,7 @@ class SpinLockTest extends SpinLockContractTest {
                 Thread.currentThread().interrupt(); // pending before lock() even starts
                 lock.lock();
                 result.set(
-                    (isHeld(lock) ? "held" : "NOT held")
+                    (Locks.isHeldByCurrentThread(lock) ? "held" : "NOT held")
                         + (Thread.currentThread().isInterrupted() ? ", interrupted" : ", cleared"));
                 lock.unlock();
               },
@@ -388,7 +380,7 @@ class SpinLockTest extends SpinLockContractTest {
         assertThat(c.awaitUntil(new Date(System.currentTimeMillis() + 2))).isFalse();
         assertThat(c.awaitUntil(new Date(System.currentTimeMillis()))).isFalse();
         assertThat(c.awaitUntil(new Date(System.currentTimeMillis() - 1_000))).isFalse();
-        assertThat(isHeld(lock)).isTrue();
+        assertThat(Locks.isHeldByCurrentThread(lock)).isTrue();
         assertThat(Thread.currentThread().isInterrupted()).isFalse();
       } finally {
         lock.unlock();
@@ -419,7 +411,7 @@ class SpinLockTest extends SpinLockContractTest {
             .isInstanceOf(InterruptedException.class)
             .hasMessage(msg);
         assertThat(Thread.currentThread().isInterrupted()).isFalse(); // consumed by the throw
-        assertThat(isHeld(lock)).isTrue();
+        assertThat(Locks.isHeldByCurrentThread(lock)).isTrue();
       } finally {
         lock.unlock();
       }
@@ -447,7 +439,7 @@ class SpinLockTest extends SpinLockContractTest {
                   outcome.set("threw");
                 } finally {
                   interruptedAfter.set(Thread.interrupted());
-                  heldAfter.set(isHeld(lock));
+                  heldAfter.set(Locks.isHeldByCurrentThread(lock));
                   lock.unlock();
                 }
               },
@@ -528,7 +520,7 @@ class SpinLockTest extends SpinLockContractTest {
                   c.awaitUninterruptibly(); // called once: it must return only when signalled
                   sawFlag.set(flag[0]);
                   interruptedAfter.set(Thread.interrupted());
-                  heldAfter.set(isHeld(lock));
+                  heldAfter.set(Locks.isHeldByCurrentThread(lock));
                 } finally {
                   lock.unlock();
                 }
@@ -583,12 +575,7 @@ class SpinLockTest extends SpinLockContractTest {
         ts.add(t);
       }
       for (int i = 0; i < 3; i++) {
-        lock.lock();
-        try {
-          c.signal();
-        } finally {
-          lock.unlock();
-        }
+        signalUnderLock(lock, c);
         assertThat(woke.poll(20, TimeUnit.SECONDS)).isEqualTo(i);
       }
       join(ts.toArray(new Thread[0]));
@@ -626,12 +613,7 @@ class SpinLockTest extends SpinLockContractTest {
           .isInstanceOf(IllegalMonitorStateException.class);
       assertThat(done.getCount()).isEqualTo(1);
       assertThat(t.isAlive()).isTrue();
-      lock.lock();
-      try {
-        c.signalAll();
-      } finally {
-        lock.unlock();
-      }
+      signalAllUnderLock(lock, c);
       assertThat(done.await(20, TimeUnit.SECONDS)).isTrue();
       join(t);
       assertThat(failure.get()).isNull();
