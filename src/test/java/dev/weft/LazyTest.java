@@ -1,5 +1,6 @@
 package dev.weft;
 
+import static dev.weft.testing.Waits.awaitParkedOn;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatIllegalStateException;
 import static org.assertj.core.api.Assertions.assertThatNullPointerException;
@@ -18,7 +19,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -447,15 +447,6 @@ class LazyTest {
     t.setDaemon(true);
     t.start();
     return t;
-  }
-
-  /** Waits until {@code t} is parked with {@code blocker}; the test's timeout bounds it. */
-  static void awaitParkedOn(Thread t, Object blocker) {
-    while (LockSupport.getBlocker(t) != blocker) {
-      assertThat(t.isAlive()).as("thread %s still alive", t.getName()).isTrue();
-      Thread.onSpinWait();
-      LockSupport.parkNanos(50_000L);
-    }
   }
 
   static void await(CountDownLatch latch) {

@@ -2,8 +2,8 @@ package dev.weft;
 
 import static dev.weft.LazyTest.await;
 import static dev.weft.LazyTest.awaitBarrier;
-import static dev.weft.LazyTest.awaitParkedOn;
 import static dev.weft.LazyTest.start;
+import static dev.weft.testing.Waits.awaitParkedOn;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatIllegalStateException;
 import static org.assertj.core.api.Assertions.assertThatNullPointerException;

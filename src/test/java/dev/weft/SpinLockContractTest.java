@@ -1,6 +1,7 @@
 package dev.weft;
 
 import static dev.weft.testing.Waits.awaitBlocked;
+import static dev.weft.testing.Waits.awaitParkedOn;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatNullPointerException;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -19,7 +20,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.Lock;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
@@ -158,23 +158,6 @@ abstract class SpinLockContractTest {
       t.join(TimeUnit.SECONDS.toMillis(30));
       assertThat(t.isAlive()).as("%s still running", t.getName()).isFalse();
     }
-  }
-
-  /** Waits until {@code t} is parked with {@code blocker} as its park blocker. */
-  static void awaitParkedOn(Thread t, Object blocker) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (!(LockSupport.getBlocker(t) == blocker && isParked(t))) {
-      assertThat(t.isAlive()).as("%s ended instead of parking on %s", t.getName(), blocker).isTrue();
-      assertThat(System.nanoTime() - deadline)
-          .as("%s never parked on %s", t.getName(), blocker)
-          .isNegative();
-      Thread.yield();
-    }
-  }
-
-  static boolean isParked(Thread t) {
-    Thread.State s = t.getState();
-    return s == Thread.State.WAITING || s == Thread.State.TIMED_WAITING;
   }
 
   /** Runs {@code body} in a test thread while the current thread waits for it. */

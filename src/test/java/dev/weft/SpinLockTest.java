@@ -5,6 +5,8 @@ import static dev.weft.SpinLockContractTest.start;
 import static dev.weft.testing.Locks.signalAllUnderLock;
 import static dev.weft.testing.Locks.signalUnderLock;
 import static dev.weft.testing.Waits.awaitBlocked;
+import static dev.weft.testing.Waits.awaitParkedOn;
+import static dev.weft.testing.Waits.isParked;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -4,6 +4,7 @@ import static dev.weft.SpinLockContractTest.inOtherThread;
 import static dev.weft.SpinLockContractTest.join;
 import static dev.weft.SpinLockContractTest.start;
 import static dev.weft.testing.Waits.awaitBlocked;
+import static dev.weft.testing.Waits.awaitParkedOn;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.reflect.Field;

@@ -37,4 +37,39 @@ public final class Waits {
       LockSupport.parkNanos(50_000L); // bounded poll of the thread state, not a result wait
     }
   }
+
+  /**
+   * Whether {@code t} is parked or waiting ({@link Thread.State#WAITING} or {@link
+   * Thread.State#TIMED_WAITING}).
+   *
+   * @param t the thread
+   * @return whether it is blocked now
+   */
+  public static boolean isParked(Thread t) {
+    Thread.State s = t.getState();
+    return s == Thread.State.WAITING || s == Thread.State.TIMED_WAITING;
+  }
+
+  /**
+   * Waits (bounded) until {@code t} is parked with {@code blocker} as its park blocker ({@link
+   * LockSupport#getBlocker}), i.e. blocked inside the given lock, condition or cell rather than
+   * anywhere else. Fails at once if {@code t} ends first, and fails if it has not parked there
+   * within 20 seconds; both messages name the thread and the blocker.
+   *
+   * @param t the thread expected to park
+   * @param blocker the object it must park on
+   * @throws AssertionError if {@code t} ends or does not park on {@code blocker} within the bound
+   */
+  public static void awaitParkedOn(Thread t, Object blocker) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (!(LockSupport.getBlocker(t) == blocker && isParked(t))) {
+      if (!t.isAlive()) {
+        throw new AssertionError(t.getName() + " ended instead of parking on " + blocker);
+      }
+      if (System.nanoTime() - deadline >= 0) {
+        throw new AssertionError(t.getName() + " never parked on " + blocker + " within 20 s");
+      }
+      Thread.yield(); // bounded poll of the thread state, not a result wait
+    }
+  }
 }
