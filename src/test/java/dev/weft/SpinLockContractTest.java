@@ -225,6 +225,30 @@ abstract class SpinLockContractTest {
   }
 
   /**
+   * Starts a thread that waits in {@code lock.lockInterruptibly()}: if it acquires, it unlocks;
+   * if it is interrupted, it sets {@code threwWithoutTheLock} to whether it does not hold the
+   * lock after the {@link InterruptedException}.
+   */
+  static Thread startInterruptibleWaiter(
+      String name,
+      Lock lock,
+      BooleanSupplier isHeldByCurrentThread,
+      AtomicBoolean threwWithoutTheLock,
+      AtomicReference<Throwable> failure) {
+    return start(
+        name,
+        () -> {
+          try {
+            lock.lockInterruptibly();
+            lock.unlock();
+          } catch (InterruptedException e) {
+            threwWithoutTheLock.set(!isHeldByCurrentThread.getAsBoolean());
+          }
+        },
+        failure);
+  }
+
+  /**
    * "held, not interrupted" and the other combinations: whether the current thread holds the
    * lock ({@code held}) and whether its interrupt status is set.
    */
@@ -516,17 +540,8 @@ abstract class SpinLockContractTest {
     AtomicBoolean sawInterrupt = new AtomicBoolean();
     AtomicBoolean timedSawInterrupt = new AtomicBoolean();
     Thread a =
-        start(
-            "interruptible",
-            () -> {
-              try {
-                lock.lockInterruptibly();
-                lock.unlock();
-              } catch (InterruptedException e) {
-                sawInterrupt.set(!lock.isHeldByCurrentThread());
-              }
-            },
-            failure);
+        startInterruptibleWaiter(
+            "interruptible", lock, lock::isHeldByCurrentThread, sawInterrupt, failure);
     Thread b =
         start(
             "timed",

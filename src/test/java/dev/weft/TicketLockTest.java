@@ -95,17 +95,8 @@ class TicketLockTest extends SpinLockContractTest {
             failure);
     awaitQueueLength(lock, 2);
     Thread interruptible =
-        start(
-            "interruptible",
-            () -> {
-              try {
-                lock.lockInterruptibly();
-                lock.unlock();
-              } catch (InterruptedException e) {
-                interrupted.set(true);
-              }
-            },
-            failure);
+        startInterruptibleWaiter(
+            "interruptible", lock, lock::isHeldByCurrentThread, interrupted, failure);
     awaitQueueLength(lock, 3);
     Thread last = start("last", locker, failure);
     awaitQueueLength(lock, 4);
@@ -589,17 +580,8 @@ class TicketLockTest extends SpinLockContractTest {
       AtomicBoolean threw = new AtomicBoolean();
       lock.lock();
       Thread t =
-          start(
-              "interrupted",
-              () -> {
-                try {
-                  lock.lockInterruptibly();
-                  lock.unlock();
-                } catch (InterruptedException e) {
-                  threw.set(!lock.isHeldByCurrentThread());
-                }
-              },
-              failure);
+          startInterruptibleWaiter(
+              "interrupted", lock, lock::isHeldByCurrentThread, threw, failure);
       awaitParkedOn(t, lock);
       t.interrupt();
       join(t);
@@ -680,17 +662,8 @@ class TicketLockTest extends SpinLockContractTest {
       AtomicBoolean backResult = new AtomicBoolean(true);
       lock.lock();
       Thread front =
-          start(
-              "front",
-              () -> {
-                try {
-                  lock.lockInterruptibly();
-                  lock.unlock();
-                } catch (InterruptedException e) {
-                  frontThrew.set(!lock.isHeldByCurrentThread());
-                }
-              },
-              failure);
+          startInterruptibleWaiter(
+              "front", lock, lock::isHeldByCurrentThread, frontThrew, failure);
       awaitQueueLength(lock, 1);
       Thread middle =
           start(
