@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -242,21 +243,38 @@ class LazyTest {
 
   @Test
   void racingCallersRunTheSupplierOnceAndSeeOneInstance() throws Exception {
+    racingCallsRunTheInitialiserOnce(
+        "test-lazy-race-",
+        runs -> {
+          Lazy<Object> lazy = Lazy.of(() -> {
+            runs.incrementAndGet();
+            return new Object();
+          });
+          return lazy::get;
+        });
+  }
+
+  /**
+   * 50 rounds, each on a fresh subject: {@code newRound} gets the round's run counter (which its
+   * initialiser must increment) and returns the call to race; 8 threads meet at a barrier and
+   * make the call. The initialiser must have run once and every thread must have seen the same
+   * instance. Shared with {@link OnceCellTest}.
+   */
+  static void racingCallsRunTheInitialiserOnce(
+      String threadNamePrefix, Function<AtomicInteger, Supplier<Object>> newRound)
+      throws InterruptedException {
     int n = 8;
     for (int round = 0; round < 50; round++) {
       AtomicInteger runs = new AtomicInteger();
-      Lazy<Object> lazy = Lazy.of(() -> {
-        runs.incrementAndGet();
-        return new Object();
-      });
-      CyclicBarrier start = new CyclicBarrier(n);
+      Supplier<Object> call = newRound.apply(runs);
+      CyclicBarrier barrier = new CyclicBarrier(n);
       Object[] seen = new Object[n];
       List<Thread> threads = new ArrayList<>();
       for (int i = 0; i < n; i++) {
         int idx = i;
-        threads.add(start("test-lazy-race-" + i, () -> {
-          awaitBarrier(start);
-          seen[idx] = lazy.get();
+        threads.add(start(threadNamePrefix + i, () -> {
+          awaitBarrier(barrier);
+          seen[idx] = call.get();
         }));
       }
       for (Thread t : threads) {

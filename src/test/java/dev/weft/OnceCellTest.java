@@ -2,6 +2,7 @@ package dev.weft;
 
 import static dev.weft.LazyTest.await;
 import static dev.weft.LazyTest.awaitBarrier;
+import static dev.weft.LazyTest.racingCallsRunTheInitialiserOnce;
 import static dev.weft.LazyTest.start;
 import static dev.weft.testing.Waits.awaitParkedOn;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -272,31 +273,15 @@ class OnceCellTest {
 
   @Test
   void racingGetOrInitRunsOneInitialiser() throws Exception {
-    int n = 8;
-    for (int round = 0; round < 50; round++) {
-      OnceCell<Object> cell = new OnceCell<>();
-      AtomicInteger runs = new AtomicInteger();
-      CyclicBarrier barrier = new CyclicBarrier(n);
-      Object[] seen = new Object[n];
-      List<Thread> threads = new ArrayList<>();
-      for (int i = 0; i < n; i++) {
-        int idx = i;
-        threads.add(start("test-cell-race-" + i, () -> {
-          awaitBarrier(barrier);
-          seen[idx] = cell.getOrInit(() -> {
+    racingCallsRunTheInitialiserOnce(
+        "test-cell-race-",
+        runs -> {
+          OnceCell<Object> cell = new OnceCell<>();
+          return () -> cell.getOrInit(() -> {
             runs.incrementAndGet();
             return new Object();
           });
-        }));
-      }
-      for (Thread t : threads) {
-        t.join();
-      }
-      assertThat(runs).hasValue(1);
-      for (Object o : seen) {
-        assertThat(o).isSameAs(seen[0]);
-      }
-    }
+        });
   }
 
   @Test
