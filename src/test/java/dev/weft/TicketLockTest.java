@@ -71,6 +71,12 @@ class TicketLockTest extends SpinLockContractTest {
     lock.lock();
     assertThat(order).containsExactly(0, 1, 2, 3, 4);
     lock.unlock();
+    assertUnlocked(lock);
+  }
+
+  /** Free, nobody queued, and toString agrees. */
+  static void assertUnlocked(TicketLock lock) {
+    assertThat(lock.isLocked()).isFalse();
     assertThat(lock.hasQueuedThreads()).isFalse();
     assertThat(lock).hasToString("TicketLock[unlocked]");
   }
@@ -519,12 +525,6 @@ class TicketLockTest extends SpinLockContractTest {
   @SuppressWarnings({"LockNotBeforeTry", "ThreadPriorityCheck"})
   @Nested
   class NodeReuseQueueExitsAndSnapshots {
-
-    private static void assertUnlocked(TicketLock lock) {
-      assertThat(lock.isLocked()).isFalse();
-      assertThat(lock.hasQueuedThreads()).isFalse();
-      assertThat(lock).hasToString("TicketLock[unlocked]");
-    }
 
     @Test
     void aContenderStillWaitsAfterAnUncontendedUseOfTheFastPathNode() throws Exception {
