@@ -69,7 +69,7 @@ public final class Waits {
       if (System.nanoTime() - deadline >= 0) {
         throw new AssertionError(t.getName() + " never parked on " + blocker + " within 20 s");
       }
-      Thread.yield(); // bounded poll of the thread state, not a result wait
+      LockSupport.parkNanos(50_000L); // bounded poll of the thread state, not a result wait
     }
   }
 }
