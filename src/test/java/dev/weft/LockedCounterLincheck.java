@@ -1,7 +1,7 @@
 package dev.weft;
 
 import java.util.concurrent.locks.Lock;
-import java.util.function.Supplier;
+import java.util.function.Function;
 import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
 import org.jetbrains.lincheck.datastructures.Operation;
 import org.jetbrains.lincheck.datastructures.StressOptions;
@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Timeout;
  * scenarios. Quick settings by default; heavier ones (the same for every lock) with {@code
  * -Dweft.lincheck.heavy=true}.
  */
-public abstract class LockedCounterLincheck {
+public abstract class LockedCounterLincheck<L extends Lock> {
   static final boolean HEAVY = Boolean.getBoolean("weft.lincheck.heavy");
 
   /** Releases a guard taken by {@link #acquire}. */
@@ -23,20 +23,20 @@ public abstract class LockedCounterLincheck {
     void release();
   }
 
-  private final Lock lock;
-  private final Supplier<Release> acquire;
+  private final L lock;
+  private final Function<L, Release> acquire;
   private final int quickThreads;
   private final int quickActorsPerThread;
   private int counter; // guarded by lock
 
   /**
    * @param lock the lock under test
-   * @param acquire takes {@code lock} through its guard form and returns the guard's close
+   * @param acquire takes the lock through its guard form and returns the guard's close
    * @param quickThreads threads per scenario in the quick run
    * @param quickActorsPerThread operations per thread in the quick run
    */
   LockedCounterLincheck(
-      Lock lock, Supplier<Release> acquire, int quickThreads, int quickActorsPerThread) {
+      L lock, Function<L, Release> acquire, int quickThreads, int quickActorsPerThread) {
     this.lock = lock;
     this.acquire = acquire;
     this.quickThreads = quickThreads;
@@ -65,7 +65,7 @@ public abstract class LockedCounterLincheck {
    */
   @Operation
   public int addTwo() {
-    Release g = acquire.get();
+    Release g = acquire.apply(lock);
     try {
       counter += 2;
       return counter;

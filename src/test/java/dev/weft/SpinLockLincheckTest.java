@@ -4,14 +4,10 @@ package dev.weft;
  * Lincheck: a counter guarded by a {@link SpinLock} is linearizable ({@link
  * LockedCounterLincheck}).
  */
-public class SpinLockLincheckTest extends LockedCounterLincheck {
+public class SpinLockLincheckTest extends LockedCounterLincheck<SpinLock> {
 
   /** Lincheck creates one instance per scenario, reflectively: it must be public. */
   public SpinLockLincheckTest() {
-    this(new SpinLock());
-  }
-
-  private SpinLockLincheckTest(SpinLock lock) {
-    super(lock, () -> lock.acquire()::close, 2, 3);
+    super(new SpinLock(), lock -> lock.acquire()::close, 2, 3);
   }
 }
