@@ -69,13 +69,19 @@ import java.util.function.ToLongFunction;
  * #read(Supplier)} and every other read form) whose function starts and closes a write on this
  * counter throws {@link IllegalStateException} ("read function wrote") when that pass fails
  * validation, instead of retrying forever; if the function threw on that pass, its exception is
- * attached as suppressed. The check costs nothing on the write path and nothing on a read that
- * validates. It is made at the first pass in which this thread's write is the last write to
- * complete: the first pass, unless another thread's write also completed after it during that
- * pass (that pass is then retried). A hand-written {@link #beginRead()}/{@link #validate(long)}
- * loop whose body writes is the caller's loop and is not detected: {@code validate} answers
- * {@code false} after this thread's own write, as it must for a writer that uses stamps as
- * versions, so such a loop never ends.
+ * attached as suppressed. The check adds no store and no fence to the write path (one read of
+ * the thread's id) and nothing to a read that validates. It is made at the first pass in which
+ * this thread's write is the last write to complete: the first pass, unless another thread's
+ * write also completed after it during that pass (that pass is then retried; if that happens in
+ * every pass, the read keeps retrying). Not detected: a hand-written {@link #beginRead()}/{@link
+ * #validate(long)} loop whose body writes ({@code validate} answers {@code false} after this
+ * thread's own write, as it must for a writer that uses stamps as versions, so such a loop never
+ * ends), and a read function that has another thread write for it. The checks tell threads apart
+ * by {@link Thread#getId()}, which must therefore be unique among live threads (as the JDK's
+ * own threads' ids are; a {@code Thread} subclass that overrides {@code getId()} to return
+ * another live thread's id breaks them). A reader that waits for a write while its interrupt
+ * status is set still backs off and parks (the status is cleared for the park and restored
+ * before the read returns or throws).
  */
 public final class SeqCount {
   /*
@@ -144,7 +150,10 @@ public final class SeqCount {
    *    reads of this thread is never reported: it ended before the next stamp was read. If
    *    another thread's write completes after this thread's in the same pass, the pass is retried
    *    instead (the value is that thread's); the first pass in which this thread's write is the
-   *    last one throws, so a read function that writes on every pass always ends. A hand-written
+   *    last one throws, so a read function that writes on every pass ends unless another thread's
+   *    write completes after its own in every pass (found by review: two threads taking turns
+   *    can keep it retrying; documented, not detected: catching it would need a per-read
+   *    record on the write path). A hand-written
    *    beginRead/validate loop is not covered: validate(stamp) stays a query ("did a write start
    *    since?"), which is also true, and useful, after this thread's own write.
    * Reading `writer` does not add a window: it is read only after a seq value that the write
@@ -228,11 +237,18 @@ public final class SeqCount {
 
   private long awaitEven() {
     checkNotWriter();
-    for (int round = 0; ; round++) {
-      backoff(round);
-      long s = seqAcquire();
-      if ((s & 1) == 0) {
-        return s;
+    boolean interrupted = false;
+    try {
+      for (int round = 0; ; round++) {
+        interrupted |= backoff(round);
+        long s = seqAcquire();
+        if ((s & 1) == 0) {
+          return s;
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt(); // the status backoff cleared to park
       }
     }
   }
@@ -248,18 +264,27 @@ public final class SeqCount {
     }
   }
 
-  /** Spin, then yield, then park with a doubling delay. */
+  /**
+   * Spin, then yield, then park with a doubling delay. Returns whether it cleared the thread's
+   * interrupt status to park: parkNanos returns at once while the status is set, so an
+   * interrupted reader would otherwise spin for the whole write (found by review); the caller
+   * restores the status before it returns or throws.
+   */
   // The library's spin policy (CONVENTIONS.md) is spin, then yield, then park; the yield
   // phase is deliberate and bounded, not a reliance on scheduling for correctness.
   @SuppressWarnings("ThreadPriorityCheck")
-  private void backoff(int round) {
+  private boolean backoff(int round) {
     if (round < SeqLock.SPINS) {
       Thread.onSpinWait();
+      return false;
     } else if (round < SeqLock.SPINS + SeqLock.YIELDS) {
       Thread.yield();
+      return false;
     } else {
+      boolean cleared = Thread.interrupted();
       int shift = Math.min(round - SeqLock.SPINS - SeqLock.YIELDS, 20);
       LockSupport.parkNanos(this, Math.min(1_000L << shift, MAX_PARK_NANOS));
+      return cleared;
     }
   }
 
@@ -509,27 +534,35 @@ public final class SeqCount {
    *     thread's: the read function wrote during the pass, and every retry would do it again
    */
   private long retryStamp() {
-    for (int waits = 0; ; waits++) {
-      long s = seqAcquire(); // acquire: orders the next pass's data loads after this load
-      if ((s & 1) == 0) {
-        // The acquire above read s, published by the release in some close(), whose store of
-        // ~id to `writer` came before that release: this load sees it or a later store (by
-        // a write that started after s, not this thread's: it is here). So ~(my id) means
-        // that the latest completed write is this thread's, and it began at or after the stamp
-        // of the failed pass (s moved past it). This thread was running the read function
-        // then: the function wrote. Not seen when another thread's write completed after it
-        // in the same pass; the next pass that writes is then caught.
-        if (writerOpaque() == ~currentThreadId()) {
-          throw readFunctionWrote();
+    boolean interrupted = false;
+    try {
+      for (int waits = 0; ; waits++) {
+        long s = seqAcquire(); // acquire: orders the next pass's data loads after this load
+        if ((s & 1) == 0) {
+          // The acquire above read s, published by the release in some close(), whose store of
+          // ~id to `writer` came before that release: this load sees it or a later store (by
+          // a write that started after s, not this thread's: it is here). So ~(my id) means
+          // that the latest completed write is this thread's, and it began at or after the
+          // stamp of the failed pass (s moved past it). This thread was running the read
+          // function then: the function wrote. Not seen when another thread's write completed
+          // after it in the same pass; the next pass that writes is then caught.
+          if (writerOpaque() == ~currentThreadId()) {
+            throw readFunctionWrote();
+          }
+          return s;
         }
-        return s;
+        if (waits == 0) {
+          checkNotWriter();
+        }
+        interrupted |= backoff(waits);
       }
-      if (waits == 0) {
-        checkNotWriter();
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt(); // the status backoff cleared to park
       }
-      backoff(waits);
     }
   }
+
 
   /**
    * {@link #retryStamp()} after a pass whose read function threw {@code discarded} on state
