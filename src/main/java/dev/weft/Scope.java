@@ -97,6 +97,11 @@ import org.jspecify.annotations.Nullable;
  *       it re-asserts the owner's interrupt status before it returns (or throws a failure).
  *   <li>When several things go wrong, the first reason the scope was cancelled decides what the
  *       end reports (a failure, or the deadline); an interrupt of the owner is always reported.
+ *       A body exception created with suppression disabled cannot carry the unjoined failures.
+ *       An {@code interrupt()} of a factory's thread that throws does not stop the cancellation:
+ *       the other threads are still interrupted, every thread is still joined, and the exception
+ *       is reported by the end. The shared timer runs those {@code interrupt()} calls for
+ *       deadlines, so an override must be quick.
  * </ul>
  *
  * <p><b>Memory consistency effects:</b> actions in a thread prior to {@link #spawn(Callable)}
@@ -120,7 +125,10 @@ import org.jspecify.annotations.Nullable;
  * owner opened later is still open first cancels and ends that inner scope (and any inside it),
  * then ends this one, then throws {@link IllegalStateException} naming them (their own failures
  * suppressed on it; after a failing body it is suppressed on the body's exception) — the rule
- * {@code StructuredTaskScope} enforces with {@code StructureViolationException}. With
+ * {@code StructuredTaskScope} enforces with {@code StructureViolationException}. A scope
+ * thread's task that finishes with a scope it opened still open has that scope cancelled and
+ * ended, and fails with {@code IllegalStateException}; so does a {@code call}/{@code run} body
+ * that leaves one open (also after closing its own scope). With
  * {@link Builder#maxConcurrency}, a scope thread that spawns waits for a slot like the owner
  * does: if every running thread waits so, none can finish — give nested fan-out its own (nested)
  * scope. A {@link Builder#threadFactory ThreadFactory} that returns null, throws, or returns a
@@ -200,6 +208,23 @@ public final class Scope implements AutoCloseable {
    * user ThreadFactory, a spawn waiting for a slot looks every 20 ms for factory threads that
    * died without running their task, so that their slots come back.
    *
+   * The cancel walk never stops early: each interrupt() is in its own try (a factory's Thread
+   * subclass may throw from it); the first such exception is kept (plain field, one walker per
+   * scope) and published by a release store of `walked` at the end of the walk. The owner, after
+   * the last join, waits (acquire; brief spin, then 100 us parks) until `walked` is set if a
+   * cancel reason other than ENDED is set, because the walker may be another thread (the timer,
+   * a failing task's thread), and reports the exception with the end's outcome. The walk skips
+   * the calling thread only when it is the failing task's own thread (it has finished); any
+   * other scope thread that cancels (deadline noticed, a sibling found never-ran) interrupts
+   * itself too.
+   *
+   * Scope threads: ScopeTask.RUNNING (a ThreadLocal) names the task running on the thread, so
+   * spawn tells one of its own threads from a foreign one in O(1). A task also records the
+   * thread's innermost open scope when it starts and, when it finishes, ends every scope the
+   * task opened above it and left open (endScopesLeftOpen: cancel, close, innermost first) and
+   * fails with IllegalStateException; a call/run body that closed its own scope gets the same
+   * check against the enclosing scope. Cost: one ThreadLocal set, get and remove per task.
+   *
    * Windows (ProtocolWindows): "scope.pushed-not-started" on the spawner, after its node is
    * published and before Thread.start(); "scope.task-finished" (in ScopeTask).
    */
@@ -263,6 +288,8 @@ public final class Scope implements AutoCloseable {
   private static final Cancel OWNER_INTERRUPTED = new Cancel("the owner was interrupted", null);
   private static final Cancel OUTER_CLOSED =
       new Cancel("a scope it was opened in was closed first", null);
+  private static final Cancel LEFT_OPEN =
+      new Cancel("the code that opened it ended without closing it", null);
   /** Not a cancellation: set at the end when nothing cancelled the scope, so nothing later can. */
   private static final Cancel ENDED = new Cancel("the scope ended", null);
 
@@ -278,6 +305,7 @@ public final class Scope implements AutoCloseable {
   private static final VarHandle CLOSED;
   private static final VarHandle SPAWNED;
   private static final VarHandle SCOPES;
+  private static final VarHandle WALKED;
 
   static {
     try {
@@ -288,6 +316,7 @@ public final class Scope implements AutoCloseable {
       CLOSED = l.findVarHandle(Scope.class, "closed", boolean.class);
       SPAWNED = l.findVarHandle(Scope.class, "spawned", long.class);
       SCOPES = l.findStaticVarHandle(Scope.class, "scopes", long.class);
+      WALKED = l.findVarHandle(Scope.class, "walked", boolean.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -322,6 +351,15 @@ public final class Scope implements AutoCloseable {
   private boolean closed; // accessed plainly by the owner, through CLOSED otherwise
   @SuppressWarnings("unused") // accessed through SPAWNED
   private long spawned;
+  /** Set (release) by the cancel walk when it has interrupted every thread it had to. */
+  @SuppressWarnings("unused") // accessed through WALKED
+  private boolean walked;
+  /**
+   * What a thread's interrupt() threw during the cancel walk (a Thread subclass from a user
+   * factory may override it); written plainly by the one walker before its release of walked,
+   * read by the owner after an acquire of walked.
+   */
+  private @Nullable Throwable interruptFailure;
 
   private Scope(Builder b) {
     this.owner = Thread.currentThread();
@@ -513,10 +551,9 @@ public final class Scope implements AutoCloseable {
       throw new IllegalStateException(
           name + " has ended: spawn threads before the scope ends, or open a new scope");
     }
-    for (ScopeTask<?> n = headAcquire(); n != null; n = n.next) {
-      if (n.thread == me) {
-        return; // a live thread of this scope: the scope cannot have ended
-      }
+    ScopeTask<?> running = ScopeTask.runningOnThisThread();
+    if (running != null && running.scope == this) {
+      return; // a thread of this scope, running its task: the scope cannot have ended
     }
     throw new IllegalStateException(
         me.getName() + " is neither the owner (" + owner.getName() + ") nor a thread of "
@@ -712,18 +749,58 @@ public final class Scope implements AutoCloseable {
         continue;
       }
       if (n.thread != me) {
-        n.thread.interrupt();
-      } else if (!(reason instanceof ScopeTask)) {
-        // A scope thread that noticed the deadline is cancelled like the others: it gets the
-        // ScopeTimeoutException and its interrupt status, so that a later wait of its task
-        // (which may catch the exception) still ends. A failing task is not: it has finished.
+        interruptForCancel(n.thread);
+      } else if (!(reason instanceof ScopeTask<?> failed && failed.thread == me)) {
+        // A scope thread that noticed the deadline (or found a sibling that never ran) is
+        // cancelled like the others: it gets the exception and its interrupt status, so that a
+        // later wait of its task (which may catch the exception) still ends. Only the failing
+        // task's own thread is not: its task has finished.
         meToo = true;
       }
     }
     if (meToo) {
-      me.interrupt();
+      interruptForCancel(me);
     }
+    WALKED.setRelease(this, true); // publishes interruptFailure to the owner's acquire
     return true;
+  }
+
+  /**
+   * Interrupts one thread for the cancel walk. A thread from a user factory may be a subclass
+   * whose interrupt() throws: the walk must still reach every other thread and the end must
+   * still wait for all of them (issue 18 review), so the exception is kept for the end's report.
+   */
+  private void interruptForCancel(Thread t) {
+    try {
+      t.interrupt();
+    } catch (Throwable e) { // user code (an override of interrupt()), Errors included
+      Throwable first = interruptFailure;
+      if (first == null) {
+        interruptFailure = e;
+      } else if (first != e) {
+        first.addSuppressed(e); // the walk is one thread: no concurrent addSuppressed
+      }
+    }
+  }
+
+  /**
+   * Waits, after every thread has terminated, until the cancel walk (which another thread may
+   * be running: the deadline timer, a failing task's thread that has just terminated) has
+   * finished, so that what it recorded is reported. The walk is short (one interrupt() per
+   * thread); the wait spins briefly, then parks for 100 µs at a time.
+   */
+  private void awaitCancelWalk() {
+    Object reason = cancelReasonAcquire();
+    if (reason == null || reason == ENDED) {
+      return; // no walk
+    }
+    for (int spins = 0; !(boolean) WALKED.getAcquire(this); spins++) {
+      if (spins < 100) {
+        Thread.onSpinWait();
+      } else {
+        LockSupport.parkNanos(this, 100_000L);
+      }
+    }
   }
 
   // ---------------------------------------------------------------- the end
@@ -805,8 +882,12 @@ public final class Scope implements AutoCloseable {
 
   /** The end of call/run after the body returned normally. */
   private void end() throws InterruptedException {
-    if (closed) {
-      return; // the body closed the scope itself
+    if (closed) { // the body closed the scope itself; scopes it opened after that must end too
+      IllegalStateException leftOpen = endScopesLeftOpen(enclosing, "the body of " + name);
+      if (leftOpen != null) {
+        throw leftOpen;
+      }
+      return;
     }
     RuntimeException violation = endInnerScopes();
     boolean interrupted = awaitAll();
@@ -831,7 +912,11 @@ public final class Scope implements AutoCloseable {
   }
 
   private void endAfterBodyFailure(Throwable bodyFailure) {
-    if (closed) {
+    if (closed) { // the body closed the scope itself; scopes it opened after that must end too
+      IllegalStateException leftOpen = endScopesLeftOpen(enclosing, "the body of " + name);
+      if (leftOpen != null) {
+        bodyFailure.addSuppressed(leftOpen);
+      }
       return;
     }
     if (bodyFailure instanceof InterruptedException) {
@@ -906,6 +991,51 @@ public final class Scope implements AutoCloseable {
     return e;
   }
 
+  /** The calling thread's innermost open scope, or null; read by a task when it starts. */
+  static @Nullable Scope innermost() {
+    return INNERMOST.get();
+  }
+
+  /**
+   * Ends the scopes that the calling thread opened above {@code base} on its stack of open
+   * scopes and left open when the code that opened them finished (a scope thread's task, or a
+   * call/run body that closed its own scope first): each is cancelled and ended, innermost
+   * first, as an out-of-order close ends inner scopes. Without this, their threads would outlive
+   * the enclosing scope (issue 18 review: a task that returned with a scope still open).
+   *
+   * @param base the thread's innermost scope when that code started (null: none)
+   * @param who what left them open, for the message
+   * @return null if nothing was left open, else the IllegalStateException to report, naming the
+   *     scopes, with their own failures suppressed
+   */
+  static @Nullable IllegalStateException endScopesLeftOpen(@Nullable Scope base, String who) {
+    Scope top = INNERMOST.get();
+    if (top == base) {
+      return null; // the fast path: one ThreadLocal read
+    }
+    List<String> names = new ArrayList<>();
+    List<RuntimeException> failures = new ArrayList<>();
+    for (Scope x = top; x != null && x != base; x = INNERMOST.get()) {
+      names.add(x.name);
+      x.cancel(LEFT_OPEN);
+      try {
+        x.close(); // x is the innermost: its own nesting check passes and pops it
+      } catch (RuntimeException e) {
+        failures.add(e);
+      }
+      if (INNERMOST.get() == x) {
+        x.pop(); // defensive: an ended scope is never on the stack
+      }
+    }
+    IllegalStateException e = new IllegalStateException(who + " ended with the scopes " + names
+        + " still open; they were cancelled and ended. Close every scope you open"
+        + " (try-with-resources, or Scope.call/run)");
+    for (RuntimeException f : failures) {
+      e.addSuppressed(f);
+    }
+    return e;
+  }
+
   /** Takes this scope off its owner's stack of open scopes (it is the innermost). */
   private void pop() {
     Scope outer = enclosing;
@@ -955,6 +1085,7 @@ public final class Scope implements AutoCloseable {
       seen = h;
     }
     seal();
+    awaitCancelWalk();
     CLOSED.setRelease(this, true);
     return interrupted;
   }
@@ -1024,12 +1155,13 @@ public final class Scope implements AutoCloseable {
       }
     }
     ScopeTask<?> first = firstFailedPlain();
-    if (first == null) {
-      return null; // no task failed (every failure sets firstFailed): nothing to walk
-    }
-    List<ScopeTask<?>> failed = unjoinedFailures();
+    List<ScopeTask<?>> failed =
+        first == null ? List.of() : unjoinedFailures(); // every failure sets firstFailed
     if (failed.isEmpty()) {
-      return null;
+      Throwable intr = interruptFailure;
+      return intr == null ? null : new TaskFailedException(name + " was cancelled, and"
+          + " interrupting one of its threads threw (a ThreadFactory's Thread subclass whose"
+          + " interrupt() fails): " + intr, intr);
     }
     ScopeTask<?> primary = first != null && failed.contains(first) ? first : failed.get(0);
     Throwable cause = Objects.requireNonNull(primary.failurePlain());
@@ -1052,6 +1184,10 @@ public final class Scope implements AutoCloseable {
 
   /** Attaches every unjoined failure (except {@code skip}'s) to {@code target}. */
   private void addUnjoinedFailures(Throwable target, @Nullable ScopeTask<?> skip) {
+    Throwable intr = interruptFailure; // read after awaitCancelWalk's acquire (end paths only)
+    if (intr != null && intr != target) {
+      target.addSuppressed(intr);
+    }
     if (firstFailedPlain() == null) {
       return;
     }
@@ -1141,7 +1277,7 @@ public final class Scope implements AutoCloseable {
    * <pre>{@code
    * List<Page> pages = Scope.builder()
    *     .namePrefix("crawler")                       // threads crawler-0, crawler-1, ...
-   *     .maxConcurrency(16)                          // at most 16 running at once
+   *     .maxConcurrency(16)                          // at most 16 tasks running at once
    *     .timeout(Duration.ofSeconds(30))             // then ScopeTimeoutException
    *     .call(scope -> {
    *       List<ScopedThread<Page>> ts = new ArrayList<>();
@@ -1250,10 +1386,12 @@ public final class Scope implements AutoCloseable {
     }
 
     /**
-     * Caps how many of the scope's threads run at once: {@code spawn} waits (interruptibly, and
-     * at most until the deadline) while {@code max} threads are running.
+     * Caps how many of the scope's tasks run at once: {@code spawn} waits (interruptibly, and
+     * at most until the deadline) while {@code max} tasks are running. A slot is taken before the
+     * spawn starts the thread and given back when the task ends; a factory's thread that does
+     * work of its own after the task may still be alive then.
      *
-     * @param max the largest number of threads running at once
+     * @param max the largest number of tasks running at once
      * @return this builder
      * @throws IllegalArgumentException if {@code max} is zero or negative
      */

@@ -65,6 +65,13 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
   static final int CANCELLED = 4;
   static final int SETTLING = 5;
 
+  /**
+   * The task running on the current thread (set for the duration of run()): lets Scope.spawn
+   * tell one of its own threads from a foreign one in O(1) (it walked the whole stack of
+   * nodes before: quadratic fan-out from a scope thread, found by the issue 18 review).
+   */
+  private static final ThreadLocal<ScopeTask<?>> RUNNING = new ThreadLocal<>();
+
   private static final VarHandle STATE;
   private static final VarHandle OBSERVED;
   private static final VarHandle STARTED;
@@ -171,6 +178,11 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
 
   // ---- the thread's body ----
 
+  /** The task running on the calling thread, or null; see {@link #RUNNING}. */
+  static @Nullable ScopeTask<?> runningOnThisThread() {
+    return RUNNING.get();
+  }
+
   @Override
   public void run() {
     if (Thread.currentThread() != thread || stateAcquire() != NEW) {
@@ -180,26 +192,50 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
     Runnable r = runnable;
     callable = null;
     runnable = null;
+    ScopeTask<?> outerTask = RUNNING.get(); // null but for a factory that runs us inside a task
+    Scope outerScope = Scope.innermost(); // scopes the task opens go above this one
+    RUNNING.set(this);
     try {
       if (scope.isCancelled()) {
         // Started while (or after) the scope was cancelled: the task does not run at all.
         setStateRelease(CANCELLED);
         return;
       }
+      Throwable failed = null;
       try {
         if (c != null) {
           result = c.call();
         } else {
           Objects.requireNonNull(r, "runnable").run();
         }
-        setStateRelease(SUCCESS);
       } catch (Throwable t) { // every failure, Errors included, is reported to the owner
-        failure = t;
+        failed = t;
+      }
+      // A scope the task opened and left open is ended here (cancelled, its threads joined), so
+      // that its threads cannot outlive this scope; leaving it open fails the task.
+      IllegalStateException leftOpen =
+          Scope.endScopesLeftOpen(outerScope, "the task of " + thread.getName());
+      if (leftOpen != null) {
+        if (failed == null) {
+          failed = leftOpen;
+        } else {
+          failed.addSuppressed(leftOpen);
+        }
+      }
+      if (failed == null) {
+        setStateRelease(SUCCESS);
+      } else {
+        failure = failed;
         deadlineMessage = scope.deadlineMessage(); // failed after the deadline cancelled the scope
         scope.taskFailed(this); // cancels before isDone() can say FAILED
         setStateRelease(FAILED);
       }
     } finally {
+      if (outerTask == null) {
+        RUNNING.remove(); // leave nothing behind on a pooled factory thread
+      } else {
+        RUNNING.set(outerTask);
+      }
       exited = true;
       scope.taskExited();
       if (ProtocolWindows.ENABLED) {

@@ -55,7 +55,8 @@ public sealed interface ScopedThread<T> permits ScopeTask {
    *     is not cancelled by this
    * @throws TaskFailedException if the task threw; the cause is the original throwable and the
    *     message names the thread. A failure reported here is not reported again at the end of
-   *     the scope. Also if the task never ran because the scope was cancelled first (the cause
+   *     the scope (unless this join runs on a thread outside the scope while the scope ends:
+   *     then both may report it). Also if the task never ran because the scope was cancelled first (the cause
    *     is then a {@link java.util.concurrent.CancellationException}; nothing is reported for
    *     it at the end), or because its factory thread died without running it
    * @throws ScopeTimeoutException if the scope's deadline passed while waiting, or if the task
