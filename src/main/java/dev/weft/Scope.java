@@ -209,11 +209,12 @@ public final class Scope implements AutoCloseable {
    * died without running their task, so that their slots come back.
    *
    * The cancel walk never stops early: each interrupt() is in its own try (a factory's Thread
-   * subclass may throw from it); the first such exception is kept (plain field, one walker per
-   * scope) and published by a release store of `walked` at the end of the walk. The owner, after
-   * the last join, waits (acquire; brief spin, then 100 us parks) until `walked` is set if a
-   * cancel reason other than ENDED is set, because the walker may be another thread (the timer,
-   * a failing task's thread), and reports the exception with the end's outcome. The walk skips
+   * subclass may throw from it); the first such exception is CAS'd into interruptFailure
+   * (further ones suppressed on it) and the owner reports it with the end's outcome (acquire
+   * read). The owner does not wait for a walk another thread is running (the timer's walk may
+   * run interrupt() overrides that block on something the owner holds: a review found that
+   * waiting could hang close()); an exception recorded after the end reported is not reported.
+   * The walk skips
    * the calling thread only when it is the failing task's own thread (it has finished); any
    * other scope thread that cancels (deadline noticed, a sibling found never-ran) interrupts
    * itself too.
@@ -305,7 +306,7 @@ public final class Scope implements AutoCloseable {
   private static final VarHandle CLOSED;
   private static final VarHandle SPAWNED;
   private static final VarHandle SCOPES;
-  private static final VarHandle WALKED;
+  private static final VarHandle INTERRUPT_FAILURE;
 
   static {
     try {
@@ -316,7 +317,7 @@ public final class Scope implements AutoCloseable {
       CLOSED = l.findVarHandle(Scope.class, "closed", boolean.class);
       SPAWNED = l.findVarHandle(Scope.class, "spawned", long.class);
       SCOPES = l.findStaticVarHandle(Scope.class, "scopes", long.class);
-      WALKED = l.findVarHandle(Scope.class, "walked", boolean.class);
+      INTERRUPT_FAILURE = l.findVarHandle(Scope.class, "interruptFailure", Throwable.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -351,14 +352,12 @@ public final class Scope implements AutoCloseable {
   private boolean closed; // accessed plainly by the owner, through CLOSED otherwise
   @SuppressWarnings("unused") // accessed through SPAWNED
   private long spawned;
-  /** Set (release) by the cancel walk when it has interrupted every thread it had to. */
-  @SuppressWarnings("unused") // accessed through WALKED
-  private boolean walked;
   /**
    * What a thread's interrupt() threw during the cancel walk (a Thread subclass from a user
-   * factory may override it); written plainly by the one walker before its release of walked,
-   * read by the owner after an acquire of walked.
+   * factory may override it): CAS from null by the walker when it happens (volatile; further
+   * ones are suppressed on it), read with acquire by the owner when it reports the end.
    */
+  @SuppressWarnings("unused") // accessed through INTERRUPT_FAILURE
   private @Nullable Throwable interruptFailure;
 
   private Scope(Builder b) {
@@ -761,7 +760,6 @@ public final class Scope implements AutoCloseable {
     if (meToo) {
       interruptForCancel(me);
     }
-    WALKED.setRelease(this, true); // publishes interruptFailure to the owner's acquire
     return true;
   }
 
@@ -773,34 +771,25 @@ public final class Scope implements AutoCloseable {
   private void interruptForCancel(Thread t) {
     try {
       t.interrupt();
-    } catch (Throwable e) { // user code (an override of interrupt()), Errors included
-      Throwable first = interruptFailure;
-      if (first == null) {
-        interruptFailure = e;
-      } else if (first != e) {
-        first.addSuppressed(e); // the walk is one thread: no concurrent addSuppressed
+    } catch (Throwable e) { // user code (an override of interrupt()), Errors included: the walk
+      // must go on and the end must still join every thread, whatever interrupt() throws
+      if (!INTERRUPT_FAILURE.compareAndSet(this, null, e)) { // volatile: the owner may read it
+        Throwable first = interruptFailureAcquire();
+        if (first != null && first != e) {
+          first.addSuppressed(e); // Throwable.addSuppressed is itself thread-safe
+        }
       }
     }
   }
 
   /**
-   * Waits, after every thread has terminated, until the cancel walk (which another thread may
-   * be running: the deadline timer, a failing task's thread that has just terminated) has
-   * finished, so that what it recorded is reported. The walk is short (one interrupt() per
-   * thread); the wait spins briefly, then parks for 100 µs at a time.
+   * Acquire: the owner sees the recorded exception's state. The owner does not wait for a walk
+   * that another thread (the deadline timer) may still be running: that walk may run user code
+   * (interrupt() overrides) that could block on something the owner holds; an exception it
+   * records after the end has reported is not reported (documented).
    */
-  private void awaitCancelWalk() {
-    Object reason = cancelReasonAcquire();
-    if (reason == null || reason == ENDED) {
-      return; // no walk
-    }
-    for (int spins = 0; !(boolean) WALKED.getAcquire(this); spins++) {
-      if (spins < 100) {
-        Thread.onSpinWait();
-      } else {
-        LockSupport.parkNanos(this, 100_000L);
-      }
-    }
+  private @Nullable Throwable interruptFailureAcquire() {
+    return (Throwable) INTERRUPT_FAILURE.getAcquire(this);
   }
 
   // ---------------------------------------------------------------- the end
@@ -1010,12 +999,12 @@ public final class Scope implements AutoCloseable {
    */
   static @Nullable IllegalStateException endScopesLeftOpen(@Nullable Scope base, String who) {
     Scope top = INNERMOST.get();
-    if (top == base) {
-      return null; // the fast path: one ThreadLocal read
+    if (top == base || atOrBelow(top, base)) {
+      return null; // the fast path is one ThreadLocal read; base itself may have been closed
     }
     List<String> names = new ArrayList<>();
     List<RuntimeException> failures = new ArrayList<>();
-    for (Scope x = top; x != null && x != base; x = INNERMOST.get()) {
+    for (Scope x = top; x != null && !atOrBelow(x, base); x = INNERMOST.get()) {
       names.add(x.name);
       x.cancel(LEFT_OPEN);
       try {
@@ -1034,6 +1023,23 @@ public final class Scope implements AutoCloseable {
       e.addSuppressed(f);
     }
     return e;
+  }
+
+  /**
+   * Whether {@code x} is {@code base} or a scope {@code base} was opened in (its enclosing
+   * chain): the code that recorded {@code base} did not open it, so it must not be ended for
+   * that code (the code may have closed {@code base} itself, in order or not; found by review).
+   */
+  private static boolean atOrBelow(@Nullable Scope x, @Nullable Scope base) {
+    if (x == null) {
+      return true; // the bottom of the stack: nothing left to end
+    }
+    for (Scope b = base; b != null; b = b.enclosing) {
+      if (b == x) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Takes this scope off its owner's stack of open scopes (it is the innermost). */
@@ -1085,7 +1091,6 @@ public final class Scope implements AutoCloseable {
       seen = h;
     }
     seal();
-    awaitCancelWalk();
     CLOSED.setRelease(this, true);
     return interrupted;
   }
@@ -1158,7 +1163,7 @@ public final class Scope implements AutoCloseable {
     List<ScopeTask<?>> failed =
         first == null ? List.of() : unjoinedFailures(); // every failure sets firstFailed
     if (failed.isEmpty()) {
-      Throwable intr = interruptFailure;
+      Throwable intr = interruptFailureAcquire();
       return intr == null ? null : new TaskFailedException(name + " was cancelled, and"
           + " interrupting one of its threads threw (a ThreadFactory's Thread subclass whose"
           + " interrupt() fails): " + intr, intr);
@@ -1184,7 +1189,7 @@ public final class Scope implements AutoCloseable {
 
   /** Attaches every unjoined failure (except {@code skip}'s) to {@code target}. */
   private void addUnjoinedFailures(Throwable target, @Nullable ScopeTask<?> skip) {
-    Throwable intr = interruptFailure; // read after awaitCancelWalk's acquire (end paths only)
+    Throwable intr = interruptFailureAcquire();
     if (intr != null && intr != target) {
       target.addSuppressed(intr);
     }
