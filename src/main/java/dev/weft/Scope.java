@@ -100,8 +100,9 @@ import org.jspecify.annotations.Nullable;
  *       A body exception created with suppression disabled cannot carry the unjoined failures.
  *       An {@code interrupt()} of a factory's thread that throws does not stop the cancellation:
  *       the other threads are still interrupted, every thread is still joined, and the exception
- *       is reported by the end. The shared timer runs those {@code interrupt()} calls for
- *       deadlines, so an override must be quick.
+ *       is reported by the end if it happened before the end reported (the end does not wait
+ *       for a walk the timer is running). The shared timer runs those {@code interrupt()} calls
+ *       for deadlines, so an override must be quick.
  * </ul>
  *
  * <p><b>Memory consistency effects:</b> actions in a thread prior to {@link #spawn(Callable)}
