@@ -60,7 +60,7 @@ import org.openjdk.jmh.infra.Blackhole;
 public class LockLatencyBench {
 
   /** {@link Blackhole#consumeCPU} tokens of the {@code 1us} critical section. */
-  static final long TOKENS_1US = 250;
+  static final long TOKENS_1US = 450;
 
   /** The lock under test. */
   @Param({"SpinLock", "TicketLock", "Mutex", "ReentrantLock", "ReentrantLockFair", "synchronized"})

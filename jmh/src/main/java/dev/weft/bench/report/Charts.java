@@ -10,6 +10,9 @@ import java.text.NumberFormat;
 import java.text.ParsePosition;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.NavigableMap;
 import java.util.Set;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
@@ -20,11 +23,15 @@ import org.jfree.chart.axis.NumberAxis;
 import org.jfree.chart.axis.ValueAxis;
 import org.jfree.chart.plot.CategoryPlot;
 import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.category.StandardBarPainter;
 import org.jfree.chart.renderer.category.StatisticalBarRenderer;
 import org.jfree.chart.renderer.category.StatisticalLineAndShapeRenderer;
+import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
 import org.jfree.chart.title.TextTitle;
 import org.jfree.data.statistics.DefaultStatisticalCategoryDataset;
+import org.jfree.data.xy.XYSeries;
+import org.jfree.data.xy.XYSeriesCollection;
 
 /** Draws the report's PNG charts with JFreeChart: bars and lines, both with error bars. */
 final class Charts {
@@ -165,6 +172,122 @@ final class Charts {
     JFreeChart chart = new JFreeChart(title, titleFont(), plot, true);
     finish(chart, log ? (subtitle.isEmpty() ? "" : subtitle + "  ") + "(log scale)" : subtitle);
     ChartUtils.saveChartAsPNG(file.toFile(), chart, 860, 520);
+  }
+
+  /**
+   * The x coordinate of percentile {@code p} (0 to 100) on a latency-percentile chart: {@code
+   * 1 / (1 - p/100)}, so 50% is 2, 90% is 10, 99% is 100, 99.9% is 1000 (the usual
+   * HdrHistogram view: each decade of the logarithmic axis is one more nine). Infinite for 100.
+   */
+  static double percentileX(double p) {
+    return 1 / (1 - p / 100);
+  }
+
+  /**
+   * A latency-percentile chart: x = percentile on a logarithmic "nines" axis ({@link
+   * #percentileX}), y = latency on a logarithmic axis, one line per variant (weft's thick and
+   * orange). The maximum (percentile 100) is drawn one decade right of the highest finite
+   * percentile of the chart, on a tick labelled "max".
+   *
+   * @param series variant to (percentile to latency in {@code unit}), in legend order
+   */
+  static void percentiles(
+      Path file,
+      String title,
+      String subtitle,
+      String unit,
+      Map<String, NavigableMap<Double, Double>> series,
+      Set<String> weftVariants)
+      throws IOException {
+    double lastFinite = 2;
+    double low = Double.POSITIVE_INFINITY;
+    double high = 0;
+    for (NavigableMap<Double, Double> m : series.values()) {
+      for (Map.Entry<Double, Double> e : m.entrySet()) {
+        if (e.getKey() < 100) {
+          lastFinite = Math.max(lastFinite, percentileX(e.getKey()));
+        }
+        if (e.getKey() >= 50 && e.getValue() > 0) {
+          low = Math.min(low, e.getValue());
+          high = Math.max(high, e.getValue());
+        }
+      }
+    }
+    double maxX = lastFinite * 10;
+    XYSeriesCollection data = new XYSeriesCollection();
+    XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, true);
+    int weftIndex = 0;
+    int otherIndex = 0;
+    int i = 0;
+    for (Map.Entry<String, NavigableMap<Double, Double>> v : series.entrySet()) {
+      XYSeries s = new XYSeries(v.getKey(), true, false);
+      for (Map.Entry<Double, Double> e : v.getValue().entrySet()) {
+        // From the median up: below it the lines only repeat the uncontended cost.
+        if (e.getKey() >= 50 && e.getValue() > 0) {
+          s.add(e.getKey() >= 100 ? maxX : percentileX(e.getKey()), e.getValue());
+        }
+      }
+      data.addSeries(s);
+      boolean weft = weftVariants.contains(v.getKey());
+      renderer.setSeriesPaint(i, weft ? WEFT[weftIndex++ % WEFT.length] : LINES[otherIndex++ % LINES.length]);
+      renderer.setSeriesStroke(i, new BasicStroke(weft ? 3.0f : 1.6f));
+      i++;
+    }
+    LogAxis x = new LogAxis("percentile (log scale of 1 / (1 − p): one decade per nine)");
+    x.setBase(10);
+    x.setRange(1.5, maxX * 1.6);
+    x.setTickUnit(new org.jfree.chart.axis.NumberTickUnit(1));
+    x.setNumberFormatOverride(new PercentileFormat(maxX));
+    LogAxis y = new LogAxis(unit + " (log scale)");
+    y.setBase(10);
+    y.setNumberFormatOverride(new Plain());
+    if (high > 0) {
+      y.setRange(low / 1.5, high * 1.5);
+    }
+    XYPlot plot = new XYPlot(data, x, y, renderer);
+    plot.setBackgroundPaint(Color.WHITE);
+    plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
+    plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+    JFreeChart chart = new JFreeChart(title, titleFont(), plot, true);
+    finish(chart, subtitle);
+    ChartUtils.saveChartAsPNG(file.toFile(), chart, 860, 520);
+  }
+
+  /** Tick labels of the percentile axis: 2 -> "50%", 1000 -> "99.9%", the max tick -> "max". */
+  static final class PercentileFormat extends NumberFormat {
+    private static final long serialVersionUID = 1L;
+    private final double maxX;
+
+    PercentileFormat(double maxX) {
+      this.maxX = maxX;
+    }
+
+    @Override
+    public StringBuffer format(double number, StringBuffer to, FieldPosition pos) {
+      return to.append(label(number, maxX));
+    }
+
+    @Override
+    public StringBuffer format(long number, StringBuffer to, FieldPosition pos) {
+      return format((double) number, to, pos);
+    }
+
+    @Override
+    public Number parse(String source, ParsePosition pos) {
+      return null; // labels only
+    }
+
+    static String label(double x, double maxX) {
+      if (Math.abs(Math.log10(x) - Math.log10(maxX)) < 0.05) {
+        return "max";
+      }
+      if (x > maxX) {
+        return "";
+      }
+      double p = 100 * (1 - 1 / x);
+      String s = String.format(Locale.ROOT, "%.6f", p).replaceAll("0+$", "").replaceAll("\\.$", "");
+      return s + "%";
+    }
   }
 
   /** Tick labels of a logarithmic axis as plain numbers, formatted like the report's tables. */

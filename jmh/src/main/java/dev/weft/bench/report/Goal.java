@@ -25,7 +25,14 @@ import java.util.regex.PatternSyntaxException;
  *       the same variant's speed at the lowest thread count of the thread sweep: 14 means 14
  *       times the total throughput; only sweep runs, {@code jmh-t<T>*.json}), {@code alloc}
  *       (weft's {@code gc.alloc.rate.norm} in B/op, needs {@code -prof gc}) or {@code manual}
- *       (not a JMH number: listed, not evaluated)
+ *       (not a JMH number: listed, not evaluated); or a <b>percentile</b> of a {@code
+ *       SampleTime} benchmark: {@code p50}, {@code p99.9}, {@code max} (any {@code p<number>}
+ *       JMH records: 0, 50, 90, 95, 99, 99.9, 99.99, 99.999, 99.9999, 100): the speed ratio at
+ *       that percentile (the alternative's latency there over weft's: above 1 = weft's tail
+ *       lower), or with two, {@code p99:p50}, weft's latency at the first over the
+ *       alternative's at the second ({@code p99:p50 >= 1}: weft's p99 is at most the
+ *       alternative's median); with alternative {@code -}, weft's latency itself in
+ *       microseconds ({@code max <= 1000}: no sample of 1 ms or more)
  *   <li>weft: regex found in the weft variant's name (names start with {@code weft})
  *   <li>alternative: regex found in the alternatives' names; where several match at one
  *       point, weft is compared with the best of them; {@code -} for scaling, alloc and manual
@@ -41,7 +48,8 @@ import java.util.regex.PatternSyntaxException;
  *
  * @param line line number in the file
  * @param benchClass class regex
- * @param metric ratio, scaling, alloc or manual
+ * @param metric ratio, scaling, alloc, manual or a percentile metric ({@code p99.9}, {@code
+ *     max}, {@code p99:p50})
  * @param weft weft variant regex
  * @param alternative alternative regex, null for scaling, alloc and manual
  * @param where conditions, name (lower case) to value regex
@@ -59,6 +67,32 @@ record Goal(
     String op,
     double target,
     String description) {
+
+  /** The unit in which percentile goals compare latencies (and state absolute targets). */
+  static final String PERCENTILE_UNIT = "us/op";
+
+  private static final Pattern PERCENTILE =
+      Pattern.compile("(p\\d+(?:\\.\\d+)?|max)(?::(p\\d+(?:\\.\\d+)?|max))?");
+
+  /** True for a percentile metric ({@code p99.9}, {@code max}, {@code p99:p50}). */
+  boolean percentile() {
+    return PERCENTILE.matcher(metric).matches();
+  }
+
+  /** The percentile (0 to 100) of weft's latency that a percentile metric compares. */
+  double weftPercentile() {
+    return percentileOf(metric.split(":")[0]);
+  }
+
+  /** The percentile of the alternative's latency: the second one named, else the first. */
+  double alternativePercentile() {
+    String[] parts = metric.split(":");
+    return percentileOf(parts[parts.length - 1]);
+  }
+
+  private static double percentileOf(String name) {
+    return "max".equals(name) ? 100 : Double.parseDouble(name.substring(1));
+  }
 
   /** True if {@code value} meets the goal (always true for {@code report}). */
   boolean met(double value) {
@@ -80,6 +114,14 @@ record Goal(
   /** The condition in words, e.g. {@code ratio >= 1.30}. */
   String condition() {
     String what = "alloc".equals(metric) ? "B/op" : "scaling".equals(metric) ? "scaling" : "ratio";
+    if (percentile()) {
+      String which = metric.replace(":", " vs the alternative's ");
+      if (alternative == null) {
+        return "report".equals(op) ? "report " + which + " (µs)"
+            : which + " " + op.replace(">=", "≥").replace("<=", "≤") + " " + Report.num(target) + " µs";
+      }
+      what = which + " ratio";
+    }
     if ("manual".equals(metric)) {
       return "(not a JMH number)";
     }
@@ -130,9 +172,19 @@ record Goal(
               + " target, description), found " + c.length);
     }
     String metric = c[1].strip().toLowerCase(Locale.ROOT);
-    if (!List.of("ratio", "scaling", "alloc", "manual").contains(metric)) {
+    if (!List.of("ratio", "scaling", "alloc", "manual").contains(metric)
+        && !PERCENTILE.matcher(metric).matches()) {
       throw new IllegalArgumentException(
-          "metric must be ratio, scaling, alloc or manual: " + c[1]);
+          "metric must be ratio, scaling, alloc, manual or a percentile (p99.9, max, p99:p50): "
+              + c[1]);
+    }
+    if (PERCENTILE.matcher(metric).matches()) {
+      for (String part : metric.split(":")) {
+        double p = percentileOf(part);
+        if (p < 0 || p > 100) {
+          throw new IllegalArgumentException("a percentile is between p0 and p100 (max): " + part);
+        }
+      }
     }
     String op = c[5].strip();
     if (!List.of(">=", "<=", "report").contains(op)) {

@@ -14,6 +14,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.NavigableMap;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -257,6 +258,7 @@ final class JmhJson {
       Map<String, String> params,
       JsonObject m,
       double alloc) {
+    boolean sample = "sample".equals(mode);
     return new Result(
         run,
         benchClass,
@@ -268,7 +270,34 @@ final class JmhJson {
         num(m, "score"),
         num(m, "scoreError"),
         str(m, "scoreUnit"),
-        alloc);
+        alloc,
+        sample ? percentiles(m) : Collections.emptyNavigableMap());
+  }
+
+  /**
+   * JMH's {@code scorePercentiles} of a metric (written in every mode; meaningful in sample
+   * mode, where they are the percentiles of the sampled operation times), as percentile to
+   * value; empty for the other modes, whose "percentiles" are over a handful of iteration
+   * scores.
+   */
+  static NavigableMap<Double, Double> percentiles(JsonObject m) {
+    NavigableMap<Double, Double> out = new TreeMap<>();
+    JsonElement e = m.get("scorePercentiles");
+    if (e == null || !e.isJsonObject()) {
+      return Collections.unmodifiableNavigableMap(out);
+    }
+    for (Map.Entry<String, JsonElement> p : e.getAsJsonObject().entrySet()) {
+      try {
+        double pct = Double.parseDouble(p.getKey());
+        double v = p.getValue().getAsDouble();
+        if (pct >= 0 && pct <= 100 && !Double.isNaN(v)) {
+          out.put(pct, v);
+        }
+      } catch (RuntimeException ex) {
+        // a key or value that is not a number: not a percentile JMH wrote
+      }
+    }
+    return Collections.unmodifiableNavigableMap(out);
   }
 
   /**

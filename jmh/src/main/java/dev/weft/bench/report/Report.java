@@ -15,6 +15,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.NavigableMap;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -241,6 +242,25 @@ final class Report {
           }
           continue;
         }
+        if (g.percentile()) {
+          double wv = w.percentileIn(g.weftPercentile(), Goal.PERCENTILE_UNIT);
+          if (Double.isNaN(wv)) {
+            continue; // not a sample-mode result: no percentiles
+          }
+          if (g.alternative() == null) {
+            measured.computeIfAbsent(where, k -> new ArrayList<>()).add(new double[] {wv});
+            continue;
+          }
+          Result alt = bestAt(w, g.alternative(), g.alternativePercentile());
+          if (alt != null) {
+            double av = alt.percentileIn(g.alternativePercentile(), Goal.PERCENTILE_UNIT);
+            measured.computeIfAbsent(where, k -> new ArrayList<>())
+                .add(new double[] {Units.speedRatio(w.mode(), wv, av)});
+            against.computeIfAbsent(where, k -> new TreeSet<>())
+                .add(alt.variant() + " (its " + Report.num(av) + " µs, weft's " + Report.num(wv) + " µs)");
+          }
+          continue;
+        }
         Result best = best(w, r -> g.alternative() != null && g.alternative().matcher(r.variant()).find());
         if (best != null) {
           measured.computeIfAbsent(where, k -> new ArrayList<>())
@@ -261,7 +281,9 @@ final class Report {
         } else {
           status = "**UNSTABLE** (met in " + ok + " of " + values.size() + " repeats)";
         }
-        String value = "alloc".equals(g.metric()) ? range(values, false) + " B/op" : range(values, true);
+        String value = "alloc".equals(g.metric()) ? range(values, false) + " B/op"
+            : g.percentile() && g.alternative() == null ? range(values, false) + " µs"
+            : range(values, true);
         if (against.containsKey(e.getKey())) {
           value += " vs " + String.join("/", against.get(e.getKey()));
         }
@@ -277,6 +299,8 @@ final class Report {
       if (all.stream().allMatch(r -> Double.isNaN(r.allocBytesPerOp()))) {
         why = "needs a run with -prof gc";
       }
+    } else if (g.percentile() && all.stream().allMatch(r -> r.percentiles().isEmpty())) {
+      why = "percentiles need a SampleTime benchmark";
     } else if (!preview()
         && (JDK25.matcher(g.alternative() == null ? "" : g.alternative().pattern()).find()
             || JDK25.matcher(g.description()).find())) {
@@ -285,6 +309,26 @@ final class Report {
     lines.add(new String[] {cls, cell(g.description()), cell(g.whereText()), g.condition(), why,
         "not measured"});
     return lines;
+  }
+
+  /**
+   * The alternative matching {@code alt} measured in the same run at the same key as {@code w}
+   * with the lowest (best) value at percentile {@code p}, or null.
+   */
+  private Result bestAt(Result w, Pattern alt, double p) {
+    Result best = null;
+    double bestValue = Double.NaN;
+    for (Result r : all) {
+      if (r.run().equals(w.run()) && !r.isWeft() && r.key().equals(w.key())
+          && alt.matcher(r.variant()).find()) {
+        double v = r.percentileIn(p, Goal.PERCENTILE_UNIT);
+        if (!Double.isNaN(v) && (best == null || v < bestValue)) {
+          best = r;
+          bestValue = v;
+        }
+      }
+    }
+    return best;
   }
 
   /** The best alternative measured in the same run at the same key as {@code w}. */
@@ -328,6 +372,11 @@ final class Report {
 
       // Table 1: the scores side by side, with weft ÷ best alternative.
       scoreTable(rs, variants, weft, alts, paramNames, roles, index, unit);
+
+      // Sample mode: the tails table and a latency-percentile chart per point.
+      if (rs.stream().anyMatch(r -> !r.percentiles().isEmpty())) {
+        tails(cls, mode, rs, variants, weft, paramNames, roles, index, unit);
+      }
 
       // Table 2: weft ÷ each alternative (only worth it with more than one alternative).
       if (!weft.isEmpty() && alts.size() > 1) {
@@ -424,6 +473,94 @@ final class Report {
         md.append("![").append(cls).append(" ").append(point).append("](charts/")
             .append(name).append(")\n");
       }
+    }
+  }
+
+  /** The percentiles of the tails table: p50, p90, p99, p99.9, p99.99 and the maximum. */
+  static final double[] TAIL_PERCENTILES = {50, 90, 99, 99.9, 99.99, 100};
+
+  /** The column heading of a tail percentile: {@code p99.9}, or {@code max} for 100. */
+  static String tailName(double p) {
+    if (p >= 100) {
+      return "max";
+    }
+    String s = String.format(Locale.ROOT, "%.4f", p).replaceAll("0+$", "").replaceAll("\\.$", "");
+    return "p" + s;
+  }
+
+  /**
+   * Sample-mode tails: a table with one row per point and variant (p50 … p99.99 and max, in
+   * the section's unit; over repeats the mean and [lowest–highest]) and one latency-percentile
+   * chart per point ({@link Charts#percentiles}; with repeats, the first repeat's curve).
+   */
+  private void tails(
+      String cls,
+      String mode,
+      List<Result> rs,
+      List<String> variants,
+      List<String> weft,
+      List<String> paramNames,
+      boolean roles,
+      Map<Result.Key, Map<String, List<Result>>> index,
+      String unit)
+      throws IOException {
+    md.append("\nTails (").append(unit).append("; JMH samples a subset of the operations, so")
+        .append(" `max` is the largest sample, a lower bound of the true worst case):\n\n");
+    List<String> head = keyHead(paramNames, roles);
+    head.add("variant");
+    for (double p : TAIL_PERCENTILES) {
+      head.add(tailName(p));
+    }
+    tableHead(head);
+    for (Map.Entry<Result.Key, Map<String, List<Result>>> e : index.entrySet()) {
+      for (String v : variants) {
+        List<Result> l = e.getValue().get(v);
+        if (l == null || l.stream().allMatch(r -> r.percentiles().isEmpty())) {
+          continue;
+        }
+        List<String> line = keyCells(e.getKey(), paramNames, roles);
+        line.add(label(rs, v));
+        for (double p : TAIL_PERCENTILES) {
+          List<Double> values = new ArrayList<>();
+          for (Result r : l) {
+            double x = r.percentileIn(p, unit);
+            if (!Double.isNaN(x)) {
+              values.add(x);
+            }
+          }
+          line.add(values.isEmpty() ? "—" : range(values, false));
+        }
+        tableRow(line);
+      }
+    }
+    md.append("\n");
+    Set<String> weftLabels = weft.stream().map(w -> label(rs, w)).collect(Collectors.toSet());
+    for (Map.Entry<Result.Key, Map<String, List<Result>>> e : index.entrySet()) {
+      Map<String, NavigableMap<Double, Double>> series = new LinkedHashMap<>();
+      for (String v : variants) {
+        List<Result> l = e.getValue().get(v);
+        if (l == null) {
+          continue;
+        }
+        Result first = l.stream().filter(r -> !r.percentiles().isEmpty())
+            .min(Comparator.comparingInt(r -> r.run().repeat())).orElse(null);
+        if (first != null) {
+          NavigableMap<Double, Double> pts = new TreeMap<>();
+          first.percentiles().keySet().forEach(p -> pts.put(p, first.percentileIn(p, unit)));
+          series.put(label(rs, v), pts);
+        }
+      }
+      if (series.isEmpty()) {
+        continue;
+      }
+      Result.Key k = e.getKey();
+      String point = pointName(k.params(), k.threads()) + (k.role().isEmpty() ? "" : "-" + k.role());
+      String name = chartName(cls, mode + "-percentiles", variants, point);
+      Charts.percentiles(charts.resolve(name), cls + " latency by percentile",
+          describeKey(k) + (weft.isEmpty() ? "" : "  (orange: weft)"), unit, series, weftLabels);
+      chartCount++;
+      md.append("![").append(cls).append(" percentiles ").append(point).append("](charts/")
+          .append(name).append(")\n");
     }
   }
 

@@ -1,6 +1,8 @@
 package dev.weft.bench.report;
 
+import java.util.Collections;
 import java.util.Map;
+import java.util.NavigableMap;
 
 /**
  * One measured number from a JMH JSON file: one benchmark (or one method of an {@code @Group}
@@ -19,6 +21,9 @@ import java.util.Map;
  * @param unit the JMH score unit, e.g. {@code ops/us}
  * @param allocBytesPerOp {@code gc.alloc.rate.norm} in B/op when run with {@code -prof gc},
  *     otherwise NaN
+ * @param percentiles for sample mode ({@code SampleTime}), JMH's {@code scorePercentiles}:
+ *     percentile (0 to 100; 100 is the maximum) to value in {@code unit}, sorted by percentile;
+ *     empty for the other modes
  */
 record Result(
     Run run,
@@ -31,7 +36,34 @@ record Result(
     double score,
     double error,
     String unit,
-    double allocBytesPerOp) {
+    double allocBytesPerOp,
+    NavigableMap<Double, Double> percentiles) {
+
+  /** A result without percentiles (every mode but sample). */
+  Result(
+      Run run,
+      String benchClass,
+      String variant,
+      String role,
+      String mode,
+      int threads,
+      Map<String, String> params,
+      double score,
+      double error,
+      String unit,
+      double allocBytesPerOp) {
+    this(run, benchClass, variant, role, mode, threads, params, score, error, unit,
+        allocBytesPerOp, Collections.emptyNavigableMap());
+  }
+
+  /**
+   * The value at percentile {@code p} (0 to 100, 100 = the maximum) in {@code targetUnit}, NaN
+   * if JMH did not record it (only sample mode records percentiles).
+   */
+  double percentileIn(double p, String targetUnit) {
+    Double v = percentiles.get(p);
+    return v == null ? Double.NaN : Units.convert(v, unit, targetUnit);
+  }
 
   /** True for weft's own variants: benchmark (or group) names starting with {@code weft}. */
   boolean isWeft() {

@@ -40,6 +40,26 @@ final class Fixtures {
         num(score), num(error), unit, secondary);
   }
 
+  /**
+   * One {@code SampleTime} entry (mode {@code sample}) with JMH's {@code scorePercentiles}:
+   * {@code pcts} holds the values at p0, p50, p90, p95, p99, p99.9, p99.99, p99.999, p99.9999
+   * and p100 (the maximum), in that order; the score is their median entry.
+   */
+  static String sample(String name, int threads, Map<String, String> params, String unit,
+      double... pcts) {
+    String[] keys = {"0.0", "50.0", "90.0", "95.0", "99.0", "99.9", "99.99", "99.999", "99.9999", "100.0"};
+    if (pcts.length != keys.length) {
+      throw new IllegalArgumentException("need " + keys.length + " percentile values");
+    }
+    StringBuilder p = new StringBuilder();
+    for (int i = 0; i < keys.length; i++) {
+      p.append(i == 0 ? "" : ",").append('"').append(keys[i]).append("\":").append(num(pcts[i]));
+    }
+    String plain = bench(name, "sample", threads, params, pcts[1], 0.1, unit, "");
+    return plain.replace("\"scoreUnit\":\"" + unit + "\"}",
+        "\"scoreUnit\":\"" + unit + "\",\"scorePercentiles\":{" + p + "}}");
+  }
+
   /** A secondary metric entry. */
   static String metric(String label, double score, double error, String unit) {
     return String.format(Locale.ROOT,

@@ -67,4 +67,38 @@ class GoalTest {
     assertThat(goals.stream().filter(g -> g.metric().equals("scaling")).findFirst().orElseThrow()
         .condition()).isEqualTo("scaling ≥ 12.00×");
   }
+
+  @Test
+  void parsesPercentileMetrics() throws IOException {
+    Path f = dir.resolve("goals.tsv");
+    Files.writeString(f, String.join("\n",
+        "LockLatency\tp99.9\tweftSpinLock\treentrantLock$\t*\t>=\t1.0\ttail",
+        "Handoff\tp99:p50\tweftCondvar\tcondition\t*\t>=\t1.0\thand-off",
+        "LockLatency\tmax\tweftSpinLock\t-\t*\t<=\t1000\tbackstop",
+        "LockLatency\tmax\tweftSpinLock\t-\t*\treport\t\tworst") + "\n");
+    List<Goal> goals = Goal.read(f);
+    assertThat(goals).allMatch(Goal::percentile);
+    assertThat(goals.get(0).weftPercentile()).isEqualTo(99.9);
+    assertThat(goals.get(0).alternativePercentile()).isEqualTo(99.9);
+    assertThat(goals.get(0).condition()).isEqualTo("p99.9 ratio ≥ 1.00×");
+    assertThat(goals.get(1).weftPercentile()).isEqualTo(99.0);
+    assertThat(goals.get(1).alternativePercentile()).isEqualTo(50.0);
+    assertThat(goals.get(1).condition()).isEqualTo("p99 vs the alternative's p50 ratio ≥ 1.00×");
+    assertThat(goals.get(2).weftPercentile()).isEqualTo(100.0);
+    assertThat(goals.get(2).alternative()).isNull();
+    assertThat(goals.get(2).condition()).isEqualTo("max ≤ 1,000 µs");
+    assertThat(goals.get(2).met(999)).isTrue();
+    assertThat(goals.get(2).met(1001)).isFalse();
+    assertThat(goals.get(3).judged()).isFalse();
+    assertThat(new Goal(1, null, "ratio", null, null, Map.of(), ">=", 1, "").percentile()).isFalse();
+  }
+
+  @Test
+  void rejectsPercentilesOutOfRange() throws IOException {
+    Path f = dir.resolve("goals.tsv");
+    Files.writeString(f, "LockLatency\tp101\tweft\tx\t*\t>=\t1\td\n");
+    assertThatThrownBy(() -> Goal.read(f)).hasMessageContaining("between p0 and p100");
+    Files.writeString(f, "LockLatency\tp99.9x\tweft\tx\t*\t>=\t1\td\n");
+    assertThatThrownBy(() -> Goal.read(f)).hasMessageContaining("percentile");
+  }
 }

@@ -126,4 +126,22 @@ class JmhJsonTest {
     assertThat(rs.get(1).threads()).isEqualTo(4);
     assertThat(rs.get(2).threads()).isEqualTo(1);
   }
+
+  @Test
+  void readsThePercentilesOfSampleModeOnly() throws IOException {
+    Path f = dir.resolve("jmh.json");
+    Files.writeString(f, Fixtures.array(
+        Fixtures.sample("LockLatencyBench.contended2", 2, Map.of("lock", "SpinLock"), "us/op",
+            0.01, 0.03, 0.05, 0.06, 0.4, 46, 2300, 2400, 2400, 2400),
+        Fixtures.bench("SpinLockBench.contended2", "thrpt", 2, Map.of("lock", "SpinLock"), 20, 1,
+            "ops/us", "")));
+    List<Result> rs = JmhJson.read(f).results();
+    Result sample = rs.stream().filter(r -> r.mode().equals("sample")).findFirst().orElseThrow();
+    assertThat(sample.variant()).isEqualTo("weftSpinLock");
+    assertThat(sample.percentiles()).hasSize(10).containsEntry(99.9, 46.0).containsEntry(100.0, 2400.0);
+    assertThat(sample.percentileIn(99.9, "ns/op")).isEqualTo(46_000.0);
+    assertThat(sample.percentileIn(99.5, "us/op")).isNaN();
+    Result thrpt = rs.stream().filter(r -> r.mode().equals("thrpt")).findFirst().orElseThrow();
+    assertThat(thrpt.percentiles()).isEmpty();
+  }
 }

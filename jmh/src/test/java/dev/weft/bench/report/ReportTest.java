@@ -259,4 +259,74 @@ class ReportTest {
     zero.add(0, 0, "a", "16");
     assertThat(Charts.logScale(zero)).isFalse();
   }
+
+  /** Sample-mode results of two locks at one point, the alternative's in ns/op. */
+  private String tailsReport() throws IOException {
+    Files.writeString(dir.resolve("jmh.json"), Fixtures.array(
+        Fixtures.sample("LockLatencyBench.contended2", 2, Map.of("lock", "SpinLock", "section", "short"),
+            "us/op", 0.01, 0.03, 0.05, 0.06, 0.4, 46, 2300, 2400, 2400, 2400),
+        Fixtures.sample("LockLatencyBench.contended2", 2, Map.of("lock", "ReentrantLock", "section", "short"),
+            "ns/op", 20, 80, 150, 200, 400, 1000, 5000, 9000, 9000, 9000),
+        Fixtures.bench("LockLatencyBench.contended2", "thrpt", 2, Map.of("lock", "SpinLock"), 1, 0.1,
+            "ops/us", "")));
+    Files.writeString(dir.resolve("goals.tsv"), String.join("\n",
+        "LockLatency\tp99.9\t^weftSpinLock$\t^reentrantLock$\tthreads=2\t>=\t1.0\tp999 vs RL",
+        "LockLatency\tp50\t^weftSpinLock$\t^reentrantLock$\t*\t>=\t1.0\tmedian vs RL",
+        "LockLatency\tp99:p50\t^weftSpinLock$\t^reentrantLock$\t*\t>=\t1.0\tp99 under RL median",
+        "LockLatency\tmax\t^weftSpinLock$\t-\t*\t<=\t1000\tbackstop",
+        "Nope\tp99\tweft\tx\t*\t>=\t1\tno samples") + "\n");
+    return Files.readString(new Report(dir, dir.resolve("goals.tsv")).write());
+  }
+
+  @Test
+  void sampleModeGetsATailsTableInOneUnit() throws IOException {
+    String md = tailsReport();
+    // the section's common unit (ns/op here), every percentile converted into it
+    assertThat(md).contains("Tails (ns/op;");
+    assertThat(line(md, "| p50 | p90 | p99 | p99.9 | p99.99 | max |")).startsWith("| scenario | section | threads | variant");
+    assertThat(line(md, "| contended2 | short | 2 | weftSpinLock |"))
+        .endsWith("| 30.00 | 50.00 | 400.0 | 46,000 | 2,300,000 | 2,400,000 |");
+    assertThat(line(md, "| contended2 | short | 2 | reentrantLock |"))
+        .endsWith("| 80.00 | 150.0 | 400.0 | 1,000 | 5,000 | 9,000 |");
+    // the throughput result has no tails
+    assertThat(md.lines().filter(l -> l.contains("Tails ("))).hasSize(1);
+  }
+
+  @Test
+  void percentileGoalsCompareTheNamedPercentiles() throws IOException {
+    String md = tailsReport();
+    // RL p99.9 1 us vs SpinLock 46 us: speed ratio 1/46
+    assertThat(line(md, "| p999 vs RL |")).contains("0.02×").contains("(its 1.00 µs, weft's 46.00 µs)").contains("**MISSED**");
+    // RL p50 0.08 us vs SpinLock 0.03 us
+    assertThat(line(md, "| median vs RL |")).contains("2.67×").contains("**MET**");
+    // SpinLock p99 0.4 us vs RL p50 0.08 us
+    assertThat(line(md, "| p99 under RL median |")).contains("0.20×").contains("**MISSED**");
+    assertThat(line(md, "| backstop |")).contains("2,400 µs").contains("max ≤ 1,000 µs").contains("**MISSED**");
+    assertThat(line(md, "| no samples |")).contains("not measured");
+  }
+
+  @Test
+  void sampleModeGetsAPercentileChartPerPoint() throws IOException {
+    String md = tailsReport();
+    List<Path> pngs;
+    try (Stream<Path> s = Files.list(dir.resolve("charts"))) {
+      pngs = s.filter(p -> p.getFileName().toString().contains("percentiles"))
+          .collect(Collectors.toList());
+    }
+    assertThat(pngs).hasSize(1);
+    assertThat(md).contains("](charts/" + pngs.get(0).getFileName() + ")");
+    BufferedImage img = ImageIO.read(pngs.get(0).toFile());
+    assertThat(img.getWidth()).isEqualTo(860);
+  }
+
+  @Test
+  void percentileAxisLabelsReadAsPercentiles() {
+    assertThat(Charts.percentileX(99.9)).isCloseTo(1000, org.assertj.core.data.Offset.offset(1e-6));
+    assertThat(Charts.PercentileFormat.label(2, 1e7)).isEqualTo("50%");
+    assertThat(Charts.PercentileFormat.label(1000, 1e7)).isEqualTo("99.9%");
+    assertThat(Charts.PercentileFormat.label(1e7, 1e7)).isEqualTo("max");
+    assertThat(Report.tailName(99.99)).isEqualTo("p99.99");
+    assertThat(Report.tailName(100)).isEqualTo("max");
+    assertThat(Report.tailName(50)).isEqualTo("p50");
+  }
 }
