@@ -4,7 +4,12 @@
 #   jmh/run-benchmarks.sh PROFILE [JMH-REGEX...]
 #
 # PROFILE: smoke (one short iteration of every benchmark: CI's check that none has rotted),
-#          short (about 16 minutes for the whole suite on 2 cores), full (3 forks, more iterations).
+#          short (about 16 minutes for the whole suite on 2 cores), full (3 forks, more iterations),
+#          tails (issue #20's latency-tail set, about 11 minutes on 2 cores: the SampleTime
+#          benchmarks LockLatencyBench, HandoffLatencyBench, SeqLockTailBench; on a JDK 25 jar
+#          also LockVirtualJdk25Bench, in a JMH run of its own with -wi 1 -i 3 -to 90s; then
+#          the starvation harness TicketLockFairnessBench at 4 and 8 threads, 10 s per lock;
+#          see docs/benchmarks.md, "Latency tails").
 # JMH-REGEX: optional benchmark filters passed to JMH (e.g. 'SpinLockBench' 'SeqLock.*read').
 #
 # Environment (all optional):
@@ -36,13 +41,24 @@ case "$profile" in
   smoke) settings=(-f 1 -wi 0 -i 1 -r 100ms -prof gc) ;;
   short) settings=(-f 1 -wi 3 -w 500ms -i 6 -r 500ms) ;;
   full) settings=(-f 3 -wi 5 -w 1s -i 8 -r 1s) ;;
+  tails) settings=(-f 1 -wi 2 -w 500ms -i 5 -r 1s) ;;
   -h | --help | help) usage ;;
   *)
-    echo "run-benchmarks: unknown profile '$profile' (smoke, short or full)" >&2
+    echo "run-benchmarks: unknown profile '$profile' (smoke, short, full or tails)" >&2
     exit 2
     ;;
 esac
 regexes=("$@")
+# The tails profile: issue #20's set (the JDK-25 virtual-thread scenario runs separately, below).
+tails_set=('LockLatencyBench' 'HandoffLatencyBench' 'SeqLockTailBench')
+tails_vt='LockVirtualJdk25Bench'
+# Single shots of the whole virtual-thread scenario; -to caps an iteration (the benchmark also
+# gives up after 60 s by itself), so a collapsing lock cannot hold the run for long.
+tails_vt_settings=(-f 1 -wi 1 -i 3 -to 90s)
+tails_starvation_seconds=10
+if [ "$profile" = tails ] && [ ${#regexes[@]} -eq 0 ]; then
+  regexes=("${tails_set[@]}")
+fi
 
 cd "$(dirname "$0")/.."
 jar=jmh/target/benchmarks.jar
@@ -91,6 +107,7 @@ if [ -z "$java_major" ]; then
   exit 1
 fi
 preview=()
+preview_jvm=()
 # The marker class is compiled only into a jar built on JDK 25 (with its preview comparisons).
 if grep -aq 'dev/weft/bench/Jdk25Marker.class' "$jar"; then
   if [ "$java_major" != 25 ]; then
@@ -99,6 +116,7 @@ if grep -aq 'dev/weft/bench/Jdk25Marker.class' "$jar"; then
     exit 1
   fi
   preview=(-jvmArgsAppend --enable-preview)
+  preview_jvm=(--enable-preview)
 elif [ "$java_major" = 25 ]; then
   echo "run-benchmarks: note: $jar was not built on JDK 25, so the JDK-25-only comparisons are absent" >&2
 fi
@@ -156,7 +174,17 @@ get() { # get -wi DEFAULT -> the value after -wi in settings
 per_point="$(awk -v f="$(get -f 1)" -v wi="$(get -wi 0)" -v w="$(seconds "$(get -w 1s)")" \
   -v i="$(get -i 1)" -v r="$(seconds "$(get -r 1s)")" 'BEGIN { print f * (1.5 + wi * w + i * r) }')"
 total_points=$((repeat * (points + ${#sweep[@]} * sweep_points)))
-estimate_min="$(awk -v p="$total_points" -v s="$per_point" 'BEGIN { printf "%.0f", p * s / 60 + 0.5 }')"
+extra_seconds=0
+vt_points=0
+if [ "$profile" = tails ]; then
+  if [ ${#preview[@]} -gt 0 ]; then
+    vt_points="$(count_points "$tails_vt")"
+    # SpinLock with the sleeping holder took 38 s a shot on 2 cores (4 shots); the others ~1.5 s.
+    extra_seconds=$((extra_seconds + repeat * (160 + vt_points * 8)))
+  fi
+  extra_seconds=$((extra_seconds + repeat * (2 * 4 * tails_starvation_seconds + 4)))
+fi
+estimate_min="$(awk -v p="$total_points" -v s="$per_point" -v x="$extra_seconds" 'BEGIN { printf "%.0f", (p * s + x) / 60 + 0.5 }')"
 
 # --- Results folder and machine description ----------------------------------------------------
 cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1)"
@@ -222,6 +250,14 @@ run_jmh() { # run_jmh OUTPUT-JSON ARGS...
   "${cmd[@]}" 2>&1 | tee -a "$dir/jmh-output.txt"
 }
 
+run_starvation() { # run_starvation THREADS OUTPUT-TXT: the fairness harness, every acquisition timed
+  local cmd=("$java" "${preview_jvm[@]}" -cp "$jar" dev.weft.bench.TicketLockFairnessBench "$1" "$tails_starvation_seconds")
+  printf ' %q' "${cmd[@]}" >>"$dir/machine.txt"
+  echo >>"$dir/machine.txt"
+  echo "run-benchmarks: ${cmd[*]}"
+  "${cmd[@]}" 2>&1 | tee "$dir/$2"
+}
+
 for ((r = 1; r <= repeat; r++)); do
   suffix=""
   [ "$repeat" -gt 1 ] && suffix="-r$r"
@@ -229,6 +265,16 @@ for ((r = 1; r <= repeat; r++)); do
   for t in "${sweep[@]}"; do
     run_jmh "jmh-t${t}${suffix}.json" "$THREADS_INCLUDE" -t "$t"
   done
+  if [ "$profile" = tails ]; then
+    if [ "$vt_points" -gt 0 ]; then
+      saved=("${settings[@]}")
+      settings=("${tails_vt_settings[@]}")
+      run_jmh "jmh-vt${suffix}.json" "$tails_vt"
+      settings=("${saved[@]}")
+    fi
+    run_starvation 4 "starvation-t4${suffix}.txt"
+    run_starvation 8 "starvation-t8${suffix}.txt"
+  fi
 done
 
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime)" >>"$dir/machine.txt"

@@ -82,10 +82,37 @@ final class Report {
     if (!summary.isEmpty()) {
       md.insert(summaryAt, summary());
     }
+    starvation();
     footer();
     Path out = dir.resolve("REPORT.md");
     Files.writeString(out, md.toString(), StandardCharsets.UTF_8);
     return out;
+  }
+
+  /**
+   * The starvation harness's output ({@code starvation*.txt}, written by {@code
+   * run-benchmarks.sh tails}: {@code TicketLockFairnessBench}, every acquisition timed, each
+   * thread's share of the acquisitions), verbatim: it is not a JMH result, so its goals are
+   * {@code manual} ones.
+   */
+  private void starvation() throws IOException {
+    List<Path> files = new ArrayList<>();
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "starvation*.txt")) {
+      ds.forEach(files::add);
+    }
+    if (files.isEmpty()) {
+      return;
+    }
+    files.sort(Comparator.comparing(p -> p.getFileName().toString()));
+    md.append("\n## Starvation (TicketLockFairnessBench)\n\nEvery acquisition timed, from just")
+        .append(" before `lock()` to just after it returns; *min/max share* is the least and most")
+        .append(" acquisitions of one thread relative to the mean; *longest wait* is the longest")
+        .append(" single acquisition of any thread. Not a JMH result: its goals are listed as")
+        .append(" manual.\n");
+    for (Path f : files) {
+      md.append("\n`").append(f.getFileName()).append("`:\n\n```\n")
+          .append(Files.readString(f, StandardCharsets.UTF_8).strip()).append("\n```\n");
+    }
   }
 
   // ---------------------------------------------------------------- loading

@@ -329,4 +329,13 @@ class ReportTest {
     assertThat(Report.tailName(100)).isEqualTo("max");
     assertThat(Report.tailName(50)).isEqualTo("p50");
   }
+
+  @Test
+  void starvationOutputIsIncludedVerbatim() throws IOException {
+    Files.writeString(dir.resolve("starvation-t4.txt"),
+        "4 threads, 10 s per lock, 2 CPUs\nTicketLock  1.0  -2.0%  +3.0%  0.500 ms  yes\n");
+    String md = tailsReport();
+    assertThat(md).contains("## Starvation (TicketLockFairnessBench)")
+        .contains("`starvation-t4.txt`:").contains("TicketLock  1.0  -2.0%  +3.0%  0.500 ms  yes");
+  }
 }
