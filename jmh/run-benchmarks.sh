@@ -23,6 +23,7 @@
 #   JMH_ARGS         extra JMH arguments, word-split, e.g. "-prof gc"
 #   RESULTS_ROOT     where result folders go (default: results)
 #   HOST_TAG         replaces the CPU-derived part of the folder name
+#   STARVATION_SECONDS  seconds per lock of the tails profile's starvation harness (default 10)
 #   JMH_IGNORE_LOCK=true  run even while another JMH holds /tmp/jmh.lock (smoke always does:
 #                    its numbers do not matter; for measurements let runs take turns)
 #
@@ -55,7 +56,11 @@ tails_vt='LockVirtualJdk25Bench'
 # Single shots of the whole virtual-thread scenario; -to caps an iteration (the benchmark also
 # gives up after 60 s by itself), so a collapsing lock cannot hold the run for long.
 tails_vt_settings=(-f 1 -wi 1 -i 3 -to 90s)
-tails_starvation_seconds=10
+tails_starvation_seconds="${STARVATION_SECONDS:-10}"
+if ! [[ "$tails_starvation_seconds" =~ ^[1-9][0-9]*$ ]]; then
+  echo "run-benchmarks: STARVATION_SECONDS must be a positive whole number, not '$tails_starvation_seconds'" >&2
+  exit 2
+fi
 if [ "$profile" = tails ] && [ ${#regexes[@]} -eq 0 ]; then
   regexes=("${tails_set[@]}")
 fi
