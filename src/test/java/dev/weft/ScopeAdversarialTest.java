@@ -348,7 +348,9 @@ class ScopeAdversarialTest {
     double ratio = (double) childNanos.get() / ownerNanos.get();
     System.out.printf("[review] %d spawns after %d: owner %d ms, scope thread %d ms (x%.1f)%n",
         measured, earlier, ownerNanos.get() / 1_000_000, childNanos.get() / 1_000_000, ratio);
-    assertThat(ratio).as("a scope thread's spawn costs about what the owner's does").isLessThan(3.0);
+    // Before the fix the ratio was 8.5 to 53; the bound leaves room for a loaded machine
+    // (.ci/under-load), where both sides slow down alike.
+    assertThat(ratio).as("a scope thread's spawn costs about what the owner's does").isLessThan(5.0);
   }
 
   // =============================================================================================
@@ -686,7 +688,9 @@ class ScopeAdversarialTest {
       AtomicReference<ScopedThread<Object>> handle = new AtomicReference<>();
       long t0 = System.nanoTime();
       try {
-        Scope.builder().timeout(Duration.ofMillis(100)).run(s -> {
+        // 500 ms: under load a thread may take over 100 ms to start, and a task that starts
+        // after the deadline cancelled the scope never runs (it then saw no interrupt).
+        Scope.builder().timeout(Duration.ofMillis(500)).run(s -> {
           handle.set(s.spawn(() -> {
             try {
               Thread.sleep(5_000);
@@ -695,13 +699,13 @@ class ScopeAdversarialTest {
             }
             return null;
           }));
-          sleepUninterruptibly(400);
+          sleepUninterruptibly(1_000);
         });
       } catch (ScopeTimeoutException expected) {
         // the deadline passed
       }
       assertThat(cancelledAfter.get()).as("round %d, handle %s", round, handle.get())
-          .isBetween(90L, 1_000L);
+          .isBetween(490L, 2_500L);
       Thread.sleep(600);
       assertThat(Thread.getAllStackTraces().keySet().stream()
           .anyMatch(t -> t.getName().equals("weft-scope-deadlines") && t.isAlive()))
