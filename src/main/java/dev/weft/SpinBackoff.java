@@ -194,14 +194,6 @@ final class SpinBackoff {
    */
   static final long LOST_RACE_PARK_NANOS = 50_000L;
 
-  /**
-   * Longest single park of a {@link SpinLock} waiter: 1 ms. {@link SpinLock#unlock()} uses
-   * only a release store and an opaque read (no store-load fence) to stay cheap, so in a rare
-   * race it can miss a waiter that is just going to sleep; the waiter then re-checks on its
-   * own after at most this long. See the algorithm notes in {@code SpinLock}.
-   */
-  static final long PARK_BACKSTOP_NANOS = 1_000_000L;
-
   private SpinBackoff() {}
 
   /**
