@@ -194,6 +194,16 @@ final class SpinBackoff {
    */
   static final long LOST_RACE_PARK_NANOS = 50_000L;
 
+  /**
+   * Longest single park of the one {@link SpinLock} waiter that can be missed: 1 ms. {@link
+   * SpinLock#unlock()} uses only a release store and an opaque read (no store-load fence) to
+   * stay cheap, so in a rare race it can miss a waiter that is just going to sleep on an empty
+   * waiter stack (and any that push on top of it meanwhile); that waiter parks with this bound
+   * and re-checks on its own. Every other waiter parks until signalled. See the algorithm
+   * notes in {@code SpinLock}.
+   */
+  static final long PARK_BACKSTOP_NANOS = 1_000_000L;
+
   private SpinBackoff() {}
 
   /**

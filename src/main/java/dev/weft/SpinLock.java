@@ -58,11 +58,13 @@ import org.jspecify.annotations.Nullable;
  * a time). A woken waiter gets 4 more spin rounds; if a running thread took the lock first, it
  * sleeps about 50 &micro;s on a timer, without asking to be woken (so the threads that keep
  * the lock busy do not pay for waking it again), spins and yields once more, and only then
- * parks until signalled. A parked waiter
- * takes no CPU and is never woken by a timer: {@link #unlock()} orders its release before its
- * look for waiters (a volatile store and load), so a wakeup cannot be missed. (Until issue 20
- * it did not, and every waiter re-checked the lock each millisecond: 2,000 virtual threads
- * waiting behind a holder that slept took 38 s instead of about 1.4 s.) The lock is
+ * parks until signalled. To keep the
+ * uncontended unlock a single release store, one parked waiter (the one that found no other
+ * waiter when it parked) re-checks the lock on its own every millisecond, which covers a rare
+ * race in which an unlock misses a waiter (see the algorithm notes); every other parked waiter
+ * sleeps until it is signalled and takes no CPU. (Until issue 20 every waiter re-checked each
+ * millisecond: 2,000 virtual threads behind a lock holder that slept took 2.3&ndash;38 s against
+ * {@code ReentrantLock}'s 1.3 s, because those timer wakes kept the carriers busy.) The lock is
  * <em>not fair</em>: a running thread may take the lock ahead of parked waiters (this is what
  * makes it fast); use {@link TicketLock} where first-come-first-served order matters.
  *
@@ -90,18 +92,16 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * Waiter nodes for threads that are parked or about to park.
    *
    * lock: CAS owner null -> currentThread (volatile CAS: it is the acquire that pairs with the
-   * volatile store in unlock, giving the happens-before edge of the lock). Contended waiters
+   * release store in unlock, giving the happens-before edge of the lock). Contended waiters
    * read the owner with an opaque load (test-and-test-and-set: the read stays in the local
    * cache while the line is shared, so waiters do not steal the line from the owner) and
    * attempt the CAS only when it reads null; the CAS itself supplies the acquire ordering.
    *
    * unlock: check owner == currentThread with a plain read (only this thread can have written
    * its own Thread into the field, and its own earlier write of null happens-before this read,
-   * so a plain read cannot wrongly see "me"), then setVolatile(null): as a release it makes
+   * so a plain read cannot wrongly see "me"), then setRelease(null): the release store makes
    * every write of the critical section visible to the next thread whose CAS reads null. Then
-   * one volatile read of `waiters`; only if it is non-null does unlock pop a waiter and unpark
-   * it. The store and the load are both volatile because they are unlock's half of a Dekker
-   * hand-shake (see "Why no wakeup is missed" below).
+   * one opaque read of `waiters`; only if it is non-null does unlock pop a waiter and unpark it.
    *
    * Lost races: a waiter that was signalled (its node went SIGNALLED) and then fails its
    * post-wake spin and yields lost the lock to a running thread. Its next park is a plain timed
@@ -114,10 +114,10 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * once more, then parks. A node's `state` goes WAITING -> SIGNALLED (by an unlocker that
    * popped it; the unlocker then unparks the thread) or WAITING -> LEFT (by the waiter itself
    * when it stops waiting without a signal: acquired on a re-check, timed out or interrupted).
-   * A wake without a signal (a spurious wake) does not end the
+   * A wake without a signal (the backstop below, a spurious wake) does not end the
    * registration: the waiter tries the owner CAS once and parks again on the same node, so a
    * wait of any length holds one node. (Until issue 18 it left the node and pushed a fresh one
-   * on every wake of the 1 ms backstop that parks had then: 16 waiters behind a 10 s hold left 120,678 nodes, and the unlock
+   * on every backstop wake: 16 waiters behind a 10 s hold left 120,678 nodes, and the unlock
    * that finally came popped them one by one, 4.3 ms.) The CAS on `state` decides the race
    * between signal and leave; an unlocker that pops a LEFT node pops the next one, so a signal
    * is never spent on a thread that is not waiting. A waiter that was signalled but gives up
@@ -138,39 +138,45 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * reaches it, or the next sweep, removes it. The stack thus holds the WAITING nodes (at most
    * one per waiting thread) plus LEFT nodes of waits that ended since the last unlock or sweep,
    * and unlock's pops are O(1) amortised. At most one wakeup is in flight: `waking` is CAS-set by the unlocker that signals and
-   * cleared (volatile store) by the signalled thread as soon as it runs again; unlockers that
+   * cleared (release store) by the signalled thread as soon as it runs again; unlockers that
    * see it set skip the wakeup (the pending one will take the lock or park again, and a later
    * unlock then wakes the next). This keeps a stream of unlocks from issuing an unpark each
-   * while the first woken thread is still being scheduled. Skipping relies on the rule "who
-   * clears the flag looks again": see "Why no wakeup is missed". Nodes are never reused, so the Treiber stack has no ABA problem (the GC keeps a popped
+   * while the first woken thread is still being scheduled. Both reads of `waking` in unlock's
+   * slow path are opaque; a stale value is again the missed-wakeup race bounded by the
+   * backstop. Nodes are never reused, so the Treiber stack has no ABA problem (the GC keeps a popped
    * node's address from being reused while anyone can still see it).
    *
    * Protocol windows (ProtocolWindows, tests only): "spinlock.spin" and "spinlock.yield" at the
    * start of those phases, "spinlock.park" just before each registered park,
-   * "spinlock.backstop-wake" after a registered park that ended without a signal, timeout or
-   * interrupt (a spurious wake, since there is no backstop any more; the name is kept for the
-   * tests), and "spinlock.lost-race-park" before the unregistered park after a lost race.
+   * "spinlock.backstop-wake" after a park that ended without a signal, timeout or interrupt,
+   * and "spinlock.lost-race-park" before the unregistered park after a lost race.
    *
-   * Why no wakeup is missed. Unlock is "store owner null (volatile), load waiters (volatile)";
-   * a parking waiter is "push its node (CAS), CAS the owner (a volatile read where it fails)".
-   * That is Dekker's pattern: all four accesses are synchronization actions, totally ordered
-   * consistently with program order, so either the unlocker's load comes after the push and
-   * sees the node (it signals), or the waiter's CAS comes after the unlocker's store and sees
-   * null (it takes the lock). Neither side can miss the other. The `waking` flag lets an
-   * unlocker skip its signal; that is safe because of one rule: a thread that clears the flag
-   * then looks again with a volatile access, and every unlocker that skipped released the lock
-   * before it read the flag set, so before the clear. The signalled waiter's look is a CAS on
-   * the owner: it finds the lock free, or held by a thread whose unlock reads the flag after
-   * the clear. An unlocker that set the flag and found nobody to wake clears it and loads
-   * `waiters` again (signalOne). A signalled waiter that gives up clears it and passes the
-   * signal on (passSignalOn). So parks need no timer: an untimed registered park waits until
-   * signalled. The lost-race park is the one timed park, and it needs no wakeup at all.
-   *
-   * What it costs: the volatile store makes the uncontended unlock one store-load fence dearer
-   * than a release store (on x86 a locked instruction; see docs/spinlock.md for the measured
-   * cost). Until issue 20 unlock had no fence and every park was capped at 1 ms so that a
-   * missed waiter re-checked on its own; under virtual threads those timer wakes, 1,000 per
-   * second per waiter, kept the carriers busy that a sleeping holder needed to come back on.
+   * The missed-wakeup race and which parks are bounded: unlock is "store owner (release), load
+   * waiters (opaque)"; a parking waiter is "store waiters (CAS), load owner (volatile)". That
+   * is Dekker's pattern, which needs a store-load fence on both sides to exclude the outcome
+   * where the unlocker reads no waiters and the waiter reads the lock still held. The waiter's
+   * CAS is a full fence; the unlocker deliberately has none, because a fence (or a volatile
+   * store, or a CAS) on every uncontended unlock costs about as much as the lock's CAS. Issue
+   * 20 measured it: with unlock as a volatile store and a volatile load, JDK 25, 2 cores,
+   * uncontended lock+unlock fell from 62.7-71.8 to 47.5-52.3 ops/us (below ReentrantLock's
+   * 52.6-54.4) and two threads from 70-73 to 40-47. So in a rare, narrow window a just-parking
+   * waiter can be missed: the unlocker's load of `waiters` is satisfied before its store of
+   * the owner is visible (the one reordering TSO and ARMv8 allow here), and returns the head
+   * as it was before the push. If that head was a node, the unlocker signals through CAS pops,
+   * which work on the current stack, and reaches the new waiter or one above it. Only a waiter
+   * that pushed onto an EMPTY stack (push returns true: the "exposed" waiter) can be missed
+   * outright, and waiters that push on top of it while the unlock is in flight are missed with
+   * it. So the exposed waiter, and only it, parks with SpinBackoff.PARK_BACKSTOP_NANOS (1 ms)
+   * as a bound and re-checks the lock itself on each wake; whoever it wakes or its own
+   * acquisition then reaches the others (its unlock sees their nodes). The others park without
+   * a timer (timed waits: until their deadline). If the exposed waiter gives up (timeout,
+   * interrupt) it can no longer cover the others, so every waiter that leaves without the lock
+   * signals one waiter when it finds the lock free and the stack non-empty (giveUp). Stale
+   * reads of `waking` (unlock's slow path reads it opaque) are the same race: the signalled
+   * thread that set it clears it and then looks at the lock itself. The cost of the race is at
+   * most 1 ms of latency for the waiters behind one exposed waiter while the lock sits free,
+   * never a hang; the cost of the backstop is one timer wake per millisecond per lock with
+   * waiters, not per waiter (2,000 parked virtual threads used to cause 2,000 per ms).
    *
    * Fields are plain Java fields accessed only through the VarHandles below. They live in
    * SpinLockState, between 64 bytes of padding on either side (SpinLockPadBefore/After; the
@@ -229,18 +235,12 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     return OWNER.compareAndSet(this, expected, value);
   }
 
-  /** Volatile store: unlock's half of the Dekker hand-shake with a parking waiter. */
-  private void setOwnerVolatile(@Nullable Thread value) {
-    OWNER.setVolatile(this, value);
+  private void setOwnerRelease(@Nullable Thread value) {
+    OWNER.setRelease(this, value);
   }
 
   private @Nullable Waiter waitersOpaque() {
     return (Waiter) WAITERS.getOpaque(this);
-  }
-
-  /** Volatile load: ordered after unlock's volatile store of the owner (Dekker). */
-  private @Nullable Waiter waitersVolatile() {
-    return (Waiter) WAITERS.getVolatile(this);
   }
 
   private @Nullable Waiter waitersAcquire() {
@@ -251,17 +251,16 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     return WAITERS.compareAndSet(this, expected, value);
   }
 
-  private boolean wakingVolatile() {
-    return (boolean) WAKING.getVolatile(this);
+  private boolean wakingOpaque() {
+    return (boolean) WAKING.getOpaque(this);
   }
 
   private boolean casWaking(boolean expected, boolean value) {
     return WAKING.compareAndSet(this, expected, value);
   }
 
-  /** Volatile: whoever clears the flag then re-checks with a volatile access (see the notes). */
-  private void setWakingVolatile(boolean value) {
-    WAKING.setVolatile(this, value);
+  private void setWakingRelease(boolean value) {
+    WAKING.setRelease(this, value);
   }
 
   // ---- Lock ----
@@ -378,12 +377,10 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     if (ownerPlain() != Thread.currentThread()) {
       throw notOwner();
     }
-    // Volatile store, then volatile load: the store releases the critical section to the next
-    // owner, and the pair is the unlocker's half of the Dekker hand-shake with a waiter that
-    // pushes its node (a CAS) and then re-checks the owner (a CAS). Either this load sees the
-    // node, or that re-check sees null: a wakeup cannot be missed (see the algorithm notes).
-    setOwnerVolatile(null);
-    if (waitersVolatile() != null) {
+    setOwnerRelease(null);
+    // Opaque is enough: a stale null here is the missed-wakeup race that the park backstop
+    // covers (see the algorithm notes); a non-null value only triggers the slow path.
+    if (waitersOpaque() != null) {
       signalOne();
     }
   }
@@ -497,12 +494,13 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       if (interruptible && Thread.interrupted()) {
         return INTERRUPTED;
       }
-      long remaining = 0L; // timed waits only: the time left
+      long remaining = SpinBackoff.PARK_BACKSTOP_NANOS;
       if (timed) {
-        remaining = deadline - System.nanoTime();
-        if (remaining <= 0L) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0L) {
           return TIMED_OUT;
         }
+        remaining = Math.min(left, remaining);
       }
       if (lostRace) {
         // Phase 3a (once per lost race): sleep on a timer, unregistered; see the notes.
@@ -510,11 +508,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
         if (ProtocolWindows.ENABLED) {
           ProtocolWindows.at("spinlock.lost-race-park");
         }
-        LockSupport.parkNanos(
-            this,
-            timed
-                ? Math.min(remaining, SpinBackoff.LOST_RACE_PARK_NANOS)
-                : SpinBackoff.LOST_RACE_PARK_NANOS);
+        LockSupport.parkNanos(this, Math.min(remaining, SpinBackoff.LOST_RACE_PARK_NANOS));
         rounds = SpinBackoff.SPIN_ROUNDS_AFTER_WAKE;
         if (Thread.interrupted()) {
           if (interruptible) {
@@ -527,10 +521,13 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
         }
         continue;
       }
-      // Phase 3: register once, then park until signalled; between parks (spurious wakes) the
-      // node stays registered, so a long wait holds one node (see the notes).
+      // Phase 3: register once, then park until signalled; between parks (backstop, spurious
+      // wakes) the node stays registered, so a long wait holds one node (see the notes). Only
+      // a waiter that pushed onto an empty stack can be missed by an unlock (see "The
+      // missed-wakeup race"): it alone keeps the 1 ms backstop; the others sleep until
+      // signalled (or until their deadline), taking no CPU however many they are.
       Waiter w = new Waiter(me);
-      push(w);
+      final boolean exposed = push(w);
       for (;;) {
         if (casOwner(null, me)) {
           leaveHolding(w);
@@ -539,15 +536,15 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
         if (ProtocolWindows.ENABLED) {
           ProtocolWindows.at("spinlock.park");
         }
-        if (timed) {
-          LockSupport.parkNanos(this, remaining);
+        if (exposed || timed) {
+          LockSupport.parkNanos(this, exposed ? remaining : deadline - System.nanoTime());
         } else {
-          LockSupport.park(this); // no backstop: the wakeup cannot be missed (see the notes)
+          LockSupport.park(this); // covered: an unlock, or the exposed waiter, will wake us
         }
         if (w.wasSignalled()) {
           break; // popped and signalled by an unlocker: the lock was just released
         }
-        // Timeout, interrupt or spurious wake; still registered (or being signalled).
+        // Backstop, timeout, interrupt or spurious wake; still registered (or being signalled).
         if (Thread.interrupted()) {
           if (interruptible) {
             return giveUp(w, INTERRUPTED);
@@ -563,21 +560,15 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
             }
             return giveUp(w, TIMED_OUT);
           }
-          remaining = left;
+          remaining = Math.min(left, SpinBackoff.PARK_BACKSTOP_NANOS);
         }
         if (ProtocolWindows.ENABLED) {
           ProtocolWindows.at("spinlock.backstop-wake");
         }
       }
-      // Signalled: our wakeup has arrived, so unlockers may wake another now. Clearing the flag
-      // obliges us to look at the lock again with a volatile access: unlockers that saw the
-      // flag set skipped their wakeup, relying on us. The CAS is that look (a failed CAS is a
-      // volatile read); then spin a little; if that fails, a running thread barged in (the
-      // lost-race park above).
-      setWakingVolatile(false);
-      if (casOwner(null, me)) {
-        return acquired(interrupted);
-      }
+      // Signalled: our wakeup has arrived, so unlockers may wake another now. Spin a little and
+      // retry; if that fails, a running thread barged in (the lost-race park above).
+      setWakingRelease(false);
       lostRace = true;
       rounds = SpinBackoff.SPIN_ROUNDS_AFTER_WAKE;
       if (Thread.interrupted()) {
@@ -605,9 +596,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     if (w.leave()) {
       unlinkLeft(w);
     } else {
-      // Signalled meanwhile: the wakeup has arrived. We hold the lock, so our unlock will look
-      // at the waiters; no other re-check is needed.
-      setWakingVolatile(false);
+      setWakingRelease(false); // signalled meanwhile: the wakeup has arrived
     }
   }
 
@@ -618,8 +607,15 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
   private int giveUp(Waiter w, int outcome) {
     if (w.leave()) {
       unlinkLeft(w);
+      // The exposed waiter (see acquireSlow) may have been the only one covering the others
+      // against a missed wakeup; every waiter that leaves without the lock therefore wakes one
+      // if it finds the lock free with waiters left. Opaque reads: the leave CAS and the
+      // unlink above are full fences, so these see the state after them.
+      if (ownerOpaque() == null && waitersOpaque() != null) {
+        signalOne();
+      }
     } else {
-      setWakingVolatile(false); // our wakeup arrived after all; pass it on
+      setWakingRelease(false); // our wakeup arrived after all; pass it on
       passSignalOn();
     }
     return outcome;
@@ -634,10 +630,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
 
   /** A waiter that received a signal but gives up must wake someone else in its place. */
   private void passSignalOn() {
-    // Volatile, after the caller's volatile clear of `waking`: an unlocker that skipped its
-    // wakeup because the flag was still set released the lock before that clear, so either
-    // this load sees its waiter or that waiter's re-check sees the lock free.
-    if (waitersVolatile() != null) {
+    if (waitersOpaque() != null) {
       signalOne();
     }
   }
@@ -706,12 +699,18 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     }
   }
 
-  private void push(Waiter w) {
+  /**
+   * Pushes the node of a waiter that is about to park.
+   *
+   * @return {@code true} if the stack was empty, so that an unlock running at the same time may
+   *     miss this waiter (see the algorithm notes): the caller keeps the park backstop
+   */
+  private boolean push(Waiter w) {
     for (;;) {
       Waiter h = waitersAcquire();
       w.setNextPlain(h); // plain: published by the release semantics of the CAS below
       if (casWaiters(h, w)) {
-        return;
+        return h == null;
       }
     }
   }
@@ -723,26 +722,18 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * or park again and be signalled by a later unlock).
    */
   private void signalOne() {
-    // Volatile read, then CAS: a set flag means a signalled thread has not yet cleared it, and
-    // it looks at the lock (volatile) after clearing, so skipping is safe only if the flag is
-    // really still set in the synchronization order; an opaque read could be stale.
-    while (!wakingVolatile() && casWaking(false, true)) {
-      for (;;) {
-        // Acquire: we read h.next next, which the pusher wrote before its CAS.
-        Waiter h = waitersAcquire();
-        if (h == null) {
-          break; // nobody to wake
-        }
-        if (casWaiters(h, h.nextAcquire()) && h.signal()) {
-          LockSupport.unpark(h.thread);
-          return; // the signalled thread clears the flag
-        }
+    if (wakingOpaque() || !casWaking(false, true)) {
+      return;
+    }
+    for (;;) {
+      // Acquire: we read h.next next, which the pusher wrote before its CAS.
+      Waiter h = waitersAcquire();
+      if (h == null) {
+        setWakingRelease(false);
+        return;
       }
-      // We set the flag and woke nobody. An unlocker may have skipped its wakeup meanwhile
-      // because of our flag, after a waiter pushed behind our last look: clear the flag, then
-      // look again (volatile), and go round if a waiter is there.
-      setWakingVolatile(false);
-      if (waitersVolatile() == null) {
+      if (casWaiters(h, h.nextAcquire()) && h.signal()) {
+        LockSupport.unpark(h.thread);
         return;
       }
     }

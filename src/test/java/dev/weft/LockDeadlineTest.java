@@ -38,13 +38,14 @@ import org.junit.jupiter.params.provider.MethodSource;
 @SuppressWarnings({"try", "LockNotBeforeTry"})
 class LockDeadlineTest {
   static final long BOUND_NANOS = TimeUnit.MILLISECONDS.toNanos(150);
-  static final long HOLD_NANOS = TimeUnit.MICROSECONDS.toNanos(1500); // longer than the spin and yield phases
+  static final long HOLD_NANOS = TimeUnit.MICROSECONDS.toNanos(1500); // > the 1 ms backstop
 
   static Stream<Arguments> phases() {
     return Stream.of(
         Arguments.of("SpinLock", "spinlock.spin"),
         Arguments.of("SpinLock", "spinlock.yield"),
         Arguments.of("SpinLock", "spinlock.park"),
+        Arguments.of("SpinLock", "spinlock.backstop-wake"),
         Arguments.of("SpinLock", "spinlock.lost-race-park"),
         Arguments.of("TicketLock", "ticketlock.yield"),
         Arguments.of("TicketLock", "ticketlock.spin"),
@@ -57,7 +58,7 @@ class LockDeadlineTest {
 
   /**
    * Threads that keep re-taking the lock: each holds it for {@link #HOLD_NANOS} (busy, so the
-   * park and the yield phases are reached), releases it and at once asks for it again.
+   * backstop and the yield phases are reached), releases it and at once asks for it again.
    */
   static final class Bargers implements AutoCloseable {
     final AtomicBoolean stop = new AtomicBoolean();

@@ -15,8 +15,7 @@ import org.junit.jupiter.api.Timeout;
  * nodes, unlockers popping concurrently). Workers mix lock(), timed tryLock and
  * lockInterruptibly under an interrupter, so nodes go LEFT in the middle of the stack, sweeps
  * race unlockers' pops, signals race leaves and are passed on. Through the protocol windows
- * every parked waiter checks, at each wake without a signal (an interrupt of a {@code lock()}
- * waiter, a spurious wake; since issue 20 no timer wakes a parked waiter), that (1) its WAITING node is
+ * every parked waiter checks, at each wake without a signal, that (1) its WAITING node is
  * still reachable from the stack top, and (2) the "lost wake-up" signature is absent: a
  * release happened after it parked, nobody acquired since, the lock is free and no wakeup is
  * in flight.
