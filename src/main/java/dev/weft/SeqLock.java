@@ -11,7 +11,7 @@ import java.util.function.ToLongFunction;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A sequence lock: optimistic reads of multi-word state that never block writers and never
+ * A sequence lock: optimistic reads of multi-word state that do not block writers and do not
  * write shared memory, with writers serialised by the lock itself.
  *
  * <p>The lock guards fields that the caller owns. A writer takes the lock with {@link #write()},
@@ -67,7 +67,11 @@ import org.jspecify.annotations.Nullable;
  * torn state: an index out of range, a null) is discarded and the read retried; it propagates
  * only when the read validated, that is when it was thrown on consistent state. After a few
  * failed optimistic attempts the read takes the write lock for one pass (like Linux's {@code
- * read_seqbegin_or_lock}), so a reader cannot starve under a storm of writes. A reader that
+ * read_seqbegin_or_lock}), so a reader cannot starve under a storm of writes: while such a
+ * reader waits for the lock, writers start no new section, so it gets the lock as soon as the
+ * section in progress ends (a writer arriving at the same instant may still slip one section
+ * in). That is the only way a reader ever delays a writer: by one pass of its read function,
+ * after several failed attempts. A reader that
  * takes the lock this way does not advance the sequence, so it does not disturb other readers.
  * The read function must therefore tolerate torn state: it must terminate and must not have side
  * effects on shared state, because it may run on a mix of old and new values and run more than
@@ -148,7 +152,24 @@ public final class SeqLock extends SeqLockCore {
    *     Equal to s => no writer's odd store was visible before step 3, so by (3) no data load
    *     saw a store of a later write: the snapshot is writer k's. Different => retry.
    *
-   * Readers therefore never write shared memory and never delay writers.
+   * Optimistic passes therefore never write shared memory and never delay writers.
+   *
+   * Readers before the next write (issue 20). Under a continuous writer an unfair lock would
+   * starve a reader's fallback: the writer re-takes the lock the moment it releases it. So a
+   * reader that waits for the lock for a pass (acquireForRead: the fallback pass, or beginRead
+   * waiting out a writer) first registers in `readersWaiting` (getAndAdd, a full fence), and
+   * while that count is nonzero writers do not take the lock: tryAcquire (every writer's CAS
+   * attempt) reads the count (opaque) and fails, and the one writer parked in the waiting room
+   * re-checks it after publishing itself and stays parked. The reader waits only for the
+   * section in progress: it spins, yields, then parks in `parkedReader` (published by CAS, then
+   * seq re-read volatile: Dekker with the release, which stores seq volatile and then reads
+   * `parkedReader` volatile, and unparks it before any writer); a second waiting reader polls
+   * with timed parks (1 us doubling to 50 us). Once the reader holds the lock it unregisters,
+   * and its pass's release wakes the writer in the room. A writer whose opaque read of the count
+   * raced with the registration takes at most one section first. Writers cannot starve: readers
+   * fall back only after failed validations, which need writes, so while writers stay out no new
+   * reader falls back and the count drains. Measured in results (SeqLockTailBench,
+   * readUnderWriter): see docs/seqlock.md.
    *
    * Read fallback (read_seqbegin_or_lock): read(...) makes one optimistic pass and up to
    * READ_ATTEMPTS more (before each, spinning with onSpinWait while seq is odd, at most
@@ -193,7 +214,9 @@ public final class SeqLock extends SeqLockCore {
    * Protocol windows (test seam, see ProtocolWindows; folded away in production):
    * "seqlock.validation-failed" in retryStamp after a failed optimistic pass (or one whose
    * function threw on torn state), before the next stamp is taken; "seqlock.read-fallback" after
-   * the read has decided to take the lock for its final pass, before it acquires.
+   * the read has decided to take the lock for its final pass, before it acquires;
+   * "seqlock.reader-registered" once a reader that must wait for the lock has registered in
+   * `readersWaiting` (from then on no writer starts a new section before it).
    */
 
   /** Creates an unlocked sequence lock. */

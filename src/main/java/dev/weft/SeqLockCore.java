@@ -32,6 +32,8 @@ abstract class SeqLockCore {
   private static final VarHandle SEQ;
   private static final VarHandle PARKED;
   private static final VarHandle ROOM;
+  private static final VarHandle READERS_WAITING;
+  private static final VarHandle PARKED_READER;
 
   static {
     try {
@@ -39,6 +41,8 @@ abstract class SeqLockCore {
       SEQ = l.findVarHandle(SeqLockCore.class, "seq", long.class);
       PARKED = l.findVarHandle(SeqLockCore.class, "parked", Thread.class);
       ROOM = l.findVarHandle(SeqLockCore.class, "room", ReentrantLock.class);
+      READERS_WAITING = l.findVarHandle(SeqLockCore.class, "readersWaiting", int.class);
+      PARKED_READER = l.findVarHandle(SeqLockCore.class, "parkedReader", Thread.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -68,6 +72,19 @@ abstract class SeqLockCore {
   /** Queue for waiting writers, created on first contention; accessed through {@link #ROOM}. */
   @SuppressWarnings("UnusedVariable") // accessed through the ROOM VarHandle
   private @Nullable ReentrantLock room;
+
+  /**
+   * Readers waiting to take the lock for a pass (a read's fallback pass, or beginRead waiting
+   * out a writer); while it is nonzero, writers do not take the lock (issue 20: a reader that
+   * falls back gets the lock before the writer's next write section). Accessed through {@link
+   * #READERS_WAITING}: getAndAdd by readers, opaque and volatile reads by writers.
+   */
+  @SuppressWarnings("UnusedVariable") // accessed through the READERS_WAITING VarHandle
+  private int readersWaiting;
+
+  /** A waiting reader that may be parked (one at a time; others poll); volatile accesses. */
+  @SuppressWarnings("UnusedVariable") // accessed through the PARKED_READER VarHandle
+  private @Nullable Thread parkedReader;
 
   /** Reads that fell back to the lock; written only under the lock, read by tests. */
   long fallbackReads;
@@ -166,7 +183,7 @@ abstract class SeqLockCore {
    * {@link #releaseRestoring}.
    */
   final long acquireForRead() {
-    long odd = acquireUninterruptibly();
+    long odd = acquireForReadRegistered();
     // Plain: only this thread ever compares either field with itself (see the owner notes);
     // tryAcquire put this thread into `owner`, which no other thread can observe as "me".
     owner = null;
@@ -208,8 +225,25 @@ abstract class SeqLockCore {
     }
   }
 
-  /** Fast path: one CAS from an even value; returns the odd stamp, or 0 (never odd) on failure. */
+  /**
+   * A writer's fast path: one CAS from an even value; returns the odd stamp, or 0 (never odd) on
+   * failure. Fails while a reader waits to take the lock for a pass: readers that fell back go
+   * first (see "Readers before the next write" in SeqLock's notes).
+   */
   final long tryAcquire() {
+    // Opaque: a writer that misses a reader's registration by a hair takes one more section
+    // first; the reader's getAndAdd is a full fence, so any later writer sees it.
+    if ((int) READERS_WAITING.getOpaque(this) != 0) {
+      return 0L;
+    }
+    return tryAcquireForRead();
+  }
+
+  /**
+   * One CAS from an even value, whoever waits; returns the odd stamp, or 0 on failure. Readers
+   * taking the lock for a pass use it directly; writers through {@link #tryAcquire}.
+   */
+  final long tryAcquireForRead() {
     long s = seqOpaque(); // opaque: the CAS re-validates the value
     if ((s & 1) == 0 && casSeq(s, s + 1)) {
       owner = Thread.currentThread();
@@ -231,6 +265,72 @@ abstract class SeqLockCore {
           "SeqLock write from inside a read function: this read runs under the lock (its"
               + " fallback pass), so the write would wait for its own thread; a read function"
               + " must not write");
+    }
+  }
+
+  /**
+   * A reader's acquisition of the lock for a pass (uninterruptible, like the read it serves):
+   * registered in {@link #readersWaiting} before its first attempt, so that no writer starts a
+   * new section meanwhile, it waits only for the section in progress (a write, or another
+   * reader's pass). Spin, yield, then park: one reader parks in {@link #parkedReader} and is
+   * woken by the release; any other polls with timed parks of at most 50 us. Registering costs
+   * two atomic adds per fallback, a path taken only after several failed validations.
+   */
+  @SuppressWarnings("ThreadPriorityCheck") // spin, yield, park: CONVENTIONS.md's wait policy
+  private long acquireForReadRegistered() {
+    checkNotOwner();
+    Thread me = Thread.currentThread();
+    // getAndAdd (volatile, a full fence): writers that read the count after this see it and
+    // stay out; the section in progress ends and wakes us.
+    READERS_WAITING.getAndAdd(this, 1);
+    if (ProtocolWindows.ENABLED) {
+      ProtocolWindows.at("seqlock.reader-registered");
+    }
+    boolean interrupted = false;
+    boolean slot = false; // whether this reader holds the parkedReader slot
+    long pollNanos = 1_000L;
+    try {
+      for (int i = 0; ; i++) {
+        long odd = tryAcquireForRead();
+        if (odd != 0L) {
+          return odd;
+        }
+        if (i < SPINS) {
+          Thread.onSpinWait();
+          continue;
+        }
+        if (i < SPINS + YIELDS) {
+          Thread.yield();
+          continue;
+        }
+        if (!slot) {
+          slot = PARKED_READER.compareAndSet(this, (Thread) null, me);
+        }
+        if (slot) {
+          // Dekker with the release: publish (the CAS above, volatile), re-read seq
+          // (volatile); a release after this read sees us in the slot and unparks us.
+          if ((seqVolatile() & 1) == 0) {
+            continue;
+          }
+          LockSupport.park(this);
+        } else {
+          LockSupport.parkNanos(this, pollNanos); // another reader has the slot: poll
+          pollNanos = Math.min(pollNanos << 1, 50_000L);
+        }
+        if (Thread.interrupted()) {
+          interrupted = true; // uninterruptible: restored below
+        }
+      }
+    } finally {
+      if (slot) {
+        PARKED_READER.setRelease(this, null); // a stale read only costs a spurious unpark
+      }
+      // Release is not enough here: a writer parked in the room re-reads the count after we
+      // release the lock, and the volatile store of seq in the release orders this before it.
+      READERS_WAITING.getAndAdd(this, -1);
+      if (interrupted) {
+        me.interrupt();
+      }
     }
   }
 
@@ -284,9 +384,11 @@ abstract class SeqLockCore {
         }
         PARKED.setVolatile(this, me); // Dekker: publish, then re-read seq with a volatile read
         long s = seqVolatile();
-        if ((s & 1) == 0) {
-          continue; // released meanwhile: try again without parking
+        if ((s & 1) == 0 && (int) READERS_WAITING.getVolatile(this) == 0) {
+          continue; // released meanwhile and no reader waits: try again without parking
         }
+        // Held, or free with a reader about to take it: that holder's release wakes us (a
+        // waiting reader takes the lock, and its pass's release wakes us).
         if (timed) {
           long remaining = deadline - System.nanoTime();
           if (remaining <= 0L) {
@@ -341,7 +443,14 @@ abstract class SeqLockCore {
   }
 
   private void wakeWaiter() {
-    Thread w = (Thread) PARKED.getVolatile(this); // volatile: the other half of the Dekker pair
+    // Volatile: the other half of the Dekker pairs. A waiting reader first: it goes before the
+    // next write section, and a writer woken now would only find the count nonzero and park.
+    Thread r = (Thread) PARKED_READER.getVolatile(this);
+    if (r != null) {
+      LockSupport.unpark(r);
+      return;
+    }
+    Thread w = (Thread) PARKED.getVolatile(this);
     if (w != null) {
       LockSupport.unpark(w);
     }
