@@ -141,15 +141,22 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * cleared (release store) by the signalled thread as soon as it runs again; unlockers that
    * see it set skip the wakeup (the pending one will take the lock or park again, and a later
    * unlock then wakes the next). This keeps a stream of unlocks from issuing an unpark each
-   * while the first woken thread is still being scheduled. Both reads of `waking` in unlock's
-   * slow path are opaque; a stale value is again the missed-wakeup race bounded by the
-   * backstop. Nodes are never reused, so the Treiber stack has no ABA problem (the GC keeps a popped
+   * while the first woken thread is still being scheduled. The flag is set only by the CAS in
+   * signalOne, by a thread that then wakes somebody; if it finds nobody to wake (only LEFT
+   * nodes), it clears the flag with a volatile store and looks at the waiters again with a
+   * volatile load, and goes round if a waiter is there, because unlockers that ran while the
+   * flag was set skipped their wakeup. (Before this, found by issue 20's review: an unlocker
+   * preempted between finding only LEFT nodes and clearing the flag let later unlocks skip
+   * while the exposed waiter came and went; the waiters left had no timer and slept forever.)
+   * Nodes are never reused, so the Treiber stack has no ABA problem (the GC keeps a popped
    * node's address from being reused while anyone can still see it).
    *
    * Protocol windows (ProtocolWindows, tests only): "spinlock.spin" and "spinlock.yield" at the
    * start of those phases, "spinlock.park" just before each registered park,
    * "spinlock.backstop-wake" after a park that ended without a signal, timeout or interrupt,
-   * and "spinlock.lost-race-park" before the unregistered park after a lost race.
+   * "spinlock.lost-race-park" before the unregistered park after a lost race, and
+   * "spinlock.signal-found-none" in signalOne after it set `waking` and found nobody to wake,
+   * before it clears the flag.
    *
    * The missed-wakeup race and which parks are bounded: unlock is "store owner (release), load
    * waiters (opaque)"; a parking waiter is "store waiters (CAS), load owner (volatile)". That
@@ -170,10 +177,15 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * as a bound and re-checks the lock itself on each wake; whoever it wakes or its own
    * acquisition then reaches the others (its unlock sees their nodes). The others park without
    * a timer (timed waits: until their deadline). If the exposed waiter gives up (timeout,
-   * interrupt) it can no longer cover the others, so every waiter that leaves without the lock
-   * signals one waiter when it finds the lock free and the stack non-empty (giveUp). Stale
-   * reads of `waking` (unlock's slow path reads it opaque) are the same race: the signalled
-   * thread that set it clears it and then looks at the lock itself. The cost of the race is at
+   * interrupt) it can no longer cover the others, and the unlock that missed them may not even
+   * be visible to it yet (the lock looks held). So it hands the backstop on, whatever the lock
+   * looks like: it sets `backstopHandedOn` (volatile) and wakes one waiter if any are left; the
+   * next registration takes the flag (a CAS, so exactly one) and is exposed, and the woken
+   * waiter either takes the lock or, finding it taken, sleeps on the lost-race timer and
+   * registers again, taking the flag. Any other waiter that leaves without the lock wakes one
+   * when it finds the lock free and waiters left. (Both rules, and the `waking` rule above,
+   * have tests that set the racy state up directly: SpinLockTest and
+   * SpinLockWakeAdversarialTest.) The cost of the race is at
    * most 1 ms of latency for the waiters behind one exposed waiter while the lock sits free,
    * never a hang; the cost of the backstop is one timer wake per millisecond per lock with
    * waiters, not per waiter (2,000 parked virtual threads used to cause 2,000 per ms).
@@ -196,6 +208,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
   private static final VarHandle WAITERS;
   private static final VarHandle WAKING;
   private static final VarHandle SWEEPS;
+  private static final VarHandle BACKSTOP;
 
   static {
     try {
@@ -204,6 +217,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       WAITERS = l.findVarHandle(SpinLockState.class, "waiters", Waiter.class);
       WAKING = l.findVarHandle(SpinLockState.class, "waking", boolean.class);
       SWEEPS = l.findVarHandle(SpinLockState.class, "sweepRequests", int.class);
+      BACKSTOP = l.findVarHandle(SpinLockState.class, "backstopHandedOn", boolean.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -251,16 +265,30 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     return WAITERS.compareAndSet(this, expected, value);
   }
 
-  private boolean wakingOpaque() {
-    return (boolean) WAKING.getOpaque(this);
-  }
-
   private boolean casWaking(boolean expected, boolean value) {
     return WAKING.compareAndSet(this, expected, value);
   }
 
   private void setWakingRelease(boolean value) {
     WAKING.setRelease(this, value);
+  }
+
+  /** Volatile: signalOne's clear, ordered before its volatile re-read of the waiters. */
+  private void setWakingVolatile(boolean value) {
+    WAKING.setVolatile(this, value);
+  }
+
+  /** Volatile: a look at the waiters after a volatile store (see signalOne). */
+  private @Nullable Waiter waitersVolatile() {
+    return (Waiter) WAITERS.getVolatile(this);
+  }
+
+  /**
+   * Takes the backstop that an exposed waiter handed on when it gave up (see giveUp): the CAS
+   * makes sure one registration takes it.
+   */
+  private boolean takeBackstop() {
+    return (boolean) BACKSTOP.getOpaque(this) && BACKSTOP.compareAndSet(this, true, false);
   }
 
   // ---- Lock ----
@@ -527,7 +555,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       // missed-wakeup race"): it alone keeps the 1 ms backstop; the others sleep until
       // signalled (or until their deadline), taking no CPU however many they are.
       Waiter w = new Waiter(me);
-      final boolean exposed = push(w);
+      final boolean exposed = push(w) || takeBackstop();
       for (;;) {
         if (casOwner(null, me)) {
           leaveHolding(w);
@@ -547,7 +575,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
         // Backstop, timeout, interrupt or spurious wake; still registered (or being signalled).
         if (Thread.interrupted()) {
           if (interruptible) {
-            return giveUp(w, INTERRUPTED);
+            return giveUp(w, exposed, INTERRUPTED);
           }
           interrupted = true;
         }
@@ -558,7 +586,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
               leaveHolding(w);
               return acquired(interrupted);
             }
-            return giveUp(w, TIMED_OUT);
+            return giveUp(w, exposed, TIMED_OUT);
           }
           remaining = Math.min(left, SpinBackoff.PARK_BACKSTOP_NANOS);
         }
@@ -604,14 +632,22 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * The waiter stops waiting without the lock (timeout or interrupt). A signal that reached it
    * meanwhile is passed on, so it is never spent on a thread that is not waiting.
    */
-  private int giveUp(Waiter w, int outcome) {
+  private int giveUp(Waiter w, boolean exposed, int outcome) {
     if (w.leave()) {
       unlinkLeft(w);
-      // The exposed waiter (see acquireSlow) may have been the only one covering the others
-      // against a missed wakeup; every waiter that leaves without the lock therefore wakes one
-      // if it finds the lock free with waiters left. Opaque reads: the leave CAS and the
-      // unlink above are full fences, so these see the state after them.
-      if (ownerOpaque() == null && waitersOpaque() != null) {
+      if (exposed) {
+        // The exposed waiter covered the waiters above it against a missed wakeup; they park
+        // without a timer. Hand the backstop on, whatever the lock looks like (an unlock that
+        // missed us may not be visible yet): the next registration takes it, and one waiter is
+        // woken now to re-register (a woken waiter that finds the lock taken sleeps on the
+        // lost-race timer, then registers again).
+        BACKSTOP.setVolatile(this, true);
+        if (waitersOpaque() != null) {
+          signalOne();
+        }
+      } else if (ownerOpaque() == null && waitersOpaque() != null) {
+        // Any other waiter that leaves a free lock with waiters behind wakes one. Opaque reads:
+        // the leave CAS and the unlink above are full fences.
         signalOne();
       }
     } else {
@@ -722,18 +758,29 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * or park again and be signalled by a later unlock).
    */
   private void signalOne() {
-    if (wakingOpaque() || !casWaking(false, true)) {
-      return;
-    }
-    for (;;) {
-      // Acquire: we read h.next next, which the pusher wrote before its CAS.
-      Waiter h = waitersAcquire();
-      if (h == null) {
-        setWakingRelease(false);
-        return;
+    // The CAS decides, on the latest value: while the flag is set, unlockers skip their
+    // wakeup, so it must be set only by the one thread that is about to wake somebody.
+    while (casWaking(false, true)) {
+      for (;;) {
+        // Acquire: we read h.next next, which the pusher wrote before its CAS.
+        Waiter h = waitersAcquire();
+        if (h == null) {
+          break; // nobody to wake (only LEFT nodes, or none)
+        }
+        if (casWaiters(h, h.nextAcquire()) && h.signal()) {
+          LockSupport.unpark(h.thread);
+          return; // the signalled thread clears the flag when it runs
+        }
       }
-      if (casWaiters(h, h.nextAcquire()) && h.signal()) {
-        LockSupport.unpark(h.thread);
+      // We set the flag and woke nobody. Unlockers and give-ups that ran meanwhile skipped
+      // their wakeup because of it (issue 20 review: a preemption here used to leave a waiter
+      // with no timer parked forever). Clear it, then look again: volatile store, volatile
+      // load, so a waiter pushed while the flag was set is seen here or sees the flag clear.
+      if (ProtocolWindows.ENABLED) {
+        ProtocolWindows.at("spinlock.signal-found-none");
+      }
+      setWakingVolatile(false);
+      if (waitersVolatile() == null) {
         return;
       }
     }
@@ -886,6 +933,9 @@ abstract class SpinLockState extends SpinLockPadBefore {
 
   /** True while a signalled waiter has not yet woken up (at most one wakeup in flight). */
   boolean waking;
+
+  /** True when an exposed waiter gave up and its backstop waits for the next registration. */
+  boolean backstopHandedOn;
 }
 
 /** 64 bytes of padding after {@link SpinLockState}'s fields. */
