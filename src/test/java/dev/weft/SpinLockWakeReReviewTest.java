@@ -515,7 +515,8 @@ class SpinLockWakeReReviewTest {
       awaitParkedRegistered(top);
       lock.unlock(); // signals top (waking = true)
       g.awaitArrival("the signalled waiter");
-      assertThat(lock.waking).as("cleared before the spin window").isFalse();
+      // top cleared `waking` before this window; the exposed waiter's backstop may take the
+      // free lock meanwhile and its unlock then wakes behind2 (either way nobody may strand).
       Thread barger =
           start(
               "barger",
