@@ -181,8 +181,9 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * be visible to it yet (the lock looks held). So it hands the backstop on, whatever the lock
    * looks like: it sets `backstopHandedOn` (volatile) and wakes one waiter if any are left; the
    * next registration takes the flag (a CAS, so exactly one) and is exposed, and the woken
-   * waiter either takes the lock or, finding it taken, sleeps on the lost-race timer and
-   * registers again, taking the flag. Any other waiter that leaves without the lock wakes one
+   * waiter either takes the lock, or, finding it taken, sleeps on the lost-race timer and
+   * registers again, taking the flag, or gives up on the way, passing the signal on
+   * (wokenGivesUp: from a signal to the next registration, every give-up passes it on). Any other waiter that leaves without the lock wakes one
    * when it finds the lock free and waiters left. (Both rules, and the `waking` rule above,
    * have tests that set the racy state up directly: SpinLockTest and
    * SpinLockWakeAdversarialTest.) The cost of the race is at
@@ -497,6 +498,9 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     boolean interrupted = false; // for uninterruptible lock(): restore at the end
     int rounds = SpinBackoff.SPIN_ROUNDS;
     boolean lostRace = false; // signalled, then a running thread took the lock first
+    // Signalled and not registered again since: a give-up on the way passes the signal on (the
+    // signal may carry the backstop an exposed waiter handed on; see giveUp).
+    boolean woken = false;
     for (;;) {
       // Phase 1: test-and-test-and-set with bounded exponential backoff.
       if (ProtocolWindows.ENABLED) {
@@ -520,13 +524,13 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
         }
       }
       if (interruptible && Thread.interrupted()) {
-        return INTERRUPTED;
+        return wokenGivesUp(woken, INTERRUPTED);
       }
       long remaining = SpinBackoff.PARK_BACKSTOP_NANOS;
       if (timed) {
         long left = deadline - System.nanoTime();
         if (left <= 0L) {
-          return TIMED_OUT;
+          return wokenGivesUp(woken, TIMED_OUT);
         }
         remaining = Math.min(left, remaining);
       }
@@ -540,12 +544,12 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
         rounds = SpinBackoff.SPIN_ROUNDS_AFTER_WAKE;
         if (Thread.interrupted()) {
           if (interruptible) {
-            return INTERRUPTED; // not registered: there is no signal to pass on
+            return wokenGivesUp(woken, INTERRUPTED); // a signal we got is passed on
           }
           interrupted = true;
         }
         if (timed && deadline - System.nanoTime() <= 0L) {
-          return casOwner(null, me) ? acquired(interrupted) : TIMED_OUT;
+          return casOwner(null, me) ? acquired(interrupted) : wokenGivesUp(woken, TIMED_OUT);
         }
         continue;
       }
@@ -555,6 +559,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       // missed-wakeup race"): it alone keeps the 1 ms backstop; the others sleep until
       // signalled (or until their deadline), taking no CPU however many they are.
       Waiter w = new Waiter(me);
+      woken = false;
       final boolean exposed = push(w) || takeBackstop();
       for (;;) {
         if (casOwner(null, me)) {
@@ -598,6 +603,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       // retry; if that fails, a running thread barged in (the lost-race park above).
       setWakingRelease(false);
       lostRace = true;
+      woken = true;
       rounds = SpinBackoff.SPIN_ROUNDS_AFTER_WAKE;
       if (Thread.interrupted()) {
         if (interruptible) {
@@ -662,6 +668,18 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       Thread.currentThread().interrupt(); // never swallow an interrupt
     }
     return ACQUIRED;
+  }
+
+  /**
+   * A waiter gives up between a signal and its next registration (in the spin, the yields or
+   * the lost-race park): if it was signalled, it passes the signal on, since the signal may
+   * have been the hand-on of an exposed waiter's backstop (issue 20 re-review).
+   */
+  private int wokenGivesUp(boolean woken, int outcome) {
+    if (woken) {
+      passSignalOn();
+    }
+    return outcome;
   }
 
   /** A waiter that received a signal but gives up must wake someone else in its place. */
