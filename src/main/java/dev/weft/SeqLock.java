@@ -68,10 +68,10 @@ import org.jspecify.annotations.Nullable;
  * only when the read validated, that is when it was thrown on consistent state. After a few
  * failed optimistic attempts the read takes the write lock for one pass (like Linux's {@code
  * read_seqbegin_or_lock}), so a reader cannot starve under a storm of writes: while such a
- * reader waits for the lock, writers start no new section, so it gets the lock as soon as the
- * section in progress ends (a writer arriving at the same instant may still slip one section
- * in). That is the only way a reader ever delays a writer: by one pass of its read function,
- * after several failed attempts. A reader that
+ * reader waits for a writer's release, writers start no new section, so it gets the lock as
+ * soon as the write in progress ends (a writer arriving at the same instant may still slip one
+ * section in). That is the only way a reader ever delays a writer: by one pass of its read
+ * function, after several failed attempts, and only for readers that queued behind a write. A reader that
  * takes the lock this way does not advance the sequence, so it does not disturb other readers.
  * The read function must therefore tolerate torn state: it must terminate and must not have side
  * effects on shared state, because it may run on a mix of old and new values and run more than
@@ -157,19 +157,31 @@ public final class SeqLock extends SeqLockCore {
    * Readers before the next write (issue 20). Under a continuous writer an unfair lock would
    * starve a reader's fallback: the writer re-takes the lock the moment it releases it. So a
    * reader that waits for the lock for a pass (acquireForRead: the fallback pass, or beginRead
-   * waiting out a writer) first registers in `readersWaiting` (getAndAdd, a full fence), and
-   * while that count is nonzero writers do not take the lock: tryAcquire (every writer's CAS
-   * attempt) reads the count (opaque) and fails, and the one writer parked in the waiting room
-   * re-checks it after publishing itself and stays parked. The reader waits only for the
-   * section in progress: it spins, yields, then parks in `parkedReader` (published by CAS, then
-   * seq re-read volatile: Dekker with the release, which stores seq volatile and then reads
-   * `parkedReader` volatile, and unparks it before any writer); a second waiting reader polls
-   * with timed parks (1 us doubling to 50 us). Once the reader holds the lock it unregisters,
-   * and its pass's release wakes the writer in the room. A writer whose opaque read of the count
-   * raced with the registration takes at most one section first. Writers cannot starve: readers
-   * fall back only after failed validations, which need writes, so while writers stay out no new
-   * reader falls back and the count drains. Measured in results (SeqLockTailBench,
-   * readUnderWriter): see docs/seqlock.md.
+   * waiting out a writer) and finds it held by a writer registers in `readersWaiting`
+   * (getAndAdd, a full fence), and while that count is nonzero writers do not take the lock:
+   * tryAcquire (every writer's CAS attempt) reads the count (opaque) and fails, and the one
+   * writer parked in the waiting room re-checks it after publishing itself and stays parked. The
+   * reader waits only for the write in progress: it spins, yields, then parks in `parkedReader`
+   * (published by CAS, then seq re-read volatile: Dekker with the release, which stores seq
+   * volatile and then reads `parkedReader` volatile, and unparks it before any writer); a second
+   * waiting reader polls with timed parks (1 us doubling to 50 us). Once the reader holds the
+   * lock it unregisters, and its pass's release wakes the writer in the room. Each writer whose
+   * opaque read of the count raced with a registration may take one section first.
+   *
+   * A reader that finds the lock held by another reader's pass (`reader` set; a plain, racy
+   * read whose errors cost only fairness) neither registers nor takes the lock: the data does
+   * not change during that pass, so it waits for the pass to end and goes back to an optimistic
+   * pass with the even value as its stamp (acquireForRead returns it; retryStamp and beginRead
+   * pass it on). If a writer gets in meanwhile, it finds the lock held by a writer and registers
+   * as above. The first version
+   * registered there too, and the issue 20 review showed the result: a reader's pass makes seq
+   * odd like a write, so readers arriving during it fell back, registered, and their passes made
+   * the next readers register, a chain that kept a waiting writer out for 13 to 2,923 passes
+   * with no write at all (and a second attempt, which only stopped registering there but still
+   * let those readers take the lock, kept the chain going by CAS races a parked writer loses).
+   * Now reader passes come only from readers that queued behind a write, so a writer waits at
+   * most for those: one pass each, at most one per reader thread. Measured in results (SeqLockTailBench, readUnderWriter): see
+   * docs/seqlock.md.
    *
    * Read fallback (read_seqbegin_or_lock): read(...) makes one optimistic pass and up to
    * READ_ATTEMPTS more (before each, spinning with onSpinWait while seq is odd, at most
@@ -215,8 +227,8 @@ public final class SeqLock extends SeqLockCore {
    * "seqlock.validation-failed" in retryStamp after a failed optimistic pass (or one whose
    * function threw on torn state), before the next stamp is taken; "seqlock.read-fallback" after
    * the read has decided to take the lock for its final pass, before it acquires;
-   * "seqlock.reader-registered" once a reader that must wait for the lock has registered in
-   * `readersWaiting` (from then on no writer starts a new section before it).
+   * "seqlock.reader-registered" once a reader that waits for a writer's release has registered
+   * in `readersWaiting` (from then on no writer starts a new section before it).
    */
 
   /** Creates an unlocked sequence lock. */
@@ -264,6 +276,9 @@ public final class SeqLock extends SeqLockCore {
     }
     // Wait for the writer by taking and dropping the lock; the value restored is even.
     long odd = acquireForRead();
+    if ((odd & 1) == 0) {
+      return odd; // waited out another reader's pass: an even stamp, lock not taken
+    }
     long s = odd - 1;
     releaseRestoring(s);
     return s;
@@ -525,9 +540,10 @@ public final class SeqLock extends SeqLockCore {
   }
 
   /**
-   * Takes the write lock if it is free right now.
+   * Takes the write lock if it is free right now and no reader is waiting for it after a write
+   * (readers that queued behind a write go first; see the class documentation).
    *
-   * @return the guard, or {@code null} if another thread holds the lock
+   * @return the guard, or {@code null} if another thread holds the lock or a reader waits for it
    * @throws IllegalStateException if the current thread already holds the write lock, or runs a
    *     read function's pass under the lock
    */

@@ -161,9 +161,12 @@ abstract class SeqLockCore {
     if (ProtocolWindows.ENABLED) {
       ProtocolWindows.at("seqlock.read-fallback");
     }
-    long odd = acquireForRead();
+    long stamp = acquireForRead();
+    if ((stamp & 1) == 0) {
+      return stamp; // waited out another reader's pass: go optimistic again, lock not taken
+    }
     fallbackReads++; // under the lock
-    return odd;
+    return stamp;
   }
 
   /**
@@ -184,6 +187,9 @@ abstract class SeqLockCore {
    */
   final long acquireForRead() {
     long odd = acquireForReadRegistered();
+    if ((odd & 1) == 0) {
+      return odd; // an even stamp: the lock is free after another reader's pass, not taken
+    }
     // Plain: only this thread ever compares either field with itself (see the owner notes);
     // tryAcquire put this thread into `owner`, which no other thread can observe as "me".
     owner = null;
@@ -269,31 +275,49 @@ abstract class SeqLockCore {
   }
 
   /**
-   * A reader's acquisition of the lock for a pass (uninterruptible, like the read it serves):
-   * registered in {@link #readersWaiting} before its first attempt, so that no writer starts a
-   * new section meanwhile, it waits only for the section in progress (a write, or another
-   * reader's pass). Spin, yield, then park: one reader parks in {@link #parkedReader} and is
-   * woken by the release; any other polls with timed parks of at most 50 us. Registering costs
-   * two atomic adds per fallback, a path taken only after several failed validations.
+   * A reader's acquisition of the lock for a pass (uninterruptible, like the read it serves).
+   * When it finds the lock held by a writer it registers in {@link #readersWaiting}, so that no
+   * writer starts a new section meanwhile: it waits only for the write in progress. Behind
+   * another reader's pass it waits without registering. Spin, yield, then park: one reader
+   * parks in {@link #parkedReader} and is woken by the release; any other polls with timed
+   * parks of at most 50 us.
    */
   @SuppressWarnings("ThreadPriorityCheck") // spin, yield, park: CONVENTIONS.md's wait policy
   private long acquireForReadRegistered() {
     checkNotOwner();
     Thread me = Thread.currentThread();
-    // getAndAdd (volatile, a full fence): writers that read the count after this see it and
-    // stay out; the section in progress ends and wakes us.
-    READERS_WAITING.getAndAdd(this, 1);
-    if (ProtocolWindows.ENABLED) {
-      ProtocolWindows.at("seqlock.reader-registered");
-    }
+    boolean registered = false;
+    boolean behindReader = false;
     boolean interrupted = false;
     boolean slot = false; // whether this reader holds the parkedReader slot
     long pollNanos = 1_000L;
     try {
       for (int i = 0; ; i++) {
-        long odd = tryAcquireForRead();
-        if (odd != 0L) {
-          return odd;
+        if (behindReader && !registered) {
+          // Behind another reader's pass the data does not change: do not take the lock (that
+          // made reader passes chain and shut writers out, issue 20 review); when the pass
+          // ends, hand back the even value as a stamp for another optimistic pass.
+          long s = seqAcquire(); // acquire: reader step 1
+          if ((s & 1) == 0) {
+            return s;
+          }
+        } else {
+          long odd = tryAcquireForRead();
+          if (odd != 0L) {
+            return odd;
+          }
+        }
+        if (!registered && reader != null) {
+          behindReader = true; // plain, racy read: an error costs only fairness
+        } else if (!registered) {
+          // Held by a writer (no reader pass holds it): register, so that no writer starts a
+          // new section before us. getAndAdd: volatile, a full fence, so writers that read the
+          // count afterwards see it and stay out.
+          READERS_WAITING.getAndAdd(this, 1);
+          registered = true;
+          if (ProtocolWindows.ENABLED) {
+            ProtocolWindows.at("seqlock.reader-registered");
+          }
         }
         if (i < SPINS) {
           Thread.onSpinWait();
@@ -312,7 +336,7 @@ abstract class SeqLockCore {
           if ((seqVolatile() & 1) == 0) {
             continue;
           }
-          LockSupport.park(this);
+          LockSupport.park(this); // any release wakes the slot's reader
         } else {
           LockSupport.parkNanos(this, pollNanos); // another reader has the slot: poll
           pollNanos = Math.min(pollNanos << 1, 50_000L);
@@ -327,7 +351,9 @@ abstract class SeqLockCore {
       }
       // Release is not enough here: a writer parked in the room re-reads the count after we
       // release the lock, and the volatile store of seq in the release orders this before it.
-      READERS_WAITING.getAndAdd(this, -1);
+      if (registered) {
+        READERS_WAITING.getAndAdd(this, -1);
+      }
       if (interrupted) {
         me.interrupt();
       }
@@ -443,12 +469,13 @@ abstract class SeqLockCore {
   }
 
   private void wakeWaiter() {
-    // Volatile: the other half of the Dekker pairs. A waiting reader first: it goes before the
-    // next write section, and a writer woken now would only find the count nonzero and park.
+    // Volatile: the other half of the Dekker pairs. Both are woken: a registered reader goes
+    // first (the writer finds the count nonzero and parks again), but a reader waiting behind
+    // another reader's pass has no priority, and waking only it could leave the writer asleep
+    // on a free lock (issue 20 review).
     Thread r = (Thread) PARKED_READER.getVolatile(this);
     if (r != null) {
       LockSupport.unpark(r);
-      return;
     }
     Thread w = (Thread) PARKED.getVolatile(this);
     if (w != null) {
