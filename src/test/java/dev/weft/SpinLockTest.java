@@ -362,8 +362,9 @@ class SpinLockTest extends SpinLockContractTest {
               },
               failure);
       awaitParkedOn(t, lock);
-      // Provoke a schedule, not a result: parks are bounded by a 1 ms backstop, so the waiter
-      // wakes up and re-checks many times while the lock stays held; it must keep waiting.
+      // Provoke a schedule, not a result: this waiter parked on an empty stack, so it is the
+      // exposed waiter whose parks are bounded by the 1 ms backstop; it wakes up and re-checks
+      // many times while the lock stays held, and must keep waiting.
       Thread.sleep(20);
       assertThat(t.isAlive()).as("timed waiter gave up with 30 s left").isTrue();
       lock.unlock();
