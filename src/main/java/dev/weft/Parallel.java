@@ -725,6 +725,19 @@ public final class Parallel {
     }
 
     /**
+     * Returns options whose workers are new platform threads named {@code weft-parallel-N},
+     * started by each call and joined before it returns, for users who want no thread of
+     * weft's to exist outside a call; replaces an {@link #executor executor} or a {@link
+     * #threadFactory thread factory}. Starting threads costs more per call than handing work
+     * to running ones, so the default cut-off is then {@link #DEFAULT_SEQUENTIAL_CUTOFF}.
+     *
+     * @return a copy whose workers are new threads for each call
+     */
+    public Options newThreadsPerCall() {
+      return new Options(threads, ParallelJob.NEW_THREADS, null, minChunkSize, cutoffNanos);
+    }
+
+    /**
      * Returns options whose workers run as tasks on {@code executor} (for example a pool that
      * keeps its threads, or {@code Executors.newVirtualThreadPerTaskExecutor()}); replaces a
      * {@link #threadFactory thread factory}. A call returns only when each of its tasks has
@@ -826,6 +839,7 @@ public final class Parallel {
           + (threads > 0 ? Integer.toString(threads) : "availableProcessors")
           // Identity only: a user object's toString might lock (ThreadPoolExecutor's does).
           + ", workers=" + (executor != null ? "executor " + identity(executor)
+              : threadFactory == ParallelJob.NEW_THREADS ? "new threads per call"
               : threadFactory != null ? "threadFactory " + identity(threadFactory)
               : "new threads")
           + ", minChunkSize=" + minChunkSize

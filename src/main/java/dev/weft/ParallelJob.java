@@ -296,6 +296,28 @@ abstract class ParallelJob {
   }
 
   /**
+   * Stops handing out chunks because the answer is known (a search found its match): no
+   * failure, no interrupt; threads inside a chunk return at their next {@link
+   * #stopRequested()} check and the call returns normally. Opaque, like every write of the
+   * stop hint: what the call returns is ordered by the {@code active} hand-shake (notes,
+   * phase 3), not by this flag.
+   */
+  final void stopEarly() {
+    STOP.setOpaque(this, true);
+  }
+
+  /**
+   * The largest chunk this job wants handed out at once in the parallel phase; subclasses
+   * override it where a chunk run past the answer is wasted work (searches).
+   *
+   * @param remaining the elements left when the parallel phase begins
+   * @return at least 1
+   */
+  long chunkLimit(long remaining) {
+    return Long.MAX_VALUE;
+  }
+
+  /**
    * Whether a call of {@code n} elements runs on the calling thread in a plain loop, without a
    * job, a probe or a clock read: at most {@link #SMALL_INPUT} elements (unless the cut-off is
    * zero: "always split"), no more than one chunk, or a single thread.
@@ -355,8 +377,8 @@ abstract class ParallelJob {
         runAlone(done, hi);
         long stepSize = hi - done;
         done = hi;
-        if (done == n) {
-          return;
+        if (done == n || stopRequested()) {
+          return; // all done, or a search already has its answer
         }
         if (me.isInterrupted()) {
           throw cancelled();
@@ -406,6 +428,9 @@ abstract class ParallelJob {
         throw new TaskFailedException(message(t), t);
       }
       b = e;
+      if (b < hi && stopRequested()) {
+        return; // a search found its answer
+      }
       if (b < hi && Thread.currentThread().isInterrupted()) {
         throw cancelled();
       }
@@ -420,6 +445,7 @@ abstract class ParallelJob {
     if (nanosPerElement > 0) {
       c = Math.min(c, Math.max(1L, (long) (TARGET_CHUNK_NANOS / nanosPerElement)));
     }
+    c = Math.min(c, Math.max(1L, chunkLimit(remaining)));
     c = Math.max(c, o.minChunk());
     // The last quarter goes out in chunks 8 times smaller, so that a slow tail (expensive
     // last elements, or a thread descheduled while it holds a chunk) idles the others less.
@@ -503,6 +529,12 @@ abstract class ParallelJob {
       }
     }
   }
+
+  /**
+   * The factory behind {@link Parallel.Options#newThreadsPerCall()}: new platform threads named
+   * {@code weft-parallel-N}, started and joined by each call.
+   */
+  static final ThreadFactory NEW_THREADS = ParallelJob::defaultThread;
 
   private static Thread defaultThread(Runnable r) {
     long id = (long) THREAD_SEQ.getAndAdd(1L) + 1; // atomic: names must be unique
