@@ -96,10 +96,21 @@ import org.jspecify.annotations.Nullable;
  */
 public final class Parallel {
   /**
-   * The default sequential cut-off when workers are new threads (no {@link Options#executor
-   * Executor} given), 300 microseconds: when the elements left after the first few would take
-   * less than this on the calling thread alone (estimated from the time the first ones took),
-   * the call runs them all on the calling thread and starts no thread.
+   * The default sequential cut-off with the default workers (the shared pool of weft's threads),
+   * 30 microseconds: when the elements left after the first few would take less than this on
+   * the calling thread alone (estimated from the time the first ones took), the call runs them
+   * all on the calling thread and hands nothing to a worker.
+   *
+   * <p>Chosen from measurements ({@code ParallelCutoffBench}, {@code docs/parallel.md}): handing
+   * work to a pool thread costs the caller a hand-over (and an unpark if the thread was parked),
+   * not a thread start, so splitting pays off from a few tens of microseconds of work.
+   */
+  public static final Duration DEFAULT_SEQUENTIAL_CUTOFF = Duration.ofNanos(30_000L);
+
+  /**
+   * The default sequential cut-off when workers are new threads started by each call ({@link
+   * Options#newThreadsPerCall()} or a {@link Options#threadFactory ThreadFactory}), 300
+   * microseconds.
    *
    * <p>Chosen from measurements ({@code ParallelCutoffBench}, {@code docs/parallel.md}): a
    * split that starts and joins one new platform thread cost about 136 µs more than half the
@@ -107,7 +118,8 @@ public final class Parallel {
    * in two wins only above about 270 µs of work. On a quiet bare-metal machine thread start is
    * several times cheaper; lower the cut-off there with {@link Options#sequentialCutoff}.
    */
-  public static final Duration DEFAULT_SEQUENTIAL_CUTOFF = Duration.ofNanos(300_000L);
+  public static final Duration DEFAULT_NEW_THREADS_SEQUENTIAL_CUTOFF =
+      Duration.ofNanos(300_000L);
 
   /**
    * The default sequential cut-off when workers run on an {@link Options#executor Executor},
@@ -120,7 +132,9 @@ public final class Parallel {
   /** {@code Options.cutoffNanos} value meaning "the default for the worker source". */
   private static final long DEFAULT_CUTOFF = -1L;
 
-  private static final long DEFAULT_THREAD_CUTOFF_NANOS = DEFAULT_SEQUENTIAL_CUTOFF.toNanos();
+  private static final long DEFAULT_POOL_CUTOFF_NANOS = DEFAULT_SEQUENTIAL_CUTOFF.toNanos();
+  private static final long DEFAULT_THREAD_CUTOFF_NANOS =
+      DEFAULT_NEW_THREADS_SEQUENTIAL_CUTOFF.toNanos();
   private static final long DEFAULT_EXECUTOR_CUTOFF_NANOS =
       DEFAULT_EXECUTOR_SEQUENTIAL_CUTOFF.toNanos();
 
@@ -729,7 +743,8 @@ public final class Parallel {
      * started by each call and joined before it returns, for users who want no thread of
      * weft's to exist outside a call; replaces an {@link #executor executor} or a {@link
      * #threadFactory thread factory}. Starting threads costs more per call than handing work
-     * to running ones, so the default cut-off is then {@link #DEFAULT_SEQUENTIAL_CUTOFF}.
+     * to running ones, so the default cut-off is then {@link
+     * #DEFAULT_NEW_THREADS_SEQUENTIAL_CUTOFF}.
      *
      * @return a copy whose workers are new threads for each call
      */
@@ -818,7 +833,14 @@ public final class Parallel {
       if (cutoffNanos != DEFAULT_CUTOFF) {
         return cutoffNanos;
       }
-      return executor != null ? DEFAULT_EXECUTOR_CUTOFF_NANOS : DEFAULT_THREAD_CUTOFF_NANOS;
+      return executor != null ? DEFAULT_EXECUTOR_CUTOFF_NANOS
+          : threadFactory != null ? DEFAULT_THREAD_CUTOFF_NANOS
+          : DEFAULT_POOL_CUTOFF_NANOS;
+    }
+
+    /** Whether the thread count was set explicitly (the pool may then grow beyond its core). */
+    boolean explicitThreads() {
+      return threads > 0;
     }
 
     @Nullable Executor executor() {
@@ -841,7 +863,7 @@ public final class Parallel {
           + ", workers=" + (executor != null ? "executor " + identity(executor)
               : threadFactory == ParallelJob.NEW_THREADS ? "new threads per call"
               : threadFactory != null ? "threadFactory " + identity(threadFactory)
-              : "new threads")
+              : "shared pool")
           + ", minChunkSize=" + minChunkSize
           + ", sequentialCutoff=" + Duration.ofNanos(cutoffNanos())
           + (cutoffNanos == DEFAULT_CUTOFF ? " (default)" : "") + "]";
@@ -860,6 +882,11 @@ public final class Parallel {
       this.in = in;
       this.f = f;
       this.out = new Object[in.size()];
+    }
+
+    @Override
+    Object costKey() {
+      return f;
     }
 
     @Override
@@ -899,6 +926,11 @@ public final class Parallel {
     }
 
     @Override
+    Object costKey() {
+      return f;
+    }
+
+    @Override
     void runChunk(long lo, long hi, long slot) {
       for (long b = lo, e; b < hi; b = e) {
         if (stopRequested()) {
@@ -926,6 +958,11 @@ public final class Parallel {
     }
 
     @Override
+    Object costKey() {
+      return action;
+    }
+
+    @Override
     void runChunk(long lo, long hi, long slot) {
       for (long b = lo, e; b < hi; b = e) {
         if (stopRequested()) {
@@ -949,6 +986,11 @@ public final class Parallel {
       super(FOR_RANGE, n);
       this.from = from;
       this.body = body;
+    }
+
+    @Override
+    Object costKey() {
+      return body;
     }
 
     @Override
@@ -991,6 +1033,11 @@ public final class Parallel {
     @Override
     void prepareChunks(long chunkCount) {
       partials = new Object[(int) chunkCount];
+    }
+
+    @Override
+    Object costKey() {
+      return f;
     }
 
     @Override
@@ -1045,6 +1092,11 @@ public final class Parallel {
     @Override
     void prepareChunks(long chunkCount) {
       partials = new long[(int) chunkCount];
+    }
+
+    @Override
+    Object costKey() {
+      return f;
     }
 
     @Override

@@ -25,9 +25,23 @@ abstract class ParallelJob {
    *
    * Phases. The caller runs everything in invoke():
    *
-   * 0. Inline (Parallel itself, before any job exists). At most SMALL_INPUT elements (unless
-   *    the cut-off is zero), a single chunk or a single thread: a plain loop on the caller, no
-   *    job object, no clock read. Nothing is shared, so no memory-ordering question arises.
+   * 0. Inline (Parallel itself, before any job exists). A single chunk or a single thread: a
+   *    plain loop on the caller, no job object, no clock read. Nothing is shared, so no
+   *    memory-ordering question arises.
+   *
+   * 0'. Small input (invokeSmall): 2 to SMALL_INPUT elements, cut-off not zero. Too few to
+   *    probe, and the elements may each be heavy (eight files to compress): running them one
+   *    by one on the caller was the trap of issue 19. A cost memory (COSTS, a ClassValue keyed
+   *    by the class of the user's function, so one entry per lambda or method reference, freed
+   *    with its class) holds what one element cost the last time: unknown, or expensive enough
+   *    that the input is worth splitting, means split at once (no element runs alone first, so
+   *    two 1 ms elements take 1 ms); cheap means time element 0 (two clock reads: the whole
+   *    overhead of a small cheap call) and finish alone unless it has become expensive, in
+   *    which case the memory is updated and the rest is split. A split call times the caller's
+   *    own chunks and stores their mean cost, so a function that became cheap is noticed on the
+   *    next call. The memory is a hint read and written opaque: a stale value costs one call
+   *    a wrong guess, bounded either way (a needless split costs a hand-over, a missed one
+   *    the first element alone, as before issue 19).
    *
    * 1. Probe (caller only, no shared state). Unless the sequential cut-off is zero, the caller
    *    runs elements 0, 1, 2-3, 4-7, ... itself (steps double up to MAX_PROBE_STEP) and reads
@@ -39,14 +53,15 @@ abstract class ParallelJob {
    *    switches to parallel); at or above it, it switches to phase 2. When the estimate is
    *    below cutoff / FINISH_ALONE_MARGIN (even before PROBE_NANOS: a tiny sample can only
    *    overstate the rate, by nanoTime's own cost), it finishes in one untimed step, so a
-   *    20-element call reads the clock twice. Small or cheap inputs therefore never start a
-   *    thread; above SMALL_INPUT elements the decision uses measured cost, not element count.
+   *    20-element call reads the clock twice. Cheap inputs therefore never wake a worker;
+   *    above SMALL_INPUT elements the decision uses measured cost, not element count.
    *
    * 2. Parallel. The caller fixes the chunk size and the chunk base (plain writes), builds the
    *    Worker objects, sets `active` to their number (plain), and only then starts them
-   *    (Thread.start, or Executor.execute). Thread.start and the java.util.concurrent
-   *    executors give happens-before from those writes (and from everything the caller did
-   *    before the call) to the worker's run(); that is the "before the call happens-before
+   *    (ParallelPool.tryExecute by default, Thread.start, or Executor.execute). The pool's
+   *    hand-over CAS, Thread.start and the java.util.concurrent executors give happens-before
+   *    from those writes (and from everything the caller did before the call) to the worker's
+   *    run(); that is the "before the call happens-before
    *    every invocation of f" guarantee, and why none of those fields needs a stronger mode.
    *    Then the caller joins in: caller and workers run the same loop, taking the next chunk
    *    with NEXT.getAndAdd(1) (volatile RMW: each chunk number goes to exactly one thread, so
@@ -255,6 +270,14 @@ abstract class ParallelJob {
   private @Nullable Thread caller;
   private Worker @Nullable [] workers;
   private boolean ownThreads;
+  /**
+   * Whether every participant times its chunks to refresh the cost memory; written by the caller
+   * before the workers start (published like the chunk fields, notes phase 2).
+   */
+  private boolean timedCaller;
+  /** Time the caller spent in its chunks and their elements, when timedCaller; caller-only. */
+  private long callerNanos;
+  private long callerElements;
   /** The CancellationException the caller recorded, if it cancelled; caller-only. */
   private @Nullable CancellationException cancellation;
 
@@ -272,6 +295,17 @@ abstract class ParallelJob {
    *     phase, {@code 0 <= slot < chunkCount}
    */
   abstract void runChunk(long lo, long hi, long slot);
+
+  /**
+   * The user's function of this call (the mapper, action, body or predicate): its class keys
+   * the cost memory of small inputs (see the notes, phase 0'). Every job of {@code Parallel}
+   * overrides it; the default, the job itself, gives all jobs of one class one memory.
+   *
+   * @return the function
+   */
+  Object costKey() {
+    return this;
+  }
 
   /**
    * Called once, by the caller, before the parallel phase.
@@ -323,8 +357,7 @@ abstract class ParallelJob {
    * zero: "always split"), no more than one chunk, or a single thread.
    */
   static boolean runsInline(long n, Parallel.Options o) {
-    return n <= o.minChunk() || o.isSingleThreaded()
-        || (n <= SMALL_INPUT && o.cutoffNanos() != 0);
+    return n <= o.minChunk() || o.isSingleThreaded();
   }
 
   /**
@@ -364,6 +397,10 @@ abstract class ParallelJob {
       return;
     }
     long cutoff = o.cutoffNanos();
+    if (n <= SMALL_INPUT && cutoff != 0) {
+      invokeSmall(o, me, cutoff);
+      return;
+    }
     long done = 0;
     double nanosPerElement = 0;
     if (cutoff > 0) {
@@ -412,6 +449,53 @@ abstract class ParallelJob {
       return;
     }
     runParallel(o, me, threads, done, nanosPerElement, cutoff);
+  }
+
+  /**
+   * A handful of elements (2 to {@link #SMALL_INPUT}): too few to time a probe, and each may be
+   * heavy (a file to compress, a URL to fetch). See the notes, phase 0'.
+   */
+  private void invokeSmall(Parallel.Options o, Thread me, long cutoff) {
+    CostPrior prior = COSTS.get(costKey().getClass());
+    long p = prior.nanosOpaque();
+    long start = 0;
+    if (p >= 0 && p * n < cutoff) {
+      // Known to be cheap last time: time the first element (two clock reads, the whole cost
+      // of this path for cheap work) and finish alone unless it has become expensive.
+      long t0 = System.nanoTime();
+      runAlone(0, 1);
+      long first = System.nanoTime() - t0;
+      if (stopRequested() || first * (n - 1) < cutoff) {
+        runAlone(1, n);
+        return;
+      }
+      prior.setOpaque(first);
+      p = first;
+      start = 1;
+    }
+    int threads = o.effectiveThreads();
+    if (threads == 1) {
+      runAlone(start, n);
+      return;
+    }
+    // Unknown, or expensive last time: split at once, and time the caller's own elements so
+    // that the next call with this function knows what they cost now.
+    this.timedCaller = true;
+    runParallel(o, me, threads, start, (double) Math.max(0L, p), cutoff);
+    long nanos = callerNanos;
+    long elements = callerElements;
+    Worker[] ws = this.workers;
+    if (ws != null) {
+      for (Worker w : ws) {
+        // Plain reads: each worker's last write to them happens-before its `active` decrement,
+        // which the caller's return from runParallel (it read active == 0) synchronizes with.
+        nanos += w.nanos;
+        elements += w.elements;
+      }
+    }
+    if (elements > 0) {
+      prior.setOpaque(nanos / elements);
+    }
   }
 
   /**
@@ -496,13 +580,19 @@ abstract class ParallelJob {
   private void startWorkers(Parallel.Options o, Worker[] ws) {
     Executor executor = o.executor();
     ThreadFactory factory = o.threadFactory();
-    this.ownThreads = executor == null;
+    ParallelPool pool = executor == null && factory == null ? ParallelPool.shared() : null;
+    this.ownThreads = executor == null && pool == null;
+    boolean beyondCore = o.explicitThreads();
     for (Worker w : ws) {
       if (stopRequested()) {
         return; // the rest stay NEW and are cancelled in awaitWorkers
       }
       try {
-        if (executor != null) {
+        if (pool != null) {
+          if (!pool.tryExecute(w, beyondCore)) {
+            return; // no pool thread free: fewer workers; the rest are cancelled later
+          }
+        } else if (executor != null) {
           executor.execute(w);
         } else {
           Thread t = factory != null ? factory.newThread(w) : defaultThread(w);
@@ -555,6 +645,7 @@ abstract class ParallelJob {
     final long big = this.bigChunks;
     final long bigEnd = base + big * c;
     final Thread me = Thread.currentThread();
+    final boolean timed = this.timedCaller;
     while (!stopRequested()) {
       long k = (long) NEXT.getAndAdd(this, 1L); // volatile RMW: each chunk to one thread
       long lo = k < big ? base + k * c : bigEnd + (k - big) * small;
@@ -563,7 +654,20 @@ abstract class ParallelJob {
       }
       long hi = Math.min(n, lo + (k < big ? c : small));
       try {
-        runChunk(lo, hi, k);
+        if (timed) {
+          long t0 = System.nanoTime();
+          runChunk(lo, hi, k);
+          long dt = System.nanoTime() - t0;
+          if (self == null) {
+            callerNanos += dt;
+            callerElements += hi - lo;
+          } else {
+            self.nanos += dt; // plain: read by the caller after the `active` hand-shake
+            self.elements += hi - lo;
+          }
+        } else {
+          runChunk(lo, hi, k);
+        }
       } catch (Throwable t) {
         recordFailure(t, self);
         break;
@@ -796,6 +900,45 @@ abstract class ParallelJob {
         + ", stopped=" + stopRequested() + "]";
   }
 
+  /** Cost memory of small inputs, per class of the user's function (notes, phase 0'). */
+  private static final ClassValue<CostPrior> COSTS = new ClassValue<>() {
+    @Override
+    protected CostPrior computeValue(Class<?> type) {
+      return new CostPrior();
+    }
+  };
+
+  /**
+   * What one element of a small input cost the last time a function of this class ran, in
+   * nanoseconds, or -1 if never measured. Written and read opaque: it is a hint shared by every
+   * call with such a function, a stale or lost update only makes one call decide as the one
+   * before did, and a long written opaque is never torn.
+   */
+  static final class CostPrior {
+    private static final VarHandle NANOS;
+
+    static {
+      try {
+        NANOS = MethodHandles.lookup().findVarHandle(CostPrior.class, "nanos", long.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
+    /** Accessed through the NANOS VarHandle, opaque. */
+    @SuppressWarnings("unused")
+    private long nanos = -1L;
+
+    long nanosOpaque() {
+      return (long) NANOS.getOpaque(this);
+    }
+
+    void setOpaque(long perElement) {
+      // Capped so that perElement * SMALL_INPUT cannot overflow.
+      NANOS.setOpaque(this, Math.min(perElement, 1L << 40));
+    }
+  }
+
   /** A failure after the first, on a Treiber stack. */
   private static final class FailureNode {
     final Throwable failure;
@@ -823,6 +966,9 @@ abstract class ParallelJob {
      * call's function ran this task nested), or null; written and read only by this thread.
      */
     @Nullable Worker enclosing;
+    /** Time spent in chunks and their elements, when the job is timed; see invokeSmall. */
+    long nanos;
+    long elements;
     /** The thread weft created for it, for join; caller-only. */
     @Nullable Thread ownThread;
     /** NEW, RUNNING, INTERRUPTING, INTERRUPTED, DONE or CANCELLED; WORKER_STATE only. */

@@ -33,7 +33,10 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.IntConsumer;
+import java.util.function.LongUnaryOperator;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import java.util.stream.LongStream;
@@ -273,27 +276,46 @@ class ParallelTest {
   }
 
   @Test
-  void smallInputsRunInlineUnlessTheCutoffIsZero() {
+  void smallInputsOfHeavyElementsRunInParallelAndCheapOnesOnTheCaller() {
+    // Issue 19: at most 16 elements used to run one by one on the caller, however heavy.
     RecordingFactory factory = new RecordingFactory();
     Thread caller = Thread.currentThread();
     Parallel.Options opts = Parallel.options().threads(4).threadFactory(factory);
     List<Integer> sixteen = IntStream.range(0, 16).boxed().collect(Collectors.toList());
     long[] longs = LongStream.range(0, 16).toArray();
-    // Heavy elements, but at most 16 of them: a plain loop on the caller, nothing started.
-    assertThat(Parallel.map(sixteen, x -> {
-      assertThat(Thread.currentThread()).isSameAs(caller);
+    Set<Thread> ranOn = ConcurrentHashMap.newKeySet();
+    Function<Integer, Integer> heavy = x -> {
+      ranOn.add(Thread.currentThread());
       spinNanos(50_000);
       return x * 2;
-    }, opts)).hasSize(16).startsWith(0, 2).endsWith(30);
-    assertThat(Parallel.map(longs, x -> x + 1, opts)).startsWith(1L).endsWith(16L);
-    assertThat(Parallel.reduce(sixteen, x -> x, 0, Integer::sum, opts)).isEqualTo(120);
-    assertThat(Parallel.reduce(longs, x -> x, 0L, Long::sum, opts)).isEqualTo(120L);
-    AtomicInteger calls = new AtomicInteger();
-    Parallel.forEach(sixteen, x -> calls.incrementAndGet(), opts);
-    Parallel.forRange(0, 16, i -> calls.incrementAndGet(), opts);
-    assertThat(calls).hasValue(32);
+    };
+    // Heavy elements (16 x 50 us, above the 300 us cut-off of new threads): workers start.
+    assertThat(Parallel.map(sixteen, heavy, opts)).hasSize(16).startsWith(0, 2).endsWith(30);
+    assertThat(factory.threads).isNotEmpty();
+    // Some element ran off the caller (before issue 19 every one ran on it). Which thread ran
+    // which is up to the schedule: on a loaded machine one worker may take them all while the
+    // caller is still starting the others.
+    assertThat(ranOn).anyMatch(t -> t != caller);
+    // Cheap elements: once the function is known to be cheap (its first call may split, since
+    // nothing is known yet), calls run on the caller and start nothing.
+    LongUnaryOperator inc = x -> x + 1;
+    Function<Integer, Integer> twice = x -> x * 2;
+    Function<Integer, Integer> id = x -> x;
+    Consumer<Integer> count = x -> { };
+    IntConsumer countRange = i -> { };
+    for (int round = 0; round < 2; round++) {
+      if (round == 1) {
+        factory.threads.clear();
+      }
+      assertThat(Parallel.map(longs, inc, opts)).startsWith(1L).endsWith(16L);
+      assertThat(Parallel.map(sixteen, twice, opts)).startsWith(0, 2).endsWith(30);
+      assertThat(Parallel.reduce(sixteen, id, 0, Integer::sum, opts)).isEqualTo(120);
+      assertThat(Parallel.reduce(longs, inc, 0L, Long::sum, opts)).isEqualTo(136L);
+      Parallel.forEach(sixteen, count, opts);
+      Parallel.forRange(0, 16, countRange, opts);
+    }
     assertThat(factory.threads).isEmpty();
-    // The inline loop keeps the contract: failures wrapped, an interrupted caller cancelled.
+    // Small inputs keep the contract: failures wrapped, an interrupted caller cancelled.
     RuntimeException boom = new IllegalStateException("boom");
     assertThatThrownBy(() -> Parallel.map(longs, x -> {
       throw boom;
@@ -328,6 +350,7 @@ class ParallelTest {
     // A zero cut-off splits even sixteen elements: a worker is started (which of the two
     // threads runs which elements is up to the schedule).
     AtomicInteger ran = new AtomicInteger();
+    factory.threads.clear(); // the first calls of the failing functions above may have split
     Parallel.forRange(0, 16, i -> ran.incrementAndGet(),
         opts.threads(2).sequentialCutoff(Duration.ZERO));
     assertThat(factory.threads).hasSize(1);
@@ -877,8 +900,10 @@ class ParallelTest {
     Parallel.Options custom = base.threads(3).minChunkSize(8)
         .sequentialCutoff(Duration.ofMillis(1)).sequentialCutoff(Duration.ofSeconds(
             Long.MAX_VALUE));
-    assertThat(base.toString()).contains("threads=availableProcessors").contains("new threads")
-        .contains("minChunkSize=1").contains("PT0.0003S (default)");
+    assertThat(base.toString()).contains("threads=availableProcessors").contains("shared pool")
+        .contains("minChunkSize=1").contains("PT0.00003S (default)");
+    assertThat(base.newThreadsPerCall().toString()).contains("new threads per call")
+        .contains("PT0.0003S (default)");
     assertThat(custom.toString()).contains("threads=3").contains("minChunkSize=8");
     java.util.concurrent.Executor exec = new java.util.concurrent.Executor() {
       @Override
@@ -898,7 +923,9 @@ class ParallelTest {
     // A direct executor runs the worker on the caller: still correct.
     assertThat(Parallel.map(oneTo(100), x -> x + 1, SPLIT.executor(exec))).hasSize(100)
         .endsWith(101L);
-    assertThat(Parallel.DEFAULT_SEQUENTIAL_CUTOFF).isEqualTo(Duration.ofNanos(300_000));
+    assertThat(Parallel.DEFAULT_SEQUENTIAL_CUTOFF).isEqualTo(Duration.ofNanos(30_000));
+    assertThat(Parallel.DEFAULT_NEW_THREADS_SEQUENTIAL_CUTOFF)
+        .isEqualTo(Duration.ofNanos(300_000));
     assertThat(Parallel.DEFAULT_EXECUTOR_SEQUENTIAL_CUTOFF).isEqualTo(Duration.ofNanos(100_000));
     // minChunkSize larger than the input: runs on the caller.
     RecordingFactory factory = new RecordingFactory();

@@ -14,7 +14,9 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * Fails any test that leaves behind a thread it started: every thread alive after the test that
  * was not alive before it, whose name starts with {@code weft} (threads weft creates) or
  * {@code test-} (threads tests create by convention), must have terminated within a short grace
- * period. Registered for every test class through JUnit's extension auto-detection.
+ * period. Threads of {@code Parallel}'s shared pool may stay, but only idle (waiting in the
+ * pool for work, not running work of a call). Registered for every test class through JUnit's
+ * extension auto-detection.
  */
 public final class ThreadLeakExtension implements BeforeEachCallback, AfterEachCallback {
   private static final ExtensionContext.Namespace NS =
@@ -35,7 +37,7 @@ public final class ThreadLeakExtension implements BeforeEachCallback, AfterEachC
     while (true) {
       leaked = new ArrayList<>();
       for (Thread t : snapshot()) {
-        if (!before.contains(t) && t.isAlive() && watched(t)) {
+        if (!before.contains(t) && t.isAlive() && watched(t) && !idlePoolThread(t)) {
           leaked.add(t);
         }
       }
@@ -57,6 +59,24 @@ public final class ThreadLeakExtension implements BeforeEachCallback, AfterEachC
       }
       throw new AssertionError(sb.toString());
     }
+  }
+
+  /**
+   * A thread of Parallel's shared pool outlives calls by design (it is kept for the next call);
+   * it is fine as long as it is idle in the pool, waiting for work, and not running work of a
+   * call that has returned.
+   */
+  private static boolean idlePoolThread(Thread t) {
+    if (!t.getClass().getName().equals("dev.weft.ParallelPool$PoolThread")) {
+      return false;
+    }
+    for (StackTraceElement e : t.getStackTrace()) {
+      if (e.getMethodName().equals("awaitTask")
+          && e.getClassName().equals("dev.weft.ParallelPool$PoolThread")) {
+        return true;
+      }
+    }
+    return false; // running a task, or just started or exiting: not idle (yet)
   }
 
   private static boolean watched(Thread t) {
