@@ -9,7 +9,16 @@
 #          benchmarks LockLatencyBench, HandoffLatencyBench, SeqLockTailBench; on a JDK 25 jar
 #          also LockVirtualJdk25Bench, in a JMH run of its own with -wi 1 -i 3 -to 90s; then
 #          the starvation harness TicketLockFairnessBench at 4 and 8 threads, 10 s per lock;
-#          see docs/benchmarks.md, "Latency tails").
+#          see docs/benchmarks.md, "Latency tails"),
+#          parallel (issue #19's Parallel set, about 25 minutes on 2 cores with short's settings:
+#          ParallelBench, ParallelSmallHeavyBench, ParallelSearchBench, TinyInputFloorBench,
+#          ParallelCutoffBench, on a JDK 25 jar also ParallelSmallHeavyJdk25Bench; then
+#          ParallelColdStartBench, see below). For the goal rows' -prof gc number (bytes per call
+#          at N = 1e3) add JMH_ARGS='-prof gc', or run it alone:
+#            JMH_ARGS='-prof gc -p n=1000' jmh/run-benchmarks.sh parallel 'ParallelBench'
+#          ParallelColdStartBench (first call in a fresh JVM) always runs in a JMH run of its own
+#          (jmh-cold.json) with -f 20 -wi 0 -i 1 (smoke: -f 1), whatever the profile: warm-up
+#          iterations would make its calls warm.
 # JMH-REGEX: optional benchmark filters passed to JMH (e.g. 'SpinLockBench' 'SeqLock.*read').
 #
 # Environment (all optional):
@@ -43,9 +52,10 @@ case "$profile" in
   short) settings=(-f 1 -wi 3 -w 500ms -i 6 -r 500ms) ;;
   full) settings=(-f 3 -wi 5 -w 1s -i 8 -r 1s) ;;
   tails) settings=(-f 1 -wi 2 -w 500ms -i 5 -r 1s) ;;
+  parallel) settings=(-f 1 -wi 3 -w 500ms -i 6 -r 500ms) ;;
   -h | --help | help) usage ;;
   *)
-    echo "run-benchmarks: unknown profile '$profile' (smoke, short, full or tails)" >&2
+    echo "run-benchmarks: unknown profile '$profile' (smoke, short, full, tails or parallel)" >&2
     exit 2
     ;;
 esac
@@ -63,6 +73,20 @@ if ! [[ "$tails_starvation_seconds" =~ ^[1-9][0-9]*$ ]]; then
 fi
 if [ "$profile" = tails ] && [ ${#regexes[@]} -eq 0 ]; then
   regexes=("${tails_set[@]}")
+fi
+# The parallel profile: issue #19's set (ParallelSmallHeavy also selects the JDK 25 twin, present
+# only in a jar built on JDK 25; the cold-start benchmark runs separately, below).
+parallel_set=('ParallelBench' 'ParallelSmallHeavy' 'ParallelSearchBench' 'TinyInputFloorBench'
+  'ParallelCutoffBench' 'ParallelColdStartBench')
+if [ "$profile" = parallel ] && [ ${#regexes[@]} -eq 0 ]; then
+  regexes=("${parallel_set[@]}")
+fi
+# Cold starts: single shots in many fresh JVMs, in a JMH run of their own with these settings.
+cold_class='ParallelColdStartBench'
+if [ "$profile" = smoke ]; then
+  cold_settings=(-f 1 -wi 0 -i 1)
+else
+  cold_settings=(-f 20 -wi 0 -i 1)
 fi
 
 cd "$(dirname "$0")/.."
@@ -143,7 +167,19 @@ count_points() { # count_points REGEX... -> benchmarks x parameter combinations 
     /^ +param / { sub(/^[^{]*\{/, ""); sub(/\}.*$/, ""); n *= split($0, v, ",") }
     END { print total + n }' <<<"$listing"
 }
-points="$(count_points "${regexes[@]}")"
+# The cold-start benchmarks selected, each as an exact JMH regex (run separately, below).
+cold_selected=()
+if listing="$("$java" "${host_opts[@]}" -jar "$jar" -l "${regexes[@]}" 2>/dev/null)"; then
+  while IFS= read -r name; do
+    cold_selected+=("^${name//./\\.}\$")
+  done < <(grep -E "^[[:alnum:]_.$]+\.${cold_class}\.[[:alnum:]_$]+$" <<<"$listing" || true)
+fi
+cold_points=0
+if [ ${#cold_selected[@]} -gt 0 ]; then
+  cold_points="$(count_points "${cold_selected[@]}")"
+fi
+main_points="$(count_points "${regexes[@]}" -e "$cold_class")"
+points=$((main_points + cold_points))
 if [ "$points" -le 0 ]; then
   if [ ${#regexes[@]} -eq 0 ]; then
     echo "run-benchmarks: $jar contains no benchmarks yet; nothing to run"
@@ -189,7 +225,14 @@ if [ "$profile" = tails ]; then
   fi
   extra_seconds=$((extra_seconds + repeat * (2 * 4 * tails_starvation_seconds + 4)))
 fi
-estimate_min="$(awk -v p="$total_points" -v s="$per_point" -v x="$extra_seconds" 'BEGIN { printf "%.0f", (p * s + x) / 60 + 0.5 }')"
+if [ "$cold_points" -gt 0 ]; then
+  # Each single shot is a fresh JVM: about 2 s to start it and run one call.
+  cold_forks="$(settings=("${cold_settings[@]}"); get -f 1)"
+  extra_seconds=$((extra_seconds + repeat * cold_points * cold_forks * 2))
+fi
+# The cold-start points are timed by their forks (extra_seconds), not at the profile's per point.
+timed_points=$((total_points - repeat * cold_points))
+estimate_min="$(awk -v p="$timed_points" -v s="$per_point" -v x="$extra_seconds" 'BEGIN { printf "%.0f", (p * s + x) / 60 + 0.5 }')"
 
 # --- Results folder and machine description ----------------------------------------------------
 cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1)"
@@ -266,7 +309,9 @@ run_starvation() { # run_starvation THREADS OUTPUT-TXT: the fairness harness, ev
 for ((r = 1; r <= repeat; r++)); do
   suffix=""
   [ "$repeat" -gt 1 ] && suffix="-r$r"
-  run_jmh "jmh${suffix}.json" "${regexes[@]}"
+  if [ "$main_points" -gt 0 ]; then
+    run_jmh "jmh${suffix}.json" "${regexes[@]}" -e "$cold_class"
+  fi
   for t in "${sweep[@]}"; do
     run_jmh "jmh-t${t}${suffix}.json" "$THREADS_INCLUDE" -t "$t"
   done
@@ -279,6 +324,12 @@ for ((r = 1; r <= repeat; r++)); do
     fi
     run_starvation 4 "starvation-t4${suffix}.txt"
     run_starvation 8 "starvation-t8${suffix}.txt"
+  fi
+  if [ "$cold_points" -gt 0 ]; then
+    saved=("${settings[@]}")
+    settings=("${cold_settings[@]}")
+    run_jmh "jmh-cold${suffix}.json" "${cold_selected[@]}"
+    settings=("${saved[@]}")
   fi
 done
 

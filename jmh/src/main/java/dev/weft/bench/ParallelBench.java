@@ -29,15 +29,25 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@code Parallel.map} over a {@code long[]} against the ways a Java developer would do it
  * today, all computing the same {@code long[]}: a sequential loop, a parallel stream (common
  * pool), {@code ExecutorService.invokeAll} over one fixed slice per thread (a pool created
- * once per trial, the chapter's exercise done with the JDK), weft with its default new
- * threads, and weft with that same pool as its {@code Executor}.
+ * once per trial, the chapter's exercise done with the JDK), and three ways of running weft:
+ * {@code weft} with the default options (the shared warm pool of issue #19), {@code
+ * weftNewThreads} with {@code Parallel.options().newThreadsPerCall()} (new threads started and
+ * joined by every call, the default before issue #19) and {@code weftOnPool} with the same
+ * fixed pool as {@code invokeAllFixedChunks} as its {@code Executor}.
  *
  * <p>Work per element: {@code cheap} is {@code x * x}; {@code expensive} is the chapter's
- * {@code expensive_computation} (1000 rounds of {@code acc * 7 + 13}); {@code skewed} makes the
- * first eighth of the elements expensive and the rest cheap, which a fixed slice per thread
- * cannot balance. Goals (issue #4, 2 cores): weft &ge; 1.8&times; sequential where
- * N&middot;Q &ge; 1e5, &ge; 1.0&times; parallel streams at large N, &ge; 0.9&times; sequential
- * at N = 10.
+ * {@code expensive_computation} (1000 rounds of {@code acc * 7 + 13}, about 0.5 &micro;s);
+ * {@code skewed} makes the first eighth of the elements expensive and the rest cheap, which a
+ * fixed slice per thread cannot balance.
+ *
+ * <p>Goals (2 cores, default options, against the same run's alternatives; jmh/goals.tsv).
+ * Issue #19: {@code weft} &ge; 1.0&times; {@code parallelStream} at every N and every kind of
+ * work; &ge; 1.7&times; {@code sequential} at N = 1e3 expensive (a 500 &micro;s job) and
+ * &ge; 1.85&times; at larger expensive inputs; at N = 10 cheap at most 50 ns slower than
+ * {@code sequential} (absolute; with {@link TinyInputFloorBench}); {@code -prof gc} bytes per
+ * call at N = 1e3 reported. Issue #4 (before): &ge; 1.8&times; sequential where N&middot;Q
+ * &ge; 1e5, &ge; 1.0&times; parallel streams at large N, &ge; 0.9&times; sequential at N = 10
+ * (withdrawn by #19).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -46,7 +56,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 2, time = 1)
 @Measurement(iterations = 3, time = 1)
 public class ParallelBench {
-  @Param({"10", "1000", "100000", "1000000"})
+  @Param({"10", "100", "1000", "10000", "100000", "1000000"})
   int n;
 
   @Param({"cheap", "expensive", "skewed"})
@@ -57,6 +67,7 @@ public class ParallelBench {
   ExecutorService pool;
   int threads;
   Parallel.Options onPool;
+  Parallel.Options newThreads;
 
   /** The chapter's expensive_computation. */
   static long expensive(long x) {
@@ -92,6 +103,7 @@ public class ParallelBench {
       return t;
     });
     onPool = Parallel.options().executor(pool);
+    newThreads = Parallel.options().newThreadsPerCall();
   }
 
   @TearDown(Level.Trial)
@@ -140,6 +152,16 @@ public class ParallelBench {
   @Benchmark
   public long[] weft() {
     return Parallel.map(data, f);
+  }
+
+  /**
+   * weft with new threads started and joined by each call (no thread outlives it).
+   *
+   * @return the mapped array
+   */
+  @Benchmark
+  public long[] weftNewThreads() {
+    return Parallel.map(data, f, newThreads);
   }
 
   @Benchmark
