@@ -39,22 +39,41 @@ import org.jspecify.annotations.Nullable;
  * List<Long> squares2 = data.parallelStream().map(x -> x * x).toList();
  * }</pre>
  *
- * <p>How a call runs: an input of at most 16 elements (unless the cut-off is zero) is a plain
- * loop on the calling thread, with nothing timed or started, because at that size reading
- * the clock once costs as much as a whole loop of cheap elements; for a handful of heavy
- * elements use {@code sequentialCutoff(Duration.ZERO)} (or {@link Scope}). Otherwise the
- * calling thread starts on the elements itself and times the first few. If the rest would
- * take less than the {@linkplain Options#sequentialCutoff sequential cut-off} ({@link
- * #DEFAULT_SEQUENTIAL_CUTOFF}, or {@link #DEFAULT_EXECUTOR_SEQUENTIAL_CUTOFF} with an
- * executor, unless set), it finishes them alone and no thread is started, so small or cheap
- * inputs cost about as much as a plain loop. Otherwise it
- * starts up to {@code threads - 1} workers (new threads named {@code weft-parallel-N}, or
- * tasks on the {@link Options#executor Executor} you gave) and works alongside them; chunks of
- * elements are handed out one at a time from a shared counter, so a thread that drew cheap
- * elements simply takes more, and a few expensive elements do not leave threads idle. The
- * function may therefore run on any of these threads and on the caller's, concurrently. Every
- * worker has finished (threads weft created have been joined) before the call returns or
- * throws: no thread outlives the call.
+ * <p>Where workers come from: by default, weft's shared pool of daemon platform threads named
+ * {@code weft-parallel-N}, started when first needed, kept between calls (so a call hands work
+ * to threads that already run instead of starting threads) and retired after 30 seconds
+ * without work. At most {@code availableProcessors() - 1} of them serve calls with the default
+ * thread count (the caller is the other thread), so concurrent calls share the machine; a call
+ * that sets {@link Options#threads threads(n)} higher (blocking work, say) may start more, which
+ * stay in the pool and retire the same way. Pool threads never inherit anything from the caller
+ * that happened to start them: no context class loader (they have the system class loader, as
+ * the common {@code ForkJoinPool}'s threads do), no inheritable thread-locals, not its thread
+ * group or priority; they start each task with a clean interrupt status, cost no CPU once idle
+ * (after a spin of 50 microseconds that lets back-to-back calls find them running), and never
+ * keep the JVM alive. The pool never queues: a call that finds no free thread goes on with fewer
+ * workers. {@link Options#newThreadsPerCall()} starts new threads for each call instead, {@link
+ * Options#threadFactory} uses yours, and {@link Options#executor} runs workers as tasks on
+ * your executor (virtual threads, say).
+ *
+ * <p>How a call runs: a call of 2 to 16 elements is too small to time, and each element may
+ * be heavy (eight files to compress, ten URLs to fetch). weft remembers, per class of the
+ * function (one memory per lambda or method reference), what one element cost last time: a
+ * function not seen before, or one whose elements were expensive, is split at once, so two
+ * 1 ms elements take about 1 ms; a function known to be cheap runs its first element timed
+ * (two clock reads, the whole overhead of a small cheap call) and the rest on the caller,
+ * unless that element has become expensive. Larger inputs: the calling thread starts on the
+ * elements itself and times the first few. If the rest would take less than the {@linkplain
+ * Options#sequentialCutoff sequential cut-off} ({@link #DEFAULT_SEQUENTIAL_CUTOFF} with the
+ * pool, {@link #DEFAULT_EXECUTOR_SEQUENTIAL_CUTOFF} with an executor, {@link
+ * #DEFAULT_NEW_THREADS_SEQUENTIAL_CUTOFF} with new threads, unless set), it finishes them alone
+ * and hands nothing out, so cheap inputs cost about as much as a plain loop. Otherwise it hands
+ * up to {@code threads - 1} workers out and works alongside them; chunks of elements are handed
+ * out one at a time from a shared counter, so a thread that drew cheap elements simply takes
+ * more, and a few expensive elements do not leave threads idle. The function may therefore run
+ * on any of these threads and on the caller's, concurrently. Every invocation of the function
+ * has completed before the call returns or throws, and no element runs after it: workers that
+ * have not begun by then are cancelled, pool threads are back in the pool (idle), and threads
+ * started for the call alone have been joined.
  *
  * <p>Fail fast: the first exception or error thrown by the function stops the handing out of
  * chunks, the workers still inside the function are interrupted, and once they all have
@@ -148,9 +167,10 @@ public final class Parallel {
   private Parallel() {}
 
   /**
-   * The default options: as many threads as available processors, new threads named
-   * {@code weft-parallel-N}, minimum chunk size 1, {@link #DEFAULT_SEQUENTIAL_CUTOFF} (or
-   * {@link #DEFAULT_EXECUTOR_SEQUENTIAL_CUTOFF} once an executor is set).
+   * The default options: as many threads as available processors (the caller and workers
+   * from weft's shared pool), minimum chunk size 1, {@link #DEFAULT_SEQUENTIAL_CUTOFF} (or
+   * {@link #DEFAULT_EXECUTOR_SEQUENTIAL_CUTOFF} once an executor is set, {@link
+   * #DEFAULT_NEW_THREADS_SEQUENTIAL_CUTOFF} with new threads).
    *
    * @return the default options, to derive others from
    */
@@ -704,7 +724,10 @@ public final class Parallel {
 
     /**
      * Returns options that use at most {@code threads} threads, the calling thread included
-     * (so at most {@code threads - 1} workers); 1 runs everything on the caller.
+     * (so at most {@code threads - 1} workers); 1 runs everything on the caller. With the
+     * default shared pool a count set here is honoured even above the pool's core size ({@code
+     * availableProcessors() - 1} workers): the pool starts the extra threads (blocking work, say)
+     * and keeps them, idle, for later calls until they retire.
      *
      * @param threads at least 1
      * @return a copy with this thread count
@@ -799,8 +822,9 @@ public final class Parallel {
      * Returns options with this sequential cut-off: when the estimated time for the elements
      * left after the first few is below it, the caller processes them alone and starts no
      * worker. Zero always splits (when there are at least two chunks and two threads), even an
-     * input of 16 elements or fewer, which otherwise runs on the caller untimed. Without this
-     * setting the cut-off is {@link #DEFAULT_SEQUENTIAL_CUTOFF} for new threads and {@link
+     * input of 16 elements or fewer of a function known to be cheap. Without this setting the
+     * cut-off is {@link #DEFAULT_SEQUENTIAL_CUTOFF} for the shared pool, {@link
+     * #DEFAULT_NEW_THREADS_SEQUENTIAL_CUTOFF} for new threads, and {@link
      * #DEFAULT_EXECUTOR_SEQUENTIAL_CUTOFF} for an {@link #executor executor}.
      *
      * @param cutoff zero or positive; huge values saturate (never split)

@@ -195,6 +195,22 @@ final class ParallelPool {
     return true;
   }
 
+  /**
+   * Makes every idle thread exit now, as if its keep-alive had passed (for tests of private
+   * pools; busy threads finish their task and stay).
+   */
+  void retireIdle() {
+    IdleNode top;
+    while ((top = (IdleNode) IDLE.getVolatile(this)) != null) {
+      if (IDLE.compareAndSet(this, top, top.next)) {
+        PoolThread t = top.thread;
+        if (SLOT.compareAndSet(t, null, RETIRED)) { // the retiring CAS, on its behalf
+          LockSupport.unpark(t);
+        }
+      }
+    }
+  }
+
   /** Threads alive in this pool, idle or busy (for tests and toString). */
   int liveThreads() {
     return (int) LIVE.getVolatile(this);
@@ -323,7 +339,7 @@ final class ParallelPool {
           // Acquire: pairs with the hand-over CAS, so the task's fields are visible.
           Runnable r = (Runnable) SLOT.getAcquire(this);
           if (r != null) {
-            return r;
+            return r == RETIRED ? null : r;
           }
           Thread.onSpinWait();
         } while ((++i & 63) != 0 || System.nanoTime() - start < spin);
@@ -333,6 +349,9 @@ final class ParallelPool {
       try {
         while (true) {
           Runnable r = (Runnable) SLOT.getVolatile(this);
+          if (r == RETIRED) {
+            return null; // retired by retireIdle
+          }
           if (r != null) {
             return r;
           }
