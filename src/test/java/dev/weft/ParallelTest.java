@@ -303,18 +303,21 @@ class ParallelTest {
     Function<Integer, Integer> id = x -> x;
     Consumer<Integer> count = x -> { };
     IntConsumer countRange = i -> { };
-    for (int round = 0; round < 2; round++) {
-      if (round == 1) {
-        factory.threads.clear();
-      }
+    // A split call measures what its elements cost, preemptions included: on a loaded machine
+    // one preempted element can make cheap work look expensive for one more call, which then
+    // measures again. So: within a few calls, every one of them stays on the caller.
+    boolean allInline = false;
+    for (int round = 0; round < 10 && !allInline; round++) {
+      factory.threads.clear();
       assertThat(Parallel.map(longs, inc, opts)).startsWith(1L).endsWith(16L);
       assertThat(Parallel.map(sixteen, twice, opts)).startsWith(0, 2).endsWith(30);
       assertThat(Parallel.reduce(sixteen, id, 0, Integer::sum, opts)).isEqualTo(120);
       assertThat(Parallel.reduce(longs, inc, 0L, Long::sum, opts)).isEqualTo(136L);
       Parallel.forEach(sixteen, count, opts);
       Parallel.forRange(0, 16, countRange, opts);
+      allInline = factory.threads.isEmpty();
     }
-    assertThat(factory.threads).isEmpty();
+    assertThat(allInline).as("cheap small calls still start threads after 10 rounds").isTrue();
     // Small inputs keep the contract: failures wrapped, an interrupted caller cancelled.
     RuntimeException boom = new IllegalStateException("boom");
     assertThatThrownBy(() -> Parallel.map(longs, x -> {
