@@ -145,8 +145,8 @@ public final class LockOrder {
    * Algorithm notes
    * ---------------
    * The switch. ENABLED is a static final dynamic invoker of SWITCH, a MutableCallSite whose
-   * target is a constant method handle (true or false). C2 (and C1) treat CallSite.target of a
-   * constant call site as a compile-time constant and record a dependency on it; setTarget plus
+   * target is a constant method handle (true or false). C2 treats CallSite.target of a
+   * constant call site as a compile-time constant and records a dependency on it; setTarget plus
    * MutableCallSite.syncAll deoptimizes every compiled method that folded the old value, so the
    * folded `if (LockOrder.enabled())` in a lock's fast path disappears while checking is off.
    * A plain static boolean would be one load and a branch on every acquisition; a static final
