@@ -293,8 +293,16 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * @throws IllegalStateException if the current thread already holds this mutex
    */
   public Guard<T> lock() {
+    // Lock-order checking (LockOrder): one switch read, constant-folded by the JIT while off.
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, false);
+    }
     if (!sync.tryLockFast()) {
       lockSlow();
+    }
+    if (ordered) {
+      LockOrder.acquired(this, false);
     }
     return new Guard<>(this);
   }
@@ -308,7 +316,14 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    */
   public Guard<T> lockInterruptibly() throws InterruptedException {
     checkNotHeld();
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, false);
+    }
     sync.acquireInterruptibly(1); // no spin: see "Spin before queueing" in the algorithm notes
+    if (ordered) {
+      LockOrder.acquired(this, false);
+    }
     return new Guard<>(this);
   }
 
@@ -320,6 +335,9 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    */
   public @Nullable Guard<T> tryLock() {
     if (sync.tryLockFast()) {
+      if (LockOrder.enabled()) {
+        LockOrder.acquired(this, false); // held, but no edge: a tryLock does not wait
+      }
       return new Guard<>(this);
     }
     checkNotHeld(); // the CAS also fails for the holder: tell it apart from contention
@@ -338,7 +356,17 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   public @Nullable Guard<T> tryLock(Duration timeout) throws InterruptedException {
     long nanos = Timeouts.toNanos(timeout, "timeout");
     checkNotHeld();
-    return sync.tryAcquireNanos(1, nanos) ? new Guard<>(this) : null;
+    boolean ordered = LockOrder.enabled();
+    if (ordered && nanos > 0L) {
+      LockOrder.beforeWait(this, false); // a positive timeout waits: checked like lock()
+    }
+    if (!sync.tryAcquireNanos(1, nanos)) {
+      return null;
+    }
+    if (ordered) {
+      LockOrder.acquired(this, false);
+    }
+    return new Guard<>(this);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -357,8 +385,15 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    */
   public <R extends @Nullable Object> R with(Function<? super T, ? extends R> fn) {
     Objects.requireNonNull(fn, "fn");
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, false);
+    }
     if (!sync.tryLockFast()) {
       lockSlow();
+    }
+    if (ordered) {
+      LockOrder.acquired(this, false);
     }
     try {
       return fn.apply(value);
@@ -378,8 +413,15 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    */
   public T update(UnaryOperator<T> fn) {
     Objects.requireNonNull(fn, "fn");
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, false);
+    }
     if (!sync.tryLockFast()) {
       lockSlow();
+    }
+    if (ordered) {
+      LockOrder.acquired(this, false);
     }
     try {
       T next = fn.apply(value);
@@ -412,6 +454,10 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     if (Thread.interrupted()) { // "interrupted before waiting" holds even for a free lock
       throw new InterruptedException("interrupted before acquiring the Mutex");
     }
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, false);
+    }
     if (!spinAcquire(false, 0L)) {
       sync.acquireInterruptibly(1);
     }
@@ -420,6 +466,9 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       ok = ready.test(value) || awaitReady(ready, true, false, 0L); // untimed: true or throws
     } finally {
       releaseIfStillHeld(ok);
+    }
+    if (ordered) {
+      LockOrder.acquired(this, false); // held from here on: the guard's close releases it
     }
     return new Guard<>(this);
   }
@@ -457,6 +506,10 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     // nanos <= Timeouts.MAX_NANOS (2^62): the sum may wrap, but it is only ever used as
     // `deadline - System.nanoTime()`, which is exact while the true difference is below 2^63.
     long deadline = System.nanoTime() + nanos;
+    boolean ordered = LockOrder.enabled();
+    if (ordered && nanos > 0L) {
+      LockOrder.beforeWait(this, false); // a positive timeout waits: checked like lock()
+    }
     if (!sync.tryAcquireNanos(1, nanos)) { // a zero timeout: one attempt, no queueing
       return null;
     }
@@ -466,7 +519,13 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     } finally {
       releaseIfStillHeld(ok);
     }
-    return ok ? new Guard<>(this) : null;
+    if (!ok) {
+      return null;
+    }
+    if (ordered) {
+      LockOrder.acquired(this, false);
+    }
+    return new Guard<>(this);
   }
 
   /**
@@ -503,6 +562,10 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   public Guard<T> lockWhenUninterruptibly(Predicate<? super T> ready) {
     Objects.requireNonNull(ready, "ready");
     checkNotHeld();
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, false);
+    }
     sync.acquire(1);
     boolean ok = false;
     try {
@@ -511,6 +574,9 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       throw new AssertionError("an uninterruptible wait threw InterruptedException", e);
     } finally {
       releaseIfStillHeld(ok);
+    }
+    if (ordered) {
+      LockOrder.acquired(this, false);
     }
     return new Guard<>(this);
   }
@@ -605,6 +671,9 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * {@code changeWaiters} is made while holding the lock; see the algorithm notes.
    */
   void release() {
+    if (LockOrder.enabled()) {
+      LockOrder.released(this);
+    }
     if (changeWaiters != null) { // plain read under the lock: see the algorithm notes
       wakeChangeWaiters();
     }

@@ -105,7 +105,15 @@ public final class RwLock<T extends @Nullable Object> {
    */
   public ReadGuard<T> read() {
     checkNoWriteHeld("read");
+    // Lock-order checking (LockOrder): one switch read, constant-folded by the JIT while off.
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, true);
+    }
     readLock.lock();
+    if (ordered) {
+      LockOrder.acquired(this, true);
+    }
     return new ReadGuard<>(this);
   }
 
@@ -118,7 +126,14 @@ public final class RwLock<T extends @Nullable Object> {
    */
   public ReadGuard<T> readInterruptibly() throws InterruptedException {
     checkNoWriteHeld("read");
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, true);
+    }
     readLock.lockInterruptibly();
+    if (ordered) {
+      LockOrder.acquired(this, true);
+    }
     return new ReadGuard<>(this);
   }
 
@@ -130,7 +145,13 @@ public final class RwLock<T extends @Nullable Object> {
    */
   public @Nullable ReadGuard<T> tryRead() {
     checkNoWriteHeld("read");
-    return readLock.tryLock() ? new ReadGuard<>(this) : null;
+    if (!readLock.tryLock()) {
+      return null;
+    }
+    if (LockOrder.enabled()) {
+      LockOrder.acquired(this, true); // held, but no edge: a tryRead does not wait
+    }
+    return new ReadGuard<>(this);
   }
 
   /**
@@ -145,7 +166,17 @@ public final class RwLock<T extends @Nullable Object> {
   public @Nullable ReadGuard<T> tryRead(Duration timeout) throws InterruptedException {
     long nanos = Timeouts.toNanos(timeout, "timeout");
     checkNoWriteHeld("read");
-    return readLock.tryLock(nanos, TimeUnit.NANOSECONDS) ? new ReadGuard<>(this) : null;
+    boolean ordered = LockOrder.enabled();
+    if (ordered && nanos > 0L) {
+      LockOrder.beforeWait(this, true); // a positive timeout waits: checked like read()
+    }
+    if (!readLock.tryLock(nanos, TimeUnit.NANOSECONDS)) {
+      return null;
+    }
+    if (ordered) {
+      LockOrder.acquired(this, true);
+    }
+    return new ReadGuard<>(this);
   }
 
   /**
@@ -161,11 +192,18 @@ public final class RwLock<T extends @Nullable Object> {
   public <R extends @Nullable Object> R withRead(Function<? super T, ? extends R> fn) {
     Objects.requireNonNull(fn, "fn");
     checkNoWriteHeld("read");
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, true);
+    }
     readLock.lock();
+    if (ordered) {
+      LockOrder.acquired(this, true);
+    }
     try {
       return fn.apply(value);
     } finally {
-      readLock.unlock();
+      unlockRead();
     }
   }
 
@@ -181,7 +219,14 @@ public final class RwLock<T extends @Nullable Object> {
    */
   public WriteGuard<T> write() {
     checkNothingHeld();
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, false);
+    }
     writeLock.lock();
+    if (ordered) {
+      LockOrder.acquired(this, false);
+    }
     return new WriteGuard<>(this);
   }
 
@@ -194,7 +239,14 @@ public final class RwLock<T extends @Nullable Object> {
    */
   public WriteGuard<T> writeInterruptibly() throws InterruptedException {
     checkNothingHeld();
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, false);
+    }
     writeLock.lockInterruptibly();
+    if (ordered) {
+      LockOrder.acquired(this, false);
+    }
     return new WriteGuard<>(this);
   }
 
@@ -206,7 +258,13 @@ public final class RwLock<T extends @Nullable Object> {
    */
   public @Nullable WriteGuard<T> tryWrite() {
     checkNothingHeld();
-    return writeLock.tryLock() ? new WriteGuard<>(this) : null;
+    if (!writeLock.tryLock()) {
+      return null;
+    }
+    if (LockOrder.enabled()) {
+      LockOrder.acquired(this, false); // held, but no edge: a tryWrite does not wait
+    }
+    return new WriteGuard<>(this);
   }
 
   /**
@@ -221,7 +279,17 @@ public final class RwLock<T extends @Nullable Object> {
   public @Nullable WriteGuard<T> tryWrite(Duration timeout) throws InterruptedException {
     long nanos = Timeouts.toNanos(timeout, "timeout");
     checkNothingHeld();
-    return writeLock.tryLock(nanos, TimeUnit.NANOSECONDS) ? new WriteGuard<>(this) : null;
+    boolean ordered = LockOrder.enabled();
+    if (ordered && nanos > 0L) {
+      LockOrder.beforeWait(this, false); // a positive timeout waits: checked like write()
+    }
+    if (!writeLock.tryLock(nanos, TimeUnit.NANOSECONDS)) {
+      return null;
+    }
+    if (ordered) {
+      LockOrder.acquired(this, false);
+    }
+    return new WriteGuard<>(this);
   }
 
   /**
@@ -237,11 +305,18 @@ public final class RwLock<T extends @Nullable Object> {
   public <R extends @Nullable Object> R withWrite(Function<? super T, ? extends R> fn) {
     Objects.requireNonNull(fn, "fn");
     checkNothingHeld();
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, false);
+    }
     writeLock.lock();
+    if (ordered) {
+      LockOrder.acquired(this, false);
+    }
     try {
       return fn.apply(value);
     } finally {
-      writeLock.unlock();
+      unlockWrite();
     }
   }
 
@@ -257,13 +332,20 @@ public final class RwLock<T extends @Nullable Object> {
   public T update(UnaryOperator<T> fn) {
     Objects.requireNonNull(fn, "fn");
     checkNothingHeld();
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, false);
+    }
     writeLock.lock();
+    if (ordered) {
+      LockOrder.acquired(this, false);
+    }
     try {
       T next = fn.apply(value);
       value = next;
       return next;
     } finally {
-      writeLock.unlock();
+      unlockWrite();
     }
   }
 
@@ -318,6 +400,20 @@ public final class RwLock<T extends @Nullable Object> {
           "RwLock cannot upgrade: this thread holds the read lock and asked for the write lock,"
               + " which would wait for itself forever; close the read guard first");
     }
+  }
+
+  private void unlockRead() {
+    if (LockOrder.enabled()) {
+      LockOrder.released(this);
+    }
+    readLock.unlock();
+  }
+
+  private void unlockWrite() {
+    if (LockOrder.enabled()) {
+      LockOrder.released(this);
+    }
+    writeLock.unlock();
   }
 
   private static String ownerMessage(String kind, Thread owner) {
@@ -382,7 +478,7 @@ public final class RwLock<T extends @Nullable Object> {
                 + " (use try-with-resources)");
       }
       closed = true;
-      lock.readLock.unlock();
+      lock.unlockRead();
     }
 
     private void checkOwner() {
@@ -468,7 +564,7 @@ public final class RwLock<T extends @Nullable Object> {
                 + " (use try-with-resources)");
       }
       closed = true;
-      lock.writeLock.unlock();
+      lock.unlockWrite();
     }
 
     private void checkUsable() {

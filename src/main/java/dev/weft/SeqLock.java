@@ -520,11 +520,7 @@ public final class SeqLock extends SeqLockCore {
    *     is not reentrant), or runs a read function's pass under the lock
    */
   public WriteGuard write() throws InterruptedException {
-    long odd = tryAcquire();
-    if (odd == 0L) {
-      odd = acquireSlow(true, false, 0L);
-    }
-    return new WriteGuard(this, odd);
+    return new WriteGuard(this, acquireInterruptibly()); // with the lock-order hooks
   }
 
   /**
@@ -553,6 +549,9 @@ public final class SeqLock extends SeqLockCore {
       checkNotOwner();
       return null;
     }
+    if (LockOrder.enabled()) {
+      LockOrder.acquired(this, false); // held, but no edge: a tryWrite does not wait
+    }
     return new WriteGuard(this, odd);
   }
 
@@ -568,12 +567,19 @@ public final class SeqLock extends SeqLockCore {
    */
   public @Nullable WriteGuard tryWrite(Duration timeout) throws InterruptedException {
     long nanos = Timeouts.toNanos(timeout, "timeout");
+    boolean ordered = LockOrder.enabled();
+    if (ordered && nanos > 0L) {
+      LockOrder.beforeWait(this, false); // a positive timeout waits: checked like write()
+    }
     long odd = tryAcquire();
     if (odd == 0L) {
       odd = acquireSlow(true, true, nanos);
       if (odd == 0L) {
         return null;
       }
+    }
+    if (ordered) {
+      LockOrder.acquired(this, false);
     }
     return new WriteGuard(this, odd);
   }

@@ -214,21 +214,39 @@ abstract class SeqLockCore {
 
   /** Package-private for SeqLocked: interruptible acquire; returns the odd stamp. */
   long acquireInterruptibly() throws InterruptedException {
+    // Lock-order checking (LockOrder): one switch read, constant-folded by the JIT while off.
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, false);
+    }
     long odd = tryAcquire();
-    return odd != 0L ? odd : acquireSlow(true, false, 0L);
+    if (odd == 0L) {
+      odd = acquireSlow(true, false, 0L);
+    }
+    if (ordered) {
+      LockOrder.acquired(this, false);
+    }
+    return odd;
   }
 
   /** Uninterruptible acquire; returns the odd stamp. */
   long acquireUninterruptibly() {
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, false);
+    }
     long odd = tryAcquire();
-    if (odd != 0L) {
-      return odd;
+    if (odd == 0L) {
+      try {
+        odd = acquireSlow(false, false, 0L);
+      } catch (InterruptedException e) {
+        throw new AssertionError("uninterruptible acquire threw", e);
+      }
     }
-    try {
-      return acquireSlow(false, false, 0L);
-    } catch (InterruptedException e) {
-      throw new AssertionError("uninterruptible acquire threw", e);
+    if (ordered) {
+      LockOrder.acquired(this, false);
     }
+    return odd;
   }
 
   /**
@@ -456,6 +474,9 @@ abstract class SeqLockCore {
 
   /** Ends a write: {@code odd} is the stamp of the acquisition. */
   void release(long odd) {
+    if (LockOrder.enabled()) {
+      LockOrder.released(this);
+    }
     owner = null;
     setSeqVolatile(odd + 1); // writer step 4
     wakeWaiter();

@@ -303,9 +303,17 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    */
   @Override
   public void lock() {
+    // Lock-order checking (LockOrder): one switch read, constant-folded by the JIT while off.
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, false);
+    }
     Thread me = Thread.currentThread();
     if (!casOwner(null, me)) {
       acquireSlow(me, false, false, 0L);
+    }
+    if (ordered) {
+      LockOrder.acquired(this, false);
     }
   }
 
@@ -321,9 +329,16 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     if (Thread.interrupted()) {
       throw new InterruptedException("interrupted before acquiring the SpinLock");
     }
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, false);
+    }
     Thread me = Thread.currentThread();
     if (!casOwner(null, me) && acquireSlow(me, true, false, 0L) == INTERRUPTED) {
       throw new InterruptedException("interrupted while waiting for the SpinLock");
+    }
+    if (ordered) {
+      LockOrder.acquired(this, false);
     }
   }
 
@@ -337,6 +352,9 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
   public boolean tryLock() {
     Thread me = Thread.currentThread();
     if (ownerOpaque() == null && casOwner(null, me)) {
+      if (LockOrder.enabled()) {
+        LockOrder.acquired(this, false); // held, but no edge: a tryLock does not wait
+      }
       return true;
     }
     if (ownerPlain() == me) {
@@ -379,8 +397,15 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     if (Thread.interrupted()) {
       throw new InterruptedException("interrupted before acquiring the SpinLock");
     }
+    boolean ordered = LockOrder.enabled();
+    if (ordered && nanos > 0L) {
+      LockOrder.beforeWait(this, false); // a positive timeout waits: checked like lock()
+    }
     Thread me = Thread.currentThread();
     if (casOwner(null, me)) {
+      if (ordered) {
+        LockOrder.acquired(this, false);
+      }
       return true;
     }
     if (nanos <= 0L) {
@@ -392,6 +417,9 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     int r = acquireSlow(me, true, true, nanos);
     if (r == INTERRUPTED) {
       throw new InterruptedException("interrupted while waiting for the SpinLock");
+    }
+    if (r == ACQUIRED && ordered) {
+      LockOrder.acquired(this, false);
     }
     return r == ACQUIRED;
   }
@@ -405,6 +433,9 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
   public void unlock() {
     if (ownerPlain() != Thread.currentThread()) {
       throw notOwner();
+    }
+    if (LockOrder.enabled()) {
+      LockOrder.released(this);
     }
     setOwnerRelease(null);
     // Opaque is enough: a stale null here is the missed-wakeup race that the park backstop

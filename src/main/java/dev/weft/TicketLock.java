@@ -325,12 +325,20 @@ public final class TicketLock implements Lock {
    */
   @Override
   public void lock() {
+    // Lock-order checking (LockOrder): one switch read, constant-folded by the JIT while off.
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, false);
+    }
     Thread me = Thread.currentThread();
     if (!casTail(null, fastNode)) {
       acquireSlow(me, false, false, 0L);
-      return;
+    } else {
+      becomeFastOwner(me);
     }
-    becomeFastOwner(me);
+    if (ordered) {
+      LockOrder.acquired(this, false);
+    }
   }
 
   /**
@@ -345,11 +353,18 @@ public final class TicketLock implements Lock {
     if (Thread.interrupted()) {
       throw new InterruptedException("interrupted before acquiring the TicketLock");
     }
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, false);
+    }
     Thread me = Thread.currentThread();
     if (casTail(null, fastNode)) {
       becomeFastOwner(me);
     } else if (acquireSlow(me, true, false, 0L) == INTERRUPTED) {
       throw new InterruptedException("interrupted while waiting for the TicketLock");
+    }
+    if (ordered) {
+      LockOrder.acquired(this, false);
     }
   }
 
@@ -364,6 +379,9 @@ public final class TicketLock implements Lock {
     Thread me = Thread.currentThread();
     if (tailOpaque() == null && casTail(null, fastNode)) {
       becomeFastOwner(me);
+      if (LockOrder.enabled()) {
+        LockOrder.acquired(this, false); // held, but no edge: a tryLock does not wait
+      }
       return true;
     }
     if (ownerPlain() == me) {
@@ -410,14 +428,23 @@ public final class TicketLock implements Lock {
     if (nanos <= 0L) {
       return tryLock();
     }
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      LockOrder.beforeWait(this, false); // a positive timeout waits: checked like lock()
+    }
     Thread me = Thread.currentThread();
+    int r;
     if (casTail(null, fastNode)) {
       becomeFastOwner(me);
-      return true;
+      r = ACQUIRED;
+    } else {
+      r = acquireSlow(me, true, true, nanos);
     }
-    int r = acquireSlow(me, true, true, nanos);
     if (r == INTERRUPTED) {
       throw new InterruptedException("interrupted while waiting for the TicketLock");
+    }
+    if (r == ACQUIRED && ordered) {
+      LockOrder.acquired(this, false);
     }
     return r == ACQUIRED;
   }
@@ -438,6 +465,9 @@ public final class TicketLock implements Lock {
               + "); it is "
               + (o == null ? "not held by any thread" : "held by " + o.getName())
               + ": only the thread that locked it may unlock it");
+    }
+    if (LockOrder.enabled()) {
+      LockOrder.released(this);
     }
     head = null;
     setOwnerOpaque(null);

@@ -37,6 +37,9 @@ class TourTest {
         .contains("torn pairs seen: 0")
         .contains("Parallel squares: [1, 4, 9, 16, 25, 36, 49, 64, 81, 100, 121, 144, 169, 196, "
             + "225, 256, 289, 324, 361, 400] (check passed)")
+        .contains("report: LockOrderException before waiting; cycle [class \"audit log\", "
+            + "class \"account\", class \"audit log\"]")
+        .doesNotContain("inversion missed")
         .contains("Tour complete.");
     for (int reader = 0; reader < 5; reader++) {
       assertThat(text).containsPattern("Reader " + reader + ": (initial|updated)");
