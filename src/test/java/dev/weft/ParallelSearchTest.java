@@ -333,10 +333,14 @@ class ParallelSearchTest {
       CountDownLatch afterTheCall = new CountDownLatch(1);
       AtomicInteger beyondK = new AtomicInteger();
       AtomicInteger betweenWaitedInVain = new AtomicInteger();
+      // One deadline for all blocked elements, so that a search that runs on past its answer
+      // fails in about 5 s on the assertion below rather than on the test's time-out.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
       IntPredicate p = i -> {
         if (i > k) {
           beyondK.incrementAndGet();
-          await(afterTheCall, 5); // would hold the call up: it must never be reached
+          // Would hold the call up: it must never be reached.
+          awaitNanos(afterTheCall, deadline - System.nanoTime());
         } else if (i > m && !await(answered, GATE_SECONDS)) {
           betweenWaitedInVain.incrementAndGet();
         }
@@ -694,6 +698,16 @@ class ParallelSearchTest {
   private record Named(String name, Runnable call) {}
 
   // -------------------------------------------------------------------------- helpers
+
+  /** Bounded latch wait; true if the latch opened, false on time-out or interrupt. */
+  private static boolean awaitNanos(CountDownLatch latch, long nanos) {
+    try {
+      return latch.await(nanos, TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
 
   /** Bounded latch wait; true if the latch opened, false on time-out or interrupt. */
   private static boolean await(CountDownLatch latch, long seconds) {
