@@ -6,6 +6,8 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.RandomAccess;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.Executor;
@@ -14,14 +16,18 @@ import java.util.function.BinaryOperator;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.IntConsumer;
+import java.util.function.IntPredicate;
 import java.util.function.LongBinaryOperator;
 import java.util.function.LongUnaryOperator;
+import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 
 /**
  * Data parallelism for lists, arrays and index ranges: {@code map}, {@code forEach},
  * {@code reduce} and {@code forRange} spread the elements over several threads and return
- * when all are done, in input order, failing fast.
+ * when all are done, in input order, failing fast; {@code anyMatch}, {@code allMatch},
+ * {@code noneMatch}, {@code findAny} and {@code findFirst} search them and stop once the
+ * answer is known.
  *
  * <pre>{@code
  * List<Long> data = LongStream.rangeClosed(1, 20).boxed().toList();
@@ -29,6 +35,9 @@ import org.jspecify.annotations.Nullable;
  * long sum = Parallel.reduce(data, x -> x * x, 0L, Long::sum);     // map + associative combine
  * Parallel.forEach(files, file -> compress(file));
  * Parallel.forRange(0, rows, row -> render(image, row));
+ * boolean anyOdd = Parallel.anyMatch(data, x -> x % 2 == 1);       // stops at a match
+ * Optional<Long> big = Parallel.findFirst(data, x -> x * x > 100); // lowest index: 11
+ * OptionalInt at = Parallel.findFirst(0, data.size(), i -> data.get(i) * data.get(i) > 100);
  *
  * // Options: thread count, your own ThreadFactory or Executor, minimum chunk size, cut-off
  * Parallel.Options io = Parallel.options().threads(32).executor(virtualThreadExecutor);
@@ -90,6 +99,29 @@ import org.jspecify.annotations.Nullable;
  * it works alone. (The call does not throw {@code InterruptedException}, so that it can be
  * used as a drop-in for a loop or a stream.)
  *
+ * <p>Searches: {@code anyMatch}, {@code allMatch}, {@code noneMatch}, {@code findAny} and
+ * {@code findFirst} (the stream operations of the same names; rayon's {@code any}, {@code all},
+ * {@code find_any}, {@code find_first} and {@code position}) over a list, an array, or an
+ * {@code int} range (which returns the matching index: the way to get the position of a list
+ * or primitive-array element) run like the other operations (small inputs inline, the probe,
+ * fail fast, cancellation), but stop once the answer is known: no further chunks are handed
+ * out, and threads inside a chunk stop at their next check (every ~10 µs of work, or every
+ * element when the cut-off is zero). {@code anyMatch}, {@code noneMatch} and {@code findAny}
+ * stop at the first match any thread finds (so {@code findAny} may return a different match
+ * from call to call), {@code allMatch} at the first element that fails the predicate. {@code
+ * findFirst} returns the match with the lowest index: it never misses an earlier match (a
+ * chunk before the best match found so far still runs to its end, since it may hold an
+ * earlier one) and does not wait for the elements after it. Which elements beyond the answer
+ * the predicate is still called for (those other threads had already started on) is
+ * unspecified, and a failure of any invocation fails the call with {@link
+ * TaskFailedException} even if a match was also found, as in streams and rayon. Chunks are
+ * kept small (about a thousandth of the input each) so that little is tested past the answer.
+ * An empty input gives {@code false} for {@code anyMatch}, {@code true} for {@code allMatch}
+ * and {@code noneMatch}, and an empty result for {@code findAny} and {@code findFirst}. As in
+ * {@code Stream.findFirst}, a matching element that is null cannot be returned in an {@code
+ * Optional}: {@code findAny} and {@code findFirst} of a list or array throw {@link
+ * NullPointerException} then; the range form finds its index.
+ *
  * <p>Nesting and locks: the calling thread only ever runs elements of its own call, never
  * unrelated work, so calling {@code Parallel} while holding a lock, from inside a function
  * given to {@code Parallel} (each nested call that is large enough starts its own workers), or
@@ -98,8 +130,8 @@ import org.jspecify.annotations.Nullable;
  * which is a deadlock of the program, as with any threads.)
  *
  * <p><b>Memory consistency effects:</b> Actions in a thread prior to calling a method of
- * {@code Parallel} happen-before every invocation of the function by that call, and every
- * invocation happen-before the call returns or throws. (With an {@link Options#executor
+ * {@code Parallel} happen-before every invocation of the function (action, body or predicate)
+ * by that call, and every invocation that ran happens-before the call returns or throws. (With an {@link Options#executor
  * Executor}, the first half relies on the executor's own guarantee that actions prior to
  * {@code execute} happen-before the task runs, which every {@code java.util.concurrent}
  * executor gives.)
@@ -108,7 +140,7 @@ import org.jspecify.annotations.Nullable;
  * concurrently and nested. The function must be safe to call from several threads at once;
  * the input must not be modified during the call. {@link Options} are immutable.
  *
- * <p><b>Bad input:</b> a null list, array, function or options throws
+ * <p><b>Bad input:</b> a null list, array, function, predicate or options throws
  * {@link NullPointerException} naming it; a thread count or chunk size below 1, a negative
  * cut-off, or {@code from > to} throws {@link IllegalArgumentException} with the value. A
  * function that returns null is fine: {@code map} puts null into the result.
@@ -161,6 +193,11 @@ public final class Parallel {
   private static final String FOR_EACH = "Parallel.forEach";
   private static final String FOR_RANGE = "Parallel.forRange";
   private static final String REDUCE = "Parallel.reduce";
+  private static final String ANY_MATCH = "Parallel.anyMatch";
+  private static final String ALL_MATCH = "Parallel.allMatch";
+  private static final String NONE_MATCH = "Parallel.noneMatch";
+  private static final String FIND_ANY = "Parallel.findAny";
+  private static final String FIND_FIRST = "Parallel.findFirst";
 
   private static final Options DEFAULTS = new Options(0, null, null, 1, DEFAULT_CUTOFF);
 
@@ -544,6 +581,663 @@ public final class Parallel {
     LongReduceJob job = new LongReduceJob(data, f, identity, combine);
     job.invoke(options);
     return job.result();
+  }
+
+  // ------------------------------------------------------------------------------- search
+  // Short-circuiting searches: see the class Javadoc's "Searches" and ParallelSearch's notes.
+
+  /**
+   * Returns whether {@code predicate} holds for at least one element, testing the elements in
+   * parallel and stopping once any thread finds one that matches; false for an empty list.
+   * Elements beyond the one found may still be tested (see the class Javadoc, "Searches").
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @return whether some element matches
+   * @throws NullPointerException if {@code data} or {@code predicate} is null
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> boolean anyMatch(List<? extends T> data, Predicate<? super T> predicate) {
+    return anyMatch(data, predicate, DEFAULTS);
+  }
+
+  /**
+   * Returns whether {@code predicate} holds for at least one element, with the given options;
+   * see {@link #anyMatch(List, Predicate)}.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @param options threads, thread source, chunk size and cut-off
+   * @return whether some element matches
+   * @throws NullPointerException if {@code data}, {@code predicate} or {@code options} is null
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> boolean anyMatch(
+      List<? extends T> data, Predicate<? super T> predicate, Options options) {
+    return indexOf(ANY_MATCH, data, predicate, options, true, false) >= 0;
+  }
+
+  /**
+   * Returns whether {@code predicate} holds for at least one array element; see {@link
+   * #anyMatch(List, Predicate)}.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @return whether some element matches
+   * @throws NullPointerException if {@code data} or {@code predicate} is null
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> boolean anyMatch(T[] data, Predicate<? super T> predicate) {
+    return anyMatch(data, predicate, DEFAULTS);
+  }
+
+  /**
+   * Returns whether {@code predicate} holds for at least one array element, with the given
+   * options; see {@link #anyMatch(List, Predicate)}.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @param options threads, thread source, chunk size and cut-off
+   * @return whether some element matches
+   * @throws NullPointerException if {@code data}, {@code predicate} or {@code options} is null
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> boolean anyMatch(T[] data, Predicate<? super T> predicate, Options options) {
+    Objects.requireNonNull(data, "data");
+    return anyMatch(Arrays.asList(data), predicate, options);
+  }
+
+  /**
+   * Returns whether {@code predicate} holds for at least one {@code int} in {@code [from,
+   * to)}, testing them in parallel and stopping once any thread finds one; false for an empty
+   * range. See {@link #anyMatch(List, Predicate)}.
+   *
+   * @param from the first index, inclusive
+   * @param to the end, exclusive; {@code from == to} is an empty range
+   * @param predicate the test; must be safe to call from several threads at once
+   * @return whether some index matches
+   * @throws NullPointerException if {@code predicate} is null
+   * @throws IllegalArgumentException if {@code from > to}
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static boolean anyMatch(int from, int to, IntPredicate predicate) {
+    return anyMatch(from, to, predicate, DEFAULTS);
+  }
+
+  /**
+   * Returns whether {@code predicate} holds for at least one {@code int} in {@code [from,
+   * to)}, with the given options; see {@link #anyMatch(int, int, IntPredicate)}.
+   *
+   * @param from the first index, inclusive
+   * @param to the end, exclusive; {@code from == to} is an empty range
+   * @param predicate the test; must be safe to call from several threads at once
+   * @param options threads, thread source, chunk size and cut-off
+   * @return whether some index matches
+   * @throws NullPointerException if {@code predicate} or {@code options} is null
+   * @throws IllegalArgumentException if {@code from > to}
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static boolean anyMatch(int from, int to, IntPredicate predicate, Options options) {
+    return indexOf(ANY_MATCH, from, to, predicate, options, true, false) >= 0;
+  }
+
+  /**
+   * Returns whether {@code predicate} holds for every element, testing the elements in
+   * parallel and stopping once any thread finds one for which it does not; true for an empty
+   * list. Elements beyond the one found may still be tested (see the class Javadoc,
+   * "Searches").
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @return whether every element matches
+   * @throws NullPointerException if {@code data} or {@code predicate} is null
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a failing element was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> boolean allMatch(List<? extends T> data, Predicate<? super T> predicate) {
+    return allMatch(data, predicate, DEFAULTS);
+  }
+
+  /**
+   * Returns whether {@code predicate} holds for every element, with the given options; see
+   * {@link #allMatch(List, Predicate)}.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @param options threads, thread source, chunk size and cut-off
+   * @return whether every element matches
+   * @throws NullPointerException if {@code data}, {@code predicate} or {@code options} is null
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a failing element was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> boolean allMatch(
+      List<? extends T> data, Predicate<? super T> predicate, Options options) {
+    return indexOf(ALL_MATCH, data, predicate, options, false, false) < 0;
+  }
+
+  /**
+   * Returns whether {@code predicate} holds for every array element; see {@link
+   * #allMatch(List, Predicate)}.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @return whether every element matches
+   * @throws NullPointerException if {@code data} or {@code predicate} is null
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a failing element was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> boolean allMatch(T[] data, Predicate<? super T> predicate) {
+    return allMatch(data, predicate, DEFAULTS);
+  }
+
+  /**
+   * Returns whether {@code predicate} holds for every array element, with the given options;
+   * see {@link #allMatch(List, Predicate)}.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @param options threads, thread source, chunk size and cut-off
+   * @return whether every element matches
+   * @throws NullPointerException if {@code data}, {@code predicate} or {@code options} is null
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a failing element was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> boolean allMatch(T[] data, Predicate<? super T> predicate, Options options) {
+    Objects.requireNonNull(data, "data");
+    return allMatch(Arrays.asList(data), predicate, options);
+  }
+
+  /**
+   * Returns whether {@code predicate} holds for every {@code int} in {@code [from, to)},
+   * testing them in parallel and stopping once any thread finds one for which it does not;
+   * true for an empty range. See {@link #allMatch(List, Predicate)}.
+   *
+   * @param from the first index, inclusive
+   * @param to the end, exclusive; {@code from == to} is an empty range
+   * @param predicate the test; must be safe to call from several threads at once
+   * @return whether every index matches
+   * @throws NullPointerException if {@code predicate} is null
+   * @throws IllegalArgumentException if {@code from > to}
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a failing index was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static boolean allMatch(int from, int to, IntPredicate predicate) {
+    return allMatch(from, to, predicate, DEFAULTS);
+  }
+
+  /**
+   * Returns whether {@code predicate} holds for every {@code int} in {@code [from, to)}, with
+   * the given options; see {@link #allMatch(int, int, IntPredicate)}.
+   *
+   * @param from the first index, inclusive
+   * @param to the end, exclusive; {@code from == to} is an empty range
+   * @param predicate the test; must be safe to call from several threads at once
+   * @param options threads, thread source, chunk size and cut-off
+   * @return whether every index matches
+   * @throws NullPointerException if {@code predicate} or {@code options} is null
+   * @throws IllegalArgumentException if {@code from > to}
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a failing index was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static boolean allMatch(int from, int to, IntPredicate predicate, Options options) {
+    return indexOf(ALL_MATCH, from, to, predicate, options, false, false) < 0;
+  }
+
+  /**
+   * Returns whether {@code predicate} holds for no element, testing the elements in parallel
+   * and stopping once any thread finds one that matches; true for an empty list. Elements
+   * beyond the one found may still be tested (see the class Javadoc, "Searches").
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @return whether no element matches
+   * @throws NullPointerException if {@code data} or {@code predicate} is null
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> boolean noneMatch(List<? extends T> data, Predicate<? super T> predicate) {
+    return noneMatch(data, predicate, DEFAULTS);
+  }
+
+  /**
+   * Returns whether {@code predicate} holds for no element, with the given options; see
+   * {@link #noneMatch(List, Predicate)}.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @param options threads, thread source, chunk size and cut-off
+   * @return whether no element matches
+   * @throws NullPointerException if {@code data}, {@code predicate} or {@code options} is null
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> boolean noneMatch(
+      List<? extends T> data, Predicate<? super T> predicate, Options options) {
+    return indexOf(NONE_MATCH, data, predicate, options, true, false) < 0;
+  }
+
+  /**
+   * Returns whether {@code predicate} holds for no array element; see {@link
+   * #noneMatch(List, Predicate)}.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @return whether no element matches
+   * @throws NullPointerException if {@code data} or {@code predicate} is null
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> boolean noneMatch(T[] data, Predicate<? super T> predicate) {
+    return noneMatch(data, predicate, DEFAULTS);
+  }
+
+  /**
+   * Returns whether {@code predicate} holds for no array element, with the given options; see
+   * {@link #noneMatch(List, Predicate)}.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @param options threads, thread source, chunk size and cut-off
+   * @return whether no element matches
+   * @throws NullPointerException if {@code data}, {@code predicate} or {@code options} is null
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> boolean noneMatch(
+      T[] data, Predicate<? super T> predicate, Options options) {
+    Objects.requireNonNull(data, "data");
+    return noneMatch(Arrays.asList(data), predicate, options);
+  }
+
+  /**
+   * Returns whether {@code predicate} holds for no {@code int} in {@code [from, to)}, testing
+   * them in parallel and stopping once any thread finds one that matches; true for an empty
+   * range. See {@link #noneMatch(List, Predicate)}.
+   *
+   * @param from the first index, inclusive
+   * @param to the end, exclusive; {@code from == to} is an empty range
+   * @param predicate the test; must be safe to call from several threads at once
+   * @return whether no index matches
+   * @throws NullPointerException if {@code predicate} is null
+   * @throws IllegalArgumentException if {@code from > to}
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static boolean noneMatch(int from, int to, IntPredicate predicate) {
+    return noneMatch(from, to, predicate, DEFAULTS);
+  }
+
+  /**
+   * Returns whether {@code predicate} holds for no {@code int} in {@code [from, to)}, with the
+   * given options; see {@link #noneMatch(int, int, IntPredicate)}.
+   *
+   * @param from the first index, inclusive
+   * @param to the end, exclusive; {@code from == to} is an empty range
+   * @param predicate the test; must be safe to call from several threads at once
+   * @param options threads, thread source, chunk size and cut-off
+   * @return whether no index matches
+   * @throws NullPointerException if {@code predicate} or {@code options} is null
+   * @throws IllegalArgumentException if {@code from > to}
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static boolean noneMatch(int from, int to, IntPredicate predicate, Options options) {
+    return indexOf(NONE_MATCH, from, to, predicate, options, true, false) < 0;
+  }
+
+  /**
+   * Returns some element for which {@code predicate} holds, testing the elements in parallel
+   * and stopping once any thread finds one; not necessarily the first, and not always the same
+   * one for the same input. Empty if none matches (or the list is empty). Elements beyond the
+   * one found may still be tested (see the class Javadoc, "Searches").
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @return a matching element, or empty if there is none
+   * @throws NullPointerException if {@code data} or {@code predicate} is null, or if the
+   *     element found is null ({@code Optional} cannot hold it; use {@link #findAny(int, int,
+   *     IntPredicate)} over the indices to find it)
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> Optional<T> findAny(List<? extends T> data, Predicate<? super T> predicate) {
+    return findAny(data, predicate, DEFAULTS);
+  }
+
+  /**
+   * Returns some element for which {@code predicate} holds, with the given options; see
+   * {@link #findAny(List, Predicate)}.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @param options threads, thread source, chunk size and cut-off
+   * @return a matching element, or empty if there is none
+   * @throws NullPointerException if {@code data}, {@code predicate} or {@code options} is null,
+   *     or if the element found is null
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> Optional<T> findAny(
+      List<? extends T> data, Predicate<? super T> predicate, Options options) {
+    return find(FIND_ANY, data, predicate, options, false);
+  }
+
+  /**
+   * Returns some array element for which {@code predicate} holds; see {@link
+   * #findAny(List, Predicate)}.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @return a matching element, or empty if there is none
+   * @throws NullPointerException if {@code data} or {@code predicate} is null, or if the
+   *     element found is null
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> Optional<T> findAny(T[] data, Predicate<? super T> predicate) {
+    return findAny(data, predicate, DEFAULTS);
+  }
+
+  /**
+   * Returns some array element for which {@code predicate} holds, with the given options; see
+   * {@link #findAny(List, Predicate)}.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @param options threads, thread source, chunk size and cut-off
+   * @return a matching element, or empty if there is none
+   * @throws NullPointerException if {@code data}, {@code predicate} or {@code options} is null,
+   *     or if the element found is null
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> Optional<T> findAny(
+      T[] data, Predicate<? super T> predicate, Options options) {
+    Objects.requireNonNull(data, "data");
+    return findAny(Arrays.asList(data), predicate, options);
+  }
+
+  /**
+   * Returns some {@code int} in {@code [from, to)} for which {@code predicate} holds, testing
+   * them in parallel and stopping once any thread finds one; not necessarily the lowest. Empty
+   * if none matches. Use it to find the position of an element: {@code findAny(0, a.length, i
+   * -> a[i] == key)}. See {@link #findAny(List, Predicate)}.
+   *
+   * @param from the first index, inclusive
+   * @param to the end, exclusive; {@code from == to} is an empty range
+   * @param predicate the test; must be safe to call from several threads at once
+   * @return a matching index, or empty if there is none
+   * @throws NullPointerException if {@code predicate} is null
+   * @throws IllegalArgumentException if {@code from > to}
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static OptionalInt findAny(int from, int to, IntPredicate predicate) {
+    return findAny(from, to, predicate, DEFAULTS);
+  }
+
+  /**
+   * Returns some {@code int} in {@code [from, to)} for which {@code predicate} holds, with the
+   * given options; see {@link #findAny(int, int, IntPredicate)}.
+   *
+   * @param from the first index, inclusive
+   * @param to the end, exclusive; {@code from == to} is an empty range
+   * @param predicate the test; must be safe to call from several threads at once
+   * @param options threads, thread source, chunk size and cut-off
+   * @return a matching index, or empty if there is none
+   * @throws NullPointerException if {@code predicate} or {@code options} is null
+   * @throws IllegalArgumentException if {@code from > to}
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static OptionalInt findAny(int from, int to, IntPredicate predicate, Options options) {
+    return index(from, indexOf(FIND_ANY, from, to, predicate, options, true, false));
+  }
+
+  /**
+   * Returns the first element (the one with the lowest index) for which {@code predicate}
+   * holds, testing the elements in parallel: the parallel {@code Stream.filter(..).findFirst()}.
+   * It never misses an earlier match and does not wait for the elements after the match: once
+   * a match is found, no further chunks are handed out, chunks after it stop at their next
+   * check, and only chunks before it (which may hold an earlier match) run on. Empty if none
+   * matches (or the list is empty). Elements beyond the match may still be tested (see the
+   * class Javadoc, "Searches").
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @return the first matching element, or empty if there is none
+   * @throws NullPointerException if {@code data} or {@code predicate} is null, or if the first
+   *     matching element is null ({@code Optional} cannot hold it; use {@link #findFirst(int,
+   *     int, IntPredicate)} over the indices to find it)
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> Optional<T> findFirst(
+      List<? extends T> data, Predicate<? super T> predicate) {
+    return findFirst(data, predicate, DEFAULTS);
+  }
+
+  /**
+   * Returns the first element for which {@code predicate} holds, with the given options; see
+   * {@link #findFirst(List, Predicate)}.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @param options threads, thread source, chunk size and cut-off
+   * @return the first matching element, or empty if there is none
+   * @throws NullPointerException if {@code data}, {@code predicate} or {@code options} is null,
+   *     or if the first matching element is null
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> Optional<T> findFirst(
+      List<? extends T> data, Predicate<? super T> predicate, Options options) {
+    return find(FIND_FIRST, data, predicate, options, true);
+  }
+
+  /**
+   * Returns the first array element for which {@code predicate} holds; see {@link
+   * #findFirst(List, Predicate)}.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @return the first matching element, or empty if there is none
+   * @throws NullPointerException if {@code data} or {@code predicate} is null, or if the first
+   *     matching element is null
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> Optional<T> findFirst(T[] data, Predicate<? super T> predicate) {
+    return findFirst(data, predicate, DEFAULTS);
+  }
+
+  /**
+   * Returns the first array element for which {@code predicate} holds, with the given options;
+   * see {@link #findFirst(List, Predicate)}.
+   *
+   * @param <T> the element type
+   * @param data the elements; must not be modified during the call
+   * @param predicate the test; must be safe to call from several threads at once
+   * @param options threads, thread source, chunk size and cut-off
+   * @return the first matching element, or empty if there is none
+   * @throws NullPointerException if {@code data}, {@code predicate} or {@code options} is null,
+   *     or if the first matching element is null
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static <T> Optional<T> findFirst(
+      T[] data, Predicate<? super T> predicate, Options options) {
+    Objects.requireNonNull(data, "data");
+    return findFirst(Arrays.asList(data), predicate, options);
+  }
+
+  /**
+   * Returns the lowest {@code int} in {@code [from, to)} for which {@code predicate} holds,
+   * testing them in parallel: rayon's {@code position}, and the way to get the index of the
+   * first matching element of a list or of a primitive array: {@code findFirst(0,
+   * list.size(), i -> p.test(list.get(i)))}. Empty if none matches. See {@link
+   * #findFirst(List, Predicate)}.
+   *
+   * @param from the first index, inclusive
+   * @param to the end, exclusive; {@code from == to} is an empty range
+   * @param predicate the test; must be safe to call from several threads at once
+   * @return the lowest matching index, or empty if there is none
+   * @throws NullPointerException if {@code predicate} is null
+   * @throws IllegalArgumentException if {@code from > to}
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static OptionalInt findFirst(int from, int to, IntPredicate predicate) {
+    return findFirst(from, to, predicate, DEFAULTS);
+  }
+
+  /**
+   * Returns the lowest {@code int} in {@code [from, to)} for which {@code predicate} holds,
+   * with the given options; see {@link #findFirst(int, int, IntPredicate)}.
+   *
+   * @param from the first index, inclusive
+   * @param to the end, exclusive; {@code from == to} is an empty range
+   * @param predicate the test; must be safe to call from several threads at once
+   * @param options threads, thread source, chunk size and cut-off
+   * @return the lowest matching index, or empty if there is none
+   * @throws NullPointerException if {@code predicate} or {@code options} is null
+   * @throws IllegalArgumentException if {@code from > to}
+   * @throws TaskFailedException if {@code predicate} threw (the first failure is the cause),
+   *     even if a match was also found
+   * @throws CancellationException if the calling thread was interrupted
+   */
+  public static OptionalInt findFirst(
+      int from, int to, IntPredicate predicate, Options options) {
+    return index(from, indexOf(FIND_FIRST, from, to, predicate, options, true, true));
+  }
+
+  /**
+   * The index of an element where {@code predicate.test(x) == want}: the lowest one if
+   * {@code first}, else any one; -1 if there is none.
+   */
+  private static <T> long indexOf(
+      String op, List<? extends T> data, Predicate<? super T> predicate, Options options,
+      boolean want, boolean first) {
+    Objects.requireNonNull(data, "data");
+    Objects.requireNonNull(predicate, "predicate");
+    Objects.requireNonNull(options, "options");
+    return indexIn(op, randomAccess(data), predicate, options, want, first);
+  }
+
+  /** {@link #indexOf(String, List, Predicate, Options, boolean, boolean)} on a checked list. */
+  private static <T> long indexIn(
+      String op, List<? extends T> in, Predicate<? super T> predicate, Options options,
+      boolean want, boolean first) {
+    if (ParallelJob.runsInline(in.size(), options)) {
+      return ParallelSearch.firstInline(op, in, predicate, want);
+    }
+    ParallelSearch.SearchJob job =
+        new ParallelSearch.ListSearchJob<T>(op, in, predicate, want, first);
+    job.invoke(options);
+    return job.result();
+  }
+
+  /**
+   * The offset from {@code from} of an {@code int} in {@code [from, to)} where
+   * {@code predicate.test(i) == want}: the lowest one if {@code first}, else any; -1 if none.
+   */
+  private static long indexOf(
+      String op, int from, int to, IntPredicate predicate, Options options, boolean want,
+      boolean first) {
+    Objects.requireNonNull(predicate, "predicate");
+    Objects.requireNonNull(options, "options");
+    if (from > to) {
+      throw new IllegalArgumentException(
+          op + " needs from <= to, but from = " + from + " and to = " + to);
+    }
+    long n = (long) to - from;
+    if (ParallelJob.runsInline(n, options)) {
+      return ParallelSearch.firstInline(op, from, to, predicate, want);
+    }
+    ParallelSearch.SearchJob job =
+        new ParallelSearch.RangeSearchJob(op, from, n, predicate, want, first);
+    job.invoke(options);
+    return job.result();
+  }
+
+  private static OptionalInt index(int from, long offset) {
+    return offset < 0 ? OptionalInt.empty() : OptionalInt.of((int) (from + offset));
+  }
+
+  /** findAny / findFirst over a list: the element at the index found, which must not be null. */
+  private static <T> Optional<T> find(
+      String op, List<? extends T> data, Predicate<? super T> predicate, Options options,
+      boolean first) {
+    Objects.requireNonNull(data, "data");
+    Objects.requireNonNull(predicate, "predicate");
+    Objects.requireNonNull(options, "options");
+    List<? extends T> in = randomAccess(data);
+    long i = indexIn(op, in, predicate, options, true, first);
+    if (i < 0) {
+      return Optional.empty();
+    }
+    T x = in.get((int) i);
+    if (x == null) {
+      // As Stream.findFirst/findAny: an Optional cannot hold null.
+      throw new NullPointerException(op + ": the matching element (index " + i + ") is null,"
+          + " which an Optional cannot hold; to find it, search the indices instead: "
+          + op + "(0, list.size(), i -> predicate.test(list.get(i))) returns its index");
+    }
+    return Optional.of(x);
   }
 
   // ------------------------------------------------------------------------------ inline
