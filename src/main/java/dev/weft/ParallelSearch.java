@@ -259,6 +259,11 @@ final class ParallelSearch {
     }
 
     @Override
+    Object costKey() {
+      return p;
+    }
+
+    @Override
     long scan(long lo, long hi) {
       final List<? extends T> in = this.in;
       final Predicate<? super T> p = this.p;
@@ -283,6 +288,11 @@ final class ParallelSearch {
       this.from = from;
       this.p = p;
       this.want = want;
+    }
+
+    @Override
+    Object costKey() {
+      return p;
     }
 
     @Override

@@ -403,7 +403,7 @@ class ParallelSearchTest {
   }
 
   @Test
-  void smallInputsRunOnTheCallerUnlessTheCutoffIsZero() {
+  void cheapSmallInputsRunOnTheCallerUnlessTheCutoffIsZero() {
     RecordingFactory factory = new RecordingFactory();
     Thread caller = Thread.currentThread();
     AtomicBoolean elsewhere = new AtomicBoolean();
@@ -414,11 +414,20 @@ class ParallelSearchTest {
       return x == 15;
     };
     Parallel.Options o = Parallel.options().threads(4).threadFactory(factory);
-    assertThat(Parallel.findFirst(indices(16), p, o)).contains(15);
-    assertThat(Parallel.anyMatch(indexArray(16), p, o)).isTrue();
-    assertThat(Parallel.findAny(0, 16, i -> p.test(i), o)).hasValue(15);
-    assertThat(factory.threads).isEmpty();
-    assertThat(elsewhere).isFalse();
+    IntPredicate q = i -> p.test(i);
+    // Issue 19: a function not seen before may be split once (its cost is not known yet); once
+    // it is known to be cheap, small calls stay on the caller. A preempted split call can make
+    // it look expensive for one more call, so: within a few rounds.
+    boolean onCaller = false;
+    for (int round = 0; round < 10 && !onCaller; round++) {
+      factory.threads.clear();
+      elsewhere.set(false);
+      assertThat(Parallel.findFirst(indices(16), p, o)).contains(15);
+      assertThat(Parallel.anyMatch(indexArray(16), p, o)).isTrue();
+      assertThat(Parallel.findAny(0, 16, q, o)).hasValue(15);
+      onCaller = factory.threads.isEmpty() && !elsewhere.get();
+    }
+    assertThat(onCaller).as("cheap small searches still split after 10 rounds").isTrue();
     // Cut-off zero: even 16 elements are split.
     assertThat(Parallel.findFirst(indices(16), p, o.sequentialCutoff(Duration.ZERO)))
         .contains(15);
