@@ -19,6 +19,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Lock;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.IntPredicate;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
@@ -904,6 +906,99 @@ final class BadInputTest {
         () -> Parallel.reduce(longs, x -> x, 0L, null), NOTHING));
     rows.add(npe("Parallel.reduce(long[], options)", "options",
         () -> Parallel.reduce(longs, x -> x, 0L, Long::sum, null), NOTHING));
+    // Searches (issue 19): every operation, every form, each of its reference parameters.
+    Predicate<Integer> pred = x -> x > 1;
+    IntPredicate ipred = i -> i > 1;
+    rows.add(npe("Parallel.anyMatch(List, p)", "data",
+        () -> Parallel.anyMatch((List<Integer>) null, pred), NOTHING));
+    rows.add(npe("Parallel.anyMatch(List, p)", "predicate", () -> Parallel.anyMatch(data, null),
+        NOTHING));
+    rows.add(npe("Parallel.anyMatch(List, p, options)", "options",
+        () -> Parallel.anyMatch(data, pred, null), NOTHING));
+    rows.add(npe("Parallel.anyMatch(T[], p)", "data",
+        () -> Parallel.anyMatch((Integer[]) null, pred), NOTHING));
+    rows.add(npe("Parallel.anyMatch(T[], p)", "predicate", () -> Parallel.anyMatch(arr, null),
+        NOTHING));
+    rows.add(npe("Parallel.anyMatch(T[], p, options)", "options",
+        () -> Parallel.anyMatch(arr, pred, null), NOTHING));
+    rows.add(npe("Parallel.anyMatch(from, to, p)", "predicate",
+        () -> Parallel.anyMatch(0, 3, (IntPredicate) null), NOTHING));
+    rows.add(npe("Parallel.anyMatch(from, to, p, options)", "options",
+        () -> Parallel.anyMatch(0, 3, ipred, null), NOTHING));
+    rows.add(bad("Parallel.anyMatch(5, 1, p)", IllegalArgumentException.class,
+        "from = 5 and to = 1", () -> Parallel.anyMatch(5, 1, ipred), NOTHING));
+    rows.add(npe("Parallel.allMatch(List, p)", "data",
+        () -> Parallel.allMatch((List<Integer>) null, pred), NOTHING));
+    rows.add(npe("Parallel.allMatch(List, p)", "predicate", () -> Parallel.allMatch(data, null),
+        NOTHING));
+    rows.add(npe("Parallel.allMatch(List, p, options)", "options",
+        () -> Parallel.allMatch(data, pred, null), NOTHING));
+    rows.add(npe("Parallel.allMatch(T[], p)", "data",
+        () -> Parallel.allMatch((Integer[]) null, pred), NOTHING));
+    rows.add(npe("Parallel.allMatch(T[], p)", "predicate", () -> Parallel.allMatch(arr, null),
+        NOTHING));
+    rows.add(npe("Parallel.allMatch(T[], p, options)", "options",
+        () -> Parallel.allMatch(arr, pred, null), NOTHING));
+    rows.add(npe("Parallel.allMatch(from, to, p)", "predicate",
+        () -> Parallel.allMatch(0, 3, (IntPredicate) null), NOTHING));
+    rows.add(npe("Parallel.allMatch(from, to, p, options)", "options",
+        () -> Parallel.allMatch(0, 3, ipred, null), NOTHING));
+    rows.add(bad("Parallel.allMatch(5, 1, p)", IllegalArgumentException.class,
+        "from = 5 and to = 1", () -> Parallel.allMatch(5, 1, ipred), NOTHING));
+    rows.add(npe("Parallel.noneMatch(List, p)", "data",
+        () -> Parallel.noneMatch((List<Integer>) null, pred), NOTHING));
+    rows.add(npe("Parallel.noneMatch(List, p)", "predicate", () -> Parallel.noneMatch(data, null),
+        NOTHING));
+    rows.add(npe("Parallel.noneMatch(List, p, options)", "options",
+        () -> Parallel.noneMatch(data, pred, null), NOTHING));
+    rows.add(npe("Parallel.noneMatch(T[], p)", "data",
+        () -> Parallel.noneMatch((Integer[]) null, pred), NOTHING));
+    rows.add(npe("Parallel.noneMatch(T[], p)", "predicate", () -> Parallel.noneMatch(arr, null),
+        NOTHING));
+    rows.add(npe("Parallel.noneMatch(T[], p, options)", "options",
+        () -> Parallel.noneMatch(arr, pred, null), NOTHING));
+    rows.add(npe("Parallel.noneMatch(from, to, p)", "predicate",
+        () -> Parallel.noneMatch(0, 3, (IntPredicate) null), NOTHING));
+    rows.add(npe("Parallel.noneMatch(from, to, p, options)", "options",
+        () -> Parallel.noneMatch(0, 3, ipred, null), NOTHING));
+    rows.add(bad("Parallel.noneMatch(5, 1, p)", IllegalArgumentException.class,
+        "from = 5 and to = 1", () -> Parallel.noneMatch(5, 1, ipred), NOTHING));
+    rows.add(npe("Parallel.findAny(List, p)", "data",
+        () -> Parallel.findAny((List<Integer>) null, pred), NOTHING));
+    rows.add(npe("Parallel.findAny(List, p)", "predicate", () -> Parallel.findAny(data, null),
+        NOTHING));
+    rows.add(npe("Parallel.findAny(List, p, options)", "options",
+        () -> Parallel.findAny(data, pred, null), NOTHING));
+    rows.add(npe("Parallel.findAny(T[], p)", "data",
+        () -> Parallel.findAny((Integer[]) null, pred), NOTHING));
+    rows.add(npe("Parallel.findAny(T[], p)", "predicate", () -> Parallel.findAny(arr, null),
+        NOTHING));
+    rows.add(npe("Parallel.findAny(T[], p, options)", "options",
+        () -> Parallel.findAny(arr, pred, null), NOTHING));
+    rows.add(npe("Parallel.findAny(from, to, p)", "predicate",
+        () -> Parallel.findAny(0, 3, (IntPredicate) null), NOTHING));
+    rows.add(npe("Parallel.findAny(from, to, p, options)", "options",
+        () -> Parallel.findAny(0, 3, ipred, null), NOTHING));
+    rows.add(bad("Parallel.findAny(5, 1, p)", IllegalArgumentException.class,
+        "from = 5 and to = 1", () -> Parallel.findAny(5, 1, ipred), NOTHING));
+    rows.add(npe("Parallel.findFirst(List, p)", "data",
+        () -> Parallel.findFirst((List<Integer>) null, pred), NOTHING));
+    rows.add(npe("Parallel.findFirst(List, p)", "predicate", () -> Parallel.findFirst(data, null),
+        NOTHING));
+    rows.add(npe("Parallel.findFirst(List, p, options)", "options",
+        () -> Parallel.findFirst(data, pred, null), NOTHING));
+    rows.add(npe("Parallel.findFirst(T[], p)", "data",
+        () -> Parallel.findFirst((Integer[]) null, pred), NOTHING));
+    rows.add(npe("Parallel.findFirst(T[], p)", "predicate", () -> Parallel.findFirst(arr, null),
+        NOTHING));
+    rows.add(npe("Parallel.findFirst(T[], p, options)", "options",
+        () -> Parallel.findFirst(arr, pred, null), NOTHING));
+    rows.add(npe("Parallel.findFirst(from, to, p)", "predicate",
+        () -> Parallel.findFirst(0, 3, (IntPredicate) null), NOTHING));
+    rows.add(npe("Parallel.findFirst(from, to, p, options)", "options",
+        () -> Parallel.findFirst(0, 3, ipred, null), NOTHING));
+    rows.add(bad("Parallel.findFirst(5, 1, p)", IllegalArgumentException.class,
+        "from = 5 and to = 1", () -> Parallel.findFirst(5, 1, ipred), NOTHING));
     Action optionsUnchanged = () -> assertThat(o.toString())
         .as("Options are immutable: a rejected call changes nothing")
         .isEqualTo(Parallel.options().toString());
