@@ -63,6 +63,12 @@ final class WeftEvents {
             + " holders of an RwLock)")
     @Nullable Thread holder;
 
+    @Label("Holder Name")
+    @Description(
+        "The holder's name: JFR shows the Holder field as N/A when that thread has ended by"
+            + " the time the event is written; the name stays")
+    @Nullable String holderName;
+
     @Label("Outcome")
     @Description("acquired, timed out or interrupted")
     @Nullable String outcome;
@@ -220,6 +226,8 @@ final class WeftEvents {
       e.lockType = lock.getClass().getSimpleName();
       e.lock = LockOrder.displayName(lock);
       e.access = access;
+      Thread h = e.holder;
+      e.holderName = h == null ? null : h.getName();
       e.outcome = WeftJfr.outcomeName(outcome);
       e.commit();
     }

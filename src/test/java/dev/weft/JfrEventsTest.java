@@ -618,6 +618,7 @@ class JfrEventsTest {
     RecordedEvent e = only(events, event, waiter);
     // The holder is known for an exclusive or write holder; a read holder is not recorded.
     assertThat(holderName(e)).isEqualTo(readHolder ? null : holder.getName());
+    assertThat(e.getString("holderName")).isEqualTo(readHolder ? null : holder.getName());
     assertThat(byName(events, event)).as("the holder never waited").hasSize(1);
     return e;
   }
