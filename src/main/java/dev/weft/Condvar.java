@@ -200,7 +200,32 @@ public final class Condvar {
     }
   }
 
+  /*
+   * JFR (dev.weft.ConditionWait): each blocking part below runs inside an event when a
+   * recording asks for it (WeftJfr), from the first blocked check to the return: ready, timed
+   * out, interrupted, or failed (the predicate threw).
+   */
+
   private <T extends @Nullable Object> void awaitBlocked(
+      Mutex<T> m, Condition c, Predicate<? super T> blocked) throws InterruptedException {
+    Object jfr = WeftJfr.conditionWaitBegin();
+    if (jfr == null) {
+      awaitBlockedWait(m, c, blocked);
+      return;
+    }
+    int outcome = WeftJfr.FAILED;
+    try {
+      awaitBlockedWait(m, c, blocked);
+      outcome = WeftJfr.ACQUIRED;
+    } catch (InterruptedException e) {
+      outcome = WeftJfr.INTERRUPTED;
+      throw e;
+    } finally {
+      WeftJfr.conditionWaitEnd(jfr, m, "Condvar.awaitWhile", -1L, outcome);
+    }
+  }
+
+  private <T extends @Nullable Object> void awaitBlockedWait(
       Mutex<T> m, Condition c, Predicate<? super T> blocked) throws InterruptedException {
     checkInterrupt(); // before releasing anything: an interrupted caller does not wait
     m.signalChangedBeforeWait();
@@ -257,6 +282,26 @@ public final class Condvar {
   }
 
   private <T extends @Nullable Object> boolean awaitBlockedNanos(
+      Mutex<T> m, Condition c, Predicate<? super T> blocked, long nanos)
+      throws InterruptedException {
+    Object jfr = WeftJfr.conditionWaitBegin();
+    if (jfr == null) {
+      return awaitBlockedNanosWait(m, c, blocked, nanos);
+    }
+    int outcome = WeftJfr.FAILED;
+    try {
+      boolean ready = awaitBlockedNanosWait(m, c, blocked, nanos);
+      outcome = ready ? WeftJfr.ACQUIRED : WeftJfr.TIMED_OUT;
+      return ready;
+    } catch (InterruptedException e) {
+      outcome = WeftJfr.INTERRUPTED;
+      throw e;
+    } finally {
+      WeftJfr.conditionWaitEnd(jfr, m, "Condvar.awaitWhile", nanos, outcome);
+    }
+  }
+
+  private <T extends @Nullable Object> boolean awaitBlockedNanosWait(
       Mutex<T> m, Condition c, Predicate<? super T> blocked, long nanos)
       throws InterruptedException {
     checkInterrupt(); // before releasing anything: an interrupted caller does not wait
@@ -334,6 +379,22 @@ public final class Condvar {
     if (!blocked.test(m.valueLocked())) {
       return;
     }
+    Object jfr = WeftJfr.conditionWaitBegin();
+    if (jfr == null) {
+      awaitBlockedUninterruptibly(m, c, blocked);
+      return;
+    }
+    int outcome = WeftJfr.FAILED;
+    try {
+      awaitBlockedUninterruptibly(m, c, blocked);
+      outcome = WeftJfr.ACQUIRED;
+    } finally {
+      WeftJfr.conditionWaitEnd(jfr, m, "Condvar.awaitWhileUninterruptibly", -1L, outcome);
+    }
+  }
+
+  private <T extends @Nullable Object> void awaitBlockedUninterruptibly(
+      Mutex<T> m, Condition c, Predicate<? super T> blocked) {
     m.signalChangedBeforeWait();
     m.spinUntilReleased(Mutex.WAIT_SPIN_NANOS); // adaptive: see Mutex's algorithm notes
     if (!blocked.test(m.valueLocked())) {

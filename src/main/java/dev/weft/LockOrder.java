@@ -556,6 +556,19 @@ public final class LockOrder {
     }
   }
 
+  /**
+   * The name reports give {@code lock}, for weft's JFR events ({@link WeftEvents}): its lock
+   * class if {@link #classify} put it in one, else {@code Type@identityhash}. Never creates a node
+   * and takes no lock; called only when an event is committed.
+   *
+   * @param lock the lock
+   * @return its display name
+   */
+  static String displayName(Object lock) {
+    Node n = NODES.isEmpty() ? null : NODES.get(new LookupKey(lock));
+    return n != null ? n.name : nameOf(lock);
+  }
+
   private static String nameOf(Object lock) {
     return lock.getClass().getSimpleName() + "@" + Integer.toHexString(System.identityHashCode(lock));
   }

@@ -320,7 +320,12 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     if (ordered) {
       LockOrder.beforeWait(this, false);
     }
-    sync.acquireInterruptibly(1); // no spin: see "Spin before queueing" in the algorithm notes
+    if (Thread.interrupted()) { // as AQS's acquireInterruptibly: even when the lock is free
+      throw new InterruptedException("interrupted before acquiring the Mutex");
+    }
+    if (!sync.tryLockFast()) {
+      acquireContended(); // no spin: see "Spin before queueing" in the algorithm notes
+    }
     if (ordered) {
       LockOrder.acquired(this, false);
     }
@@ -360,7 +365,10 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     if (ordered && nanos > 0L) {
       LockOrder.beforeWait(this, false); // a positive timeout waits: checked like lock()
     }
-    if (!sync.tryAcquireNanos(1, nanos)) {
+    if (Thread.interrupted()) { // as AQS's tryAcquireNanos: even when the lock is free
+      throw new InterruptedException("interrupted before acquiring the Mutex");
+    }
+    if (!sync.tryLockFast() && (nanos <= 0L || !tryAcquireContended(nanos))) {
       return null;
     }
     if (ordered) {
@@ -459,7 +467,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       LockOrder.beforeWait(this, false);
     }
     if (!spinAcquire(false, 0L)) {
-      sync.acquireInterruptibly(1);
+      acquireContended();
     }
     boolean ok = false;
     try {
@@ -510,7 +518,11 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     if (ordered && nanos > 0L) {
       LockOrder.beforeWait(this, false); // a positive timeout waits: checked like lock()
     }
-    if (!sync.tryAcquireNanos(1, nanos)) { // a zero timeout: one attempt, no queueing
+    if (Thread.interrupted()) { // as AQS's tryAcquireNanos: even when the lock is free
+      throw new InterruptedException("interrupted before acquiring the Mutex");
+    }
+    // A zero timeout: one attempt, no queueing.
+    if (!sync.tryLockFast() && (nanos <= 0L || !tryAcquireContended(nanos))) {
       return null;
     }
     boolean ok = false;
@@ -566,7 +578,9 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     if (ordered) {
       LockOrder.beforeWait(this, false);
     }
-    sync.acquire(1);
+    if (!sync.tryLockFast()) {
+      lockContended();
+    }
     boolean ok = false;
     try {
       ok = ready.test(value) || awaitReady(ready, false, false, 0L); // true (or the test throws)
@@ -655,7 +669,45 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    */
   private void lockSlow() {
     checkNotHeld();
-    sync.acquire(1); // no spin here: see "Spin before queueing" in the algorithm notes
+    lockContended(); // no spin here: see "Spin before queueing" in the algorithm notes
+  }
+
+  /*
+   * Contended acquisitions (JFR): the fast CAS failed, so the thread queues in the AQS. Each
+   * records a dev.weft.LockContended event around the queueing when a recording asks for it
+   * (WeftJfr); the holder is read racily from the AQS owner, a hint for the event only.
+   */
+
+  /** Uninterruptible: lock, with, update, lockWhenUninterruptibly. */
+  private void lockContended() {
+    Object jfr = WeftJfr.lockWaitBegin(sync.owner());
+    sync.acquire(1);
+    WeftJfr.lockWaitEnd(jfr, this, WeftJfr.EXCLUSIVE, WeftJfr.ACQUIRED);
+  }
+
+  /** Interruptible: lockInterruptibly, lockWhen's first acquisition (after its spin). */
+  private void acquireContended() throws InterruptedException {
+    Object jfr = WeftJfr.lockWaitBegin(sync.owner());
+    int outcome = WeftJfr.INTERRUPTED;
+    try {
+      sync.acquireInterruptibly(1);
+      outcome = WeftJfr.ACQUIRED;
+    } finally {
+      WeftJfr.lockWaitEnd(jfr, this, WeftJfr.EXCLUSIVE, outcome);
+    }
+  }
+
+  /** Timed (positive nanos): tryLock(Duration), lockWhen(ready, timeout). */
+  private boolean tryAcquireContended(long nanos) throws InterruptedException {
+    Object jfr = WeftJfr.lockWaitBegin(sync.owner());
+    int outcome = WeftJfr.INTERRUPTED;
+    try {
+      boolean got = sync.tryAcquireNanos(1, nanos);
+      outcome = got ? WeftJfr.ACQUIRED : WeftJfr.TIMED_OUT;
+      return got;
+    } finally {
+      WeftJfr.lockWaitEnd(jfr, this, WeftJfr.EXCLUSIVE, outcome);
+    }
   }
 
   private void checkNotHeld() {
@@ -874,6 +926,28 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    *     held (the caller checks)
    */
   private boolean awaitReady(
+      Predicate<? super T> ready, boolean interruptible, boolean timed, long deadline)
+      throws InterruptedException {
+    // JFR (dev.weft.ConditionWait): the predicate blocked, so the thread is about to wait.
+    Object jfr = WeftJfr.conditionWaitBegin();
+    if (jfr == null) {
+      return awaitReadyWait(ready, interruptible, timed, deadline);
+    }
+    long timeout = timed ? Math.max(0L, deadline - System.nanoTime()) : -1L; // left, as it starts
+    int outcome = WeftJfr.FAILED; // stays so if the predicate throws
+    try {
+      boolean ok = awaitReadyWait(ready, interruptible, timed, deadline);
+      outcome = ok ? WeftJfr.ACQUIRED : WeftJfr.TIMED_OUT;
+      return ok;
+    } catch (InterruptedException e) {
+      outcome = WeftJfr.INTERRUPTED;
+      throw e;
+    } finally {
+      WeftJfr.conditionWaitEnd(jfr, this, "Mutex.lockWhen", timeout, outcome);
+    }
+  }
+
+  private boolean awaitReadyWait(
       Predicate<? super T> ready, boolean interruptible, boolean timed, long deadline)
       throws InterruptedException {
     Thread me = Thread.currentThread();

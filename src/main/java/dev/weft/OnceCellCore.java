@@ -334,9 +334,13 @@ abstract class OnceCellCore<T extends @Nullable Object> {
   /** Runs the supplier while owning the claim; always settles the state and wakes waiters. */
   private T runClaimed(@Nullable Supplier<? extends T> given) {
     Thread me = Thread.currentThread();
+    // JFR (dev.weft.OnceInit): the initialiser's run, when a recording asks for it (WeftJfr).
+    Object jfr = WeftJfr.initBegin();
+    Supplier<? extends T> supplier = null;
     T result;
     try {
       Supplier<? extends T> s = given != null ? given : ownSupplier();
+      supplier = s;
       result = s.get();
     } catch (Throwable t) {
       Done won; // a Done installed by trySet/set while the initialiser ran, if any
@@ -348,7 +352,8 @@ abstract class OnceCellCore<T extends @Nullable Object> {
       } else {
         won = casState(me, null) ? null : overtaken();
       }
-      releaseWaiters();
+      int woken = releaseWaiters();
+      WeftJfr.initEnd(jfr, this, supplier, woken, t);
       if (won != null && !(t instanceof Error)) {
         // Linearizable outcome: the set that won comes first, and a getOrInit on a set cell
         // returns its value without running an initialiser. Errors still propagate.
@@ -361,9 +366,11 @@ abstract class OnceCellCore<T extends @Nullable Object> {
         setValueRelease(result);
       }
       releaseSupplier(); // plain write: no claim can succeed any more, nobody reads it again
-      releaseWaiters();
+      int woken = releaseWaiters();
+      WeftJfr.initEnd(jfr, this, supplier, woken, null);
       return result;
     }
+    WeftJfr.initEnd(jfr, this, supplier, 0, null); // a trySet won meanwhile; it woke the waiters
     return decode(overtaken());
   }
 
@@ -460,19 +467,23 @@ abstract class OnceCellCore<T extends @Nullable Object> {
     }
   }
 
-  private void releaseWaiters() {
+  /** Wakes every parked waiter; returns how many it woke (for the JFR event). */
+  private int releaseWaiters() {
     if (waitersVolatile() == null) {
-      return; // volatile read after our state CAS: a later push will see the new state
+      return 0; // volatile read after our state CAS: a later push will see the new state
     }
+    int woken = 0;
     for (Waiter q = getAndSetWaitersNull(); q != null; ) {
       Waiter next = q.next;
       Thread t = q.threadAcquire();
       if (t != null) {
         q.setThreadRelease(null);
         LockSupport.unpark(t);
+        woken++;
       }
       q = next;
     }
+    return woken;
   }
 
   /**

@@ -76,7 +76,7 @@ public final class RwLock<T extends @Nullable Object> {
    * upgrade check.
    */
 
-  private final ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
+  private final Rw rw = new Rw();
   private final ReentrantReadWriteLock.ReadLock readLock = rw.readLock();
   private final ReentrantReadWriteLock.WriteLock writeLock = rw.writeLock();
 
@@ -110,7 +110,9 @@ public final class RwLock<T extends @Nullable Object> {
     if (ordered) {
       LockOrder.beforeWait(this, true);
     }
-    readLock.lock();
+    if (!readFast()) {
+      readContended();
+    }
     if (ordered) {
       LockOrder.acquired(this, true);
     }
@@ -130,7 +132,12 @@ public final class RwLock<T extends @Nullable Object> {
     if (ordered) {
       LockOrder.beforeWait(this, true);
     }
-    readLock.lockInterruptibly();
+    if (Thread.interrupted()) { // as the AQS's lockInterruptibly: even when the lock is free
+      throw new InterruptedException("interrupted before acquiring the RwLock");
+    }
+    if (!readFast()) {
+      readContendedInterruptibly();
+    }
     if (ordered) {
       LockOrder.acquired(this, true);
     }
@@ -170,7 +177,7 @@ public final class RwLock<T extends @Nullable Object> {
     if (ordered && nanos > 0L) {
       LockOrder.beforeWait(this, true); // a positive timeout waits: checked like read()
     }
-    if (!readLock.tryLock(nanos, TimeUnit.NANOSECONDS)) {
+    if (!(nanos > 0L ? tryReadTimed(nanos) : readLock.tryLock(nanos, TimeUnit.NANOSECONDS))) {
       return null;
     }
     if (ordered) {
@@ -196,7 +203,9 @@ public final class RwLock<T extends @Nullable Object> {
     if (ordered) {
       LockOrder.beforeWait(this, true);
     }
-    readLock.lock();
+    if (!readFast()) {
+      readContended();
+    }
     if (ordered) {
       LockOrder.acquired(this, true);
     }
@@ -223,7 +232,9 @@ public final class RwLock<T extends @Nullable Object> {
     if (ordered) {
       LockOrder.beforeWait(this, false);
     }
-    writeLock.lock();
+    if (!writeLock.tryLock()) { // as lock()'s first attempt: non-fair writers never yield
+      writeContended();
+    }
     if (ordered) {
       LockOrder.acquired(this, false);
     }
@@ -243,7 +254,12 @@ public final class RwLock<T extends @Nullable Object> {
     if (ordered) {
       LockOrder.beforeWait(this, false);
     }
-    writeLock.lockInterruptibly();
+    if (Thread.interrupted()) { // as the AQS's lockInterruptibly: even when the lock is free
+      throw new InterruptedException("interrupted before acquiring the RwLock");
+    }
+    if (!writeLock.tryLock()) {
+      writeContendedInterruptibly();
+    }
     if (ordered) {
       LockOrder.acquired(this, false);
     }
@@ -283,7 +299,7 @@ public final class RwLock<T extends @Nullable Object> {
     if (ordered && nanos > 0L) {
       LockOrder.beforeWait(this, false); // a positive timeout waits: checked like write()
     }
-    if (!writeLock.tryLock(nanos, TimeUnit.NANOSECONDS)) {
+    if (!(nanos > 0L ? tryWriteTimed(nanos) : writeLock.tryLock(nanos, TimeUnit.NANOSECONDS))) {
       return null;
     }
     if (ordered) {
@@ -309,7 +325,9 @@ public final class RwLock<T extends @Nullable Object> {
     if (ordered) {
       LockOrder.beforeWait(this, false);
     }
-    writeLock.lock();
+    if (!writeLock.tryLock()) { // as lock()'s first attempt: non-fair writers never yield
+      writeContended();
+    }
     if (ordered) {
       LockOrder.acquired(this, false);
     }
@@ -336,7 +354,9 @@ public final class RwLock<T extends @Nullable Object> {
     if (ordered) {
       LockOrder.beforeWait(this, false);
     }
-    writeLock.lock();
+    if (!writeLock.tryLock()) { // as lock()'s first attempt: non-fair writers never yield
+      writeContended();
+    }
     if (ordered) {
       LockOrder.acquired(this, false);
     }
@@ -399,6 +419,101 @@ public final class RwLock<T extends @Nullable Object> {
       throw new IllegalStateException(
           "RwLock cannot upgrade: this thread holds the read lock and asked for the write lock,"
               + " which would wait for itself forever; close the read guard first");
+    }
+  }
+
+  /*
+   * Contended acquisitions (JFR). The fast attempt is a tryLock: for the write lock it is
+   * exactly lock()'s first step (a non-fair writer never yields to the queue); for the read
+   * lock, tryLock alone would barge past a queued writer, which lock() does not, so the read
+   * fast path first checks that nobody is queued (when someone is, lock() decides as before).
+   * Only when the fast attempt fails does the thread queue, inside a dev.weft.LockContended
+   * event when a recording asks for it (WeftJfr). The holder is the writer, if a writer holds
+   * the lock (unknown for readers).
+   */
+
+  /** The read lock's uncontended attempt: nobody queued, and the CAS of the read count won. */
+  private boolean readFast() {
+    return !rw.hasQueuedThreads() && readLock.tryLock();
+  }
+
+  private void readContended() {
+    Object jfr = WeftJfr.lockWaitBegin(rw.owner());
+    readLock.lock();
+    WeftJfr.lockWaitEnd(jfr, this, WeftJfr.READ, WeftJfr.ACQUIRED);
+  }
+
+  private void readContendedInterruptibly() throws InterruptedException {
+    Object jfr = WeftJfr.lockWaitBegin(rw.owner());
+    int outcome = WeftJfr.INTERRUPTED;
+    try {
+      readLock.lockInterruptibly();
+      outcome = WeftJfr.ACQUIRED;
+    } finally {
+      WeftJfr.lockWaitEnd(jfr, this, WeftJfr.READ, outcome);
+    }
+  }
+
+  /** A timed read with a positive timeout. */
+  private boolean tryReadTimed(long nanos) throws InterruptedException {
+    if (Thread.interrupted()) { // as the AQS's timed acquire: even when the lock is free
+      throw new InterruptedException("interrupted before acquiring the RwLock");
+    }
+    if (readFast()) {
+      return true;
+    }
+    Object jfr = WeftJfr.lockWaitBegin(rw.owner());
+    int outcome = WeftJfr.INTERRUPTED;
+    try {
+      boolean got = readLock.tryLock(nanos, TimeUnit.NANOSECONDS);
+      outcome = got ? WeftJfr.ACQUIRED : WeftJfr.TIMED_OUT;
+      return got;
+    } finally {
+      WeftJfr.lockWaitEnd(jfr, this, WeftJfr.READ, outcome);
+    }
+  }
+
+  private void writeContended() {
+    Object jfr = WeftJfr.lockWaitBegin(rw.owner());
+    writeLock.lock();
+    WeftJfr.lockWaitEnd(jfr, this, WeftJfr.WRITE, WeftJfr.ACQUIRED);
+  }
+
+  private void writeContendedInterruptibly() throws InterruptedException {
+    Object jfr = WeftJfr.lockWaitBegin(rw.owner());
+    int outcome = WeftJfr.INTERRUPTED;
+    try {
+      writeLock.lockInterruptibly();
+      outcome = WeftJfr.ACQUIRED;
+    } finally {
+      WeftJfr.lockWaitEnd(jfr, this, WeftJfr.WRITE, outcome);
+    }
+  }
+
+  /** A timed write with a positive timeout. */
+  private boolean tryWriteTimed(long nanos) throws InterruptedException {
+    if (Thread.interrupted()) { // as the AQS's timed acquire: even when the lock is free
+      throw new InterruptedException("interrupted before acquiring the RwLock");
+    }
+    if (writeLock.tryLock()) {
+      return true;
+    }
+    Object jfr = WeftJfr.lockWaitBegin(rw.owner());
+    int outcome = WeftJfr.INTERRUPTED;
+    try {
+      boolean got = writeLock.tryLock(nanos, TimeUnit.NANOSECONDS);
+      outcome = got ? WeftJfr.ACQUIRED : WeftJfr.TIMED_OUT;
+      return got;
+    } finally {
+      WeftJfr.lockWaitEnd(jfr, this, WeftJfr.WRITE, outcome);
+    }
+  }
+
+  /** The non-fair lock, with its owner visible to this class (for the JFR events' holder). */
+  @SuppressWarnings("serial") // never serialised: a private field of a non-serialisable class
+  private static final class Rw extends ReentrantReadWriteLock {
+    @Nullable Thread owner() {
+      return getOwner();
     }
   }
 

@@ -14,6 +14,8 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
 
@@ -360,6 +362,8 @@ public final class Scope implements AutoCloseable {
    */
   @SuppressWarnings("unused") // accessed through INTERRUPT_FAILURE
   private @Nullable Throwable interruptFailure;
+  /** The JFR event's state while a recording wants dev.weft.Scope events, else null. */
+  private final @Nullable JfrStats jfr;
 
   private Scope(Builder b) {
     this.owner = Thread.currentThread();
@@ -375,6 +379,58 @@ public final class Scope implements AutoCloseable {
     this.deadline = timed ? System.nanoTime() + b.timeoutNanos : 0L;
     this.enclosing = INNERMOST.get();
     INNERMOST.set(this);
+    Object token = WeftJfr.scopeBegin();
+    this.jfr = token == null ? null : new JfrStats(token);
+  }
+
+  /**
+   * What the dev.weft.Scope JFR event reports (see WeftJfr), counted only while a recording
+   * asked for the event when the scope opened: threads started, and the peak of those running
+   * at once (counted from just before a start to the task's exit).
+   */
+  private static final class JfrStats {
+    final Object token;
+    final AtomicLong started = new AtomicLong();
+    final AtomicInteger live = new AtomicInteger();
+    final AtomicInteger peak = new AtomicInteger();
+
+    JfrStats(Object token) {
+      this.token = token;
+    }
+
+    void starting() {
+      started.incrementAndGet();
+      int n = live.incrementAndGet();
+      peak.accumulateAndGet(n, Math::max);
+    }
+
+    void notStarted() {
+      started.decrementAndGet();
+      live.decrementAndGet();
+    }
+  }
+
+  /** Commits the dev.weft.Scope event, if one is being recorded; called once, by the owner. */
+  private void recordEnd(String outcome) {
+    JfrStats j = jfr;
+    if (j != null) {
+      WeftJfr.scopeEnd(
+          j.token, name, j.started.get(), j.peak.get(), Math.max(0, maxConcurrency), outcome);
+    }
+  }
+
+  private static String outcomeOf(
+      @Nullable RuntimeException violation, @Nullable RuntimeException e, boolean interrupted) {
+    if (violation != null) {
+      return "nesting violated";
+    }
+    if (e instanceof ScopeTimeoutException) {
+      return "timed out";
+    }
+    if (e != null) {
+      return "task failed";
+    }
+    return interrupted ? "interrupted" : "completed";
   }
 
   // ---------------------------------------------------------------- factories
@@ -529,9 +585,15 @@ public final class Scope implements AutoCloseable {
       if (ProtocolWindows.ENABLED) {
         ProtocolWindows.at("scope.pushed-not-started");
       }
+      if (jfr != null) {
+        jfr.starting(); // before the start: the task's exit may come first
+      }
       task.thread.start();
     } catch (Throwable e) { // e.g. OutOfMemoryError: unable to create native thread
       if (task.thread.getState() == Thread.State.NEW) { // it did not start: it never will
+        if (jfr != null) {
+          jfr.notStarted();
+        }
         task.setAbandonedRelease();
         if (s != null) {
           s.release();
@@ -672,6 +734,10 @@ public final class Scope implements AutoCloseable {
   }
 
   void taskExited() {
+    JfrStats j = jfr;
+    if (j != null) {
+      j.live.decrementAndGet();
+    }
     Semaphore s = slots;
     if (s != null) {
       s.release();
@@ -820,6 +886,7 @@ public final class Scope implements AutoCloseable {
     RuntimeException violation = endInnerScopes();
     boolean interrupted = awaitAll();
     RuntimeException e = outcome();
+    recordEnd(outcomeOf(violation, e, interrupted));
     if (interrupted) {
       Thread.currentThread().interrupt();
     }
@@ -883,12 +950,14 @@ public final class Scope implements AutoCloseable {
     boolean interrupted = awaitAll();
     if (violation != null) {
       RuntimeException e = outcome();
+      recordEnd(outcomeOf(violation, e, interrupted));
       if (interrupted) {
         Thread.currentThread().interrupt();
       }
       throw withSuppressed(violation, e);
     }
     if (interrupted) {
+      recordEnd("interrupted");
       InterruptedException ie = new InterruptedException(
           name + ": the owner was interrupted while waiting for the scope's threads;"
               + " they were interrupted and joined");
@@ -896,6 +965,7 @@ public final class Scope implements AutoCloseable {
       throw ie;
     }
     RuntimeException e = outcome();
+    recordEnd(outcomeOf(null, e, false));
     if (e != null) {
       throw e;
     }
@@ -916,6 +986,11 @@ public final class Scope implements AutoCloseable {
     }
     RuntimeException violation = endInnerScopes();
     boolean interrupted = awaitAll();
+    recordEnd(
+        violation != null ? "nesting violated"
+            : bodyFailure instanceof ScopeTimeoutException ? "timed out"
+            : bodyFailure instanceof InterruptedException ? "interrupted"
+            : "body failed");
     Object reason = cancelReasonAcquire();
     if (reason instanceof Cancel c) {
       String tm = c.timeoutMessage;

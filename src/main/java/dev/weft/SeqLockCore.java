@@ -380,8 +380,34 @@ abstract class SeqLockCore {
 
   // The library's spin policy (CONVENTIONS.md) is spin, then yield, then park; the yield
   // phase is deliberate and bounded, not a reliance on scheduling for correctness.
-  @SuppressWarnings("ThreadPriorityCheck")
   final long acquireSlow(boolean interruptible, boolean timed, long nanos)
+      throws InterruptedException {
+    // JFR (dev.weft.LockContended): the fast CAS failed and the writer is about to wait. The
+    // holder is a hint read racily: the writer, or a reader on a pass under the lock.
+    Object jfr = timed && nanos <= 0L ? null : WeftJfr.lockWaitBegin(holderHint());
+    if (jfr == null) {
+      return acquireWait(interruptible, timed, nanos);
+    }
+    int outcome = WeftJfr.FAILED; // stays so if it throws IllegalStateException (reentry)
+    try {
+      long odd = acquireWait(interruptible, timed, nanos);
+      outcome = odd != 0L ? WeftJfr.ACQUIRED : WeftJfr.TIMED_OUT;
+      return odd;
+    } catch (InterruptedException e) {
+      outcome = WeftJfr.INTERRUPTED;
+      throw e;
+    } finally {
+      WeftJfr.lockWaitEnd(jfr, this, WeftJfr.WRITE, outcome);
+    }
+  }
+
+  private @Nullable Thread holderHint() {
+    Thread o = owner;
+    return o != null ? o : reader;
+  }
+
+  @SuppressWarnings("ThreadPriorityCheck")
+  private long acquireWait(boolean interruptible, boolean timed, long nanos)
       throws InterruptedException {
     checkNotOwner();
     if (interruptible && Thread.interrupted()) {

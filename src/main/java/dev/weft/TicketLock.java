@@ -634,7 +634,25 @@ public final class TicketLock implements Lock {
 
   // ---- slow paths ----
 
+  /**
+   * The slow path: the lock was held or queued for. Records a JFR event ({@code
+   * dev.weft.LockContended}) around the wait when a recording asks for it; see {@link WeftJfr}.
+   */
   private int acquireSlow(Thread me, boolean interruptible, boolean timed, long nanos) {
+    Object jfr = WeftJfr.lockWaitBegin(ownerOpaque());
+    if (jfr == null) {
+      return acquireWait(me, interruptible, timed, nanos);
+    }
+    int r = WeftJfr.FAILED; // stays so if the wait throws (a reentrant call)
+    try {
+      r = acquireWait(me, interruptible, timed, nanos);
+      return r;
+    } finally {
+      WeftJfr.lockWaitEnd(jfr, this, WeftJfr.EXCLUSIVE, r); // same codes as WeftJfr's
+    }
+  }
+
+  private int acquireWait(Thread me, boolean interruptible, boolean timed, long nanos) {
     if (ownerPlain() == me) {
       throw new IllegalStateException(NOT_REENTRANT);
     }

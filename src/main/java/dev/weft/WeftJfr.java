@@ -1,0 +1,247 @@
+package dev.weft;
+
+import java.util.Optional;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The guard between weft's slow paths and its JFR events ({@link WeftEvents}): every call site
+ * in the core goes through this class, which never names a {@code jdk.jfr} type, so weft loads
+ * and works on a runtime without the {@code jdk.jfr} module (a {@code jlink}ed image with
+ * {@code --add-modules java.base}, or {@code --limit-modules java.base}).
+ *
+ * <p>How the guard works. {@code module-info} has {@code requires static jdk.jfr}: the module
+ * is read when it is in the boot layer, and not required otherwise. {@link #AVAILABLE} is decided
+ * once, when this class initialises, by {@link #decide}: {@code jdk.jfr} must be in the boot
+ * layer, readable by weft's module, and {@code jdk.jfr.Event} loadable. Only then does any method
+ * here touch {@link WeftEvents}, the one class (with its nested event classes) that links
+ * against {@code jdk.jfr}; while it is false, HotSpot never loads it (classes are resolved
+ * lazily, and no method here passes a {@code WeftEvents} type the verifier would have to load).
+ * {@code -Ddev.weft.jfr=false} switches the events off even where the module is present.
+ *
+ * <p>Cost. Call sites sit only on slow paths (a lock's failed fast CAS, a predicate that blocks,
+ * an initialiser's run, a scope's open and end), never on an uncontended path. With no
+ * recording, a begin call is one test of a {@code static final} (folded by the JIT) and, if
+ * JFR is present, an {@code isEnabled()} check of a fresh event object that escape analysis
+ * removes; it returns {@code null} and the matching end call does nothing. The tokens are typed
+ * {@code Object} on purpose: a {@code WeftEvents} type in a signature here would make the
+ * verifier load {@code jdk.jfr} classes.
+ */
+final class WeftJfr {
+  /** Lock access modes, shown in the events' {@code access} field. */
+  static final String EXCLUSIVE = "exclusive";
+
+  static final String READ = "read";
+  static final String WRITE = "write";
+
+  /**
+   * Outcomes of a wait, shown in the events' {@code outcome} field. The first three are the
+   * codes SpinLock and TicketLock's slow paths return, so those pass theirs on unchanged.
+   */
+  static final int ACQUIRED = 0;
+
+  static final int TIMED_OUT = 1;
+  static final int INTERRUPTED = 2;
+  static final int FAILED = 3;
+
+  /** Whether the events can be used at all (see the class notes); decided once. */
+  static final boolean AVAILABLE =
+      decide(
+          System.getProperty("dev.weft.jfr"),
+          WeftJfr.class.getModule(),
+          ModuleLayer.boot().findModule("jdk.jfr"),
+          WeftJfr::eventClassLoads);
+
+  private WeftJfr() {}
+
+  /** Something that says whether {@code jdk.jfr.Event} can be loaded; a seam for tests. */
+  @FunctionalInterface
+  interface ClassProbe {
+    boolean loads();
+  }
+
+  /**
+   * The guard's decision, a pure function of its inputs so that tests can check every case.
+   *
+   * @param property the value of {@code dev.weft.jfr}: {@code "false"} or {@code "off"} turns the
+   *     events off; anything else (or absent) leaves them to the other checks
+   * @param self weft's module (unnamed on the class path, where it reads every module)
+   * @param jfr the {@code jdk.jfr} module of the boot layer, if it is there
+   * @param probe loads {@code jdk.jfr.Event}; asked last, only if everything else holds
+   * @return whether {@link WeftEvents} may be used
+   */
+  static boolean decide(
+      @Nullable String property, Module self, Optional<Module> jfr, ClassProbe probe) {
+    if (property != null
+        && (property.equalsIgnoreCase("false") || property.equalsIgnoreCase("off"))) {
+      return false;
+    }
+    if (jfr.isEmpty() || !self.canRead(jfr.get())) {
+      return false; // not in the runtime, or resolved without weft reading it
+    }
+    return probe.loads();
+  }
+
+  private static boolean eventClassLoads() {
+    try {
+      Class.forName("jdk.jfr.Event", false, WeftJfr.class.getClassLoader());
+      return true;
+    } catch (ClassNotFoundException | LinkageError | SecurityException e) {
+      return false;
+    }
+  }
+
+  /**
+   * Called when a lock's fast path failed and the thread is about to wait.
+   *
+   * @param holder the thread holding the lock as the wait begins, if known cheaply
+   * @return a token for {@link #lockWaitEnd}, or null when no recording wants the event
+   */
+  static @Nullable Object lockWaitBegin(@Nullable Thread holder) {
+    return AVAILABLE ? WeftEvents.lockWaitBegin(holder) : null;
+  }
+
+  /**
+   * Ends a lock wait begun by {@link #lockWaitBegin}; commits the event if it lasted longer
+   * than the recording's threshold.
+   *
+   * @param token the token, or null (then nothing happens)
+   * @param lock the lock waited for
+   * @param access {@link #EXCLUSIVE}, {@link #READ} or {@link #WRITE}
+   * @param outcome {@link #ACQUIRED}, {@link #TIMED_OUT}, {@link #INTERRUPTED} or {@link
+   *     #FAILED}
+   */
+  static void lockWaitEnd(@Nullable Object token, Object lock, String access, int outcome) {
+    if (token != null) {
+      WeftEvents.lockWaitEnd(token, lock, access, outcome);
+    }
+  }
+
+  /**
+   * Called when a predicate wait (Condvar, Mutex.lockWhen/awaitThen) is about to block.
+   *
+   * @return a token for {@link #conditionWaitEnd}, or null when no recording wants the event
+   */
+  static @Nullable Object conditionWaitBegin() {
+    return AVAILABLE ? WeftEvents.conditionWaitBegin() : null;
+  }
+
+  /**
+   * Ends a predicate wait.
+   *
+   * @param token the token, or null (then nothing happens)
+   * @param lock the mutex whose value the predicate reads
+   * @param method what waited, e.g. {@code "Condvar.awaitWhile"}
+   * @param timeoutNanos the timeout, or a negative value for none
+   * @param outcome {@link #ACQUIRED} (the predicate allowed it), {@link #TIMED_OUT}, {@link
+   *     #INTERRUPTED} or {@link #FAILED} (the predicate threw)
+   */
+  static void conditionWaitEnd(
+      @Nullable Object token, Object lock, String method, long timeoutNanos, int outcome) {
+    if (token != null) {
+      WeftEvents.conditionWaitEnd(token, lock, method, timeoutNanos, outcome);
+    }
+  }
+
+  /**
+   * Called when a thread has claimed a {@code OnceCell}/{@code Lazy} and is about to run its
+   * initialiser.
+   *
+   * @return a token for {@link #initEnd}, or null when no recording wants the event
+   */
+  static @Nullable Object initBegin() {
+    return AVAILABLE ? WeftEvents.initBegin() : null;
+  }
+
+  /**
+   * Ends an initialisation.
+   *
+   * @param token the token, or null (then nothing happens)
+   * @param cell the cell
+   * @param initialiser the supplier that ran, or null if it could not be obtained
+   * @param waiters the threads that were parked waiting and were woken at the end
+   * @param failure what the initialiser threw, or null
+   */
+  static void initEnd(
+      @Nullable Object token,
+      Object cell,
+      @Nullable Object initialiser,
+      int waiters,
+      @Nullable Throwable failure) {
+    if (token != null) {
+      WeftEvents.initEnd(token, cell, initialiser, waiters, failure);
+    }
+  }
+
+  /**
+   * Called when a scope opens.
+   *
+   * @return a token for {@link #scopeEnd}, or null when no recording wants the event
+   */
+  static @Nullable Object scopeBegin() {
+    return AVAILABLE ? WeftEvents.scopeBegin() : null;
+  }
+
+  /**
+   * Ends a scope.
+   *
+   * @param token the token, or null (then nothing happens)
+   * @param name the scope's name
+   * @param threads the threads started
+   * @param peak the most threads of the scope running at once
+   * @param maxConcurrency the scope's cap, or 0 for none
+   * @param outcome how it ended, e.g. {@code "completed"}, {@code "task failed"}
+   */
+  static void scopeEnd(
+      @Nullable Object token,
+      String name,
+      long threads,
+      int peak,
+      int maxConcurrency,
+      String outcome) {
+    if (token != null) {
+      WeftEvents.scopeEnd(token, name, threads, peak, maxConcurrency, outcome);
+    }
+  }
+
+  /**
+   * Called when a {@code Parallel} call starts.
+   *
+   * @return a token for {@link #parallelEnd}, or null when no recording wants the event
+   */
+  static @Nullable Object parallelBegin() {
+    return AVAILABLE ? WeftEvents.parallelBegin() : null;
+  }
+
+  /**
+   * Ends a {@code Parallel} call.
+   *
+   * @param token the token, or null (then nothing happens)
+   * @param elements the input's size
+   * @param threads the threads that processed elements, the caller included
+   * @param decision how the call ran, e.g. {@code "split"}, {@code "alone: estimate below
+   *     cut-off"}
+   * @param cutoffNanos the cut-off in force, or a negative value if none applied
+   * @param estimateNanos the estimated sequential time of the rest when it decided, or a
+   *     negative value if it made no estimate
+   */
+  static void parallelEnd(
+      @Nullable Object token,
+      long elements,
+      int threads,
+      String decision,
+      long cutoffNanos,
+      long estimateNanos) {
+    if (token != null) {
+      WeftEvents.parallelEnd(token, elements, threads, decision, cutoffNanos, estimateNanos);
+    }
+  }
+
+  static String outcomeName(int outcome) {
+    return switch (outcome) {
+      case ACQUIRED -> "acquired";
+      case TIMED_OUT -> "timed out";
+      case INTERRUPTED -> "interrupted";
+      default -> "failed";
+    };
+  }
+}
