@@ -278,6 +278,10 @@ abstract class ParallelJob {
   /** Time the caller spent in its chunks and their elements, when timedCaller; caller-only. */
   private long callerNanos;
   private long callerElements;
+  /** What the call decided, for the dev.weft.Parallel JFR event; caller-only, plain. */
+  private String jfrDecision = "alone";
+  private int jfrThreads = 1;
+  private long jfrEstimate = -1L;
   /** The CancellationException the caller recorded, if it cancelled; caller-only. */
   private @Nullable CancellationException cancellation;
 
@@ -384,6 +388,20 @@ abstract class ParallelJob {
    * @throws CancellationException if the calling thread was interrupted
    */
   final void invoke(Parallel.Options o) {
+    Object jfr = WeftJfr.parallelBegin(); // null unless a recording wants dev.weft.Parallel
+    if (jfr == null) {
+      invokeUntraced(o);
+      return;
+    }
+    try {
+      invokeUntraced(o);
+    } finally {
+      WeftJfr.parallelEnd(jfr, n, jfrThreads, jfrDecision,
+          o.isSingleThreaded() ? -1L : o.cutoffNanos(), jfrEstimate);
+    }
+  }
+
+  private void invokeUntraced(Parallel.Options o) {
     Thread me = Thread.currentThread();
     if (me.isInterrupted()) {
       throw cancelled();
@@ -393,6 +411,7 @@ abstract class ParallelJob {
       return;
     }
     if (o.isSingleThreaded() || n <= o.minChunk()) {
+      jfrDecision = o.isSingleThreaded() ? "alone: threads(1)" : "alone: at most minChunkSize";
       runAlone(0, n);
       return;
     }
@@ -415,6 +434,7 @@ abstract class ParallelJob {
         long stepSize = hi - done;
         done = hi;
         if (done == n || stopRequested()) {
+          jfrDecision = done == n ? "alone: finished while probing" : "stopped early";
           return; // all done, or a search already has its answer
         }
         if (me.isInterrupted()) {
@@ -436,6 +456,8 @@ abstract class ParallelJob {
         if (rest * FINISH_ALONE_MARGIN < cutoff) {
           // Far below the cut-off even if the rest were much slower: finish without timing
           // (nanoTime costs 20-100 ns, as much as a small input's whole work).
+          jfrDecision = "alone: estimate below cut-off";
+          jfrEstimate = (long) rest;
           runAlone(done, n);
           return;
         }
@@ -445,6 +467,7 @@ abstract class ParallelJob {
     }
     int threads = o.effectiveThreads(); // may read cgroup limits: only when about to split
     if (threads == 1) {
+      jfrDecision = "alone: one processor";
       runAlone(done, n);
       return;
     }
@@ -466,6 +489,8 @@ abstract class ParallelJob {
       runAlone(0, 1);
       long first = System.nanoTime() - t0;
       if (stopRequested() || first * (n - 1) < cutoff) {
+        jfrDecision = "alone: small input, known cheap";
+        jfrEstimate = first * (n - 1);
         runAlone(1, n);
         return;
       }
@@ -475,6 +500,7 @@ abstract class ParallelJob {
     }
     int threads = o.effectiveThreads();
     if (threads == 1) {
+      jfrDecision = "alone: one processor";
       runAlone(start, n);
       return;
     }
@@ -549,6 +575,7 @@ abstract class ParallelJob {
       w = Math.min(w, Math.max(1L, (long) (est / cutoff)));
     }
     if (w < 1) {
+      jfrDecision = "alone: one chunk";
       runAlone(done, n);
       return;
     }
@@ -567,6 +594,9 @@ abstract class ParallelJob {
       ws[i] = new Worker(this);
     }
     this.workers = ws;
+    jfrDecision = "split";
+    jfrThreads = count + 1;
+    jfrEstimate = nanosPerElement > 0 ? (long) (nanosPerElement * remaining) : -1L;
     // Plain: no worker exists yet; Thread.start/execute publishes it (notes, phase 2).
     ACTIVE.set(this, count);
     startWorkers(o, ws);

@@ -308,13 +308,18 @@ final class WeftEvents {
   }
 
   static @Nullable Object parallelBegin() {
-    ParallelEvent e = new ParallelEvent();
-    if (!e.isEnabled()) {
+    // Asked of a shared instance first: a Parallel call with no recording wanting the event
+    // (every call, usually) then allocates nothing.
+    if (!PARALLEL_PROBE.isEnabled()) {
       return null;
     }
+    ParallelEvent e = new ParallelEvent();
     e.begin();
     return e;
   }
+
+  /** Only asked whether the event is enabled (a class-wide setting); never committed. */
+  private static final ParallelEvent PARALLEL_PROBE = new ParallelEvent();
 
   static void parallelEnd(
       Object token,

@@ -541,6 +541,33 @@ class JfrEventsTest {
     assertThat(ps.get(1).getLong("cutoff")).isEqualTo(Long.MIN_VALUE);
   }
 
+  @Test
+  void aParallelCallRecordsWhatItDecided() throws Exception {
+    long[] big = new long[200_000];
+    java.util.function.LongUnaryOperator heavy = x -> {
+      long acc = x;
+      for (int i = 0; i < 200; i++) {
+        acc = acc * 7 + 13;
+      }
+      return acc;
+    };
+    List<RecordedEvent> events =
+        record(
+            () -> {
+              // Forced split (cut-off zero, two threads) and a call alone (threads(1)).
+              Parallel.map(big, heavy,
+                  Parallel.options().threads(2).sequentialCutoff(java.time.Duration.ZERO));
+              Parallel.map(big, heavy, Parallel.options().threads(1));
+            });
+    List<RecordedEvent> ps = byName(events, "dev.weft.Parallel");
+    // threads(1) runs inline (no job), so only the split call is recorded.
+    assertThat(ps).hasSize(1);
+    assertThat(ps.get(0).getLong("elements")).isEqualTo(200_000);
+    assertThat(ps.get(0).getString("decision")).isEqualTo("split");
+    assertThat(ps.get(0).getInt("threads")).isEqualTo(2);
+    assertThat(ps.get(0).getLong("cutoff")).isZero();
+  }
+
   // ---- helpers ---------------------------------------------------------------------------
 
   interface Action {
