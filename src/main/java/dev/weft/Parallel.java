@@ -275,10 +275,41 @@ public final class Parallel {
     Objects.requireNonNull(f, "f");
     Objects.requireNonNull(options, "options");
     List<? extends T> in = randomAccess(data);
-    if (ParallelJob.runsInline(in.size(), options)) {
+    int n = in.size();
+    if (ParallelJob.runsInline(n, options)) {
       return mapInline(in, f);
     }
-    MapJob<T, R> job = new MapJob<>(in, f);
+    ParallelJob.CostPrior cheap = ParallelJob.knownCheap(f, n, options);
+    if (cheap != null) {
+      // A handful of elements of a function known to be cheap: time element 0, no job.
+      ParallelJob.checkNotInterrupted(MAP);
+      @Nullable Object[] out = new Object[n];
+      long t0 = System.nanoTime();
+      try {
+        out[0] = f.apply(in.get(0));
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(MAP, t);
+      }
+      long t1 = System.nanoTime();
+      long first = t1 - t0;
+      if (ParallelJob.turnedExpensive(cheap, first, n, options)) {
+        MapJob<T, R> job = new MapJob<>(in, f, out);
+        job.invokeFromSecond(options, first);
+        return job.result();
+      }
+      try {
+        for (int i = 1; i < n; i++) {
+          out[i] = f.apply(in.get(i));
+        }
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(MAP, t);
+      }
+      ParallelJob.rememberAlone(cheap, first, System.nanoTime() - t1, n);
+      @SuppressWarnings("unchecked") // out holds only results of f, which are R
+      List<R> result = (List<R>) (List<?>) Arrays.asList(out);
+      return Collections.unmodifiableList(result);
+    }
+    MapJob<T, R> job = new MapJob<>(in, f, new Object[n]);
     job.invoke(options);
     return job.result();
   }
@@ -349,10 +380,39 @@ public final class Parallel {
     Objects.requireNonNull(data, "data");
     Objects.requireNonNull(f, "f");
     Objects.requireNonNull(options, "options");
-    if (ParallelJob.runsInline(data.length, options)) {
+    int n = data.length;
+    if (ParallelJob.runsInline(n, options)) {
       return mapInline(data, f);
     }
-    LongMapJob job = new LongMapJob(data, f);
+    ParallelJob.CostPrior cheap = ParallelJob.knownCheap(f, n, options);
+    if (cheap != null) {
+      // A handful of elements of a function known to be cheap: time element 0, no job.
+      ParallelJob.checkNotInterrupted(MAP);
+      long[] out = new long[n];
+      long t0 = System.nanoTime();
+      try {
+        out[0] = f.applyAsLong(data[0]);
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(MAP, t);
+      }
+      long t1 = System.nanoTime();
+      long first = t1 - t0;
+      if (ParallelJob.turnedExpensive(cheap, first, n, options)) {
+        LongMapJob job = new LongMapJob(data, f, out);
+        job.invokeFromSecond(options, first);
+        return job.out;
+      }
+      try {
+        for (int i = 1; i < n; i++) {
+          out[i] = f.applyAsLong(data[i]);
+        }
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(MAP, t);
+      }
+      ParallelJob.rememberAlone(cheap, first, System.nanoTime() - t1, n);
+      return out;
+    }
+    LongMapJob job = new LongMapJob(data, f, new long[n]);
     job.invoke(options);
     return job.out;
   }
@@ -390,8 +450,35 @@ public final class Parallel {
     Objects.requireNonNull(action, "action");
     Objects.requireNonNull(options, "options");
     List<? extends T> in = randomAccess(data);
-    if (ParallelJob.runsInline(in.size(), options)) {
+    int n = in.size();
+    if (ParallelJob.runsInline(n, options)) {
       forEachInline(in, action);
+      return;
+    }
+    ParallelJob.CostPrior cheap = ParallelJob.knownCheap(action, n, options);
+    if (cheap != null) {
+      // A handful of elements of an action known to be cheap: time element 0, no job.
+      ParallelJob.checkNotInterrupted(FOR_EACH);
+      long t0 = System.nanoTime();
+      try {
+        action.accept(in.get(0));
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(FOR_EACH, t);
+      }
+      long t1 = System.nanoTime();
+      long first = t1 - t0;
+      if (ParallelJob.turnedExpensive(cheap, first, n, options)) {
+        new ForEachJob<T>(in, action).invokeFromSecond(options, first);
+        return;
+      }
+      try {
+        for (int i = 1; i < n; i++) {
+          action.accept(in.get(i));
+        }
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(FOR_EACH, t);
+      }
+      ParallelJob.rememberAlone(cheap, first, System.nanoTime() - t1, n);
       return;
     }
     new ForEachJob<T>(in, action).invoke(options);
@@ -467,6 +554,32 @@ public final class Parallel {
       forRangeInline(from, to, body);
       return;
     }
+    ParallelJob.CostPrior cheap = ParallelJob.knownCheap(body, n, options);
+    if (cheap != null) {
+      // A handful of indices of a body known to be cheap: time the first, no job.
+      ParallelJob.checkNotInterrupted(FOR_RANGE);
+      long t0 = System.nanoTime();
+      try {
+        body.accept(from);
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(FOR_RANGE, t);
+      }
+      long t1 = System.nanoTime();
+      long first = t1 - t0;
+      if (ParallelJob.turnedExpensive(cheap, first, n, options)) {
+        new RangeJob(from, n, body).invokeFromSecond(options, first);
+        return;
+      }
+      try {
+        for (int i = from + 1; i < to; i++) {
+          body.accept(i);
+        }
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(FOR_RANGE, t);
+      }
+      ParallelJob.rememberAlone(cheap, first, System.nanoTime() - t1, n);
+      return;
+    }
     new RangeJob(from, n, body).invoke(options);
   }
 
@@ -524,8 +637,38 @@ public final class Parallel {
     Objects.requireNonNull(combine, "combine");
     Objects.requireNonNull(options, "options");
     List<? extends T> in = randomAccess(data);
-    if (ParallelJob.runsInline(in.size(), options)) {
+    int n = in.size();
+    if (ParallelJob.runsInline(n, options)) {
       return reduceInline(in, f, identity, combine);
+    }
+    ParallelJob.CostPrior cheap = ParallelJob.knownCheap(f, n, options);
+    if (cheap != null) {
+      // A handful of elements of a function known to be cheap: time element 0, no job.
+      ParallelJob.checkNotInterrupted(REDUCE);
+      R acc;
+      long t0 = System.nanoTime();
+      try {
+        acc = combine.apply(identity, f.apply(in.get(0)));
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(REDUCE, t);
+      }
+      long t1 = System.nanoTime();
+      long first = t1 - t0;
+      if (ParallelJob.turnedExpensive(cheap, first, n, options)) {
+        ReduceJob<T, R> job = new ReduceJob<>(in, f, identity, combine);
+        job.prefix = acc;
+        job.invokeFromSecond(options, first);
+        return job.result();
+      }
+      try {
+        for (int i = 1; i < n; i++) {
+          acc = combine.apply(acc, f.apply(in.get(i)));
+        }
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(REDUCE, t);
+      }
+      ParallelJob.rememberAlone(cheap, first, System.nanoTime() - t1, n);
+      return acc;
     }
     ReduceJob<T, R> job = new ReduceJob<>(in, f, identity, combine);
     job.invoke(options);
@@ -575,8 +718,38 @@ public final class Parallel {
     Objects.requireNonNull(f, "f");
     Objects.requireNonNull(combine, "combine");
     Objects.requireNonNull(options, "options");
-    if (ParallelJob.runsInline(data.length, options)) {
+    int n = data.length;
+    if (ParallelJob.runsInline(n, options)) {
       return reduceInline(data, f, identity, combine);
+    }
+    ParallelJob.CostPrior cheap = ParallelJob.knownCheap(f, n, options);
+    if (cheap != null) {
+      // A handful of elements of a function known to be cheap: time element 0, no job.
+      ParallelJob.checkNotInterrupted(REDUCE);
+      long acc;
+      long t0 = System.nanoTime();
+      try {
+        acc = combine.applyAsLong(identity, f.applyAsLong(data[0]));
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(REDUCE, t);
+      }
+      long t1 = System.nanoTime();
+      long first = t1 - t0;
+      if (ParallelJob.turnedExpensive(cheap, first, n, options)) {
+        LongReduceJob job = new LongReduceJob(data, f, identity, combine);
+        job.prefix = acc;
+        job.invokeFromSecond(options, first);
+        return job.result();
+      }
+      try {
+        for (int i = 1; i < n; i++) {
+          acc = combine.applyAsLong(acc, f.applyAsLong(data[i]));
+        }
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(REDUCE, t);
+      }
+      ParallelJob.rememberAlone(cheap, first, System.nanoTime() - t1, n);
+      return acc;
     }
     LongReduceJob job = new LongReduceJob(data, f, identity, combine);
     job.invoke(options);
@@ -1595,11 +1768,11 @@ public final class Parallel {
     private final Function<? super T, ? extends R> f;
     private final @Nullable Object[] out;
 
-    MapJob(List<? extends T> in, Function<? super T, ? extends R> f) {
+    MapJob(List<? extends T> in, Function<? super T, ? extends R> f, @Nullable Object[] out) {
       super(MAP, in.size());
       this.in = in;
       this.f = f;
-      this.out = new Object[in.size()];
+      this.out = out;
     }
 
     @Override
@@ -1636,11 +1809,11 @@ public final class Parallel {
     private final LongUnaryOperator f;
     final long[] out;
 
-    LongMapJob(long[] in, LongUnaryOperator f) {
+    LongMapJob(long[] in, LongUnaryOperator f, long[] out) {
       super(MAP, in.length);
       this.in = in;
       this.f = f;
-      this.out = new long[in.length];
+      this.out = out;
     }
 
     @Override

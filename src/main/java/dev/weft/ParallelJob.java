@@ -153,6 +153,14 @@ abstract class ParallelJob {
    */
   static final int ALONE_BLOCK = 1024;
 
+  /**
+   * A function not seen before is split at once only under a cut-off no higher than this
+   * (every default cut-off is): a user who set a higher one asked for work to stay on the
+   * caller below it, and a saturated one for it never to be split, so the first element is
+   * timed first (found by review).
+   */
+  static final long SPLIT_UNKNOWN_MAX_CUTOFF = 1_000_000L;
+
   /** Least probe time before a split: enough to make nanoTime's granularity small. */
   static final long PROBE_NANOS = 2_000L;
 
@@ -482,16 +490,19 @@ abstract class ParallelJob {
     CostPrior prior = COSTS.get(costKey().getClass());
     long p = prior.nanosOpaque();
     long start = 0;
-    if (p >= 0 && p * n < cutoff) {
-      // Known to be cheap last time: time the first element (two clock reads, the whole cost
-      // of this path for cheap work) and finish alone unless it has become expensive.
+    if ((p >= 0 && p * n < cutoff) || (p < 0 && cutoff > SPLIT_UNKNOWN_MAX_CUTOFF)) {
+      // Known to be cheap last time (or unknown under a cut-off a user set high: found by
+      // review, a huge cut-off must never split): time the first element and finish alone
+      // unless it has become expensive; then time the rest too, for the next call.
       long t0 = System.nanoTime();
       runAlone(0, 1);
-      long first = System.nanoTime() - t0;
+      long t1 = System.nanoTime();
+      long first = t1 - t0;
       if (stopRequested() || first * (n - 1) < cutoff) {
         jfrDecision = "alone: small input, known cheap";
         jfrEstimate = first * (n - 1);
         runAlone(1, n);
+        rememberAlone(prior, first, System.nanoTime() - t1, n);
         return;
       }
       prior.setOpaque(first);
@@ -508,6 +519,85 @@ abstract class ParallelJob {
     // that the next call with this function knows what they cost now.
     this.timedCaller = true;
     runParallel(o, me, threads, start, (double) Math.max(0L, p), cutoff);
+    recordCost(prior);
+  }
+
+  /**
+   * Parallel's small-input fast path, step 1: the cost memory of {@code fn} if a call of
+   * {@code n} elements is small and {@code fn} is known to be cheap; the caller then times
+   * element 0 itself, with no job at all (notes, phase 0'). Null otherwise: the call goes
+   * through a job ({@link #invoke}).
+   */
+  static @Nullable CostPrior knownCheap(Object fn, long n, Parallel.Options o) {
+    if (n > SMALL_INPUT) {
+      return null;
+    }
+    long cutoff = o.cutoffNanos();
+    if (cutoff == 0) {
+      return null;
+    }
+    CostPrior prior = COSTS.get(fn.getClass());
+    long p = prior.nanosOpaque();
+    return (p >= 0 && p * n < cutoff) || (p < 0 && cutoff > SPLIT_UNKNOWN_MAX_CUTOFF)
+        ? prior : null;
+  }
+
+  /**
+   * Step 2b: the caller ran all {@code n} elements alone, element 0 in {@code firstNanos} and
+   * the rest in {@code restNanos}: remember their mean cost, so that a function whose first
+   * element stayed cheap while the others became expensive is split on its next call (found
+   * by review: timing element 0 alone let such calls run one by one on the caller forever).
+   */
+  static void rememberAlone(CostPrior prior, long firstNanos, long restNanos, long n) {
+    long mean = (firstNanos + restNanos) / n;
+    long old = prior.nanosOpaque();
+    if (old != mean) {
+      prior.setOpaque(mean); // a write only when it changed: calls share this memory
+    }
+  }
+
+  /**
+   * Step 2: element 0 took {@code firstNanos}; whether the other {@code n - 1} are now worth
+   * splitting (then recorded in the memory, and the caller goes on with {@link
+   * #invokeFromSecond}).
+   */
+  static boolean turnedExpensive(CostPrior prior, long firstNanos, long n, Parallel.Options o) {
+    if (firstNanos * (n - 1) < o.cutoffNanos()) {
+      return false;
+    }
+    prior.setOpaque(firstNanos);
+    return true;
+  }
+
+  /**
+   * Step 3: runs elements {@code [1, n)} split at once (element 0, which became expensive, is
+   * done), as {@link #invoke} does for a small input known to be expensive.
+   */
+  final void invokeFromSecond(Parallel.Options o, long firstNanos) {
+    Object jfr = WeftJfr.parallelBegin();
+    try {
+      Thread me = Thread.currentThread();
+      if (me.isInterrupted()) {
+        throw cancelled();
+      }
+      int threads = o.effectiveThreads();
+      if (threads == 1) {
+        jfrDecision = "alone: one processor";
+        runAlone(1, n);
+        return;
+      }
+      this.timedCaller = true;
+      runParallel(o, me, threads, 1, (double) firstNanos, o.cutoffNanos());
+      recordCost(COSTS.get(costKey().getClass()));
+    } finally {
+      if (jfr != null) {
+        WeftJfr.parallelEnd(jfr, n, jfrThreads, jfrDecision, o.cutoffNanos(), jfrEstimate);
+      }
+    }
+  }
+
+  /** Stores the mean cost per element that the participants of a split call measured. */
+  private void recordCost(CostPrior prior) {
     long nanos = callerNanos;
     long elements = callerElements;
     Worker[] ws = this.workers;
@@ -849,6 +939,9 @@ abstract class ParallelJob {
       WORKER_STATE.setOpaque(w, DONE); // for toString/debugging only
     }
     Thread c = this.caller;
+    // A pool thread goes back to the pool's idle stack before the caller can return, so a
+    // call that follows at once finds it (ParallelPool notes, "Back early").
+    ParallelPool.returnEarly(w);
     if ((int) ACTIVE.getAndAdd(this, -1) == 1 && c != null) {
       LockSupport.unpark(c);
     }

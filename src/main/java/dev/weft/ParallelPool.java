@@ -2,6 +2,10 @@ package dev.weft;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.security.AccessControlContext;
+import java.security.AccessController;
+import java.security.PrivilegedAction;
+import java.security.ProtectionDomain;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
@@ -50,12 +54,28 @@ final class ParallelPool {
    * node per thread that ever lived, and a pop that needs threads drops every dead node above
    * the live ones it takes.
    *
-   * Size. `live` counts threads started and not yet exited (atomic add). A call with the
-   * default thread count may only use up to `core` threads (available processors - 1: the
-   * caller is the other one), so concurrent calls share the machine instead of each adding a
-   * full set of threads; a call that asked for more threads explicitly (threads(n)) may start
-   * more. Threads started for such a call stay in the pool like the others and retire when
-   * unused.
+   * Size. `live` counts threads started and not yet exited (atomic add). Tasks of calls with
+   * the default thread count hold one of `core` permits (available processors - 1: the caller
+   * is the other one; `defaultBusy`, CAS) from the hand-over until the thread is done with the
+   * task, whichever thread runs them, so concurrent calls share the machine instead of each
+   * adding a full set of threads; a task of a call that asked for more threads explicitly
+   * (threads(n)) needs no permit and may start a new thread. Threads started for such a call
+   * stay in the pool like the others and retire when unused. (Found by review: counting only
+   * thread starts let default calls take every idle thread an explicit call had left.)
+   *
+   * Back early. A task's last act for its call (ParallelJob.workerExit) is the `active`
+   * decrement that lets the caller return; a caller that calls again at once would find the
+   * thread not yet back in the idle stack. So just before that decrement the thread gives back
+   * its permit and pushes its idle node (returnEarly): a hand-over may then fill its slot
+   * while it finishes the few instructions left of the old task, and it takes the new task as
+   * soon as it looks at its slot. Only the pool's own top-level task does this, never a worker
+   * that a user's function ran nested on a pool thread (that thread is still busy).
+   *
+   * Nothing kept. The run loop drops its reference to a finished task before it waits, so an
+   * idle thread does not keep the last call's function and data reachable (found by review:
+   * the dead local kept them until the next task). Threads are created with an access-control
+   * context of one empty protection domain, so on JDK 17-23 they do not keep the creating
+   * caller's stack of protection domains, and with it its class loaders (found by review).
    *
    * Interrupts. A pool thread clears its interrupt status before each task, so an interrupt
    * meant for an earlier task (the user's function interrupting its own thread, or anyone else)
@@ -91,6 +111,7 @@ final class ParallelPool {
   private static final VarHandle SEQ;
   private static final VarHandle SLOT;
   private static final VarHandle PARKED;
+  private static final VarHandle DEFAULT_BUSY;
 
   static {
     try {
@@ -100,6 +121,7 @@ final class ParallelPool {
       SEQ = l.findVarHandle(ParallelPool.class, "seq", long.class);
       SLOT = l.findVarHandle(PoolThread.class, "slot", Runnable.class);
       PARKED = l.findVarHandle(PoolThread.class, "parked", boolean.class);
+      DEFAULT_BUSY = l.findVarHandle(ParallelPool.class, "defaultBusy", int.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -132,6 +154,10 @@ final class ParallelPool {
   @SuppressWarnings("unused") // accessed through the LIVE VarHandle
   private int live;
 
+  /** Permits held by tasks of default calls; DEFAULT_BUSY atomics only. */
+  @SuppressWarnings("unused") // accessed through the DEFAULT_BUSY VarHandle
+  private int defaultBusy;
+
   /** Thread name sequence; SEQ.getAndAdd only. */
   @SuppressWarnings("unused") // accessed through the SEQ VarHandle
   private long seq;
@@ -153,6 +179,22 @@ final class ParallelPool {
    * @return false if no thread could take it (the call goes on with fewer workers)
    */
   boolean tryExecute(Runnable task, boolean beyondCore) {
+    boolean permit = !beyondCore;
+    if (permit && !acquirePermit()) {
+      return false; // core threads all busy with default calls: fewer workers
+    }
+    boolean handed = false;
+    try {
+      handed = handOver(task, permit);
+      return handed;
+    } finally {
+      if (!handed && permit) {
+        releasePermit();
+      }
+    }
+  }
+
+  private boolean handOver(Runnable task, boolean permit) {
     while (true) {
       IdleNode top = (IdleNode) IDLE.getVolatile(this);
       if (top == null) {
@@ -160,6 +202,9 @@ final class ParallelPool {
       }
       if (IDLE.compareAndSet(this, top, top.next)) { // volatile CAS: one popper per node
         PoolThread t = top.thread;
+        // Plain: only the popper of t's node writes it, and the slot CAS below publishes it
+        // (t reads it after its acquire read of the slot). Harmless if t has retired.
+        t.nextHoldsPermit = permit;
         // Volatile CAS: publishes the task (and what the caller did before) to t; fails only
         // if t retired (RETIRED), and then the node is simply dropped.
         if (SLOT.compareAndSet(t, null, task)) {
@@ -170,20 +215,11 @@ final class ParallelPool {
         }
       }
     }
-    while (true) {
-      int n = (int) LIVE.getVolatile(this);
-      if (!beyondCore && n >= core) {
-        return false;
-      }
-      if (LIVE.compareAndSet(this, n, n + 1)) { // atomic: never more than core by default
-        break;
-      }
-    }
-    PoolThread t;
+    LIVE.getAndAdd(this, 1); // atomic count of live threads
     try {
       long id = (long) SEQ.getAndAdd(this, 1L) + 1; // atomic: names are unique
-      t = new PoolThread(this, task, id);
-      t.start();
+      PoolThread t = newThread(task, id, permit);
+      t.start(); // Thread.start publishes the task to the new thread
     } catch (Throwable e) {
       LIVE.getAndAdd(this, -1);
       if (e instanceof OutOfMemoryError) {
@@ -194,6 +230,37 @@ final class ParallelPool {
     }
     return true;
   }
+
+  private boolean acquirePermit() {
+    while (true) {
+      int busy = (int) DEFAULT_BUSY.getVolatile(this);
+      if (busy >= core) {
+        return false;
+      }
+      if (DEFAULT_BUSY.compareAndSet(this, busy, busy + 1)) { // atomic: at most core
+        return true;
+      }
+    }
+  }
+
+  private void releasePermit() {
+    DEFAULT_BUSY.getAndAdd(this, -1);
+  }
+
+  /**
+   * A new thread, created with an access-control context of one empty protection domain, so
+   * that (on JDK 17-23, where every new thread keeps its creator's context) it does not keep
+   * the calling code's protection domains, and their class loaders, reachable.
+   */
+  @SuppressWarnings("removal") // AccessController: the JDK's own pools do the same on 17-23
+  private PoolThread newThread(Runnable task, long id, boolean permit) {
+    PrivilegedAction<PoolThread> make = () -> new PoolThread(this, task, id, permit);
+    return AccessController.doPrivileged(make, NO_PERMISSIONS);
+  }
+
+  @SuppressWarnings("removal")
+  private static final AccessControlContext NO_PERMISSIONS =
+      new AccessControlContext(new ProtectionDomain[] {new ProtectionDomain(null, null)});
 
   /**
    * Makes every idle thread exit now, as if its keep-alive had passed (for tests of private
@@ -207,6 +274,23 @@ final class ParallelPool {
         if (SLOT.compareAndSet(t, null, RETIRED)) { // the retiring CAS, on its behalf
           LockSupport.unpark(t);
         }
+      }
+    }
+  }
+
+  /**
+   * Called by the top-level task running on a pool thread just before its call can return:
+   * gives back the default permit and makes the thread idle (see notes, "Back early").
+   *
+   * @param task the task finishing; nothing happens unless it is this pool thread's current
+   *     top-level task
+   */
+  static void returnEarly(Runnable task) {
+    Thread me = Thread.currentThread();
+    if (me instanceof PoolThread t) {
+      if (t.current == task && !t.returnedEarly) {
+        t.returnedEarly = true; // thread-confined
+        t.pool.goIdle(t);
       }
     }
   }
@@ -230,6 +314,19 @@ final class ParallelPool {
   @Override
   public String toString() {
     return "Parallel pool[live=" + liveThreads() + ", core=" + core + "]";
+  }
+
+  /**
+   * Thread {@code t} is done with its task: give back the task's permit, then free its slot
+   * and push a fresh node (it may be handed a task from now on). Called by t itself.
+   */
+  private void goIdle(PoolThread t) {
+    if (t.holdsPermit) {
+      t.holdsPermit = false; // thread-confined
+      releasePermit();
+    }
+    SLOT.setRelease(t, null); // free before it can be popped; the push CAS publishes it
+    pushIdle(t);
   }
 
   /** Pushes a fresh node for {@code t}: it is idle and may be handed a task from now on. */
@@ -286,6 +383,14 @@ final class ParallelPool {
   static final class PoolThread extends Thread {
     private final ParallelPool pool;
     private @Nullable Runnable first;
+    /** The top-level task running now, or null; thread-confined (read by returnEarly). */
+    @Nullable Runnable current;
+    /** Whether the current task went back to the idle stack already; thread-confined. */
+    boolean returnedEarly;
+    /** Whether the current task holds a default permit; thread-confined. */
+    boolean holdsPermit;
+    /** Whether the task being handed over holds a permit: see handOver. */
+    boolean nextHoldsPermit;
 
     /** The task handed over, null while idle, or RETIRED; SLOT CAS and volatile reads. */
     @SuppressWarnings("unused") // accessed through the SLOT VarHandle
@@ -298,11 +403,12 @@ final class ParallelPool {
     // Sets the priority back to normal (a new thread inherits its creator's); weft does not
     // rely on priorities.
     @SuppressWarnings("ThreadPriorityCheck")
-    PoolThread(ParallelPool pool, Runnable first, long id) {
+    PoolThread(ParallelPool pool, Runnable first, long id, boolean permit) {
       // No inheritable thread-locals of whichever caller started it (last argument false).
       super(pool.group, null, pool.prefix + id, 0, false);
       this.pool = pool;
       this.first = first;
+      this.holdsPermit = permit;
       setDaemon(true); // never keeps the JVM alive
       setPriority(Thread.NORM_PRIORITY); // not the priority of the caller that started it
       // Not the context class loader of that caller either (it would pin an application's
@@ -318,10 +424,21 @@ final class ParallelPool {
       try {
         while (task != null) {
           Thread.interrupted(); // a stale interrupt must not reach the next task (notes)
-          task.run();
+          current = task;
+          returnedEarly = false;
+          try {
+            task.run();
+          } finally {
+            current = null;
+          }
+          task = null; // an idle thread keeps nothing of the last call reachable (notes)
           task = awaitTask();
         }
       } finally {
+        if (holdsPermit) {
+          holdsPermit = false;
+          pool.releasePermit();
+        }
         pool.dropIfTop(this);
         LIVE.getAndAdd(pool, -1);
       }
@@ -329,8 +446,17 @@ final class ParallelPool {
 
     /** Goes idle and returns the next task, or null once retired. */
     private @Nullable Runnable awaitTask() {
-      SLOT.setRelease(this, null); // free before it can be popped; the push CAS publishes it
-      pool.pushIdle(this);
+      if (!returnedEarly) {
+        pool.goIdle(this);
+      }
+      Runnable r = waitForSlot();
+      if (r != null) {
+        holdsPermit = nextHoldsPermit; // written before the slot CAS that published r
+      }
+      return r;
+    }
+
+    private @Nullable Runnable waitForSlot() {
       long spin = pool.spinNanos;
       if (spin > 0) {
         long start = System.nanoTime();
