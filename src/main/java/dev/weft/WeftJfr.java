@@ -53,6 +53,25 @@ final class WeftJfr {
 
   private WeftJfr() {}
 
+  /**
+   * Whether events could be recorded now: the events are usable and the flight recorder has
+   * been initialised (a recording was started, by {@code -XX:StartFlightRecording}, {@code
+   * jcmd JFR.start} or the API). Until then no event class is loaded or created: loading the
+   * first {@code jdk.jfr.Event} subclass costs a JVM without a recording a few hundred
+   * milliseconds (measured: a cold first {@code Parallel} call took 300 ms against 16 ms
+   * without it), which weft must not charge to an application that records nothing.
+   */
+  static boolean recorderRunning() {
+    return AVAILABLE && Recorder.initialized();
+  }
+
+  /** Holder: refers to jdk.jfr only when AVAILABLE (the verifier never loads it otherwise). */
+  private static final class Recorder {
+    static boolean initialized() {
+      return jdk.jfr.FlightRecorder.isInitialized();
+    }
+  }
+
   /** Something that says whether {@code jdk.jfr.Event} can be loaded; a seam for tests. */
   @FunctionalInterface
   interface ClassProbe {
@@ -97,7 +116,7 @@ final class WeftJfr {
    * @return a token for {@link #lockWaitEnd}, or null when no recording wants the event
    */
   static @Nullable Object lockWaitBegin(@Nullable Thread holder) {
-    return AVAILABLE ? WeftEvents.lockWaitBegin(holder) : null;
+    return recorderRunning() ? WeftEvents.lockWaitBegin(holder) : null;
   }
 
   /**
@@ -122,7 +141,7 @@ final class WeftJfr {
    * @return a token for {@link #conditionWaitEnd}, or null when no recording wants the event
    */
   static @Nullable Object conditionWaitBegin() {
-    return AVAILABLE ? WeftEvents.conditionWaitBegin() : null;
+    return recorderRunning() ? WeftEvents.conditionWaitBegin() : null;
   }
 
   /**
@@ -149,7 +168,7 @@ final class WeftJfr {
    * @return a token for {@link #initEnd}, or null when no recording wants the event
    */
   static @Nullable Object initBegin() {
-    return AVAILABLE ? WeftEvents.initBegin() : null;
+    return recorderRunning() ? WeftEvents.initBegin() : null;
   }
 
   /**
@@ -178,7 +197,7 @@ final class WeftJfr {
    * @return a token for {@link #scopeEnd}, or null when no recording wants the event
    */
   static @Nullable Object scopeBegin() {
-    return AVAILABLE ? WeftEvents.scopeBegin() : null;
+    return recorderRunning() ? WeftEvents.scopeBegin() : null;
   }
 
   /**
@@ -209,7 +228,7 @@ final class WeftJfr {
    * @return a token for {@link #parallelEnd}, or null when no recording wants the event
    */
   static @Nullable Object parallelBegin() {
-    return AVAILABLE ? WeftEvents.parallelBegin() : null;
+    return recorderRunning() ? WeftEvents.parallelBegin() : null;
   }
 
   /**
