@@ -452,6 +452,9 @@ public final class Condvar {
       signal(b.condition, all);
       return;
     }
+    if (LockOrder.enabled()) {
+      LockOrder.beforeWait(m, false); // this thread waits for m here (found by review)
+    }
     m.sync.acquire(1); // uninterruptibly; not the holder (checked above), so it cannot self-deadlock
     try {
       signal(b.condition, all);

@@ -366,6 +366,22 @@ public final class LockOrder {
    *
    * @throws LockOrderException in THROW mode, if an edge would close a cycle
    */
+  /**
+   * Takes {@code lock} with no order check (its hold is still recorded): for a condition's
+   * re-acquisition after a wait, which must return holding the lock even when the order
+   * check refused the checked re-acquisition (found by review).
+   */
+  static void lockUnchecked(java.util.concurrent.locks.Lock lock) {
+    Held h = held();
+    boolean was = h.checking;
+    h.checking = true; // beforeWait returns at once while set
+    try {
+      lock.lock();
+    } finally {
+      h.checking = was;
+    }
+  }
+
   static void beforeWait(Object lock, boolean shared) {
     Held h = held();
     if (h.size == 0 || h.checking) {
@@ -497,8 +513,13 @@ public final class LockOrder {
   private static void setMode(Mode m) {
     CONTROL.lock();
     try {
+      Mode old = (Mode) MODE.getVolatile();
       MODE.setVolatile(m); // volatile: mode() and report() on other threads see it at once
-      bumpEpoch();
+      if ((old == Mode.OFF) != (m == Mode.OFF)) {
+        // Only switching on or off invalidates what threads hold: THROW <-> LOG keeps every
+        // held list (found by review: enabling again forgot the locks every thread held).
+        bumpEpoch();
+      }
       SWITCH.setTarget(MethodHandles.constant(boolean.class, m != Mode.OFF));
       // syncAll: every thread sees the new target at its next call (and compiled code that
       // folded the old one is deoptimized) before this method returns.

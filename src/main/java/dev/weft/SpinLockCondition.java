@@ -150,14 +150,32 @@ final class SpinLockCondition implements Condition {
     if (ProtocolWindows.ENABLED) {
       ProtocolWindows.at("condition.before-reacquire");
     }
-    lock.lock(); // uninterruptible: await always returns holding the lock
+    LockOrderException refused = null;
+    try {
+      lock.lock(); // uninterruptible: await always returns holding the lock
+    } catch (LockOrderException e) {
+      // Lock-order checking (THROW) refused the re-acquisition: take the lock anyway, finish
+      // the queue's bookkeeping, and report it holding the lock, as await promises (found by
+      // review: the waiter was left in the queue and await returned without the lock).
+      refused = e;
+      LockOrder.lockUnchecked(lock);
+    }
     if (w.signalledAcquire()) {
       if (interrupted) {
         Thread.currentThread().interrupt(); // signal wins; keep the interrupt as status
       }
+      if (refused != null) {
+        throw refused;
+      }
       return true;
     }
     queue.remove(w);
+    if (refused != null) {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+      throw refused;
+    }
     if (interrupted && interruptible) {
       throw new InterruptedException("interrupted while awaiting the " + lockName + " Condition");
     }

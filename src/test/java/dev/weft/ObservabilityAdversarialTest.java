@@ -16,10 +16,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Adversarial review of issue 21 (lock-order checking and the acquire paths it touched): the
- * reproducers here FAIL on the code under review. Each names the documented guarantee it breaks
- * and the schedule that breaks it. The attacks that held are in {@link
- * ObservabilityAdversarialTestHeld}.
+ * Adversarial review of issue 21 (lock-order checking and the acquire paths it touched): each
+ * reproducer here failed (2 of 2 runs) on the code under review, session 9; each names the
+ * documented guarantee it broke and the schedule. Fixed since: a condition's re-acquisition
+ * refused in THROW mode still takes the lock and cleans its queue before it reports (D1, D1b);
+ * enabling again while on keeps every thread's held list (D2); {@code Condvar.notify} from a
+ * non-holder and a {@code SeqLock} reader waiting for a writer are checked (D3, D4). The
+ * attacks that held are in {@link ObservabilityAdversarialTestHeld}.
  */
 // try: guards held for their scope only; WaitNotInLoop: one timed await is the point of each
 // condition test (a spurious wake-up only makes it return false early); LockNotBeforeTry: the
