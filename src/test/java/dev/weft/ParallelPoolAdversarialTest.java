@@ -453,14 +453,20 @@ class ParallelPoolAdversarialTest {
     }
     // Fixed as documented: this call may still run alone (its element 0 stayed cheap), but it
     // times the rest and remembers their cost, so the next call with the function splits.
+    // If the first expensive call happens to split anyway (element 0 looked expensive after a
+    // preemption), its elements are quick once the second thread is in, and the memory may
+    // say "cheap" again: so the rule checked is "at most one call runs alone", over two calls.
+    ran.clear();
     heavy.set(true);
     secondThread.set(new CountDownLatch(1));
     forRangeSharedSite(8, body, o);
+    boolean firstSplit = ran.size() > 1;
     ran.clear();
     secondThread.set(new CountDownLatch(1));
     forRangeSharedSite(8, body, o);
-    assertThat(ran)
-        .as("the call after one whose elements 1..7 took up to 300 ms each still ran alone")
-        .hasSizeGreaterThan(1);
+    boolean secondSplit = ran.size() > 1;
+    assertThat(firstSplit || secondSplit)
+        .as("two calls in a row whose elements 1..7 took up to 300 ms each both ran alone")
+        .isTrue();
   }
 }
