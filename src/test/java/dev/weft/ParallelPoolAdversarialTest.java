@@ -460,11 +460,12 @@ class ParallelPoolAdversarialTest {
     heavy.set(true);
     secondThread.set(new CountDownLatch(1));
     forRangeSharedSite(8, body, o);
-    boolean firstSplit = ran.size() > 1;
+    // Split = some element ran off the caller (a spinning pool thread may take them all).
+    boolean firstSplit = ran.stream().anyMatch(t -> t != caller);
     ran.clear();
     secondThread.set(new CountDownLatch(1));
     forRangeSharedSite(8, body, o);
-    boolean secondSplit = ran.size() > 1;
+    boolean secondSplit = ran.stream().anyMatch(t -> t != caller);
     assertThat(firstSplit || secondSplit)
         .as("two calls in a row whose elements 1..7 took up to 300 ms each both ran alone")
         .isTrue();
