@@ -361,12 +361,6 @@ public final class LockOrder {
   }
 
   /**
-   * Called before a blocking acquisition of {@code lock} (for reading if {@code shared}): adds
-   * the edges from every lock this thread holds and reports one that closes a cycle.
-   *
-   * @throws LockOrderException in THROW mode, if an edge would close a cycle
-   */
-  /**
    * Takes {@code lock} with no order check (its hold is still recorded): for a condition's
    * re-acquisition after a wait, which must return holding the lock even when the order
    * check refused the checked re-acquisition (found by review).
@@ -382,6 +376,12 @@ public final class LockOrder {
     }
   }
 
+  /**
+   * Called before a blocking acquisition of {@code lock} (for reading if {@code shared}): adds
+   * the edges from every lock this thread holds and reports one that closes a cycle.
+   *
+   * @throws LockOrderException in THROW mode, if an edge would close a cycle
+   */
   static void beforeWait(Object lock, boolean shared) {
     Held h = held();
     if (h.size == 0 || h.checking) {
