@@ -139,6 +139,11 @@ public final class Condvar {
   private static final VarHandle WAITERS;
 
   static {
+    // JFR: if a recording is running, weft's event classes load now, not inside a first wait.
+    WeftJfr.prepareIfRecording();
+  }
+
+  static {
     try {
       MethodHandles.Lookup l = MethodHandles.lookup();
       BINDING = l.findVarHandle(Condvar.class, "binding", Binding.class);
@@ -208,6 +213,9 @@ public final class Condvar {
 
   private <T extends @Nullable Object> void awaitBlocked(
       Mutex<T> m, Condition c, Predicate<? super T> blocked) throws InterruptedException {
+    // Before the event and before releasing anything: an interrupted caller does not wait, and
+    // an event for it would report a wait that did not happen.
+    checkInterrupt();
     Object jfr = WeftJfr.conditionWaitBegin();
     if (jfr == null) {
       awaitBlockedWait(m, c, blocked);
@@ -227,8 +235,7 @@ public final class Condvar {
 
   private <T extends @Nullable Object> void awaitBlockedWait(
       Mutex<T> m, Condition c, Predicate<? super T> blocked) throws InterruptedException {
-    checkInterrupt(); // before releasing anything: an interrupted caller does not wait
-    m.signalChangedBeforeWait();
+    m.signalChangedBeforeWait(); // the caller checked the interrupt status before the event
     m.spinUntilReleased(Mutex.WAIT_SPIN_NANOS); // adaptive: see Mutex's algorithm notes
     if (!blocked.test(m.valueLocked())) {
       return;
@@ -284,6 +291,9 @@ public final class Condvar {
   private <T extends @Nullable Object> boolean awaitBlockedNanos(
       Mutex<T> m, Condition c, Predicate<? super T> blocked, long nanos)
       throws InterruptedException {
+    // Before the event and before releasing anything: an interrupted caller does not wait, and
+    // an event for it would report a wait that did not happen.
+    checkInterrupt();
     Object jfr = WeftJfr.conditionWaitBegin();
     if (jfr == null) {
       return awaitBlockedNanosWait(m, c, blocked, nanos);
@@ -304,8 +314,7 @@ public final class Condvar {
   private <T extends @Nullable Object> boolean awaitBlockedNanosWait(
       Mutex<T> m, Condition c, Predicate<? super T> blocked, long nanos)
       throws InterruptedException {
-    checkInterrupt(); // before releasing anything: an interrupted caller does not wait
-    m.signalChangedBeforeWait();
+    m.signalChangedBeforeWait(); // the caller checked the interrupt status before the event
     long remaining = nanos - m.spinUntilReleased(nanos); // adaptive: see Mutex's notes
     if (!blocked.test(m.valueLocked())) {
       return true;

@@ -243,6 +243,11 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * that phase on purpose.
    */
 
+  static {
+    // JFR: if a recording is running, weft's event classes load now, not inside a first wait.
+    WeftJfr.prepareIfRecording();
+  }
+
   /**
    * How long a wait spins for another thread's release before it sleeps on its condition
    * (see the algorithm notes). Chosen from {@code CondvarBench}: a hand-off that parks costs

@@ -86,6 +86,11 @@ abstract class OnceCellCore<T extends @Nullable Object> {
   private static final VarHandle WAITERS;
 
   static {
+    // JFR: if a recording is running, weft's event classes load now, not inside a first wait.
+    WeftJfr.prepareIfRecording();
+  }
+
+  static {
     try {
       MethodHandles.Lookup l = MethodHandles.lookup();
       VALUE = l.findVarHandle(OnceCellCore.class, "value", Object.class);

@@ -215,6 +215,11 @@ abstract class ParallelJob {
   private static final VarHandle THREAD_SEQ;
 
   static {
+    // JFR: if a recording is running, weft's event classes load now, not inside a first wait.
+    WeftJfr.prepareIfRecording();
+  }
+
+  static {
     try {
       MethodHandles.Lookup l = MethodHandles.lookup();
       NEXT = l.findVarHandle(ParallelJob.class, "next", long.class);

@@ -76,6 +76,11 @@ public final class RwLock<T extends @Nullable Object> {
    * upgrade check.
    */
 
+  static {
+    // JFR: if a recording is running, weft's event classes load now, not inside a first wait.
+    WeftJfr.prepareIfRecording();
+  }
+
   private final Rw rw = new Rw();
   private final ReentrantReadWriteLock.ReadLock readLock = rw.readLock();
   private final ReentrantReadWriteLock.WriteLock writeLock = rw.writeLock();
@@ -437,13 +442,30 @@ public final class RwLock<T extends @Nullable Object> {
     return !rw.hasQueuedThreads() && readLock.tryLock();
   }
 
+  /**
+   * Whether this thread already holds a read lock: then its next read never waits (the lock
+   * lets a reader in again even behind a queued writer), so it is no contended acquisition and
+   * gets no event. A per-thread counter lookup, paid only once the fast attempt has failed.
+   */
+  private boolean nestedRead() {
+    return rw.getReadHoldCount() > 0;
+  }
+
   private void readContended() {
+    if (nestedRead()) {
+      readLock.lock(); // returns at once: see nestedRead
+      return;
+    }
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
     readLock.lock();
     WeftJfr.lockWaitEnd(jfr, this, WeftJfr.READ, WeftJfr.ACQUIRED);
   }
 
   private void readContendedInterruptibly() throws InterruptedException {
+    if (nestedRead()) {
+      readLock.lockInterruptibly(); // returns at once: see nestedRead
+      return;
+    }
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
     int outcome = WeftJfr.INTERRUPTED;
     try {
@@ -459,7 +481,7 @@ public final class RwLock<T extends @Nullable Object> {
     if (Thread.interrupted()) { // as the AQS's timed acquire: even when the lock is free
       throw new InterruptedException("interrupted before acquiring the RwLock");
     }
-    if (readFast()) {
+    if (readFast() || (nestedRead() && readLock.tryLock())) { // a nested read never waits
       return true;
     }
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());

@@ -312,6 +312,11 @@ public final class Scope implements AutoCloseable {
   private static final VarHandle INTERRUPT_FAILURE;
 
   static {
+    // JFR: if a recording is running, weft's event classes load now, not inside a first wait.
+    WeftJfr.prepareIfRecording();
+  }
+
+  static {
     try {
       MethodHandles.Lookup l = MethodHandles.lookup();
       HEAD = l.findVarHandle(Scope.class, "head", ScopeTask.class);

@@ -36,6 +36,11 @@ abstract class SeqLockCore {
   private static final VarHandle PARKED_READER;
 
   static {
+    // JFR: if a recording is running, weft's event classes load now, not inside a first wait.
+    WeftJfr.prepareIfRecording();
+  }
+
+  static {
     try {
       MethodHandles.Lookup l = MethodHandles.lookup();
       SEQ = l.findVarHandle(SeqLockCore.class, "seq", long.class);
@@ -389,11 +394,17 @@ abstract class SeqLockCore {
       throws InterruptedException {
     // JFR (dev.weft.LockContended): the fast CAS failed and the writer is about to wait. The
     // holder is a hint read racily: the writer, or a reader on a pass under the lock.
+    // Misuse and a pending interrupt are refused before the event begins: such a call never
+    // waited, and an event for it would report a wait that did not happen.
+    checkNotOwner();
+    if (interruptible && Thread.interrupted()) {
+      throw new InterruptedException();
+    }
     Object jfr = timed && nanos <= 0L ? null : WeftJfr.lockWaitBegin(holderHint());
     if (jfr == null) {
       return acquireWait(interruptible, timed, nanos);
     }
-    int outcome = WeftJfr.FAILED; // stays so if it throws IllegalStateException (reentry)
+    int outcome = WeftJfr.FAILED; // stays so only if the wait throws an Error
     try {
       long odd = acquireWait(interruptible, timed, nanos);
       outcome = odd != 0L ? WeftJfr.ACQUIRED : WeftJfr.TIMED_OUT;
@@ -414,10 +425,6 @@ abstract class SeqLockCore {
   @SuppressWarnings("ThreadPriorityCheck")
   private long acquireWait(boolean interruptible, boolean timed, long nanos)
       throws InterruptedException {
-    checkNotOwner();
-    if (interruptible && Thread.interrupted()) {
-      throw new InterruptedException();
-    }
     long deadline = timed ? System.nanoTime() + nanos : 0L;
     for (int i = 0; i < SPINS + YIELDS; i++) {
       if (timed && deadline - System.nanoTime() <= 0L) {

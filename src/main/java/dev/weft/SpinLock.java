@@ -212,6 +212,11 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
   private static final VarHandle BACKSTOP;
 
   static {
+    // JFR: if a recording is running, weft's event classes load now, not inside a first wait.
+    WeftJfr.prepareIfRecording();
+  }
+
+  static {
     try {
       MethodHandles.Lookup l = MethodHandles.lookup();
       OWNER = l.findVarHandle(SpinLockState.class, "owner", Thread.class);
@@ -526,11 +531,16 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * around the wait when a recording asks for it; see {@link WeftJfr}.
    */
   private int acquireSlow(Thread me, boolean interruptible, boolean timed, long nanos) {
+    // Misuse is refused before the event begins: a call that throws here never waited, and a
+    // LockContended event for it would report a wait that did not happen.
+    if (ownerPlain() == me) {
+      throw new IllegalStateException(NOT_REENTRANT);
+    }
     Object jfr = WeftJfr.lockWaitBegin(ownerOpaque());
     if (jfr == null) {
       return acquireWait(me, interruptible, timed, nanos);
     }
-    int r = WeftJfr.FAILED; // stays so if the wait throws (a reentrant call)
+    int r = WeftJfr.FAILED; // stays so only if the wait throws (an Error, e.g. out of memory)
     try {
       r = acquireWait(me, interruptible, timed, nanos);
       return r;
@@ -540,9 +550,6 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
   }
 
   private int acquireWait(Thread me, boolean interruptible, boolean timed, long nanos) {
-    if (ownerPlain() == me) {
-      throw new IllegalStateException(NOT_REENTRANT);
-    }
     final long deadline = timed ? System.nanoTime() + nanos : 0L;
     boolean interrupted = false; // for uninterruptible lock(): restore at the end
     int rounds = SpinBackoff.SPIN_ROUNDS;

@@ -197,6 +197,11 @@ public final class TicketLock implements Lock {
   private static final VarHandle YIELD_PAUSE;
 
   static {
+    // JFR: if a recording is running, weft's event classes load now, not inside a first wait.
+    WeftJfr.prepareIfRecording();
+  }
+
+  static {
     try {
       MethodHandles.Lookup l = MethodHandles.lookup();
       TAIL = l.findVarHandle(TicketLock.class, "tail", Node.class);
@@ -639,11 +644,16 @@ public final class TicketLock implements Lock {
    * dev.weft.LockContended}) around the wait when a recording asks for it; see {@link WeftJfr}.
    */
   private int acquireSlow(Thread me, boolean interruptible, boolean timed, long nanos) {
+    // Misuse is refused before the event begins: a call that throws here never waited, and a
+    // LockContended event for it would report a wait that did not happen.
+    if (ownerPlain() == me) {
+      throw new IllegalStateException(NOT_REENTRANT);
+    }
     Object jfr = WeftJfr.lockWaitBegin(ownerOpaque());
     if (jfr == null) {
       return acquireWait(me, interruptible, timed, nanos);
     }
-    int r = WeftJfr.FAILED; // stays so if the wait throws (a reentrant call)
+    int r = WeftJfr.FAILED; // stays so only if the wait throws (an Error, e.g. out of memory)
     try {
       r = acquireWait(me, interruptible, timed, nanos);
       return r;
@@ -653,9 +663,6 @@ public final class TicketLock implements Lock {
   }
 
   private int acquireWait(Thread me, boolean interruptible, boolean timed, long nanos) {
-    if (ownerPlain() == me) {
-      throw new IllegalStateException(NOT_REENTRANT);
-    }
     final long deadline = timed ? System.nanoTime() + nanos : 0L;
     // A fresh WAITING node; its fields are published by the getAndSet below.
     Node n = new Node(me, Node.WAITING);

@@ -70,7 +70,7 @@ final class WeftEvents {
     @Nullable String holderName;
 
     @Label("Outcome")
-    @Description("acquired, timed out or interrupted")
+    @Description("acquired, timed out, interrupted, or failed (an Error ended the wait)")
     @Nullable String outcome;
   }
 
@@ -209,6 +209,21 @@ final class WeftEvents {
   // Helpers called by WeftJfr
   // ---------------------------------------------------------------------------------------
 
+  /**
+   * Loads every event class and has the recorder register it, by asking a fresh instance of
+   * each whether it is enabled (the first such call is what costs tens of milliseconds). Called
+   * once a recording is running, before the first event is begun; see {@link
+   * WeftJfr#prepareIfRecording}.
+   */
+  static void prepare() {
+    // The answers are not needed: each first call only forces the class's registration.
+    new LockContended().isEnabled();
+    new ConditionWait().isEnabled();
+    new OnceInit().isEnabled();
+    new ScopeEvent().isEnabled();
+    PARALLEL_PROBE.isEnabled();
+  }
+
   static @Nullable Object lockWaitBegin(@Nullable Thread holder) {
     LockContended e = new LockContended();
     if (!e.isEnabled()) {
@@ -279,7 +294,7 @@ final class WeftEvents {
       e.initialiser = initialiser == null ? null : initialiser.getClass().getName();
       e.waitingThreads = waiters;
       e.failed = failure != null;
-      e.failure = failure == null ? null : String.valueOf(failure);
+      e.failure = failure == null ? null : describe(failure);
       e.commit();
     }
   }
@@ -338,6 +353,22 @@ final class WeftEvents {
       e.estimate = estimateNanos < 0 ? Long.MIN_VALUE : estimateNanos;
       e.commit();
     }
+  }
+
+  /**
+   * "class: message" for the event's failure field. The message is user code (an exception may
+   * compute it, and that may throw): whatever it throws is dropped here, so that recording
+   * never replaces the exception the initialiser threw, which the caller is about to rethrow.
+   */
+  static String describe(Throwable failure) {
+    String name = failure.getClass().getName();
+    String message;
+    try {
+      message = failure.getLocalizedMessage();
+    } catch (RuntimeException | StackOverflowError unprintable) {
+      return name + " (its message threw " + unprintable.getClass().getName() + ")";
+    }
+    return message == null ? name : name + ": " + message;
   }
 
   private static String identity(Object o) {

@@ -51,7 +51,30 @@ final class WeftJfr {
           ModuleLayer.boot().findModule("jdk.jfr"),
           WeftJfr::eventClassLoads);
 
+  /**
+   * Whether weft's event classes have been loaded and registered with the flight recorder (see
+   * {@link #prepareIfRecording}). A plain field: a thread that reads a stale {@code false} only
+   * repeats the preparation, which is idempotent and cheap once the classes are loaded.
+   */
+  private static boolean prepared;
+
   private WeftJfr() {}
+
+  /**
+   * Called from the static initialiser of every class with an event call site (the locks,
+   * {@code Condvar}, the once-cells, {@code Scope}, {@code Parallel}'s job): if a recording is
+   * already running, loads weft's event classes now, so that the first wait after it is
+   * recorded in full. Loading and instrumenting the first event class takes the recorder tens
+   * of milliseconds (measured: a 150 ms wait was recorded as ~110 ms); inside a wait that time
+   * would be missing from the event, or a short wait would go unrecorded. With no recording
+   * this costs the class initialisation the guard's decision and one {@code isInitialized()}
+   * check, once per JVM. A recording started later (jcmd JFR.start, the Recording API) is
+   * seen at the first slow path after it starts, which loads the classes then: that one wait is
+   * recorded short (see docs/observability.md, "Limits").
+   */
+  static void prepareIfRecording() {
+    recorderRunning(); // prepares, if it is running
+  }
 
   /**
    * Whether events could be recorded now: the events are usable and the flight recorder has
@@ -62,7 +85,14 @@ final class WeftJfr {
    * without it), which weft must not charge to an application that records nothing.
    */
   static boolean recorderRunning() {
-    return AVAILABLE && Recorder.initialized();
+    if (!AVAILABLE || !Recorder.initialized()) {
+      return false;
+    }
+    if (!prepared) {
+      WeftEvents.prepare();
+      prepared = true;
+    }
+    return true;
   }
 
   /** Holder: refers to jdk.jfr only when AVAILABLE (the verifier never loads it otherwise). */
