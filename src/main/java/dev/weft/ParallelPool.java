@@ -49,6 +49,16 @@ final class ParallelPool {
    * `parked` and unparks it: no wake-up is lost, and a spinning thread costs the caller no
    * unpark. A stale unpark only makes a later park return early; every park is in a loop.
    *
+   * At most `core` threads spin at once (`spinning`, atomic add; a thread that finds the
+   * count at `core` parks at once). A call with threads(n) far above the processor count
+   * (blocking work) ends with all n threads going idle together; without the cap each would
+   * spin, and n spinners on fewer cores take the processors from the caller's next call and
+   * from each other, so that spinning delays the very calls it is meant to speed up (measured:
+   * docs/parallel.md). With the cap, the spinning threads fit on the processors besides the
+   * caller's, and a single processor (core 0) never spins. The count is only a heuristic
+   * bound: a stale read lets one extra thread spin for one window, never loses a wake-up
+   * (parking is the Dekker protocol above, whatever the count says).
+   *
    * Retiring. A parked thread waits at most KEEP_ALIVE_NANOS in all; then it CASes its slot to
    * RETIRED and exits. Its node may stay in the stack until a later pop drops it: at most one
    * node per thread that ever lived, and a pop that needs threads drops every dead node above
@@ -112,6 +122,7 @@ final class ParallelPool {
   private static final VarHandle SLOT;
   private static final VarHandle PARKED;
   private static final VarHandle DEFAULT_BUSY;
+  private static final VarHandle SPINNING;
 
   static {
     try {
@@ -122,6 +133,7 @@ final class ParallelPool {
       SLOT = l.findVarHandle(PoolThread.class, "slot", Runnable.class);
       PARKED = l.findVarHandle(PoolThread.class, "parked", boolean.class);
       DEFAULT_BUSY = l.findVarHandle(ParallelPool.class, "defaultBusy", int.class);
+      SPINNING = l.findVarHandle(ParallelPool.class, "spinning", int.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -157,6 +169,10 @@ final class ParallelPool {
   /** Permits held by tasks of default calls; DEFAULT_BUSY atomics only. */
   @SuppressWarnings("unused") // accessed through the DEFAULT_BUSY VarHandle
   private int defaultBusy;
+
+  /** Idle threads spinning now (see notes, "Waking"); SPINNING atomics only. */
+  @SuppressWarnings("unused") // accessed through the SPINNING VarHandle
+  private int spinning;
 
   /** Thread name sequence; SEQ.getAndAdd only. */
   @SuppressWarnings("unused") // accessed through the SEQ VarHandle
@@ -444,6 +460,34 @@ final class ParallelPool {
       }
     }
 
+    /**
+     * Spins for the pool's spin window if fewer than {@code core} threads spin already (see
+     * notes, "Waking"); returns what arrived in the slot, or null.
+     */
+    private @Nullable Runnable spinForSlot() {
+      ParallelPool p = pool;
+      // Atomic add: the count of spinners is shared by every idle thread of the pool.
+      if ((int) SPINNING.getAndAdd(p, 1) >= p.core) {
+        SPINNING.getAndAdd(p, -1);
+        return null; // enough threads spin already: park at once
+      }
+      try {
+        long start = System.nanoTime();
+        int i = 0;
+        do {
+          // Acquire: pairs with the hand-over CAS, so the task's fields are visible.
+          Runnable r = (Runnable) SLOT.getAcquire(this);
+          if (r != null) {
+            return r;
+          }
+          Thread.onSpinWait();
+        } while ((++i & 63) != 0 || System.nanoTime() - start < p.spinNanos);
+        return null;
+      } finally {
+        SPINNING.getAndAdd(p, -1);
+      }
+    }
+
     /** Goes idle and returns the next task, or null once retired. */
     private @Nullable Runnable awaitTask() {
       if (!returnedEarly) {
@@ -457,18 +501,11 @@ final class ParallelPool {
     }
 
     private @Nullable Runnable waitForSlot() {
-      long spin = pool.spinNanos;
-      if (spin > 0) {
-        long start = System.nanoTime();
-        int i = 0;
-        do {
-          // Acquire: pairs with the hand-over CAS, so the task's fields are visible.
-          Runnable r = (Runnable) SLOT.getAcquire(this);
-          if (r != null) {
-            return r == RETIRED ? null : r;
-          }
-          Thread.onSpinWait();
-        } while ((++i & 63) != 0 || System.nanoTime() - start < spin);
+      if (pool.spinNanos > 0) {
+        Runnable r = spinForSlot();
+        if (r != null) {
+          return r == RETIRED ? null : r;
+        }
       }
       long deadline = System.nanoTime() + pool.keepAliveNanos;
       PARKED.setVolatile(this, true); // volatile: Dekker pair with tryExecute (notes)

@@ -286,6 +286,47 @@ class ParallelPoolTest {
   }
 
   @Test
+  void noMoreThreadsSpinThanTheCoreSizeWhenManyGoIdleTogether() throws Exception {
+    // A call with threads(4) on a pool of core 1 (blocking work, more threads than cores) ends
+    // with four threads going idle together. With a spin window far longer than the test, at
+    // most one of them may spin; the other three must park at once. Before the cap all four
+    // spun (RUNNABLE for the whole window) and took the cores from the caller.
+    ParallelPool p = pool(1, 600_000 * MS, 600_000 * MS);
+    Set<Thread> threads = ConcurrentHashMap.newKeySet();
+    CountDownLatch all = new CountDownLatch(4);
+    for (int i = 0; i < 4; i++) {
+      assertThat(p.tryExecute(() -> {
+        threads.add(Thread.currentThread());
+        all.countDown();
+        await(all);
+      }, true)).isTrue(); // beyond the core, as threads(n) asks
+    }
+    assertThat(all.await(10, TimeUnit.SECONDS)).isTrue();
+    awaitIdle(p, 4);
+    try {
+      long deadline = System.nanoTime() + 10_000 * MS;
+      long parked;
+      do {
+        parked = threads.stream().filter(t -> t.getState() == Thread.State.TIMED_WAITING).count();
+        if (parked >= 3) {
+          break;
+        }
+        Thread.onSpinWait();
+      } while (System.nanoTime() - deadline < 0);
+      assertThat(parked).as("pool threads parked, of 4 idle, with a core of 1").isEqualTo(3);
+      assertThat(threads.stream().filter(t -> t.getState() == Thread.State.RUNNABLE).count())
+          .as("pool threads spinning")
+          .isLessThanOrEqualTo(1);
+    } finally {
+      p.retireIdle();
+      for (Thread t : threads) {
+        t.join(10_000);
+        assertThat(t.isAlive()).isFalse();
+      }
+    }
+  }
+
+  @Test
   void aCallFromAPoolThreadNeverWaitsForThePool() {
     // Nested calls with default options from inside pool threads, on every level: the pool
     // may have no free thread for them (core size), and then the inner caller does the work.
