@@ -236,7 +236,8 @@ public final class Condvar {
   private <T extends @Nullable Object> void awaitBlockedWait(
       Mutex<T> m, Condition c, Predicate<? super T> blocked) throws InterruptedException {
     m.signalChangedBeforeWait(); // the caller checked the interrupt status before the event
-    m.spinUntilReleased(Mutex.WAIT_SPIN_NANOS); // adaptive: see Mutex's algorithm notes
+    long start = System.nanoTime();
+    m.spinUntilReleased(Long.MAX_VALUE); // adaptive window: see Mutex's algorithm notes
     if (!blocked.test(m.valueLocked())) {
       return;
     }
@@ -248,6 +249,7 @@ public final class Condvar {
         c.await();
       } while (blocked.test(m.valueLocked()));
       satisfied = true;
+      m.sync.parkedWaitEndedLocked(System.nanoTime() - start); // holding the mutex again
     } finally {
       leave(c, satisfied);
     }
@@ -315,6 +317,7 @@ public final class Condvar {
       Mutex<T> m, Condition c, Predicate<? super T> blocked, long nanos)
       throws InterruptedException {
     m.signalChangedBeforeWait(); // the caller checked the interrupt status before the event
+    long start = System.nanoTime();
     long remaining = nanos - m.spinUntilReleased(nanos); // adaptive: see Mutex's notes
     if (!blocked.test(m.valueLocked())) {
       return true;
@@ -334,6 +337,7 @@ public final class Condvar {
         remaining = c.awaitNanos(remaining);
       } while (blocked.test(m.valueLocked()));
       satisfied = true;
+      m.sync.parkedWaitEndedLocked(System.nanoTime() - start); // holding the mutex again
       return true;
     } finally {
       leave(c, satisfied);
@@ -405,7 +409,8 @@ public final class Condvar {
   private <T extends @Nullable Object> void awaitBlockedUninterruptibly(
       Mutex<T> m, Condition c, Predicate<? super T> blocked) {
     m.signalChangedBeforeWait();
-    m.spinUntilReleased(Mutex.WAIT_SPIN_NANOS); // adaptive: see Mutex's algorithm notes
+    long start = System.nanoTime();
+    m.spinUntilReleased(Long.MAX_VALUE); // adaptive window: see Mutex's algorithm notes
     if (!blocked.test(m.valueLocked())) {
       return;
     }
@@ -416,6 +421,7 @@ public final class Condvar {
         c.awaitUninterruptibly(); // restores the interrupt status itself
       } while (blocked.test(m.valueLocked()));
       satisfied = true;
+      m.sync.parkedWaitEndedLocked(System.nanoTime() - start); // holding the mutex again
     } finally {
       leave(c, satisfied);
     }

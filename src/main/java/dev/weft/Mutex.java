@@ -184,7 +184,8 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * are not on the hot path (lockInterruptibly, timed tryLock, lockWhen) check first, as before.
    *
    * Spin before sleeping (adaptive wait). A wait in lockWhen/awaitThen or on a Condvar whose
-   * predicate blocks first releases the lock and spins for up to WAIT_SPIN_NANOS, watching
+   * predicate blocks first releases the lock and spins for up to its window (WAIT_SPIN_NANOS
+   * at first; see "Adaptive window" below), watching
    * Sync.releases, a counter that every release increments (an opaque store under the lock;
    * spinners read it with opaque loads, a fresh value each time, no ordering needed because the
    * spinner re-acquires the lock before it looks at anything). When another thread's release
@@ -198,6 +199,22 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * queues under the lock before it releases again, exactly as without the spin. One spin phase
    * per wait call: a busy lock cannot keep a waiter spinning. Off on a single-CPU machine,
    * where the thread it waits for cannot run while it spins.
+   *
+   * Adaptive window (issue 20). The window starts at WAIT_SPIN_NANOS (10 us) and follows the
+   * waits of this mutex that ended in a park: a wait that parked and became ready within
+   * WAIT_SPIN_MAX_NANOS (50 us) of its start sets the window to 1.25x what it lasted (a spin
+   * that long would have caught it), and a longer one halves it, never below 10 us. Without
+   * it a ping-pong of two threads falls into a park convoy: each side spins 10 us, shorter
+   * than the other side's wake-up, so every hand-off pays a park and an unpark (measured: p99
+   * of a Condvar round trip 99.6 us against Condition's p50 of 28.8 us). With it the first
+   * parked hand-offs widen the window past the wake-up, after which both sides find each
+   * other spinning. What it costs: a waiter whose partner answers in 10-50 us burns that much
+   * CPU instead of parking; a wait longer than 50 us costs at most one window before the
+   * window shrinks again. The window is a plain int in Sync, read and written only by the
+   * lock's holder (a waiter reads it before it releases the lock and updates it after it has
+   * re-acquired it), so it needs no ordering of its own; waits that spin successfully leave
+   * it alone. Whatever its value, a waiter parks exactly as described above, so no wake-up
+   * can be lost by it.
    *
    * Spin before queueing, for waits only. lockWhen/awaitThen's acquisition and the
    * re-acquisition at the end of a wait's spin first run SpinLock's test-and-test-and-set
@@ -249,13 +266,22 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   }
 
   /**
-   * How long a wait spins for another thread's release before it sleeps on its condition
-   * (see the algorithm notes). Chosen from {@code CondvarBench}: a hand-off that parks costs
+   * How long a wait spins for another thread's release before it sleeps on its condition, at
+   * first and at least (the window adapts up to {@link #WAIT_SPIN_MAX_NANOS}; see the
+   * algorithm notes). Chosen from {@code CondvarBench}: a hand-off that parks costs
    * about 25 &micro;s per direction on the 2-core benchmark VM, and a partner that is running
    * answers within 1&ndash;2 &micro;s, so 10 &micro;s catches a running partner with room to
    * spare while bounding the CPU a wait can burn before it sleeps.
    */
   static final long WAIT_SPIN_NANOS = 10_000L;
+
+  /**
+   * The longest the adaptive spin window grows to (see the algorithm notes, "Adaptive
+   * window"): 50 &micro;s, the wake-up latency of a parked thread on the VMs measured (20-60
+   * &micro;s) and the spin of {@code Parallel}'s pool threads, chosen from {@code
+   * HandoffLatencyBench} and {@code CondvarBench} (docs/mutex.md, "Hand-off tails").
+   */
+  static final long WAIT_SPIN_MAX_NANOS = 50_000L;
 
   /** Spinning only makes sense when another thread can run meanwhile. */
   static final boolean WAIT_SPINS = Runtime.getRuntime().availableProcessors() > 1;
@@ -816,7 +842,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * {@link Condvar}'s spin phase (see the algorithm notes): called with the lock held by the
    * current thread, whose predicate blocks and who has already woken automatic-signalling
    * waiters for any change it made. Releases the lock, spins for at most {@code maxNanos}
-   * (capped at {@link #WAIT_SPIN_NANOS}) until another thread releases it, and re-acquires it
+   * (capped at the adaptive window, see the algorithm notes) until another thread releases it, and re-acquires it
    * uninterruptibly and without a time limit, because a {@code Condvar} wait returns (and
    * throws) holding the lock; an interrupt that arrives meanwhile stays set for the caller. The
    * caller re-checks its predicate afterwards.
@@ -828,7 +854,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       return 0L;
     }
     long start = System.nanoTime();
-    releaseAndSpin(Math.min(maxNanos, WAIT_SPIN_NANOS));
+    releaseAndSpin(Math.min(maxNanos, sync.waitSpinLocked())); // read under the lock
     if (!spinAcquire(false, 0L)) {
       sync.acquire(1); // uninterruptible, like Condition.await's own re-acquisition
     }
@@ -958,8 +984,10 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     Thread me = Thread.currentThread();
     boolean interrupted = false; // uninterruptible mode: re-asserted on the way out
     try {
+      long start = 0L;
       if (WAIT_SPINS) {
-        long window = WAIT_SPIN_NANOS;
+        start = System.nanoTime();
+        long window = sync.waitSpinLocked(); // adaptive (notes); read while holding the lock
         if (timed) {
           long remaining = deadline - System.nanoTime();
           if (remaining <= 0L) {
@@ -1021,6 +1049,9 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
           return false; // the deadline passed while another thread held the lock
         }
         if (ready.test(value)) {
+          if (WAIT_SPINS) {
+            sync.parkedWaitEndedLocked(System.nanoTime() - start); // holding the lock again
+          }
           return true;
         }
       }
@@ -1124,6 +1155,29 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     /** Padding after the AQS state: see "Padding" in {@code Mutex}. */
     @SuppressWarnings("unused")
     private long q00, q01, q02, q03, q04, q05, q06, q07;
+
+    /**
+     * The adaptive spin window of waits, in nanoseconds (see "Adaptive window" in the
+     * algorithm notes). Plain: read and written only by the thread holding the lock.
+     */
+    private int waitSpinNanos = (int) WAIT_SPIN_NANOS;
+
+    /** The spin window for a wait about to release the lock; the caller holds the lock. */
+    long waitSpinLocked() {
+      return waitSpinNanos;
+    }
+
+    /**
+     * A wait that parked has become ready after {@code waitedNanos} in all (spin included);
+     * adapts the window. The caller holds the lock.
+     */
+    void parkedWaitEndedLocked(long waitedNanos) {
+      long next =
+          waitedNanos <= WAIT_SPIN_MAX_NANOS
+              ? Math.min(WAIT_SPIN_MAX_NANOS, waitedNanos + (waitedNanos >> 2)) // would catch it
+              : waitSpinNanos >> 1; // a long wait: spinning longer would not have helped
+      waitSpinNanos = (int) Math.max(WAIT_SPIN_NANOS, next);
+    }
 
     /** Plain: for the holder, who is the only writer. */
     int releasesPlain() {

@@ -208,4 +208,99 @@ class MutexSpinWaitTest {
     assertThat(done.get()).isEqualTo(workers.length);
     assertThat(value(counter)[0]).isEqualTo(4L * 50_000);
   }
+
+  // ---- the adaptive window (issue 20: a hand-off must not fall into a park convoy) ----------
+
+  /** The window, read under the lock as the waits read it. */
+  @SuppressWarnings("try") // the guard only holds the lock
+  private static long window(Mutex<?> m) {
+    try (var g = m.lock()) {
+      return m.sync.waitSpinLocked();
+    }
+  }
+
+  /** Records a parked wait of {@code nanos} as a waiter does: holding the lock. */
+  @SuppressWarnings("try") // the guard only holds the lock
+  private static void parkedWait(Mutex<?> m, long nanos) {
+    try (var g = m.lock()) {
+      m.sync.parkedWaitEndedLocked(nanos);
+    }
+  }
+
+  @Test
+  void theWindowCoversShortParkedWaitsAndShrinksAfterLongOnes() {
+    Mutex<Integer> m = new Mutex<>(0);
+    assertThat(window(m)).as("first window").isEqualTo(Mutex.WAIT_SPIN_NANOS);
+    parkedWait(m, 32_000L);
+    assertThat(window(m)).as("a 32 us parked wait: a 40 us spin would have caught it")
+        .isEqualTo(40_000L);
+    parkedWait(m, 48_000L);
+    assertThat(window(m)).as("capped").isEqualTo(Mutex.WAIT_SPIN_MAX_NANOS);
+    parkedWait(m, 5_000_000L);
+    assertThat(window(m)).as("a 5 ms wait halves it").isEqualTo(Mutex.WAIT_SPIN_MAX_NANOS / 2);
+    parkedWait(m, 5_000_000L);
+    parkedWait(m, 5_000_000L);
+    assertThat(window(m)).as("never below the first window").isEqualTo(Mutex.WAIT_SPIN_NANOS);
+    parkedWait(m, 1_000L);
+    assertThat(window(m)).as("a wait shorter than the floor keeps the floor")
+        .isEqualTo(Mutex.WAIT_SPIN_NANOS);
+  }
+
+  /**
+   * The waits feed the window: a Condvar wait and a lockWhen that park and are made ready
+   * 20 ms later each halve a window widened to 40 us (shown failing with the waits passing a
+   * wrong elapsed time to parkedWaitEndedLocked: the window fell to 10 us, not 20 us).
+   */
+  @Test
+  void longParkedWaitsOfCondvarAndLockWhenShrinkTheWindow() throws Exception {
+    if (!Mutex.WAIT_SPINS) {
+      return; // one CPU: no spin, nothing adapts
+    }
+    Mutex<Boolean> m = new Mutex<>(false);
+    Condvar cv = new Condvar();
+    parkedWait(m, 32_000L);
+    assertThat(window(m)).isEqualTo(40_000L);
+    CountDownLatch waiting = new CountDownLatch(1);
+    Worker waiter = new Worker("adaptive-condvar", () -> {
+      try (var g = m.lock()) {
+        waiting.countDown();
+        cv.awaitWhile(g, v -> !v);
+        g.set(false);
+      }
+    });
+    assertThat(waiting.await(10, TimeUnit.SECONDS)).isTrue();
+    awaitParked(waiter.thread);
+    Thread.sleep(20); // the length of the wait under test, not a wait for a result
+    try (var g = m.lock()) {
+      g.set(true);
+    }
+    cv.notifyAllWaiters();
+    waiter.join();
+    assertThat(window(m)).as("after a parked Condvar wait of 20 ms").isEqualTo(20_000L);
+
+    CountDownLatch asking = new CountDownLatch(1);
+    Worker lockWhen = new Worker("adaptive-lockwhen", () -> {
+      asking.countDown();
+      try (var g = m.lockWhen(v -> v)) {
+        g.set(false);
+      }
+    });
+    assertThat(asking.await(10, TimeUnit.SECONDS)).isTrue();
+    awaitParked(lockWhen.thread);
+    Thread.sleep(20); // as above
+    try (var g = m.lock()) {
+      g.set(true);
+    }
+    lockWhen.join();
+    assertThat(window(m)).as("after a parked lockWhen of 20 ms").isEqualTo(Mutex.WAIT_SPIN_NANOS);
+  }
+
+  /** Waits, bounded, until {@code t} is parked (WAITING), i.e. past its spin. */
+  private static void awaitParked(Thread t) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (t.getState() != Thread.State.WAITING) {
+      assertThat(System.nanoTime() - deadline).as("%s parked", t).isNegative();
+      Thread.onSpinWait();
+    }
+  }
 }
