@@ -357,7 +357,8 @@ final class WeftEvents {
 
   /**
    * "class: message" for the event's failure field. The message is user code (an exception may
-   * compute it, and that may throw): whatever it throws is dropped here, so that recording
+   * compute it, and that may throw anything, an Error or a checked exception thrown sneakily
+   * included): whatever it throws is dropped here, so that recording
    * never replaces the exception the initialiser threw, which the caller is about to rethrow.
    */
   static String describe(Throwable failure) {
@@ -365,7 +366,9 @@ final class WeftEvents {
     String message;
     try {
       message = failure.getLocalizedMessage();
-    } catch (RuntimeException | StackOverflowError unprintable) {
+    } catch (Throwable unprintable) { // anything: an Error, or a checked exception thrown sneakily
+      // Dropped on purpose: the event loses the message, the caller keeps the initialiser's
+      // exception (what this catch keeps from being replaced).
       return name + " (its message threw " + unprintable.getClass().getName() + ")";
     }
     return message == null ? name : name + ": " + message;
