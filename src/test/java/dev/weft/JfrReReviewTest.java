@@ -66,7 +66,7 @@ class JfrReReviewTest {
    * exception. With dev.weft.OnceInit recorded (threshold 0; with the shipped 20 ms, any
    * initialiser that ran over 20 ms), describe() catches only RuntimeException and
    * StackOverflowError, so the AssertionError escapes WeftJfr.initEnd inside runClaimed's catch
-   * block and replaces the initialiser's exception. Failed 5 of 5 runs.
+   * block and replaces the initialiser's exception. Failed 3 of 3 runs.
    */
   @Test
   void defect_onceInitFailureWhoseMessageThrowsAnErrorReplacesTheInitialisersException()
@@ -89,7 +89,7 @@ class JfrReReviewTest {
   /**
    * Same guarantee; getMessage() throws a checked exception (sneaky throw), which describe()'s
    * catch (RuntimeException | StackOverflowError) does not catch either: Lazy.get throws an
-   * IOException that neither the initialiser nor Lazy.get declares. Failed 5 of 5 runs.
+   * IOException that neither the initialiser nor Lazy.get declares. Failed 3 of 3 runs.
    */
   @Test
   void defect_onceInitFailureWhoseMessageThrowsACheckedExceptionReplacesTheInitialisersException()
@@ -120,7 +120,7 @@ class JfrReReviewTest {
    * throws a RuntimeException whose getMessage() throws an AssertionError. Without a recording
    * getOrInit returns "set" (checked first, same schedule). Recorded, initEnd runs before the
    * "return decode(won)" and its AssertionError escapes instead: getOrInit throws where it
-   * would have returned the cell's value. Failed 5 of 5 runs.
+   * would have returned the cell's value. Failed 3 of 3 runs.
    */
   @Test
   void defect_onceCellGetOrInitThatLostToTrySetThrowsInsteadOfReturningTheValueWhenRecorded()
