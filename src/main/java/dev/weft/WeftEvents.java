@@ -35,8 +35,8 @@ final class WeftEvents {
   @Name("dev.weft.LockContended")
   @Label("weft Lock Contended")
   @Description(
-      "A thread waited for a weft lock (SpinLock, TicketLock, Mutex, RwLock, SeqLock) that"
-          + " another thread held: the event lasts from the failed fast attempt to the"
+      "A thread waited for a weft lock (SpinLock, TicketLock, Mutex, RwLock, SeqLock write)"
+          + " that another thread held: the event lasts from the failed fast attempt to the"
           + " acquisition, timeout or interrupt")
   @Category({"weft", "Locks"})
   @Threshold("20 ms")
