@@ -6,13 +6,13 @@
 # PROFILE: smoke (one short iteration of every benchmark: CI's check that none has rotted),
 #          short (about 16 minutes for the whole suite on 2 cores), full (3 forks, more iterations),
 #          tails (issue #20's latency-tail set, about 11 minutes on 2 cores: the SampleTime
-#          benchmarks LockLatencyBench, HandoffLatencyBench, SeqLockTailBench; on a JDK 25 jar
+#          benchmarks LockLatencyBench, HandoffLatencyBench, SeqLockTailBench, and CondvarPacedBench; on a JDK 25 jar
 #          also LockVirtualJdk25Bench, in a JMH run of its own with -wi 1 -i 3 -to 90s; then
 #          the starvation harness TicketLockFairnessBench at 4 and 8 threads, 10 s per lock;
 #          see docs/benchmarks.md, "Latency tails"),
 #          parallel (issue #19's Parallel set, about 25 minutes on 2 cores with short's settings:
 #          ParallelBench, ParallelSmallHeavyBench, ParallelSearchBench, TinyInputFloorBench,
-#          ParallelCutoffBench, on a JDK 25 jar also ParallelSmallHeavyJdk25Bench; then
+#          ParallelCutoffBench, ParallelSpinBench, on a JDK 25 jar also ParallelSmallHeavyJdk25Bench; then
 #          ParallelColdStartBench, see below). For the goal rows' -prof gc number (bytes per call
 #          at N = 1e3) add JMH_ARGS='-prof gc', or run it alone:
 #            JMH_ARGS='-prof gc -p n=1000' jmh/run-benchmarks.sh parallel 'ParallelBench'
@@ -61,7 +61,7 @@ case "$profile" in
 esac
 regexes=("$@")
 # The tails profile: issue #20's set (the JDK-25 virtual-thread scenario runs separately, below).
-tails_set=('LockLatencyBench' 'HandoffLatencyBench' 'SeqLockTailBench')
+tails_set=('LockLatencyBench' 'HandoffLatencyBench' 'CondvarPacedBench' 'SeqLockTailBench')
 tails_vt='LockVirtualJdk25Bench'
 # Single shots of the whole virtual-thread scenario; -to caps an iteration (the benchmark also
 # gives up after 60 s by itself), so a collapsing lock cannot hold the run for long.
@@ -77,7 +77,7 @@ fi
 # The parallel profile: issue #19's set (ParallelSmallHeavy also selects the JDK 25 twin, present
 # only in a jar built on JDK 25; the cold-start benchmark runs separately, below).
 parallel_set=('ParallelBench' 'ParallelSmallHeavy' 'ParallelSearchBench' 'TinyInputFloorBench'
-  'ParallelCutoffBench' 'ParallelColdStartBench')
+  'ParallelCutoffBench' 'ParallelSpinBench' 'ParallelColdStartBench')
 if [ "$profile" = parallel ] && [ ${#regexes[@]} -eq 0 ]; then
   regexes=("${parallel_set[@]}")
 fi

@@ -237,8 +237,10 @@ public final class Condvar {
       Mutex<T> m, Condition c, Predicate<? super T> blocked) throws InterruptedException {
     m.signalChangedBeforeWait(); // the caller checked the interrupt status before the event
     long start = System.nanoTime();
-    m.spinUntilReleased(Long.MAX_VALUE); // adaptive window: see Mutex's algorithm notes
+    long window = m.sync.waitSpinLocked(); // adaptive: see Mutex's algorithm notes
+    m.spinUntilReleased(window);
     if (!blocked.test(m.valueLocked())) {
+      m.sync.spinCaughtLocked(System.nanoTime() - start); // holding the mutex again
       return;
     }
     checkInterrupt(); // interrupted during the spin: throw now, holding the mutex again
@@ -249,7 +251,7 @@ public final class Condvar {
         c.await();
       } while (blocked.test(m.valueLocked()));
       satisfied = true;
-      m.sync.parkedWaitEndedLocked(System.nanoTime() - start); // holding the mutex again
+      m.sync.parkedWaitEndedLocked(window); // holding the mutex again
     } finally {
       leave(c, satisfied);
     }
@@ -318,8 +320,10 @@ public final class Condvar {
       throws InterruptedException {
     m.signalChangedBeforeWait(); // the caller checked the interrupt status before the event
     long start = System.nanoTime();
-    long remaining = nanos - m.spinUntilReleased(nanos); // adaptive: see Mutex's notes
+    long window = Math.min(nanos, m.sync.waitSpinLocked()); // adaptive: see Mutex's notes
+    long remaining = nanos - m.spinUntilReleased(window);
     if (!blocked.test(m.valueLocked())) {
+      m.sync.spinCaughtLocked(System.nanoTime() - start); // holding the mutex again
       return true;
     }
     checkInterrupt(); // interrupted during the spin: throw now, holding the mutex again
@@ -337,7 +341,7 @@ public final class Condvar {
         remaining = c.awaitNanos(remaining);
       } while (blocked.test(m.valueLocked()));
       satisfied = true;
-      m.sync.parkedWaitEndedLocked(System.nanoTime() - start); // holding the mutex again
+      m.sync.parkedWaitEndedLocked(window); // holding the mutex again
       return true;
     } finally {
       leave(c, satisfied);
@@ -410,8 +414,10 @@ public final class Condvar {
       Mutex<T> m, Condition c, Predicate<? super T> blocked) {
     m.signalChangedBeforeWait();
     long start = System.nanoTime();
-    m.spinUntilReleased(Long.MAX_VALUE); // adaptive window: see Mutex's algorithm notes
+    long window = m.sync.waitSpinLocked(); // adaptive: see Mutex's algorithm notes
+    m.spinUntilReleased(window);
     if (!blocked.test(m.valueLocked())) {
+      m.sync.spinCaughtLocked(System.nanoTime() - start); // holding the mutex again
       return;
     }
     addWaiters(1);
@@ -421,7 +427,7 @@ public final class Condvar {
         c.awaitUninterruptibly(); // restores the interrupt status itself
       } while (blocked.test(m.valueLocked()));
       satisfied = true;
-      m.sync.parkedWaitEndedLocked(System.nanoTime() - start); // holding the mutex again
+      m.sync.parkedWaitEndedLocked(window); // holding the mutex again
     } finally {
       leave(c, satisfied);
     }

@@ -200,20 +200,24 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * per wait call: a busy lock cannot keep a waiter spinning. Off on a single-CPU machine,
    * where the thread it waits for cannot run while it spins.
    *
-   * Adaptive window (issue 20). The window starts at WAIT_SPIN_NANOS (10 us) and follows the
-   * waits of this mutex that ended in a park: a wait that parked and became ready within
-   * WAIT_SPIN_MAX_NANOS (50 us) of its start sets the window to 1.25x what it lasted (a spin
-   * that long would have caught it), and a longer one halves it, never below 10 us. Without
-   * it a ping-pong of two threads falls into a park convoy: each side spins 10 us, shorter
-   * than the other side's wake-up, so every hand-off pays a park and an unpark (measured: p99
-   * of a Condvar round trip 99.6 us against Condition's p50 of 28.8 us). With it the first
-   * parked hand-offs widen the window past the wake-up, after which both sides find each
-   * other spinning. What it costs: a waiter whose partner answers in 10-50 us burns that much
-   * CPU instead of parking; a wait longer than 50 us costs at most one window before the
-   * window shrinks again. The window is a plain int in Sync, read and written only by the
-   * lock's holder (a waiter reads it before it releases the lock and updates it after it has
-   * re-acquired it), so it needs no ordering of its own; waits that spin successfully leave
-   * it alone. Whatever its value, a waiter parks exactly as described above, so no wake-up
+   * Adaptive window (issue 20). Each mutex keeps a window, 10 us (WAIT_SPIN_NANOS) at first,
+   * and every 16th wait that would spin less than WAIT_SPIN_MAX_NANOS (50 us) probes: it
+   * spins up to 50 us instead. A wait whose spin caught the change later than the window
+   * would have allowed (a probe that succeeded) sets the window to 50 us; a wait that spun
+   * wider than 10 us (a probe, or the widened window) and still had to park halves it, never
+   * below 10 us. Why: a ping-pong of two threads can fall into a park
+   * convoy, where each side spins 10 us, shorter than the other side's wake-up, so every
+   * hand-off pays a park and an unpark (measured: p99 of a Condvar round trip 99.6 us
+   * against Condition's p50 of 28.8 us). Growing on parked waits cannot get out of it: a
+   * convoy's waits last two wake-ups, longer than any useful spin. A probe can: its 50 us
+   * spin outlasts the partner's one wake-up and catches its release, and from then on both
+   * sides find each other spinning. What it costs: a waiter whose partner answers in 10-50
+   * us spins that long instead of parking (CPU for latency); a waiter whose partner answers
+   * later spins 50 us in vain once in 16 waits, and once more each time the window is wide
+   * and fails. The window and the wait count are plain ints in
+   * Sync, read and written only by the lock's holder (a waiter reads the window before it
+   * releases the lock and reports after it has re-acquired it), so they need no ordering of
+   * their own. Whatever the window, a waiter parks exactly as described above, so no wake-up
    * can be lost by it.
    *
    * Spin before queueing, for waits only. lockWhen/awaitThen's acquisition and the
@@ -854,7 +858,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       return 0L;
     }
     long start = System.nanoTime();
-    releaseAndSpin(Math.min(maxNanos, sync.waitSpinLocked())); // read under the lock
+    releaseAndSpin(Math.min(maxNanos, WAIT_SPIN_MAX_NANOS)); // the caller's adaptive window
     if (!spinAcquire(false, 0L)) {
       sync.acquire(1); // uninterruptible, like Condition.await's own re-acquisition
     }
@@ -984,10 +988,10 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     Thread me = Thread.currentThread();
     boolean interrupted = false; // uninterruptible mode: re-asserted on the way out
     try {
-      long start = 0L;
+      long window = 0L;
       if (WAIT_SPINS) {
-        start = System.nanoTime();
-        long window = sync.waitSpinLocked(); // adaptive (notes); read while holding the lock
+        long start = System.nanoTime();
+        window = sync.waitSpinLocked(); // adaptive (notes); read while holding the lock
         if (timed) {
           long remaining = deadline - System.nanoTime();
           if (remaining <= 0L) {
@@ -1003,6 +1007,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
           return false; // the deadline passed while another thread held the lock
         }
         if (ready.test(value)) {
+          sync.spinCaughtLocked(System.nanoTime() - start); // holding the lock again
           return true;
         }
       }
@@ -1050,7 +1055,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
         }
         if (ready.test(value)) {
           if (WAIT_SPINS) {
-            sync.parkedWaitEndedLocked(System.nanoTime() - start); // holding the lock again
+            sync.parkedWaitEndedLocked(window); // holding the lock again
           }
           return true;
         }
@@ -1162,21 +1167,41 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
      */
     private int waitSpinNanos = (int) WAIT_SPIN_NANOS;
 
-    /** The spin window for a wait about to release the lock; the caller holds the lock. */
+    /** Waits begun, for the probes (one in 16); wraps harmlessly. Plain, as above. */
+    private int waits;
+
+    /**
+     * The spin window for a wait about to release the lock: the adaptive window, or the
+     * maximum for a probe. The caller holds the lock.
+     */
     long waitSpinLocked() {
-      return waitSpinNanos;
+      int w = waitSpinNanos;
+      if (w < WAIT_SPIN_MAX_NANOS && (++waits & 15) == 0) {
+        return WAIT_SPIN_MAX_NANOS; // a probe: see the algorithm notes
+      }
+      return w;
     }
 
     /**
-     * A wait that parked has become ready after {@code waitedNanos} in all (spin included);
-     * adapts the window. The caller holds the lock.
+     * A wait became ready after its spin, without parking, {@code waitedNanos} after it began:
+     * if that is later than the window allows, a probe caught it, and the window widens to the
+     * maximum. The caller holds the lock.
      */
-    void parkedWaitEndedLocked(long waitedNanos) {
-      long next =
-          waitedNanos <= WAIT_SPIN_MAX_NANOS
-              ? Math.min(WAIT_SPIN_MAX_NANOS, waitedNanos + (waitedNanos >> 2)) // would catch it
-              : waitSpinNanos >> 1; // a long wait: spinning longer would not have helped
-      waitSpinNanos = (int) Math.max(WAIT_SPIN_NANOS, next);
+    void spinCaughtLocked(long waitedNanos) {
+      if (waitedNanos > waitSpinNanos) {
+        waitSpinNanos = (int) WAIT_SPIN_MAX_NANOS;
+      }
+    }
+
+    /**
+     * A wait that spun for up to {@code usedWindow} has parked and become ready: if that spin
+     * was wider than the first window (a probe, or the widened window), spinning wide did not
+     * pay this time, and the window halves. The caller holds the lock.
+     */
+    void parkedWaitEndedLocked(long usedWindow) {
+      if (usedWindow > WAIT_SPIN_NANOS) {
+        waitSpinNanos = (int) Math.max(WAIT_SPIN_NANOS, waitSpinNanos >> 1);
+      }
     }
 
     /** Plain: for the holder, who is the only writer. */

@@ -215,41 +215,68 @@ class MutexSpinWaitTest {
   @SuppressWarnings("try") // the guard only holds the lock
   private static long window(Mutex<?> m) {
     try (var g = m.lock()) {
-      return m.sync.waitSpinLocked();
+      return windowLocked(m.sync);
     }
   }
 
-  /** Records a parked wait of {@code nanos} as a waiter does: holding the lock. */
+  /** Records a wait caught by its spin after {@code nanos}, as a waiter does: holding the lock. */
   @SuppressWarnings("try") // the guard only holds the lock
-  private static void parkedWait(Mutex<?> m, long nanos) {
+  private static void caught(Mutex<?> m, long nanos) {
     try (var g = m.lock()) {
-      m.sync.parkedWaitEndedLocked(nanos);
+      m.sync.spinCaughtLocked(nanos);
     }
   }
 
   @Test
-  void theWindowCoversShortParkedWaitsAndShrinksAfterLongOnes() {
+  void probesWidenTheWindowAndLongParkedWaitsShrinkIt() {
     Mutex<Integer> m = new Mutex<>(0);
-    assertThat(window(m)).as("first window").isEqualTo(Mutex.WAIT_SPIN_NANOS);
-    parkedWait(m, 32_000L);
-    assertThat(window(m)).as("a 32 us parked wait: a 40 us spin would have caught it")
-        .isEqualTo(40_000L);
-    parkedWait(m, 48_000L);
-    assertThat(window(m)).as("capped").isEqualTo(Mutex.WAIT_SPIN_MAX_NANOS);
-    parkedWait(m, 5_000_000L);
-    assertThat(window(m)).as("a 5 ms wait halves it").isEqualTo(Mutex.WAIT_SPIN_MAX_NANOS / 2);
-    parkedWait(m, 5_000_000L);
-    parkedWait(m, 5_000_000L);
-    assertThat(window(m)).as("never below the first window").isEqualTo(Mutex.WAIT_SPIN_NANOS);
-    parkedWait(m, 1_000L);
-    assertThat(window(m)).as("a wait shorter than the floor keeps the floor")
-        .isEqualTo(Mutex.WAIT_SPIN_NANOS);
+    try (var g = m.lock()) {
+      Mutex.Sync sync = m.sync;
+      // Every 16th wait probes with the maximum while the window is below it.
+      int probes = 0;
+      for (int i = 0; i < 64; i++) {
+        long w = sync.waitSpinLocked();
+        assertThat(w).isIn(Mutex.WAIT_SPIN_NANOS, Mutex.WAIT_SPIN_MAX_NANOS);
+        if (w == Mutex.WAIT_SPIN_MAX_NANOS) {
+          probes++;
+        }
+      }
+      assertThat(probes).as("probes in 64 waits").isEqualTo(4);
+      sync.spinCaughtLocked(5_000L);
+      assertThat(windowLocked(sync)).as("caught within the window: no change")
+          .isEqualTo(Mutex.WAIT_SPIN_NANOS);
+      sync.parkedWaitEndedLocked(Mutex.WAIT_SPIN_NANOS);
+      assertThat(windowLocked(sync)).as("a wait that spun the first window and parked: no change")
+          .isEqualTo(Mutex.WAIT_SPIN_NANOS);
+      sync.spinCaughtLocked(30_000L);
+      assertThat(windowLocked(sync)).as("a probe caught it at 30 us: the maximum")
+          .isEqualTo(Mutex.WAIT_SPIN_MAX_NANOS);
+      for (int i = 0; i < 64; i++) {
+        assertThat(sync.waitSpinLocked()).as("no probes at the maximum")
+            .isEqualTo(Mutex.WAIT_SPIN_MAX_NANOS);
+      }
+      sync.parkedWaitEndedLocked(Mutex.WAIT_SPIN_MAX_NANOS);
+      assertThat(windowLocked(sync)).as("a wide spin that still parked halves it")
+          .isEqualTo(Mutex.WAIT_SPIN_MAX_NANOS / 2);
+      sync.parkedWaitEndedLocked(Mutex.WAIT_SPIN_MAX_NANOS);
+      sync.parkedWaitEndedLocked(Mutex.WAIT_SPIN_MAX_NANOS);
+      assertThat(windowLocked(sync)).as("never below the first window")
+          .isEqualTo(Mutex.WAIT_SPIN_NANOS);
+      g.set(1);
+    }
+  }
+
+  /** The window without counting a wait (reads until a non-probe answer). */
+  private static long windowLocked(Mutex.Sync sync) {
+    long a = sync.waitSpinLocked();
+    long b = sync.waitSpinLocked();
+    return Math.min(a, b); // at most one of two consecutive waits is a probe
   }
 
   /**
-   * The waits feed the window: a Condvar wait and a lockWhen that park and are made ready
-   * 20 ms later each halve a window widened to 40 us (shown failing with the waits passing a
-   * wrong elapsed time to parkedWaitEndedLocked: the window fell to 10 us, not 20 us).
+   * The waits feed the window: a Condvar wait and a lockWhen that spin their wide window,
+   * park, and are made ready 20 ms later each halve a window widened to 50 us (shown failing
+   * with the waits reporting a first-window spin to parkedWaitEndedLocked: it stayed at 50 us).
    */
   @Test
   void longParkedWaitsOfCondvarAndLockWhenShrinkTheWindow() throws Exception {
@@ -258,8 +285,8 @@ class MutexSpinWaitTest {
     }
     Mutex<Boolean> m = new Mutex<>(false);
     Condvar cv = new Condvar();
-    parkedWait(m, 32_000L);
-    assertThat(window(m)).isEqualTo(40_000L);
+    caught(m, 30_000L);
+    assertThat(window(m)).isEqualTo(Mutex.WAIT_SPIN_MAX_NANOS);
     CountDownLatch waiting = new CountDownLatch(1);
     Worker waiter = new Worker("adaptive-condvar", () -> {
       try (var g = m.lock()) {
@@ -276,7 +303,8 @@ class MutexSpinWaitTest {
     }
     cv.notifyAllWaiters();
     waiter.join();
-    assertThat(window(m)).as("after a parked Condvar wait of 20 ms").isEqualTo(20_000L);
+    assertThat(window(m)).as("after a parked Condvar wait of 20 ms")
+        .isEqualTo(Mutex.WAIT_SPIN_MAX_NANOS / 2);
 
     CountDownLatch asking = new CountDownLatch(1);
     Worker lockWhen = new Worker("adaptive-lockwhen", () -> {
@@ -292,7 +320,8 @@ class MutexSpinWaitTest {
       g.set(true);
     }
     lockWhen.join();
-    assertThat(window(m)).as("after a parked lockWhen of 20 ms").isEqualTo(Mutex.WAIT_SPIN_NANOS);
+    assertThat(window(m)).as("after a parked lockWhen of 20 ms")
+        .isEqualTo(Mutex.WAIT_SPIN_MAX_NANOS / 4);
   }
 
   /** Waits, bounded, until {@code t} is parked (WAITING), i.e. past its spin. */
