@@ -161,7 +161,11 @@ final class WeftJfr {
    */
   static void lockWaitEnd(@Nullable Object token, Object lock, String access, int outcome) {
     if (token != null) {
-      WeftEvents.lockWaitEnd(token, lock, access, outcome);
+      try {
+        WeftEvents.lockWaitEnd(token, lock, access, outcome);
+      } catch (Throwable diagnosticFailed) {
+        dropped(diagnosticFailed);
+      }
     }
   }
 
@@ -187,7 +191,11 @@ final class WeftJfr {
   static void conditionWaitEnd(
       @Nullable Object token, Object lock, String method, long timeoutNanos, int outcome) {
     if (token != null) {
-      WeftEvents.conditionWaitEnd(token, lock, method, timeoutNanos, outcome);
+      try {
+        WeftEvents.conditionWaitEnd(token, lock, method, timeoutNanos, outcome);
+      } catch (Throwable diagnosticFailed) {
+        dropped(diagnosticFailed);
+      }
     }
   }
 
@@ -217,7 +225,11 @@ final class WeftJfr {
       int waiters,
       @Nullable Throwable failure) {
     if (token != null) {
-      WeftEvents.initEnd(token, cell, initialiser, waiters, failure);
+      try {
+        WeftEvents.initEnd(token, cell, initialiser, waiters, failure);
+      } catch (Throwable diagnosticFailed) {
+        dropped(diagnosticFailed);
+      }
     }
   }
 
@@ -248,7 +260,11 @@ final class WeftJfr {
       int maxConcurrency,
       String outcome) {
     if (token != null) {
-      WeftEvents.scopeEnd(token, name, threads, peak, maxConcurrency, outcome);
+      try {
+        WeftEvents.scopeEnd(token, name, threads, peak, maxConcurrency, outcome);
+      } catch (Throwable diagnosticFailed) {
+        dropped(diagnosticFailed);
+      }
     }
   }
 
@@ -281,9 +297,23 @@ final class WeftJfr {
       long cutoffNanos,
       long estimateNanos) {
     if (token != null) {
-      WeftEvents.parallelEnd(token, elements, threads, decision, cutoffNanos, estimateNanos);
+      try {
+        WeftEvents.parallelEnd(token, elements, threads, decision, cutoffNanos, estimateNanos);
+      } catch (Throwable diagnosticFailed) {
+        dropped(diagnosticFailed);
+      }
     }
   }
+
+  /**
+   * What an end call does when writing the event threw (an out-of-memory error while filling
+   * it in, say): nothing. Every end call runs after the work it describes, often holding a
+   * lock the caller is about to get a guard for, or inside the catch block of a failed
+   * initialiser; a throwable escaping from there would leave the lock held with no guard, or
+   * replace the user's exception. Losing one diagnostic event is the lesser harm.
+   */
+  @SuppressWarnings("unused") // the parameter names what is dropped
+  private static void dropped(Throwable diagnosticFailed) {}
 
   static String outcomeName(int outcome) {
     return switch (outcome) {
