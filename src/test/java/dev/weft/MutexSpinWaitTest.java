@@ -324,6 +324,111 @@ class MutexSpinWaitTest {
         .isEqualTo(Mutex.WAIT_SPIN_MAX_NANOS / 4);
   }
 
+  /**
+   * The wide window's path, every round: each wait starts with the window widened to 50 us, so
+   * it spins wide, fails (the partner sleeps 1 ms), halves the window and parks. Every form of
+   * wait (Condvar untimed, timed, uninterruptible; lockWhen; awaitThen) must still be woken by
+   * the partner's notify or release: a lost wake-up hangs a round and fails the test by its
+   * timeout, a wrong hand-off breaks the count.
+   */
+  @Test
+  @SuppressWarnings("try") // some guards only hold the lock while the window is widened
+  void waitsFromAWideWindowThatFailsStillWake() throws Exception {
+    Mutex<long[]> turn = new Mutex<>(new long[2]); // [0] whose turn (0 main, 1 partner), [1] count
+    Condvar cv = new Condvar();
+    int rounds = 100;
+    Worker partner = new Worker("wide-partner", () -> {
+      for (int i = 0; i < rounds; i++) {
+        try (Mutex.Guard<long[]> g = turn.lock()) {
+          turn.sync.spinCaughtLocked(Long.MAX_VALUE); // widen: this wait spins 50 us
+          cv.awaitWhile(g, s -> s[0] != 1);
+        }
+        Thread.sleep(1); // delay only: the main thread's wide spin fails and it parks
+        try (Mutex.Guard<long[]> g = turn.lock()) {
+          g.get()[0] = 0;
+          g.get()[1]++;
+        }
+        cv.notifyOne(); // for the Condvar forms; lockWhen/awaitThen are woken by the release
+      }
+    });
+    for (int i = 0; i < rounds; i++) {
+      try (Mutex.Guard<long[]> g = turn.lock()) {
+        g.get()[0] = 1;
+      }
+      cv.notifyOne();
+      switch (i % 5) {
+        case 0 -> {
+          try (Mutex.Guard<long[]> g = turn.lock()) {
+            turn.sync.spinCaughtLocked(Long.MAX_VALUE);
+            cv.awaitWhile(g, s -> s[0] != 0);
+          }
+        }
+        case 1 -> {
+          try (Mutex.Guard<long[]> g = turn.lock()) {
+            turn.sync.spinCaughtLocked(Long.MAX_VALUE);
+            assertThat(cv.awaitWhile(g, s -> s[0] != 0, Duration.ofSeconds(20))).isTrue();
+          }
+        }
+        case 2 -> {
+          try (Mutex.Guard<long[]> g = turn.lock()) {
+            turn.sync.spinCaughtLocked(Long.MAX_VALUE);
+            cv.awaitWhileUninterruptibly(g, s -> s[0] != 0);
+          }
+        }
+        case 3 -> {
+          try (Mutex.Guard<long[]> g = turn.lock()) {
+            turn.sync.spinCaughtLocked(Long.MAX_VALUE);
+          }
+          try (Mutex.Guard<long[]> g = turn.lockWhen(s -> s[0] == 0)) {
+            assertThat(g.get()[0]).isZero();
+          }
+        }
+        default -> {
+          try (Mutex.Guard<long[]> g = turn.lock()) {
+            turn.sync.spinCaughtLocked(Long.MAX_VALUE);
+          }
+          turn.awaitThen(s -> s[0] == 0, s -> s);
+        }
+      }
+    }
+    partner.join();
+    assertThat(value(turn)[1]).isEqualTo(rounds);
+  }
+
+  /**
+   * A timed wait never outlasts its timeout because the window is wide: the spin is capped by
+   * what is left of the timeout (a 1 ms wait from a 50 us window, nobody answering).
+   */
+  @Test
+  void aWideWindowDoesNotStretchATimedWait() throws Exception {
+    Mutex<Boolean> m = new Mutex<>(false);
+    Condvar cv = new Condvar();
+    for (int i = 0; i < 200; i++) {
+      try (Mutex.Guard<Boolean> g = m.lock()) {
+        m.sync.spinCaughtLocked(Long.MAX_VALUE);
+        long start = System.nanoTime();
+        boolean ready = cv.awaitWhile(g, v -> !v, Duration.ofNanos(20_000));
+        long took = System.nanoTime() - start;
+        assertThat(ready).isFalse();
+        assertThat(g.isOpen()).isTrue();
+        // Generous bound for a loaded CI machine; an uncapped spin would not exceed it either,
+        // so the sharper check is the one below, over all rounds.
+        assertThat(took).isLessThan(TimeUnit.SECONDS.toNanos(1));
+      }
+    }
+    try (Mutex.Guard<Boolean> g = m.lock()) {
+      m.sync.spinCaughtLocked(Long.MAX_VALUE);
+      long best = Long.MAX_VALUE;
+      for (int i = 0; i < 50; i++) {
+        long start = System.nanoTime();
+        assertThat(cv.awaitWhile(g, v -> !v, Duration.ofNanos(1))).isFalse();
+        best = Math.min(best, System.nanoTime() - start);
+      }
+      assertThat(best).as("the fastest of 50 waits of 1 ns with a wide window")
+          .isLessThan(Mutex.WAIT_SPIN_MAX_NANOS);
+    }
+  }
+
   /** Waits, bounded, until {@code t} is parked (WAITING), i.e. past its spin. */
   private static void awaitParked(Thread t) {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
