@@ -66,7 +66,7 @@ class AdaptiveWaitReviewTest {
    * wide wait that parks and then times out (or is interrupted) leaves the window wide, so a
    * mutex whose waits mostly time out (a poller with a timeout on an idle queue) keeps spinning
    * 50 us per wait forever. Schedule: window forced wide; one timed wait whose predicate never
-   * holds spins 50 us, parks 5 ms, times out. Deterministic: failed 3 of 3 runs (window stays
+   * holds spins 50 us, parks 5 ms, times out. Deterministic: failed 4 of 4 runs (window stays
    * 50000).
    */
   @Test
@@ -84,7 +84,7 @@ class AdaptiveWaitReviewTest {
     }
   }
 
-  /** Defect 1, the lockWhen form: timed-out and interrupted wide waits. Failed 3 of 3 runs. */
+  /** Defect 1, the lockWhen form: timed-out and interrupted wide waits. Failed 4 of 4 runs. */
   @Test
   void defect_timedOutOrInterruptedWideLockWhenNeverNarrowsTheWindow() throws Exception {
     Mutex<Integer> m = new Mutex<>(0);
@@ -114,7 +114,7 @@ class AdaptiveWaitReviewTest {
    * widens the window to 50 us. Schedule (ProtocolWindows "mutex.released-for-spin", on the
    * waiter only): a helper releases once (the spinner sees the counter move at once), then
    * takes the lock and holds it until the waiter is parked in the AQS; then makes the
-   * predicate true and releases. Deterministic: failed 3 of 3 runs (window 50000).
+   * predicate true and releases. Deterministic: failed 4 of 4 runs (window 50000).
    */
   @Test
   void defect_slowReacquisitionAfterAnEarlyCatchWidensTheWindowWithoutAProbe() throws Exception {
@@ -180,7 +180,7 @@ class AdaptiveWaitReviewTest {
    * throws: AdaptiveWaitReviewTestHeld.jdkConditionThrowsWhenInterruptedBeforeTheChange. (Mutex
    * documents this edge for lockWhen; Condvar does not.) Schedule: window "released-for-spin"
    * on the waiter: a helper interrupts the waiter, then changes the value under the lock, then
-   * ends; the hook returns after it ended. Deterministic: failed 3 of 3 runs.
+   * ends; the hook returns after it ended. Deterministic: failed 4 of 4 runs.
    */
   @Test
   void defect_condvarInterruptedDuringTheSpinThenSatisfiedReturnsNormally() throws Exception {
