@@ -236,14 +236,17 @@ public final class Condvar {
   private <T extends @Nullable Object> void awaitBlockedWait(
       Mutex<T> m, Condition c, Predicate<? super T> blocked) throws InterruptedException {
     m.signalChangedBeforeWait(); // the caller checked the interrupt status before the event
-    long start = System.nanoTime();
     long window = m.sync.waitSpinLocked(); // adaptive: see Mutex's algorithm notes
-    m.spinUntilReleased(window);
+    long spun = m.spinUntilReleased(window);
+    // Interrupted during the spin, which is part of the wait: throw now, holding the mutex
+    // again, even if the predicate holds by now (as Condition.await throws for an interrupt
+    // that came before the signal).
+    checkInterrupt();
     if (!blocked.test(m.valueLocked())) {
-      m.sync.spinCaughtLocked(System.nanoTime() - start); // holding the mutex again
+      m.sync.spinCaught(spun, window);
       return;
     }
-    checkInterrupt(); // interrupted during the spin: throw now, holding the mutex again
+    m.sync.spinFailed(window);
     addWaiters(1);
     boolean satisfied = false;
     try {
@@ -251,7 +254,6 @@ public final class Condvar {
         c.await();
       } while (blocked.test(m.valueLocked()));
       satisfied = true;
-      m.sync.parkedWaitEndedLocked(window); // holding the mutex again
     } finally {
       leave(c, satisfied);
     }
@@ -321,12 +323,14 @@ public final class Condvar {
     m.signalChangedBeforeWait(); // the caller checked the interrupt status before the event
     long start = System.nanoTime();
     long window = Math.min(nanos, m.sync.waitSpinLocked()); // adaptive: see Mutex's notes
-    long remaining = nanos - m.spinUntilReleased(window);
+    long spun = m.spinUntilReleased(window);
+    long remaining = nanos - (System.nanoTime() - start); // the re-acquisition counts too
+    checkInterrupt(); // interrupted during the spin: as in awaitBlockedWait
     if (!blocked.test(m.valueLocked())) {
-      m.sync.spinCaughtLocked(System.nanoTime() - start); // holding the mutex again
+      m.sync.spinCaught(spun, window);
       return true;
     }
-    checkInterrupt(); // interrupted during the spin: throw now, holding the mutex again
+    m.sync.spinFailed(window);
     if (remaining <= 0L) {
       return false; // the spin used up the timeout
     }
@@ -341,7 +345,6 @@ public final class Condvar {
         remaining = c.awaitNanos(remaining);
       } while (blocked.test(m.valueLocked()));
       satisfied = true;
-      m.sync.parkedWaitEndedLocked(window); // holding the mutex again
       return true;
     } finally {
       leave(c, satisfied);
@@ -413,13 +416,13 @@ public final class Condvar {
   private <T extends @Nullable Object> void awaitBlockedUninterruptibly(
       Mutex<T> m, Condition c, Predicate<? super T> blocked) {
     m.signalChangedBeforeWait();
-    long start = System.nanoTime();
     long window = m.sync.waitSpinLocked(); // adaptive: see Mutex's algorithm notes
-    m.spinUntilReleased(window);
+    long spun = m.spinUntilReleased(window);
     if (!blocked.test(m.valueLocked())) {
-      m.sync.spinCaughtLocked(System.nanoTime() - start); // holding the mutex again
+      m.sync.spinCaught(spun, window);
       return;
     }
+    m.sync.spinFailed(window);
     addWaiters(1);
     boolean satisfied = false;
     try {
@@ -427,7 +430,6 @@ public final class Condvar {
         c.awaitUninterruptibly(); // restores the interrupt status itself
       } while (blocked.test(m.valueLocked()));
       satisfied = true;
-      m.sync.parkedWaitEndedLocked(window); // holding the mutex again
     } finally {
       leave(c, satisfied);
     }

@@ -202,23 +202,23 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    *
    * Adaptive window (issue 20). Each mutex keeps a window, 10 us (WAIT_SPIN_NANOS) at first,
    * and every 16th wait that would spin less than WAIT_SPIN_MAX_NANOS (50 us) probes: it
-   * spins up to 50 us instead. A wait whose spin caught the change later than the window
-   * would have allowed (a probe that succeeded) sets the window to 50 us; a wait that spun
-   * wider than 10 us (a probe, or the widened window) and still had to park halves it, never
-   * below 10 us. Why: a ping-pong of two threads can fall into a park
-   * convoy, where each side spins 10 us, shorter than the other side's wake-up, so every
-   * hand-off pays a park and an unpark (measured: p99 of a Condvar round trip 99.6 us
-   * against Condition's p50 of 28.8 us). Growing on parked waits cannot get out of it: a
+   * spins up to 50 us instead. A wait whose spin saw the change later than the window would
+   * have allowed (a probe that succeeded; the time is the spin's own, not the re-acquisition
+   * after it) sets the window to 50 us. A wait that spun wider than 10 us (a probe, or the
+   * widened window) and did not catch the change (it parks next, or its time ran out) halves
+   * it, never below 10 us. Why: a ping-pong of two threads can fall into a park convoy,
+   * where each side spins 10 us, shorter than the other side's wake-up, so every hand-off
+   * pays a park and an unpark (measured: p99 of a Condvar round trip 99.6 us against
+   * Condition's p50 of 28.8 us on JDK 17). Growing on parked waits cannot get out of it: a
    * convoy's waits last two wake-ups, longer than any useful spin. A probe can: its 50 us
    * spin outlasts the partner's one wake-up and catches its release, and from then on both
    * sides find each other spinning. What it costs: a waiter whose partner answers in 10-50
    * us spins that long instead of parking (CPU for latency); a waiter whose partner answers
-   * later spins 50 us in vain once in 16 waits, and once more each time the window is wide
-   * and fails. The window and the wait count are plain ints in
-   * Sync, read and written only by the lock's holder (a waiter reads the window before it
-   * releases the lock and reports after it has re-acquired it), so they need no ordering of
-   * their own. Whatever the window, a waiter parks exactly as described above, so no wake-up
-   * can be lost by it.
+   * later spins 50 us in vain once in 16 waits, and once each time the widened window fails
+   * before it is narrow again. The window is a hint in Sync, read and written opaque (a wait
+   * that timed out reports without holding the lock; racing reports can lose one step); the
+   * probe count is a plain int touched only under the lock. Neither orders anything: whatever
+   * the window, a waiter parks exactly as described above, so no wake-up can be lost by it.
    *
    * Spin before queueing, for waits only. lockWhen/awaitThen's acquisition and the
    * re-acquisition at the end of a wait's spin first run SpinLock's test-and-test-and-set
@@ -851,18 +851,18 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * throws) holding the lock; an interrupt that arrives meanwhile stays set for the caller. The
    * caller re-checks its predicate afterwards.
    *
-   * @return the nanoseconds spent, so that timed waits can deduct them
+   * @return the nanoseconds spent spinning (until a release was seen or the window ended),
+   *     not counting the re-acquisition; timed waits read the clock themselves
    */
   long spinUntilReleased(long maxNanos) {
     if (!WAIT_SPINS) {
       return 0L;
     }
-    long start = System.nanoTime();
-    releaseAndSpin(Math.min(maxNanos, WAIT_SPIN_MAX_NANOS)); // the caller's adaptive window
+    long spun = releaseAndSpin(Math.min(maxNanos, WAIT_SPIN_MAX_NANOS)); // the caller's window
     if (!spinAcquire(false, 0L)) {
       sync.acquire(1); // uninterruptible, like Condition.await's own re-acquisition
     }
-    return System.nanoTime() - start;
+    return spun;
   }
 
   /**
@@ -870,7 +870,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * most {@code window} nanoseconds until another thread releases it too. Returns without the
    * lock.
    */
-  private void releaseAndSpin(long window) {
+  private long releaseAndSpin(long window) {
     long start = System.nanoTime();
     int seen = sync.releasesPlain() + 1; // plain: written only under the lock, which we hold
     sync.release(1); // our own release moves the counter to `seen`; no change to signal
@@ -884,6 +884,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       }
       Thread.onSpinWait();
     }
+    return System.nanoTime() - start;
   }
 
   /**
@@ -988,10 +989,8 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     Thread me = Thread.currentThread();
     boolean interrupted = false; // uninterruptible mode: re-asserted on the way out
     try {
-      long window = 0L;
       if (WAIT_SPINS) {
-        long start = System.nanoTime();
-        window = sync.waitSpinLocked(); // adaptive (notes); read while holding the lock
+        long window = sync.waitSpinLocked(); // adaptive (notes); read while holding the lock
         if (timed) {
           long remaining = deadline - System.nanoTime();
           if (remaining <= 0L) {
@@ -1002,13 +1001,15 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
         if (interruptible && Thread.interrupted()) { // before giving the lock up
           throw new InterruptedException("interrupted while waiting in Mutex.lockWhen");
         }
-        releaseAndSpin(window);
-        if (!reacquire(interruptible, timed, deadline)) {
-          return false; // the deadline passed while another thread held the lock
-        }
-        if (ready.test(value)) {
-          sync.spinCaughtLocked(System.nanoTime() - start); // holding the lock again
+        long spun = releaseAndSpin(window);
+        boolean held = reacquire(interruptible, timed, deadline);
+        if (held && ready.test(value)) {
+          sync.spinCaught(spun, window);
           return true;
+        }
+        sync.spinFailed(window); // whatever follows: a park, a timeout
+        if (!held) {
+          return false; // the deadline passed while another thread held the lock
         }
       }
       for (; ; ) {
@@ -1054,9 +1055,6 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
           return false; // the deadline passed while another thread held the lock
         }
         if (ready.test(value)) {
-          if (WAIT_SPINS) {
-            sync.parkedWaitEndedLocked(window); // holding the lock again
-          }
           return true;
         }
       }
@@ -1141,10 +1139,12 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     private static final long serialVersionUID = 1L;
 
     private static final VarHandle RELEASES;
+    private static final VarHandle WAIT_SPIN;
 
     static {
       try {
         RELEASES = MethodHandles.lookup().findVarHandle(Sync.class, "releases", int.class);
+        WAIT_SPIN = MethodHandles.lookup().findVarHandle(Sync.class, "waitSpinNanos", int.class);
       } catch (ReflectiveOperationException e) {
         throw new ExceptionInInitializerError(e);
       }
@@ -1163,19 +1163,22 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
 
     /**
      * The adaptive spin window of waits, in nanoseconds (see "Adaptive window" in the
-     * algorithm notes). Plain: read and written only by the thread holding the lock.
+     * algorithm notes): a hint, read and written opaque through {@link #WAIT_SPIN}, by waiters
+     * with or without the lock (a wait that timed out no longer holds it). Racing updates
+     * can lose one adaptation step; nothing else depends on the value.
      */
+    @SuppressWarnings("UnusedVariable") // read and written through the WAIT_SPIN VarHandle
     private int waitSpinNanos = (int) WAIT_SPIN_NANOS;
 
-    /** Waits begun, for the probes (one in 16); wraps harmlessly. Plain, as above. */
+    /** Waits begun, for the probes (one in 16); wraps harmlessly. Plain: only under the lock. */
     private int waits;
 
     /**
      * The spin window for a wait about to release the lock: the adaptive window, or the
-     * maximum for a probe. The caller holds the lock.
+     * maximum for a probe. The caller holds the lock (for the probe count).
      */
     long waitSpinLocked() {
-      int w = waitSpinNanos;
+      int w = (int) WAIT_SPIN.getOpaque(this);
       if (w < WAIT_SPIN_MAX_NANOS && (++waits & 15) == 0) {
         return WAIT_SPIN_MAX_NANOS; // a probe: see the algorithm notes
       }
@@ -1183,24 +1186,27 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     }
 
     /**
-     * A wait became ready after its spin, without parking, {@code waitedNanos} after it began:
-     * if that is later than the window allows, a probe caught it, and the window widens to the
-     * maximum. The caller holds the lock.
+     * A wait's spin of up to {@code usedWindow} saw a release after {@code spunNanos} and its
+     * predicate then held: if the spin was a probe (wider than the window) and caught what the
+     * window would have missed, the window widens to the maximum. A wait within the window
+     * never widens it, however long its spin was stretched (by a preemption, say).
      */
-    void spinCaughtLocked(long waitedNanos) {
-      if (waitedNanos > waitSpinNanos) {
-        waitSpinNanos = (int) WAIT_SPIN_MAX_NANOS;
+    void spinCaught(long spunNanos, long usedWindow) {
+      int w = (int) WAIT_SPIN.getOpaque(this);
+      if (usedWindow > w && spunNanos > w) {
+        WAIT_SPIN.setOpaque(this, (int) WAIT_SPIN_MAX_NANOS);
       }
     }
 
     /**
-     * A wait that spun for up to {@code usedWindow} has parked and become ready: if that spin
-     * was wider than the first window (a probe, or the widened window), spinning wide did not
-     * pay this time, and the window halves. The caller holds the lock.
+     * A wait that spun for up to {@code usedWindow} found its predicate still blocking (it
+     * parks next, or its time ran out): if that spin was wider than the first window (a probe,
+     * or the widened window), spinning wide did not pay this time, and the window halves.
      */
-    void parkedWaitEndedLocked(long usedWindow) {
+    void spinFailed(long usedWindow) {
       if (usedWindow > WAIT_SPIN_NANOS) {
-        waitSpinNanos = (int) Math.max(WAIT_SPIN_NANOS, waitSpinNanos >> 1);
+        int w = (int) WAIT_SPIN.getOpaque(this);
+        WAIT_SPIN.setOpaque(this, (int) Math.max(WAIT_SPIN_NANOS, w >> 1));
       }
     }
 

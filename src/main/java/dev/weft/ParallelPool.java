@@ -57,7 +57,11 @@ final class ParallelPool {
    * docs/parallel.md). With the cap, the spinning threads fit on the processors besides the
    * caller's, and a single processor (core 0) never spins. The count is only a heuristic
    * bound: a stale read lets one extra thread spin for one window, never loses a wake-up
-   * (parking is the Dekker protocol above, whatever the count says).
+   * (parking is the Dekker protocol above, whatever the count says). A known cost (found by
+   * review): the threads that take the spin slots are the first to go idle, so they sit
+   * below the parked ones in the LIFO stack, and the next hand-over pops a parked thread
+   * (one unpark) while a spinner idles. Only calls with threads(n) above the core size meet
+   * it, and most of their threads park anyway.
    *
    * Retiring. A parked thread waits at most KEEP_ALIVE_NANOS in all; then it CASes its slot to
    * RETIRED and exits. Its node may stay in the stack until a later pop drops it: at most one
@@ -108,10 +112,12 @@ final class ParallelPool {
    * How long a thread that finished a task spins (onSpinWait) before it parks: 50 us, so that
    * back-to-back calls find it running and need no unpark (a wake-up takes 20-60 us on the
    * machines measured); see docs/parallel.md for what it buys and costs. Set {@code
-   * -Ddev.weft.parallel.spinMicros} to change it (0 parks at once).
+   * -Ddev.weft.parallel.spinMicros} to change it (0 parks at once; values above 10,000, i.e.
+   * 10 ms, are capped there, so that an idle thread always reaches its park and keep-alive).
    */
   static final long SPIN_NANOS =
-      TimeUnit.MICROSECONDS.toNanos(Math.max(0L, Long.getLong("dev.weft.parallel.spinMicros", 50L)));
+      TimeUnit.MICROSECONDS.toNanos(
+          Math.min(10_000L, Math.max(0L, Long.getLong("dev.weft.parallel.spinMicros", 50L))));
 
   /** Slot value of a thread that has decided to exit. */
   private static final Runnable RETIRED = new Retired();

@@ -18,12 +18,15 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Adversarial review of the adaptive spin window of {@link Mutex} and {@link Condvar} waits
- * (issue 20): reproducers that FAIL on the reviewed code. The attacks that held are in {@link
- * AdaptiveWaitReviewTestHeld}.
+ * (issue 20): reproducers that failed on the reviewed code (fcc566f) and pass since the fixes:
+ * a wide spin that does not catch the change halves the window whatever follows (a park, a
+ * timeout, an interrupt), only a probe's catch can widen it (timed by the spin alone), and
+ * Condvar throws for an interrupt during its spin even if the predicate holds by then. The attacks that held are in
+ * {@link AdaptiveWaitReviewTestHeld}.
  *
  * <p>The window is read through reflection on {@code Mutex.Sync.waitSpinNanos}, always while
  * the test holds the lock (the field's own contract); it is forced wide with the package-private
- * {@code Sync.spinCaughtLocked(Long.MAX_VALUE)}, also under the lock.
+ * {@code Sync.spinCaught(Long.MAX_VALUE, Long.MAX_VALUE)}, also under the lock.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 @SuppressWarnings("try") // the protocol-window handles are only closed
@@ -52,7 +55,7 @@ class AdaptiveWaitReviewTest {
   /** Forces the window to its maximum, as a probe that caught a late release does. */
   static void forceWide(Mutex<?> m) {
     m.with(v -> {
-      m.sync.spinCaughtLocked(Long.MAX_VALUE);
+      m.sync.spinCaught(Long.MAX_VALUE, Long.MAX_VALUE);
       return null;
     });
     assertThat(window(m)).isEqualTo((int) Mutex.WAIT_SPIN_MAX_NANOS);
@@ -62,7 +65,7 @@ class AdaptiveWaitReviewTest {
    * Defect 1. Guarantee (Mutex algorithm notes, "Adaptive window"; docs/mutex.md "Hand-off
    * tails"): "a wait that spun wider than 10 us (a probe, or the widened window) and still had
    * to park halves it" / "A wide spin that still has to park halves the window". Only a parked
-   * wait that ends READY halves it (parkedWaitEndedLocked is called on the ready path only); a
+   * wait that ends READY halves it (spinFailed is called on the ready path only); a
    * wide wait that parks and then times out (or is interrupted) leaves the window wide, so a
    * mutex whose waits mostly time out (a poller with a timeout on an idle queue) keeps spinning
    * 50 us per wait forever. Schedule: window forced wide; one timed wait whose predicate never
@@ -70,7 +73,7 @@ class AdaptiveWaitReviewTest {
    * 50000).
    */
   @Test
-  void defect_timedOutWideCondvarWaitNeverNarrowsTheWindow() throws Exception {
+  void fixed_timedOutWideCondvarWaitNeverNarrowsTheWindow() throws Exception {
     Mutex<Integer> m = new Mutex<>(0);
     Condvar cv = new Condvar();
     forceWide(m);
@@ -86,7 +89,7 @@ class AdaptiveWaitReviewTest {
 
   /** Defect 1, the lockWhen form: timed-out and interrupted wide waits. Failed 4 of 4 runs. */
   @Test
-  void defect_timedOutOrInterruptedWideLockWhenNeverNarrowsTheWindow() throws Exception {
+  void fixed_timedOutOrInterruptedWideLockWhenNeverNarrowsTheWindow() throws Exception {
     Mutex<Integer> m = new Mutex<>(0);
     forceWide(m);
     for (int i = 0; i < 3; i++) {
@@ -108,7 +111,7 @@ class AdaptiveWaitReviewTest {
   /*
    * Defect 2. Guarantee (algorithm notes): the window widens only when "a wait whose spin
    * caught the change later than the window would have allowed (a probe that succeeded)". The
-   * code measures from before the spin to AFTER the re-acquisition (spinCaughtLocked(nanoTime -
+   * code measures from before the spin to AFTER the re-acquisition (spinCaught(nanoTime -
    * start) once the lock is back and the predicate holds), so a plain 10 us wait (not a probe)
    * whose spin caught a release at once but then queued behind a third thread's long hold
    * widens the window to 50 us. Schedule (ProtocolWindows "mutex.released-for-spin", on the
@@ -117,7 +120,7 @@ class AdaptiveWaitReviewTest {
    * predicate true and releases. Deterministic: failed 4 of 4 runs (window 50000).
    */
   @Test
-  void defect_slowReacquisitionAfterAnEarlyCatchWidensTheWindowWithoutAProbe() throws Exception {
+  void fixed_slowReacquisitionAfterAnEarlyCatchWidensTheWindowWithoutAProbe() throws Exception {
     Mutex<Integer> m = new Mutex<>(0);
     assertThat(window(m)).isEqualTo((int) Mutex.WAIT_SPIN_NANOS);
     CountDownLatch held = new CountDownLatch(1);
@@ -183,7 +186,7 @@ class AdaptiveWaitReviewTest {
    * ends; the hook returns after it ended. Deterministic: failed 4 of 4 runs.
    */
   @Test
-  void defect_condvarInterruptedDuringTheSpinThenSatisfiedReturnsNormally() throws Exception {
+  void fixed_condvarInterruptedDuringTheSpinThenSatisfiedReturnsNormally() throws Exception {
     Mutex<Integer> m = new Mutex<>(0);
     Condvar cv = new Condvar();
     forceWide(m);

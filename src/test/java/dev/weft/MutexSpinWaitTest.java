@@ -223,7 +223,7 @@ class MutexSpinWaitTest {
   @SuppressWarnings("try") // the guard only holds the lock
   private static void caught(Mutex<?> m, long nanos) {
     try (var g = m.lock()) {
-      m.sync.spinCaughtLocked(nanos);
+      m.sync.spinCaught(nanos, Mutex.WAIT_SPIN_MAX_NANOS);
     }
   }
 
@@ -242,24 +242,24 @@ class MutexSpinWaitTest {
         }
       }
       assertThat(probes).as("probes in 64 waits").isEqualTo(4);
-      sync.spinCaughtLocked(5_000L);
+      sync.spinCaught(5_000L, Mutex.WAIT_SPIN_NANOS);
       assertThat(windowLocked(sync)).as("caught within the window: no change")
           .isEqualTo(Mutex.WAIT_SPIN_NANOS);
-      sync.parkedWaitEndedLocked(Mutex.WAIT_SPIN_NANOS);
+      sync.spinFailed(Mutex.WAIT_SPIN_NANOS);
       assertThat(windowLocked(sync)).as("a wait that spun the first window and parked: no change")
           .isEqualTo(Mutex.WAIT_SPIN_NANOS);
-      sync.spinCaughtLocked(30_000L);
+      sync.spinCaught(30_000L, Mutex.WAIT_SPIN_MAX_NANOS);
       assertThat(windowLocked(sync)).as("a probe caught it at 30 us: the maximum")
           .isEqualTo(Mutex.WAIT_SPIN_MAX_NANOS);
       for (int i = 0; i < 64; i++) {
         assertThat(sync.waitSpinLocked()).as("no probes at the maximum")
             .isEqualTo(Mutex.WAIT_SPIN_MAX_NANOS);
       }
-      sync.parkedWaitEndedLocked(Mutex.WAIT_SPIN_MAX_NANOS);
+      sync.spinFailed(Mutex.WAIT_SPIN_MAX_NANOS);
       assertThat(windowLocked(sync)).as("a wide spin that still parked halves it")
           .isEqualTo(Mutex.WAIT_SPIN_MAX_NANOS / 2);
-      sync.parkedWaitEndedLocked(Mutex.WAIT_SPIN_MAX_NANOS);
-      sync.parkedWaitEndedLocked(Mutex.WAIT_SPIN_MAX_NANOS);
+      sync.spinFailed(Mutex.WAIT_SPIN_MAX_NANOS);
+      sync.spinFailed(Mutex.WAIT_SPIN_MAX_NANOS);
       assertThat(windowLocked(sync)).as("never below the first window")
           .isEqualTo(Mutex.WAIT_SPIN_NANOS);
       g.set(1);
@@ -276,7 +276,7 @@ class MutexSpinWaitTest {
   /**
    * The waits feed the window: a Condvar wait and a lockWhen that spin their wide window,
    * park, and are made ready 20 ms later each halve a window widened to 50 us (shown failing
-   * with the waits reporting a first-window spin to parkedWaitEndedLocked: it stayed at 50 us).
+   * with the waits reporting a first-window spin to spinFailed: it stayed at 50 us).
    */
   @Test
   void longParkedWaitsOfCondvarAndLockWhenShrinkTheWindow() throws Exception {
@@ -340,7 +340,7 @@ class MutexSpinWaitTest {
     Worker partner = new Worker("wide-partner", () -> {
       for (int i = 0; i < rounds; i++) {
         try (Mutex.Guard<long[]> g = turn.lock()) {
-          turn.sync.spinCaughtLocked(Long.MAX_VALUE); // widen: this wait spins 50 us
+          turn.sync.spinCaught(Long.MAX_VALUE, Long.MAX_VALUE); // widen: this wait spins 50 us
           cv.awaitWhile(g, s -> s[0] != 1);
         }
         Thread.sleep(1); // delay only: the main thread's wide spin fails and it parks
@@ -359,25 +359,25 @@ class MutexSpinWaitTest {
       switch (i % 5) {
         case 0 -> {
           try (Mutex.Guard<long[]> g = turn.lock()) {
-            turn.sync.spinCaughtLocked(Long.MAX_VALUE);
+            turn.sync.spinCaught(Long.MAX_VALUE, Long.MAX_VALUE);
             cv.awaitWhile(g, s -> s[0] != 0);
           }
         }
         case 1 -> {
           try (Mutex.Guard<long[]> g = turn.lock()) {
-            turn.sync.spinCaughtLocked(Long.MAX_VALUE);
+            turn.sync.spinCaught(Long.MAX_VALUE, Long.MAX_VALUE);
             assertThat(cv.awaitWhile(g, s -> s[0] != 0, Duration.ofSeconds(20))).isTrue();
           }
         }
         case 2 -> {
           try (Mutex.Guard<long[]> g = turn.lock()) {
-            turn.sync.spinCaughtLocked(Long.MAX_VALUE);
+            turn.sync.spinCaught(Long.MAX_VALUE, Long.MAX_VALUE);
             cv.awaitWhileUninterruptibly(g, s -> s[0] != 0);
           }
         }
         case 3 -> {
           try (Mutex.Guard<long[]> g = turn.lock()) {
-            turn.sync.spinCaughtLocked(Long.MAX_VALUE);
+            turn.sync.spinCaught(Long.MAX_VALUE, Long.MAX_VALUE);
           }
           try (Mutex.Guard<long[]> g = turn.lockWhen(s -> s[0] == 0)) {
             assertThat(g.get()[0]).isZero();
@@ -385,7 +385,7 @@ class MutexSpinWaitTest {
         }
         default -> {
           try (Mutex.Guard<long[]> g = turn.lock()) {
-            turn.sync.spinCaughtLocked(Long.MAX_VALUE);
+            turn.sync.spinCaught(Long.MAX_VALUE, Long.MAX_VALUE);
           }
           turn.awaitThen(s -> s[0] == 0, s -> s);
         }
@@ -405,7 +405,7 @@ class MutexSpinWaitTest {
     Condvar cv = new Condvar();
     for (int i = 0; i < 200; i++) {
       try (Mutex.Guard<Boolean> g = m.lock()) {
-        m.sync.spinCaughtLocked(Long.MAX_VALUE);
+        m.sync.spinCaught(Long.MAX_VALUE, Long.MAX_VALUE);
         long start = System.nanoTime();
         boolean ready = cv.awaitWhile(g, v -> !v, Duration.ofNanos(20_000));
         long took = System.nanoTime() - start;
@@ -417,7 +417,7 @@ class MutexSpinWaitTest {
       }
     }
     try (Mutex.Guard<Boolean> g = m.lock()) {
-      m.sync.spinCaughtLocked(Long.MAX_VALUE);
+      m.sync.spinCaught(Long.MAX_VALUE, Long.MAX_VALUE);
       long best = Long.MAX_VALUE;
       for (int i = 0; i < 50; i++) {
         long start = System.nanoTime();
