@@ -284,17 +284,25 @@ class ParallelTest {
     List<Integer> sixteen = IntStream.range(0, 16).boxed().collect(Collectors.toList());
     long[] longs = LongStream.range(0, 16).toArray();
     Set<Thread> ranOn = ConcurrentHashMap.newKeySet();
+    // On the caller, an element also waits (up to 5 s in all) until a worker has run one: on a
+    // loaded machine the caller could otherwise run all 16 before any new thread is scheduled
+    // (seen once in CI), which says nothing about whether the call split.
+    long workerDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
     Function<Integer, Integer> heavy = x -> {
       ranOn.add(Thread.currentThread());
       spinNanos(50_000);
+      while (Thread.currentThread() == caller
+          && ranOn.stream().allMatch(t -> t == caller)
+          && System.nanoTime() - workerDeadline < 0) {
+        Thread.onSpinWait();
+      }
       return x * 2;
     };
     // Heavy elements (16 x 50 us, above the 300 us cut-off of new threads): workers start.
     assertThat(Parallel.map(sixteen, heavy, opts)).hasSize(16).startsWith(0, 2).endsWith(30);
     assertThat(factory.threads).isNotEmpty();
-    // Some element ran off the caller (before issue 19 every one ran on it). Which thread ran
-    // which is up to the schedule: on a loaded machine one worker may take them all while the
-    // caller is still starting the others.
+    // Some element ran off the caller (before issue 19 every one ran on it: the caller then
+    // waited 5 s and this fails). Which thread ran which is otherwise up to the schedule.
     assertThat(ranOn).anyMatch(t -> t != caller);
     // Cheap elements: once the function is known to be cheap (its first call may split, since
     // nothing is known yet), calls run on the caller and start nothing.
