@@ -40,14 +40,14 @@ final class JfrAdversarialTestSupport {
       for (String name : EVENTS) {
         r.enable(name).withThreshold(Duration.ZERO).withStackTrace();
       }
-      return run(r, action);
+      return recordDuring(r, action);
     }
   }
 
   /** Records with the shipped dev/weft/weft.jfc, unchanged, while {@code action} runs. */
   static List<RecordedEvent> recordShipped(Action action) throws Exception {
     try (Recording r = new Recording(shippedConfiguration())) {
-      return run(r, action);
+      return recordDuring(r, action);
     }
   }
 
@@ -65,7 +65,11 @@ final class JfrAdversarialTestSupport {
     return shippedConfiguration().getSettings();
   }
 
-  private static List<RecordedEvent> run(Recording r, Action action) throws Exception {
+  /**
+   * Starts {@code r}, runs {@code action}, stops and dumps the recording, and returns its weft
+   * events in start order (also used by JfrEventsTest).
+   */
+  static List<RecordedEvent> recordDuring(Recording r, Action action) throws Exception {
     Path file = Files.createTempFile("weft-jfr-adv", ".jfr");
     try {
       r.start();

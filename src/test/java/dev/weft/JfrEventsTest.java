@@ -6,8 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.io.InputStreamReader;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,7 +22,6 @@ import jdk.jfr.FlightRecorder;
 import jdk.jfr.Recording;
 import jdk.jfr.consumer.RecordedEvent;
 import jdk.jfr.consumer.RecordedThread;
-import jdk.jfr.consumer.RecordingFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -668,25 +665,11 @@ class JfrEventsTest {
 
   /** Records every dev.weft event with threshold 0 while {@code action} runs. */
   private static List<RecordedEvent> record(Action action) throws Exception {
-    Path file = Files.createTempFile("weft-jfr-test", ".jfr");
     try (Recording r = new Recording()) {
       for (String name : EVENTS) {
         r.enable(name).withThreshold(Duration.ZERO).withStackTrace();
       }
-      r.start();
-      action.run();
-      r.stop();
-      r.dump(file);
-      List<RecordedEvent> out = new ArrayList<>();
-      for (RecordedEvent e : RecordingFile.readAllEvents(file)) {
-        if (e.getEventType().getName().startsWith("dev.weft.")) {
-          out.add(e);
-        }
-      }
-      out.sort((a, b) -> a.getStartTime().compareTo(b.getStartTime()));
-      return out;
-    } finally {
-      Files.deleteIfExists(file);
+      return JfrAdversarialTestSupport.recordDuring(r, action::run);
     }
   }
 
