@@ -204,6 +204,36 @@ final class SpinBackoff {
    */
   static final long PARK_BACKSTOP_NANOS = 1_000_000L;
 
+  /**
+   * How long a {@link SpinLock} waiter waits, counted from its first registration (the first
+   * time it parks), before it asks the next {@code unlock()} to hand the lock to it directly:
+   * 0, so a waiter that has had to park is handed the lock by the next unlock, and running
+   * threads can barge in only while it spins. Set with {@code
+   * -Ddev.weft.spinlock.handOverMicros=N} (microseconds, at most 1 s; a value that is not a
+   * number is ignored); a negative value switches hand-over off (the lock as it was before
+   * issue 20: pure barging).
+   *
+   * <p>Measured (issue 20, JDK 25, 2 cores, {@code LockLatencyBench} p99.9 of one acquisition,
+   * two runs each, unfair {@code ReentrantLock} 161&ndash;213 &micro;s and 399&ndash;420
+   * &micro;s in the same runs): with 2 threads and 1 &micro;s critical sections, off
+   * 1,174&ndash;1,323 &micro;s, 300 &micro;s 438&ndash;463, 100 &micro;s 205&ndash;273, 50
+   * &micro;s 249&ndash;969, 20 &micro;s 208&ndash;229, <b>0: 90&ndash;94</b>; with 4 threads,
+   * off 1,967&ndash;2,081, 100 &micro;s 652&ndash;945, 20 &micro;s 734&ndash;798, <b>0:
+   * 409&ndash;440</b>. Short critical sections: no change (2 threads 21&ndash;24, 4 threads
+   * 188&ndash;248, at every setting). Throughput and the virtual-thread scenario: see
+   * docs/spinlock.md ("Hand-over"). The cost of a hand-over is the heir's wake-up (a few to
+   * tens of microseconds), during which the lock is held by a thread that is not yet running;
+   * on 16+ cores with many waiters that is one wake-up per hand-over, as for a fair lock, but
+   * only for waiters that had to park.
+   */
+  static final long HAND_OVER_AFTER_NANOS =
+      handOverAfterNanos(Long.getLong("dev.weft.spinlock.handOverMicros", 0L));
+
+  /** Negative: off (-1); otherwise micros to nanos, capped at 1 s so it cannot overflow. */
+  static long handOverAfterNanos(long micros) {
+    return micros < 0L ? -1L : Math.min(micros, 1_000_000L) * 1000L;
+  }
+
   private SpinBackoff() {}
 
   /**
