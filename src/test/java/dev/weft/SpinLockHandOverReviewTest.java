@@ -157,6 +157,18 @@ class SpinLockHandOverReviewTest {
    */
   static volatile @Nullable Runnable pinnedBody;
 
+  private static final VarHandle OWNER;
+
+  static {
+    try {
+      OWNER =
+          java.lang.invoke.MethodHandles.lookup()
+              .findVarHandle(Class.forName("dev.weft.SpinLockState"), "owner", Thread.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
   static void runPinnedBody() {
     Runnable r = pinnedBody;
     if (r != null) {
@@ -300,7 +312,8 @@ class SpinLockHandOverReviewTest {
     } finally {
       if (!finished) {
         // Rescue: take the lock back from the heir that cannot run, and wake the pinned
-        // waiters: they take it in turn and free their carriers; then h runs.
+        // waiters: they take it in turn and free their carriers. Then give it back to h: h,
+        // once it runs, waits for the hand-over it was promised (withdrawHeir) or takes it.
         Thread stuck = owner();
         String ownerName = stuck == null ? "nobody" : stuck.getName();
         lock.owner = null;
@@ -308,9 +321,14 @@ class SpinLockHandOverReviewTest {
         for (Thread v : pinned) {
           LockSupport.unpark(v);
         }
-        for (Thread t : threads) {
-          t.join(TimeUnit.SECONDS.toMillis(20));
+        for (Thread v : pinned) {
+          v.join(TimeUnit.SECONDS.toMillis(20));
         }
+        if (stuck == h && h.isAlive()) {
+          OWNER.compareAndSet(lock, (Thread) null, h);
+          LockSupport.unpark(h);
+        }
+        h.join(TimeUnit.SECONDS.toMillis(20));
         assertThat(finished)
             .as(
                 "%d pinned waiters and the virtual heir finished within 5 s of the unlock (the"
