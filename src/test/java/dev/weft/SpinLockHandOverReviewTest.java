@@ -277,7 +277,11 @@ class SpinLockHandOverReviewTest {
             });
     threads.add(h);
     try {
-      awaitHeir(h);
+      if (SpinBackoff.HAND_OVER_AFTER_NANOS == 0L) {
+        awaitHeir(h); // the default: a waiter that parked is the heir
+      } else {
+        awaitParkedOnLock(h); // hand-over off (or later): the comparison run
+      }
       pinnedBody =
           () -> {
             lock.lock();
