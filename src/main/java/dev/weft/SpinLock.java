@@ -1,6 +1,8 @@
 package dev.weft;
 
+import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Objects;
@@ -79,7 +81,10 @@ import org.jspecify.annotations.Nullable;
  * docs/spinlock.md). The price of one hand-over is the heir's wake-up, during which the lock is
  * held by a thread that is not running yet. {@code -Ddev.weft.spinlock.handOverMicros=N} makes
  * a waiter wait N &micro;s after it first parked before it asks; a negative N switches
- * hand-over off.
+ * hand-over off. Only platform threads are handed the lock: a virtual thread would need a free
+ * carrier to take it, and waiters pinned to every carrier (inside a class initialiser, or in
+ * {@code synchronized} on JDK 21&ndash;23) would then deadlock; virtual threads keep the
+ * barging behaviour.
  *
  * <p><b>Timeouts and interrupts.</b> A timed or interruptible acquisition checks its deadline
  * and interrupt status after every phase (the spin rounds, the yields, each park), so it
@@ -229,6 +234,10 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * deadline; an interrupted lockInterruptibly returns holding the lock with the interrupt
    * status set, as if the interrupt came just after). A signalled heir withdraws and competes
    * as a woken waiter, but skips the lost-race sleep, and claims again when it registers.
+   * Only platform threads claim (mayInherit): a hand-over to an unmounted virtual thread waits
+   * for a carrier, and pinned waiters of this lock may hold them all (review D2). A Throwable
+   * thrown while registered (abandon) withdraws the claim, releasing the lock if a hand-over
+   * won that race, and gives the node up (review D1).
    * Protocol window (tests): "spinlock.hand-over", between the claim and the owner store.
    *
    * Fields are plain Java fields accessed only through the VarHandles below. They live in
@@ -268,6 +277,37 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       HEIR = l.findVarHandle(SpinLockState.class, "heir", Thread.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  /** {@code Thread::isVirtual} on JDK 21 and later; null before (no virtual threads there). */
+  private static final @Nullable MethodHandle IS_VIRTUAL = isVirtualHandle();
+
+  private static @Nullable MethodHandle isVirtualHandle() {
+    try {
+      return MethodHandles.publicLookup()
+          .findVirtual(Thread.class, "isVirtual", MethodType.methodType(boolean.class));
+    } catch (ReflectiveOperationException e) {
+      return null; // JDK 17-20
+    }
+  }
+
+  /**
+   * Whether {@code t} may claim a hand-over: platform threads only. A hand-over to an unmounted
+   * virtual thread needs a free carrier to complete, and waiters of this lock that are pinned
+   * (parked inside a class initialiser, or in {@code synchronized} on JDK 21-23) may hold every
+   * carrier, waiting for exactly that hand-over: a deadlock (review D2). Virtual threads keep
+   * the barging behaviour, in which a pinned waiter that is woken takes the free lock itself.
+   */
+  private static boolean mayInherit(Thread t) {
+    MethodHandle h = IS_VIRTUAL;
+    if (h == null) {
+      return true;
+    }
+    try {
+      return !(boolean) h.invokeExact(t);
+    } catch (Throwable e) {
+      throw new AssertionError("Thread.isVirtual failed", e);
     }
   }
 
@@ -496,6 +536,11 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     if (LockOrder.enabled()) {
       LockOrder.released(this);
     }
+    release();
+  }
+
+  /** Releases the lock held by the current thread: a hand-over, or a release and a wakeup. */
+  private void release() {
     // Opaque: a waiter that has waited too long asks for the lock to be handed to it (see "Hand
     // over"); a stale null only means this one release is an ordinary one, and the heir, still
     // registered, is covered like any other waiter. A non-null value is confirmed by a CAS.
@@ -701,87 +746,99 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       if (registeredAt == 0L) {
         registeredAt = System.nanoTime() | 1L; // nonzero: "registered before"
       }
-      for (;;) {
-        if (heir && ownerAcquire() == me) {
-          leaveHolding(w); // handed over (acquire: pairs with handOver's release store)
-          return acquired(interrupted);
-        }
-        if (casOwner(null, me)) {
-          if (heir) {
-            casHeir(me, null); // cannot fail: a hand-over never passes through a free lock
+      try {
+        for (;;) {
+          if (heir && ownerAcquire() == me) {
+            leaveHolding(w); // handed over (acquire: pairs with handOver's release store)
+            return acquired(interrupted);
           }
-          leaveHolding(w);
-          return acquired(interrupted);
-        }
-        if (!heir && handOverDue(registeredAt) && heirOpaque() == null && casHeir(null, me)) {
-          heir = true;
-          continue; // look at the lock again after the CAS (a full fence): see "Hand over"
-        }
-        if (ProtocolWindows.ENABLED) {
-          ProtocolWindows.at("spinlock.park");
-        }
-        // The heir needs no timer of its own: it is registered like any other waiter, and a
-        // hand-over always unparks it.
-        if (exposed || timed) {
-          LockSupport.parkNanos(this, exposed ? remaining : deadline - System.nanoTime());
-        } else {
-          LockSupport.park(this); // covered: an unlock, or the exposed waiter, will wake us
-        }
-        if (w.wasSignalled()) {
-          // Popped and signalled: the lock was just released. An heir (signalled by an unlock
-          // that ran before its claim, or by a waiter that gave up) withdraws and competes like
-          // any woken waiter; it skips the lost-race sleep and claims again when it registers.
-          if (heir) {
-            heir = false;
-            if (!withdrawHeir(me)) {
-              leaveHolding(w); // handed over first: we hold the lock
-              return acquired(interrupted);
+          if (casOwner(null, me)) {
+            if (heir) {
+              casHeir(me, null); // cannot fail: a hand-over never passes through a free lock
             }
+            leaveHolding(w);
+            return acquired(interrupted);
           }
-          break;
-        }
-        // Backstop, timeout, interrupt or spurious wake; still registered (or being signalled).
-        if (Thread.interrupted()) {
-          if (interruptible) {
+          if (!heir
+            && handOverDue(registeredAt)
+            && heirOpaque() == null
+            && mayInherit(me)
+            && casHeir(null, me)) {
+            heir = true;
+            continue; // look at the lock again after the CAS (a full fence): see "Hand over"
+          }
+          if (ProtocolWindows.ENABLED) {
+            ProtocolWindows.at("spinlock.park");
+          }
+          // The heir needs no timer of its own: it is registered like any other waiter, and a
+          // hand-over always unparks it.
+          if (exposed || timed) {
+            LockSupport.parkNanos(this, exposed ? remaining : deadline - System.nanoTime());
+          } else {
+            LockSupport.park(this); // covered: an unlock, or the exposed waiter, will wake us
+          }
+          if (w.wasSignalled()) {
+            // Popped and signalled: the lock was just released. An heir (signalled by an unlock
+            // that ran before its claim, or by a waiter that gave up) withdraws and competes like
+            // any woken waiter; it skips the lost-race sleep and claims again when it registers.
             if (heir) {
               heir = false;
               if (!withdrawHeir(me)) {
-                leaveHolding(w); // handed over first: we hold the lock; the interrupt stays set
-                return acquired(true);
-              }
-            }
-            return giveUp(w, exposed, INTERRUPTED);
-          }
-          interrupted = true;
-        }
-        if (timed) {
-          long left = deadline - System.nanoTime();
-          if (left <= 0L) {
-            if (heir) {
-              heir = false;
-              if (!withdrawHeir(me)) {
-                leaveHolding(w); // handed over at the deadline: report the acquisition
+                leaveHolding(w); // handed over first: we hold the lock
                 return acquired(interrupted);
               }
             }
-            if (casOwner(null, me)) {
-              leaveHolding(w);
-              return acquired(interrupted);
-            }
-            return giveUp(w, exposed, TIMED_OUT);
+            break;
           }
-          remaining = Math.min(left, SpinBackoff.PARK_BACKSTOP_NANOS);
+          // Backstop, timeout, interrupt or spurious wake; still registered (or being signalled).
+          if (Thread.interrupted()) {
+            if (interruptible) {
+              if (heir) {
+                heir = false;
+                if (!withdrawHeir(me)) {
+                  leaveHolding(w); // handed over first: we hold the lock; the interrupt stays set
+                  return acquired(true);
+                }
+              }
+              return giveUp(w, exposed, INTERRUPTED);
+            }
+            interrupted = true;
+          }
+          if (timed) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0L) {
+              if (heir) {
+                heir = false;
+                if (!withdrawHeir(me)) {
+                  leaveHolding(w); // handed over at the deadline: report the acquisition
+                  return acquired(interrupted);
+                }
+              }
+              if (casOwner(null, me)) {
+                leaveHolding(w);
+                return acquired(interrupted);
+              }
+              return giveUp(w, exposed, TIMED_OUT);
+            }
+            remaining = Math.min(left, SpinBackoff.PARK_BACKSTOP_NANOS);
+          }
+          if (ProtocolWindows.ENABLED) {
+            ProtocolWindows.at("spinlock.backstop-wake");
+          }
         }
-        if (ProtocolWindows.ENABLED) {
-          ProtocolWindows.at("spinlock.backstop-wake");
-        }
+      } catch (Throwable t) {
+        // An Error (a stack overflow, out of memory) thrown while registered: leave no trace
+        // that would strand others, and above all no heir claim (review D1: the next unlock
+        // handed the lock to a thread that had stopped waiting, and nobody could release it).
+        abandon(me, w, exposed, heir);
+        throw t;
       }
       // Signalled: our wakeup has arrived, so unlockers may wake another now. Spin a little and
       // retry; if that fails, a running thread barged in (the lost-race park above).
       setWakingRelease(false);
       // A waiter that is due a hand-over does not sleep on the lost-race timer: it registers
       // again straight after this spin and claims the hand-over.
-      lostRace = !handOverDue(registeredAt);
+      lostRace = !(handOverDue(registeredAt) && mayInherit(me));
       woken = true;
       rounds = SpinBackoff.SPIN_ROUNDS_AFTER_WAKE;
       if (Thread.interrupted()) {
@@ -806,6 +863,20 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     return registeredAt != 0L
         && SpinBackoff.HAND_OVER_AFTER_NANOS >= 0L
         && System.nanoTime() - registeredAt >= SpinBackoff.HAND_OVER_AFTER_NANOS;
+  }
+
+  /**
+   * A registered waiter leaves on a Throwable: it withdraws its heir claim (if a hand-over won
+   * that race, it now holds a lock its caller will never know of, so it releases it) and gives
+   * its node up, passing on a signal that reached it.
+   */
+  private void abandon(Thread me, Waiter w, boolean exposed, boolean heir) {
+    if (heir && !withdrawHeir(me)) {
+      leaveHolding(w);
+      release();
+      return;
+    }
+    giveUp(w, exposed, INTERRUPTED); // the outcome is ignored: the Throwable propagates
   }
 
   /**
