@@ -217,9 +217,9 @@ final class SpinBackoff {
    * two runs each, unfair {@code ReentrantLock} 161&ndash;213 &micro;s and 399&ndash;420
    * &micro;s in the same runs): with 2 threads and 1 &micro;s critical sections, off
    * 1,174&ndash;1,323 &micro;s, 300 &micro;s 438&ndash;463, 100 &micro;s 205&ndash;273, 50
-   * &micro;s 249&ndash;969, 20 &micro;s 208&ndash;229, <b>0: 90&ndash;94</b>; with 4 threads,
+   * &micro;s 249&ndash;969, 20 &micro;s 208&ndash;229, <b>0: 90&ndash;94</b> (90&ndash;196 over six rounds); with 4 threads,
    * off 1,967&ndash;2,081, 100 &micro;s 652&ndash;945, 20 &micro;s 734&ndash;798, <b>0:
-   * 409&ndash;440</b>. Short critical sections: no change (2 threads 21&ndash;24, 4 threads
+   * 409&ndash;440</b> (255&ndash;550 over six rounds). Short critical sections: no change (2 threads 21&ndash;24, 4 threads
    * 188&ndash;248, at every setting). Throughput and the virtual-thread scenario: see
    * docs/spinlock.md ("Hand-over"). The cost of a hand-over is the heir's wake-up (a few to
    * tens of microseconds), during which the lock is held by a thread that is not yet running;

@@ -76,8 +76,8 @@ import org.jspecify.annotations.Nullable;
  * the lock (one such <i>heir</i> per lock at a time), and the next {@link #unlock()} hands the
  * lock straight to it instead of releasing it, so the releasing thread cannot re-take it
  * nanoseconds later, however often it tries. With two threads and 1 &micro;s critical sections
- * this cut the 99.9th percentile of an acquisition from 1.2&ndash;1.3 ms to 90&ndash;94
- * &micro;s (unfair {@code ReentrantLock}: 161&ndash;213 &micro;s in the same runs; see
+ * this cut the 99.9th percentile of an acquisition from 1.1&ndash;1.7 ms to 90&ndash;196
+ * &micro;s (unfair {@code ReentrantLock}: 162&ndash;213 &micro;s in the same runs; see
  * docs/spinlock.md). The price of one hand-over is the heir's wake-up, during which the lock is
  * held by a thread that is not running yet. {@code -Ddev.weft.spinlock.handOverMicros=N} makes
  * a waiter wait N &micro;s after it first parked before it asks; a negative N switches
