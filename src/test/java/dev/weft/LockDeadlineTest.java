@@ -41,15 +41,22 @@ class LockDeadlineTest {
   static final long HOLD_NANOS = TimeUnit.MICROSECONDS.toNanos(1500); // > the 1 ms backstop
 
   static Stream<Arguments> phases() {
-    return Stream.of(
-        Arguments.of("SpinLock", "spinlock.spin"),
-        Arguments.of("SpinLock", "spinlock.yield"),
-        Arguments.of("SpinLock", "spinlock.park"),
-        Arguments.of("SpinLock", "spinlock.backstop-wake"),
-        Arguments.of("SpinLock", "spinlock.lost-race-park"),
-        Arguments.of("TicketLock", "ticketlock.yield"),
-        Arguments.of("TicketLock", "ticketlock.spin"),
-        Arguments.of("TicketLock", "ticketlock.park"));
+    Stream<Arguments> all =
+        Stream.of(
+            Arguments.of("SpinLock", "spinlock.spin"),
+            Arguments.of("SpinLock", "spinlock.yield"),
+            Arguments.of("SpinLock", "spinlock.park"),
+            Arguments.of("SpinLock", "spinlock.backstop-wake"),
+            Arguments.of("SpinLock", "spinlock.lost-race-park"),
+            Arguments.of("TicketLock", "ticketlock.yield"),
+            Arguments.of("TicketLock", "ticketlock.spin"),
+            Arguments.of("TicketLock", "ticketlock.park"));
+    // A platform thread that has registered is handed the lock (issue 20) and never takes the
+    // lost-race park, so that window is reached only with hand-over off: this class runs again
+    // in the surefire execution spinlock-hand-over-off.
+    return SpinBackoff.HAND_OVER_AFTER_NANOS < 0L
+        ? all
+        : all.filter(a -> !"spinlock.lost-race-park".equals(a.get()[1]));
   }
 
   static Lock newLock(String kind) {
