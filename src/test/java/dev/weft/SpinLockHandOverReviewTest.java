@@ -40,8 +40,7 @@ class SpinLockHandOverReviewTest {
   }
 
   private @Nullable Thread heir() {
-    VarHandle.acquireFence();
-    return lock.heir;
+    return SpinLockHandOverTestSupport.heir(lock);
   }
 
   private @Nullable Thread owner() {
@@ -49,17 +48,8 @@ class SpinLockHandOverReviewTest {
     return lock.owner;
   }
 
-  /** Waits (bounded) until {@code t} is parked (WAITING or TIMED_WAITING) on the lock. */
   private void awaitParkedOnLock(Thread t) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (!((t.getState() == Thread.State.WAITING || t.getState() == Thread.State.TIMED_WAITING)
-        && LockSupport.getBlocker(t) == lock)) {
-      assertThat(t.isAlive()).as("%s ended before it parked", t.getName()).isTrue();
-      assertThat(System.nanoTime() - deadline < 0)
-          .as("%s never parked on the lock within 20 s (state %s)", t.getName(), t.getState())
-          .isTrue();
-      LockSupport.parkNanos(100_000L); // bounded poll of a thread state, not a result wait
-    }
+    SpinLockHandOverTestSupport.awaitParkedOnLock(lock, t);
   }
 
   /** Stands in for an Error (StackOverflowError, OutOfMemoryError) thrown inside the wait. */

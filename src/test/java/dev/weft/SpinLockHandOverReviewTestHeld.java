@@ -48,32 +48,12 @@ class SpinLockHandOverReviewTestHeld {
     return t;
   }
 
-  private @Nullable Thread heir() {
-    VarHandle.acquireFence();
-    return lock.heir;
-  }
-
   private void awaitHeir(Thread t) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (heir() != t) {
-      assertThat(t.isAlive()).as("%s ended before it became the heir", t.getName()).isTrue();
-      assertThat(System.nanoTime() - deadline < 0)
-          .as("%s never became the heir within 20 s (state %s)", t.getName(), t.getState())
-          .isTrue();
-      LockSupport.parkNanos(100_000L); // bounded poll of the lock's state, not a result wait
-    }
+    SpinLockHandOverTestSupport.awaitHeir(lock, t);
   }
 
   private void awaitParkedOnLock(Thread t) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (!((t.getState() == Thread.State.WAITING || t.getState() == Thread.State.TIMED_WAITING)
-        && LockSupport.getBlocker(t) == lock)) {
-      assertThat(t.isAlive()).as("%s ended before it parked", t.getName()).isTrue();
-      assertThat(System.nanoTime() - deadline < 0)
-          .as("%s never parked on the lock within 20 s (state %s)", t.getName(), t.getState())
-          .isTrue();
-      LockSupport.parkNanos(100_000L); // bounded poll of a thread state, not a result wait
-    }
+    SpinLockHandOverTestSupport.awaitParkedOnLock(lock, t);
   }
 
   /** The lock at rest: free, no heir, no wakeup in flight, no WAITING node left behind. */

@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -47,37 +48,16 @@ class SpinLockHandOverTest {
     return t;
   }
 
-  private Thread heir() {
-    VarHandle.acquireFence();
-    return lock.heir;
+  private @Nullable Thread heir() {
+    return SpinLockHandOverTestSupport.heir(lock);
   }
 
-  /** Waits (bounded) until {@code t} is the lock's heir: registered and past the threshold. */
   private void awaitHeir(Thread t) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (heir() != t) {
-      assertThat(t.isAlive()).as("%s ended before it asked for a hand-over", t.getName()).isTrue();
-      assertThat(System.nanoTime() - deadline < 0)
-          .as("%s never became the heir within 20 s (state %s)", t.getName(), t.getState())
-          .isTrue();
-      LockSupport.parkNanos(100_000L); // bounded poll of the lock's state, not a result wait
-    }
+    SpinLockHandOverTestSupport.awaitHeir(lock, t);
   }
 
-  /**
-   * Waits (bounded) until {@code t} is parked on the lock. Public API only, so that this
-   * reproducer also runs on the lock before hand-over, where it fails.
-   */
   private void awaitParkedOnLock(Thread t) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (!((t.getState() == Thread.State.WAITING || t.getState() == Thread.State.TIMED_WAITING)
-        && LockSupport.getBlocker(t) == lock)) {
-      assertThat(t.isAlive()).as("%s ended before it parked", t.getName()).isTrue();
-      assertThat(System.nanoTime() - deadline < 0)
-          .as("%s never parked on the lock within 20 s (state %s)", t.getName(), t.getState())
-          .isTrue();
-      LockSupport.parkNanos(100_000L); // bounded poll of a thread state, not a result wait
-    }
+    SpinLockHandOverTestSupport.awaitParkedOnLock(lock, t);
   }
 
   @Test
