@@ -4,6 +4,7 @@ import static dev.weft.JfrAdversarialTestSupport.awaitParked;
 import static dev.weft.JfrAdversarialTestSupport.fork;
 import static dev.weft.JfrAdversarialTestSupport.join;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.security.Permission;
 import java.util.concurrent.CountDownLatch;
@@ -171,6 +172,9 @@ class JfrReReviewTestHeld {
    */
   @Test
   void aSecurityManagerWithoutFlightRecorderPermissionLeavesWeftWorking() throws Exception {
+    assumeTrue(
+        Runtime.version().feature() < 24,
+        "a Security Manager cannot be enabled from JDK 24 on (JEP 486)");
     String out = fork(NoJfrPermissionMain.class, "-Djava.security.manager=allow");
     assertThat(out).contains("contended OK").contains("Mutex OK").contains("Lazy OK");
   }
