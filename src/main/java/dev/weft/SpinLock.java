@@ -860,9 +860,13 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
 
   /** Whether a waiter first registered at {@code registeredAt} (0: not yet) is due a hand-over. */
   private static boolean handOverDue(long registeredAt) {
+    long after = SpinBackoff.HAND_OVER_AFTER_NANOS;
+    // At the default threshold (0) no clock read: a registered waiter is due at once. (Before,
+    // the "| 1" that marks registeredAt nonzero could put it 1 ns after a later nanoTime() of
+    // equal value on a coarse clock, and such a waiter parked once without claiming.)
     return registeredAt != 0L
-        && SpinBackoff.HAND_OVER_AFTER_NANOS >= 0L
-        && System.nanoTime() - registeredAt >= SpinBackoff.HAND_OVER_AFTER_NANOS;
+        && after >= 0L
+        && (after == 0L || System.nanoTime() - registeredAt >= after);
   }
 
   /**

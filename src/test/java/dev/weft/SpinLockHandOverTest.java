@@ -85,12 +85,19 @@ class SpinLockHandOverTest {
     lock.unlock();
     // Handed over: the lock went straight to the heir, so this thread's immediate re-take fails
     // (before the hand-over it succeeded: the barging that made SpinLock's tail).
-    boolean retook = lock.tryLock();
-    if (retook) {
+    // A re-take is a barge only if the heir had not run yet: on 2 busy cores the unpark may let
+    // the heir preempt this thread, run its section and release before the tryLock (a CI run
+    // failed on this assertion, perhaps so). `seen` is written under the lock, so reading it while holding the
+    // lock tells the two apart without a race.
+    int seenAtRetake = -2; // -2: not re-taken
+    if (lock.tryLock()) {
+      seenAtRetake = seen.get();
       lock.unlock();
     }
     waiter.join(TimeUnit.SECONDS.toMillis(20));
-    assertThat(retook).as("the releasing thread re-took a lock its heir was waiting for").isFalse();
+    assertThat(seenAtRetake)
+        .as("the releasing thread re-took a lock its heir was still waiting for")
+        .isNotEqualTo(-1);
     assertThat(seen.get()).as("the heir sees the critical section it was handed").isEqualTo(42);
     assertThat(heir()).isNull();
     assertThat(lock.isLocked()).isFalse();
