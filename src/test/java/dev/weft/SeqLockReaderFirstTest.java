@@ -61,30 +61,36 @@ class SeqLockReaderFirstTest {
 
   // Before issue 20 the fallback waited in the writers' queue while the writer re-took the lock
   // the moment it released it: thousands of writes could pass between the reader's decision to
-  // take the lock and its pass. Now at most one (a writer that read the count just before the
-  // reader registered).
+  // take the lock and its pass. Now a reader that finds the lock held by a writer registers, and
+  // from then on at most one more section starts (a writer that read the count just before the
+  // registration). Slips are counted from the registration only: a reader that finds the lock
+  // free takes it without registering, and a preemption between its decision and its CAS lets
+  // writes through that the protocol does not bound (when this test counted from the decision,
+  // a CI run on JDK 25 saw one slip of 3, most likely that way).
   @Test
   void aFallbackReaderGetsTheLockBeforeTheWritersNextSection() throws Exception {
     AtomicBoolean stop = new AtomicBoolean();
     AtomicReference<Throwable> failure = new AtomicReference<>();
     Thread reader = Thread.currentThread();
-    AtomicLong atFallback = new AtomicLong(-1);
+    AtomicBoolean fellBack = new AtomicBoolean();
+    AtomicLong atRegistration = new AtomicLong(-1);
     List<Long> slips = new ArrayList<>();
     Thread w = continuousWriter("storm-writer", 2_000, stop, failure);
     try (AutoCloseable h =
         ProtocolWindows.install(
             name -> {
-              if (Thread.currentThread() == reader
-                  && (name.equals("seqlock.read-fallback")
-                      || name.equals("seqlock.reader-registered"))) {
-                // The later of the two (registration; before issue 20 there was none, and the
-                // decision to fall back is the reference).
-                atFallback.set(writes.get());
+              if (Thread.currentThread() == reader) {
+                if (name.equals("seqlock.read-fallback")) {
+                  fellBack.set(true);
+                } else if (name.equals("seqlock.reader-registered")) {
+                  atRegistration.set(writes.get());
+                }
               }
             })) {
       int fallbacks = 0;
-      for (int i = 0; i < 400 && fallbacks < 30; i++) {
-        atFallback.set(-1);
+      for (int i = 0; i < 400 && slips.size() < 30; i++) {
+        fellBack.set(false);
+        atRegistration.set(-1);
         long[] seen = new long[1];
         long[] pair =
             lock.read(
@@ -97,15 +103,20 @@ class SeqLockReaderFirstTest {
                   return new long[] {x, y};
                 });
         assertThat(pair[0]).as("a validated read sees one write").isEqualTo(pair[1]);
-        if (atFallback.get() >= 0) {
+        if (fellBack.get()) {
           fallbacks++;
+        }
+        if (atRegistration.get() >= 0) {
           // Writes completed between the reader's registration and its pass: the section in
           // progress then (counted when it ends), and at most one writer that read the count
           // just before the registration.
-          slips.add(seen[0] - atFallback.get());
+          slips.add(seen[0] - atRegistration.get());
         }
       }
       assertThat(fallbacks).as("reads that fell back under the writer storm").isPositive();
+      // The storm writer holds the lock nearly all the time, so most fallbacks find it held and
+      // register (before issue 20 none did: this keeps the test failing on that code).
+      assertThat(slips).as("fallbacks that registered behind a writer").isNotEmpty();
     } finally {
       stop.set(true);
       w.join(TimeUnit.SECONDS.toMillis(30));
