@@ -1,8 +1,6 @@
 package dev.weft;
 
-import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Objects;
@@ -55,7 +53,8 @@ import org.jspecify.annotations.Nullable;
  * Thread#onSpinWait()} between rounds for an exponentially growing number of pauses (32, 64,
  * ... capped at 512; 6 rounds, 1504 pauses in total, about 18 &micro;s where a pause takes
  * 12 ns: less than a park/unpark round trip). It then calls {@link
- * Thread#yield()} up to 3 times, trying once after each, and finally parks with {@link
+ * Thread#yield()} up to 3 times, trying once after each (a virtual thread spins one round
+ * only and skips this step: see below), and finally parks with {@link
  * LockSupport}; {@link #unlock()} wakes one parked waiter (at most one wakeup is in flight at
  * a time). A woken waiter gets 4 more spin rounds; if a running thread took the lock first,
  * it parks again and asks for a hand-over (below). With hand-over switched off, or not yet due,
@@ -67,7 +66,12 @@ import org.jspecify.annotations.Nullable;
  * race in which an unlock misses a waiter (see the algorithm notes); every other parked waiter
  * sleeps until it is signalled and takes no CPU. (Until issue 20 every waiter re-checked each
  * millisecond: 2,000 virtual threads behind a lock holder that slept took 2.3&ndash;38 s against
- * {@code ReentrantLock}'s 1.3 s, because those timer wakes kept the carriers busy.) The lock is
+ * {@code ReentrantLock}'s 1.3 s, because those timer wakes kept the carriers busy.) A virtual
+ * thread spins one round (under a microsecond) and parks: its park is cheap, its spin holds a
+ * carrier that an unmounted holder may need, and its {@code Thread.yield()} requeues it on its
+ * carrier ahead of a holder whose sleep inside the critical section has ended (32 virtual
+ * threads retrying {@code tryLock(100 µs)} in a loop let such a holder through 912 times in
+ * 30 s). The lock is
  * <em>not fair</em>: a running thread may take the lock ahead of a waiter that is still
  * spinning (this is what makes it fast); use {@link TicketLock} where first-come-first-served
  * order matters.
@@ -240,6 +244,21 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * won that race, and gives the node up (review D1).
    * Protocol window (tests): "spinlock.hand-over", between the claim and the owner store.
    *
+   * Virtual threads spin one round and do not yield (SpinBackoff.VIRTUAL_SPIN_ROUNDS; phase 2 is
+   * skipped for them). A virtual thread's
+   * Thread.yield() unmounts it and, when its carrier's local queue is not empty, pushes it back
+   * there; the default scheduler (a ForkJoinPool) runs a worker's local tasks before it polls
+   * the external submission queue, which is where a virtual thread woken by the timer thread or
+   * by a platform thread goes. Waiters that keep yielding thus keep the local queues full and
+   * starve such a thread: found with a holder that parks 1 us inside its critical section on
+   * every 16th hold and 32 virtual threads in loops of tryLock(100 us) (each tryLock timed out
+   * inside its yields and was retried at once): 912 of 19,200 acquisitions in 30 s on JDK 25
+   * (ReentrantLock, which never yields: 0.15-0.25 s). Parking instead empties the queues.
+   * Without the yields, the platform spin (6 rounds, ~18 us) still made that scenario 5-10x
+   * ReentrantLock's time: 32 timed waiters spinning 18 us per retry fill 2 carriers. One round
+   * brings it level; the measurements are at SpinBackoff.VIRTUAL_SPIN_ROUNDS. The regression
+   * test is SpinLockVirtualThreadTest.
+   *
    * Fields are plain Java fields accessed only through the VarHandles below. They live in
    * SpinLockState, between 64 bytes of padding on either side (SpinLockPadBefore/After; the
    * JVM lays superclass fields out before subclass fields, so inheritance fixes the order), so
@@ -280,18 +299,6 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     }
   }
 
-  /** {@code Thread::isVirtual} on JDK 21 and later; null before (no virtual threads there). */
-  private static final @Nullable MethodHandle IS_VIRTUAL = isVirtualHandle();
-
-  private static @Nullable MethodHandle isVirtualHandle() {
-    try {
-      return MethodHandles.publicLookup()
-          .findVirtual(Thread.class, "isVirtual", MethodType.methodType(boolean.class));
-    } catch (ReflectiveOperationException e) {
-      return null; // JDK 17-20
-    }
-  }
-
   /**
    * Whether {@code t} may claim a hand-over: platform threads only. A hand-over to an unmounted
    * virtual thread needs a free carrier to complete, and waiters of this lock that are pinned
@@ -300,15 +307,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * the barging behaviour, in which a pinned waiter that is woken takes the free lock itself.
    */
   private static boolean mayInherit(Thread t) {
-    MethodHandle h = IS_VIRTUAL;
-    if (h == null) {
-      return true;
-    }
-    try {
-      return !(boolean) h.invokeExact(t);
-    } catch (Throwable e) {
-      throw new AssertionError("Thread.isVirtual failed", e);
-    }
+    return !SpinBackoff.isVirtual(t);
   }
 
   private static final String NOT_REENTRANT =
@@ -676,7 +675,8 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
   private int acquireWait(Thread me, boolean interruptible, boolean timed, long nanos) {
     final long deadline = timed ? System.nanoTime() + nanos : 0L;
     boolean interrupted = false; // for uninterruptible lock(): restore at the end
-    int rounds = SpinBackoff.SPIN_ROUNDS;
+    final boolean virtual = SpinBackoff.isVirtual(me); // spins less, skips the yield phase
+    int rounds = virtual ? SpinBackoff.VIRTUAL_SPIN_ROUNDS : SpinBackoff.SPIN_ROUNDS;
     boolean lostRace = false; // signalled, then a running thread took the lock first
     // Signalled and not registered again since: a give-up on the way passes the signal on (the
     // signal may carry the backstop an exposed waiter handed on; see giveUp).
@@ -695,11 +695,12 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
         }
         backoff = SpinBackoff.pause(backoff);
       }
-      // Phase 2: give the core away a few times (lets a descheduled owner run).
+      // Phase 2: give the core away a few times (lets a descheduled owner run). Not on a
+      // virtual thread: see "Virtual threads spin one round" in the notes.
       if (ProtocolWindows.ENABLED) {
         ProtocolWindows.at("spinlock.yield");
       }
-      for (int i = 0; i < SpinBackoff.YIELDS; i++) {
+      for (int i = virtual ? SpinBackoff.YIELDS : 0; i < SpinBackoff.YIELDS; i++) {
         SpinBackoff.yieldProcessor();
         if (ownerOpaque() == null && casOwner(null, me)) {
           return acquired(interrupted);
@@ -723,7 +724,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
           ProtocolWindows.at("spinlock.lost-race-park");
         }
         LockSupport.parkNanos(this, Math.min(remaining, SpinBackoff.LOST_RACE_PARK_NANOS));
-        rounds = SpinBackoff.SPIN_ROUNDS_AFTER_WAKE;
+        rounds = virtual ? SpinBackoff.VIRTUAL_SPIN_ROUNDS : SpinBackoff.SPIN_ROUNDS_AFTER_WAKE;
         if (Thread.interrupted()) {
           if (interruptible) {
             return wokenGivesUp(woken, INTERRUPTED); // a signal we got is passed on
@@ -840,7 +841,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       // again straight after this spin and claims the hand-over.
       lostRace = !(handOverDue(registeredAt) && mayInherit(me));
       woken = true;
-      rounds = SpinBackoff.SPIN_ROUNDS_AFTER_WAKE;
+      rounds = virtual ? SpinBackoff.VIRTUAL_SPIN_ROUNDS : SpinBackoff.SPIN_ROUNDS_AFTER_WAKE;
       if (Thread.interrupted()) {
         if (interruptible) {
           passSignalOn();

@@ -1,0 +1,162 @@
+package dev.weft.bench;
+
+import dev.weft.Mutex;
+import dev.weft.SpinLock;
+import dev.weft.TicketLock;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * JDK 25 only (issue #20, session 12): virtual threads in timed-retry loops while the holder
+ * unmounts. One operation: {@value #THREADS} virtual threads, each acquiring the lock {@value
+ * #ACQUISITIONS} times; half of them wait with {@code tryLock(100 µs)} retried at once until it
+ * succeeds, the other half with {@code lock()}; the holder parks for 1 &micro;s (unmounting its
+ * virtual thread; the timer thread wakes it) on every 16th acquisition. The score is the time
+ * until all have been joined ({@code SingleShotTime}, ms).
+ *
+ * <p>What it shows: a waiter that gives its carrier away with {@code Thread.yield()} goes back
+ * on the carrier's local queue, which the scheduler runs before the holder woken from outside;
+ * before session 12 {@code SpinLock} did that and this scenario took 30+ s (912 of 19,200
+ * acquisitions in 30 s) against unfair {@code ReentrantLock}'s 0.06&ndash;0.25 s. Goal, as for
+ * {@link LockVirtualJdk25Bench}: every weft lock &le; 1.5&times; unfair {@code ReentrantLock}'s
+ * time.
+ *
+ * <p>Cannot hang: one operation gives up after {@value #CAP_SECONDS} s (it stops the retry
+ * loops, waits for the threads and throws, which fails this point). Run like {@link
+ * LockVirtualJdk25Bench}: {@code -wi 1 -i 3 -to 90s}, {@code --enable-preview}.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.SingleShotTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Fork(value = 1, jvmArgsAppend = "--enable-preview")
+@Warmup(iterations = 1)
+@Measurement(iterations = 3)
+public class LockVirtualRetryJdk25Bench {
+  static final int THREADS = 64;
+  static final int ACQUISITIONS = 300;
+  static final long CAP_SECONDS = 30;
+  private static final Duration TRY = Duration.ofNanos(100_000);
+
+  /** The lock under test. */
+  @Param({"SpinLock", "TicketLock", "Mutex", "ReentrantLock", "ReentrantLockFair"})
+  public String lock;
+
+  private Lock plain;
+  private Mutex<long[]> mutex;
+  private long counter;
+  private volatile boolean stop;
+
+  /** Creates the lock for this fork. */
+  @Setup(Level.Trial)
+  public void setUp() {
+    plain = switch (lock) {
+      case "SpinLock" -> new SpinLock();
+      case "TicketLock" -> new TicketLock();
+      case "ReentrantLock" -> new ReentrantLock(false);
+      case "ReentrantLockFair" -> new ReentrantLock(true);
+      case "Mutex" -> null;
+      default -> throw new IllegalArgumentException("unknown lock: " + lock);
+    };
+    mutex = plain == null ? new Mutex<>(new long[1]) : null;
+  }
+
+  /**
+   * The whole scenario, once.
+   *
+   * @return the number of acquisitions counted under the lock (checked)
+   * @throws InterruptedException if interrupted while joining
+   */
+  @Benchmark
+  public long timedRetry() throws InterruptedException {
+    long before = count();
+    Thread[] threads = new Thread[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+      boolean timed = i % 2 == 0;
+      threads[i] =
+          Thread.ofVirtual().name("weft-bench-vt-" + i).start(() -> acquireRepeatedly(timed));
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(CAP_SECONDS);
+    for (Thread t : threads) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0 || !t.join(Duration.ofNanos(left))) {
+        stop = true; // ends the retry loops, so the threads finish in this fork
+        throw new IllegalStateException(
+            lock + ": not finished after the " + CAP_SECONDS + " s cap");
+      }
+    }
+    long done = count() - before;
+    if (done != (long) THREADS * ACQUISITIONS) {
+      throw new IllegalStateException("lost acquisitions: " + done);
+    }
+    return done;
+  }
+
+  private long count() {
+    if (mutex != null) {
+      try (Mutex.Guard<long[]> g = mutex.lock()) {
+        return g.get()[0];
+      }
+    }
+    plain.lock();
+    try {
+      return counter;
+    } finally {
+      plain.unlock();
+    }
+  }
+
+  private void acquireRepeatedly(boolean timed) {
+    try {
+      for (int j = 0; j < ACQUISITIONS && !stop; j++) {
+        if (mutex != null) {
+          Mutex.Guard<long[]> g = timed ? mutex.tryLock(TRY) : mutex.lock();
+          while (g == null) {
+            if (stop) {
+              return;
+            }
+            g = mutex.tryLock(TRY);
+          }
+          try (Mutex.Guard<long[]> held = g) {
+            if ((++held.get()[0] & 15) == 0) {
+              LockSupport.parkNanos(1_000L);
+            }
+          }
+        } else {
+          if (timed) {
+            while (!plain.tryLock(TRY.toNanos(), TimeUnit.NANOSECONDS)) {
+              if (stop) {
+                return;
+              }
+            }
+          } else {
+            plain.lock();
+          }
+          try {
+            if ((++counter & 15) == 0) {
+              LockSupport.parkNanos(1_000L);
+            }
+          } finally {
+            plain.unlock();
+          }
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

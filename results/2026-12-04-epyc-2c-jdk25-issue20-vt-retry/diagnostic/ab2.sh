@@ -1,0 +1,20 @@
+#!/bin/bash
+# Round 2 of the VT A/B: initial spin rounds x after-wake rounds for virtual threads.
+J=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java
+cd /tmp/vt
+for round in 1 2 3; do
+ for sc in storm sleep5; do
+  case $sc in
+   storm) S="-Dtimed=true" ;;
+   sleep5) S="-Dsleep5=true -Dn=2000 -Deach=20" ;;
+  esac
+  for v in s6w4 s1w4 s0w4 s1w1 s2w4 rl; do
+   case $v in
+    rl) P=""; L=rl ;;
+    *) a=${v#s}; a=${a%w*}; b=${v#*w}; P="-Ddev.weft.spinlock.virtualSpinRounds=$a -Ddev.weft.spinlock.virtualWakeRounds=$b"; L=spin ;;
+   esac
+   r=$(timeout 60 $J $S $P -cp new:. VtStall $L 3 2>&1 | awk '{print $2}' | tr '\n' ' ')
+   echo "$round $sc $v $r"
+  done
+ done
+done
