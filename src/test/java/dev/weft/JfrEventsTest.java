@@ -52,6 +52,32 @@ class JfrEventsTest {
     assertLockEvent(e, "SpinLock", lock, "exclusive", "acquired");
   }
 
+  // With the default hand-over threshold (0) a parked waiter becomes the heir and the unlock
+  // hands the lock to it: the event must still end as an acquisition, timed to the hand-over.
+  @Test
+  void spinLockContentionEndedByAHandOver() throws Exception {
+    SpinLock lock = new SpinLock();
+    AtomicReference<Thread> heirAtRelease = new AtomicReference<>();
+    RecordedEvent e =
+        contended(
+            lock::lock,
+            () -> {
+              long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+              Thread heir;
+              while ((heir = SpinLockHandOverTestSupport.heir(lock)) == null) {
+                assertThat(System.nanoTime() - deadline < 0).as("no heir within 20 s").isTrue();
+                Thread.onSpinWait();
+              }
+              heirAtRelease.set(heir);
+              lock.unlock(); // hands the lock to the heir
+            },
+            lock::lock,
+            lock::unlock,
+            "dev.weft.LockContended");
+    assertThat(heirAtRelease.get().getName()).isEqualTo("test-waiter");
+    assertLockEvent(e, "SpinLock", lock, "exclusive", "acquired");
+  }
+
   @Test
   void ticketLockContention() throws Exception {
     TicketLock lock = new TicketLock();
