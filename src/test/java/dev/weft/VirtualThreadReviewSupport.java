@@ -1,0 +1,190 @@
+package dev.weft;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.StampedLock;
+import org.jspecify.annotations.Nullable;
+
+/** Shared harness for the virtual-thread review (JDK 21+). */
+final class VirtualThreadReviewSupport {
+  private VirtualThreadReviewSupport() {}
+
+  /** A minimal exclusive lock view over weft and JDK primitives. */
+  interface XLock {
+    boolean tryLock(long micros) throws InterruptedException;
+
+    void lock() throws InterruptedException;
+
+    void unlock();
+  }
+
+  static XLock of(Lock l) {
+    return new XLock() {
+      @Override
+      public boolean tryLock(long micros) throws InterruptedException {
+        return l.tryLock(micros, TimeUnit.MICROSECONDS);
+      }
+
+      @Override
+      @SuppressWarnings("LockNotBeforeTry")
+      public void lock() {
+        l.lock();
+      }
+
+      @Override
+      public void unlock() {
+        l.unlock();
+      }
+    };
+  }
+
+  static XLock of(SeqLock l) {
+    return new XLock() {
+      SeqLock.@Nullable WriteGuard g; // guarded by l
+
+      @Override
+      public boolean tryLock(long micros) throws InterruptedException {
+        SeqLock.WriteGuard w = l.tryWrite(Duration.ofNanos(micros * 1000));
+        if (w == null) {
+          return false;
+        }
+        g = w;
+        return true;
+      }
+
+      @Override
+      public void lock() throws InterruptedException {
+        g = l.write();
+      }
+
+      @Override
+      public void unlock() {
+        SeqLock.WriteGuard w = g;
+        g = null;
+        if (w != null) {
+          w.close();
+        }
+      }
+    };
+  }
+
+  static XLock of(StampedLock l) {
+    return new XLock() {
+      long stamp; // guarded by l
+
+      @Override
+      public boolean tryLock(long micros) throws InterruptedException {
+        long s = l.tryWriteLock(micros, TimeUnit.MICROSECONDS);
+        if (s == 0L) {
+          return false;
+        }
+        stamp = s;
+        return true;
+      }
+
+      @Override
+      public void lock() {
+        stamp = l.writeLock();
+      }
+
+      @Override
+      public void unlock() {
+        l.unlockWrite(stamp);
+      }
+    };
+  }
+
+  /** Result of a run: acquisitions done, expected, elapsed ms, finished in time. */
+  record Result(long done, long expected, long millis, boolean finished) {
+    @Override
+    public String toString() {
+      return done + "/" + expected + " in " + millis + " ms" + (finished ? "" : " (STALLED)");
+    }
+  }
+
+  /**
+   * The issue-20 shape: {@code threads} virtual threads, half in {@code tryLock(tryMicros)}
+   * retry loops, half in lock(), each doing {@code each} acquisitions; every 16th critical
+   * section parks 1 us (unmounts; woken by the timer thread).
+   */
+  static Result retryLoops(XLock lock, int threads, int each, long tryMicros, long limitMillis)
+      throws Exception {
+    long[] count = new long[1];
+    AtomicBoolean stop = new AtomicBoolean();
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    CountDownLatch go = new CountDownLatch(1);
+    CountDownLatch done = new CountDownLatch(threads);
+    List<Thread> started = new ArrayList<>();
+    for (int i = 0; i < threads; i++) {
+      boolean timed = i % 2 == 0;
+      started.add(
+          SpinLockHandOverReviewTest.startVirtual(
+              "vt-" + i,
+              () -> {
+                try {
+                  go.await();
+                  for (int k = 0; k < each && !stop.get(); k++) {
+                    if (timed) {
+                      while (!lock.tryLock(tryMicros)) {
+                        if (stop.get()) {
+                          return;
+                        }
+                      }
+                    } else {
+                      lock.lock();
+                    }
+                    try {
+                      if ((++count[0] & 15) == 0) {
+                        LockSupport.parkNanos(1_000L);
+                      }
+                    } finally {
+                      lock.unlock();
+                    }
+                  }
+                } catch (Throwable e) {
+                  failure.compareAndSet(null, e);
+                } finally {
+                  done.countDown();
+                }
+              }));
+    }
+    long start = System.nanoTime();
+    go.countDown();
+    boolean finished = done.await(limitMillis, TimeUnit.MILLISECONDS);
+    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    stop.set(true);
+    joinAll(started);
+    if (failure.get() != null) {
+      throw new AssertionError("a virtual thread failed", failure.get());
+    }
+    lock.lock();
+    long acquired;
+    try {
+      acquired = count[0];
+    } finally {
+      lock.unlock();
+    }
+    return new Result(acquired, (long) threads * each, millis, finished);
+  }
+
+  static void joinAll(List<Thread> started) throws InterruptedException {
+    for (Thread t : started) {
+      t.join(TimeUnit.SECONDS.toMillis(20));
+      if (t.isAlive()) {
+        throw new AssertionError(t.getName() + " still running after the test");
+      }
+    }
+  }
+
+  static int carriers() {
+    return Integer.getInteger(
+        "jdk.virtualThreadScheduler.parallelism", Runtime.getRuntime().availableProcessors());
+  }
+}
