@@ -74,7 +74,8 @@ abstract class OnceCellCore<T extends @Nullable Object> {
    * node, that garbage is bounded by the number of concurrently waiting threads, and all of it
    * goes at the next release. Nodes are never reused, so CAS on waiters has no ABA problem.
    *
-   * Spinning: a waiter spins briefly (Thread.onSpinWait), yields once, then parks, so quick
+   * Spinning: a waiter spins briefly (Thread.onSpinWait), yields once (platform threads only:
+   * see SpinBackoff.yieldUnlessVirtual), then parks, so quick
    * initialisers are waited for cheaply and slow ones do not burn a core. Parking uses
    * LockSupport, never a monitor, so virtual threads do not pin.
    */
@@ -288,9 +289,8 @@ abstract class OnceCellCore<T extends @Nullable Object> {
   }
 
   /** Returns the outcome once there is one, or null after this thread claimed the state. */
-  // ThreadPriorityCheck flags Thread.yield(); the library rule is spin, then yield once, then
-  // park, so a quick initialiser on an oversubscribed machine gets the CPU before we park.
-  @SuppressWarnings("ThreadPriorityCheck")
+  // The library rule is spin, then yield once (platform threads only), then park, so a quick
+  // initialiser on an oversubscribed machine gets the CPU before we park.
   private @Nullable Done waitOrClaim(String method) {
     Thread me = Thread.currentThread();
     Waiter node = null;
@@ -316,7 +316,7 @@ abstract class OnceCellCore<T extends @Nullable Object> {
           Thread.onSpinWait();
         } else if (spins == SPIN_LIMIT) {
           spins++;
-          Thread.yield();
+          SpinBackoff.yieldUnlessVirtual(); // a virtual thread goes on to park (see there)
         } else if (node == null || node.threadAcquire() == null) {
           node = push(me); // re-check before parking: loop again
         } else {

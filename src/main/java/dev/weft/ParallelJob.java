@@ -72,7 +72,8 @@ abstract class ParallelJob {
    *    (CAS NEW -> CANCELLED; the worker's own CAS NEW -> RUNNING then fails and it returns
    *    without touching the job) and subtracts them from `active`. Each worker that ran
    *    decrements `active` with a volatile getAndAdd after its last write to the output; the
-   *    one that brings it to zero unparks the caller. The caller spins briefly, yields, then
+   *    one that brings it to zero unparks the caller. The caller spins briefly, yields (platform
+   *    threads only: SpinBackoff.yieldUnlessVirtual), then
    *    parks until it reads `active == 0` (volatile read). That read synchronizes-with every
    *    worker's decrement, so every write by every invocation happens-before the caller
    *    reads the results: the "every invocation happens-before return" guarantee. Own threads
@@ -806,9 +807,8 @@ abstract class ParallelJob {
     return false;
   }
 
-  // Yield is the middle stage of the convention's spin -> yield -> park backoff, not a
-  // correctness mechanism.
-  @SuppressWarnings("ThreadPriorityCheck")
+  // Yield (platform threads only) is the middle stage of the convention's spin -> yield -> park
+  // backoff, not a correctness mechanism.
   private void awaitWorkers(Worker[] ws, boolean interruptedBefore) {
     boolean interrupted = interruptedBefore;
     for (Worker w : ws) {
@@ -823,7 +823,7 @@ abstract class ParallelJob {
         Thread.onSpinWait();
       } else if (spins < SPINS + YIELDS) {
         spins++;
-        Thread.yield();
+        SpinBackoff.yieldUnlessVirtual(); // a virtual thread goes on to park (see there)
       } else {
         LockSupport.park(this);
       }

@@ -122,7 +122,8 @@ public final class SeqCount {
    * Readers: the inline fast path is SeqLock's (getAcquire, function, loadLoadFence, opaque
    * re-read). The slow path retries at once after a failed validation (the counter moved: the
    * write is over or in progress) and backs off only while seq is odd: onSpinWait for
-   * SeqLock.SPINS rounds, then Thread.yield for SeqLock.YIELDS rounds, then LockSupport.parkNanos
+   * SeqLock.SPINS rounds, then Thread.yield for SeqLock.YIELDS rounds (a virtual thread does not
+   * yield: SpinBackoff.yieldUnlessVirtual), then LockSupport.parkNanos
    * with a doubling delay capped at MAX_PARK_NANOS. Counting only odd observations means a reader
    * parks when one write stays in progress for long (its writer was descheduled), not because
    * writes are frequent: an earlier version counted failed validations too and, under a steady
@@ -270,15 +271,14 @@ public final class SeqCount {
    * interrupted reader would otherwise spin for the whole write (found by review); the caller
    * restores the status before it returns or throws.
    */
-  // The library's spin policy (CONVENTIONS.md) is spin, then yield, then park; the yield
-  // phase is deliberate and bounded, not a reliance on scheduling for correctness.
-  @SuppressWarnings("ThreadPriorityCheck")
+  // The library's spin policy (CONVENTIONS.md) is spin, then yield (platform threads only),
+  // then park; the yield phase is deliberate and bounded, not a reliance on scheduling.
   private boolean backoff(int round) {
     if (round < SeqLock.SPINS) {
       Thread.onSpinWait();
       return false;
     } else if (round < SeqLock.SPINS + SeqLock.YIELDS) {
-      Thread.yield();
+      SpinBackoff.yieldUnlessVirtual(); // a virtual thread goes on to park (see there)
       return false;
     } else {
       boolean cleared = Thread.interrupted();

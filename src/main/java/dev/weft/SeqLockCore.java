@@ -29,6 +29,9 @@ abstract class SeqLockCore {
   /** Yields of a contending writer before it queues and parks. */
   static final int YIELDS = 4;
 
+  /** A virtual writer's spins before the waiting room (no yields); see acquireWait. */
+  static final int VIRTUAL_SPINS = 16;
+
   private static final VarHandle SEQ;
   private static final VarHandle PARKED;
   private static final VarHandle ROOM;
@@ -310,7 +313,6 @@ abstract class SeqLockCore {
    * parks in {@link #parkedReader} and is woken by the release; any other polls with timed
    * parks of at most 50 us.
    */
-  @SuppressWarnings("ThreadPriorityCheck") // spin, yield, park: CONVENTIONS.md's wait policy
   private long acquireForReadRegistered() {
     checkNotOwner();
     Thread me = Thread.currentThread();
@@ -352,7 +354,7 @@ abstract class SeqLockCore {
           continue;
         }
         if (i < SPINS + YIELDS) {
-          Thread.yield();
+          SpinBackoff.yieldUnlessVirtual(); // a virtual thread goes on to park (see there)
           continue;
         }
         if (!slot) {
@@ -422,15 +424,21 @@ abstract class SeqLockCore {
     return o != null ? o : reader;
   }
 
-  @SuppressWarnings("ThreadPriorityCheck")
+  @SuppressWarnings("ThreadPriorityCheck") // platform threads only; see SpinBackoff.isVirtual
   private long acquireWait(boolean interruptible, boolean timed, long nanos)
       throws InterruptedException {
     long deadline = timed ? System.nanoTime() + nanos : 0L;
-    for (int i = 0; i < SPINS + YIELDS; i++) {
+    // A virtual thread spins briefly and goes to the waiting room, where it parks (unmounts):
+    // nothing preempts a virtual thread, so one whose short timeout ran out inside a long spin
+    // never left its carrier, and a caller retrying tryWrite(5 us) in a loop kept it for good
+    // while the holder, unmounted inside its section, waited for a carrier (session 12 review).
+    final int spins = SpinBackoff.isVirtual(Thread.currentThread()) ? VIRTUAL_SPINS : SPINS;
+    final int yields = spins == SPINS ? YIELDS : 0;
+    for (int i = 0; i < spins + yields; i++) {
       if (timed && deadline - System.nanoTime() <= 0L) {
         return 0L;
       }
-      if (i < SPINS) {
+      if (i < spins) {
         Thread.onSpinWait();
       } else {
         Thread.yield();

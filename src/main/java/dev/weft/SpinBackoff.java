@@ -287,6 +287,22 @@ final class SpinBackoff {
     Thread.yield();
   }
 
+  /**
+   * {@link Thread#yield()} on a platform thread; nothing on a virtual thread (see {@link
+   * #isVirtual}). For the count-bounded "spin, then yield a few times, then park" loops of
+   * {@code SeqLock}, {@code SeqCount}, {@code OnceCell} and {@code Parallel}: on a virtual thread
+   * the loop reaches its park a few iterations sooner instead of requeueing itself ahead of the
+   * thread it waits for (session 12's review: 32 virtual threads in {@code tryWrite(20 µs)}
+   * loops stalled a {@code SeqLock} writer that parked inside its section, 48 to 9,649 of
+   * 19,200 sections in 15 s, against {@code StampedLock}'s 0.24 s).
+   */
+  @SuppressWarnings("ThreadPriorityCheck") // performance step of the wait policy, as above
+  static void yieldUnlessVirtual() {
+    if (!isVirtual(Thread.currentThread())) {
+      Thread.yield();
+    }
+  }
+
   /** {@code Thread::isVirtual} on JDK 21 and later; null before (no virtual threads there). */
   private static final @Nullable MethodHandle IS_VIRTUAL = isVirtualHandle();
 

@@ -7,7 +7,10 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-/** Exploration only (prints timings); run with -Dprobe=NAME. */
+/**
+ * Exploration only (prints timings; skipped unless the environment variable PROBE is set, e.g.
+ * {@code PROBE=seq,stamped TRYMICROS=20}; see the session-12 virtual-thread review).
+ */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 @SuppressWarnings("try")
 class VirtualThreadReviewProbeTest {
