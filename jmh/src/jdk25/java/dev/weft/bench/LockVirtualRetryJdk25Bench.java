@@ -1,13 +1,16 @@
 package dev.weft.bench;
 
 import dev.weft.Mutex;
+import dev.weft.SeqLock;
 import dev.weft.SpinLock;
 import dev.weft.TicketLock;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.StampedLock;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -34,7 +37,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * before session 12 {@code SpinLock} did that and this scenario took 30+ s (912 of 19,200
  * acquisitions in 30 s) against unfair {@code ReentrantLock}'s 0.06&ndash;0.25 s. Goal, as for
  * {@link LockVirtualJdk25Bench}: every weft lock &le; 1.5&times; unfair {@code ReentrantLock}'s
- * time.
+ * time. {@code SeqLock}'s write lock ({@code tryWrite(Duration)}, {@code writeUninterruptibly()})
+ * runs the same loop against {@code StampedLock}'s ({@code asWriteLock()}); the same stall was
+ * found there by session 12's review (reported, no goal).
  *
  * <p>Cannot hang: one operation gives up after {@value #CAP_SECONDS} s (it stops the retry
  * loops, waits for the threads and throws, which fails this point). Run like {@link
@@ -53,7 +58,10 @@ public class LockVirtualRetryJdk25Bench {
   private static final Duration TRY = Duration.ofNanos(100_000);
 
   /** The lock under test. */
-  @Param({"SpinLock", "TicketLock", "Mutex", "ReentrantLock", "ReentrantLockFair"})
+  @Param({
+    "SpinLock", "TicketLock", "Mutex", "SeqLock", "ReentrantLock", "ReentrantLockFair",
+    "StampedLock"
+  })
   public String lock;
 
   private Lock plain;
@@ -69,6 +77,8 @@ public class LockVirtualRetryJdk25Bench {
       case "TicketLock" -> new TicketLock();
       case "ReentrantLock" -> new ReentrantLock(false);
       case "ReentrantLockFair" -> new ReentrantLock(true);
+      case "SeqLock" -> seqLockWriteLock(new SeqLock());
+      case "StampedLock" -> new StampedLock().asWriteLock();
       case "Mutex" -> null;
       default -> throw new IllegalArgumentException("unknown lock: " + lock);
     };
@@ -104,6 +114,51 @@ public class LockVirtualRetryJdk25Bench {
       throw new IllegalStateException("lost acquisitions: " + done);
     }
     return done;
+  }
+
+  /**
+   * SeqLock's write lock as a {@link Lock} for this loop (lock, timed tryLock, unlock by the
+   * same thread); other methods are not used here.
+   */
+  private static Lock seqLockWriteLock(SeqLock s) {
+    ThreadLocal<SeqLock.WriteGuard> held = new ThreadLocal<>();
+    return new Lock() {
+      @Override
+      public void lock() {
+        held.set(s.writeUninterruptibly());
+      }
+
+      @Override
+      public boolean tryLock(long time, TimeUnit unit) throws InterruptedException {
+        SeqLock.WriteGuard g = s.tryWrite(Duration.ofNanos(unit.toNanos(time)));
+        if (g == null) {
+          return false;
+        }
+        held.set(g);
+        return true;
+      }
+
+      @Override
+      public void unlock() {
+        held.get().close();
+        held.remove();
+      }
+
+      @Override
+      public void lockInterruptibly() {
+        throw new UnsupportedOperationException();
+      }
+
+      @Override
+      public boolean tryLock() {
+        throw new UnsupportedOperationException();
+      }
+
+      @Override
+      public Condition newCondition() {
+        throw new UnsupportedOperationException();
+      }
+    };
   }
 
   private long count() {
