@@ -1,0 +1,101 @@
+package dev.weft;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Virtual-thread re-review (JDK 21+, measured on JDK 25, 2 carriers): reproducers that FAIL on
+ * the reviewed code. Shape (VirtualThreadReReviewSupport.pollRounds): consumers on virtual
+ * threads wait for each of 200 rounds; a virtual producer parks 20 us (unmounts, woken by the
+ * timer) before each round. Each test runs the JDK equivalent in the same shape first and
+ * requires weft to stay within 3x of it (plus slack).
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class VirtualThreadReReviewTest {
+  private static final int ROUNDS = 200;
+
+  private static VirtualThreadReReviewSupport.Result run(
+      String kind, int consumers, long micros, long limitMillis) throws Exception {
+    return VirtualThreadReReviewSupport.pollRounds(
+        VirtualThreadReReviewSupport.byName(kind, ROUNDS),
+        new AtomicLong(),
+        consumers,
+        ROUNDS,
+        micros,
+        limitMillis);
+  }
+
+  /**
+   * Best of 3 runs each (JIT-warm), JDK first; fails if weft stalls (5 s) or its best run is
+   * over 3x the JDK's best plus 100 ms.
+   */
+  private static void compare(String weft, String jdk, int consumers, long micros)
+      throws Exception {
+    Assumptions.assumeTrue(Runtime.version().feature() >= 21, "virtual threads need JDK 21+");
+    VirtualThreadReReviewSupport.Result j = null;
+    VirtualThreadReReviewSupport.Result w = null;
+    for (int i = 0; i < 3; i++) {
+      VirtualThreadReReviewSupport.Result r = run(jdk, consumers, micros, 10_000);
+      assertThat(r.finished()).as("JDK baseline %s: %s", jdk, r).isTrue();
+      j = j == null || r.millis() < j.millis() ? r : j;
+    }
+    for (int i = 0; i < 3; i++) {
+      VirtualThreadReReviewSupport.Result r = run(weft, consumers, micros, 5_000);
+      w = w == null || (r.finished() && r.millis() < w.millis()) ? r : w;
+      if (!r.finished()) {
+        break; // a stall: no need to wait 5 s twice more
+      }
+    }
+    System.out.println("PROBE " + weft + " vs " + jdk + ": " + w + " vs " + j);
+    assertThat(w.finished() && w.millis() <= 3 * j.millis() + 100)
+        .as("%s (%d us, %d consumers): best %s; JDK %s: best %s", weft, micros, consumers, w, jdk, j)
+        .isTrue();
+  }
+
+  /**
+   * OnceCell.await(2 us) in a retry loop never unmounts: awaitSlow spins SPIN_LIMIT (64)
+   * onSpinWait with a clock read each before it pushes a node and parks, and a 1-2 us timeout
+   * runs out inside that spin, so the call returns false without parking. With as many pollers
+   * as carriers, the setter (a virtual thread woken by the timer) never gets a carrier: 0/200
+   * rounds in 10 s (runs: 1/1, 1 us 1/1, 8 pollers 1/1). CountDownLatch.await(2 us): 28-139 ms.
+   */
+  @Test
+  void defect_onceCellShortTimedAwaitRetryLoopsStarveTheSetter() throws Exception {
+    compare("onceCell", "jdkLatch", VirtualThreadReviewSupport.carriers(), 2);
+  }
+
+  /**
+   * Condvar.awaitWhile(guard, blocked, 10 us) in a retry loop: the wait spins its whole timeout
+   * (window = min(timeout, 10 us adaptive window), Condvar.awaitBlockedNanosWait), finds
+   * remaining <= 0 and returns false without ever parking on the Condition; consumers unmount
+   * only when the mutex itself is contended, so the unmounted producer waits for a carrier.
+   * 1.5-1.7 s for 200 rounds vs ReentrantLock + Condition.awaitNanos(10 us) 20-39 ms.
+   */
+  @Test
+  void defect_condvarShortTimedAwaitRetryLoopsStarveTheNotifier() throws Exception {
+    compare("condvar", "jdkCondition", VirtualThreadReviewSupport.carriers(), 10);
+  }
+
+  /**
+   * 200 virtual threads in untimed Condvar.awaitWhile: each call first spins up to the
+   * adaptive window (10-50 us, Mutex.releaseAndSpin) on its carrier, then Mutex.spinAcquire's
+   * 6 backoff rounds; with 200 waiters per notifyAllWaiters that is milliseconds of carrier
+   * time per round in which the unmounted producer cannot run. 610-863 ms vs ReentrantLock +
+   * Condition.await 43-57 ms.
+   */
+  @Test
+  void defect_condvarHerdOfVirtualWaitersSpinsOutTheNotifier() throws Exception {
+    compare("condvarUntimed", "jdkConditionUntimed", 500, 0);
+  }
+
+  /** As above, with untimed Mutex.lockWhen (automatic signalling): 607 ms vs 43 ms. */
+  @Test
+  void defect_lockWhenHerdOfVirtualWaitersSpinsOutTheReleaser() throws Exception {
+    compare("lockWhenUntimed", "jdkConditionUntimed", 500, 0);
+  }
+}
