@@ -855,8 +855,8 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    *     not counting the re-acquisition; timed waits read the clock themselves
    */
   long spinUntilReleased(long maxNanos) {
-    if (!WAIT_SPINS) {
-      return 0L;
+    if (!WAIT_SPINS || maxNanos <= 0L) {
+      return 0L; // no spin phase (a virtual thread's window is 0: see waitSpinLocked)
     }
     long spun = releaseAndSpin(Math.min(maxNanos, WAIT_SPIN_MAX_NANOS)); // the caller's window
     if (!spinAcquire(false, 0L)) {
@@ -929,7 +929,13 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       return sync.tryLockFast();
     }
     int backoff = SpinBackoff.MIN_BACKOFF;
-    for (int i = 0; i < SpinBackoff.SPIN_ROUNDS; i++) {
+    // A virtual thread spins one round: its spin holds a carrier that an unmounted holder may
+    // need (see SpinBackoff.VIRTUAL_SPIN_ROUNDS).
+    int rounds =
+        SpinBackoff.isVirtual(Thread.currentThread())
+            ? SpinBackoff.VIRTUAL_SPIN_ROUNDS
+            : SpinBackoff.SPIN_ROUNDS;
+    for (int i = 0; i < rounds; i++) {
       // Test before the CAS: a failing CAS would take the line exclusive for nothing.
       if (!sync.isLocked() && sync.tryLockFast()) {
         return true;
@@ -989,8 +995,8 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     Thread me = Thread.currentThread();
     boolean interrupted = false; // uninterruptible mode: re-asserted on the way out
     try {
-      if (WAIT_SPINS) {
-        long window = sync.waitSpinLocked(); // adaptive (notes); read while holding the lock
+      long window = WAIT_SPINS ? sync.waitSpinLocked() : 0L; // adaptive (notes), held lock
+      if (window > 0L) { // 0: no spin phase (spins off, or a virtual thread)
         if (timed) {
           long remaining = deadline - System.nanoTime();
           if (remaining <= 0L) {
@@ -1178,6 +1184,14 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
      * maximum for a probe. The caller holds the lock (for the probe count).
      */
     long waitSpinLocked() {
+      if (SpinBackoff.isVirtual(Thread.currentThread())) {
+        // A virtual waiter does not spin for a partner: nothing preempts it, so a spin as long
+        // as its timeout never unmounts it, and hundreds of spinning waiters keep the carriers
+        // from the thread that would satisfy them (session 12 re-review: Condvar.awaitWhile(10
+        // us) retry loops stalled the notifier; 500 waiters took 6-65x Condition's time). It
+        // parks at once and leaves the window (tuned for platform threads) untouched.
+        return 0L;
+      }
       int w = (int) WAIT_SPIN.getOpaque(this);
       if (w < WAIT_SPIN_MAX_NANOS && (++waits & 15) == 0) {
         return WAIT_SPIN_MAX_NANOS; // a probe: see the algorithm notes
