@@ -58,7 +58,8 @@ import org.jspecify.annotations.Nullable;
  * that happened to start them: no context class loader (they have the system class loader, as
  * the common {@code ForkJoinPool}'s threads do), no inheritable thread-locals, not its thread
  * group or priority; they start each task with a clean interrupt status, cost no CPU once idle
- * (after a spin of 50 microseconds that lets back-to-back calls find them running), and never
+ * (after a spin of 50 microseconds that lets back-to-back calls find them running; threads of
+ * a call that used more pool threads than the default count park at once), and never
  * keep the JVM alive. The pool never queues: a call that finds no free thread goes on with fewer
  * workers. {@link Options#newThreadsPerCall()} starts new threads for each call instead, {@link
  * Options#threadFactory} uses yours, and {@link Options#executor} runs workers as tasks on

@@ -715,7 +715,7 @@ abstract class ParallelJob {
       }
       try {
         if (pool != null) {
-          if (!pool.tryExecute(w, beyondCore)) {
+          if (!pool.tryExecute(w, beyondCore, ws.length)) {
             return; // no pool thread free: fewer workers; the rest are cancelled later
           }
         } else if (executor != null) {

@@ -57,11 +57,21 @@ final class ParallelPool {
    * docs/parallel.md). With the cap, the spinning threads fit on the processors besides the
    * caller's, and a single processor (core 0) never spins. The count is only a heuristic
    * bound: a stale read lets one extra thread spin for one window, never loses a wake-up
-   * (parking is the Dekker protocol above, whatever the count says). A known cost (found by
-   * review): the threads that take the spin slots are the first to go idle, so they sit
-   * below the parked ones in the LIFO stack, and the next hand-over pops a parked thread
-   * (one unpark) while a spinner idles. Only calls with threads(n) above the core size meet
-   * it, and most of their threads park anyway.
+   * (parking is the Dekker protocol above, whatever the count says).
+   *
+   * No spin after an oversubscribed call (session 13). A thread whose task belonged to a call
+   * that handed over more tasks than `core` (threads(n) above the processors: blocking work)
+   * parks at once (PoolThread.maySpin, set with the task by the hand-over, thread-confined
+   * like holdsPermit). Even capped at `core`, spinners took the processors from that call's
+   * own threads, which wake together when their blocking ends and each need a processor to
+   * finish: one spinner at a time, passing the slot from finisher to finisher, made a
+   * threads(16) call of 1 ms parks 18% slower on 2 cores (1.44 against 1.22 ms, mean of 2,000
+   * calls; 4-8% at threads(4) and threads(8)), and the next call rarely found the spinner
+   * anyway: the threads that take the spin slots are the first to go idle, so they sit below
+   * the parked ones in the LIFO stack, and the next hand-over pops a parked thread (one
+   * unpark) while the spinner idles (found by review). The spin pays only when the call's
+   * threads fit the processors, which is when it is still allowed. Nothing about wake-ups
+   * changes: a thread that does not spin parks by the same protocol.
    *
    * Retiring. A parked thread waits at most KEEP_ALIVE_NANOS in all; then it CASes its slot to
    * RETIRED and exits. Its node may stay in the stack until a later pop drops it: at most one
@@ -193,21 +203,32 @@ final class ParallelPool {
   }
 
   /**
+   * {@link #tryExecute(Runnable, boolean, int)} for a call of one task (for tests): the thread
+   * may spin when the task is done.
+   */
+  boolean tryExecute(Runnable task, boolean beyondCore) {
+    return tryExecute(task, beyondCore, 1);
+  }
+
+  /**
    * Hands {@code task} to an idle pool thread, or to a new one if the size allows.
    *
    * @param task the worker to run
    * @param beyondCore whether the call asked for its thread count explicitly and may start
    *     threads beyond the pool's core size
+   * @param callWorkers how many pool tasks the call hands over in all: above the core size,
+   *     the thread parks as soon as the task is done instead of spinning (see notes, "Waking")
    * @return false if no thread could take it (the call goes on with fewer workers)
    */
-  boolean tryExecute(Runnable task, boolean beyondCore) {
+  boolean tryExecute(Runnable task, boolean beyondCore, int callWorkers) {
+    boolean maySpin = callWorkers <= core;
     boolean permit = !beyondCore;
     if (permit && !acquirePermit()) {
       return false; // core threads all busy with default calls: fewer workers
     }
     boolean handed = false;
     try {
-      handed = handOver(task, permit);
+      handed = handOver(task, permit, maySpin);
       return handed;
     } finally {
       if (!handed && permit) {
@@ -216,7 +237,7 @@ final class ParallelPool {
     }
   }
 
-  private boolean handOver(Runnable task, boolean permit) {
+  private boolean handOver(Runnable task, boolean permit, boolean maySpin) {
     while (true) {
       IdleNode top = (IdleNode) IDLE.getVolatile(this);
       if (top == null) {
@@ -227,6 +248,7 @@ final class ParallelPool {
         // Plain: only the popper of t's node writes it, and the slot CAS below publishes it
         // (t reads it after its acquire read of the slot). Harmless if t has retired.
         t.nextHoldsPermit = permit;
+        t.nextMaySpin = maySpin; // plain, published the same way
         // Volatile CAS: publishes the task (and what the caller did before) to t; fails only
         // if t retired (RETIRED), and then the node is simply dropped.
         if (SLOT.compareAndSet(t, null, task)) {
@@ -240,7 +262,7 @@ final class ParallelPool {
     LIVE.getAndAdd(this, 1); // atomic count of live threads
     try {
       long id = (long) SEQ.getAndAdd(this, 1L) + 1; // atomic: names are unique
-      PoolThread t = newThread(task, id, permit);
+      PoolThread t = newThread(task, id, permit, maySpin);
       t.start(); // Thread.start publishes the task to the new thread
     } catch (Throwable e) {
       LIVE.getAndAdd(this, -1);
@@ -275,8 +297,8 @@ final class ParallelPool {
    * the calling code's protection domains, and their class loaders, reachable.
    */
   @SuppressWarnings("removal") // AccessController: the JDK's own pools do the same on 17-23
-  private PoolThread newThread(Runnable task, long id, boolean permit) {
-    PrivilegedAction<PoolThread> make = () -> new PoolThread(this, task, id, permit);
+  private PoolThread newThread(Runnable task, long id, boolean permit, boolean maySpin) {
+    PrivilegedAction<PoolThread> make = () -> new PoolThread(this, task, id, permit, maySpin);
     return AccessController.doPrivileged(make, NO_PERMISSIONS);
   }
 
@@ -413,6 +435,13 @@ final class ParallelPool {
     boolean holdsPermit;
     /** Whether the task being handed over holds a permit: see handOver. */
     boolean nextHoldsPermit;
+    /**
+     * Whether this thread may spin when its current task is done: false after a task of a call
+     * that handed over more tasks than the core size (see notes, "Waking"); thread-confined.
+     */
+    boolean maySpin;
+    /** Whether the thread may spin after the task being handed over: see handOver. */
+    boolean nextMaySpin;
 
     /** The task handed over, null while idle, or RETIRED; SLOT CAS and volatile reads. */
     @SuppressWarnings("unused") // accessed through the SLOT VarHandle
@@ -425,12 +454,13 @@ final class ParallelPool {
     // Sets the priority back to normal (a new thread inherits its creator's); weft does not
     // rely on priorities.
     @SuppressWarnings("ThreadPriorityCheck")
-    PoolThread(ParallelPool pool, Runnable first, long id, boolean permit) {
+    PoolThread(ParallelPool pool, Runnable first, long id, boolean permit, boolean maySpin) {
       // No inheritable thread-locals of whichever caller started it (last argument false).
       super(pool.group, null, pool.prefix + id, 0, false);
       this.pool = pool;
       this.first = first;
       this.holdsPermit = permit;
+      this.maySpin = maySpin;
       setDaemon(true); // never keeps the JVM alive
       setPriority(Thread.NORM_PRIORITY); // not the priority of the caller that started it
       // Not the context class loader of that caller either (it would pin an application's
@@ -502,12 +532,13 @@ final class ParallelPool {
       Runnable r = waitForSlot();
       if (r != null) {
         holdsPermit = nextHoldsPermit; // written before the slot CAS that published r
+        maySpin = nextMaySpin; // likewise
       }
       return r;
     }
 
     private @Nullable Runnable waitForSlot() {
-      if (pool.spinNanos > 0) {
+      if (pool.spinNanos > 0 && maySpin) { // maySpin: the finished task's call (notes)
         Runnable r = spinForSlot();
         if (r != null) {
           return r == RETIRED ? null : r;
