@@ -55,6 +55,22 @@ final class VirtualThreadReReviewSupport {
   static Result pollRounds(
       Subject s, AtomicLong progress, int consumers, int rounds, long micros, long limitMillis)
       throws Exception {
+    return pollRounds(s, progress, consumers, rounds, micros, limitMillis, true);
+  }
+
+  /**
+   * {@link #pollRounds(Subject, AtomicLong, int, int, long, long)} on virtual threads, or (with
+   * {@code virtual} false) on daemon platform threads.
+   */
+  static Result pollRounds(
+      Subject s,
+      AtomicLong progress,
+      int consumers,
+      int rounds,
+      long micros,
+      long limitMillis,
+      boolean virtual)
+      throws Exception {
     AtomicBoolean stop = new AtomicBoolean();
     AtomicReference<Throwable> failure = new AtomicReference<>();
     AtomicLong polls = new AtomicLong();
@@ -63,7 +79,8 @@ final class VirtualThreadReReviewSupport {
     List<Thread> started = new ArrayList<>();
     for (int i = 0; i < consumers; i++) {
       started.add(
-          SpinLockHandOverReviewTest.startVirtual(
+          start(
+              virtual,
               "consumer-" + i,
               () -> {
                 try {
@@ -86,7 +103,8 @@ final class VirtualThreadReReviewSupport {
               }));
     }
     started.add(
-        SpinLockHandOverReviewTest.startVirtual(
+        start(
+            virtual,
             "producer",
             () -> {
               try {
@@ -112,6 +130,16 @@ final class VirtualThreadReReviewSupport {
       throw new AssertionError("a virtual thread failed", failure.get());
     }
     return new Result(progress.get(), rounds, millis, finished, polls.get());
+  }
+
+  private static Thread start(boolean virtual, String name, Runnable r) throws Exception {
+    if (virtual) {
+      return SpinLockHandOverReviewTest.startVirtual(name, r);
+    }
+    Thread t = new Thread(r, "test-" + name);
+    t.setDaemon(true);
+    t.start();
+    return t;
   }
 
   static Duration micros(long us) {
