@@ -35,7 +35,7 @@ class ParallelPoolOversubscribedTest {
    * Hands {@code n} tasks of one call of {@code callWorkers} tasks over, lets them finish
    * together, and returns the threads that ran them.
    */
-  private static List<Thread> runCall(ParallelPool p, int n, int callWorkers) {
+  static List<Thread> runCall(ParallelPool p, int n, int callWorkers) {
     CountDownLatch go = new CountDownLatch(1);
     CountDownLatch started = new CountDownLatch(n);
     Set<Thread> seen = ConcurrentHashMap.newKeySet();

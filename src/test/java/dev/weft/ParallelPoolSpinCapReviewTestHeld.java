@@ -2,7 +2,6 @@ package dev.weft;
 
 import static dev.weft.ParallelPoolSpinCapReviewTest.LONG_KEEP_ALIVE;
 import static dev.weft.ParallelPoolSpinCapReviewTest.LONG_SPIN;
-import static dev.weft.ParallelPoolSpinCapReviewTest.awaitQuietly;
 import static dev.weft.ParallelPoolSpinCapReviewTest.awaitSpinning;
 import static dev.weft.ParallelPoolSpinCapReviewTest.isIdle;
 import static dev.weft.ParallelPoolSpinCapReviewTest.isSpinning;
@@ -12,8 +11,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -29,20 +26,8 @@ import org.junit.jupiter.api.Timeout;
 class ParallelPoolSpinCapReviewTestHeld {
 
   private static List<Thread> runIdleTogether(ParallelPool p, int n) throws Exception {
-    CountDownLatch go = new CountDownLatch(1);
-    CountDownLatch started = new CountDownLatch(n);
-    Set<Thread> seen = ConcurrentHashMap.newKeySet();
-    for (int i = 0; i < n; i++) {
-      assertThat(p.tryExecute(() -> {
-        seen.add(Thread.currentThread());
-        started.countDown();
-        awaitQuietly(go);
-      }, true)).isTrue();
-    }
-    assertThat(started.await(20, TimeUnit.SECONDS)).isTrue();
-    List<Thread> threads = new ArrayList<>(seen);
-    assertThat(threads).hasSize(n);
-    go.countDown(); // all n go idle together
+    // n tasks, each of a one-task call (so each thread may spin), going idle together
+    List<Thread> threads = ParallelPoolOversubscribedTest.runCall(p, n, 1);
     for (Thread t : threads) {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
       while (!isIdle(t, p)) {
