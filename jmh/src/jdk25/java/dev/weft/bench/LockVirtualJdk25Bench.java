@@ -75,14 +75,7 @@ public class LockVirtualJdk25Bench {
       case "never" -> false;
       default -> throw new IllegalArgumentException("unknown holderSleeps: " + holderSleeps);
     };
-    plain = switch (lock) {
-      case "SpinLock" -> new SpinLock();
-      case "TicketLock" -> new TicketLock();
-      case "ReentrantLock" -> new ReentrantLock(false);
-      case "ReentrantLockFair" -> new ReentrantLock(true);
-      case "Mutex" -> null;
-      default -> throw new IllegalArgumentException("unknown lock: " + lock);
-    };
+    plain = VirtualLockScenario.plainLock(lock);
     mutex = plain == null ? new Mutex<>(new long[1]) : null;
   }
 
@@ -99,14 +92,7 @@ public class LockVirtualJdk25Bench {
     for (int i = 0; i < THREADS; i++) {
       threads[i] = Thread.ofVirtual().name("weft-bench-vt-" + i).start(this::acquireRepeatedly);
     }
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(CAP_SECONDS);
-    for (Thread t : threads) {
-      long left = deadline - System.nanoTime();
-      if (left <= 0 || !t.join(Duration.ofNanos(left))) {
-        throw new IllegalStateException(
-            lock + " " + holderSleeps + ": not finished after the " + CAP_SECONDS + " s cap");
-      }
-    }
+    VirtualLockScenario.joinWithin(threads, CAP_SECONDS, () -> {}, lock + " " + holderSleeps);
     long done = count() - before;
     if (done != (long) THREADS * ACQUISITIONS) {
       throw new IllegalStateException("lost acquisitions: " + done);
@@ -115,18 +101,9 @@ public class LockVirtualJdk25Bench {
   }
 
   private long count() {
-    if (mutex != null) {
-      try (Mutex.Guard<long[]> g = mutex.lock()) {
-        return g.get()[0];
-      }
-    }
-    plain.lock();
-    try {
-      return counter;
-    } finally {
-      plain.unlock();
-    }
+    return VirtualLockScenario.count(mutex, plain, () -> counter);
   }
+
 
   private void acquireRepeatedly() {
     try {

@@ -6,7 +6,6 @@ import dev.weft.SpinLock;
 import dev.weft.TicketLock;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -72,16 +71,7 @@ public class LockVirtualRetryJdk25Bench {
   /** Creates the lock for this fork. */
   @Setup(Level.Trial)
   public void setUp() {
-    plain = switch (lock) {
-      case "SpinLock" -> new SpinLock();
-      case "TicketLock" -> new TicketLock();
-      case "ReentrantLock" -> new ReentrantLock(false);
-      case "ReentrantLockFair" -> new ReentrantLock(true);
-      case "SeqLock" -> seqLockWriteLock(new SeqLock());
-      case "StampedLock" -> new StampedLock().asWriteLock();
-      case "Mutex" -> null;
-      default -> throw new IllegalArgumentException("unknown lock: " + lock);
-    };
+    plain = VirtualLockScenario.plainLock(lock);
     mutex = plain == null ? new Mutex<>(new long[1]) : null;
   }
 
@@ -100,15 +90,8 @@ public class LockVirtualRetryJdk25Bench {
       threads[i] =
           Thread.ofVirtual().name("weft-bench-vt-" + i).start(() -> acquireRepeatedly(timed));
     }
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(CAP_SECONDS);
-    for (Thread t : threads) {
-      long left = deadline - System.nanoTime();
-      if (left <= 0 || !t.join(Duration.ofNanos(left))) {
-        stop = true; // ends the retry loops, so the threads finish in this fork
-        throw new IllegalStateException(
-            lock + ": not finished after the " + CAP_SECONDS + " s cap");
-      }
-    }
+    // On the cap, `stop` ends the retry loops, so the threads finish in this fork.
+    VirtualLockScenario.joinWithin(threads, CAP_SECONDS, () -> stop = true, lock);
     long done = count() - before;
     if (done != (long) THREADS * ACQUISITIONS) {
       throw new IllegalStateException("lost acquisitions: " + done);
@@ -116,63 +99,8 @@ public class LockVirtualRetryJdk25Bench {
     return done;
   }
 
-  /**
-   * SeqLock's write lock as a {@link Lock} for this loop (lock, timed tryLock, unlock by the
-   * same thread); other methods are not used here.
-   */
-  private static Lock seqLockWriteLock(SeqLock s) {
-    ThreadLocal<SeqLock.WriteGuard> held = new ThreadLocal<>();
-    return new Lock() {
-      @Override
-      public void lock() {
-        held.set(s.writeUninterruptibly());
-      }
-
-      @Override
-      public boolean tryLock(long time, TimeUnit unit) throws InterruptedException {
-        SeqLock.WriteGuard g = s.tryWrite(Duration.ofNanos(unit.toNanos(time)));
-        if (g == null) {
-          return false;
-        }
-        held.set(g);
-        return true;
-      }
-
-      @Override
-      public void unlock() {
-        held.get().close();
-        held.remove();
-      }
-
-      @Override
-      public void lockInterruptibly() {
-        throw new UnsupportedOperationException();
-      }
-
-      @Override
-      public boolean tryLock() {
-        throw new UnsupportedOperationException();
-      }
-
-      @Override
-      public Condition newCondition() {
-        throw new UnsupportedOperationException();
-      }
-    };
-  }
-
   private long count() {
-    if (mutex != null) {
-      try (Mutex.Guard<long[]> g = mutex.lock()) {
-        return g.get()[0];
-      }
-    }
-    plain.lock();
-    try {
-      return counter;
-    } finally {
-      plain.unlock();
-    }
+    return VirtualLockScenario.count(mutex, plain, () -> counter);
   }
 
   private void acquireRepeatedly(boolean timed) {
