@@ -79,7 +79,7 @@ class Review13Test {
    * unparks V (status 0, still queued, no carrier). W re-takes the lock BEHIND_QUEUED:
    * spinAcquire sees hasQueuedThreads() and gives up, tryAcquireNanos(BEHIND_QUEUED, ~2 s) sees
    * hasQueuedPredecessors() and parks until the deadline; lockWhen returns null after 2 s although
-   * nobody held the lock and v == 1 the whole time. Failed 4 of 4 runs on JDK 25 (null after
+   * nobody held the lock and v == 1 the whole time. Failed 9 of 9 runs on JDK 25 (null after
    * 1988-1997 ms). With 9a77e11's Mutex classes swapped into target/classes it passed 3 of 3
    * (the whole class in 0.22-0.28 s). On JDK 17
    * there are no virtual threads: skipped.
@@ -161,7 +161,7 @@ class Review13Test {
    * The untimed form of the same schedule is a deadlock whenever the CPU-bound virtual threads
    * wait for the woken waiter's progress (here: they spin until W has its guard, with an escape
    * after 5 s so the test ends). W waits behind V; V waits for a carrier; the carriers wait for
-   * W. Before 851f449 W barged the free lock and the hogs stopped at once. Failed 3 of 3 runs on
+   * W. Before 851f449 W barged the free lock and the hogs stopped at once. Failed 8 of 8 runs on
    * JDK 25 (W got the lock only after the 5 s escape); passed 3 of 3 with 9a77e11's Mutex.
    * Skipped on JDK 17.
    */

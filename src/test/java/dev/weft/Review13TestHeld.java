@@ -71,7 +71,7 @@ class Review13TestHeld {
     return ls;
   }
 
-  /** Attacked: the deadline of a timed lockWhen woken behind queued long holders. Held 5/5. */
+  /** Attacked: the deadline of a timed lockWhen woken behind queued long holders. Held 10/10 (5 runs each on JDK 17 and 25). */
   @Test
   void timedWokenWaiterBehindQueuedHoldersReturnsNullAtItsDeadline() throws Exception {
     Mutex<Integer> m = new Mutex<>(0);
@@ -111,7 +111,7 @@ class Review13TestHeld {
     assertThat(m.isLocked()).isFalse();
   }
 
-  /** Attacked: an interrupt of a woken waiter queued behind a queued locker. Held 5/5. */
+  /** Attacked: an interrupt of a woken waiter queued behind a queued locker. Held 10/10 (5 runs each on JDK 17 and 25). */
   @Test
   void interruptedWokenWaiterBehindQueuedLockerThrowsPromptly() throws Exception {
     Mutex<Integer> m = new Mutex<>(0);
@@ -147,7 +147,7 @@ class Review13TestHeld {
 
   /**
    * Attacked: lockWhenUninterruptibly woken behind queued lockers and interrupted: it must keep
-   * waiting, get the lock once they are done, and return with the interrupt status. Held 5/5.
+   * waiting, get the lock once they are done, and return with the interrupt status. Held 10/10 (5 runs each on JDK 17 and 25).
    */
   @Test
   void uninterruptibleWokenWaiterBehindQueuedLockersGetsTheLockWithItsInterrupt()
@@ -189,7 +189,7 @@ class Review13TestHeld {
 
   /**
    * Attacked: a predicate that throws in a waiter woken behind queued lockers: it must throw in
-   * that waiter, without the lock, and the lockers must go on. Held 5/5.
+   * that waiter, without the lock, and the lockers must go on. Held 10/10 (5 runs each on JDK 17 and 25).
    */
   @Test
   void throwingPredicateOfAWokenWaiterBehindQueuedLockers() throws Exception {
@@ -232,7 +232,7 @@ class Review13TestHeld {
   /**
    * Attacked: starvation of a woken waiter by threads that keep queueing with tryLock(Duration)
    * and barging (so hasQueuedThreads is nearly always true when it is woken): the waiter whose
-   * predicate became true must still get in within a few seconds. Held 5/5 (well under 1 s).
+   * predicate became true must still get in within a few seconds. Held 10/10 (5 runs each on JDK 17 and 25; well under 1 s).
    */
   @Test
   void wokenWaiterIsNotStarvedByTimedTryLockHammerers() throws Exception {
@@ -289,7 +289,7 @@ class Review13TestHeld {
   /**
    * Attacked: a herd of lockWhen waiters plus Condvar waiters on the same Mutex with a producer
    * (lost wake-ups, deadlock from the new order). 40 change waiters and 2 Condvar waiters wait
-   * for each of 100 rounds. Held 5/5.
+   * for each of 100 rounds. Held 10/10 (5 runs each on JDK 17 and 25).
    */
   @Test
   void herdWithCondvarWaitersOnTheSameMutexCompletes() throws Exception {
@@ -354,7 +354,7 @@ class Review13TestHeld {
   /**
    * Attacked: a hand-over lost when a thread of an oversubscribed call parks at once (no spin),
    * alternating oversubscribed and fitting calls on a private pool (core 1, 20 s spin) so the
-   * same threads switch between parking at once and spinning. 300 hand-overs. Held 5/5.
+   * same threads switch between parking at once and spinning. 300 hand-overs. Held 10/10 (5 runs each on JDK 17 and 25).
    */
   @Test
   void alternatingOversubscribedAndFittingHandOversAreNeverLost() throws Exception {
@@ -383,7 +383,7 @@ class Review13TestHeld {
    * Attacked: the no-spin flag with returnEarly ("Back early": a hand-over may fill the slot
    * before the old task is done) and nested calls from pool threads, through the public API:
    * back-to-back threads(8) blocking calls, default cheap calls, and threads(4) calls nested in
-   * pool threads, 150 rounds, results checked. Held 5/5.
+   * pool threads, 150 rounds, results checked. Held 10/10 (5 runs each on JDK 17 and 25).
    */
   @Test
   void backToBackOversubscribedDefaultAndNestedCallsStayCorrect() {
