@@ -1,0 +1,237 @@
+package dev.weft;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.weft.testing.Waits;
+import java.lang.reflect.Method;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.condition.EnabledForJreRange;
+import org.junit.jupiter.api.condition.JRE;
+
+/**
+ * Review 13: reproducers of defects in commit 851f449 (Mutex: a waiter woken from the change
+ * queue re-takes the lock "behind the threads already queued for it", Sync.BEHIND_QUEUED). The
+ * attacks that held are in {@link Review13TestHeld}.
+ *
+ * <p>Mechanism shared by the tests here. A woken lockWhen waiter now refuses a FREE lock while
+ * any thread is queued for it: Mutex.spinAcquire returns false at once when {@code
+ * behindQueued && sync.hasQueuedThreads()} (the check before the spin loop, Mutex.java ~line
+ * 961), and the AQS attempt {@code Sync.tryAcquire(BEHIND_QUEUED)} returns false while {@code
+ * hasQueuedPredecessors()} (~line 1303). So its progress now depends on the queued thread being
+ * SCHEDULED, not just on the lock being free. A queued virtual thread that has been unparked by
+ * the release (AQS signalNext resets its node's status to 0, so {@code hasQueuedThreads()} still
+ * counts it) but finds every carrier busy with CPU-bound virtual threads cannot run; the woken
+ * platform waiter parks in the AQS behind it, and the lock stays free, with the predicate true,
+ * for as long as the carriers stay busy. On the code before 851f449 the woken waiter barged the
+ * free lock at once (spinAcquire's first tryLockFast). The Javadoc of the timed lockWhen says it
+ * returns null when "the deadline passes while another thread holds the lock" and never waits
+ * for "another thread's hold time"; here nobody holds the lock at all.
+ *
+ * <p>Caveat, for fairness: Condition.signalAll's waiters (and a fair ReentrantLock) have the same
+ * property; the change's Javadoc says "as Condition.signalAll's waiters do". It is still a new
+ * liveness hazard of this Mutex, which is documented as barging everywhere else, and which moved
+ * off Condition precisely so that a timed lockWhen would not wait for what other threads do.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class Review13Test {
+
+  /** Carriers of the default virtual-thread scheduler. */
+  private static int carriers() {
+    String p = System.getProperty("jdk.virtualThreadScheduler.parallelism");
+    return p != null ? Integer.parseInt(p) : Runtime.getRuntime().availableProcessors();
+  }
+
+  private static Thread startVirtual(String name, Runnable r) {
+    try {
+      Class<?> builderType = Class.forName("java.lang.Thread$Builder");
+      Object builder = Thread.class.getMethod("ofVirtual").invoke(null);
+      builder = builderType.getMethod("name", String.class).invoke(builder, name);
+      Method start = builderType.getMethod("start", Runnable.class);
+      return (Thread) start.invoke(builder, r);
+    } catch (ReflectiveOperationException e) {
+      throw new LinkageError("Thread.ofVirtual", e);
+    }
+  }
+
+  /** Waits (bounded) until a platform waiter of {@code m} is parked on its change queue. */
+  private static void awaitChangeWaiter(Thread w, Mutex<?> m) {
+    Waits.awaitParkedOn(w, m); // the change-queue park's blocker is the Mutex itself
+  }
+
+  /**
+   * A timed lockWhen whose predicate became true under a lock that is then FREE returns null at
+   * its deadline, because a virtual thread queued for the lock has no carrier to run on.
+   *
+   * <p>Schedule (deterministic): W (platform) parks in lockWhen(v -> v == 1, 2 s) on the change
+   * queue; the test thread takes the lock; V (virtual) calls lock() and parks in the AQS queue;
+   * {@code carriers()} virtual hogs spin on every carrier until W is done (or an escape after 8
+   * s); the test thread sets the value to 1 and releases: release() wakes W, and sync.release
+   * unparks V (status 0, still queued, no carrier). W re-takes the lock BEHIND_QUEUED:
+   * spinAcquire sees hasQueuedThreads() and gives up, tryAcquireNanos(BEHIND_QUEUED, ~2 s) sees
+   * hasQueuedPredecessors() and parks until the deadline; lockWhen returns null after 2 s although
+   * nobody held the lock and v == 1 the whole time. Failed 9 of 9 runs on JDK 25 (null after
+   * 1988-1997 ms). With 9a77e11's Mutex classes swapped into target/classes it passed 3 of 3
+   * (the whole class in 0.22-0.28 s). On JDK 17
+   * there are no virtual threads: skipped.
+   */
+  @Test
+  @EnabledForJreRange(min = JRE.JAVA_21)
+  @SuppressWarnings("try")
+  void defect_timedLockWhenTimesOutOnAFreeLockBehindAQueuedVirtualThreadWithoutCarrier()
+      throws Exception {
+    Mutex<Integer> m = new Mutex<>(0);
+    AtomicReference<@Nullable Boolean> got = new AtomicReference<>();
+    AtomicLong tookNanos = new AtomicLong();
+    AtomicReference<@Nullable Throwable> failure = new AtomicReference<>();
+    CountDownLatch wDone = new CountDownLatch(1);
+    AtomicBoolean stopHogs = new AtomicBoolean();
+    List<Thread> all = new ArrayList<>();
+    long[] releasedAt = new long[1];
+    Thread w = new Thread(() -> {
+      try {
+        Mutex.Guard<Integer> g = m.lockWhen(v -> v == 1, Duration.ofSeconds(2));
+        tookNanos.set(System.nanoTime());
+        got.set(g != null);
+        if (g != null) {
+          g.close();
+        }
+      } catch (Throwable e) {
+        failure.set(e);
+      } finally {
+        wDone.countDown();
+      }
+    }, "test-r13-waiter");
+    all.add(w);
+    try {
+      w.start();
+      awaitChangeWaiter(w, m);
+      Mutex.Guard<Integer> g = m.lock();
+      Thread v = startVirtual("test-r13-vlocker", () -> {
+        try (Mutex.Guard<Integer> vg = m.lock()) {
+          assertThat(vg.get()).isEqualTo(1);
+        }
+      });
+      all.add(v);
+      Waits.awaitParkedOn(v, m.sync); // queued in the AQS
+      int n = carriers();
+      CountDownLatch hogsRunning = new CountDownLatch(n);
+      long escape = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
+      for (int i = 0; i < n; i++) {
+        all.add(startVirtual("test-r13-hog-" + i, () -> {
+          hogsRunning.countDown();
+          // CPU-bound virtual work: holds its carrier (virtual threads are not preempted).
+          while (!stopHogs.get() && System.nanoTime() - escape < 0) {
+            Thread.onSpinWait();
+          }
+        }));
+      }
+      assertThat(hogsRunning.await(10, TimeUnit.SECONDS)).isTrue();
+      g.set(1);
+      releasedAt[0] = System.nanoTime();
+      g.close(); // wakes W; unparks V, which cannot get a carrier
+      assertThat(wDone.await(20, TimeUnit.SECONDS)).isTrue();
+    } finally {
+      stopHogs.set(true);
+      for (Thread t : all) {
+        t.join(20_000);
+      }
+    }
+    for (Thread t : all) {
+      assertThat(t.isAlive()).as("%s still alive", t.getName()).isFalse();
+    }
+    assertThat(failure.get()).isNull();
+    long ms = TimeUnit.NANOSECONDS.toMillis(tookNanos.get() - releasedAt[0]);
+    assertThat(got.get())
+        .as("lockWhen(v == 1, 2 s) on a free lock with v == 1 returned after %d ms; true = guard,"
+            + " false = null (timed out while nobody held the lock)", ms)
+        .isTrue();
+  }
+
+  /**
+   * The untimed form of the same schedule is a deadlock whenever the CPU-bound virtual threads
+   * wait for the woken waiter's progress (here: they spin until W has its guard, with an escape
+   * after 5 s so the test ends). W waits behind V; V waits for a carrier; the carriers wait for
+   * W. Before 851f449 W barged the free lock and the hogs stopped at once. Failed 8 of 8 runs on
+   * JDK 25 (W got the lock only after the 5 s escape); passed 3 of 3 with 9a77e11's Mutex.
+   * Skipped on JDK 17.
+   */
+  @Test
+  @EnabledForJreRange(min = JRE.JAVA_21)
+  @SuppressWarnings("try")
+  void defect_untimedLockWhenDeadlocksBehindAQueuedVirtualThreadWhoseCarriersWaitForIt()
+      throws Exception {
+    Mutex<Integer> m = new Mutex<>(0);
+    AtomicReference<@Nullable Throwable> failure = new AtomicReference<>();
+    AtomicBoolean wHasLock = new AtomicBoolean();
+    AtomicBoolean escaped = new AtomicBoolean();
+    CountDownLatch wDone = new CountDownLatch(1);
+    List<Thread> all = new ArrayList<>();
+    Thread w = new Thread(() -> {
+      try (Mutex.Guard<Integer> g = m.lockWhen(v -> v == 1)) {
+        wHasLock.set(true);
+      } catch (Throwable e) {
+        failure.set(e);
+      } finally {
+        wHasLock.set(true);
+        wDone.countDown();
+      }
+    }, "test-r13-waiter-untimed");
+    all.add(w);
+    try {
+      w.start();
+      awaitChangeWaiter(w, m);
+      Mutex.Guard<Integer> g = m.lock();
+      Thread v = startVirtual("test-r13-vlocker-untimed", () -> {
+        try (Mutex.Guard<Integer> vg = m.lock()) {
+          assertThat(vg.get()).isEqualTo(1); // reads only: W's predicate stays true
+        }
+      });
+      all.add(v);
+      Waits.awaitParkedOn(v, m.sync);
+      int n = carriers();
+      CountDownLatch hogsRunning = new CountDownLatch(n);
+      long escape = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      for (int i = 0; i < n; i++) {
+        all.add(startVirtual("test-r13-hog-untimed-" + i, () -> {
+          hogsRunning.countDown();
+          // Waits (busily, on its carrier) for the waiter's progress, like a virtual thread
+          // polling for a result.
+          while (!wHasLock.get()) {
+            if (System.nanoTime() - escape >= 0) {
+              escaped.set(true);
+              break;
+            }
+            Thread.onSpinWait();
+          }
+        }));
+      }
+      assertThat(hogsRunning.await(10, TimeUnit.SECONDS)).isTrue();
+      g.set(1);
+      g.close();
+      assertThat(wDone.await(20, TimeUnit.SECONDS)).isTrue();
+    } finally {
+      wHasLock.set(true);
+      for (Thread t : all) {
+        t.join(20_000);
+      }
+    }
+    for (Thread t : all) {
+      assertThat(t.isAlive()).as("%s still alive", t.getName()).isFalse();
+    }
+    assertThat(failure.get()).isNull();
+    assertThat(escaped.get())
+        .as("the hogs had to give up (a deadlock without the escape): W stayed behind the"
+            + " carrier-less queued virtual thread while the lock was free")
+        .isFalse();
+  }
+}
