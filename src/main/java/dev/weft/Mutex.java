@@ -5,6 +5,7 @@ import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.AbstractQueuedSynchronizer;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.LockSupport;
@@ -306,6 +307,17 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
 
   /** Spinning only makes sense when another thread can run meanwhile. */
   static final boolean WAIT_SPINS = Runtime.getRuntime().availableProcessors() > 1;
+
+  /**
+   * How long a waiter woken from the change queue lets threads already queued for the lock go
+   * first before it takes a free lock itself: 200 &micro;s, several wake-ups of a queued thread
+   * (see "Woken waiters queue behind lockers" in the algorithm notes). {@code
+   * -Ddev.weft.mutex.deferMicros=N} changes it; 0 makes woken waiters barge like any other
+   * acquisition.
+   */
+  static final long DEFER_NANOS =
+      TimeUnit.MICROSECONDS.toNanos(
+          Math.max(0L, Long.getLong("dev.weft.mutex.deferMicros", 200L)));
 
   /*
    * Padding. The fields live in MutexFields (superclass fields are laid out first), followed
@@ -927,18 +939,57 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    */
   private boolean reacquire(boolean interruptible, boolean timed, long deadline, int mode)
       throws InterruptedException {
-    if (spinAcquire(timed, deadline, mode == Sync.BEHIND_QUEUED)) {
+    boolean behindQueued = mode == Sync.BEHIND_QUEUED && DEFER_NANOS > 0L;
+    if (spinAcquire(timed, deadline, behindQueued)) {
       return true;
     }
+    if (behindQueued) {
+      // Queue behind the threads already queued for at most DEFER_NANOS, then barge like any
+      // acquisition: a queued thread that cannot run (a virtual thread without a carrier) must
+      // not keep us off a free lock (see "Woken waiters queue behind lockers").
+      long defer = timed ? Math.min(DEFER_NANOS, deadline - System.nanoTime()) : DEFER_NANOS;
+      if (defer > 0L && acquireBehindQueued(interruptible, defer)) {
+        return true;
+      }
+    }
     if (timed) { // interruptible too: only lockWhen(ready, timeout) is timed
-      return sync.tryAcquireNanos(mode, deadline - System.nanoTime()); // <= 0: one attempt
+      return sync.tryAcquireNanos(Sync.BARGE, deadline - System.nanoTime()); // <= 0: one attempt
     }
     if (interruptible) {
-      sync.acquireInterruptibly(mode);
+      sync.acquireInterruptibly(Sync.BARGE);
     } else {
-      sync.acquire(mode);
+      sync.acquire(Sync.BARGE);
     }
     return true;
+  }
+
+  /**
+   * Queues for the lock behind the threads already queued for it (AQS, {@link
+   * Sync#BEHIND_QUEUED}) for at most {@code nanos}. An uninterruptible caller's interrupt is kept
+   * and re-asserted; an interruptible caller's ends the wait with {@link InterruptedException}.
+   *
+   * @return {@code true} if the lock is held; {@code false} if {@code nanos} passed first
+   */
+  private boolean acquireBehindQueued(boolean interruptible, long nanos)
+      throws InterruptedException {
+    if (interruptible) {
+      return sync.tryAcquireNanos(Sync.BEHIND_QUEUED, nanos);
+    }
+    long end = System.nanoTime() + nanos;
+    boolean interrupted = false;
+    try {
+      while (true) {
+        try {
+          return sync.tryAcquireNanos(Sync.BEHIND_QUEUED, end - System.nanoTime());
+        } catch (InterruptedException e) {
+          interrupted = true; // uninterruptible: keep waiting, re-assert below
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 
   /**

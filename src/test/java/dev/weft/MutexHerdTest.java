@@ -100,9 +100,13 @@ class MutexHerdTest {
         Waits.awaitParkedOn(p, m.sync); // queued in the AQS behind the helper
         letGo.countDown();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        // Until the helper's release is complete (state 0), or the locker already has the lock.
-        while (m.sync.isLocked() && m.sync.owner() != p && System.nanoTime() - deadline < 0) {
-          Thread.onSpinWait(); // stay running: the waiter tries first, the locker must wake
+        // Until the helper's release is complete and the locker it unparked is running again
+        // (or already has the lock): the locker then takes the lock within microseconds, well
+        // inside the waiter's deferral (Mutex.DEFER_NANOS), and a barging waiter races it.
+        while (((m.sync.isLocked() && m.sync.owner() != p)
+                || p.getState() == Thread.State.WAITING)
+            && System.nanoTime() - deadline < 0) {
+          Thread.onSpinWait(); // stay running: the waiter is ready to try at once
         }
       }))) {
         waiterParked.countDown();
