@@ -153,16 +153,29 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * that supplied it.
    *
    * Woken waiters queue behind lockers (session 13). A waiter woken from the change queue
-   * re-takes the lock behind the threads already queued for it in the AQS (BEHIND_QUEUED: its
-   * spin stops as soon as one is queued, and its AQS acquisition checks hasQueuedPredecessors,
-   * as a fair ReentrantLock does); everything else about the lock stays barging. Why: the
-   * threads queued for the lock are often the ones that make the change the herd waits for.
-   * When every woken waiter barged, a producer queued behind them waited for the whole herd
-   * on every change, so the waiters kept up with it and waited again, a storm of wake-ups:
-   * 100 platform waiters on 2 cores took 290-580 ms against Condition's 26-56 ms (the
-   * producer spent 80% of the run waiting for the lock; WaiterHerdBench). Condition gets the
-   * same order for free: signalAll moves its waiters to the lock's queue, behind the lockers
-   * already there. A lone waiter with nobody queued still spins for the lock as before, so a
+   * lets the threads already queued for the lock in the AQS go first (reacquireWoken): it spins
+   * for the lock only while nobody is queued (spinAcquire stops as soon as a thread queues);
+   * while the lock is held it joins the AQS queue at the tail (one barging attempt, as any AQS
+   * acquisition makes, then FIFO); while the lock is free but threads are queued (the release
+   * unparked the first of them, which has not run yet) it parks in DEFER_POLL_NANOS steps and
+   * looks again. Why: the threads queued for the lock are often the ones that make the change
+   * the herd waits for. When every woken waiter barged, a producer queued behind them waited
+   * for the whole herd on every change, so the waiters kept up with it and waited again, a
+   * storm of wake-ups: 100 platform waiters on 2 cores took 290-580 ms against Condition's
+   * 26-56 ms (the producer spent 80-90% of the run waiting for the lock; WaiterHerdBench).
+   * Condition gets the same order for free: signalAll moves its waiters to the lock's queue,
+   * behind the lockers already there.
+   *
+   * The deferral is bounded (found by review, session 13): a first version queued behind
+   * the others even when the lock was free, and a queued virtual thread without a carrier
+   * then kept the woken waiter off a free lock for good (a timed lockWhen returned null at its
+   * deadline with nobody holding the lock; with the carriers' threads waiting for the waiter,
+   * a deadlock: Review13Test). Now, once the lock has been seen free with threads queued for
+   * DEFER_NANOS (200 us, several wake-ups) without any of them taking it, the waiter takes it
+   * itself, as a barging acquisition may. Once in the AQS queue it is behind whoever is ahead,
+   * as every queued acquisition is (ReentrantLock's too). Deadlines and interrupts hold in every
+   * step: the deferral ends at the deadline with one attempt, and an interrupt ends it (or is
+   * kept aside, uninterruptible). A lone waiter with nobody queued spins as before, so a
    * hand-off between two threads is unchanged. This orders acquisitions only; it adds no
    * memory effect (every acquisition is the same CAS on the state).
    *
@@ -309,15 +322,18 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   static final boolean WAIT_SPINS = Runtime.getRuntime().availableProcessors() > 1;
 
   /**
-   * How long a waiter woken from the change queue lets threads already queued for the lock go
-   * first before it takes a free lock itself: 200 &micro;s, several wake-ups of a queued thread
-   * (see "Woken waiters queue behind lockers" in the algorithm notes). {@code
+   * How long a waiter woken from the change queue waits for a thread queued for a free lock to
+   * take it, before it takes it itself: 200 &micro;s, several wake-ups of a queued thread (see
+   * "Woken waiters queue behind lockers" in the algorithm notes). {@code
    * -Ddev.weft.mutex.deferMicros=N} changes it; 0 makes woken waiters barge like any other
    * acquisition.
    */
   static final long DEFER_NANOS =
       TimeUnit.MICROSECONDS.toNanos(
           Math.max(0L, Long.getLong("dev.weft.mutex.deferMicros", 200L)));
+
+  /** The park step of that wait (the timer's slack makes it longer on Linux: about 60 us). */
+  static final long DEFER_POLL_NANOS = 10_000L;
 
   /*
    * Padding. The fields live in MutexFields (superclass fields are laid out first), followed
@@ -928,61 +944,70 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    */
   private boolean reacquire(boolean interruptible, boolean timed, long deadline)
       throws InterruptedException {
-    return reacquire(interruptible, timed, deadline, Sync.BARGE);
-  }
-
-  /**
-   * {@link #reacquire(boolean, boolean, long)}, either barging ({@link Sync#BARGE}: the spin
-   * phase) or behind the threads already queued for the lock ({@link Sync#BEHIND_QUEUED}: after
-   * a wake-up from the change queue; see "Woken waiters queue behind lockers" in the algorithm
-   * notes).
-   */
-  private boolean reacquire(boolean interruptible, boolean timed, long deadline, int mode)
-      throws InterruptedException {
-    boolean behindQueued = mode == Sync.BEHIND_QUEUED && DEFER_NANOS > 0L;
-    if (spinAcquire(timed, deadline, behindQueued)) {
+    if (spinAcquire(timed, deadline)) {
       return true;
     }
-    if (behindQueued) {
-      // Queue behind the threads already queued for at most DEFER_NANOS, then barge like any
-      // acquisition: a queued thread that cannot run (a virtual thread without a carrier) must
-      // not keep us off a free lock (see "Woken waiters queue behind lockers").
-      long defer = timed ? Math.min(DEFER_NANOS, deadline - System.nanoTime()) : DEFER_NANOS;
-      if (defer > 0L && acquireBehindQueued(interruptible, defer)) {
-        return true;
-      }
-    }
+    return queueForLock(interruptible, timed, deadline);
+  }
+
+  /** The AQS part of {@link #reacquire}: one barging attempt, then the queue's FIFO order. */
+  private boolean queueForLock(boolean interruptible, boolean timed, long deadline)
+      throws InterruptedException {
     if (timed) { // interruptible too: only lockWhen(ready, timeout) is timed
-      return sync.tryAcquireNanos(Sync.BARGE, deadline - System.nanoTime()); // <= 0: one attempt
+      return sync.tryAcquireNanos(1, deadline - System.nanoTime()); // <= 0: one attempt
     }
     if (interruptible) {
-      sync.acquireInterruptibly(Sync.BARGE);
+      sync.acquireInterruptibly(1);
     } else {
-      sync.acquire(Sync.BARGE);
+      sync.acquire(1);
     }
     return true;
   }
 
   /**
-   * Queues for the lock behind the threads already queued for it (AQS, {@link
-   * Sync#BEHIND_QUEUED}) for at most {@code nanos}. An uninterruptible caller's interrupt is kept
-   * and re-asserted; an interruptible caller's ends the wait with {@link InterruptedException}.
-   *
-   * @return {@code true} if the lock is held; {@code false} if {@code nanos} passed first
+   * {@link #reacquire} for a waiter woken from the change queue: it lets the threads already
+   * queued for the lock go first (see "Woken waiters queue behind lockers" in the algorithm
+   * notes). While nobody is queued it spins for the lock as usual; while the lock is held it
+   * joins the AQS queue at the tail; while the lock is free but threads are queued (the release
+   * has unparked the first of them, which has not run yet) it waits, parked in short steps,
+   * for at most {@link #DEFER_NANOS} of that state, and then takes the free lock itself: a queued
+   * thread that cannot run (a virtual thread without a carrier) cannot keep it off a free lock.
+   * An uninterruptible caller's interrupt is kept and re-asserted.
    */
-  private boolean acquireBehindQueued(boolean interruptible, long nanos)
+  private boolean reacquireWoken(boolean interruptible, boolean timed, long deadline)
       throws InterruptedException {
-    if (interruptible) {
-      return sync.tryAcquireNanos(Sync.BEHIND_QUEUED, nanos);
+    if (DEFER_NANOS <= 0L) {
+      return reacquire(interruptible, timed, deadline); // off: barge like any acquisition
     }
-    long end = System.nanoTime() + nanos;
     boolean interrupted = false;
     try {
+      long freeSince = 0L; // 0: not seen free with threads queued (yet, or since it was held)
       while (true) {
-        try {
-          return sync.tryAcquireNanos(Sync.BEHIND_QUEUED, end - System.nanoTime());
-        } catch (InterruptedException e) {
-          interrupted = true; // uninterruptible: keep waiting, re-assert below
+        if (!sync.hasQueuedThreads() && spinAcquire(timed, deadline, true)) {
+          return true; // nobody to go behind (the spin stops when a thread queues)
+        }
+        if (sync.isLocked() || !sync.hasQueuedThreads()) {
+          return queueForLock(interruptible, timed, deadline); // held: behind the queue
+        }
+        long now = System.nanoTime();
+        if (timed && deadline - now <= 0L) {
+          return sync.tryLockFast(); // the deadline: one attempt, as a timed acquisition makes
+        }
+        if (freeSince == 0L) {
+          freeSince = now | 1L; // never 0
+        } else if (now - freeSince >= DEFER_NANOS) {
+          if (sync.tryLockFast()) {
+            return true; // free for a whole deferral and nobody took it: take it
+          }
+          freeSince = 0L; // someone did: look again
+          continue;
+        }
+        LockSupport.parkNanos(this, DEFER_POLL_NANOS);
+        if (Thread.interrupted()) {
+          if (interruptible) {
+            throw new InterruptedException("interrupted while waiting in Mutex.lockWhen");
+          }
+          interrupted = true; // a set status would end every park at once: keep it aside
         }
       }
     } finally {
@@ -1148,7 +1173,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
           ProtocolWindows.at("mutex.woken");
         }
         // Behind queued lockers: they may be the threads that make the change we wait for.
-        if (!reacquire(interruptible, timed, deadline, Sync.BEHIND_QUEUED)) {
+        if (!reacquireWoken(interruptible, timed, deadline)) {
           return false; // the deadline passed while another thread held the lock
         }
         if (ready.test(value)) {
@@ -1235,14 +1260,6 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   static final class Sync extends AbstractQueuedSynchronizer {
     private static final long serialVersionUID = 1L;
 
-    /** Acquire argument: take the lock whenever it is free, like every plain acquisition. */
-    static final int BARGE = 1;
-
-    /**
-     * Acquire argument: take the lock only if no other thread is queued for it first (as a fair
-     * ReentrantLock does); the state is still set to 1.
-     */
-    static final int BEHIND_QUEUED = 2;
 
     private static final VarHandle RELEASES;
     private static final VarHandle WAIT_SPIN;
@@ -1350,10 +1367,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
      * from the holder, which is about to release it.
      */
     @Override
-    protected boolean tryAcquire(int mode) {
-      if (mode == BEHIND_QUEUED && hasQueuedPredecessors()) {
-        return false; // a woken change waiter does not barge (see the algorithm notes)
-      }
+    protected boolean tryAcquire(int ignored) {
       return getState() == 0 && tryLockFast();
     }
 

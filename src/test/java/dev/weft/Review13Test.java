@@ -21,7 +21,11 @@ import org.junit.jupiter.api.condition.JRE;
 /**
  * Review 13: reproducers of defects in commit 851f449 (Mutex: a waiter woken from the change
  * queue re-takes the lock "behind the threads already queued for it", Sync.BEHIND_QUEUED). The
- * attacks that held are in {@link Review13TestHeld}.
+ * attacks that held are in {@link Review13TestHeld}. Fixed in the same session (both now
+ * {@code fixed_}): the woken waiter no longer joins the AQS queue while the lock is free; it
+ * waits at most Mutex.DEFER_NANOS (200 us) for a queued thread to take the free lock, and then
+ * takes it itself (Mutex.reacquireWoken; algorithm notes, "The deferral is bounded"). The line
+ * numbers below are those of 851f449.
  *
  * <p>Mechanism shared by the tests here. A woken lockWhen waiter now refuses a FREE lock while
  * any thread is queued for it: Mutex.spinAcquire returns false at once when {@code
@@ -87,7 +91,7 @@ class Review13Test {
   @Test
   @EnabledForJreRange(min = JRE.JAVA_21)
   @SuppressWarnings("try")
-  void defect_timedLockWhenTimesOutOnAFreeLockBehindAQueuedVirtualThreadWithoutCarrier()
+  void fixed_timedLockWhenTimesOutOnAFreeLockBehindAQueuedVirtualThreadWithoutCarrier()
       throws Exception {
     Mutex<Integer> m = new Mutex<>(0);
     AtomicReference<@Nullable Boolean> got = new AtomicReference<>();
@@ -168,7 +172,7 @@ class Review13Test {
   @Test
   @EnabledForJreRange(min = JRE.JAVA_21)
   @SuppressWarnings("try")
-  void defect_untimedLockWhenDeadlocksBehindAQueuedVirtualThreadWhoseCarriersWaitForIt()
+  void fixed_untimedLockWhenDeadlocksBehindAQueuedVirtualThreadWhoseCarriersWaitForIt()
       throws Exception {
     Mutex<Integer> m = new Mutex<>(0);
     AtomicReference<@Nullable Throwable> failure = new AtomicReference<>();
