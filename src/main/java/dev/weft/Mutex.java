@@ -79,10 +79,11 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Automatic signalling:</b> a thread waiting in {@link #lockWhen} or {@link #awaitThen} is
  * woken every time another thread releases the lock (or releases it to wait on a
  * {@link Condvar}), and re-checks its predicate under the lock; no notify call is needed and
- * no wake-up can be lost. Releases cost nothing extra while nobody waits. A woken waiter takes
- * the lock back behind the threads already queued for it (as {@code Condition.signalAll}'s
- * waiters do), so a crowd of waiters cannot keep out the thread that would make the change they
- * wait for. Predicates must depend
+ * no wake-up can be lost. Releases cost nothing extra while nobody waits. A woken waiter lets
+ * the threads already queued for the lock go first (as {@code Condition.signalAll}'s waiters
+ * do), so a crowd of waiters cannot keep out the thread that would make the change they wait
+ * for; it waits at most 200&nbsp;&micro;s for a queued thread to take a free lock, then takes
+ * it itself. Predicates must depend
  * only on the protected value (and other state changed under this lock), be quick, and have no
  * side effects; they may run many times.
  *
