@@ -99,10 +99,11 @@ class VirtualThreadReReviewTest {
   /**
    * As above, with untimed Mutex.lockWhen (automatic signalling): 1.7-3.0 s vs 43 ms when
    * found. Virtual waiters no longer spin (Mutex.waitSpinLocked, spinAcquire), which took it to
-   * 0.70 s, still about 17x Condition's 41 ms. Fixed in session 13: woken waiters re-take the
-   * lock behind the threads queued for it (Mutex's notes, "Woken waiters queue behind
-   * lockers"); until then the woken herd barged ahead of the producer on every round
-   * (WaiterHerdJdk25Bench: 150-155 ms against Condition's 33-35, now 45-47 against 35-39).
+   * 0.70 s, still about 17x Condition's 41 ms. Improved in session 13: woken waiters let the
+   * threads queued for the lock go first, for at most 200 us while it is free (Mutex's notes,
+   * "Woken waiters queue behind lockers"); until then the woken herd barged ahead of the
+   * producer on every round (WaiterHerdJdk25Bench: 156-188 ms against Condition's 32-36, now
+   * 114-120 against 35-42). A stall guard only: the code before also met this bound.
    */
   @Test
   void fixed_lockWhenHerdOfVirtualWaitersBargedAheadOfTheProducer() throws Exception {

@@ -40,10 +40,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * <p>What it shows: a waiter woken for a change must take the lock back; if the woken herd
  * barges ahead of the threads queued for the lock, the producer (queued with them) waits for the
  * whole herd on every round, the consumers keep up with it and wait again, and the run is a
- * storm of wake-ups. Until session 13 {@code lockWhen}'s woken waiters barged: 290&ndash;580 ms
- * against {@code Condition}'s 26&ndash;56 ms with 100 platform threads on 2 cores (the producer
- * spent 80% of the run waiting for the lock). Goal (reported, not an issue goal): {@code
- * lockWhen} and {@code Condvar} within 2&times; {@code Condition}.
+ * storm of wake-ups. Until session 13 {@code lockWhen}'s woken waiters barged: 380&ndash;440 ms
+ * against {@code Condition}'s 38&ndash;45 ms with 100 platform threads on 2 cores (the producer
+ * spent 80&ndash;90% of the run waiting for the lock); since then 114&ndash;126 ms. Goal (set in
+ * session 13, {@code goals.tsv}): {@code lockWhen} within 2&times; {@code Condition}; {@code
+ * Condvar} reported.
  *
  * <p>Cannot hang: a run gives up after {@value #CAP_SECONDS} s and throws. {@code
  * WaiterHerdJdk25Bench} runs the same with 500 virtual threads.
