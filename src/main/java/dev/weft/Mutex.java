@@ -158,8 +158,8 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * for the lock only while nobody is queued (spinAcquire stops as soon as a thread queues);
    * while the lock is held it joins the AQS queue at the tail (one barging attempt, as any AQS
    * acquisition makes, then FIFO); while the lock is free but threads are queued (the release
-   * unparked the first of them, which has not run yet) it parks in DEFER_POLL_NANOS steps and
-   * looks again. Why: the threads queued for the lock are often the ones that make the change
+   * unparked the first of them, which has not run yet) it parks in DEFER_POLL_NANOS steps
+   * (200 us) and looks again. Why: the threads queued for the lock are often the ones that make the change
    * the herd waits for. When every woken waiter barged, a producer queued behind them waited
    * for the whole herd on every change, so the waiters kept up with it and waited again, a
    * storm of wake-ups: 100 platform waiters on 2 cores took 290-580 ms against Condition's
@@ -173,7 +173,12 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * deadline with nobody holding the lock; with the carriers' threads waiting for the waiter,
    * a deadlock: Review13Test). Now, once the lock has been seen free with threads queued for
    * DEFER_NANOS (200 us, several wake-ups) without any of them taking it, the waiter takes it
-   * itself, as a barging acquisition may. Once in the AQS queue it is behind whoever is ahead,
+   * itself, as a barging acquisition may. "Without any of them taking it" is checked by the
+   * release count (Sync.releases, read opaque): a queued thread that took and released the lock
+   * between two looks starts the deferral again (found by the second review: without it, a
+   * stream of short holders let the waiter push ahead of a queue that was moving), but never
+   * beyond 4 * DEFER_NANOS from the first look, so a queue that keeps moving while the lock is
+   * free at every look cannot keep the waiter waiting without bound either. Once in the AQS queue it is behind whoever is ahead,
    * as every queued acquisition is (ReentrantLock's too). Deadlines and interrupts hold in every
    * step: the deferral ends at the deadline with one attempt, and an interrupt ends it (or is
    * kept aside, uninterruptible). A lone waiter with nobody queued spins as before, so a
@@ -333,8 +338,17 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       TimeUnit.MICROSECONDS.toNanos(
           Math.max(0L, Long.getLong("dev.weft.mutex.deferMicros", 200L)));
 
-  /** The park step of that wait (the timer's slack makes it longer on Linux: about 60 us). */
-  static final long DEFER_POLL_NANOS = 10_000L;
+  /**
+   * The park step of that wait: 200 &micro;s, one look per deferral. Measured with
+   * WaiterHerdBench (session 13, two rounds, ms per herd): 10 &micro;s steps 99&ndash;105 platform
+   * and 102&ndash;117 virtual, 50 &micro;s 76&ndash;101 and 90&ndash;92, 200 &micro;s
+   * 79&ndash;94 and 65&ndash;70: every timed park of a virtual thread goes through the
+   * scheduler's timer, so fewer looks cost less. {@code -Ddev.weft.mutex.deferPollMicros=N}
+   * changes it (at least 1).
+   */
+  static final long DEFER_POLL_NANOS =
+      TimeUnit.MICROSECONDS.toNanos(
+          Math.max(1L, Long.getLong("dev.weft.mutex.deferPollMicros", 200L)));
 
   /*
    * Padding. The fields live in MutexFields (superclass fields are laid out first), followed
@@ -970,8 +984,10 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * queued for the lock go first (see "Woken waiters queue behind lockers" in the algorithm
    * notes). While nobody is queued it spins for the lock as usual; while the lock is held it
    * joins the AQS queue at the tail; while the lock is free but threads are queued (the release
-   * has unparked the first of them, which has not run yet) it waits, parked in short steps,
-   * for at most {@link #DEFER_NANOS} of that state, and then takes the free lock itself: a queued
+   * has unparked the first of them, which has not run yet) it waits, parked in {@link
+   * #DEFER_POLL_NANOS} steps, for at most {@link #DEFER_NANOS} of that state (restarted when a
+   * queued thread takes and releases the lock meanwhile, up to four times as long in all), and
+   * then takes the free lock itself: a queued
    * thread that cannot run (a virtual thread without a carrier) cannot keep it off a free lock.
    * An uninterruptible caller's interrupt is kept and re-asserted.
    */
@@ -983,6 +999,8 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     boolean interrupted = false;
     try {
       long freeSince = 0L; // 0: not seen free with threads queued (yet, or since it was held)
+      long firstLook = 0L; // when it was first seen so, whatever happened since (0: not yet)
+      int releasesSeen = 0; // the release count when freeSince was set
       while (true) {
         if (!sync.hasQueuedThreads() && spinAcquire(timed, deadline, true)) {
           return true; // nobody to go behind (the spin stops when a thread queues)
@@ -994,14 +1012,21 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
         if (timed && deadline - now <= 0L) {
           return sync.tryLockFast(); // the deadline: one attempt, as a timed acquisition makes
         }
-        if (freeSince == 0L) {
+        int releases = sync.releasesOpaque(); // opaque: a fresh count, used only as a hint
+        if (firstLook == 0L) {
+          firstLook = now | 1L; // never 0
+        }
+        boolean overdue = now - firstLook >= 4 * DEFER_NANOS; // a moving queue gets 4 deferrals
+        if (!overdue && (freeSince == 0L || releases != releasesSeen)) {
+          // First look, or a queued thread took the lock and released it since the last look
+          // (found by review): the queue moves, so the deferral starts again.
           freeSince = now | 1L; // never 0
-        } else if (now - freeSince >= DEFER_NANOS) {
+          releasesSeen = releases;
+        } else if (overdue || now - freeSince >= DEFER_NANOS) {
           if (sync.tryLockFast()) {
             return true; // free for a whole deferral and nobody took it: take it
           }
-          freeSince = 0L; // someone did: look again
-          continue;
+          freeSince = 0L; // someone did: look again after the park
         }
         LockSupport.parkNanos(this, DEFER_POLL_NANOS);
         if (Thread.interrupted()) {
