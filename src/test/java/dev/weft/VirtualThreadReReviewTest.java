@@ -103,7 +103,7 @@ class VirtualThreadReReviewTest {
    * threads queued for the lock go first, for at most 200 us while it is free (Mutex's notes,
    * "Woken waiters queue behind lockers"); until then the woken herd barged ahead of the
    * producer on every round (WaiterHerdJdk25Bench: 156-188 ms against Condition's 32-36, now
-   * 114-120 against 35-42). A stall guard only: the code before also met this bound.
+   * 54-89 against 32-34). A stall guard only: the code before also met this bound.
    */
   @Test
   void fixed_lockWhenHerdOfVirtualWaitersBargedAheadOfTheProducer() throws Exception {
