@@ -141,7 +141,11 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * plain fields read and written only under the lock. A thread whose predicate is false pushes
    * a node while it holds the lock, releases the lock, and parks until its node's thread field
    * is cleared. Every release path goes through `release()`, which, when the head is non-null,
-   * detaches the whole list and wakes every node (wakeChangeWaiters) before `sync.release(1)`;
+   * detaches the whole list under the lock and, after `sync.release(1)`, wakes every node (since
+   * session 13: waking first let a woken waiter find the lock still held by its waker, and a
+   * waker preempted in between made it queue behind threads that might not run; the detached
+   * list is reachable only from the releasing thread, so waking it after the release loses
+   * nothing);
    * each woken thread re-takes the lock and re-checks its own predicate. No wake-up is lost:
    * the node is pushed under the lock before the waiter's release, so every holder that
    * acquires the lock afterwards finds it; the waker clears the node's thread (getAndSet,
@@ -821,10 +825,17 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     if (LockOrder.enabled()) {
       LockOrder.released(this);
     }
-    if (changeWaiters != null) { // plain read under the lock: see the algorithm notes
-      wakeChangeWaiters();
+    ChangeWaiter woken = changeWaiters; // plain read under the lock: see the algorithm notes
+    if (woken == null) {
+      sync.release(1);
+      return;
     }
-    sync.release(1);
+    changeWaiters = null; // detached under the lock: these waiters are ours to wake
+    try {
+      sync.release(1);
+    } finally {
+      wakeAll(woken); // after the release, so a woken waiter finds the lock free (notes)
+    }
   }
 
   /**
@@ -845,8 +856,16 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   private void wakeChangeWaiters() {
     ChangeWaiter q = changeWaiters;
     changeWaiters = null; // plain: the queue's links are only touched under the lock
+    wakeAll(q);
+  }
+
+  /**
+   * Wakes every node of a list detached from the change queue under the lock; may run after
+   * the lock is released, since nobody else can reach a detached list.
+   */
+  private static void wakeAll(@Nullable ChangeWaiter q) {
     while (q != null) {
-      ChangeWaiter next = q.next;
+      ChangeWaiter next = q.next; // plain: written before the detach, under the lock
       q.wake();
       q = next;
     }
@@ -1001,11 +1020,23 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       long freeSince = 0L; // 0: not seen free with threads queued (yet, or since it was held)
       long firstLook = 0L; // when it was first seen so, whatever happened since (0: not yet)
       int releasesSeen = 0; // the release count when freeSince was set
+      boolean waitedForRelease = false;
       while (true) {
         if (!sync.hasQueuedThreads() && spinAcquire(timed, deadline, true)) {
           return true; // nobody to go behind (the spin stops when a thread queues)
         }
-        if (sync.isLocked() || !sync.hasQueuedThreads()) {
+        if (!sync.hasQueuedThreads()) {
+          return queueForLock(interruptible, timed, deadline); // nobody queued: as usual
+        }
+        if (sync.isLocked()) {
+          if (!waitedForRelease) {
+            // Our waker unparks us before it releases the lock: see that release before we
+            // decide, or we would queue behind threads that may not be able to run (found by
+            // CI, Review13Test: a queued virtual thread without a carrier).
+            waitedForRelease = true;
+            spinWhileHeld(timed, deadline);
+            continue;
+          }
           return queueForLock(interruptible, timed, deadline); // held: behind the queue
         }
         long now = System.nanoTime();
@@ -1040,6 +1071,27 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       if (interrupted) {
         Thread.currentThread().interrupt();
       }
+    }
+  }
+
+  /**
+   * Waits, spinning with {@link #spinAcquire}'s backoff and bound, until the lock is not held;
+   * takes nothing. Returns at once if waits do not spin (one CPU).
+   */
+  private void spinWhileHeld(boolean timed, long deadline) {
+    if (!WAIT_SPINS) {
+      return;
+    }
+    int backoff = SpinBackoff.MIN_BACKOFF;
+    int rounds =
+        SpinBackoff.isVirtual(Thread.currentThread())
+            ? SpinBackoff.VIRTUAL_SPIN_ROUNDS
+            : SpinBackoff.SPIN_ROUNDS;
+    for (int i = 0; i < rounds && sync.isLocked(); i++) {
+      if (timed && deadline - System.nanoTime() <= 0L) {
+        return;
+      }
+      backoff = SpinBackoff.pause(backoff);
     }
   }
 
