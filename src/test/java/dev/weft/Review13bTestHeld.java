@@ -3,7 +3,6 @@ package dev.weft;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.weft.testing.Waits;
-import java.lang.reflect.Method;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,18 +30,15 @@ import org.junit.jupiter.api.condition.JRE;
 @EnabledForJreRange(min = JRE.JAVA_21)
 class Review13bTestHeld {
 
+  /** Carriers of the default virtual-thread scheduler (the shared review helper). */
   private static int carriers() {
-    String p = System.getProperty("jdk.virtualThreadScheduler.parallelism");
-    return p != null ? Integer.parseInt(p) : Runtime.getRuntime().availableProcessors();
+    return VirtualThreadReviewSupport.carriers();
   }
 
+  /** Starts a virtual thread through the shared review helper (JDK 21+). */
   private static Thread startVirtual(String name, Runnable r) {
     try {
-      Class<?> builderType = Class.forName("java.lang.Thread$Builder");
-      Object builder = Thread.class.getMethod("ofVirtual").invoke(null);
-      builder = builderType.getMethod("name", String.class).invoke(builder, name);
-      Method start = builderType.getMethod("start", Runnable.class);
-      return (Thread) start.invoke(builder, r);
+      return SpinLockHandOverReviewTest.startVirtual(name, r);
     } catch (ReflectiveOperationException e) {
       throw new LinkageError("Thread.ofVirtual", e);
     }
