@@ -48,7 +48,6 @@ import org.junit.jupiter.api.condition.JRE;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class Review13Test {
 
-  /** Carriers of the default virtual-thread scheduler. */
   /** Carriers of the default virtual-thread scheduler (the shared review helper). */
   private static int carriers() {
     return VirtualThreadReviewSupport.carriers();
