@@ -141,11 +141,9 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * plain fields read and written only under the lock. A thread whose predicate is false pushes
    * a node while it holds the lock, releases the lock, and parks until its node's thread field
    * is cleared. Every release path goes through `release()`, which, when the head is non-null,
-   * detaches the whole list under the lock and, after `sync.release(1)`, wakes every node (since
-   * session 13: waking first let a woken waiter find the lock still held by its waker, and a
-   * waker preempted in between made it queue behind threads that might not run; the detached
-   * list is reachable only from the releasing thread, so waking it after the release loses
-   * nothing);
+   * detaches the whole list under the lock and wakes every node before `sync.release(1)`, as
+   * Condition.signalAll moves its waiters while the lock is held (each node records its waker:
+   * see "Woken waiters queue behind lockers");
    * each woken thread re-takes the lock and re-checks its own predicate. No wake-up is lost:
    * the node is pushed under the lock before the waiter's release, so every holder that
    * acquires the lock afterwards finds it; the waker clears the node's thread (getAndSet,
@@ -160,8 +158,10 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * Woken waiters queue behind lockers (session 13). A waiter woken from the change queue
    * lets the threads already queued for the lock in the AQS go first (reacquireWoken): it spins
    * for the lock only while nobody is queued (spinAcquire stops as soon as a thread queues);
-   * while the lock is held it joins the AQS queue at the tail (one barging attempt, as any AQS
-   * acquisition makes, then FIFO); while the lock is free but threads are queued (the release
+   * while the lock is held by another thread it joins the AQS queue at the tail (one barging
+   * attempt, as any AQS acquisition makes, then FIFO); while the lock is held by its waker
+   * (which releases it next) it joins the AQS queue without barging (Sync.BEHIND_QUEUED) in
+   * bounded rounds (see "The waker's hold" below); while the lock is free but threads are queued (the release
    * unparked the first of them, which has not run yet) it parks in DEFER_POLL_NANOS steps
    * (200 us) and looks again. Why: the threads queued for the lock are often the ones that make the change
    * the herd waits for. When every woken waiter barged, a producer queued behind them waited
@@ -188,6 +188,29 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * kept aside, uninterruptible). A lone waiter with nobody queued spins as before, so a
    * hand-off between two threads is unchanged. This orders acquisitions only; it adds no
    * memory effect (every acquisition is the same CAS on the state).
+   *
+   * The waker's hold (session 14). release() wakes the change queue before it releases the
+   * lock, so most woken waiters find the lock still held by their waker and queue behind it in
+   * the AQS, in FIFO order, as Condition.signalAll's waiters do. The order was reversed for a
+   * while (session 13: wake after the release), because a waker preempted between the wake-up
+   * and its release left the woken waiter queued behind a thread that could not run (a virtual
+   * thread without a carrier; CI found it in Review13Test); but then most of a herd found the
+   * lock free while the thread that the release had unparked was not yet running, and spent the
+   * 200 us deferral instead of queueing: 100 platform waiters took 142-185 ms, 3.7-4.7x
+   * Condition, against 84-107 ms with the wake-up first. Now each node records the thread that
+   * woke it (a plain write before the getAndSet that the waiter reads with getAcquire, so the
+   * waiter sees it), and a woken waiter that finds the lock held by that thread queues with
+   * tryAcquireNanos(BEHIND_QUEUED, WAKER_QUEUE_NANOS): no barging (Sync.tryAcquire refuses
+   * while hasQueuedPredecessors), rounds of 1 ms. A herd's queue moves in a few microseconds
+   * per thread, so a round rarely ends; when it does, the waiter looks again: still held by the
+   * waker, another round; held by someone else, an ordinary queued acquisition; free with
+   * threads queued, the bounded deferral above. So a waker preempted before its release costs
+   * the waiter at most one round plus the deferral once it has released, however long the
+   * thread at the head of the queue cannot run (Review13Test.fixed_woken..., which opens that
+   * window on purpose at "mutex.woke-before-release"). The owner read is AQS's plain
+   * exclusive-owner field: the waker wrote it when it took the lock, before the wake-up, so a
+   * waiter always sees it while the waker still holds the lock, and a stale other value only
+   * makes the waiter queue as an ordinary acquisition.
    *
    * Why the queue and not a Condition of the lock (as until issue 18): Condition.await and
    * awaitNanos re-acquire the lock uninterruptibly and without any time limit after a signal
@@ -300,7 +323,9 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * Protocol windows (ProtocolWindows, for tests): "mutex.released-for-spin" right after a
    * wait's spin phase released the lock (lockWhen and Condvar); "mutex.released-for-wait"
    * right after a lockWhen waiter pushed its node and released the lock, before it parks;
-   * "mutex.woken" after a lockWhen waiter was woken, before it re-takes the lock. A test that
+   * "mutex.woken" after a lockWhen waiter was woken, before it re-takes the lock;
+   * "mutex.woke-before-release" in release() after the waker woke the change queue, before its
+   * release (a waker preempted there). A test that
    * lets another thread take the lock in one of them opens the release/re-acquire window of
    * that phase on purpose.
    */
@@ -353,6 +378,18 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   static final long DEFER_POLL_NANOS =
       TimeUnit.MICROSECONDS.toNanos(
           Math.max(1L, Long.getLong("dev.weft.mutex.deferPollMicros", 200L)));
+
+  /**
+   * How long a woken waiter stays queued in the AQS, in one round, while the lock is held by
+   * the thread that woke it (which releases it next): 1 ms, then it looks again. A bound, not a
+   * tuning knob: in a herd the queue ahead of it moves in a few microseconds per thread, and
+   * the round only ends early when its waker was preempted before its release and the queue is
+   * stuck behind a thread that cannot run (see "Woken waiters queue behind lockers").
+   * {@code -Ddev.weft.mutex.wakerQueueMicros=N} changes it (at least 1).
+   */
+  static final long WAKER_QUEUE_NANOS =
+      TimeUnit.MICROSECONDS.toNanos(
+          Math.max(1L, Long.getLong("dev.weft.mutex.wakerQueueMicros", 1000L)));
 
   /*
    * Padding. The fields live in MutexFields (superclass fields are laid out first), followed
@@ -832,9 +869,14 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     }
     changeWaiters = null; // detached under the lock: these waiters are ours to wake
     try {
-      sync.release(1);
+      // Before the release, as Condition.signalAll moves its waiters to the lock's queue while
+      // the lock is held: a woken waiter finds it held by us and queues behind (see notes).
+      wakeAll(woken);
+      if (ProtocolWindows.ENABLED) {
+        ProtocolWindows.at("mutex.woke-before-release"); // a waker preempted here (tests)
+      }
     } finally {
-      wakeAll(woken); // after the release, so a woken waiter finds the lock free (notes)
+      sync.release(1);
     }
   }
 
@@ -866,7 +908,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   private static void wakeAll(@Nullable ChangeWaiter q) {
     while (q != null) {
       ChangeWaiter next = q.next; // plain: written before the detach, under the lock
-      q.wake();
+      q.wake(); // the caller holds the lock: a waiter that sees it held by us knows why
       q = next;
     }
   }
@@ -1001,7 +1043,9 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   /**
    * {@link #reacquire} for a waiter woken from the change queue: it lets the threads already
    * queued for the lock go first (see "Woken waiters queue behind lockers" in the algorithm
-   * notes). While nobody is queued it spins for the lock as usual; while the lock is held it
+   * notes). While nobody is queued it spins for the lock as usual; while the lock is held by
+   * its waker it queues in the AQS without barging, in rounds of {@link #WAKER_QUEUE_NANOS},
+   * looking again after each ("The waker's hold"); while the lock is held by another thread it
    * joins the AQS queue at the tail; while the lock is free but threads are queued (the release
    * has unparked the first of them, which has not run yet) it waits, parked in {@link
    * #DEFER_POLL_NANOS} steps, for at most {@link #DEFER_NANOS} of that state (restarted when a
@@ -1009,8 +1053,11 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * then takes the free lock itself: a queued
    * thread that cannot run (a virtual thread without a carrier) cannot keep it off a free lock.
    * An uninterruptible caller's interrupt is kept and re-asserted.
+   *
+   * @param waker the thread that woke us, holding the lock then (null if unknown)
    */
-  private boolean reacquireWoken(boolean interruptible, boolean timed, long deadline)
+  private boolean reacquireWoken(
+      boolean interruptible, boolean timed, long deadline, @Nullable Thread waker)
       throws InterruptedException {
     if (DEFER_NANOS <= 0L) {
       return reacquire(interruptible, timed, deadline); // off: barge like any acquisition
@@ -1020,7 +1067,6 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       long freeSince = 0L; // 0: not seen free with threads queued (yet, or since it was held)
       long firstLook = 0L; // when it was first seen so, whatever happened since (0: not yet)
       int releasesSeen = 0; // the release count when freeSince was set
-      boolean waitedForRelease = false;
       while (true) {
         if (!sync.hasQueuedThreads() && spinAcquire(timed, deadline, true)) {
           return true; // nobody to go behind (the spin stops when a thread queues)
@@ -1029,13 +1075,32 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
           return queueForLock(interruptible, timed, deadline); // nobody queued: as usual
         }
         if (sync.isLocked()) {
-          if (!waitedForRelease) {
-            // Our waker unparks us before it releases the lock: see that release before we
-            // decide, or we would queue behind threads that may not be able to run (found by
-            // CI, Review13Test: a queued virtual thread without a carrier).
-            waitedForRelease = true;
-            spinWhileHeld(timed, deadline);
-            continue;
+          if (waker != null && sync.owner() == waker) {
+            // Held by the thread that woke us, which releases it next: queue behind, as
+            // Condition.signalAll's waiters are, but in bounded rounds. If our waker was
+            // preempted before its release and the queue ahead of us is stuck behind a thread
+            // that cannot run (a virtual thread without a carrier: Review13Test, found by CI),
+            // the round ends and we look again: the lock is then free, and the deferral below
+            // takes it in bounded time.
+            long round = WAKER_QUEUE_NANOS;
+            if (timed) {
+              long left = deadline - System.nanoTime();
+              if (left <= 0L) {
+                return sync.tryLockFast(); // the deadline: one attempt, then null if held
+              }
+              round = Math.min(round, left);
+            }
+            try {
+              if (sync.tryAcquireNanos(Sync.BEHIND_QUEUED, round)) { // FIFO, no barging
+                return true;
+              }
+            } catch (InterruptedException e) {
+              if (interruptible) {
+                throw e;
+              }
+              interrupted = true; // kept aside (the AQS cleared it), so the next round parks
+            }
+            continue; // look again (past the deadline: the one attempt above)
           }
           return queueForLock(interruptible, timed, deadline); // held: behind the queue
         }
@@ -1071,27 +1136,6 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       if (interrupted) {
         Thread.currentThread().interrupt();
       }
-    }
-  }
-
-  /**
-   * Waits, spinning with {@link #spinAcquire}'s backoff and bound, until the lock is not held;
-   * takes nothing. Returns at once if waits do not spin (one CPU).
-   */
-  private void spinWhileHeld(boolean timed, long deadline) {
-    if (!WAIT_SPINS) {
-      return;
-    }
-    int backoff = SpinBackoff.MIN_BACKOFF;
-    int rounds =
-        SpinBackoff.isVirtual(Thread.currentThread())
-            ? SpinBackoff.VIRTUAL_SPIN_ROUNDS
-            : SpinBackoff.SPIN_ROUNDS;
-    for (int i = 0; i < rounds && sync.isLocked(); i++) {
-      if (timed && deadline - System.nanoTime() <= 0L) {
-        return;
-      }
-      backoff = SpinBackoff.pause(backoff);
     }
   }
 
@@ -1251,7 +1295,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
           ProtocolWindows.at("mutex.woken");
         }
         // Behind queued lockers: they may be the threads that make the change we wait for.
-        if (!reacquireWoken(interruptible, timed, deadline)) {
+        if (!reacquireWoken(interruptible, timed, deadline, node.waker())) {
           return false; // the deadline passed while another thread held the lock
         }
         if (ready.test(value)) {
@@ -1292,6 +1336,13 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     /** The next node; plain, read and written only under the lock. */
     @Nullable ChangeWaiter next;
 
+    /**
+     * The thread that woke this node, holding the lock (null until then). Plain: written by
+     * the waker before its getAndSet of {@link #thread} (volatile) and read by the waiter only
+     * after it saw that clear with getAcquire ({@link #waker()}).
+     */
+    private @Nullable Thread waker;
+
     ChangeWaiter(Thread thread) {
       this.thread = thread;
     }
@@ -1302,6 +1353,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
      * clearing happens-before the unpark, so a waiter that then finds it null is woken.
      */
     void wake() {
+      waker = Thread.currentThread(); // plain: published by the getAndSet below
       Thread t = (Thread) THREAD.getAndSet(this, (Thread) null);
       if (t != null) {
         LockSupport.unpark(t);
@@ -1323,6 +1375,14 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     }
 
     /**
+     * Waiter, once woken: the thread that woke it (it held the lock then), or null if not
+     * woken. The getAcquire that sees the clear orders the plain read after wake()'s write.
+     */
+    @Nullable Thread waker() {
+      return isWoken() ? waker : null;
+    }
+
+    /**
      * Holder, purging: true if the waiter left (a woken node is no longer in the queue). Opaque:
      * a stale non-null only keeps the node until the next purge.
      */
@@ -1337,6 +1397,13 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    */
   static final class Sync extends AbstractQueuedSynchronizer {
     private static final long serialVersionUID = 1L;
+
+    /**
+     * The acquire argument of a woken waiter queueing behind its waker: it never barges ahead
+     * of queued threads. Every other acquisition passes 1 and barges once, as ReentrantLock's
+     * nonfair acquisition does.
+     */
+    static final int BEHIND_QUEUED = 2;
 
 
     private static final VarHandle RELEASES;
@@ -1445,7 +1512,10 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
      * from the holder, which is about to release it.
      */
     @Override
-    protected boolean tryAcquire(int ignored) {
+    protected boolean tryAcquire(int mode) {
+      if (mode == BEHIND_QUEUED && hasQueuedPredecessors()) {
+        return false; // a woken waiter behind its waker: no barging ahead of queued threads
+      }
       return getState() == 0 && tryLockFast();
     }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.weft.MutexTest.Worker;
+import dev.weft.testing.Waits;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.CountDownLatch;
@@ -279,6 +280,60 @@ class MutexDeadlineTest {
     assertThat(woken.getCount()).as("the wake-up window was reached").isZero();
     assertThat(got.get()).isNull();
     assertThat(elapsed.get()).isLessThan(PROMPT_NANOS);
+  }
+
+  /**
+   * Session 14: a woken waiter queues behind its waker in rounds of Mutex.WAKER_QUEUE_NANOS
+   * while the waker still holds the lock. Here the waker stays in its release window (after the
+   * wake-up, before the release) far beyond the waiter's timeout, with a locker queued behind
+   * it: the waiter must return null at its deadline, not when the waker lets go. A draft that
+   * looked again after a round cut short by the deadline, without a last attempt, spun through
+   * rounds of zero length until the waker let go (this test failed on it).
+   */
+  @Test
+  void deadlinePassingWhileTheWakerStillHoldsTheLockReturnsNullAtTheDeadline() throws Exception {
+    Mutex<Integer> m = new Mutex<>(0);
+    AtomicLong elapsed = new AtomicLong();
+    AtomicReference<Mutex.@Nullable Guard<Integer>> got = new AtomicReference<>();
+    CountDownLatch waiterDone = new CountDownLatch(1);
+    AtomicInteger windows = new AtomicInteger();
+    Worker waiter = new Worker("waiter", () -> {
+      try {
+        long start = System.nanoTime();
+        got.set(m.lockWhen(v -> v == 2, SHORT));
+        elapsed.set(System.nanoTime() - start);
+      } finally {
+        waiterDone.countDown();
+      }
+    });
+    Thread me = Thread.currentThread();
+    boolean doneWhileHeld;
+    awaitBlocked(waiter.thread);
+    Worker locker;
+    try (var h = ProtocolWindows.install(once(me, "mutex.woke-before-release", () -> {
+      windows.incrementAndGet();
+      try {
+        // The waker "preempted" in its release window until the waiter has given up.
+        assertThat(waiterDone.await(HOLD_MS, TimeUnit.MILLISECONDS)).isTrue();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError(e);
+      }
+    }))) {
+      Mutex.Guard<Integer> g = m.lock();
+      locker = new Worker("locker", () -> m.lock().close());
+      Waits.awaitParkedOn(locker.thread, m.sync); // queued behind us before the wake-up
+      g.set(1);
+      g.close(); // wakes the waiter (predicate still false) and holds in the window
+      doneWhileHeld = waiterDone.getCount() == 0;
+    }
+    waiter.join();
+    locker.join();
+    assertThat(windows.get()).as("the window was reached").isEqualTo(1);
+    assertThat(doneWhileHeld).as("the waiter returned while the waker held the lock").isTrue();
+    assertThat(got.get()).isNull();
+    assertThat(elapsed.get()).isLessThan(PROMPT_NANOS);
+    assertThat(m.isLocked()).isFalse();
   }
 
   @Test

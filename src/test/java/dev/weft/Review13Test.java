@@ -233,4 +233,92 @@ class Review13Test {
             + " carrier-less queued virtual thread while the lock was free")
         .isFalse();
   }
+
+  /**
+   * Session 14, the schedule that CI found (session 13) opened on purpose: the waker is
+   * "preempted" between waking the change queue and its release (the hook at
+   * "mutex.woke-before-release" holds it there until the woken waiter W is parked in the lock's
+   * AQS queue behind the carrier-less virtual thread V). Then the waker releases: V is
+   * unparked but cannot run, the lock is free, and the hogs wait for W. W must get the lock
+   * while the hogs still run. On the wake-before-release code of e99cbec (W queued behind V
+   * with no bound) W got the lock only after the hogs' 5 s escape; since session 14 W queues
+   * behind its waker in rounds of Mutex.WAKER_QUEUE_NANOS (1 ms), and the round after the
+   * release finds the lock free and takes it after the bounded deferral. Skipped on JDK 17.
+   */
+  @Test
+  @EnabledForJreRange(min = JRE.JAVA_21)
+  @SuppressWarnings("try") // the hook handle is held for its scope only
+  void fixed_wokenWaiterQueuedBehindAPreemptedWakerDoesNotStayBehindAQueuedVirtualThread()
+      throws Exception {
+    Mutex<Integer> m = new Mutex<>(0);
+    AtomicReference<@Nullable Throwable> failure = new AtomicReference<>();
+    AtomicBoolean wHasLock = new AtomicBoolean();
+    AtomicBoolean escaped = new AtomicBoolean();
+    AtomicBoolean windowReached = new AtomicBoolean();
+    CountDownLatch wDone = new CountDownLatch(1);
+    List<Thread> all = new ArrayList<>();
+    Thread w = new Thread(() -> {
+      try (Mutex.Guard<Integer> g = m.lockWhen(v -> v == 1)) {
+        wHasLock.set(true);
+      } catch (Throwable e) {
+        failure.set(e);
+      } finally {
+        wHasLock.set(true);
+        wDone.countDown();
+      }
+    }, "test-r13-waiter-preempted-waker");
+    all.add(w);
+    Thread me = Thread.currentThread();
+    try {
+      w.start();
+      awaitChangeWaiter(w, m);
+      Mutex.Guard<Integer> g = m.lock();
+      Thread v = startVirtual("test-r13-vlocker-preempted-waker", () -> {
+        try (Mutex.Guard<Integer> vg = m.lock()) {
+          assertThat(vg.get()).isEqualTo(1);
+        }
+      });
+      all.add(v);
+      Waits.awaitParkedOn(v, m.sync);
+      int n = carriers();
+      CountDownLatch hogsRunning = new CountDownLatch(n);
+      long escape = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      for (int i = 0; i < n; i++) {
+        all.add(startVirtual("test-r13-hog-preempted-waker-" + i, () -> {
+          hogsRunning.countDown();
+          while (!wHasLock.get()) { // busily, on its carrier, for W's progress
+            if (System.nanoTime() - escape >= 0) {
+              escaped.set(true);
+              break;
+            }
+            Thread.onSpinWait();
+          }
+        }));
+      }
+      assertThat(hogsRunning.await(10, TimeUnit.SECONDS)).isTrue();
+      try (var h = ProtocolWindows.install(MutexDeadlineTest.once(me,
+          "mutex.woke-before-release", () -> {
+            windowReached.set(true);
+            Waits.awaitParkedOn(w, m.sync); // W queued in the AQS while its waker holds the lock
+          }))) {
+        g.set(1);
+        g.close();
+      }
+      assertThat(wDone.await(20, TimeUnit.SECONDS)).isTrue();
+    } finally {
+      wHasLock.set(true);
+      for (Thread t : all) {
+        t.join(20_000);
+      }
+    }
+    for (Thread t : all) {
+      assertThat(t.isAlive()).as("%s still alive", t.getName()).isFalse();
+    }
+    assertThat(failure.get()).isNull();
+    assertThat(windowReached.get()).as("the waker woke W before its release").isTrue();
+    assertThat(escaped.get())
+        .as("the hogs had to give up: W stayed queued behind the carrier-less virtual thread"
+            + " after its waker released the lock")
+        .isFalse();
+  }
 }
