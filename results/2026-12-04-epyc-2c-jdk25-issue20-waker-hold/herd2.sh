@@ -1,0 +1,9 @@
+#!/bin/bash
+J=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java
+for r in 1 2; do
+ for v in taker old pre; do
+  jar=/tmp/$v.jar; [ $v = pre ] && jar=/tmp/herd-final.jar
+  $J -jar $jar 'WaiterHerd' -rf json -rff herd2-$v-$r.json > herd2-$v-$r.log 2>&1
+ done
+done
+echo done
