@@ -83,7 +83,9 @@ import org.jspecify.annotations.Nullable;
  * the threads already queued for the lock go first (as {@code Condition.signalAll}'s waiters
  * do), so a crowd of waiters cannot keep out the thread that would make the change they wait
  * for; it waits at most 200&nbsp;&micro;s for a queued thread to take a free lock, then takes
- * it itself. Predicates must depend
+ * it itself, and behind a waker that has not released the lock yet it queues in rounds of
+ * 1&nbsp;ms, so a waker preempted before its release cannot leave it behind a queued thread
+ * that never runs. Predicates must depend
  * only on the protected value (and other state changed under this lock), be quick, and have no
  * side effects; they may run many times.
  *

@@ -42,7 +42,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * whole herd on every round, the consumers keep up with it and wait again, and the run is a
  * storm of wake-ups. Until session 13 {@code lockWhen}'s woken waiters barged: 380&ndash;440 ms
  * against {@code Condition}'s 38&ndash;45 ms with 100 platform threads on 2 cores (the producer
- * spent 80&ndash;90% of the run waiting for the lock); since then about 96 ms. Goal (set in
+ * spent 80&ndash;90% of the run waiting for the lock); since then 84&ndash;132 ms, and
+ * 106&ndash;118 ms after session 14 bounded a woken waiter's wait behind its waker. Goal (set in
  * session 13, {@code goals.tsv}): {@code lockWhen} within 2&times; {@code Condition}; {@code
  * Condvar} reported.
  *
