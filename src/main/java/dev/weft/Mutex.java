@@ -83,9 +83,10 @@ import org.jspecify.annotations.Nullable;
  * the threads already queued for the lock go first (as {@code Condition.signalAll}'s waiters
  * do), so a crowd of waiters cannot keep out the thread that would make the change they wait
  * for; it waits at most 200&nbsp;&micro;s for a queued thread to take a free lock, then takes
- * it itself, and behind a waker that has not released the lock yet it queues in rounds of
- * 1&nbsp;ms, so a waker preempted before its release cannot leave it behind a queued thread
- * that never runs. Predicates must depend
+ * it itself; while the lock is held it queues behind the others in rounds (16&nbsp;ms, doubling
+ * up to 64&nbsp;ms), looking again after each, so a queued thread that never runs cannot keep
+ * it off a free lock for longer than one round and the 200&nbsp;&micro;s. Behind a hold longer
+ * than a round it re-queues at the tail, behind threads that queued after it. Predicates must depend
  * only on the protected value (and other state changed under this lock), be quick, and have no
  * side effects; they may run many times.
  *
@@ -144,8 +145,8 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * a node while it holds the lock, releases the lock, and parks until its node's thread field
    * is cleared. Every release path goes through `release()`, which, when the head is non-null,
    * detaches the whole list under the lock and wakes every node before `sync.release(1)`, as
-   * Condition.signalAll moves its waiters while the lock is held (each node records its waker:
-   * see "Woken waiters queue behind lockers");
+   * Condition.signalAll moves its waiters while the lock is held (see "Bounded rounds in the
+   * lock's queue");
    * each woken thread re-takes the lock and re-checks its own predicate. No wake-up is lost:
    * the node is pushed under the lock before the waiter's release, so every holder that
    * acquires the lock afterwards finds it; the waker clears the node's thread (getAndSet,
@@ -160,10 +161,9 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * Woken waiters queue behind lockers (session 13). A waiter woken from the change queue
    * lets the threads already queued for the lock in the AQS go first (reacquireWoken): it spins
    * for the lock only while nobody is queued (spinAcquire stops as soon as a thread queues);
-   * while the lock is held by another thread it joins the AQS queue at the tail (one barging
-   * attempt, as any AQS acquisition makes, then FIFO); while the lock is held by its waker
-   * (which releases it next) it joins the AQS queue without barging (Sync.BEHIND_QUEUED) in
-   * bounded rounds (see "The waker's hold" below); while the lock is free but threads are queued (the release
+   * while the lock is held it joins the AQS queue at the tail without barging
+   * (Sync.BEHIND_QUEUED), for bounded rounds (see "Bounded rounds in the lock's queue" below);
+   * while the lock is free but threads are queued (the release
    * unparked the first of them, which has not run yet) it parks in DEFER_POLL_NANOS steps
    * (200 us) and looks again. Why: the threads queued for the lock are often the ones that make the change
    * the herd waits for. When every woken waiter barged, a producer queued behind them waited
@@ -184,35 +184,38 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * between two looks starts the deferral again (found by the second review: without it, a
    * stream of short holders let the waiter push ahead of a queue that was moving), but never
    * beyond 4 * DEFER_NANOS from the first look, so a queue that keeps moving while the lock is
-   * free at every look cannot keep the waiter waiting without bound either. Once in the AQS queue it is behind whoever is ahead,
-   * as every queued acquisition is (ReentrantLock's too). Deadlines and interrupts hold in every
+   * free at every look cannot keep the waiter waiting without bound either. Deadlines and
+   * interrupts hold in every
    * step: the deferral ends at the deadline with one attempt, and an interrupt ends it (or is
    * kept aside, uninterruptible). A lone waiter with nobody queued spins as before, so a
    * hand-off between two threads is unchanged. This orders acquisitions only; it adds no
    * memory effect (every acquisition is the same CAS on the state).
    *
-   * The waker's hold (session 14). release() wakes the change queue before it releases the
-   * lock, so most woken waiters find the lock still held by their waker and queue behind it in
-   * the AQS, in FIFO order, as Condition.signalAll's waiters do. The order was reversed for a
-   * while (session 13: wake after the release), because a waker preempted between the wake-up
-   * and its release left the woken waiter queued behind a thread that could not run (a virtual
-   * thread without a carrier; CI found it in Review13Test); but then most of a herd found the
-   * lock free while the thread that the release had unparked was not yet running, and spent the
-   * 200 us deferral instead of queueing: 100 platform waiters took 142-185 ms, 3.7-4.7x
-   * Condition, against 84-107 ms with the wake-up first. Now each node records the thread that
-   * woke it (a plain write before the getAndSet that the waiter reads with getAcquire, so the
-   * waiter sees it), and a woken waiter that finds the lock held by that thread queues with
-   * tryAcquireNanos(BEHIND_QUEUED, WAKER_QUEUE_NANOS): no barging (Sync.tryAcquire refuses
-   * while hasQueuedPredecessors), rounds of 1 ms. A herd's queue moves in a few microseconds
-   * per thread, so a round rarely ends; when it does, the waiter looks again: still held by the
-   * waker, another round; held by someone else, an ordinary queued acquisition; free with
-   * threads queued, the bounded deferral above. So a waker preempted before its release costs
-   * the waiter at most one round plus the deferral once it has released, however long the
-   * thread at the head of the queue cannot run (Review13Test.fixed_woken..., which opens that
-   * window on purpose at "mutex.woke-before-release"). The owner read is AQS's plain
-   * exclusive-owner field: the waker wrote it when it took the lock, before the wake-up, so a
-   * waiter always sees it while the waker still holds the lock, and a stale other value only
-   * makes the waiter queue as an ordinary acquisition.
+   * Bounded rounds in the lock's queue (session 14). release() wakes the change queue before
+   * it releases the lock, so most woken waiters find the lock still held by their waker and
+   * queue behind it in the AQS, in FIFO order, as Condition.signalAll's waiters do. The order
+   * was reversed for a while (session 13: wake after the release), because a waker preempted
+   * between the wake-up and its release left the woken waiter queued behind a thread that
+   * could not run (a virtual thread without a carrier; CI found it in Review13Test); but then
+   * most of a herd found the lock free while the thread that the release had unparked was not
+   * yet running, and spent the 200 us deferral instead of queueing: 100 platform waiters took
+   * 142-185 ms, against 84-132 ms with the wake-up first. The hazard is not the waker's alone:
+   * any thread that holds the lock when a woken waiter looks sends it into the queue, and the
+   * queue can be stuck behind a thread that cannot run once that holder releases (Review14Test,
+   * a third thread barging in between). So a woken waiter that finds the lock held, whoever
+   * holds it, queues with tryAcquireNanos(BEHIND_QUEUED, round): no barging (Sync.tryAcquire
+   * refuses while hasQueuedPredecessors), for one round, then it looks again: held, another
+   * round; free with threads queued, the bounded deferral above; free with nobody queued, it
+   * takes the lock. The first round is QUEUE_ROUND_NANOS (16 ms) and each further round of the
+   * same wait doubles, up to QUEUE_ROUND_MAX_NANOS (64 ms): a herd's queue moves in a few
+   * microseconds per thread, so rounds rarely end there, and behind a long hold each waiter
+   * wakes once per 64 ms (Review14Test: with fixed 1 ms rounds, 100 waiters behind a 300 ms
+   * hold burned 170-560 ms of CPU, and a waker preempted for more than 1 ms cost its woken
+   * waiters their places). What it costs: a waiter whose round ends re-queues at the tail, so
+   * behind a hold longer than 16 ms the woken waiters lose their places to threads that queued
+   * after them (a documented limitation: Condition's waiters keep theirs, and can be stuck for
+   * good); and a stuck queue keeps a waiter at most one round (up to 64 ms) plus the deferral. Timed waits cut the round at their deadline and then make one attempt,
+   * so a timed lockWhen still times out only while another thread holds the lock.
    *
    * Why the queue and not a Condition of the lock (as until issue 18): Condition.await and
    * awaitNanos re-acquire the lock uninterruptibly and without any time limit after a signal
@@ -382,16 +385,30 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
           Math.max(1L, Long.getLong("dev.weft.mutex.deferPollMicros", 200L)));
 
   /**
-   * How long a woken waiter stays queued in the AQS, in one round, while the lock is held by
-   * the thread that woke it (which releases it next): 1 ms, then it looks again. A bound, not a
-   * tuning knob: in a herd the queue ahead of it moves in a few microseconds per thread, and
-   * the round only ends early when its waker was preempted before its release and the queue is
-   * stuck behind a thread that cannot run (see "Woken waiters queue behind lockers").
-   * {@code -Ddev.weft.mutex.wakerQueueMicros=N} changes it (at least 1).
+   * The first round that a woken waiter stays queued in the AQS while the lock is held, before
+   * it looks again: 16 ms; each further round of the same wait is twice as long, up to {@link
+   * #QUEUE_ROUND_MAX_NANOS}. A bound, not a tuning knob: in a herd the queue ahead moves in a
+   * few microseconds per thread, so a round rarely ends; it ends when the lock is held for long
+   * (then the waiter re-queues, at the tail, and loses its place to threads that queued after
+   * it) or when the queue is stuck behind a thread that cannot run while the lock is free (then
+   * the deferral takes the lock). 16 ms is longer than a preempted holder's usual time slice
+   * (a few ms), so a waker preempted before its release does not cost its woken waiters their
+   * places; Review14Test found both 1 ms rounds' costs (the lost places, and the wake-ups). See
+   * "Bounded rounds in the lock's queue" in the algorithm notes. {@code
+   * -Ddev.weft.mutex.queueRoundMicros=N} changes it (at least 1).
    */
-  static final long WAKER_QUEUE_NANOS =
+  static final long QUEUE_ROUND_NANOS =
       TimeUnit.MICROSECONDS.toNanos(
-          Math.max(1L, Long.getLong("dev.weft.mutex.wakerQueueMicros", 1000L)));
+          Math.max(1L, Long.getLong("dev.weft.mutex.queueRoundMicros", 16_000L)));
+
+  /**
+   * The longest round: 4 times the first (64 ms by default). It bounds how long a woken waiter
+   * can stay behind a thread that cannot run while the lock is free (one round, plus the
+   * deferral), and it keeps a herd behind a long hold to one wake-up per waiter every 64 ms
+   * (Review14Test: 100 waiters re-queueing every 1 ms behind a 300 ms hold burned 170-560 ms
+   * of CPU).
+   */
+  static final long QUEUE_ROUND_MAX_NANOS = QUEUE_ROUND_NANOS << 2;
 
   /*
    * Padding. The fields live in MutexFields (superclass fields are laid out first), followed
@@ -910,7 +927,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   private static void wakeAll(@Nullable ChangeWaiter q) {
     while (q != null) {
       ChangeWaiter next = q.next; // plain: written before the detach, under the lock
-      q.wake(); // the caller holds the lock: a waiter that sees it held by us knows why
+      q.wake();
       q = next;
     }
   }
@@ -1045,21 +1062,18 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   /**
    * {@link #reacquire} for a waiter woken from the change queue: it lets the threads already
    * queued for the lock go first (see "Woken waiters queue behind lockers" in the algorithm
-   * notes). While nobody is queued it spins for the lock as usual; while the lock is held by
-   * its waker it queues in the AQS without barging, in rounds of {@link #WAKER_QUEUE_NANOS},
-   * looking again after each ("The waker's hold"); while the lock is held by another thread it
-   * joins the AQS queue at the tail; while the lock is free but threads are queued (the release
+   * notes). While nobody is queued it spins for the lock as usual; while the lock is held it
+   * queues in the AQS without barging, in rounds of {@link #QUEUE_ROUND_NANOS} doubling up to
+   * {@link #QUEUE_ROUND_MAX_NANOS}, looking again after each ("Bounded rounds in the lock's
+   * queue"); while the lock is free but threads are queued (the release
    * has unparked the first of them, which has not run yet) it waits, parked in {@link
    * #DEFER_POLL_NANOS} steps, for at most {@link #DEFER_NANOS} of that state (restarted when a
    * queued thread takes and releases the lock meanwhile, up to four times as long in all), and
    * then takes the free lock itself: a queued
    * thread that cannot run (a virtual thread without a carrier) cannot keep it off a free lock.
    * An uninterruptible caller's interrupt is kept and re-asserted.
-   *
-   * @param waker the thread that woke us, holding the lock then (null if unknown)
    */
-  private boolean reacquireWoken(
-      boolean interruptible, boolean timed, long deadline, @Nullable Thread waker)
+  private boolean reacquireWoken(boolean interruptible, boolean timed, long deadline)
       throws InterruptedException {
     if (DEFER_NANOS <= 0L) {
       return reacquire(interruptible, timed, deadline); // off: barge like any acquisition
@@ -1069,46 +1083,40 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       long freeSince = 0L; // 0: not seen free with threads queued (yet, or since it was held)
       long firstLook = 0L; // when it was first seen so, whatever happened since (0: not yet)
       int releasesSeen = 0; // the release count when freeSince was set
+      long round = QUEUE_ROUND_NANOS; // the next round in the AQS queue: doubles, capped
       while (true) {
         if (!sync.hasQueuedThreads() && spinAcquire(timed, deadline, true)) {
           return true; // nobody to go behind (the spin stops when a thread queues)
         }
-        if (!sync.hasQueuedThreads()) {
-          return queueForLock(interruptible, timed, deadline); // nobody queued: as usual
-        }
-        if (sync.isLocked()) {
-          if (waker != null && sync.owner() == waker) {
-            // Held by the thread that woke us, which releases it next: queue behind, as
-            // Condition.signalAll's waiters are, but in bounded rounds. If our waker was
-            // preempted before its release and the queue ahead of us is stuck behind a thread
-            // that cannot run (a virtual thread without a carrier: Review13Test, found by CI),
-            // the round ends and we look again: the lock is then free, and the deferral below
-            // takes it in bounded time.
-            long round = WAKER_QUEUE_NANOS;
-            if (timed) {
-              long left = deadline - System.nanoTime();
-              if (left <= 0L) {
-                return sync.tryLockFast(); // the deadline: one attempt, then null if held
-              }
-              round = Math.min(round, left);
-            }
-            try {
-              if (sync.tryAcquireNanos(Sync.BEHIND_QUEUED, round)) { // FIFO, no barging
-                return true;
-              }
-            } catch (InterruptedException e) {
-              if (interruptible) {
-                throw e;
-              }
-              interrupted = true; // kept aside (the AQS cleared it), so the next round parks
-            }
-            continue; // look again (past the deadline: the one attempt above)
-          }
-          return queueForLock(interruptible, timed, deadline); // held: behind the queue
-        }
         long now = System.nanoTime();
         if (timed && deadline - now <= 0L) {
           return sync.tryLockFast(); // the deadline: one attempt, as a timed acquisition makes
+        }
+        if (sync.isLocked()) {
+          // Held (by our waker, most often, or by anyone): queue behind, in FIFO order and
+          // without barging, as Condition.signalAll's waiters are, but for one bounded round;
+          // then look again. If the queue ahead of us is stuck behind a thread that cannot run
+          // (a virtual thread without a carrier: Review13Test, Review14Test) while the lock is
+          // free, the round ends and the deferral below takes the lock in bounded time.
+          long thisRound = timed ? Math.min(round, deadline - now) : round;
+          round = Math.min(round << 1, QUEUE_ROUND_MAX_NANOS); // fewer wake-ups on long holds
+          try {
+            if (sync.tryAcquireNanos(Sync.BEHIND_QUEUED, thisRound)) { // FIFO, no barging
+              return true;
+            }
+          } catch (InterruptedException e) {
+            if (interruptible) {
+              throw e;
+            }
+            interrupted = true; // kept aside (the AQS cleared it), so the next round parks
+          }
+          continue; // look again (past the deadline: the one attempt above)
+        }
+        if (!sync.hasQueuedThreads()) {
+          if (sync.tryLockFast()) {
+            return true; // free, nobody queued: take it
+          }
+          continue; // someone took it meanwhile: look again
         }
         int releases = sync.releasesOpaque(); // opaque: a fresh count, used only as a hint
         if (firstLook == 0L) {
@@ -1297,7 +1305,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
           ProtocolWindows.at("mutex.woken");
         }
         // Behind queued lockers: they may be the threads that make the change we wait for.
-        if (!reacquireWoken(interruptible, timed, deadline, node.waker())) {
+        if (!reacquireWoken(interruptible, timed, deadline)) {
           return false; // the deadline passed while another thread held the lock
         }
         if (ready.test(value)) {
@@ -1338,13 +1346,6 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     /** The next node; plain, read and written only under the lock. */
     @Nullable ChangeWaiter next;
 
-    /**
-     * The thread that woke this node, holding the lock (null until then). Plain: written by
-     * the waker before its getAndSet of {@link #thread} (volatile) and read by the waiter only
-     * after it saw that clear with getAcquire ({@link #waker()}).
-     */
-    private @Nullable Thread waker;
-
     ChangeWaiter(Thread thread) {
       this.thread = thread;
     }
@@ -1355,7 +1356,6 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
      * clearing happens-before the unpark, so a waiter that then finds it null is woken.
      */
     void wake() {
-      waker = Thread.currentThread(); // plain: published by the getAndSet below
       Thread t = (Thread) THREAD.getAndSet(this, (Thread) null);
       if (t != null) {
         LockSupport.unpark(t);
@@ -1377,14 +1377,6 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     }
 
     /**
-     * Waiter, once woken: the thread that woke it (it held the lock then), or null if not
-     * woken. The getAcquire that sees the clear orders the plain read after wake()'s write.
-     */
-    @Nullable Thread waker() {
-      return isWoken() ? waker : null;
-    }
-
-    /**
      * Holder, purging: true if the waiter left (a woken node is no longer in the queue). Opaque:
      * a stale non-null only keeps the node until the next purge.
      */
@@ -1401,8 +1393,8 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     private static final long serialVersionUID = 1L;
 
     /**
-     * The acquire argument of a woken waiter queueing behind its waker: it never barges ahead
-     * of queued threads. Every other acquisition passes 1 and barges once, as ReentrantLock's
+     * The acquire argument of a woken waiter's round in the queue: it never barges ahead of
+     * queued threads. Every other acquisition passes 1 and barges once, as ReentrantLock's
      * nonfair acquisition does.
      */
     static final int BEHIND_QUEUED = 2;
@@ -1516,7 +1508,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     @Override
     protected boolean tryAcquire(int mode) {
       if (mode == BEHIND_QUEUED && hasQueuedPredecessors()) {
-        return false; // a woken waiter behind its waker: no barging ahead of queued threads
+        return false; // a woken waiter's round: no barging ahead of queued threads
       }
       return getState() == 0 && tryLockFast();
     }

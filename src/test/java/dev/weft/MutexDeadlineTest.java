@@ -283,7 +283,7 @@ class MutexDeadlineTest {
   }
 
   /**
-   * Session 14: a woken waiter queues behind its waker in rounds of Mutex.WAKER_QUEUE_NANOS
+   * Session 14: a woken waiter queues behind its waker in rounds of Mutex.QUEUE_ROUND_NANOS
    * while the waker still holds the lock. Here the waker stays in its release window (after the
    * wake-up, before the release) far beyond the waiter's timeout, with a locker queued behind
    * it: the waiter must return null at its deadline, not when the waker lets go. A draft that
