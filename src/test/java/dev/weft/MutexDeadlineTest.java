@@ -283,10 +283,10 @@ class MutexDeadlineTest {
   }
 
   /**
-   * Session 14: a woken waiter queues behind its waker in rounds of Mutex.QUEUE_ROUND_NANOS
-   * while the waker still holds the lock. Here the waker stays in its release window (after the
-   * wake-up, before the release) far beyond the waiter's timeout, with a locker queued behind
-   * it: the waiter must return null at its deadline, not when the waker lets go. A draft that
+   * Session 14: a woken waiter that finds the lock held queues in rounds of
+   * Mutex.QUEUE_ROUND_NANOS, looking again after each. Here the waker stays in its release
+   * window (after the wake-up, before the release) far beyond the waiter's timeout, with a
+   * locker queued behind it: the waiter must return null at its deadline, not when the waker lets go. A draft that
    * looked again after a round cut short by the deadline, without a last attempt, spun through
    * rounds of zero length until the waker let go (this test failed on it).
    */

@@ -241,9 +241,11 @@ class Review13Test {
    * AQS queue behind the carrier-less virtual thread V). Then the waker releases: V is
    * unparked but cannot run, the lock is free, and the hogs wait for W. W must get the lock
    * while the hogs still run. On the wake-before-release code of e99cbec (W queued behind V
-   * with no bound) W got the lock only after the hogs' 5 s escape; since session 14 W queues
-   * behind its waker in rounds of Mutex.WAKER_QUEUE_NANOS (1 ms), and the round after the
-   * release finds the lock free and takes it after the bounded deferral. Skipped on JDK 17.
+   * with no bound) W got the lock only after the hogs' 5 s escape, and so it does with the
+   * rounds made endless (-Ddev.weft.mutex.queueRoundMicros=60000000, checked in session 14);
+   * since session 14 W queues in bounded rounds (Mutex.QUEUE_ROUND_NANOS, 16 ms), and the round
+   * after the release finds the lock free and takes it after the bounded deferral. Skipped on
+   * JDK 17.
    */
   @Test
   @EnabledForJreRange(min = JRE.JAVA_21)
