@@ -48,11 +48,6 @@ import org.junit.jupiter.api.condition.JRE;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class Review13Test {
 
-  /** Carriers of the default virtual-thread scheduler (the shared review helper). */
-  private static int carriers() {
-    return VirtualThreadReviewSupport.carriers();
-  }
-
   /** Starts a virtual thread through the shared review helper (JDK 21+). */
   private static Thread startVirtual(String name, Runnable r) {
     try {
@@ -122,19 +117,8 @@ class Review13Test {
       });
       all.add(v);
       Waits.awaitParkedOn(v, m.sync); // queued in the AQS
-      int n = carriers();
-      CountDownLatch hogsRunning = new CountDownLatch(n);
-      long escape = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
-      for (int i = 0; i < n; i++) {
-        all.add(startVirtual("test-r13-hog-" + i, () -> {
-          hogsRunning.countDown();
-          // CPU-bound virtual work: holds its carrier (virtual threads are not preempted).
-          while (!stopHogs.get() && System.nanoTime() - escape < 0) {
-            Thread.onSpinWait();
-          }
-        }));
-      }
-      assertThat(hogsRunning.await(10, TimeUnit.SECONDS)).isTrue();
+      all.addAll(VirtualThreadReviewSupport.startCarrierHogs(
+          "test-r13-hog", stopHogs::get, Duration.ofSeconds(8), new AtomicBoolean()));
       g.set(1);
       releasedAt[0] = System.nanoTime();
       g.close(); // wakes W; unparks V, which cannot get a carrier
@@ -197,24 +181,9 @@ class Review13Test {
       });
       all.add(v);
       Waits.awaitParkedOn(v, m.sync);
-      int n = carriers();
-      CountDownLatch hogsRunning = new CountDownLatch(n);
-      long escape = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-      for (int i = 0; i < n; i++) {
-        all.add(startVirtual("test-r13-hog-untimed-" + i, () -> {
-          hogsRunning.countDown();
-          // Waits (busily, on its carrier) for the waiter's progress, like a virtual thread
-          // polling for a result.
-          while (!wHasLock.get()) {
-            if (System.nanoTime() - escape >= 0) {
-              escaped.set(true);
-              break;
-            }
-            Thread.onSpinWait();
-          }
-        }));
-      }
-      assertThat(hogsRunning.await(10, TimeUnit.SECONDS)).isTrue();
+      // Hogs that wait (busily, on their carriers) for the waiter's progress.
+      all.addAll(VirtualThreadReviewSupport.startCarrierHogs(
+          "test-r13-hog-untimed", wHasLock::get, Duration.ofSeconds(5), escaped));
       g.set(1);
       g.close();
       assertThat(wDone.await(20, TimeUnit.SECONDS)).isTrue();
@@ -282,22 +251,9 @@ class Review13Test {
       });
       all.add(v);
       Waits.awaitParkedOn(v, m.sync);
-      int n = carriers();
-      CountDownLatch hogsRunning = new CountDownLatch(n);
-      long escape = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-      for (int i = 0; i < n; i++) {
-        all.add(startVirtual("test-r13-hog-preempted-waker-" + i, () -> {
-          hogsRunning.countDown();
-          while (!wHasLock.get()) { // busily, on its carrier, for W's progress
-            if (System.nanoTime() - escape >= 0) {
-              escaped.set(true);
-              break;
-            }
-            Thread.onSpinWait();
-          }
-        }));
-      }
-      assertThat(hogsRunning.await(10, TimeUnit.SECONDS)).isTrue();
+      // Hogs that wait (busily, on their carriers) for the waiter's progress.
+      all.addAll(VirtualThreadReviewSupport.startCarrierHogs(
+          "test-r13-hog-preempted-waker", wHasLock::get, Duration.ofSeconds(5), escaped));
       try (var h = ProtocolWindows.install(MutexDeadlineTest.once(me,
           "mutex.woke-before-release", () -> {
             windowReached.set(true);

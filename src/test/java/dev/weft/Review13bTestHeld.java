@@ -30,11 +30,6 @@ import org.junit.jupiter.api.condition.JRE;
 @EnabledForJreRange(min = JRE.JAVA_21)
 class Review13bTestHeld {
 
-  /** Carriers of the default virtual-thread scheduler (the shared review helper). */
-  private static int carriers() {
-    return VirtualThreadReviewSupport.carriers();
-  }
-
   /** Starts a virtual thread through the shared review helper (JDK 21+). */
   private static Thread startVirtual(String name, Runnable r) {
     try {
@@ -84,18 +79,8 @@ class Review13bTestHeld {
       });
       all.add(v);
       Waits.awaitParkedOn(v, m.sync);
-      int n = carriers();
-      CountDownLatch hogsRunning = new CountDownLatch(n);
-      long escape = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
-      for (int i = 0; i < n; i++) {
-        all.add(startVirtual("test-r13b-hog-" + i, () -> {
-          hogsRunning.countDown();
-          while (!stopHogs.get() && System.nanoTime() - escape < 0) {
-            Thread.onSpinWait();
-          }
-        }));
-      }
-      assertThat(hogsRunning.await(10, TimeUnit.SECONDS)).isTrue();
+      all.addAll(VirtualThreadReviewSupport.startCarrierHogs(
+          "test-r13b-hog", stopHogs::get, Duration.ofSeconds(8), new AtomicBoolean()));
       g.set(1);
       releasedAt = System.nanoTime();
       g.close();

@@ -172,18 +172,8 @@ class Review14Test {
       });
       all.add(v);
       Waits.awaitParkedOn(v, m.sync);
-      int n = VirtualThreadReviewSupport.carriers();
-      CountDownLatch hogsRunning = new CountDownLatch(n);
-      long escape = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
-      for (int i = 0; i < n; i++) {
-        all.add(startVirtual("test-r14-hog-" + i, () -> {
-          hogsRunning.countDown();
-          while (!stopHogs.get() && System.nanoTime() - escape < 0) {
-            Thread.onSpinWait();
-          }
-        }));
-      }
-      assertThat(hogsRunning.await(10, TimeUnit.SECONDS)).isTrue();
+      all.addAll(VirtualThreadReviewSupport.startCarrierHogs(
+          "test-r14-hog", stopHogs::get, Duration.ofSeconds(8), new AtomicBoolean()));
       try (var h = ProtocolWindows.install(MutexDeadlineTest.once(w, "mutex.woken", () -> {
         windowReached.set(true);
         bargeNow.countDown(); // T takes the lock once the waker has released it
@@ -276,22 +266,9 @@ class Review14Test {
       });
       all.add(v);
       Waits.awaitParkedOn(v, m.sync);
-      int n = VirtualThreadReviewSupport.carriers();
-      CountDownLatch hogsRunning = new CountDownLatch(n);
-      long escape = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-      for (int i = 0; i < n; i++) {
-        all.add(startVirtual("test-r14-hog-untimed-" + i, () -> {
-          hogsRunning.countDown();
-          while (!wHasLock.get()) { // busily, on its carrier, for W's progress
-            if (System.nanoTime() - escape >= 0) {
-              escaped.set(true);
-              break;
-            }
-            Thread.onSpinWait();
-          }
-        }));
-      }
-      assertThat(hogsRunning.await(10, TimeUnit.SECONDS)).isTrue();
+      // Hogs that wait (busily, on their carriers) for the waiter's progress.
+      all.addAll(VirtualThreadReviewSupport.startCarrierHogs(
+          "test-r14-hog-untimed", wHasLock::get, Duration.ofSeconds(5), escaped));
       try (var h = ProtocolWindows.install(MutexDeadlineTest.once(w, "mutex.woken", () -> {
         windowReached.set(true);
         bargeNow.countDown();

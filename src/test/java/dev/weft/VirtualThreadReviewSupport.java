@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.StampedLock;
+import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
 
 /** Shared harness for the virtual-thread review (JDK 21+). */
@@ -186,5 +187,42 @@ final class VirtualThreadReviewSupport {
   static int carriers() {
     return Integer.getInteger(
         "jdk.virtualThreadScheduler.parallelism", Runtime.getRuntime().availableProcessors());
+  }
+
+  /**
+   * Starts one CPU-bound virtual thread per carrier (JDK 21+), each spinning on its carrier
+   * (virtual threads are not preempted) until {@code stop} is true or {@code escapeAfter} has
+   * passed, which it records in {@code escaped}; returns once all of them run, so no other
+   * virtual thread can get a carrier until they stop. The reviews' "carrier-less" schedules.
+   *
+   * @param name the hogs' name prefix
+   * @param stop when the hogs stop (read on every spin)
+   * @param escapeAfter when they give up anyway, so a deadlock ends the test
+   * @param escaped set if a hog gave up at the escape
+   * @return the started hogs, for the caller to join
+   */
+  static List<Thread> startCarrierHogs(
+      String name, BooleanSupplier stop, Duration escapeAfter, AtomicBoolean escaped)
+      throws Exception {
+    int n = carriers();
+    CountDownLatch running = new CountDownLatch(n);
+    long escape = System.nanoTime() + escapeAfter.toNanos();
+    List<Thread> hogs = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      hogs.add(SpinLockHandOverReviewTest.startVirtual(name + "-" + i, () -> {
+        running.countDown();
+        while (!stop.getAsBoolean()) {
+          if (System.nanoTime() - escape >= 0) {
+            escaped.set(true);
+            break;
+          }
+          Thread.onSpinWait();
+        }
+      }));
+    }
+    if (!running.await(10, TimeUnit.SECONDS)) {
+      throw new AssertionError("the carrier hogs did not all start");
+    }
+    return hogs;
   }
 }
