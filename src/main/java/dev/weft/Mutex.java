@@ -207,14 +207,20 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * refuses while hasQueuedPredecessors), for one round, then it looks again: held, another
    * round; free with threads queued, the bounded deferral above; free with nobody queued, it
    * takes the lock. The first round is QUEUE_ROUND_NANOS (16 ms) and each further round of the
-   * same wait doubles, up to QUEUE_ROUND_MAX_NANOS (64 ms): a herd's queue moves in a few
-   * microseconds per thread, so rounds rarely end there, and behind a long hold each waiter
-   * wakes once per 64 ms (Review14Test: with fixed 1 ms rounds, 100 waiters behind a 300 ms
-   * hold burned 170-560 ms of CPU, and a waker preempted for more than 1 ms cost its woken
-   * waiters their places). What it costs: a waiter whose round ends re-queues at the tail, so
-   * behind a hold longer than 16 ms the woken waiters lose their places to threads that queued
-   * after them (a documented limitation: Condition's waiters keep theirs, and can be stuck for
-   * good); and a stuck queue keeps a waiter at most one round (up to 64 ms) plus the deferral. Timed waits cut the round at their deadline and then make one attempt,
+   * same wait doubles: up to QUEUE_ROUND_MAX_NANOS (64 ms) after a round in which the queue
+   * did not move (one long hold), without a cap after a round in which it moved (the release
+   * count changed: a queue of many short holds, longer than the round). A herd's queue moves
+   * in a few microseconds per thread, so rounds rarely end there; behind a long hold each
+   * waiter wakes once per 64 ms (Review14Test: with fixed 1 ms rounds, 100 waiters behind a
+   * 300 ms hold burned 170-560 ms of CPU, and a waker preempted for more than 1 ms cost its
+   * woken waiters their places); behind a long moving queue the rounds grow until one outlasts
+   * it (Review14bTest: with the 64 ms cap, a waiter behind ~76 ms of 4 ms holds re-queued at
+   * the tail for good). What it costs: a waiter whose round ends re-queues at the tail, so
+   * behind a hold longer than 16 ms, or a queue longer than its round, the woken waiters lose
+   * their places to threads that queued after them (a documented limitation: Condition's
+   * waiters keep theirs, and can be stuck for good); and a queue that gets stuck keeps a waiter
+   * at most one round plus the deferral: 64 ms behind single holds, and after rounds that grew
+   * behind a moving queue, at most about as long again as it had already waited. Timed waits cut the round at their deadline and then make one attempt,
    * so a timed lockWhen still times out only while another thread holds the lock.
    *
    * Why the queue and not a Condition of the lock (as until issue 18): Condition.await and
@@ -409,6 +415,13 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * of CPU).
    */
   static final long QUEUE_ROUND_MAX_NANOS = QUEUE_ROUND_NANOS << 2;
+
+  /**
+   * The longest round after a round in which the queue moved (a long queue of short holds):
+   * only an overflow guard (about 1.6 days), since such a round is at most about as long as the
+   * waiter has already waited.
+   */
+  static final long QUEUE_ROUND_LIMIT_NANOS = Long.MAX_VALUE >>> 16;
 
   /*
    * Padding. The fields live in MutexFields (superclass fields are laid out first), followed
@@ -1099,7 +1112,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
           // (a virtual thread without a carrier: Review13Test, Review14Test) while the lock is
           // free, the round ends and the deferral below takes the lock in bounded time.
           long thisRound = timed ? Math.min(round, deadline - now) : round;
-          round = Math.min(round << 1, QUEUE_ROUND_MAX_NANOS); // fewer wake-ups on long holds
+          int releasesBefore = sync.releasesOpaque(); // opaque: a hint, like the deferral's
           try {
             if (sync.tryAcquireNanos(Sync.BEHIND_QUEUED, thisRound)) { // FIFO, no barging
               return true;
@@ -1110,6 +1123,13 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
             }
             interrupted = true; // kept aside (the AQS cleared it), so the next round parks
           }
+          // The next round is twice as long. If the queue moved during this one, it is alive
+          // but longer than the round: no cap, so a queue of many short holds is passed in a
+          // few rounds (Review14bTest: with a 64 ms cap, a waiter behind ~76 ms of 4 ms holds
+          // re-queued at the tail for good). If it did not move (one long hold), the cap keeps
+          // long holds to one wake-up per 64 ms and a queue stuck later to 64 ms.
+          boolean moved = sync.releasesOpaque() != releasesBefore;
+          round = Math.min(round << 1, moved ? QUEUE_ROUND_LIMIT_NANOS : QUEUE_ROUND_MAX_NANOS);
           continue; // look again (past the deadline: the one attempt above)
         }
         if (!sync.hasQueuedThreads()) {
