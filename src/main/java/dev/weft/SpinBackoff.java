@@ -48,6 +48,17 @@ final class SpinBackoff {
    */
   static final int VIRTUAL_SPIN_ROUNDS = 1;
 
+  /**
+   * {@link Thread#onSpinWait()} pauses of a virtual thread that is next in line for a {@code
+   * TicketLock}, before it parks (the platform spin is {@link #HANDOFF_SPIN_NANOS}, 20 µs). As
+   * short as {@link #VIRTUAL_SPIN_ROUNDS}' one round, for the same reason: nothing preempts a
+   * virtual thread, so one whose {@code tryLock(5 µs)} timed out inside a 20 µs spin retried,
+   * was next in line again and spun again without ever unmounting; with one carrier that kept
+   * the holder off it for good (JDK 25, {@code -Djdk.virtualThreadScheduler.parallelism=1}: 19
+   * of 20 runs of the 64-thread retry scenario stalled; see {@code TicketLock}'s notes).
+   */
+  static final int VIRTUAL_HANDOFF_SPINS = 32;
+
 
   /**
    * Pauses ({@link Thread#onSpinWait()} calls) after the first failed round. Large on purpose:

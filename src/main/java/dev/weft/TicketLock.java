@@ -60,10 +60,13 @@ import org.jspecify.annotations.Nullable;
  *       100 ms (doubling, up to 1.6 s, while it starts again within 100 ms of the last pause's
  *       end), because under outside CPU load
  *       a yielding waiter misses its turn by a time slice while a parked one is woken at once.
+ *       A virtual thread skips this step and parks (its yield would starve a holder that
+ *       unmounts inside the lock; see the algorithm notes).
  *   <li>A waiter that is next in line (its predecessor holds the lock) polls its own node with
  *       {@link Thread#onSpinWait()} for up to 20 µs (timed with {@link System#nanoTime()}, no
  *       backoff: nobody else writes that cache line). It does not yield: with two threads, that
- *       made them trade the lock through the scheduler on every acquisition.
+ *       made them trade the lock through the scheduler on every acquisition. A virtual thread
+ *       spins 32 pauses only (well under a microsecond), so that it soon gives its carrier back.
  *   <li>Then it parks until the lock is handed to it (or it times out or is interrupted).
  * </ol>
  * The constants and the measurements behind them are in {@code SpinBackoff} and {@code
@@ -158,7 +161,27 @@ public final class TicketLock implements Lock {
    * starts with a CAS on yieldPausedUntil, so racing waiters cannot double it twice; slow yields
    * seen while a pause runs, or within one window after it, are not counted.
    * Yielding changes no node state, so the hand-over protocol above is the same for a waiter
-   * that yields, spins or parks. Parking: the waiter CASes its status WAITING -> PARKED
+   * that yields, spins or parks.
+   *
+   * Virtual threads (SpinBackoff.isVirtual) do not yield, and next in line they spin only
+   * SpinBackoff.VIRTUAL_HANDOFF_SPINS pauses before parking (SpinLock and SeqLock have the same
+   * rules since session 12). A virtual thread's Thread.yield() puts it back on its carrier's
+   * local queue whenever that queue is not empty, and a carrier runs its local queue dry before
+   * it looks at the pool's external queue, which is where a virtual thread goes when its park's
+   * timer fires or a platform thread starts or unparks it. Waiters that keep yielding (loops of
+   * tryLock(5 us), each attempt ending inside the yield phase) thus kept both carriers' local
+   * queues full, and a holder that parked for 1 us inside its section never ran again until
+   * they stopped: 17 of 100 runs of the 64-thread retry scenario stalled (3 s limit) on JDK 25,
+   * 2 carriers, and a holder's 1 ms park took up to 0.78 s (TicketLockVirtualThreadTest). The
+   * slow-yield pause only rescued it when the yields happened to be slow. A virtual waiter
+   * further back now parks at once: no stalls in 100 runs, p50 198 ms (was 998). The 20 us
+   * next-in-line spin did the same harm with one carrier (nothing preempts a virtual thread):
+   * a tryLock(5 us) that timed out inside it retried, was next in line again behind its own
+   * abandoned node, and spun again without ever unmounting; 19 of 20 runs stalled with
+   * -Djdk.virtualThreadScheduler.parallelism=1. With 32 pauses: none of 20, p50 38 ms; with 2
+   * carriers p50 177 ms. The cost is a park/unpark (a continuation resubmission, not an OS
+   * wake-up) for a hand-over the spin would have caught; LockVirtualJdk25Bench with the holder
+   * sleeping: 1.10-1.19 s (was 1.15-1.23; unfair ReentrantLock 1.08-1.12). Parking: the waiter CASes its status WAITING -> PARKED
    * (a full fence) and re-checks nothing else: a releaser that CASes PARKED -> GRANTED sees
    * PARKED and unparks, and one that won WAITING -> GRANTED first makes the waiter's CAS fail,
    * so no wakeup can be lost (LockSupport permits cover an unpark that precedes the park).
@@ -773,14 +796,21 @@ public final class TicketLock implements Lock {
    * a timed wait. The caller re-reads the node afterwards, so this returns nothing.
    */
   private void waitOnCpu(Node p, Node n, Thread me, boolean timed, long deadline) {
+    // See "Virtual threads" in the algorithm notes: no yield, and a spin of a few pauses.
+    boolean virtual = SpinBackoff.isVirtual(me);
     // Opaque reads of p: only hints for choosing how to wait (see the algorithm notes).
     if (p.statusOpaque() != Node.GRANTED
+        && !virtual
         && System.nanoTime() - yieldPausedUntilOpaque() >= 0L
         && yieldWhileBehind(p, n, me, timed, deadline)) {
       return; // granted while yielding
     }
     if (p.statusOpaque() == Node.GRANTED) {
-      spinForGrant(n, timed, deadline);
+      if (virtual) {
+        spinForGrantVirtual(n);
+      } else {
+        spinForGrant(n, timed, deadline);
+      }
     }
   }
 
@@ -891,6 +921,27 @@ public final class TicketLock implements Lock {
     }
   }
 
+
+  /**
+   * The next-in-line spin of a virtual thread: {@link SpinBackoff#VIRTUAL_HANDOFF_SPINS} pauses
+   * (well under a microsecond), so that a virtual thread unmounts soon and never keeps its
+   * carrier from a holder that needs one; see "Virtual threads" in the algorithm notes.
+   *
+   * @return true if the node was granted while spinning
+   */
+  private static boolean spinForGrantVirtual(Node n) {
+    if (ProtocolWindows.ENABLED) {
+      ProtocolWindows.at("ticketlock.spin");
+    }
+    for (int i = 0; i < SpinBackoff.VIRTUAL_HANDOFF_SPINS; i++) {
+      // Opaque: only a hint to stop spinning; the caller re-reads it with acquire before owning.
+      if (n.statusOpaque() == Node.GRANTED) {
+        return true;
+      }
+      Thread.onSpinWait();
+    }
+    return n.statusOpaque() == Node.GRANTED;
+  }
 
   /** Hands the lock on from node {@code x}; see the algorithm notes. Never waits. */
   private void release(Node x) {

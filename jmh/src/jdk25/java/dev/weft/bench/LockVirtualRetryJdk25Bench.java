@@ -26,8 +26,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * JDK 25 only (issue #20, session 12): virtual threads in timed-retry loops while the holder
  * unmounts. One operation: {@value #THREADS} virtual threads, each acquiring the lock {@value
- * #ACQUISITIONS} times; half of them wait with {@code tryLock(100 µs)} retried at once until it
- * succeeds, the other half with {@code lock()}; the holder parks for 1 &micro;s (unmounting its
+ * #ACQUISITIONS} times; half of them wait with {@code tryLock(100 µs)} (or 5 µs, {@code
+ * tryMicros}) retried at once until it succeeds, the other half with {@code lock()}; the holder parks for 1 &micro;s (unmounting its
  * virtual thread; the timer thread wakes it) on every 16th acquisition. The score is the time
  * until all have been joined ({@code SingleShotTime}, ms).
  *
@@ -54,7 +54,15 @@ public class LockVirtualRetryJdk25Bench {
   static final int THREADS = 64;
   static final int ACQUISITIONS = 300;
   static final long CAP_SECONDS = 30;
-  private static final Duration TRY = Duration.ofNanos(100_000);
+
+  /**
+   * The timeout of each {@code tryLock}, in µs: 100 (session 12's scenario, the goal) or 5
+   * (session 15: a timeout that ends inside the lock's first spin; reported).
+   */
+  @Param({"100", "5"})
+  public long tryMicros;
+
+  private Duration tryTimeout;
 
   /** The lock under test. */
   @Param({
@@ -71,6 +79,7 @@ public class LockVirtualRetryJdk25Bench {
   /** Creates the lock for this fork. */
   @Setup(Level.Trial)
   public void setUp() {
+    tryTimeout = Duration.ofNanos(tryMicros * 1_000L);
     plain = VirtualLockScenario.plainLock(lock);
     mutex = plain == null ? new Mutex<>(new long[1]) : null;
   }
@@ -107,12 +116,12 @@ public class LockVirtualRetryJdk25Bench {
     try {
       for (int j = 0; j < ACQUISITIONS && !stop; j++) {
         if (mutex != null) {
-          Mutex.Guard<long[]> g = timed ? mutex.tryLock(TRY) : mutex.lock();
+          Mutex.Guard<long[]> g = timed ? mutex.tryLock(tryTimeout) : mutex.lock();
           while (g == null) {
             if (stop) {
               return;
             }
-            g = mutex.tryLock(TRY);
+            g = mutex.tryLock(tryTimeout);
           }
           try (Mutex.Guard<long[]> held = g) {
             if ((++held.get()[0] & 15) == 0) {
@@ -121,7 +130,7 @@ public class LockVirtualRetryJdk25Bench {
           }
         } else {
           if (timed) {
-            while (!plain.tryLock(TRY.toNanos(), TimeUnit.NANOSECONDS)) {
+            while (!plain.tryLock(tryTimeout.toNanos(), TimeUnit.NANOSECONDS)) {
               if (stop) {
                 return;
               }
