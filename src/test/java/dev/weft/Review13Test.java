@@ -84,31 +84,16 @@ class Review13Test {
   void fixed_timedLockWhenTimesOutOnAFreeLockBehindAQueuedVirtualThreadWithoutCarrier()
       throws Exception {
     Mutex<Integer> m = new Mutex<>(0);
-    AtomicReference<@Nullable Boolean> got = new AtomicReference<>();
-    AtomicLong tookNanos = new AtomicLong();
     AtomicReference<@Nullable Throwable> failure = new AtomicReference<>();
-    CountDownLatch wDone = new CountDownLatch(1);
     AtomicBoolean stopHogs = new AtomicBoolean();
     List<Thread> all = new ArrayList<>();
     long[] releasedAt = new long[1];
-    Thread w = new Thread(() -> {
-      try {
-        Mutex.Guard<Integer> g = m.lockWhen(v -> v == 1, Duration.ofSeconds(2));
-        tookNanos.set(System.nanoTime());
-        got.set(g != null);
-        if (g != null) {
-          g.close();
-        }
-      } catch (Throwable e) {
-        failure.set(e);
-      } finally {
-        wDone.countDown();
-      }
-    }, "test-r13-waiter");
-    all.add(w);
+    TimedLockWhen w =
+        new TimedLockWhen(m, v -> v == 1, Duration.ofSeconds(2), "test-r13-waiter", failure);
+    all.add(w.thread);
     try {
-      w.start();
-      awaitChangeWaiter(w, m);
+      w.thread.start();
+      awaitChangeWaiter(w.thread, m);
       Mutex.Guard<Integer> g = m.lock();
       Thread v = startVirtual("test-r13-vlocker", () -> {
         try (Mutex.Guard<Integer> vg = m.lock()) {
@@ -122,7 +107,7 @@ class Review13Test {
       g.set(1);
       releasedAt[0] = System.nanoTime();
       g.close(); // wakes W; unparks V, which cannot get a carrier
-      assertThat(wDone.await(20, TimeUnit.SECONDS)).isTrue();
+      assertThat(w.done.await(20, TimeUnit.SECONDS)).isTrue();
     } finally {
       stopHogs.set(true);
       for (Thread t : all) {
@@ -133,8 +118,8 @@ class Review13Test {
       assertThat(t.isAlive()).as("%s still alive", t.getName()).isFalse();
     }
     assertThat(failure.get()).isNull();
-    long ms = TimeUnit.NANOSECONDS.toMillis(tookNanos.get() - releasedAt[0]);
-    assertThat(got.get())
+    long ms = TimeUnit.NANOSECONDS.toMillis(w.endNanos() - releasedAt[0]);
+    assertThat(w.got())
         .as("lockWhen(v == 1, 2 s) on a free lock with v == 1 returned after %d ms; true = guard,"
             + " false = null (timed out while nobody held the lock)", ms)
         .isTrue();

@@ -14,7 +14,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
@@ -76,29 +75,13 @@ class Review13TestHeld {
   void timedWokenWaiterBehindQueuedHoldersReturnsNullAtItsDeadline() throws Exception {
     Mutex<Integer> m = new Mutex<>(0);
     AtomicReference<@Nullable Throwable> failure = new AtomicReference<>();
-    AtomicLong elapsed = new AtomicLong(-1);
-    AtomicReference<@Nullable Boolean> got = new AtomicReference<>();
     CountDownLatch letGo = new CountDownLatch(1);
-    CountDownLatch wDone = new CountDownLatch(1);
-    Thread w = new Thread(() -> {
-      long start = System.nanoTime();
-      try {
-        Mutex.Guard<Integer> g = m.lockWhen(v -> v == 1, Duration.ofMillis(400));
-        elapsed.set(System.nanoTime() - start);
-        got.set(g != null);
-        if (g != null) {
-          g.close();
-        }
-      } catch (Throwable e) {
-        failure.compareAndSet(null, e);
-      } finally {
-        wDone.countDown();
-      }
-    }, "test-r13h-timed");
-    List<Thread> all = new ArrayList<>(List.of(w));
+    TimedLockWhen w =
+        new TimedLockWhen(m, v -> v == 1, Duration.ofMillis(400), "test-r13h-timed", failure);
+    List<Thread> all = new ArrayList<>(List.of(w.thread));
     try {
-      all.addAll(wakeBehindTwoLockers(m, w, letGo, failure));
-      assertThat(wDone.await(10, TimeUnit.SECONDS)).isTrue();
+      all.addAll(wakeBehindTwoLockers(m, w.thread, letGo, failure));
+      assertThat(w.done.await(10, TimeUnit.SECONDS)).isTrue();
     } finally {
       letGo.countDown();
       for (Thread t : all) {
@@ -106,8 +89,8 @@ class Review13TestHeld {
       }
     }
     assertThat(failure.get()).isNull();
-    assertThat(got.get()).isFalse(); // L1 holds throughout: null, without the lock
-    assertThat(TimeUnit.NANOSECONDS.toMillis(elapsed.get())).isBetween(390L, 650L);
+    assertThat(w.got()).isFalse(); // L1 holds throughout: null, without the lock
+    assertThat(TimeUnit.NANOSECONDS.toMillis(w.elapsedNanos())).isBetween(390L, 650L);
     assertThat(m.isLocked()).isFalse();
   }
 

@@ -119,30 +119,15 @@ class Review14Test {
   void fixed_timedWokenWaiterTimesOutOnAFreeLockWhenAThirdThreadHeldItAtItsLook()
       throws Exception {
     Mutex<Integer> m = new Mutex<>(0);
-    AtomicReference<@Nullable Boolean> got = new AtomicReference<>();
-    AtomicLong doneAt = new AtomicLong();
     AtomicReference<@Nullable Throwable> failure = new AtomicReference<>();
-    CountDownLatch wDone = new CountDownLatch(1);
     CountDownLatch bargeNow = new CountDownLatch(1);
     CountDownLatch tHolds = new CountDownLatch(1);
     AtomicBoolean stopHogs = new AtomicBoolean();
     AtomicBoolean windowReached = new AtomicBoolean();
     List<Thread> all = new ArrayList<>();
-    Thread w = new Thread(() -> {
-      try {
-        Mutex.Guard<Integer> g = m.lockWhen(v -> v == 1, Duration.ofSeconds(2));
-        doneAt.set(System.nanoTime());
-        got.set(g != null);
-        if (g != null) {
-          g.close();
-        }
-      } catch (Throwable e) {
-        failure.set(e);
-      } finally {
-        wDone.countDown();
-      }
-    }, "test-r14-waiter");
-    all.add(w);
+    TimedLockWhen w =
+        new TimedLockWhen(m, v -> v == 1, Duration.ofSeconds(2), "test-r14-waiter", failure);
+    all.add(w.thread);
     Thread t = new Thread(() -> {
       try {
         if (!bargeNow.await(20, TimeUnit.SECONDS)) {
@@ -150,7 +135,7 @@ class Review14Test {
         }
         try (Mutex.Guard<Integer> g = bargeIn(m)) {
           tHolds.countDown();
-          Waits.awaitParkedOn(w, m.sync); // W queued in the AQS, behind V
+          Waits.awaitParkedOn(w.thread, m.sync); // W queued in the AQS, behind V
           g.get();
         }
       } catch (Throwable e) {
@@ -162,8 +147,8 @@ class Review14Test {
     long[] releasedAt = new long[1];
     try {
       t.start();
-      w.start();
-      Waits.awaitParkedOn(w, m);
+      w.thread.start();
+      Waits.awaitParkedOn(w.thread, m);
       Mutex.Guard<Integer> g = m.lock();
       Thread v = startVirtual("test-r14-vlocker", () -> {
         try (Mutex.Guard<Integer> vg = m.lock()) {
@@ -174,7 +159,7 @@ class Review14Test {
       Waits.awaitParkedOn(v, m.sync);
       all.addAll(VirtualThreadReviewSupport.startCarrierHogs(
           "test-r14-hog", stopHogs::get, Duration.ofSeconds(8), new AtomicBoolean()));
-      try (var h = ProtocolWindows.install(MutexDeadlineTest.once(w, "mutex.woken", () -> {
+      try (var h = ProtocolWindows.install(MutexDeadlineTest.once(w.thread, "mutex.woken", () -> {
         windowReached.set(true);
         bargeNow.countDown(); // T takes the lock once the waker has released it
         try {
@@ -186,7 +171,7 @@ class Review14Test {
         g.set(1);
         releasedAt[0] = System.nanoTime();
         g.close(); // wakes W; unparks V, which has no carrier
-        assertThat(wDone.await(20, TimeUnit.SECONDS)).isTrue();
+        assertThat(w.done.await(20, TimeUnit.SECONDS)).isTrue();
       }
     } finally {
       stopHogs.set(true);
@@ -200,8 +185,8 @@ class Review14Test {
     }
     assertThat(failure.get()).isNull();
     assertThat(windowReached.get()).isTrue();
-    long ms = TimeUnit.NANOSECONDS.toMillis(doneAt.get() - releasedAt[0]);
-    assertThat(got.get())
+    long ms = TimeUnit.NANOSECONDS.toMillis(w.endNanos() - releasedAt[0]);
+    assertThat(w.got())
         .as("lockWhen(v == 1, 2 s) returned after %d ms; false = null on a lock that was free"
             + " (V without a carrier, T long gone) with v == 1", ms)
         .isTrue();

@@ -122,36 +122,20 @@ class Review14TestHeld {
   void timedWaiterBehindAPreemptedWakerReturnsNullAtItsDeadline() throws Exception {
     Mutex<Integer> m = new Mutex<>(0);
     AtomicReference<@Nullable Throwable> failure = new AtomicReference<>();
-    AtomicReference<@Nullable Boolean> got = new AtomicReference<>();
-    AtomicLong elapsed = new AtomicLong(-1);
     AtomicInteger lockers = new AtomicInteger();
-    CountDownLatch xDone = new CountDownLatch(1);
-    Thread x = new Thread(() -> {
-      long start = System.nanoTime();
-      try {
-        Mutex.Guard<Integer> g = m.lockWhen(v -> v == 1, Duration.ofMillis(150));
-        elapsed.set(System.nanoTime() - start);
-        got.set(g != null);
-        if (g != null) {
-          g.close();
-        }
-      } catch (Throwable e) {
-        failure.compareAndSet(null, e);
-      } finally {
-        xDone.countDown();
-      }
-    }, "test-r14h-timed");
-    List<Thread> all = new ArrayList<>(List.of(x));
+    TimedLockWhen x =
+        new TimedLockWhen(m, v -> v == 1, Duration.ofMillis(150), "test-r14h-timed", failure);
+    List<Thread> all = new ArrayList<>(List.of(x.thread));
     try {
-      x.start();
-      Waits.awaitParkedOn(x, m);
+      x.thread.start();
+      Waits.awaitParkedOn(x.thread, m);
       Mutex.Guard<Integer> g = m.lock();
       Thread q = locker(m, "test-r14h-timed-q", lockers);
       all.add(q);
       Waits.awaitParkedOn(q, m.sync);
       try (var h = preemptWaker(() -> {
         try {
-          xDone.await(5, TimeUnit.SECONDS);
+          x.done.await(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
         }
@@ -165,8 +149,8 @@ class Review14TestHeld {
       }
     }
     assertThat(failure.get()).isNull();
-    assertThat(got.get()).isFalse();
-    assertThat(TimeUnit.NANOSECONDS.toMillis(elapsed.get())).isBetween(145L, 400L);
+    assertThat(x.got()).isFalse();
+    assertThat(TimeUnit.NANOSECONDS.toMillis(x.elapsedNanos())).isBetween(145L, 400L);
     assertThat(lockers.get()).isEqualTo(1);
     assertThat(m.isLocked()).isFalse();
   }
@@ -233,38 +217,22 @@ class Review14TestHeld {
   void timedWaiterWhoseWakerHoldsAgainReturnsNullAtItsDeadline() throws Exception {
     Mutex<Integer> m = new Mutex<>(0);
     AtomicReference<@Nullable Throwable> failure = new AtomicReference<>();
-    AtomicReference<@Nullable Boolean> got = new AtomicReference<>();
-    AtomicLong elapsed = new AtomicLong(-1);
-    CountDownLatch xDone = new CountDownLatch(1);
-    Thread x = new Thread(() -> {
-      long start = System.nanoTime();
-      try {
-        Mutex.Guard<Integer> g = m.lockWhen(v -> v == 2, Duration.ofMillis(100));
-        elapsed.set(System.nanoTime() - start);
-        got.set(g != null);
-        if (g != null) {
-          g.close();
-        }
-      } catch (Throwable e) {
-        failure.compareAndSet(null, e);
-      } finally {
-        xDone.countDown();
-      }
-    }, "test-r14h-rehold");
+    TimedLockWhen x =
+        new TimedLockWhen(m, v -> v == 2, Duration.ofMillis(100), "test-r14h-rehold", failure);
     try {
-      x.start();
-      Waits.awaitParkedOn(x, m);
+      x.thread.start();
+      Waits.awaitParkedOn(x.thread, m);
       m.update(v -> 1);
       try (Mutex.Guard<Integer> g = m.lock()) {
-        assertThat(xDone.await(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(x.done.await(5, TimeUnit.SECONDS)).isTrue();
         g.set(2);
       }
     } finally {
-      x.join(20_000);
+      x.thread.join(20_000);
     }
     assertThat(failure.get()).isNull();
-    assertThat(got.get()).isFalse();
-    assertThat(TimeUnit.NANOSECONDS.toMillis(elapsed.get())).isBetween(95L, 400L);
+    assertThat(x.got()).isFalse();
+    assertThat(TimeUnit.NANOSECONDS.toMillis(x.elapsedNanos())).isBetween(95L, 400L);
   }
 
   /**
