@@ -323,7 +323,7 @@ class SeqCountAdversarialTest {
             for (int step = 1; step <= 4; step++) {
               if (step == stopAfter + 1) {
                 reached.countDown();
-                Thread.sleep(50);
+                Thread.sleep(50); // the stimulus: the writer pauses between two steps
               }
               switch (step) {
                 case 1 -> seqH.setOpaque(c, 3L);
@@ -604,7 +604,7 @@ class SeqCountAdversarialTest {
           try (SeqCount.WriteGuard g = c.write()) {
             p.x = 5;
             opened.countDown();
-            Thread.sleep(150);
+            Thread.sleep(150); // the stimulus: a write that stays open for 150 ms
             p.y = 5;
           }
         });
@@ -1133,7 +1133,7 @@ class SeqCountAdversarialTest {
           cpuNanos.set((long) cpu.invoke(mx) - cpu0);
           stillInterrupted.set(Thread.interrupted());
         });
-    Thread.sleep(300);
+    Thread.sleep(300); // the stimulus: the write stays open ~300 ms while the reader backs off
     release.countDown();
     crew.joinAll(10_000);
     assertThat(crew.errors).isEmpty();
