@@ -1,0 +1,236 @@
+package dev.weft;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.StampedLock;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Session 15 review of weft's waits on virtual threads (JDK 21+, measured on JDK 25, 2 cores):
+ * reproducers that FAIL on the code they were written against. Each test is bounded (a few
+ * seconds even when it finds the defect), stops and joins every thread it starts, and measures
+ * the JDK analogue in the same harness first. The attacks that held are in {@link
+ * Review15TestHeld}.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class Review15Test {
+
+  /**
+   * SeqLock writers in {@code tryWrite(30 µs)} retry loops with ONE carrier. Schedule: {@code
+   * VirtualThreadReviewSupport.retryLoops}, 64 virtual threads, half in {@code tryWrite(30 µs)}
+   * retry loops and half in {@code write()}, 300 sections each, every 16th section parking 1 µs
+   * (unmounts; its timer wakes it through the scheduler's external queue), in a JVM forked with
+   * {@code -Djdk.virtualThreadScheduler.parallelism=1}; 3 s limit per run.
+   *
+   * <p>Measured (JDK 25, 2-core VM, probe runs of 2-3 each): SeqLock stalls at {@code tryWrite}
+   * of 5, 10, 15, 20, 25 and 30 µs in every run (always exactly 9,313 of 19,200 sections done
+   * when the 3 s limit hit), and at 40 µs takes 538-1,416 ms. In the same harness and JVM,
+   * {@code StampedLock.tryWriteLock(30 µs)} finishes in 27-49 ms, unfair {@code ReentrantLock}
+   * 30-45 ms, fair 21-24, {@code TicketLock} 19-20, {@code Mutex.tryLock} 29-37 (at 25 µs:
+   * 18-93 ms for all of them). So SeqLock's timed write stalls at timeouts 3x longer than the
+   * JDK's own threshold (10-15 µs, where {@code StampedLock} and {@code ReentrantLock} stall
+   * too: that part is "JDK too").
+   *
+   * <p>Thread dump of a stalled run: the 32 timed writers sit in {@code SeqLockCore
+   * .acquireQueued} (SeqLockCore.java:459), in the waiting room's {@code ReentrantLock
+   * .tryLock(remaining)}, or cancelling out of it ({@code AQS.cleanQueue}); the room is held
+   * by an untimed writer parked in the slot (SeqLockCore.java:489), and the section holder is
+   * parked (1 µs, long expired) inside its section. Guess at the cause: a virtual thread's timed
+   * write spends its whole budget as an AQS timed acquire of the room (SeqLockCore.java:456-460)
+   * followed by a second timed park for the lock itself, so every {@code tryWrite(30 µs)} is
+   * two timer round trips plus an AQS cancel (O(queue) {@code cleanQueue}) per retry; 32 such
+   * loops keep the one carrier busy with timer wake-ups and cancellations, and the holder's
+   * wake-up never gets a turn. {@code StampedLock}'s timed write is one AQS-like queue with one
+   * park.
+   *
+   * <p>Fails 3 of 3 runs of this test (plus 10 of 10 probe runs at 20-30 µs); in those runs
+   * the fork printed StampedLock 19,200/19,200 in 104-123 ms, SeqLock 9,313/19,200 at 3 s.
+   */
+  @Test
+  void defect_seqLockTimedWriteRetryLoopsStallWithOneCarrierWhereStampedLockFinishes()
+      throws Exception {
+    Assumptions.assumeTrue(Runtime.version().feature() >= 21, "virtual threads need JDK 21+");
+    String out = forkOneCarrier(SeqLockOneCarrier.class);
+    assertThat(out).as(out).contains("stamped finished");
+    assertThat(out).as(out).contains("seqlock finished");
+  }
+
+  /** The forked JVM of the one-carrier SeqLock test: StampedLock first, then SeqLock. */
+  static final class SeqLockOneCarrier {
+    private SeqLockOneCarrier() {}
+
+    public static void main(String[] args) throws Exception {
+      // Warm-up with a long timeout (finishes in ~40 ms on both): the JIT, not the stall.
+      VirtualThreadReviewSupport.retryLoops(
+          VirtualThreadReviewSupport.of(new StampedLock()), 64, 100, 1_000, 3_000);
+      VirtualThreadReviewSupport.retryLoops(
+          VirtualThreadReviewSupport.of(new SeqLock()), 64, 100, 1_000, 3_000);
+      VirtualThreadReviewSupport.Result stamped =
+          VirtualThreadReviewSupport.retryLoops(
+              VirtualThreadReviewSupport.of(new StampedLock()), 64, 300, 30, 3_000);
+      System.out.println("stamped " + (stamped.finished() ? "finished" : "stalled") + ": " + stamped);
+      VirtualThreadReviewSupport.Result seq =
+          VirtualThreadReviewSupport.retryLoops(
+              VirtualThreadReviewSupport.of(new SeqLock()), 64, 300, 30, 3_000);
+      System.out.println("seqlock " + (seq.finished() ? "finished" : "stalled") + ": " + seq);
+      System.exit(0);
+    }
+  }
+
+  /**
+   * A SeqLock writer behind virtual readers. Schedule (default carriers, 2 here): 64 virtual
+   * readers loop {@code readLong} of two fields, each followed by a 20 µs park; one virtual
+   * writer does 20,000 writes, parking 1 µs inside every 16th (so readers regularly find a write
+   * in progress). The time is the writer's, 3 s limit. Reference: the same harness with {@code
+   * StampedLock} (optimistic read, {@code readLock} fallback on a failed validation).
+   *
+   * <p>Measured (JDK 25, 2-core VM, probe runs): SeqLock 894-1,146 ms with 2 carriers (405-886
+   * with one), {@code StampedLock} 47-93 ms (18-35 with one): 10-25x slower. With 3,000 writes:
+   * SeqLock 103-286 ms, StampedLock 3-11, {@code SeqCount} 5-27.
+   *
+   * <p>Guess at the cause: a reader that finds a write in progress spins {@code READ_SPINS}
+   * (64) x {@code READ_ATTEMPTS}, then falls back to {@code acquireForRead}, registers in
+   * {@code READERS_WAITING} (SeqLockCore.java:340-345) and waits, on a virtual thread too,
+   * {@code SPINS} = 128 pauses (SeqLockCore.java:352, not the 16 {@code VIRTUAL_SPINS} of the
+   * write path) and then either parks in the one reader slot or polls with {@code parkNanos}
+   * doubling up to 50 µs (SeqLockCore.java:371). The writer's next write stays out while any
+   * reader is registered, and each registered reader needs a timer round trip (or a carrier)
+   * to take its pass and deregister; with dozens of them polling the writer waits on their
+   * timers. {@code StampedLock} readers queue and are released together by one unlock.
+   *
+   * <p>Fails 3 of 3 runs of this test (SeqLock 485, 566, 594 ms; StampedLock 39-64 ms).
+   */
+  @Test
+  void defect_seqLockWriterBehindVirtualReadersIsTenTimesSlowerThanStampedLock()
+      throws Exception {
+    Assumptions.assumeTrue(Runtime.version().feature() >= 21, "virtual threads need JDK 21+");
+    readersVersusWriter(false, 2_000); // warm-up
+    readersVersusWriter(true, 2_000);
+    long stamped = readersVersusWriter(false, 20_000);
+    long seq = readersVersusWriter(true, 20_000);
+    assertThat(seq)
+        .as("SeqLock writer: %d ms; StampedLock in the same harness: %d ms", seq, stamped)
+        .isLessThan(Math.max(200L, 3 * stamped));
+  }
+
+  private static final long[] DATA = new long[2];
+
+  /**
+   * 64 virtual readers (each read followed by a 20 µs park) against one virtual writer doing
+   * {@code writes} writes, every 16th parking 1 µs inside. Returns the writer's time in ms, or
+   * 3,000 if it did not finish within 3 s (the readers and writer are stopped and joined first).
+   */
+  private static long readersVersusWriter(boolean seqLock, int writes) throws Exception {
+    SeqLock seq = new SeqLock();
+    StampedLock stamped = new StampedLock();
+    AtomicBoolean stop = new AtomicBoolean();
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    AtomicLong sink = new AtomicLong();
+    CountDownLatch done = new CountDownLatch(1);
+    List<Thread> threads = new ArrayList<>();
+    for (int i = 0; i < 64; i++) {
+      threads.add(
+          SpinLockHandOverReviewTest.startVirtual(
+              "reader-" + i,
+              () -> {
+                long x = 0;
+                while (!stop.get()) {
+                  if (seqLock) {
+                    x += seq.readLong(() -> DATA[0] + DATA[1]);
+                  } else {
+                    long s = stamped.tryOptimisticRead();
+                    long v = DATA[0] + DATA[1];
+                    if (!stamped.validate(s)) {
+                      s = stamped.readLock();
+                      try {
+                        v = DATA[0] + DATA[1];
+                      } finally {
+                        stamped.unlockRead(s);
+                      }
+                    }
+                    x += v;
+                  }
+                  LockSupport.parkNanos(20_000L);
+                }
+                sink.addAndGet(x);
+              }));
+    }
+    long start = System.nanoTime();
+    threads.add(
+        SpinLockHandOverReviewTest.startVirtual(
+            "writer",
+            () -> {
+              try {
+                for (int i = 0; i < writes && !stop.get(); i++) {
+                  if (seqLock) {
+                    SeqLock.WriteGuard g = seq.write();
+                    try {
+                      section(i);
+                    } finally {
+                      g.close();
+                    }
+                  } else {
+                    long s = stamped.writeLock();
+                    try {
+                      section(i);
+                    } finally {
+                      stamped.unlockWrite(s);
+                    }
+                  }
+                }
+              } catch (Throwable e) {
+                failure.compareAndSet(null, e);
+              } finally {
+                done.countDown();
+              }
+            }));
+    boolean finished = done.await(3, TimeUnit.SECONDS);
+    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    stop.set(true);
+    VirtualThreadReviewSupport.joinAll(threads);
+    if (failure.get() != null) {
+      throw new AssertionError("the writer failed", failure.get());
+    }
+    return finished ? millis : 3_000L;
+  }
+
+  private static void section(int i) {
+    DATA[0]++;
+    if ((i & 15) == 0) {
+      LockSupport.parkNanos(1_000L);
+    }
+    DATA[1]--;
+  }
+
+  /** Runs {@code main} in a JVM with one virtual-thread carrier; returns its output. */
+  static String forkOneCarrier(Class<?> main) throws Exception {
+    Process p =
+        new ProcessBuilder(
+                System.getProperty("java.home") + "/bin/java",
+                "-Djdk.virtualThreadScheduler.parallelism=1",
+                "-cp",
+                System.getProperty("java.class.path"),
+                main.getName())
+            .redirectErrorStream(true)
+            .start();
+    try {
+      assertThat(p.waitFor(50, TimeUnit.SECONDS)).as("the forked JVM ends").isTrue();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(p.exitValue()).as(out).isZero();
+      return out;
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+}
