@@ -2,15 +2,7 @@ package dev.weft;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.StampedLock;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Disabled;
@@ -67,7 +59,7 @@ class Review15Test {
   void openDefect_seqLockTimedWriteRetryLoopsStallWithOneCarrierWhereStampedLockFinishes()
       throws Exception {
     Assumptions.assumeTrue(Runtime.version().feature() >= 21, "virtual threads need JDK 21+");
-    String out = forkOneCarrier(SeqLockOneCarrier.class);
+    String out = VirtualReadersHarness.forkOneCarrier(SeqLockOneCarrier.class);
     assertThat(out).as(out).contains("stamped finished");
     assertThat(out).as(out).contains("seqlock finished");
   }
@@ -123,122 +115,20 @@ class Review15Test {
   void openDefect_seqLockWriterBehindVirtualReadersIsTenTimesSlowerThanStampedLock()
       throws Exception {
     Assumptions.assumeTrue(Runtime.version().feature() >= 21, "virtual threads need JDK 21+");
-    readersVersusWriter(false, 2_000); // warm-up
-    readersVersusWriter(true, 2_000);
-    long stamped = readersVersusWriter(false, 20_000);
-    long seq = readersVersusWriter(true, 20_000);
+    VirtualReadersHarness.writerBehindReaders(stamped(), 2_000, 3_000); // warm-up
+    VirtualReadersHarness.writerBehindReaders(seqLock(), 2_000, 3_000);
+    long stamped = VirtualReadersHarness.writerBehindReaders(stamped(), 20_000, 3_000);
+    long seq = VirtualReadersHarness.writerBehindReaders(seqLock(), 20_000, 3_000);
     assertThat(seq)
         .as("SeqLock writer: %d ms; StampedLock in the same harness: %d ms", seq, stamped)
         .isLessThan(Math.max(200L, 3 * stamped));
   }
 
-  private static final long[] DATA = new long[2];
-
-  /**
-   * 64 virtual readers (each read followed by a 20 µs park) against one virtual writer doing
-   * {@code writes} writes, every 16th parking 1 µs inside. Returns the writer's time in ms, or
-   * 3,000 if it did not finish within 3 s (the readers and writer are stopped and joined first).
-   */
-  private static long readersVersusWriter(boolean seqLock, int writes) throws Exception {
-    SeqLock seq = new SeqLock();
-    StampedLock stamped = new StampedLock();
-    AtomicBoolean stop = new AtomicBoolean();
-    AtomicReference<Throwable> failure = new AtomicReference<>();
-    AtomicLong sink = new AtomicLong();
-    CountDownLatch done = new CountDownLatch(1);
-    List<Thread> threads = new ArrayList<>();
-    for (int i = 0; i < 64; i++) {
-      threads.add(
-          SpinLockHandOverReviewTest.startVirtual(
-              "reader-" + i,
-              () -> {
-                long x = 0;
-                while (!stop.get()) {
-                  if (seqLock) {
-                    x += seq.readLong(() -> DATA[0] + DATA[1]);
-                  } else {
-                    long s = stamped.tryOptimisticRead();
-                    long v = DATA[0] + DATA[1];
-                    if (!stamped.validate(s)) {
-                      s = stamped.readLock();
-                      try {
-                        v = DATA[0] + DATA[1];
-                      } finally {
-                        stamped.unlockRead(s);
-                      }
-                    }
-                    x += v;
-                  }
-                  LockSupport.parkNanos(20_000L);
-                }
-                sink.addAndGet(x);
-              }));
-    }
-    long start = System.nanoTime();
-    threads.add(
-        SpinLockHandOverReviewTest.startVirtual(
-            "writer",
-            () -> {
-              try {
-                for (int i = 0; i < writes && !stop.get(); i++) {
-                  if (seqLock) {
-                    SeqLock.WriteGuard g = seq.write();
-                    try {
-                      section(i);
-                    } finally {
-                      g.close();
-                    }
-                  } else {
-                    long s = stamped.writeLock();
-                    try {
-                      section(i);
-                    } finally {
-                      stamped.unlockWrite(s);
-                    }
-                  }
-                }
-              } catch (Throwable e) {
-                failure.compareAndSet(null, e);
-              } finally {
-                done.countDown();
-              }
-            }));
-    boolean finished = done.await(3, TimeUnit.SECONDS);
-    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-    stop.set(true);
-    VirtualThreadReviewSupport.joinAll(threads);
-    if (failure.get() != null) {
-      throw new AssertionError("the writer failed", failure.get());
-    }
-    return finished ? millis : 3_000L;
+  private static VirtualReadersHarness.ReadWrite stamped() {
+    return VirtualReadersHarness.of(new StampedLock());
   }
 
-  private static void section(int i) {
-    DATA[0]++;
-    if ((i & 15) == 0) {
-      LockSupport.parkNanos(1_000L);
-    }
-    DATA[1]--;
-  }
-
-  /** Runs {@code main} in a JVM with one virtual-thread carrier; returns its output. */
-  static String forkOneCarrier(Class<?> main) throws Exception {
-    Process p =
-        new ProcessBuilder(
-                System.getProperty("java.home") + "/bin/java",
-                "-Djdk.virtualThreadScheduler.parallelism=1",
-                "-cp",
-                System.getProperty("java.class.path"),
-                main.getName())
-            .redirectErrorStream(true)
-            .start();
-    try {
-      assertThat(p.waitFor(50, TimeUnit.SECONDS)).as("the forked JVM ends").isTrue();
-      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      assertThat(p.exitValue()).as(out).isZero();
-      return out;
-    } finally {
-      p.destroyForcibly();
-    }
+  private static VirtualReadersHarness.ReadWrite seqLock() {
+    return VirtualReadersHarness.of(new SeqLock());
   }
 }

@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.Lock;
@@ -41,7 +40,7 @@ class Review15TestHeld {
   @Test
   void oneCarrierTicketLockRetryLoopsWithTimeoutsInsideTheVirtualSpinFinish() throws Exception {
     Assumptions.assumeTrue(Runtime.version().feature() >= 21, "virtual threads need JDK 21+");
-    String out = Review15Test.forkOneCarrier(OneCarrierHeld.class);
+    String out = VirtualReadersHarness.forkOneCarrier(OneCarrierHeld.class);
     assertThat(out).as(out).contains("4 of 4 finished");
   }
 
@@ -205,8 +204,6 @@ class Review15TestHeld {
     return finished ? millis : 4_000L;
   }
 
-  private static final long[] DATA = new long[2];
-
   /**
    * {@code SeqCount} (single writer, readers back off spin / park with a doubling delay) with
    * the schedule of {@link Review15Test}'s SeqLock reader test: 64 virtual readers, each read
@@ -217,94 +214,17 @@ class Review15TestHeld {
   @Test
   void seqCountWriterBehindVirtualReadersKeepsUpWithStampedLock() throws Exception {
     Assumptions.assumeTrue(Runtime.version().feature() >= 21, "virtual threads need JDK 21+");
-    countReadersVersusWriter(false, 1_000); // warm-up
-    countReadersVersusWriter(true, 1_000);
-    long stamped = countReadersVersusWriter(false, 3_000);
-    long count = countReadersVersusWriter(true, 3_000);
+    VirtualReadersHarness.writerBehindReaders(
+        VirtualReadersHarness.of(new StampedLock()), 1_000, 3_000); // warm-up
+    VirtualReadersHarness.writerBehindReaders(VirtualReadersHarness.of(new SeqCount()), 1_000, 3_000);
+    long stamped =
+        VirtualReadersHarness.writerBehindReaders(
+            VirtualReadersHarness.of(new StampedLock()), 3_000, 3_000);
+    long count =
+        VirtualReadersHarness.writerBehindReaders(
+            VirtualReadersHarness.of(new SeqCount()), 3_000, 3_000);
     assertThat(count)
         .as("SeqCount writer: %d ms; StampedLock: %d ms", count, stamped)
         .isLessThan(Math.max(200L, 3 * stamped));
-  }
-
-  private static long countReadersVersusWriter(boolean seqCount, int writes) throws Exception {
-    SeqCount sc = new SeqCount();
-    StampedLock stamped = new StampedLock();
-    AtomicBoolean stop = new AtomicBoolean();
-    AtomicReference<Throwable> failure = new AtomicReference<>();
-    AtomicLong sink = new AtomicLong();
-    CountDownLatch done = new CountDownLatch(1);
-    List<Thread> threads = new ArrayList<>();
-    for (int i = 0; i < 64; i++) {
-      threads.add(
-          SpinLockHandOverReviewTest.startVirtual(
-              "reader-" + i,
-              () -> {
-                long x = 0;
-                while (!stop.get()) {
-                  if (seqCount) {
-                    x += sc.readLong(() -> DATA[0] + DATA[1]);
-                  } else {
-                    long s = stamped.tryOptimisticRead();
-                    long v = DATA[0] + DATA[1];
-                    if (!stamped.validate(s)) {
-                      s = stamped.readLock();
-                      try {
-                        v = DATA[0] + DATA[1];
-                      } finally {
-                        stamped.unlockRead(s);
-                      }
-                    }
-                    x += v;
-                  }
-                  LockSupport.parkNanos(20_000L);
-                }
-                sink.addAndGet(x);
-              }));
-    }
-    long start = System.nanoTime();
-    threads.add(
-        SpinLockHandOverReviewTest.startVirtual(
-            "writer",
-            () -> {
-              try {
-                for (int i = 0; i < writes && !stop.get(); i++) {
-                  if (seqCount) {
-                    SeqCount.WriteGuard g = sc.write();
-                    try {
-                      section(i);
-                    } finally {
-                      g.close();
-                    }
-                  } else {
-                    long s = stamped.writeLock();
-                    try {
-                      section(i);
-                    } finally {
-                      stamped.unlockWrite(s);
-                    }
-                  }
-                }
-              } catch (Throwable e) {
-                failure.compareAndSet(null, e);
-              } finally {
-                done.countDown();
-              }
-            }));
-    boolean finished = done.await(3, TimeUnit.SECONDS);
-    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-    stop.set(true);
-    VirtualThreadReviewSupport.joinAll(threads);
-    if (failure.get() != null) {
-      throw new AssertionError("the writer failed", failure.get());
-    }
-    return finished ? millis : 3_000L;
-  }
-
-  private static void section(int i) {
-    DATA[0]++;
-    if ((i & 15) == 0) {
-      LockSupport.parkNanos(1_000L);
-    }
-    DATA[1]--;
   }
 }

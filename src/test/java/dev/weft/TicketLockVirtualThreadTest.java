@@ -2,7 +2,6 @@ package dev.weft;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -80,23 +79,8 @@ class TicketLockVirtualThreadTest {
   @Test
   void withOneCarrierTheNextInLineDoesNotKeepAParkedHolderOffIt() throws Exception {
     Assumptions.assumeTrue(Runtime.version().feature() >= 21, "virtual threads need JDK 21+");
-    Process p =
-        new ProcessBuilder(
-                System.getProperty("java.home") + "/bin/java",
-                "-Djdk.virtualThreadScheduler.parallelism=1",
-                "-cp",
-                System.getProperty("java.class.path"),
-                OneCarrier.class.getName())
-            .redirectErrorStream(true)
-            .start();
-    try {
-      assertThat(p.waitFor(50, TimeUnit.SECONDS)).as("the forked JVM ends").isTrue();
-      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      assertThat(p.exitValue()).as(out).isZero();
-      assertThat(out).contains("5 of 5 finished");
-    } finally {
-      p.destroyForcibly();
-    }
+    String out = VirtualReadersHarness.forkOneCarrier(OneCarrier.class);
+    assertThat(out).contains("5 of 5 finished");
   }
 
   /** The forked JVM of the one-carrier test: exits 0 if every run finished. */
