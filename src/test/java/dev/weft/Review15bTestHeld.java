@@ -40,6 +40,13 @@ import org.junit.jupiter.api.Timeout;
  * that expire, some lockInterruptibly ones interrupted), then released; 30 rounds each on 1
  * and 2 carriers: the survivors were granted in arrival order in 60 of 60 rounds (fair
  * ReentrantLock also 60 of 60), all drained within 6 ms.
+ *
+ * <p>JDK too, not a weft defect: (d) pinned carriers. A platform thread holds the lock for 200
+ * ms; a virtual heir H queues ({@code lock()}, or {@code tryLock(10 s)}) and unmounts; then two
+ * virtual threads each start a class initialiser that calls {@code lock()} (pinned waiters on
+ * JDK 25, one per carrier with parallelism=2). The release hands the turn to H, which has no
+ * carrier: neither TicketLock nor fair ReentrantLock finished within 3 s, 4 of 4 forked JVMs
+ * each (as claim 6 of {@code SpinLockHandOverReviewTest} found for SpinLock's hand-over).
  */
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
 @SuppressWarnings("LockNotBeforeTry") // schedules that unlock at chosen points
