@@ -5,6 +5,7 @@ import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.AbstractQueuedSynchronizer;
 import java.util.concurrent.locks.Condition;
@@ -223,6 +224,24 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * behind a moving queue, at most about as long again as it had already waited. Timed waits cut the round at their deadline and then make one attempt,
    * so a timed lockWhen still times out only while another thread holds the lock.
    *
+   * Each round is cut short by a random 0-50% (jitteredRound, session 16), so the rounds of a
+   * herd do not end together. The herd is woken at once and queues within a millisecond, so
+   * with exact rounds its waiters time out within the same few hundred microseconds, and
+   * each timed-out AQS acquisition cancels its node and runs the AQS's cleanQueue, which
+   * walks the queue from the tail and starts again after every node it unlinks: many
+   * cancellations at once, interleaved by preemption, cost each other far more than one at a
+   * time (a sampled outlier: 32 of 34 running samples in cleanQueue). Measured on 2 cores
+   * (results/2026-12-05-epyc-2c-mutex-round-jitter): 100 waiters behind a 300 ms hold burned
+   * 55-214 ms of CPU in 6 of 210 runs (typically 11 ms), 200 waiters 138-554 ms in 3 of 50;
+   * the JDK's own ReentrantLock.tryLock(timeout) loops started together do the same (3 of 150,
+   * up to 75 ms). With the jitter: 100 waiters 0 of 150 (at most 22 ms, typically 15), 200
+   * waiters 0 of 100. It costs about a third more round ends (the rounds are 25% shorter on
+   * average) and leaves every bound above as it was (a round is never longer than before).
+   * Still open: a herd of about 400 waiters can still meet in cleanQueue (0 and 2 of 30 runs,
+   * against 3 of 30 without), since the spread a herd needs grows with its size and the
+   * jitter's does not; and each round end walks the whole queue, so a herd's CPU grows with
+   * the square of its size (400 waiters: 69 ms per 300 ms hold, typically).
+   *
    * Why the queue and not a Condition of the lock (as until issue 18): Condition.await and
    * awaitNanos re-acquire the lock uninterruptibly and without any time limit after a signal
    * or a timeout, so a holder that kept the lock made lockWhen(p, 50 ms) return after a second.
@@ -397,10 +416,11 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * few microseconds per thread, so a round rarely ends; it ends when the lock is held for long
    * (then the waiter re-queues, at the tail, and loses its place to threads that queued after
    * it) or when the queue is stuck behind a thread that cannot run while the lock is free (then
-   * the deferral takes the lock). 16 ms is longer than a preempted holder's usual time slice
+   * the deferral takes the lock). Even cut to 8 ms it is longer than a preempted holder's usual time slice
    * (a few ms), so a waker preempted before its release does not cost its woken waiters their
    * places; Review14Test found both 1 ms rounds' costs (the lost places, and the wake-ups). See
-   * "Bounded rounds in the lock's queue" in the algorithm notes. {@code
+   * "Bounded rounds in the lock's queue" in the algorithm notes. Each round is cut short by a
+   * random 0-50% ({@link #jitteredRound}), so the first is 8-16 ms. {@code
    * -Ddev.weft.mutex.queueRoundMicros=N} changes it (at least 1).
    */
   static final long QUEUE_ROUND_NANOS =
@@ -415,6 +435,22 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * of CPU).
    */
   static final long QUEUE_ROUND_MAX_NANOS = QUEUE_ROUND_NANOS << 2;
+
+  /**
+   * A round cut short by a random 0-50%: the rounds of a woken herd, which starts them within a
+   * millisecond, then end spread over half a round instead of together, so their AQS
+   * cancellations do not meet in cleanQueue (see "Bounded rounds in the lock's queue" in the
+   * algorithm notes). Never longer than {@code round}, so every bound on a round holds as
+   * before; never shorter than half of it.
+   *
+   * @param round the round, at least 1 ns
+   * @return a value in ({@code round - round/2}, {@code round}]
+   */
+  static long jitteredRound(long round) {
+    long spread = round >>> 1;
+    // nextLong(bound) needs bound > 0; a round under 2 ns has nothing to spread.
+    return spread == 0L ? round : round - ThreadLocalRandom.current().nextLong(spread);
+  }
 
   /**
    * The longest round after a round in which the queue moved (a long queue of short holds):
@@ -1111,7 +1147,8 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
           // then look again. If the queue ahead of us is stuck behind a thread that cannot run
           // (a virtual thread without a carrier: Review13Test, Review14Test) while the lock is
           // free, the round ends and the deferral below takes the lock in bounded time.
-          long thisRound = timed ? Math.min(round, deadline - now) : round;
+          long jittered = jitteredRound(round); // so a herd's rounds do not end together
+          long thisRound = timed ? Math.min(jittered, deadline - now) : jittered;
           int releasesBefore = sync.releasesOpaque(); // opaque: a hint, like the deferral's
           try {
             if (sync.tryAcquireNanos(Sync.BEHIND_QUEUED, thisRound)) { // FIFO, no barging

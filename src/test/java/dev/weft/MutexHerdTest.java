@@ -3,6 +3,7 @@ package dev.weft;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.weft.testing.Waits;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -169,5 +170,40 @@ class MutexHerdTest {
     assertThat(w.millis())
         .as("lockWhen herd, best %s; Condition, best %s", w, j)
         .isLessThanOrEqualTo(10 * j.millis() + 200);
+  }
+
+  /**
+   * The rounds of a woken herd must not end together (session 16). CI failed once on
+   * Review14Test's herd-CPU test: 100 waiters behind a 300 ms hold burned 182 ms instead of the
+   * usual 11, because their exact 16 ms rounds ended within the same few hundred microseconds and
+   * 100 AQS cancellations met in cleanQueue (reproduced standalone in 6 of 210 runs; the JDK's
+   * ReentrantLock.tryLock(timeout) loops started together do the same). The cure is a random cut
+   * of each round: this checks the rounds it gives. Over 2,000 draws of a 16 ms round each lies
+   * in (8, 16] ms, and the middle 80% of them spread over at least 4 ms (uniform: about 6.4 ms);
+   * exact rounds, as before, fail the spread. The herd end to end is Review14Test's
+   * fixed_wokenHerdPollsInOneMillisecondRoundsWhileItsWakerHoldsTheLockAgain, and the storm's
+   * rate is measured in results/2026-12-05-epyc-2c-mutex-round-jitter (MutexHerd).
+   */
+  @Test
+  void theRoundsOfAWokenHerdAreSpreadSoTheyDoNotEndTogether() {
+    long round = TimeUnit.MILLISECONDS.toNanos(16);
+    long[] draws = new long[2_000];
+    for (int i = 0; i < draws.length; i++) {
+      draws[i] = Mutex.jitteredRound(round);
+      assertThat(draws[i]).as("draw %d", i).isGreaterThan(round / 2).isLessThanOrEqualTo(round);
+    }
+    Arrays.sort(draws);
+    long p10 = draws[draws.length / 10];
+    long p90 = draws[draws.length * 9 / 10];
+    assertThat(p90 - p10)
+        .as("the middle 80%% of 16 ms rounds spread over %d us", (p90 - p10) / 1_000)
+        .isGreaterThanOrEqualTo(round / 4);
+    // The longest rounds: no overflow, and still never longer than asked.
+    assertThat(Mutex.jitteredRound(Mutex.QUEUE_ROUND_LIMIT_NANOS))
+        .isPositive()
+        .isLessThanOrEqualTo(Mutex.QUEUE_ROUND_LIMIT_NANOS);
+    // Rounds too short to spread are kept whole (nextLong(0) would throw).
+    assertThat(Mutex.jitteredRound(1L)).isEqualTo(1L);
+    assertThat(Mutex.jitteredRound(2L)).isBetween(1L, 2L);
   }
 }
