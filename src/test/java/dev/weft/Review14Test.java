@@ -296,7 +296,7 @@ class Review14Test {
    * Failed 7 of 7 runs on JDK 17 (169-337 ms) and 7 of 7 on JDK 25 (172-564 ms, i.e. up to both
    * cores of the 2-CPU machine; 200 waiters: 330-455 ms per 300 ms). Fixed (session 14): rounds
    * start at 16 ms and double up to 64 ms, so a waiter wakes a handful of times per 300 ms.
-   * Session 16: CI failed here once (182 ms; locally 4 of 126 runs, 47-83 ms): the exact rounds
+   * Session 16: CI failed here once (182 ms; locally 5 of 112 runs, 41-83 ms): the exact rounds
    * of the herd ended together and 100 AQS cancellations met in cleanQueue. Each round is now
    * cut by a random 0-50% (Mutex.jitteredRound; MutexHerdTest checks the spread): 0 of 100 runs
    * in one JVM over 30 ms, at most 19.8 ms.
