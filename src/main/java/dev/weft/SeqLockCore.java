@@ -2,9 +2,7 @@ package dev.weft;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
-import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -48,7 +46,7 @@ abstract class SeqLockCore {
       MethodHandles.Lookup l = MethodHandles.lookup();
       SEQ = l.findVarHandle(SeqLockCore.class, "seq", long.class);
       PARKED = l.findVarHandle(SeqLockCore.class, "parked", Thread.class);
-      ROOM = l.findVarHandle(SeqLockCore.class, "room", ReentrantLock.class);
+      ROOM = l.findVarHandle(SeqLockCore.class, "room", WaitingRoom.class);
       READERS_WAITING = l.findVarHandle(SeqLockCore.class, "readersWaiting", int.class);
       PARKED_READER = l.findVarHandle(SeqLockCore.class, "parkedReader", Thread.class);
     } catch (ReflectiveOperationException e) {
@@ -77,9 +75,13 @@ abstract class SeqLockCore {
   @SuppressWarnings("UnusedVariable") // accessed through the PARKED VarHandle
   private @Nullable Thread parked;
 
-  /** Queue for waiting writers, created on first contention; accessed through {@link #ROOM}. */
+  /**
+   * Queue for waiting writers, created on first contention; accessed through {@link #ROOM}. A
+   * {@link WaitingRoom}, not a ReentrantLock: its waiters that time out wake nobody (session
+   * 16; see WaitingRoom).
+   */
   @SuppressWarnings("UnusedVariable") // accessed through the ROOM VarHandle
-  private @Nullable ReentrantLock room;
+  private @Nullable WaitingRoom room;
 
   /**
    * Readers waiting to take the lock for a pass (a read's fallback pass, or beginRead waiting
@@ -453,16 +455,9 @@ abstract class SeqLockCore {
 
   private long acquireQueued(boolean interruptible, boolean timed, long deadline)
       throws InterruptedException {
-    ReentrantLock r = waitingRoom();
-    if (timed) {
-      long remaining = deadline - System.nanoTime();
-      if (remaining <= 0L || !r.tryLock(remaining, TimeUnit.NANOSECONDS)) {
-        return 0L;
-      }
-    } else if (interruptible) {
-      r.lockInterruptibly();
-    } else {
-      r.lock();
+    WaitingRoom r = waitingRoom();
+    if (!r.enter(this, interruptible, timed, deadline)) {
+      return 0L; // timed out waiting for the room
     }
     Thread me = Thread.currentThread();
     boolean interrupted = false;
@@ -499,18 +494,19 @@ abstract class SeqLockCore {
       // Release is enough: a releaser reading a stale `me` only causes a harmless spurious
       // unpark, which every park caller must tolerate.
       PARKED.setRelease(this, null);
-      r.unlock();
+      r.exit();
       if (interrupted) {
         me.interrupt();
       }
     }
   }
 
-  private ReentrantLock waitingRoom() {
-    ReentrantLock r = (ReentrantLock) ROOM.getAcquire(this); // acquire: see a fully built lock
+  private WaitingRoom waitingRoom() {
+    WaitingRoom r = (WaitingRoom) ROOM.getAcquire(this); // acquire: see a fully built room
     if (r == null) {
-      ReentrantLock fresh = new ReentrantLock();
-      r = (ReentrantLock) ROOM.compareAndExchange(this, (ReentrantLock) null, fresh);
+      WaitingRoom fresh = new WaitingRoom();
+      // Volatile CAS: publishes the fresh room's fields to every thread that reads it.
+      r = (WaitingRoom) ROOM.compareAndExchange(this, (WaitingRoom) null, fresh);
       if (r == null) {
         r = fresh;
       }

@@ -12,8 +12,8 @@ import org.junit.jupiter.api.Timeout;
 /**
  * Session 15 review of weft's waits on virtual threads (JDK 21+, measured on JDK 25, 2 cores):
  * reproducers that FAIL on the code they were written against. Both found defects in {@code
- * SeqLock} and are still open: the tests are disabled ({@code openDefect_}) so that the build
- * stays green, and run by name to check a fix
+ * SeqLock}. The first is fixed (session 16: {@code fixed_}); the second is still open, and its
+ * test is disabled ({@code openDefect_}) so that the build stays green; run it by name to check a fix
  * ({@code -Dtest='Review15Test' -Djunit.jupiter.conditions.deactivate='*'}). Each test is bounded (a few
  * seconds even when it finds the defect), stops and joins every thread it starts, and measures
  * the JDK analogue in the same harness first. The attacks that held are in {@link
@@ -52,19 +52,35 @@ class Review15Test {
    *
    * <p>Fails 3 of 3 runs of this test (plus 10 of 10 probe runs at 20-30 µs); in those runs
    * the fork printed StampedLock 19,200/19,200 in 104-123 ms, SeqLock 9,313/19,200 at 3 s.
+   *
+   * <p>Diagnosed and fixed (session 16, docs/seqlock.md): not the two timed parks but a wake-up
+   * chain. The AQS wakes the next waiter when the first cancels; with only timed writers in the
+   * room's queue (the untimed one that would stop the chain holds the room) each woken writer's
+   * 30 us had already run out while it waited for the one carrier, so it cancelled and woke the
+   * next, the carrier's local queue never emptied, and the holder's timer task, in the
+   * scheduler's external queue, never ran. The JDK's locks do the same when every waiter is
+   * timed. The room is now a {@link WaitingRoom}: a waiter that gives up wakes nobody, and a
+   * holder's exit does not grant the room to a waiter past its deadline. The fork now also runs
+   * SeqLock with every thread timed, at 30 and 5 us, which the JDK's ReentrantLock and
+   * StampedLock do not finish (32 of 19,200 sections, 3 of 3 runs each;
+   * results/2026-12-05-epyc-2c-jdk25-seqlock-timed-write-chain); SeqLock did not either before
+   * the fix.
    */
   @Test
-  @Disabled("open (session 15): not fixed; see docs/seqlock.md, \"Virtual threads: two open"
-      + " defects\"")
-  void openDefect_seqLockTimedWriteRetryLoopsStallWithOneCarrierWhereStampedLockFinishes()
+  void fixed_seqLockTimedWriteRetryLoopsStallWithOneCarrierWhereStampedLockFinishes()
       throws Exception {
     Assumptions.assumeTrue(Runtime.version().feature() >= 21, "virtual threads need JDK 21+");
     String out = VirtualReadersHarness.forkOneCarrier(SeqLockOneCarrier.class);
     assertThat(out).as(out).contains("stamped finished");
     assertThat(out).as(out).contains("seqlock finished");
+    assertThat(out).as(out).contains("seqlock all timed 30 us finished");
+    assertThat(out).as(out).contains("seqlock all timed 5 us finished");
   }
 
-  /** The forked JVM of the one-carrier SeqLock test: StampedLock first, then SeqLock. */
+  /**
+   * The forked JVM of the one-carrier SeqLock test: StampedLock first, then SeqLock, then
+   * SeqLock with every thread timed.
+   */
   static final class SeqLockOneCarrier {
     private SeqLockOneCarrier() {}
 
@@ -82,6 +98,14 @@ class Review15Test {
           VirtualThreadReviewSupport.retryLoops(
               VirtualThreadReviewSupport.of(new SeqLock()), 64, 300, 30, 3_000);
       System.out.println("seqlock " + (seq.finished() ? "finished" : "stalled") + ": " + seq);
+      for (long micros : new long[] {30, 5}) {
+        VirtualThreadReviewSupport.Result all =
+            VirtualThreadReviewSupport.retryLoops(
+                VirtualThreadReviewSupport.of(new SeqLock()), 64, 300, micros, 3_000, true);
+        System.out.println(
+            "seqlock all timed " + micros + " us " + (all.finished() ? "finished" : "stalled")
+                + ": " + all);
+      }
       System.exit(0);
     }
   }

@@ -117,6 +117,17 @@ final class VirtualThreadReviewSupport {
    */
   static Result retryLoops(XLock lock, int threads, int each, long tryMicros, long limitMillis)
       throws Exception {
+    return retryLoops(lock, threads, each, tryMicros, limitMillis, false);
+  }
+
+  /**
+   * As {@link #retryLoops(XLock, int, int, long, long)}, with every thread in {@code
+   * tryLock(tryMicros)} loops if {@code allTimed} (session 16: the JDK's locks stall so on one
+   * carrier, see docs/seqlock.md).
+   */
+  static Result retryLoops(
+      XLock lock, int threads, int each, long tryMicros, long limitMillis, boolean allTimed)
+      throws Exception {
     long[] count = new long[1];
     AtomicBoolean stop = new AtomicBoolean();
     AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -124,7 +135,7 @@ final class VirtualThreadReviewSupport {
     CountDownLatch done = new CountDownLatch(threads);
     List<Thread> started = new ArrayList<>();
     for (int i = 0; i < threads; i++) {
-      boolean timed = i % 2 == 0;
+      boolean timed = allTimed || i % 2 == 0;
       started.add(
           SpinLockHandOverReviewTest.startVirtual(
               "vt-" + i,
