@@ -200,9 +200,11 @@ public final class SeqLock extends SeqLockCore {
    *
    * Waiting writers: a writer whose CAS fails spins (onSpinWait, SPINS times), then yields
    * (YIELDS times; a virtual thread spins VIRTUAL_SPINS times and does not yield, see below),
-   * then enters a "waiting room": a ReentrantLock created lazily and used only
-   * on this slow path, which queues and parks all but one waiting writer (its AQS queue is the
-   * small waiter queue). The one writer inside the room publishes itself in `parked`
+   * then enters a "waiting room": a WaitingRoom created lazily and used only on this slow
+   * path, which queues and parks all but one waiting writer in FIFO order (until session 16 a
+   * ReentrantLock; see WaitingRoom for why: a waiter that gives up there wakes nobody, so timed
+   * writers on one virtual-thread carrier no longer wake each other in a chain that starves the
+   * holder). The one writer inside the room publishes itself in `parked`
    * (setVolatile), re-checks seq with a volatile read, and parks; a releasing writer unparks
    * whoever is in `parked` (see writer step 4 for why no wake-up is lost). Writers arriving on
    * the fast path may barge past the room: the lock is not fair, like ReentrantLock's default.
