@@ -48,9 +48,13 @@ final class WaitingRoom {
    * until the node is GRANTED. A timeout or interrupt CASes the node to CANCELLED and unlinks
    * it; if that CAS fails the node was just granted, and the thread holds the room (a timed
    * enter returns true at its deadline; an interrupted one returns true with the interrupt
-   * status set, and the caller's own check throws after it exits); if it fails because exit
-   * withdrew the node (below), the thread leaves without the room. A cancelled waiter wakes
-   * nobody: it had been given nothing that it must pass on.
+   * status set: SeqLockCore.acquireQueued then throws only if it has to park for the lock, and
+   * a write that gets the lock at once returns with the status still set, as an AQS acquisition
+   * that wins its race with an interrupt does); if it fails because exit withdrew the node
+   * (below), the thread leaves without the room. A cancelled waiter wakes nobody: it had been
+   * given nothing that it must pass on. A Throwable out of the wait (an Error from park) gives
+   * the node up the same way, or, if it was granted meanwhile, passes the room on with exit,
+   * so the room is never left held by a thread that has gone.
    *
    * exit: poll nodes in FIFO order; CAS the first WAITING one that is not past its deadline to
    * GRANTED and unpark its thread:
@@ -70,7 +74,8 @@ final class WaitingRoom {
    * which exit leaves only with the queue empty) takes it without queueing.
    *
    * Waiters past their deadline: exit withdraws them (CAS to CANCELLED) instead of granting, and
-   * does not wake them; each one's own timed park ends at its deadline, finds its node
+   * does not wake them (past the deadline by exit's one clock read, which the `| 1` that keeps
+   * it nonzero may move by 1 ns; a waiter returns false only after its own clock says so); each one's own timed park ends at its deadline, finds its node
    * CANCELLED, and returns false. A grant to such a waiter would wake it only for it to find its
    * time gone and pass the room on at once, and on one virtual-thread carrier that is a chain
    * again: each grant is an unpark onto the carrier's local queue, the woken waiter exits at
@@ -191,11 +196,13 @@ final class WaitingRoom {
       return true;
     }
     boolean interrupted = false;
+    boolean done = false; // false while a Throwable may leave the wait (see the finally)
     try {
       while (!node.granted()) {
         if (timed) {
           long remaining = deadline - System.nanoTime();
           if (remaining <= 0L) {
+            done = true;
             return !giveUp(node); // lost the race to a grant: in the room after all
           }
           LockSupport.parkNanos(blocker, remaining);
@@ -206,14 +213,19 @@ final class WaitingRoom {
           if (!interruptible) {
             interrupted = true; // kept aside: a set status would end every park at once
           } else if (giveUp(node)) {
+            done = true;
             throw new InterruptedException("interrupted while waiting for a SeqLock write");
           } else {
             interrupted = true; // granted meanwhile: in the room, interrupt re-asserted
           }
         }
       }
+      done = true;
       return true;
     } finally {
+      if (!done && !giveUp(node)) {
+        exit(); // an Error left the wait after a grant: pass the room on, never strand it
+      }
       if (interrupted) {
         Thread.currentThread().interrupt();
       }
