@@ -22,7 +22,7 @@ abstract class SeqLockCore {
   static final int READ_ATTEMPTS = 4;
   /** Spins on an odd sequence tolerated by {@code read} before it takes the lock. */
   static final int READ_SPINS = 64;
-  /** Spins of a contending writer before it yields. */
+  /** Spins of a reader (and of SeqCount's writer) on an odd sequence before it yields. */
   static final int SPINS = 128;
   /** Yields of a contending writer before it queues and parks. */
   static final int YIELDS = 4;
@@ -434,16 +434,25 @@ abstract class SeqLockCore {
     // nothing preempts a virtual thread, so one whose short timeout ran out inside a long spin
     // never left its carrier, and a caller retrying tryWrite(5 us) in a loop kept it for good
     // while the holder, unmounted inside its section, waited for a carrier (session 12 review).
-    final int spins = SpinBackoff.isVirtual(Thread.currentThread()) ? VIRTUAL_SPINS : SPINS;
-    final int yields = spins == SPINS ? YIELDS : 0;
+    // A platform writer spins SpinBackoff.SPIN_ROUNDS rounds with exponential backoff (32 to
+    // 512 pauses each, as SpinLock does), testing the lock once per round (session 16): with a
+    // test every pause, 2 to 4 contending writers kept pulling the sequence's cache line away
+    // from the holder, and SeqLockWritersBench ran 12-29 ops/us where StampedLock ran 64-183;
+    // with the backoff 129-167 (results/2026-12-05-epyc-2c-jdk25-seqlock-waiting-room-jmh).
+    final boolean virtual = SpinBackoff.isVirtual(Thread.currentThread());
+    final int spins = virtual ? VIRTUAL_SPINS : SpinBackoff.SPIN_ROUNDS;
+    final int yields = virtual ? 0 : YIELDS;
+    int backoff = SpinBackoff.MIN_BACKOFF;
     for (int i = 0; i < spins + yields; i++) {
       if (timed && deadline - System.nanoTime() <= 0L) {
         return 0L;
       }
-      if (i < spins) {
-        Thread.onSpinWait();
-      } else {
+      if (i >= spins) {
         Thread.yield();
+      } else if (virtual) {
+        Thread.onSpinWait(); // one pause: a virtual writer must not keep its carrier long
+      } else {
+        backoff = SpinBackoff.pause(backoff);
       }
       long odd = tryAcquire();
       if (odd != 0L) {
