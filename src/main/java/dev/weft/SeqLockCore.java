@@ -30,6 +30,12 @@ abstract class SeqLockCore {
   /** A virtual writer's spins before the waiting room (no yields); see acquireWait. */
   static final int VIRTUAL_SPINS = 16;
 
+  /**
+   * Writes a virtual reader waits out, each found in progress after its spins on a look at the
+   * sequence with no gap since the last, before it registers (session 17); see awaitWritesEnd.
+   */
+  static final int VIRTUAL_READ_WAITS = 8;
+
   private static final VarHandle SEQ;
   private static final VarHandle PARKED;
   private static final VarHandle ROOM;
@@ -153,6 +159,7 @@ abstract class SeqLockCore {
     if (ProtocolWindows.ENABLED && attempt > 0) {
       ProtocolWindows.at("seqlock.validation-failed");
     }
+    long odd = 1L; // the last odd value seen by the spin below
     if (attempt <= READ_ATTEMPTS) {
       for (int spins = 0; spins < READ_SPINS; spins++) {
         long s = seqAcquire(); // acquire: reader step 1 again
@@ -162,11 +169,21 @@ abstract class SeqLockCore {
         if (spins == 0 && holdsLock()) {
           return OWN_SECTION;
         }
+        odd = s;
         Thread.onSpinWait();
       }
     }
     if (holdsLock()) {
       return OWN_SECTION;
+    }
+    if (attempt <= READ_ATTEMPTS && SpinBackoff.isVirtual(Thread.currentThread())) {
+      // A virtual reader waits out the write in progress without registering and goes
+      // optimistic again; it registers only after READ_ATTEMPTS failed passes, or once one wait
+      // has found VIRTUAL_READ_WAITS writes back to back (session 17; see awaitWritesEnd).
+      long s = awaitWritesEnd(odd);
+      if ((s & 1) == 0) {
+        return s;
+      }
     }
     if (ProtocolWindows.ENABLED) {
       ProtocolWindows.at("seqlock.read-fallback");
@@ -201,7 +218,7 @@ abstract class SeqLockCore {
       // seqcount readers (found by review); no hold is recorded: the pass is a read.
       LockOrder.beforeWait(this, true);
     }
-    long odd = acquireForReadRegistered();
+    long odd = acquireForReadRegistered(true, 0L, 0);
     if ((odd & 1) == 0) {
       return odd; // an even stamp: the lock is free after another reader's pass, not taken
     }
@@ -210,6 +227,30 @@ abstract class SeqLockCore {
     owner = null;
     reader = Thread.currentThread();
     return odd;
+  }
+
+  /**
+   * A virtual reader's wait in its first {@link #READ_ATTEMPTS} attempts (session 17): waits,
+   * without registering and without taking the lock, until no write is in progress, and returns
+   * the even value then read (with acquire) as the stamp of the next optimistic pass. If, after
+   * its spins, it finds a new write in progress with no gap since the last one it saw {@link
+   * #VIRTUAL_READ_WAITS} times, it returns that odd value instead, and the caller registers.
+   *
+   * <p>Why: a registered reader keeps every writer out until it has been scheduled and has taken
+   * its pass. A platform reader is scheduled within a time slice; a virtual reader waits for its
+   * carrier's whole queue, and 64 of them (each parking 20 us between reads) held a writer that
+   * blocked inside every 16th section to 10-15x StampedLock's time (Review15Test). Waiting
+   * unregistered first, they no longer do, and the bound still holds: a continuous writer delays
+   * the read by a bounded number of writes before the registration, and then by at most one.
+   *
+   * @param odd the odd value last seen: the section being waited out
+   */
+  private long awaitWritesEnd(long odd) {
+    if (LockOrder.enabled()) {
+      // Waiting for a writer's release is waiting for this lock (see acquireForRead).
+      LockOrder.beforeWait(this, true);
+    }
+    return acquireForReadRegistered(false, odd, VIRTUAL_READ_WAITS);
   }
 
   /**
@@ -314,12 +355,16 @@ abstract class SeqLockCore {
    * another reader's pass it waits without registering. Spin, yield, then park: one reader
    * parks in {@link #parkedReader} and is woken by the release; any other polls with timed
    * parks of at most 50 us.
+   *
+   * <p>With {@code mayRegister} false ({@link #awaitWritesEnd}) it never registers or takes the
+   * lock: it returns the first even value it reads, or an odd one once {@code sections} new
+   * writes, starting from {@code awaited}, have been found in progress after the spins.
    */
-  private long acquireForReadRegistered() {
+  private long acquireForReadRegistered(boolean mayRegister, long awaited, int sections) {
     checkNotOwner();
     Thread me = Thread.currentThread();
     boolean registered = false;
-    boolean behindReader = false;
+    boolean behindReader = !mayRegister;
     boolean interrupted = false;
     boolean slot = false; // whether this reader holds the parkedReader slot
     long pollNanos = 1_000L;
@@ -333,6 +378,15 @@ abstract class SeqLockCore {
           if ((s & 1) == 0) {
             return s;
           }
+          if (!mayRegister && s != awaited) {
+            // The section waited out ended and another began before this reader saw a gap:
+            // counted once the spins are over (while spinning the reader still holds its
+            // carrier and looks again within nanoseconds).
+            if (i >= SPINS && --sections <= 0) {
+              return s; // odd: the caller registers
+            }
+            awaited = s;
+          }
         } else {
           long odd = tryAcquireForRead();
           if (odd != 0L) {
@@ -341,7 +395,7 @@ abstract class SeqLockCore {
         }
         if (!registered && reader != null) {
           behindReader = true; // plain, racy read: an error costs only fairness
-        } else if (!registered) {
+        } else if (!registered && mayRegister) {
           // Held by a writer (no reader pass holds it): register, so that no writer starts a
           // new section before us. getAndAdd: volatile, a full fence, so writers that read the
           // count afterwards see it and stay out.
@@ -365,8 +419,9 @@ abstract class SeqLockCore {
         if (slot) {
           // Dekker with the release: publish (the CAS above, volatile), re-read seq
           // (volatile); a release after this read sees us in the slot and unparks us.
-          if ((seqVolatile() & 1) == 0) {
-            continue;
+          long s = seqVolatile();
+          if ((s & 1) == 0 || (!mayRegister && s != awaited)) {
+            continue; // count the section above, or return
           }
           LockSupport.park(this); // any release wakes the slot's reader
         } else {
