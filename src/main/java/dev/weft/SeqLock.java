@@ -72,7 +72,7 @@ import org.jspecify.annotations.Nullable;
  * soon as the write in progress ends (a writer arriving at the same instant may still slip one
  * section in). That is the only way a reader ever delays a writer: by one pass of its read
  * function, after several failed attempts, and only for readers that queued behind a write. On a
- * virtual thread the read first waits out writes in progress without queueing (a queued reader
+ * virtual thread the read (and {@link #beginRead()}) first waits out writes in progress without queueing (a queued reader
  * holds writers until the scheduler runs it, which on busy carriers can take far longer than a
  * write); it queues only after those failed attempts, or once it has found 8 writes in a row
  * with no gap between them, so its wait stays bounded, by a few more sections. A reader that
@@ -260,8 +260,9 @@ public final class SeqLock extends SeqLockCore {
    * faster, 2.9-3.5x StampedLock's; its readers' p99 1.4-5.8 ms (before 0.2-0.9 ms; StampedLock
    * 3-24 ms). The price: under a back-to-back platform writer with 2 us sections, 4 virtual
    * readers' p99 rose from 1.3-5.6 us to 31 us (StampedLock 1.1-27 us). Never registering was
-   * tried: the writer then matched StampedLock, but its readers starved (p99 21-64 ms). Platform
-   * readers are unchanged. Tests: SeqLockVirtualReaderTest.
+   * tried: the writer then matched StampedLock, but its readers starved (p99 21-64 ms). A virtual
+   * beginRead waiting out a writer does the same: one unregistered wait, then the registered
+   * one. Platform readers are unchanged. Tests: SeqLockVirtualReaderTest.
    *
    * Protocol windows (test seam, see ProtocolWindows; folded away in production):
    * "seqlock.validation-failed" in retryStamp after a failed optimistic pass (or one whose
@@ -307,9 +308,18 @@ public final class SeqLock extends SeqLockCore {
           "SeqLock.beginRead() inside this thread's own write section would never validate;"
               + " read the fields directly while holding the write lock");
     }
+    long lastOdd = 1L; // the last odd value seen
     for (int i = 0; i < READ_SPINS; i++) {
       Thread.onSpinWait();
       long s = seqAcquire();
+      if ((s & 1) == 0) {
+        return s;
+      }
+      lastOdd = s;
+    }
+    if (SpinBackoff.isVirtual(me)) {
+      // As read(...) on a virtual thread: wait out writes unregistered first (session 17).
+      long s = awaitWritesEnd(lastOdd);
       if ((s & 1) == 0) {
         return s;
       }

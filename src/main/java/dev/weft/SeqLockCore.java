@@ -230,7 +230,8 @@ abstract class SeqLockCore {
   }
 
   /**
-   * A virtual reader's wait in its first {@link #READ_ATTEMPTS} attempts (session 17): waits,
+   * A virtual reader's wait in its first {@link #READ_ATTEMPTS} attempts, and a virtual {@code
+   * beginRead}'s before it registers (session 17): waits,
    * without registering and without taking the lock, until no write is in progress, and returns
    * the even value then read (with acquire) as the stamp of the next optimistic pass. If, after
    * its spins, it finds a new write in progress with no gap since the last one it saw {@link
@@ -245,7 +246,7 @@ abstract class SeqLockCore {
    *
    * @param odd the odd value last seen: the section being waited out
    */
-  private long awaitWritesEnd(long odd) {
+  final long awaitWritesEnd(long odd) {
     if (LockOrder.enabled()) {
       // Waiting for a writer's release is waiting for this lock (see acquireForRead).
       LockOrder.beforeWait(this, true);
