@@ -74,8 +74,10 @@ import org.jspecify.annotations.Nullable;
  * function, after several failed attempts, and only for readers that queued behind a write. On a
  * virtual thread the read (and {@link #beginRead()}) first waits out writes in progress without queueing (a queued reader
  * holds writers until the scheduler runs it, which on busy carriers can take far longer than a
- * write); it queues only after those failed attempts, or once it has found 8 writes in a row
- * with no gap between them, so its wait stays bounded, by a few more sections. A reader that
+ * write); it queues only after those failed attempts, or once it has looked 8 times, after its
+ * spins, and found a new write in progress each time. So its wait is bounded by its own looks,
+ * not by a count of writes: with short write sections many writes can pass between two looks,
+ * as they can for any reader that is not running. A reader that
  * takes the lock this way does not advance the sequence, so it does not disturb other readers.
  * The read function must therefore tolerate torn state: it must terminate and must not have side
  * effects on shared state, because it may run on a mix of old and new values and run more than
@@ -255,8 +257,15 @@ public final class SeqLock extends SeqLockCore {
    * optimistic pass (read with acquire, validated as usual: no new ordering argument), or until,
    * after its spins, it has found VIRTUAL_READ_WAITS (8) new writes in progress with no gap
    * between them; then it registers as any reader does. So the wait is bounded (at most
-   * READ_ATTEMPTS + 1 such waits before the registration) but by more sections than a platform
-   * reader's. Measured (results/2026-12-05-epyc-2c-jdk25-seqlock-virtual-readers): the writer 3.6x
+   * READ_ATTEMPTS + 1 such waits before the registration), but in the reader's looks, not in
+   * writes: the slot's reader looks at every release, a polling one at each poll (1 us doubling
+   * to 50 us), and each look counts one write however many passed since the last. Counting the
+   * writes themselves (the sequence advances by 2 per write) was weighed: in the scenario below,
+   * 16 writes pass per blocking write, so that budget would run out at once and bring the
+   * registrations back. The session 17 review measured the cost: against a back-to-back 2 us
+   * writer on a loaded 2-vCPU machine a virtual read spanned up to 134 writes at p99 (1,336 to
+   * 2,221 at most; a platform reader p99 1-3), and against 50 us sections 0-40 at p99 (71-136 at
+   * most; a virtual StampedLock reader 145-210 at p50, up to 8,081). Measured (results/2026-12-05-epyc-2c-jdk25-seqlock-virtual-readers): the writer 3.6x
    * faster, 2.9-3.5x StampedLock's; its readers' p99 1.4-5.8 ms (before 0.2-0.9 ms; StampedLock
    * 3-24 ms). The price: under a back-to-back platform writer with 2 us sections, 4 virtual
    * readers' p99 rose from 1.3-5.6 us to 31 us (StampedLock 1.1-27 us). Never registering was

@@ -31,8 +31,8 @@ abstract class SeqLockCore {
   static final int VIRTUAL_SPINS = 16;
 
   /**
-   * Writes a virtual reader waits out, each found in progress after its spins on a look at the
-   * sequence with no gap since the last, before it registers (session 17); see awaitWritesEnd.
+   * Looks, after its spins, at which a virtual reader finds a new write in progress (no gap seen
+   * since the last) before it registers (session 17); see awaitWritesEnd.
    */
   static final int VIRTUAL_READ_WAITS = 8;
 
@@ -241,8 +241,9 @@ abstract class SeqLockCore {
    * its pass. A platform reader is scheduled within a time slice; a virtual reader waits for its
    * carrier's whole queue, and 64 of them (each parking 20 us between reads) held a writer that
    * blocked inside every 16th section to 10-15x StampedLock's time (Review15Test). Waiting
-   * unregistered first, they no longer do, and the bound still holds: a continuous writer delays
-   * the read by a bounded number of writes before the registration, and then by at most one.
+   * unregistered first, they no longer do, and the wait stays bounded: by this reader's looks
+   * (each counts one new write, however many passed since the last), then, registered, by at
+   * most one more write.
    *
    * @param odd the odd value last seen: the section being waited out
    */
