@@ -89,45 +89,6 @@ class SeqLockVirtualReaderTest {
     assertThat(seen.get()).isIn(1L, 2L);
   }
 
-  // The same for beginRead waiting out a writer on a virtual thread (before: it registered, and
-  // the writer's tryWrite() right after its release was refused).
-  @Test
-  void aVirtualBeginReadWaitingOutAWriteDoesNotHoldBackTheNextOne() throws Exception {
-    AtomicReference<Throwable> failure = new AtomicReference<>();
-    AtomicLong stamp = new AtomicLong(-1);
-    long s0 = lock.beginRead();
-    SeqLock.WriteGuard first = lock.write();
-    Thread reader;
-    try {
-      reader =
-          SpinLockHandOverReviewTest.startVirtual(
-              "test-virtual-begin-reader",
-              () -> {
-                try {
-                  stamp.set(lock.beginRead());
-                } catch (Throwable e) {
-                  failure.compareAndSet(null, e);
-                }
-              });
-      awaitBlocked(reader);
-    } finally {
-      first.close();
-    }
-    SeqLock.WriteGuard next = lock.tryWrite();
-    try {
-      assertThat(next).as("next write refused: the waiting virtual reader held it back").isNotNull();
-    } finally {
-      if (next != null) {
-        next.close();
-      }
-      reader.join(TimeUnit.SECONDS.toMillis(30));
-    }
-    assertThat(reader.isAlive()).isFalse();
-    assertThat(failure.get()).isNull();
-    // Even, after the first write: before or after the second.
-    assertThat(stamp.get()).isIn(s0 + 2, s0 + 4);
-  }
-
   // The bound still holds: under a continuous writer a virtual reader whose optimistic passes
   // always fail registers once it has failed READ_ATTEMPTS + 1 passes or one wait has found
   // VIRTUAL_READ_WAITS writes back to back (before session 17: at its first fallback, after 0 or
