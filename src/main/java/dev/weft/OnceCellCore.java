@@ -65,14 +65,23 @@ abstract class OnceCellCore<T extends @Nullable Object> {
    * still set, clears the thread (setRelease) and unparks it. A woken waiter re-checks state;
    * if its node's thread is null (getAcquire) the node is gone from the stack and it pushes a
    * fresh one before it parks again, otherwise the wakeup was spurious and the node is still
-   * queued (or in a popped list about to be unparked). Node links are written only before the
-   * pushing CAS and never change afterwards, so the CAS chain on waiters publishes them.
+   * queued (or in a popped list about to be unparked). A node's link is written before the
+   * pushing CAS, which publishes it; afterwards it changes only when a canceller unlinks the
+   * cancelled node below it (release store, read with acquire), so the chain below a node only
+   * ever gets shorter and only by cancelled nodes.
    *
    * Leaving early (timeout, interrupt, or returning after a push): the waiter clears its node's
-   * thread and pops cancelled nodes off the top of the stack. A cancelled node can stay buried
-   * under a live waiter's node until the next release; since every thread has at most one live
-   * node, that garbage is bounded by the number of concurrently waiting threads, and all of it
-   * goes at the next release. Nodes are never reused, so CAS on waiters has no ABA problem.
+   * thread and pops cancelled nodes off the top of the stack; if a live node is then on top, it
+   * sweeps the stack and unlinks every cancelled node below (as FutureTask's removeWaiter
+   * does). Without the sweep a cancelled node stayed buried under a live one until the next
+   * release, and timed waiters that keep re-pushing (two threads looping await(200 us) on a cell
+   * never set) buried one node per timeout: 2,338-5,976 nodes in 2 s (session 17 review,
+   * Review17cTest). Now the stack holds at most the live nodes plus the cancelled nodes whose
+   * cancellers are still sweeping. A sweep unlinks a node only if its thread is null (cancelled,
+   * or already released and so in a chain a releaser took), and the chain below a node never
+   * gains a node, so no live node is skipped: concurrent sweeps can at worst re-link a cancelled
+   * node, which a later sweep removes. It costs O(stack) per cancellation that finds a live node
+   * on top. Nodes are never reused, so CAS on waiters has no ABA problem.
    *
    * Spinning: a waiter spins briefly (Thread.onSpinWait), yields once (platform threads only:
    * see SpinBackoff.yieldUnlessVirtual), then parks, so quick
@@ -466,10 +475,10 @@ abstract class OnceCellCore<T extends @Nullable Object> {
     for (; ; ) {
       Waiter h = waitersAcquire();
       if (h != null && h.threadAcquire() == null) {
-        casWaiters(h, h.next); // pop a cancelled node off the top; failure just means retry
+        casWaiters(h, h.nextAcquire()); // pop a cancelled node off the top; failure: retry
         continue;
       }
-      node.next = h; // plain: published by the CAS below
+      node.setNextPlain(h); // plain: published by the CAS below
       if (casWaiters(h, node)) {
         return node;
       }
@@ -481,8 +490,38 @@ abstract class OnceCellCore<T extends @Nullable Object> {
       return; // already released by a releaser (and no longer in the stack)
     }
     node.setThreadRelease(null);
-    for (Waiter h; (h = waitersAcquire()) != null && h.threadAcquire() == null; ) {
-      casWaiters(h, h.next);
+    Waiter h;
+    while ((h = waitersAcquire()) != null && h.threadAcquire() == null) {
+      casWaiters(h, h.nextAcquire()); // pop cancelled nodes off the top
+    }
+    if (h != null) {
+      unlinkCancelled(); // a live node on top: ours (or others') may be buried below it
+    }
+  }
+
+  /**
+   * Unlinks every node whose thread is null from the stack (see "Leaving early"). Restarts when
+   * the node it links from was cancelled meanwhile or the top moved.
+   */
+  private void unlinkCancelled() {
+    restart:
+    for (; ; ) {
+      Waiter pred = null; // the last live node seen
+      for (Waiter q = waitersAcquire(); q != null; ) {
+        Waiter next = q.nextAcquire();
+        if (q.threadAcquire() != null) {
+          pred = q;
+        } else if (pred != null) {
+          pred.setNextRelease(next); // release: publishes nothing new, pairs with nextAcquire
+          if (pred.threadAcquire() == null) {
+            continue restart; // pred was cancelled meanwhile: its own unlink may undo ours
+          }
+        } else if (!casWaiters(q, next)) {
+          continue restart; // the top moved (a push, a pop, a release)
+        }
+        q = next;
+      }
+      return;
     }
   }
 
@@ -493,7 +532,7 @@ abstract class OnceCellCore<T extends @Nullable Object> {
     }
     int woken = 0;
     for (Waiter q = getAndSetWaitersNull(); q != null; ) {
-      Waiter next = q.next;
+      Waiter next = q.nextAcquire();
       Thread t = q.threadAcquire();
       if (t != null) {
         q.setThreadRelease(null);
@@ -512,7 +551,7 @@ abstract class OnceCellCore<T extends @Nullable Object> {
    */
   final int waiterCount() {
     int n = 0;
-    for (Waiter q = waitersAcquire(); q != null; q = q.next) {
+    for (Waiter q = waitersAcquire(); q != null; q = q.nextAcquire()) {
       n++;
     }
     return n;
@@ -558,10 +597,13 @@ abstract class OnceCellCore<T extends @Nullable Object> {
   /** A parked thread's node in the waiter stack. */
   private static final class Waiter {
     private static final VarHandle THREAD;
+    private static final VarHandle NEXT;
 
     static {
       try {
-        THREAD = MethodHandles.lookup().findVarHandle(Waiter.class, "thread", Thread.class);
+        MethodHandles.Lookup l = MethodHandles.lookup();
+        THREAD = l.findVarHandle(Waiter.class, "thread", Thread.class);
+        NEXT = l.findVarHandle(Waiter.class, "next", Waiter.class);
       } catch (ReflectiveOperationException e) {
         throw new ExceptionInInitializerError(e);
       }
@@ -570,11 +612,30 @@ abstract class OnceCellCore<T extends @Nullable Object> {
     @SuppressWarnings("UnusedVariable") // accessed through THREAD
     private @Nullable Thread thread;
 
-    // Plain: written before the CAS that pushes this node, never changed afterwards.
-    @Nullable Waiter next;
+    /**
+     * The node below; written plainly before the CAS that pushes this node, later only by a
+     * canceller unlinking the cancelled node below it (release). Accessed through {@link #NEXT}.
+     */
+    @SuppressWarnings("UnusedVariable") // accessed through NEXT
+    private @Nullable Waiter next;
 
     Waiter(Thread thread) {
       this.thread = thread;
+    }
+
+    /** Acquire: sees the link as pushed (the pushing CAS) or as a canceller left it (release). */
+    @Nullable Waiter nextAcquire() {
+      return (Waiter) NEXT.getAcquire(this);
+    }
+
+    /** Plain: before the pushing CAS, which publishes it. */
+    void setNextPlain(@Nullable Waiter n) {
+      NEXT.set(this, n);
+    }
+
+    /** Release: a canceller's unlink; readers use {@link #nextAcquire}. */
+    void setNextRelease(@Nullable Waiter n) {
+      NEXT.setRelease(this, n);
     }
 
     /** Acquire: pairs with the release that cleared it, so a cleared node is seen as gone. */
