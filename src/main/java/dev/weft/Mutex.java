@@ -885,17 +885,25 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   /** Uninterruptible: lock, with, update, lockWhenUninterruptibly. */
   private void lockContended() {
     Object jfr = WeftJfr.lockWaitBegin(sync.owner());
-    sync.acquire(1);
-    WeftJfr.lockWaitEnd(jfr, this, WeftJfr.EXCLUSIVE, WeftJfr.ACQUIRED);
+    int outcome = WeftJfr.FAILED; // stays so only if the wait throws (an Error: review 17b)
+    try {
+      sync.acquire(1);
+      outcome = WeftJfr.ACQUIRED;
+    } finally {
+      WeftJfr.lockWaitEnd(jfr, this, WeftJfr.EXCLUSIVE, outcome);
+    }
   }
 
   /** Interruptible: lockInterruptibly, lockWhen's first acquisition (after its spin). */
   private void acquireContended() throws InterruptedException {
     Object jfr = WeftJfr.lockWaitBegin(sync.owner());
-    int outcome = WeftJfr.INTERRUPTED;
+    int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
       sync.acquireInterruptibly(1);
       outcome = WeftJfr.ACQUIRED;
+    } catch (InterruptedException e) {
+      outcome = WeftJfr.INTERRUPTED;
+      throw e;
     } finally {
       WeftJfr.lockWaitEnd(jfr, this, WeftJfr.EXCLUSIVE, outcome);
     }
@@ -904,11 +912,14 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   /** Timed (positive nanos): tryLock(Duration), lockWhen(ready, timeout). */
   private boolean tryAcquireContended(long nanos) throws InterruptedException {
     Object jfr = WeftJfr.lockWaitBegin(sync.owner());
-    int outcome = WeftJfr.INTERRUPTED;
+    int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
       boolean got = sync.tryAcquireNanos(1, nanos);
       outcome = got ? WeftJfr.ACQUIRED : WeftJfr.TIMED_OUT;
       return got;
+    } catch (InterruptedException e) {
+      outcome = WeftJfr.INTERRUPTED;
+      throw e;
     } finally {
       WeftJfr.lockWaitEnd(jfr, this, WeftJfr.EXCLUSIVE, outcome);
     }

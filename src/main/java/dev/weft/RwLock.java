@@ -457,8 +457,13 @@ public final class RwLock<T extends @Nullable Object> {
       return;
     }
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
-    readLock.lock();
-    WeftJfr.lockWaitEnd(jfr, this, WeftJfr.READ, WeftJfr.ACQUIRED);
+    int outcome = WeftJfr.FAILED; // stays so only if the wait throws (an Error: review 17b)
+    try {
+      readLock.lock();
+      outcome = WeftJfr.ACQUIRED;
+    } finally {
+      WeftJfr.lockWaitEnd(jfr, this, WeftJfr.READ, outcome);
+    }
   }
 
   private void readContendedInterruptibly() throws InterruptedException {
@@ -467,10 +472,13 @@ public final class RwLock<T extends @Nullable Object> {
       return;
     }
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
-    int outcome = WeftJfr.INTERRUPTED;
+    int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
       readLock.lockInterruptibly();
       outcome = WeftJfr.ACQUIRED;
+    } catch (InterruptedException e) {
+      outcome = WeftJfr.INTERRUPTED;
+      throw e;
     } finally {
       WeftJfr.lockWaitEnd(jfr, this, WeftJfr.READ, outcome);
     }
@@ -485,11 +493,14 @@ public final class RwLock<T extends @Nullable Object> {
       return true;
     }
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
-    int outcome = WeftJfr.INTERRUPTED;
+    int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
       boolean got = readLock.tryLock(nanos, TimeUnit.NANOSECONDS);
       outcome = got ? WeftJfr.ACQUIRED : WeftJfr.TIMED_OUT;
       return got;
+    } catch (InterruptedException e) {
+      outcome = WeftJfr.INTERRUPTED;
+      throw e;
     } finally {
       WeftJfr.lockWaitEnd(jfr, this, WeftJfr.READ, outcome);
     }
@@ -497,16 +508,24 @@ public final class RwLock<T extends @Nullable Object> {
 
   private void writeContended() {
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
-    writeLock.lock();
-    WeftJfr.lockWaitEnd(jfr, this, WeftJfr.WRITE, WeftJfr.ACQUIRED);
+    int outcome = WeftJfr.FAILED; // stays so only if the wait throws (an Error: review 17b)
+    try {
+      writeLock.lock();
+      outcome = WeftJfr.ACQUIRED;
+    } finally {
+      WeftJfr.lockWaitEnd(jfr, this, WeftJfr.WRITE, outcome);
+    }
   }
 
   private void writeContendedInterruptibly() throws InterruptedException {
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
-    int outcome = WeftJfr.INTERRUPTED;
+    int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
       writeLock.lockInterruptibly();
       outcome = WeftJfr.ACQUIRED;
+    } catch (InterruptedException e) {
+      outcome = WeftJfr.INTERRUPTED;
+      throw e;
     } finally {
       WeftJfr.lockWaitEnd(jfr, this, WeftJfr.WRITE, outcome);
     }
@@ -521,11 +540,14 @@ public final class RwLock<T extends @Nullable Object> {
       return true;
     }
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
-    int outcome = WeftJfr.INTERRUPTED;
+    int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
       boolean got = writeLock.tryLock(nanos, TimeUnit.NANOSECONDS);
       outcome = got ? WeftJfr.ACQUIRED : WeftJfr.TIMED_OUT;
       return got;
+    } catch (InterruptedException e) {
+      outcome = WeftJfr.INTERRUPTED;
+      throw e;
     } finally {
       WeftJfr.lockWaitEnd(jfr, this, WeftJfr.WRITE, outcome);
     }
