@@ -57,7 +57,11 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Misuse:</b> null functions or timeouts throw {@link NullPointerException}; refused
  * nesting throws {@link IllegalStateException}; using or closing a guard from a thread other
  * than its owner throws {@link IllegalMonitorStateException}; using a closed guard or closing it
- * twice throws {@link IllegalStateException}.
+ * twice throws {@link IllegalStateException}. Read holds are counted by the JDK's lock: on JDK 17
+ * more than 65,535 read holds at once (all threads together) make the next read throw {@link
+ * Error} ("Maximum lock count exceeded"), as {@code ReentrantReadWriteLock} does, and the lock
+ * stays usable; thousands of virtual readers can reach that. JDK 25's lock has no such limit
+ * (JDKs in between not checked).
  *
  * @param <T> the type of the protected value; may be a nullable type
  */
@@ -150,7 +154,10 @@ public final class RwLock<T extends @Nullable Object> {
   }
 
   /**
-   * Acquires the read lock only if no writer holds it at the time of the call.
+   * Acquires the read lock only if no writer holds it at the time of the call. Like {@code
+   * ReentrantReadWriteLock.ReadLock.tryLock()} it barges: it succeeds even while a writer is
+   * queued, where {@link #tryRead(Duration) tryRead(Duration.ZERO)} honours the queue and
+   * returns {@code null}.
    *
    * @return an open read guard, or {@code null} if a writer holds the lock
    * @throws IllegalStateException if the current thread holds the write lock
@@ -169,7 +176,8 @@ public final class RwLock<T extends @Nullable Object> {
   /**
    * Acquires the read lock if it becomes available within the timeout.
    *
-   * @param timeout how long to wait; zero or negative means check once without waiting
+   * @param timeout how long to wait; zero or negative means check once without waiting (and
+   *     without barging ahead of a queued writer, unlike {@link #tryRead()})
    * @return an open read guard, or {@code null} if the timeout elapsed first
    * @throws InterruptedException if the current thread is interrupted before or while waiting
    * @throws NullPointerException if {@code timeout} is null
