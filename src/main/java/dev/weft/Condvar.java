@@ -63,7 +63,14 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Thread safety:</b> all methods may be called from any thread. The wait methods require
  * the caller to own an open guard; the notify methods may be called with or without holding the
  * mutex: without it, a notify briefly acquires the mutex (only when a thread is waiting), so a
- * notify can never slip in between a waiter's check and its sleep.
+ * notify can never slip in between a waiter's check and its sleep <b>provided the state the
+ * predicate reads was changed under the mutex</b> (the guarded value, which the predicate is
+ * given, or anything else written while holding a guard). A predicate that reads state changed
+ * without the mutex (a flag, an {@code AtomicBoolean}) followed by a notify from outside the
+ * mutex can lose the wake-up: a waiter between its last check and its sleep is not counted yet,
+ * and the notify sees no waiter (a session 17 review; open, {@code Review17fTest}). Change such
+ * state under the mutex, or notify while holding it. {@code Condition.signal} requires the lock,
+ * so the JDK's callers cannot make this mistake.
  *
  * <p><b>Timeouts:</b> a timed wait must return holding the mutex (the guard stays open), so
  * the timeout bounds the wait for the predicate, not the final re-acquisition: when the
@@ -446,7 +453,8 @@ public final class Condvar {
    * woken may not be the one that can proceed, so use {@link #notifyAllWaiters()}. A waiter that
    * is woken but then gives up (timeout, interrupt) passes the wake-up on to another waiter.
    * May be called with or without holding the bound mutex; without it, and only if a thread is
-   * waiting, this briefly acquires the mutex (uninterruptibly).
+   * waiting, this briefly acquires the mutex (uninterruptibly). Without the mutex, a wake-up for
+   * state changed without the mutex can be lost: see the class documentation.
    */
   public void notifyOne() {
     notify(false);
