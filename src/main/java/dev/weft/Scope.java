@@ -16,7 +16,6 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -523,7 +522,9 @@ public final class Scope implements AutoCloseable {
    * @throws NullPointerException if {@code task} is null
    * @throws RuntimeException (or {@code Error}) what the {@code ThreadFactory} or
    *     {@code Thread.start()} threw, unchanged (e.g. {@code OutOfMemoryError} when no native
-   *     thread can be made); nothing is started and the slot, if any, is given back
+   *     thread can be made); nothing is started and the slot, if any, is given back (a
+   *     {@code StackOverflowError} that also strikes spawn's own clean-up may keep the slot: the
+   *     end still waits for every thread and returns)
    */
   public <T> ScopedThread<T> spawn(Callable<? extends T> task)
       throws InterruptedException {
@@ -545,7 +546,9 @@ public final class Scope implements AutoCloseable {
    * @throws NullPointerException if {@code task} is null
    * @throws RuntimeException (or {@code Error}) what the {@code ThreadFactory} or
    *     {@code Thread.start()} threw, unchanged (e.g. {@code OutOfMemoryError} when no native
-   *     thread can be made); nothing is started and the slot, if any, is given back
+   *     thread can be made); nothing is started and the slot, if any, is given back (a
+   *     {@code StackOverflowError} that also strikes spawn's own clean-up may keep the slot: the
+   *     end still waits for every thread and returns)
    */
   public ScopedThread<Void> spawn(Runnable task) throws InterruptedException {
     Objects.requireNonNull(task, "task");
@@ -595,13 +598,15 @@ public final class Scope implements AutoCloseable {
       }
       task.thread.start();
     } catch (Throwable e) { // e.g. OutOfMemoryError: unable to create native thread
+      // A StackOverflowError may hit here again, cutting this short: the slot first (later
+      // spawns need it), then the node (the end settles a node left unsettled), then JFR.
       if (task.thread.getState() == Thread.State.NEW) { // it did not start: it never will
-        if (jfr != null) {
-          jfr.notStarted();
-        }
-        task.setAbandonedRelease();
         if (s != null) {
           s.release();
+        }
+        task.setAbandonedRelease();
+        if (jfr != null) {
+          jfr.notStarted();
         }
       } else {
         task.setStartedRelease(); // a Thread subclass whose start() threw after starting
@@ -788,10 +793,21 @@ public final class Scope implements AutoCloseable {
     }
   }
 
-  /** Cancels the scope for its deadline (if not cancelled yet) and returns the exception. */
+  /**
+   * Cancels the scope for its deadline (if not cancelled yet) and returns the exception. A scope
+   * thread of this scope that meets the passed deadline is interrupted whoever cancelled first
+   * (the timer usually has, and its walk found this thread busy or before it swallowed that
+   * interrupt): a later wait of its task, which may catch the exception, must still end
+   * (review 17e). The owner is not: it gets the exception and the end waits for the threads.
+   */
   private ScopeTimeoutException timedOut() {
     String msg = timeoutMessage();
-    cancel(new Cancel("the deadline passed", msg));
+    if (!cancel(new Cancel("the deadline passed", msg))) {
+      ScopeTask<?> running = ScopeTask.runningOnThisThread();
+      if (running != null && running.scope == this) {
+        interruptForCancel(Thread.currentThread());
+      }
+    }
     return new ScopeTimeoutException(msg);
   }
 
@@ -1140,9 +1156,13 @@ public final class Scope implements AutoCloseable {
    * (cancelling the scope).
    *
    * <p>A node published before its thread was started (its spawner is between push and start)
-   * is deferred to the end of the pass: its spawner is a scope thread whose node is older, so
-   * it is joined later in the same pass or was joined in an earlier one, and its spawn settled
-   * the node (started or abandoned) before that thread terminated.
+   * is deferred to the end of the pass, and the deferred nodes are taken oldest first: its
+   * spawner is the owner (now here, so past its spawns) or a scope thread whose node is older,
+   * so that thread was joined earlier in this pass (deferred or not) or in an earlier pass, and
+   * has left its spawn. A spawn settles its node (started or abandoned) before it returns or
+   * throws, except when an Error hits its own recovery (a StackOverflowError in Thread.start()
+   * and again in the catch block): such a node is settled here, by its thread's state, instead
+   * of being waited for forever (review 17e).
    *
    * @return whether the owner was interrupted while waiting
    */
@@ -1162,9 +1182,10 @@ public final class Scope implements AutoCloseable {
         }
       }
       if (unstarted != null) {
-        for (ScopeTask<?> n : unstarted) {
-          while (!n.launched()) { // settled by now (see above); bounded fallback, never a spin
-            LockSupport.parkNanos(this, 100_000L);
+        for (int i = unstarted.size() - 1; i >= 0; i--) { // oldest first: spawners come first
+          ScopeTask<?> n = unstarted.get(i);
+          if (!n.launched()) {
+            settleLeftBySpawner(n);
           }
           interrupted |= awaitTask(n);
         }
@@ -1174,6 +1195,20 @@ public final class Scope implements AutoCloseable {
     seal();
     CLOSED.setRelease(this, true);
     return interrupted;
+  }
+
+  /**
+   * Settles a node that its spawner left unsettled: only an Error thrown inside the spawn's own
+   * recovery does that (a StackOverflowError that hit Thread.start() and then the catch block
+   * too, review 17e). The spawner has left spawn (see awaitAll), so nobody else will start the
+   * thread or settle the node: a thread still NEW never ran, any other started.
+   */
+  private void settleLeftBySpawner(ScopeTask<?> n) {
+    if (n.thread.getState() == Thread.State.NEW) {
+      n.setAbandonedRelease();
+    } else {
+      n.setStartedRelease();
+    }
   }
 
   /** Waits for one launched node's thread to terminate; a task that never ran fails here. */
