@@ -58,19 +58,18 @@ import org.jspecify.annotations.Nullable;
  * or {@link #notifyAllWaiters} <i>happen-before</i> actions in a thread after it returns from a wait
  * that the notification ended, because the waiter re-acquires the mutex after the notifier
  * released it. Returning from any wait re-acquires the mutex, with the memory effects of
- * {@link Mutex}.
+ * {@link Mutex}. A wait that a notify from outside the mutex did not need to wake, because the
+ * wait's last check of the predicate comes after the notifier's change, sees that change as the
+ * predicate reads it: state changed without the mutex should be volatile or atomic.
  *
  * <p><b>Thread safety:</b> all methods may be called from any thread. The wait methods require
  * the caller to own an open guard; the notify methods may be called with or without holding the
  * mutex: without it, a notify briefly acquires the mutex (only when a thread is waiting), so a
- * notify can never slip in between a waiter's check and its sleep <b>provided the state the
- * predicate reads was changed under the mutex</b> (the guarded value, which the predicate is
- * given, or anything else written while holding a guard). A predicate that reads state changed
- * without the mutex (a flag, an {@code AtomicBoolean}) followed by a notify from outside the
- * mutex can lose the wake-up: a waiter between its last check and its sleep is not counted yet,
- * and the notify sees no waiter (a session 17 review; open, {@code Review17fTest}). Change such
- * state under the mutex, or notify while holding it. {@code Condition.signal} requires the lock,
- * so the JDK's callers cannot make this mistake.
+ * notify can never slip in between a waiter's check and its sleep, also when the predicate
+ * reads state changed without the mutex (a shutdown flag, an {@code AtomicBoolean}): a change
+ * made before a notify call is seen by every wait that the call does not wake. ({@code
+ * Condition.signal} requires the lock, so with the JDK such a notify always takes it; a session
+ * 17 review found that weft lost this wake-up, fixed in session 18, {@code Review17fTest}.)
  *
  * <p><b>Timeouts:</b> a timed wait must return holding the mutex (the guard stays open), so
  * the timeout bounds the wait for the predicate, not the final re-acquisition: when the
@@ -116,18 +115,23 @@ public final class Condvar {
    *
    * Waiting. All waits run while the caller holds the mutex (its guard is checked). The loop
    * `while (blocked(value)) condition.await()` re-checks after every wake-up. `waiters` counts
-   * threads inside await; it is incremented before await (lock held) and decremented after
-   * await returns (lock re-acquired), so writes happen only under the lock (plain set).
+   * threads from just before their last check (after the spin phase, mutex held) until they
+   * leave; it is written only under the lock (plain read, release write).
    *
-   * Notifying without the lock. notify reads `waiters` with getOpaque outside the lock. If it is
-   * 0 nobody can need this notification: a waiter that could miss the change incremented
-   * `waiters` under the lock before the notifier's change (made under the same lock), so that
-   * increment happens-before the notifier's read, which therefore sees it or a later write (a
-   * decrement by a waiter that was already woken). Opaque is enough: the needed ordering comes
-   * from the lock hand-off, opaque only guarantees a fresh, untorn read that the compiler cannot
-   * hoist. If waiters > 0 and the caller does not hold the lock, notify acquires it, signals
-   * and releases it: Condition.signal requires the lock, and taking it orders the signal after
-   * any waiter that is between its check and its await.
+   * Notifying without the lock (Dekker). The predicate may read state changed without the mutex
+   * (a flag, an AtomicBoolean) and the notify may come from outside the mutex: neither side then
+   * orders the other through the lock. So the waiter counts itself and full-fences before its
+   * last check, and notify full-fences after the caller's change before it reads `waiters`: of
+   * the two stores (count, change) at least one is seen by the other side's later load. Either
+   * the check sees the change (the waiter does not sleep), or notify sees the count and
+   * acquires the mutex, which the waiter holds from that check until await releases it, so the
+   * signal comes after the waiter is asleep. A notify that reads 0 returns without the lock.
+   * Until session 18 the waiter counted itself after its check and notify read `waiters` with
+   * no fence: sound only for state changed under the mutex (review 17f found the lost wake-up).
+   * A notify from the mutex's holder needs neither fence: a waiter's last check needs the mutex,
+   * so it comes after the holder's change; the holder signals if anyone is counted. A waiter
+   * whose first (pre-spin) check blocked is not counted during the spin phase: its last check
+   * comes after it counts itself.
    *
    * Giving up passes a notification on. notifyOne wakes one waiter; if that waiter then leaves
    * without its predicate satisfied (timeout racing the signal, interrupt after the signal,
@@ -249,20 +253,21 @@ public final class Condvar {
     // again, even if the predicate holds by now (as Condition.await throws for an interrupt
     // that came before the signal).
     checkInterrupt();
-    if (!blocked.test(m.valueLocked())) {
-      m.sync.spinCaught(spun, window);
-      return;
-    }
-    m.sync.spinFailed(window);
-    addWaiters(1);
-    boolean satisfied = false;
+    enterBeforeLastCheck();
+    boolean passOn = false; // a wait that ends unsatisfied passes a notifyOne on (leave)
     try {
+      if (!blocked.test(m.valueLocked())) {
+        m.sync.spinCaught(spun, window);
+        return;
+      }
+      m.sync.spinFailed(window);
+      passOn = true;
       do {
         c.await();
       } while (blocked.test(m.valueLocked()));
-      satisfied = true;
+      passOn = false;
     } finally {
-      leave(c, satisfied);
+      leave(c, passOn);
     }
   }
 
@@ -333,17 +338,18 @@ public final class Condvar {
     long spun = m.spinUntilReleased(window);
     long remaining = nanos - (System.nanoTime() - start); // the re-acquisition counts too
     checkInterrupt(); // interrupted during the spin: as in awaitBlockedWait
-    if (!blocked.test(m.valueLocked())) {
-      m.sync.spinCaught(spun, window);
-      return true;
-    }
-    m.sync.spinFailed(window);
-    if (remaining <= 0L) {
-      return false; // the spin used up the timeout
-    }
-    addWaiters(1);
-    boolean satisfied = false;
+    enterBeforeLastCheck();
+    boolean passOn = false; // as in awaitBlockedWait
     try {
+      if (!blocked.test(m.valueLocked())) {
+        m.sync.spinCaught(spun, window);
+        return true;
+      }
+      m.sync.spinFailed(window);
+      if (remaining <= 0L) {
+        return false; // the spin used up the timeout; never slept, so nothing to pass on
+      }
+      passOn = true;
       do {
         if (remaining <= 0L) {
           return false;
@@ -351,10 +357,10 @@ public final class Condvar {
         // awaitNanos computes its own deadline from a value <= Timeouts.MAX_NANOS: no overflow.
         remaining = c.awaitNanos(remaining);
       } while (blocked.test(m.valueLocked()));
-      satisfied = true;
+      passOn = false;
       return true;
     } finally {
-      leave(c, satisfied);
+      leave(c, passOn);
     }
   }
 
@@ -425,20 +431,21 @@ public final class Condvar {
     m.signalChangedBeforeWait();
     long window = m.sync.waitSpinLocked(); // adaptive: see Mutex's algorithm notes
     long spun = m.spinUntilReleased(window);
-    if (!blocked.test(m.valueLocked())) {
-      m.sync.spinCaught(spun, window);
-      return;
-    }
-    m.sync.spinFailed(window);
-    addWaiters(1);
-    boolean satisfied = false;
+    enterBeforeLastCheck();
+    boolean passOn = false; // as in awaitBlockedWait
     try {
+      if (!blocked.test(m.valueLocked())) {
+        m.sync.spinCaught(spun, window);
+        return;
+      }
+      m.sync.spinFailed(window);
+      passOn = true;
       do {
         c.awaitUninterruptibly(); // restores the interrupt status itself
       } while (blocked.test(m.valueLocked()));
-      satisfied = true;
+      passOn = false;
     } finally {
-      leave(c, satisfied);
+      leave(c, passOn);
     }
   }
 
@@ -453,8 +460,8 @@ public final class Condvar {
    * woken may not be the one that can proceed, so use {@link #notifyAllWaiters()}. A waiter that
    * is woken but then gives up (timeout, interrupt) passes the wake-up on to another waiter.
    * May be called with or without holding the bound mutex; without it, and only if a thread is
-   * waiting, this briefly acquires the mutex (uninterruptibly). Without the mutex, a wake-up for
-   * state changed without the mutex can be lost: see the class documentation.
+   * waiting, this briefly acquires the mutex (uninterruptibly). Whatever the caller changed
+   * before this call, under the mutex or not, is seen by the waiter's re-check.
    */
   public void notifyOne() {
     notify(false);
@@ -470,22 +477,33 @@ public final class Condvar {
   }
 
   private void notify(boolean all) {
-    // Opaque: see Algorithm notes; a waiter that could miss our change is already counted.
-    if ((int) WAITERS.getOpaque(this) == 0) {
+    Binding b = bindingAcquire();
+    if (b != null && b.mutex.sync.heldByCurrentThread()) {
+      // Holding the mutex: a waiter is either asleep in the condition or has not made its last
+      // check yet (it needs the mutex for that), so it sees our change; no fence needed.
+      if ((int) WAITERS.get(this) > 0) { // plain: written only under the mutex, which we hold
+        signal(b.condition, all);
+      }
       return;
     }
-    Binding b = bindingAcquire();
+    notifyWithoutTheMutex(all);
+  }
+
+  /** Slow path of notify: the caller does not hold the mutex (or the Condvar is unbound). */
+  private void notifyWithoutTheMutex(boolean all) {
+    if (waitersAfterChange() == 0) {
+      return; // any waiter still to make its last check will see the change
+    }
+    Binding b = bindingAcquire(); // non-null: bound before a waiter counts itself (acquire above)
     if (b == null) {
-      return; // unreachable: waiters > 0 implies bound; kept for NullAway
+      return; // unreachable, kept for NullAway
     }
     Mutex<?> m = b.mutex;
-    if (m.sync.heldByCurrentThread()) {
-      signal(b.condition, all);
-      return;
-    }
     if (LockOrder.enabled()) {
       LockOrder.beforeWait(m, false); // this thread waits for m here (found by review)
     }
+    // The counted waiter holds the mutex from its last check until await releases it, so taking
+    // the mutex orders the signal after that waiter is asleep in the condition.
     m.sync.acquire(1); // uninterruptibly; not the holder (checked above), so it cannot self-deadlock
     try {
       signal(b.condition, all);
@@ -584,22 +602,56 @@ public final class Condvar {
   }
 
   /**
-   * Leaves the wait set. A waiter that gives up (timeout, interrupt, throwing predicate) may have
-   * consumed a {@link #notifyOne()} meant for another waiter; it passes one wake-up on, which at
-   * worst is a spurious wake-up that the other waiter's loop hides.
+   * The notifier's half of the Dekker pair (jcstress: CondvarDekkerStress): the count of
+   * waiters, read after a full fence.
    */
-  private void leave(Condition c, boolean satisfied) {
+  int waitersAfterChange() {
+    // Full fence: orders the caller's change (any store before this call, with or without the
+    // mutex) before the read of waiters. A waiter counts itself and fences before its last
+    // check (enterBeforeLastCheck): of the two, at least one sees the other's store, so either
+    // that check sees the change or this read sees the waiter (store-buffer litmus with a full
+    // fence on both sides, which no weaker access mode forbids).
+    VarHandle.fullFence();
+    return waitersAcquire();
+  }
+
+  /**
+   * Counts the caller as a waiter before its last check of the predicate (it holds the mutex),
+   * then fences: see notifyWithoutTheMutex. Counting after the check, as this did until session
+   * 18, let a notify from outside the mutex that followed a change made without it see no
+   * waiter and return while the waiter went to sleep (review 17f).
+   */
+  void enterBeforeLastCheck() {
+    addWaiters(1);
+    // Full fence: the count's store must be ordered before the predicate's loads (a release
+    // store alone may be reordered with later loads, which is exactly the lost wake-up).
+    VarHandle.fullFence();
+  }
+
+  /**
+   * Leaves the wait set. A waiter that gives up after sleeping (timeout, interrupt, throwing
+   * predicate) may have consumed a {@link #notifyOne()} meant for another waiter; it passes one
+   * wake-up on ({@code passOn}), which at worst is a spurious wake-up that the other waiter's
+   * loop hides. A waiter whose last check let it through never slept and passes nothing on.
+   */
+  private void leave(Condition c, boolean passOn) {
     addWaiters(-1);
-    if (!satisfied && (int) WAITERS.get(this) > 0) {
+    if (passOn && (int) WAITERS.get(this) > 0) {
       c.signal();
     }
   }
 
+  private int waitersAcquire() {
+    // Acquire pairs with addWaiters' release: a thread that sees a waiter counted sees the
+    // binding that waiter used (bound before it counted itself).
+    return (int) WAITERS.getAcquire(this);
+  }
+
   private void addWaiters(int delta) {
-    // Plain read and opaque write: the field is only written while the bound mutex is held,
-    // so the read is ordered by the lock; the opaque write makes it visible to notify()'s
-    // opaque read outside the lock without tearing.
+    // Plain read and release write: the field is only written while the bound mutex is held,
+    // so the read is ordered by the lock; the release write makes it (and the binding before
+    // it) visible to notify's acquire read outside the lock, without tearing.
     int n = (int) WAITERS.get(this);
-    WAITERS.setOpaque(this, n + delta);
+    WAITERS.setRelease(this, n + delta);
   }
 }

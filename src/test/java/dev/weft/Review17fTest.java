@@ -8,22 +8,20 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
  * Session 17 review of {@link Condvar} (a helper given only the code and docs): the defect it
  * found, a lost wake-up when a notify from outside the mutex follows a change made without the
- * mutex. Both tests fail on the current code (6 of 6 runs each) and are disabled so that the
- * build stays green; run them with {@code -Djunit.jupiter.conditions.deactivate='*'}. A fix was
- * tried (a notify from outside the mutex always takes it, as Condition.signal makes the JDK's
- * callers do; an unbound Condvar is read after a full fence): both tests passed, but a notify
- * from outside then waits for a contended mutex, and VirtualThreadReReviewTest's herd (500
- * virtual consumers, a producer that notifies after its update) failed 2 of 3 runs on JDK 25
- * against 0 of 3 without it. Reverted; the Javadoc and docs/mutex.md now state the requirement
- * (change what the predicate reads under the mutex, or notify while holding it). The attacks that
- * held are in {@link Review17fTestHeld}.
+ * mutex. Both tests failed on the code before the fix (6 of 6 runs each). A first fix (session
+ * 17: a notify from outside the mutex always takes it, as Condition.signal makes the JDK's
+ * callers do) passed them, but a notify from outside then waited for a contended mutex, and
+ * VirtualThreadReReviewTest's herd failed 2 of 3 runs on JDK 25; it was reverted. The fix
+ * (session 18) keeps the lock-free notify: a waiter counts itself and full-fences before its last
+ * check, and a notify from outside the mutex full-fences before it reads the count (a Dekker
+ * pair; jcstress: CondvarDekkerStress, BrokenCondvarDekkerStress). The attacks that held are in
+ * {@link Review17fTestHeld}.
  */
 @Timeout(30)
 @SuppressWarnings("try") // guards held only for the lock
@@ -49,7 +47,7 @@ class Review17fTest {
    * The memory-consistency paragraph also promises that actions before notify are visible after
    * the wait it ends, which invites exactly this flag-then-notify pattern.
    *
-   * <p><b>What happens:</b> W stays parked (join times out) although {@code flag} is true and a
+   * <p><b>What happened:</b> W stayed parked (join times out) although {@code flag} is true and a
    * notifyAllWaiters came after it was set. Failed 6 of 6 runs (4 on JDK 17, 2 on JDK 25;
    * deterministic: the predicate pauses itself on its second evaluation until N has returned).
    *
@@ -58,19 +56,15 @@ class Review17fTest {
    * until W's await releases it, then signals W ({@code jdkAnalogueOfTheFlagSchedule} in
    * {@link Review17fTestHeld} passes). Not "JDK too".
    *
-   * <p><b>Likely cause:</b> {@code notify()}'s lock-free fast path ({@code waiters == 0}:
+   * <p><b>Cause:</b> {@code notify()}'s lock-free fast path ({@code waiters == 0}:
    * return) is sound only if every change the predicate can see is made under the mutex (the
    * algorithm notes assume "the notifier's change (made under the same lock)"), which the
-   * public documentation does not require. Either document that requirement (state read by the
-   * predicate must be changed under the mutex, or notify while holding it), or drop the fast
-   * path when the caller does not hold the mutex (always acquire it), as the JDK effectively
-   * does.
+   * public documentation does not require. Fixed: the waiter is counted (and fences) before
+   * this check, so the notify, after its own fence, sees it and takes the mutex; it then waits
+   * (here up to 500 ms) until W's await releases the mutex, and signals W.
    */
   @Test
-  @Disabled(
-      "open (session 17 review): lost wake-up for state changed without the mutex; see the class"
-          + " doc")
-  void openDefect_notifyOutsideTheMutexSlipsBetweenCheckAndSleep() throws Exception {
+  void fixed_notifyOutsideTheMutexSlipsBetweenCheckAndSleep() throws Exception {
     Mutex<Integer> m = new Mutex<>(0);
     Condvar cv = new Condvar();
     AtomicBoolean flag = new AtomicBoolean();
@@ -120,10 +114,7 @@ class Review17fTest {
    * cause.
    */
   @Test
-  @Disabled(
-      "open (session 17 review): lost wake-up for state changed without the mutex; see the class"
-          + " doc")
-  void openDefect_flagThenNotifyOutsideTheMutexLosesWakeUpsUnderStress() throws Exception {
+  void fixed_flagThenNotifyOutsideTheMutexLosesWakeUpsUnderStress() throws Exception {
     int lost = 0;
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(4);
     int rounds = 0;
