@@ -325,6 +325,9 @@ abstract class OnceCellCore<T extends @Nullable Object> {
           return d;
         }
         if (st == null) {
+          // A StackOverflowError strikes here, before the claim, rather than in runClaimed's
+          // clean-up, which would leave the claim for good (every later get would wait forever).
+          StackHeadroom.ensure();
           if (casState(null, me)) {
             return null;
           }

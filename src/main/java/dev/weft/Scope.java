@@ -567,6 +567,9 @@ public final class Scope implements AutoCloseable {
     if (isCancelled()) {
       return new ScopeTask<>(this, c, r, false); // never runs: no factory call, no thread
     }
+    // A StackOverflowError strikes here, before a slot is taken or the task listed, rather than
+    // in Thread.start() and then in the clean-up below (which would keep the slot).
+    StackHeadroom.ensure();
     Semaphore s = slots;
     if (s != null) {
       acquireSlot(s);
