@@ -327,7 +327,7 @@ abstract class OnceCellCore<T extends @Nullable Object> {
         if (st == null) {
           // A StackOverflowError strikes here, before the claim, rather than in runClaimed's
           // clean-up, which would leave the claim for good (every later get would wait forever).
-          StackHeadroom.ensure();
+          StackHeadroom.ensure(StackHeadroom.CLAIM_FRAMES);
           if (casState(null, me)) {
             return null;
           }

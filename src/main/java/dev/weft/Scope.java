@@ -523,8 +523,8 @@ public final class Scope implements AutoCloseable {
    * @throws RuntimeException (or {@code Error}) what the {@code ThreadFactory} or
    *     {@code Thread.start()} threw, unchanged (e.g. {@code OutOfMemoryError} when no native
    *     thread can be made); nothing is started and the slot, if any, is given back (a
-   *     {@code StackOverflowError} that also strikes spawn's own clean-up may keep the slot: the
-   *     end still waits for every thread and returns)
+   *     thread short of stack gets its {@code StackOverflowError} from a probe before the
+   *     spawn takes a slot or lists the task)
    */
   public <T> ScopedThread<T> spawn(Callable<? extends T> task)
       throws InterruptedException {
@@ -547,8 +547,8 @@ public final class Scope implements AutoCloseable {
    * @throws RuntimeException (or {@code Error}) what the {@code ThreadFactory} or
    *     {@code Thread.start()} threw, unchanged (e.g. {@code OutOfMemoryError} when no native
    *     thread can be made); nothing is started and the slot, if any, is given back (a
-   *     {@code StackOverflowError} that also strikes spawn's own clean-up may keep the slot: the
-   *     end still waits for every thread and returns)
+   *     thread short of stack gets its {@code StackOverflowError} from a probe before the
+   *     spawn takes a slot or lists the task)
    */
   public ScopedThread<Void> spawn(Runnable task) throws InterruptedException {
     Objects.requireNonNull(task, "task");
@@ -569,7 +569,7 @@ public final class Scope implements AutoCloseable {
     }
     // A StackOverflowError strikes here, before a slot is taken or the task listed, rather than
     // in Thread.start() and then in the clean-up below (which would keep the slot).
-    StackHeadroom.ensure();
+    StackHeadroom.ensure(StackHeadroom.SPAWN_FRAMES);
     Semaphore s = slots;
     if (s != null) {
       acquireSlot(s);

@@ -10,32 +10,40 @@ package dev.weft;
  * {@code StackOverflowError} that strikes the settling step itself (the clean-up in a catch
  * block calls methods, and each call needs a frame) leaves the state published for good: other
  * threads then wait for it forever. The JDK's own locks avoid this with a reserved stack area
- * ({@code @ReservedStackAccess}, JEP 270) that only JDK code may use.
+ * ({@code @ReservedStackAccess}, JEP 270) that only JDK code may use, and even that is not
+ * always enough: a sweep of spawns near the limit left the {@code ReentrantLock} inside the
+ * shared deadline timer's {@code ScheduledThreadPoolExecutor} held for good (the JVM warned
+ * "Potentially dangerous stack overflow in ReservedStackAccess annotated method"), and every
+ * timed scope in the JVM then hung.
  *
- * <p>{@link #ensure()} is the portable substitute: before such a step, it descends {@link
- * #FRAMES} frames, each holding {@link #LOCALS} values live across its call, so at least that
- * much stack below the caller's frame is in use for a moment. HotSpot throws {@code
- * StackOverflowError} when a frame's stack bang reaches the guard zone, a fixed address range: if
- * the probe's frames fit, any chain of calls from the caller's depth that uses no more stack
- * fits too. So a thread that is short of stack gets the error from {@code ensure()}, before the
- * step changes anything, and a clean-up that needs less stack than the probe completes.
+ * <p>{@link #ensure(int)} is the portable substitute: before such a step, it descends a number
+ * of frames, each holding {@link #LOCALS} values live across its call, so that much stack below
+ * the caller's frame is in use for a moment. HotSpot throws {@code StackOverflowError} when a
+ * frame's stack bang reaches the guard zone, a fixed address range: if the probe's frames fit,
+ * any chain of calls from the caller's depth that uses no more stack fits too. So a thread that
+ * is short of stack gets the error from {@code ensure}, before the step changes anything, and a
+ * clean-up that needs less stack than the probe completes. Interpreted, both the probe's frames
+ * and the clean-up's are larger, so the probe scales with the clean-up.
  *
- * <p>What it does not promise: a clean-up that needs more stack than the probe (interpreted
- * frames are larger than compiled ones; the probe's size was chosen with a margin over the
- * deepest clean-up measured in interpreted mode, see the tests {@code StackHeadroomTest}); and
- * anything on a platform whose stack checks work differently.
+ * <p>The depths were measured, not derived (StackHeadroomTest sweeps every depth near the limit,
+ * compiled and {@code -Xint}, with a JFR recording on, which makes the paths deeper, on JDK 17
+ * and 25): a OnceCell claim needed no probe deeper than 4 frames, a spawn (Thread.start() and the
+ * shared deadline timer's schedule) more than 16 and at most 32. Each site uses a margin over
+ * what it needed. What it does not promise: a clean-up deeper than its site's probe (a user
+ * JFR event or a JVM that grew its paths), or a platform whose stack checks work differently.
  *
- * <p>Cost: {@link #FRAMES} calls, measured at about 100 ns; only on slow paths (a cell's
- * initialisation, a spawn), never on a fast path.
+ * <p>Cost: about 5 ns per frame (Temurin 25, 2-vCPU EPYC): 80 ns for a claim, 340 ns for a
+ * spawn (which costs about 100 µs); only on slow paths, never on a fast path.
  */
 final class StackHeadroom {
   /**
-   * Frames the probe descends. Each compiled frame holds {@link #LOCALS} longs plus the return
-   * address and frame pointer (about 96 bytes on x86-64); interpreted, about twice that. 64
-   * frames is about 6 KiB compiled, 12 KiB interpreted: the clean-ups it guards need under 2 KiB
-   * interpreted (measured by StackHeadroomTest).
+   * The probe before a OnceCell claim: 4x the deepest probe the sweeps needed (4 frames). Each
+   * compiled frame is about 120 bytes (8 longs, the return address, the frame pointer).
    */
-  static final int FRAMES = 64;
+  static final int CLAIM_FRAMES = 16;
+
+  /** The probe before a Scope spawn: 2x the deepest probe the sweeps needed (16 failed, 32 held). */
+  static final int SPAWN_FRAMES = 64;
 
   /** Values each frame keeps live across its call, so that they are spilled to its frame. */
   static final int LOCALS = 8;
@@ -48,20 +56,30 @@ final class StackHeadroom {
   private static final long[] SEEDS = {1, 2, 3, 5, 7, 11, 13, 17};
 
   /**
-   * The probe's result, written so that the descent cannot be removed as dead code. Plain: the
-   * value is never read for its meaning, only its computation matters.
+   * A value the probe's result is compared with, so that the descent is used and cannot be
+   * removed as dead code, without a write to shared memory (which many threads claiming cells
+   * at once would contend on). The probe never returns it for the depths weft uses
+   * (StackHeadroomTest checks).
    */
-  @SuppressWarnings("unused")
-  private static long sink;
+  static final long NEVER = 0x5EED_DEAD_BEEF_0001L;
 
   private StackHeadroom() {}
 
   /**
-   * Throws {@code StackOverflowError} now if less stack is left below the caller than the
-   * probe uses; otherwise returns, having changed nothing of the caller's.
+   * Throws {@code StackOverflowError} now if less stack is left below the caller than {@code
+   * frames} probe frames use; otherwise returns, having changed nothing of the caller's.
+   *
+   * @param frames the probe's depth, in frames of about 120 bytes compiled
    */
-  static void ensure() {
-    sink = descend(FRAMES);
+  static void ensure(int frames) {
+    if (descend(frames) == NEVER) {
+      throw new AssertionError("StackHeadroom: the probe returned its sentinel");
+    }
+  }
+
+  /** The probe's result for a depth; for tests. */
+  static long probe(int frames) {
+    return descend(frames);
   }
 
   private static long descend(int frames) {

@@ -19,14 +19,16 @@ import org.junit.jupiter.api.Timeout;
  * {@link OnceCell} claimed or a {@link Scope}'s slot taken. Each check sweeps every stack depth
  * near the limit: a thread recurses until the error, then on the way back up runs the operation
  * once per frame (each with a little more stack than the one below), catching what it throws,
- * and afterwards checks that nothing was left behind. Run in this JVM (mostly compiled code by
- * the later rounds) and in forked JVMs with {@code -Xint} (interpreted frames, the largest) and
- * {@code -Xcomp}, each over several stack alignments.
+ * and afterwards checks that nothing was left behind. Run in this JVM and in forked JVMs: with a
+ * JFR recording on (weft's events make the paths deeper) and with {@code -Xint} (interpreted
+ * frames, the largest), each over several stack alignments.
  *
- * <p>Before the probe, the OnceCell sweep left 2 cells "initialising" in one run of {@code
- * Review17cTestHeld.held_stackOverflowNeverLeavesAClaimStuck} on JDK 25 (session 18; it had
- * held in session 17), and review 17e's Scope sweep hung the end on JDK 25 (fixed at the end;
- * the probe also keeps the slot).
+ * <p>Before the probe (session 18, JDK 25, forked with a JFR recording): the OnceCell sweep left
+ * 5 to 17 cells of 4,000 claimed for good in 3 of 3 runs (JDK 17: 0 of 2); the Scope sweep hung
+ * in every run, in this JVM and with {@code -Xint}: an overflow inside the shared deadline
+ * timer's schedule left the JDK's {@code ReentrantLock} in its queue held, and every timed
+ * scope after it waited for that lock. Before that, the overflow poisoned the timer's class when
+ * its first use was deep ({@code NoClassDefFoundError}); the sweeps initialise classes first.
  */
 @Timeout(120)
 class StackHeadroomTest {
@@ -244,11 +246,28 @@ class StackHeadroomTest {
     assertThat(fork(ScopeMain.class, "-Xint")).contains("ok ").doesNotContain("overflows=0");
   }
 
+  /**
+   * With a JFR recording on (deeper paths: the Scope event's bookkeeping), the deepest need:
+   * on JDK 25 a 16-frame probe let the sweep hang, 32 held (session 18).
+   */
+  @Test
+  void scopeSlotComesBackAfterAStackOverflowInSpawnWithJfrRecording() throws Exception {
+    assertThat(fork(ScopeMain.class, "-XX:StartFlightRecording:settings=profile"))
+        .contains("ok ")
+        .doesNotContain("overflows=0");
+  }
+
   /** Main for the forked scope sweeps. */
   public static final class ScopeMain {
     public static void main(String[] args) throws Exception {
       System.out.println(scopeSweeps(4));
     }
+  }
+
+  @Test
+  void theProbeNeverReturnsItsSentinelAtTheDepthsInUse() {
+    assertThat(StackHeadroom.probe(StackHeadroom.CLAIM_FRAMES)).isNotEqualTo(StackHeadroom.NEVER);
+    assertThat(StackHeadroom.probe(StackHeadroom.SPAWN_FRAMES)).isNotEqualTo(StackHeadroom.NEVER);
   }
 
   // ------------------------------------------------------------------ fork
