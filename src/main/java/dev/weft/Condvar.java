@@ -461,7 +461,8 @@ public final class Condvar {
    * is woken but then gives up (timeout, interrupt) passes the wake-up on to another waiter.
    * May be called with or without holding the bound mutex; without it, and only if a thread is
    * waiting, this briefly acquires the mutex (uninterruptibly). Whatever the caller changed
-   * before this call, under the mutex or not, is seen by the waiter's re-check.
+   * before this call is seen by the re-check of a waiter it wakes; a waiter it does not need to
+   * wake sees it too, provided state changed without the mutex is volatile or atomic.
    */
   public void notifyOne() {
     notify(false);

@@ -340,6 +340,12 @@ public final class Scope implements AutoCloseable {
   private final @Nullable ThreadFactory factory;
   private final boolean userFactory;
   private final boolean cancelOnFailure;
+
+  /**
+   * How many spawns of the owner are in progress (a ThreadFactory may spawn again): read and
+   * written only by the owner, so plain. The end refuses to run while it is not zero.
+   */
+  private int ownerSpawning;
   private final @Nullable Semaphore slots;
   private final int maxConcurrency;
   private final boolean timed;
@@ -561,6 +567,20 @@ public final class Scope implements AutoCloseable {
     if (me != owner || closed) {
       checkForeignSpawner(me);
     }
+    if (me != owner) {
+      return spawnChecked(me, c, r);
+    }
+    ownerSpawning++; // the end refuses to run from inside the owner's own spawn (review 18)
+    try {
+      return spawnChecked(me, c, r);
+    } finally {
+      ownerSpawning--; // a plain write, no call: safe even when the stack is exhausted
+    }
+  }
+
+  private <T> ScopedThread<T> spawnChecked(
+      Thread me, @Nullable Callable<? extends T> c, @Nullable Runnable r)
+      throws InterruptedException {
     if (timed && deadline - System.nanoTime() <= 0) {
       throw timedOut();
     }
@@ -806,12 +826,21 @@ public final class Scope implements AutoCloseable {
   private ScopeTimeoutException timedOut() {
     String msg = timeoutMessage();
     if (!cancel(new Cancel("the deadline passed", msg))) {
-      ScopeTask<?> running = ScopeTask.runningOnThisThread();
-      if (running != null && running.scope == this) {
-        interruptForCancel(Thread.currentThread());
-      }
+      interruptIfScopeThread();
     }
     return new ScopeTimeoutException(msg);
+  }
+
+  /**
+   * Interrupts the calling thread if it is a thread of this scope running its task: called when
+   * it meets the passed deadline (in a join, a spawn, a wait for a slot), also when the joined
+   * task had already ended (review 18: its join reported the deadline without interrupting).
+   */
+  void interruptIfScopeThread() {
+    ScopeTask<?> running = ScopeTask.runningOnThisThread();
+    if (running != null && running.scope == this) {
+      interruptForCancel(Thread.currentThread());
+    }
   }
 
   private String timeoutMessage() {
@@ -897,9 +926,11 @@ public final class Scope implements AutoCloseable {
    * @throws TaskFailedException if a thread failed and nobody joined it (the first failure as
    *     cause, further ones suppressed)
    * @throws ScopeTimeoutException if the scope's deadline passed before the scope ended
-   * @throws IllegalStateException if called by another thread than the owner, or if a scope the
+   * @throws IllegalStateException if called by another thread than the owner, if a scope the
    *     owner opened after this one was still open (it was cancelled and ended first; this
-   *     scope's own report is suppressed on the exception)
+   *     scope's own report is suppressed on the exception), or if called from inside one of the
+   *     owner's spawns (by the {@code ThreadFactory} or the {@code start()} of its thread; the
+   *     scope is left open)
    */
   @Override
   public void close() {
@@ -907,6 +938,7 @@ public final class Scope implements AutoCloseable {
     if (closed) {
       return;
     }
+    checkNotInOwnersSpawn();
     RuntimeException violation = endInnerScopes();
     boolean interrupted = awaitAll();
     RuntimeException e = outcome();
@@ -919,6 +951,16 @@ public final class Scope implements AutoCloseable {
     }
     if (e != null) {
       throw e;
+    }
+  }
+
+  /** Refuses to end the scope from inside one of its owner's spawns (review 18). */
+  private void checkNotInOwnersSpawn() {
+    if (ownerSpawning != 0) { // only the owner ends a scope, so only it reads this (plain)
+      throw new IllegalStateException(name + " cannot end from inside one of its owner's spawns"
+          + " (its ThreadFactory, or the start() of a thread that factory made, tried to end"
+          + " it): the thread being spawned would outlive the end; end the scope after spawn"
+          + " returns");
     }
   }
 
@@ -1170,6 +1212,7 @@ public final class Scope implements AutoCloseable {
    * @return whether the owner was interrupted while waiting
    */
   private boolean awaitAll() {
+    checkNotInOwnersSpawn(); // also reached for inner scopes that an outer end ends first
     boolean interrupted = false;
     ScopeTask<?> seen = null;
     for (ScopeTask<?> h = headAcquire(); h != seen; h = headAcquire()) {

@@ -360,6 +360,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
     if (stateAcquire() == CANCELLED) {
       String late = scope.deadlineMessage();
       if (late != null) {
+        scope.interruptIfScopeThread(); // meeting the passed deadline, as in joinUntilDeadline
         throw new ScopeTimeoutException(late);
       }
       String msg = thread.getName() + " was not started: " + scope.name()
@@ -371,6 +372,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
       setObservedRelease();
       String late = deadlineMessage;
       if (late != null) { // most likely a consequence of the deadline: report that
+        scope.interruptIfScopeThread(); // meeting the passed deadline (review 18)
         ScopeTimeoutException e = new ScopeTimeoutException(late);
         e.addSuppressed(f);
         throw e;
