@@ -1,0 +1,1059 @@
+package dev.weft;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.Disabled;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Review 18: {@code StackOverflowError} safety of the locks (SpinLock, TicketLock, Mutex,
+ * RwLock, SeqLock). Technique of {@link StackHeadroomTest}: a thread with a 512 KiB stack
+ * recurses until the error, then on the way back up runs one lock operation per frame (each
+ * frame with a little more stack), catching the error. Here two contender threads lock and
+ * unlock the same lock all along (each holding it for ~20 us), so the sweep goes through the
+ * slow paths (queueing, parking, hand-over, signalling) and its unlocks wake parked waiters.
+ * Afterwards: the sweep thread must not hold the lock unless a lock call returned to it
+ * ("leaked"), the contenders must stop ("stuck") and a fresh thread must get the lock within 2 s
+ * ("probe").
+ *
+ * <p>Every sweep runs in a forked JVM (daemon threads only, so a hung lock never outlives the
+ * fork, and a JFR recording never runs in the test JVM). Each fork warms the lock's paths first
+ * (another call site than the sweep's), then sweeps over several stack alignments for a bounded
+ * time, and prints "RESULT bad=N ...": N rounds that left the lock broken.
+ */
+@Timeout(120)
+@SuppressWarnings({"try", "StatementSwitchToExpressionSwitch", "WaitNotInLoop", "StringSplitter"})
+class Review18SoeTest {
+
+  static final int SWEEP = 400;
+
+  // ------------------------------------------------------------------ targets
+
+  /** One lock kind: lock returns a token (a guard, or the lock), unlock takes it back. */
+  abstract static class Target {
+    /** Acquires; returns a token, or null if not acquired (a timed try that timed out). */
+    abstract @Nullable Object lock() throws Exception;
+
+    abstract void unlock(Object token);
+
+    /** Whether the calling thread holds the lock; null if the lock cannot tell. */
+    abstract @Nullable Boolean heldByMe();
+
+    /** A closure form (lock, run, unlock in one call): the sweep never unlocks. */
+    boolean closure() {
+      return false;
+    }
+
+    String state() {
+      return String.valueOf(lockObject());
+    }
+
+    abstract Object lockObject();
+  }
+
+  static final Duration TRY = Duration.ofMillis(20);
+
+  static Target make(String kind) {
+    switch (kind) {
+      case "spin.lock": {
+        SpinLock l = new SpinLock();
+        return new Target() {
+          @Override Object lock() {
+            l.lock();
+            return l;
+          }
+          @Override void unlock(Object t) {
+            l.unlock();
+          }
+          @Override Boolean heldByMe() {
+            return l.isHeldByCurrentThread();
+          }
+          @Override Object lockObject() {
+            return l;
+          }
+        };
+      }
+      case "spin.tryLock": {
+        SpinLock l = new SpinLock();
+        return new Target() {
+          @Override @Nullable Object lock() throws InterruptedException {
+            return l.tryLock(TRY) ? l : null;
+          }
+          @Override void unlock(Object t) {
+            l.unlock();
+          }
+          @Override Boolean heldByMe() {
+            return l.isHeldByCurrentThread();
+          }
+          @Override Object lockObject() {
+            return l;
+          }
+        };
+      }
+      case "ticket.lock": {
+        TicketLock l = new TicketLock();
+        return new Target() {
+          @Override Object lock() {
+            l.lock();
+            return l;
+          }
+          @Override void unlock(Object t) {
+            l.unlock();
+          }
+          @Override Boolean heldByMe() {
+            return l.isHeldByCurrentThread();
+          }
+          @Override Object lockObject() {
+            return l;
+          }
+        };
+      }
+      case "ticket.tryLock": {
+        TicketLock l = new TicketLock();
+        return new Target() {
+          @Override @Nullable Object lock() throws InterruptedException {
+            return l.tryLock(TRY) ? l : null;
+          }
+          @Override void unlock(Object t) {
+            l.unlock();
+          }
+          @Override Boolean heldByMe() {
+            return l.isHeldByCurrentThread();
+          }
+          @Override Object lockObject() {
+            return l;
+          }
+        };
+      }
+      case "mutex.lock": {
+        Mutex<int[]> m = new Mutex<>(new int[1]);
+        return new Target() {
+          @Override Object lock() {
+            return m.lock();
+          }
+          @Override void unlock(Object t) {
+            ((Mutex.Guard<?>) t).close();
+          }
+          @Override Boolean heldByMe() {
+            return m.isHeldByCurrentThread();
+          }
+          @Override Object lockObject() {
+            return m;
+          }
+        };
+      }
+      case "mutex.tryLock": {
+        Mutex<int[]> m = new Mutex<>(new int[1]);
+        return new Target() {
+          @Override @Nullable Object lock() throws InterruptedException {
+            return m.tryLock(TRY);
+          }
+          @Override void unlock(Object t) {
+            ((Mutex.Guard<?>) t).close();
+          }
+          @Override Boolean heldByMe() {
+            return m.isHeldByCurrentThread();
+          }
+          @Override Object lockObject() {
+            return m;
+          }
+        };
+      }
+      case "mutex.update": {
+        Mutex<Integer> m = new Mutex<>(0);
+        return new Target() {
+          @Override boolean closure() {
+            return true;
+          }
+          @Override @Nullable Object lock() {
+            m.update(UPDATE);
+            return null;
+          }
+          @Override void unlock(Object t) {
+            try (Mutex.Guard<Integer> g = m.lock()) {
+              g.set(g.get() + 1);
+            }
+          }
+          @Override Boolean heldByMe() {
+            return m.isHeldByCurrentThread();
+          }
+          @Override Object lockObject() {
+            return m;
+          }
+        };
+      }
+      case "mutex.lockWhen": {
+        Mutex<int[]> m = new Mutex<>(new int[1]);
+        return new Target() {
+          @Override @Nullable Object lock() throws InterruptedException {
+            return m.lockWhen(READY, TRY);
+          }
+          @Override void unlock(Object t) {
+            @SuppressWarnings("unchecked")
+            Mutex.Guard<int[]> g = (Mutex.Guard<int[]>) t;
+            g.get()[0]++; // changes the value: wakes lockWhen waiters
+            g.close();
+          }
+          @Override Boolean heldByMe() {
+            return m.isHeldByCurrentThread();
+          }
+          @Override Object lockObject() {
+            return m;
+          }
+        };
+      }
+      case "rwlock.write": {
+        RwLock<int[]> r = new RwLock<>(new int[1]);
+        return new Target() {
+          @Override Object lock() {
+            return r.write();
+          }
+          @Override void unlock(Object t) {
+            ((RwLock.WriteGuard<?>) t).close();
+          }
+          @Override @Nullable Boolean heldByMe() {
+            return null;
+          }
+          @Override Object lockObject() {
+            return r;
+          }
+        };
+      }
+      case "seqlock.write": {
+        SeqLock s = new SeqLock();
+        return new Target() {
+          @Override Object lock() {
+            return s.writeUninterruptibly();
+          }
+          @Override void unlock(Object t) {
+            ((SeqLock.WriteGuard) t).close();
+          }
+          @Override Boolean heldByMe() {
+            return s.isWriteLockedByCurrentThread();
+          }
+          @Override Object lockObject() {
+            return s;
+          }
+        };
+      }
+      case "seqlock.read":
+      case "seqlock.beginRead": {
+        SeqLock s = new SeqLock();
+        boolean begin = kind.endsWith("beginRead");
+        return new Target() {
+          @Override boolean closure() {
+            return true;
+          }
+          @Override @Nullable Object lock() {
+            if (begin) {
+              s.beginRead();
+            } else {
+              s.read(READ);
+            }
+            return null;
+          }
+          @Override void unlock(Object t) {
+            // the contenders' write, held for a while so that readers take the slow path
+            try (SeqLock.WriteGuard g = s.writeUninterruptibly()) {
+              LockSupport.parkNanos(20_000);
+            }
+          }
+          @Override Boolean heldByMe() {
+            return s.isWriteLockedByCurrentThread();
+          }
+          @Override Object lockObject() {
+            return s;
+          }
+        };
+      }
+      default:
+        throw new IllegalArgumentException(kind);
+    }
+  }
+
+  static final java.util.function.Supplier<Integer> READ = () -> 1;
+  static final java.util.function.UnaryOperator<Integer> UPDATE = x -> x + 1;
+  static final java.util.function.Predicate<int[]> READY = a -> (a[0] & 1) == 0 || a[0] > 0;
+
+  /** A contender's (and the warm-up's) lock-use-unlock, another call site than the sweep's. */
+  static void useOnce(Target t, long holdNanos) throws Exception {
+    if (t.closure()) {
+      t.unlock(t); // for closure targets: a plain lock, update, unlock
+      return;
+    }
+    Object k = t.lock();
+    if (k == null) {
+      return;
+    }
+    try {
+      if (holdNanos > 0) {
+        LockSupport.parkNanos(holdNanos);
+      }
+    } finally {
+      t.unlock(k);
+    }
+  }
+
+  // ------------------------------------------------------------------ sweep
+
+  static final class Sweep {
+    final Target t;
+    @Nullable Object token;
+    boolean held;
+    int frames;
+    int deepest = -1;
+    int overflows;
+    int others;
+    int partialUnlocks;
+    @Nullable Throwable other;
+    @Nullable Throwable lastSoe;
+    @Nullable Throwable culprit;
+
+    Sweep(Target t) {
+      this.t = t;
+    }
+
+    void recurse(int depth) {
+      try {
+        if (depth < 10_000_000) {
+          recurse(depth + 1);
+        }
+      } catch (StackOverflowError e) {
+        if (deepest < 0) {
+          deepest = depth;
+        }
+      }
+      if (frames < SWEEP) {
+        frames++;
+        if (!held) {
+          try {
+            Object k = t.lock();
+            if (k != null) {
+              token = k;
+              held = true;
+            }
+          } catch (StackOverflowError e) {
+            overflows++;
+            lastSoe = e;
+          } catch (Throwable e) {
+            others++;
+            other = e;
+            if (culprit == null) {
+              culprit = lastSoe; // the overflow before the first refusal left the lock held
+            }
+          }
+        }
+        if (held) {
+          try {
+            t.unlock(token);
+            held = false;
+            token = null;
+          } catch (StackOverflowError e) {
+            overflows++;
+            lastSoe = e;
+          } catch (IllegalMonitorStateException e) {
+            // an earlier unlock overflowed after it had released: not held any more
+            held = false;
+            token = null;
+            partialUnlocks++;
+          } catch (Throwable e) {
+            others++;
+            other = e;
+          }
+        }
+      }
+    }
+  }
+
+  /** Calls {@code then} below {@code frames} extra frames. */
+  static void padThen(int frames, Runnable then) {
+    StackHeadroomTest.padThen(frames, then);
+  }
+
+  static Thread daemon(String name, long stack, Runnable r) {
+    Thread t = new Thread(null, r, name, stack);
+    t.setDaemon(true);
+    return t;
+  }
+
+  /**
+   * One round: a fresh lock, two contenders, one sweep at alignment {@code pad}. Returns null if
+   * all is well, else what was left broken.
+   */
+  static @Nullable String round(String kind, int pad, AtomicInteger overflows) throws Exception {
+    Target t = make(kind);
+    AtomicBoolean stop = new AtomicBoolean();
+    Thread[] contenders = new Thread[2];
+    for (int i = 0; i < contenders.length; i++) {
+      contenders[i] = daemon("contender-" + i, 0, () -> {
+        try {
+          while (!stop.get()) {
+            useOnce(t, 20_000);
+          }
+        } catch (Exception e) {
+          throw new AssertionError(e);
+        }
+      });
+      contenders[i].start();
+    }
+    Sweep s = new Sweep(t);
+    String[] leak = {null};
+    Thread sweeper = daemon("sweep", 1 << 19, () -> padThen(pad, () -> {
+      s.recurse(0);
+      // Back near the top of the stack: the lock must be held only if a lock call returned.
+      Boolean mine = t.heldByMe();
+      if (mine != null && mine && !s.held) {
+        leak[0] = "leaked: held by the sweep thread after its lock call threw (" + t.state()
+            + "), overflow at " + top(s.culprit);
+      }
+      if (s.held) {
+        try {
+          t.unlock(s.token);
+        } catch (RuntimeException e) {
+          leak[0] = "unlock after the sweep failed: " + e;
+        }
+      }
+    }));
+    sweeper.start();
+    sweeper.join(10_000);
+    stop.set(true);
+    if (sweeper.isAlive()) {
+      return "sweep thread stuck: " + t.state() + " at " + trace(sweeper)
+          + " last overflow at " + top(s.lastSoe);
+    }
+    overflows.addAndGet(s.overflows);
+    if (s.others > 0 && !(s.other instanceof IllegalStateException)) {
+      return "other failure: " + s.other;
+    }
+    for (Thread c : contenders) {
+      c.join(3_000);
+      if (c.isAlive()) {
+        return "contender stuck: " + t.state() + (leak[0] != null ? " " + leak[0] : "")
+            + " at " + trace(c);
+      }
+    }
+    if (leak[0] != null) {
+      return leak[0];
+    }
+    if (s.others > 0) {
+      return "sweep saw: " + s.other;
+    }
+    AtomicBoolean got = new AtomicBoolean();
+    Thread probe = daemon("probe", 0, () -> {
+      try {
+        useOnce(t, 0);
+        got.set(true);
+      } catch (Exception e) {
+        // reported as not got
+      }
+    });
+    probe.start();
+    probe.join(2_000);
+    if (!got.get()) {
+      return "probe could not lock: " + t.state();
+    }
+    return null;
+  }
+
+  /** The top frames of an overflow (its deepest frames, from weft). */
+  static String top(@Nullable Throwable e) {
+    if (e == null) {
+      return "?";
+    }
+    StringBuilder b = new StringBuilder();
+    StackTraceElement[] st = e.getStackTrace();
+    int n = 0;
+    for (StackTraceElement f : st) {
+      if (n == 0 && !f.getClassName().startsWith("dev.weft") && b.length() > 300) {
+        continue;
+      }
+      b.append(f.getClassName().replace("dev.weft.", "")).append('.').append(f.getMethodName())
+          .append(':').append(f.getLineNumber()).append(" < ");
+      if (f.getClassName().startsWith("dev.weft.Review18")) {
+        break;
+      }
+      if (++n > 10) {
+        break;
+      }
+    }
+    return b.toString();
+  }
+
+  static String trace(Thread t) {
+    StringBuilder b = new StringBuilder();
+    StackTraceElement[] st = t.getStackTrace();
+    for (int i = 0; i < Math.min(6, st.length); i++) {
+      b.append(st[i]).append(" < ");
+    }
+    return b.toString();
+  }
+
+  /** Main for the forked sweeps: -Dreview18.kind=..., -Dreview18.rounds=N, -Dreview18.secs=S. */
+  public static final class SweepMain {
+    public static void main(String[] args) throws Exception {
+      String kind = System.getProperty("review18.kind");
+      int rounds = Integer.getInteger("review18.rounds", 12);
+      long secs = Long.getLong("review18.secs", 6);
+      // Warm: every class initialised and the paths compiled, from other call sites.
+      Target w = make(kind);
+      AtomicBoolean stop = new AtomicBoolean();
+      Thread[] ws = new Thread[2];
+      for (int i = 0; i < ws.length; i++) {
+        ws[i] = daemon("warm-" + i, 0, () -> {
+          try {
+            for (int n = 0; n < 200_000 && !stop.get(); n++) {
+              useOnce(w, (n & 255) == 0 ? 20_000 : 0);
+              if (w.closure() && (n & 1) == 0) {
+                w.lock();
+              }
+            }
+          } catch (Exception e) {
+            throw new AssertionError(e);
+          }
+        });
+        ws[i].start();
+      }
+      for (Thread x : ws) {
+        x.join(3_000);
+      }
+      stop.set(true);
+      for (Thread x : ws) {
+        x.join(1_000);
+      }
+      // Also the checks' classes.
+      Sweep warm = new Sweep(make(kind));
+      warm.frames = SWEEP;
+      warm.recurse(9_999_999);
+      trace(Thread.currentThread());
+      top(new StackOverflowError());
+      AtomicInteger overflows = new AtomicInteger();
+      int bad = 0;
+      int done = 0;
+      StringBuilder first = new StringBuilder();
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(secs);
+      for (int r = 0; r < rounds && System.nanoTime() - end < 0; r++) {
+        String out = round(kind, r, overflows);
+        done++;
+        if (out != null) {
+          bad++;
+          if (first.length() < 2000) {
+            first.append(" | round ").append(r).append(": ").append(out);
+          }
+        }
+      }
+      System.out.println(
+          "RESULT bad=" + bad + " rounds=" + done + " overflows=" + overflows.get() + first);
+      System.out.flush();
+      System.exit(0);
+    }
+  }
+
+  // ------------------------------------------------------------------ Condition sweeps
+
+  /** A lock with its Condition, SpinLock's or TicketLock's. */
+  static final class CondTarget {
+    final java.util.concurrent.locks.Lock lock;
+    final java.util.function.BooleanSupplier held;
+    final java.util.concurrent.locks.Condition cond;
+    int permits; // guarded by lock
+
+    CondTarget(String kind) {
+      if (kind.startsWith("spin")) {
+        SpinLock l = new SpinLock();
+        lock = l;
+        held = l::isHeldByCurrentThread;
+      } else {
+        TicketLock l = new TicketLock();
+        lock = l;
+        held = l::isHeldByCurrentThread;
+      }
+      cond = lock.newCondition();
+    }
+
+    /** Waiters of {@code t} left in the Condition's queue (read under the lock). */
+    int queued(Thread t) throws ReflectiveOperationException {
+      java.lang.reflect.Field f = SpinLockCondition.class.getDeclaredField("queue");
+      f.setAccessible(true);
+      java.lang.reflect.Field wt =
+          Class.forName("dev.weft.SpinLockCondition$Waiter").getDeclaredField("thread");
+      wt.setAccessible(true);
+      int n = 0;
+      lock.lock();
+      try {
+        for (Object w : (java.util.ArrayDeque<?>) f.get(cond)) {
+          if (wt.get(w) == t) {
+            n++;
+          }
+        }
+      } finally {
+        lock.unlock();
+      }
+      return n;
+    }
+
+    /** A real waiter: takes a permit, waiting untimed for one. */
+    void take() throws InterruptedException {
+      lock.lock();
+      try {
+        while (permits == 0) {
+          cond.await();
+        }
+        permits--;
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    void give() {
+      lock.lock();
+      try {
+        permits++;
+        cond.signal();
+      } finally {
+        lock.unlock();
+      }
+    }
+  }
+
+  /** Per frame near the limit: lock (if not held), one step (await or signal), unlock. */
+  static final class CondSweep {
+    final CondTarget t;
+    final boolean await;
+    int frames;
+    int deepest = -1;
+    int overflows;
+    @Nullable Throwable other;
+
+    CondSweep(CondTarget t, boolean await) {
+      this.t = t;
+      this.await = await;
+    }
+
+    void recurse(int depth) throws InterruptedException {
+      try {
+        if (depth < 10_000_000) {
+          recurse(depth + 1);
+        }
+      } catch (StackOverflowError e) {
+        if (deepest < 0) {
+          deepest = depth;
+        }
+      }
+      if (frames < SWEEP) {
+        frames++;
+        boolean held;
+        try {
+          held = t.held.getAsBoolean();
+        } catch (StackOverflowError e) {
+          overflows++;
+          return;
+        }
+        if (!held) {
+          try {
+            t.lock.lock();
+            held = true;
+          } catch (StackOverflowError e) {
+            overflows++;
+          }
+        }
+        if (held) {
+          try {
+            if (await) {
+              t.cond.awaitNanos(30_000);
+            } else {
+              t.permits++;
+              t.cond.signal();
+            }
+          } catch (StackOverflowError e) {
+            overflows++;
+          } catch (IllegalMonitorStateException e) {
+            other = e;
+          }
+        }
+        try {
+          if (t.held.getAsBoolean()) {
+            t.lock.unlock();
+          }
+        } catch (StackOverflowError e) {
+          overflows++;
+        }
+      }
+    }
+  }
+
+  static @Nullable String condRound(String kind, int pad, AtomicInteger overflows)
+      throws Exception {
+    CondTarget t = new CondTarget(kind);
+    boolean await = kind.endsWith(".await");
+    AtomicBoolean stop = new AtomicBoolean();
+    // Two real waiters (untimed awaits), and for the await sweep a signaller.
+    Thread[] waiters = new Thread[2];
+    for (int i = 0; i < waiters.length; i++) {
+      waiters[i] = daemon("waiter-" + i, 0, () -> {
+        try {
+          while (!stop.get()) {
+            t.take();
+          }
+        } catch (InterruptedException e) {
+          throw new AssertionError(e);
+        }
+      });
+      waiters[i].start();
+    }
+    Thread signaller = daemon("signaller", 0, () -> {
+      while (!stop.get()) {
+        t.give();
+        LockSupport.parkNanos(1_000_000); // rarely: a node left behind would soon be popped
+      }
+    });
+    if (await) {
+      signaller.start();
+    }
+    CondSweep s = new CondSweep(t, await);
+    Throwable[] failed = {null};
+    Thread sweeper = daemon("sweep", 1 << 19, () -> padThen(pad, () -> {
+      try {
+        s.recurse(0);
+        if (t.held.getAsBoolean()) {
+          t.lock.unlock();
+        }
+      } catch (Throwable e) {
+        failed[0] = e;
+      }
+    }));
+    sweeper.start();
+    sweeper.join(10_000);
+    if (sweeper.isAlive()) {
+      stop.set(true);
+      return "sweep thread stuck: " + t.lock + " at " + trace(sweeper);
+    }
+    overflows.addAndGet(s.overflows);
+    if (failed[0] != null) {
+      stop.set(true);
+      return "sweep failed: " + failed[0];
+    }
+    if (await) {
+      stop.set(true);
+      signaller.join(3_000);
+    }
+    int left = t.queued(sweeper);
+    stop.set(true);
+    // Enough permits and signals for every waiter to see stop.
+    for (int i = 0; i < 8; i++) {
+      t.lock.lock();
+      try {
+        t.permits += 4;
+        t.cond.signalAll();
+      } finally {
+        t.lock.unlock();
+      }
+      LockSupport.parkNanos(1_000_000);
+    }
+    StringBuilder b = new StringBuilder();
+    if (left > 0) {
+      b.append("waiter nodes of the (finished) sweep thread left in the queue: ").append(left);
+    }
+    for (Thread w : waiters) {
+      w.join(2_000);
+      if (w.isAlive()) {
+        b.append(" waiter stuck: ").append(t.lock).append(" at ").append(trace(w));
+      }
+    }
+    if (s.other != null) {
+      b.append(" sweep saw: ").append(s.other);
+    }
+    return b.length() == 0 ? null : b.toString().strip();
+  }
+
+  /** Main for the forked Condition sweeps: -Dreview18.kind=spin.await, ticket.signal, ... */
+  public static final class CondMain {
+    public static void main(String[] args) throws Exception {
+      String kind = System.getProperty("review18.kind");
+      int rounds = Integer.getInteger("review18.rounds", 12);
+      long secs = Long.getLong("review18.secs", 6);
+      CondTarget w = new CondTarget(kind);
+      Thread taker = daemon("warm-taker", 0, () -> {
+        try {
+          for (int n = 0; n < 50_000; n++) {
+            w.take();
+          }
+        } catch (InterruptedException e) {
+          throw new AssertionError(e);
+        }
+      });
+      taker.start();
+      for (int n = 0; n < 50_000 && taker.isAlive(); n++) {
+        w.give();
+      }
+      taker.join(3_000);
+      w.lock.lock();
+      try {
+        w.cond.awaitNanos(1_000);
+      } finally {
+        w.lock.unlock();
+      }
+      w.queued(Thread.currentThread());
+      CondSweep warm = new CondSweep(new CondTarget(kind), true);
+      warm.frames = SWEEP;
+      warm.recurse(9_999_999);
+      trace(Thread.currentThread());
+      top(new StackOverflowError());
+      AtomicInteger overflows = new AtomicInteger();
+      int bad = 0;
+      int done = 0;
+      StringBuilder first = new StringBuilder();
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(secs);
+      for (int r = 0; r < rounds && System.nanoTime() - end < 0; r++) {
+        String out = condRound(kind, r, overflows);
+        done++;
+        if (out != null) {
+          bad++;
+          if (first.length() < 2000) {
+            first.append(" | round ").append(r).append(": ").append(out);
+          }
+        }
+      }
+      System.out.println(
+          "RESULT bad=" + bad + " rounds=" + done + " overflows=" + overflows.get() + first);
+      System.out.flush();
+      System.exit(0);
+    }
+  }
+
+  static String condSweep(String kind, String... flags) throws Exception {
+    String[] all = new String[flags.length + 1];
+    all[0] = "-Dreview18.kind=" + kind;
+    System.arraycopy(flags, 0, all, 1, flags.length);
+    String out = StackHeadroomTest.fork(CondMain.class, all);
+    int i = out.indexOf("RESULT ");
+    assertThat(i).as("output: %s", out).isNotNegative();
+    return out.substring(i).strip();
+  }
+
+  static final String JFR = "-XX:StartFlightRecording:settings=profile";
+
+  static String sweep(String kind, String... flags) throws Exception {
+    String[] all = new String[flags.length + 1];
+    all[0] = "-Dreview18.kind=" + kind;
+    System.arraycopy(flags, 0, all, 1, flags.length);
+    String out = StackHeadroomTest.fork(SweepMain.class, all);
+    int i = out.indexOf("RESULT ");
+    assertThat(i).as("output: %s", out).isNotNegative();
+    return out.substring(i).strip();
+  }
+
+  static void assertClean(String result) {
+    assertThat(result).startsWith("RESULT bad=0 ").doesNotContain("overflows=0");
+  }
+
+  // ------------------------------------------------------------------ tests (filled below)
+
+  /** Exploration: -Dreview18.explore=kind1,cond:kind2,... prints each sweep's result. */
+  @Test
+  void explore() throws Exception {
+    String kinds = System.getProperty("review18.explore", "");
+    String flags = System.getProperty("review18.flags", "");
+    for (String k : kinds.split(",")) {
+      if (k.isEmpty()) {
+        continue;
+      }
+      String[] f = flags.isEmpty() ? new String[0] : flags.split(" ");
+      String r = k.startsWith("cond:") ? condSweep(k.substring(5), f) : sweep(k, f);
+      System.out.println("EXPLORE " + k + " [" + flags + "] " + r);
+    }
+  }
+
+  static final String SECS = "-Dreview18.secs=4";
+
+  // ------------------------------------------------------------------ defects
+
+  /**
+   * SpinLock.lock() under contention, at every depth near the stack's end (two contenders
+   * lock/unlock all along). What happens: the lock is left held by the sweep thread although its
+   * lock() threw (the contenders then park forever), or a waiter node of the sweep thread is
+   * left in the waiter stack (a later unlock pops it and "wakes" a thread that is not waiting:
+   * the wake-up is lost, the contenders and the sweep's next lock() park forever). Once also a
+   * {@code ConcurrentModificationException} of a Condition's queue iterated under the lock
+   * (the spin.signal sweep): two threads in the lock at once.
+   *
+   * <p>How often: JDK 25, no JFR: every fork failed, 4 of 4 (2/2, 2/5, 2/2, 2/2 rounds); with
+   * {@code -XX:StartFlightRecording:settings=profile}: 1 of 1 fork (1/1 round).
+   *
+   * <p>Windows (overflow tops recorded by the sweep): SpinLock.java:746 ({@code push(w) ||
+   * takeBackstop()}: the node is pushed, the overflow strikes in takeBackstop, outside the
+   * try whose catch abandons the node); and the catch's clean-up itself overflowing:
+   * SpinLock.java:834 {@code abandon} -> :879/:895 {@code withdrawHeir} (the lock was handed to
+   * this heir: left held), -> :884 {@code giveUp} -> :927 {@code Waiter.leave} (node left
+   * WAITING). No StackHeadroom probe before the push.
+   */
+  @Test
+  @Disabled("open: an overflow in SpinLock.lock()'s slow path leaves the lock held or a node queued")
+  void defect_spinLockLockOverflowLeavesLockHeldOrNodeQueued() throws Exception {
+    assertClean(sweep("spin.lock", SECS));
+  }
+
+  /**
+   * SpinLock.tryLock(20 ms) under contention near the stack's end. What happens: the lock is
+   * left held by the sweep thread after tryLock threw. How often: JDK 25, no JFR: 2 of 2
+   * forks (8/12 and 11/12 rounds). Windows: the abandon path of acquireWait's catch, SpinLock.java:834 ->
+   * :880 {@code leaveHolding} -> :918 {@code setWakingRelease} overflowing after the lock was
+   * taken (hand-over or CAS) - the catch then rethrows holding the lock; and the same windows
+   * as lock().
+   */
+  @Test
+  @Disabled("open: an overflow in SpinLock.tryLock(timeout) leaves the lock held")
+  void defect_spinLockTimedTryLockOverflowLeavesLockHeld() throws Exception {
+    assertClean(sweep("spin.tryLock", SECS));
+  }
+
+  /**
+   * TicketLock.lock() under contention near the stack's end. What happens: the sweep thread's
+   * next lock() parks forever ("locked (handing over), with queued waiters"): an earlier lock()
+   * that overflowed left its node in the queue, WAITING; the releaser grants the lock to that
+   * node, whose thread has gone: nobody ever owns or passes on the lock again, every thread
+   * hangs. How often: JDK 25: 3 of 3 forks without JFR, 1 of 1 with JFR (each 1/1 round). Window: TicketLock.java:692
+   * (getAndSetTail enqueues) up to the park at :761, with no catch that abandons the node:
+   * the overflow observed at :747 {@code waitOnCpu} -> :804 {@code yieldPausedUntilOpaque}.
+   */
+  @Test
+  @Disabled("open: an overflow in TicketLock.lock()'s queue wait leaves its node queued for good")
+  void defect_ticketLockLockOverflowLeavesNodeQueued() throws Exception {
+    assertClean(sweep("ticket.lock", SECS));
+  }
+
+  /**
+   * Mutex.lock() (guard) under contention near the stack's end. What happens: the sweep
+   * thread's next lock() parks forever in AQS.acquire ("Locked by contender-1, 3 queued").
+   * How often: JDK 25: 2 of 2 forks without JFR, 1 of 1 with JFR (each 1/1 round). Window: Mutex.java:890 {@code
+   * sync.acquire(1)}: the overflow observed in AbstractQueuedSynchronizer.acquire:769 (the
+   * node's allocation) after the node was queued; AQS.acquire is not
+   * {@code @ReservedStackAccess}-protected when called from user code (the JDK's ReentrantLock
+   * gets the reserved zone from its annotated Sync.lock, Mutex.Sync does not).
+   */
+  @Test
+  @Disabled("open: an overflow in Mutex.lock()'s AQS acquire leaves the queue broken")
+  void defect_mutexLockOverflowBreaksQueue() throws Exception {
+    assertClean(sweep("mutex.lock", SECS));
+  }
+
+  /**
+   * Mutex.update(fn) under contention near the stack's end. What happens: the mutex is left
+   * held by the sweep thread after update threw; the contenders park forever. How often: JDK
+   * 25, no JFR: 2 of 2 forks (2/2, 2/4 rounds). Window: Mutex.java:626-640, the acquisition
+   * ({@code lockSlow}/{@code lockContended}, :890) or the {@code finally { release(); }} after
+   * {@code fn.apply} overflowing (the release call itself overflows at the same depth).
+   */
+  @Test
+  @Disabled("open: an overflow in Mutex.update leaves the mutex held")
+  void defect_mutexUpdateOverflowLeavesMutexHeld() throws Exception {
+    assertClean(sweep("mutex.update", SECS));
+  }
+
+  /**
+   * RwLock.write() under contention near the stack's end. What happens: the sweep thread's
+   * next write() parks forever, write-locked with no holder; or (second fork) the write lock
+   * is left held with its guard already marked closed, so it can never be released. How often:
+   * JDK 25, no JFR: 2 of 2 forks (1/1, 2/2 rounds). Window: RwLock.java:521 {@code writeContended} -> the JDK's
+   * AbstractQueuedLongSynchronizer.acquire:416, whose own clean-up {@code cancelAcquire:484}
+   * overflowed (not protected by the reserved zone when called from RwLock's code); and
+   * WriteGuard.close setting {@code closed} before the unlock that overflows (RwLock.java, the
+   * WriteGuard's close).
+   */
+  @Test
+  @Disabled("open: an overflow in RwLock.write()'s queue wait breaks the lock")
+  void defect_rwLockWriteOverflowBreaksLock() throws Exception {
+    assertClean(sweep("rwlock.write", SECS));
+  }
+
+  /**
+   * SeqLock.writeUninterruptibly() under contention near the stack's end. What happens: the
+   * write lock is left held by the sweep thread after the call threw; the contenders park
+   * forever in WaitingRoom. How often: JDK 25: 2 of 2 forks without JFR (2/7, 1/2 rounds), 1
+   * of 1 with JFR (2/2 rounds). Windows: SeqLockCore.java:563 {@code acquireQueued} ->
+   * WaitingRoom.java:257 {@code exit} (ConcurrentLinkedQueue.poll) overflowing after the lock
+   * was taken; WaitingRoom.enterQueued's {@code ConcurrentLinkedQueue.offer} (WaitingRoom.java
+   * :183-210) overflowing after the room was entered; with JFR, the JDK's ExceptionThrown event
+   * (JVM.newEventWriter) overflowing after acquisition.
+   */
+  @Test
+  @Disabled("open: an overflow in SeqLock's queued write acquisition leaves the lock held")
+  void defect_seqLockWriteOverflowLeavesLockHeld() throws Exception {
+    assertClean(sweep("seqlock.write", SECS));
+  }
+
+  /**
+   * SeqLock.read(supplier) near the stack's end while writers hold the lock ~20 us at a
+   * time (the read's fallback takes and drops the lock). What happens: a writer parks forever
+   * in WaitingRoom.enterQueued with the SeqLock unlocked: the waiting room was left occupied
+   * or a queue node was left behind by the overflowing read. How often: JDK 25, no JFR: 2 of 2
+   * forks (2/4, 2/5 rounds). Window: SeqLock.java:307-342 {@code beginReadSlow}/read's fallback:
+   * {@code acquireForRead()} then {@code releaseRestoring(s)} (:342), and the WaitingRoom
+   * enter/exit of SeqLockCore.acquireQueued (:525, :563).
+   */
+  @Test
+  @Disabled("open: an overflow in SeqLock.read's fallback leaves the waiting room stuck")
+  void defect_seqLockReadFallbackOverflowLeavesWaitingRoomStuck() throws Exception {
+    assertClean(sweep("seqlock.read", SECS));
+  }
+
+  /**
+   * TicketLock's Condition: signal() near the stack's end (lock, permits++, signal, unlock per
+   * frame) while two threads wait untimed for permits. What happens: after the sweep (and 8
+   * rounds of permits + signalAll from a shallow thread) both waiters are still parked in
+   * SpinLockCondition.parkForSignal with the lock free: a waiter was popped from the queue (and
+   * marked signalled) but never unparked, or the lock's own overflow windows (see the
+   * TicketLock defect) stranded it. In a second fork the shallow check's iteration of the
+   * Condition's queue, under the lock, threw ConcurrentModificationException: the queue was
+   * changed by another thread while this one held the lock. The SpinLock variant (kind
+   * "spin.signal") threw the same ConcurrentModificationException in 2 of 2 forks. How often:
+   * JDK 25, no JFR: 2 of 2 forks (stranded 1/1 round; CME). Window:
+   * SpinLockCondition.java:192-194 ({@code pollFirst}, {@code setSignalledRelease}, then
+   * {@code LockSupport.unpark} overflowing), and the re-acquire at :155.
+   */
+  @Test
+  @Disabled("open: an overflow in TicketLock Condition signal/unlock strands the waiters")
+  void defect_ticketConditionSignalOverflowStrandsWaiters() throws Exception {
+    assertClean(condSweep("ticket.signal", SECS));
+  }
+
+  // ------------------------------------------------------------------ held
+
+  /** TicketLock.tryLock(20 ms) near the stack's end: held (JDK 25, with and without JFR). */
+  @Test
+  void held_ticketLockTimedTryLock() throws Exception {
+    assertClean(sweep("ticket.tryLock", SECS, "-Dreview18.rounds=1"));
+  }
+
+  /** Mutex.tryLock(20 ms) near the stack's end, with a JFR recording: held. */
+  @Test
+  void held_mutexTimedTryLockWithJfr() throws Exception {
+    assertClean(sweep("mutex.tryLock", SECS, "-Dreview18.rounds=1", JFR));
+  }
+
+  /** Mutex.lockWhen(ready, 20 ms) near the stack's end: held. */
+  @Test
+  void held_mutexTimedLockWhen() throws Exception {
+    assertClean(sweep("mutex.lockWhen", SECS, "-Dreview18.rounds=1"));
+  }
+
+  /**
+   * SpinLock Condition.awaitNanos near the stack's end: no waiter node of the sweep thread left
+   * in the queue, no waiter stranded; held (JDK 25, 12 of 12 rounds, with and without JFR).
+   */
+  @Test
+  void held_spinLockConditionTimedAwait() throws Exception {
+    assertClean(condSweep("spin.await", SECS));
+  }
+
+  @Test
+  void held_spinLockConditionTimedAwaitWithJfr() throws Exception {
+    assertClean(condSweep("spin.await", SECS, JFR));
+  }
+}
