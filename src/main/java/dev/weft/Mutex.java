@@ -1688,8 +1688,11 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
         throw new IllegalStateException(
             "Mutex guard already closed: close each guard exactly once (use try-with-resources)");
       }
-      closed = true;
+      // Released first, then marked closed (a plain write, no call): an Error in the release
+      // (a StackOverflowError near the stack's end) leaves the guard open, so it still says
+      // what is held and a retry can release it (review 18).
       mutex.release();
+      closed = true;
     }
 
     /**

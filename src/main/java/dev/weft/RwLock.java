@@ -644,8 +644,11 @@ public final class RwLock<T extends @Nullable Object> {
             "RwLock read guard already closed: close each guard exactly once"
                 + " (use try-with-resources)");
       }
-      closed = true;
+      // Released first, then marked closed (a plain write, no call): an Error in the release
+      // (a StackOverflowError near the stack's end) leaves the guard open, so it still says
+      // what is held and a retry can release it (review 18).
       lock.unlockRead();
+      closed = true;
     }
 
     private void checkOwner() {
@@ -730,8 +733,11 @@ public final class RwLock<T extends @Nullable Object> {
             "RwLock write guard already closed: close each guard exactly once"
                 + " (use try-with-resources)");
       }
-      closed = true;
+      // Released first, then marked closed (a plain write, no call): an Error in the release
+      // (a StackOverflowError near the stack's end) leaves the guard open, so it still says
+      // what is held and a retry can release it (review 18).
       lock.unlockWrite();
+      closed = true;
     }
 
     private void checkUsable() {

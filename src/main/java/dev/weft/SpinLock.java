@@ -741,6 +741,11 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       // a waiter that pushed onto an empty stack can be missed by an unlock (see "The
       // missed-wakeup race"): it alone keeps the 1 ms backstop; the others sleep until
       // signalled (or until their deadline), taking no CPU however many they are.
+      // Before registering: a StackOverflowError strikes here, not between the push and the
+      // clean-up that would take the node back (review 18: a node left registered, or a lock
+      // taken in that clean-up, hung every later waiter). The park this leads to costs
+      // microseconds.
+      StackHeadroom.ensure(StackHeadroom.PARK_FRAMES);
       Waiter w = new Waiter(me);
       woken = false;
       final boolean exposed = push(w) || takeBackstop();
@@ -1199,8 +1204,11 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
         throw new IllegalStateException(
             "SpinLock guard already closed: close each guard exactly once");
       }
-      closed = true;
+      // Released first, then marked closed (a plain write, no call): an Error in the release
+      // (a StackOverflowError near the stack's end) leaves the guard open, so it still says
+      // what is held and a retry can release it (review 18).
       lock.unlock();
+      closed = true;
     }
 
     /**

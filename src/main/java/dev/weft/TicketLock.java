@@ -1108,8 +1108,11 @@ public final class TicketLock implements Lock {
         throw new IllegalStateException(
             "TicketLock guard already closed: close each guard exactly once");
       }
-      closed = true;
+      // Released first, then marked closed (a plain write, no call): an Error in the release
+      // (a StackOverflowError near the stack's end) leaves the guard open, so it still says
+      // what is held and a retry can release it (review 18).
       lock.unlock();
+      closed = true;
     }
 
     /**
