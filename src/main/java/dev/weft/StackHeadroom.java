@@ -6,7 +6,8 @@ package dev.weft;
  *
  * <p>Some of weft's steps publish state that only a later step of the same thread settles: a
  * {@code OnceCell} claim, released when the initialiser returns or throws; a {@code Scope} task
- * listed before its thread starts, marked started or abandoned after {@code Thread.start()}. A
+ * listed before its thread starts, marked started or abandoned after {@code Thread.start()}; a
+ * {@code SpinLock} waiter registered before it parks, taken back when it leaves. A
  * {@code StackOverflowError} that strikes the settling step itself (the clean-up in a catch
  * block calls methods, and each call needs a frame) leaves the state published for good: other
  * threads then wait for it forever. The JDK's own locks avoid this with a reserved stack area
@@ -27,8 +28,8 @@ package dev.weft;
  *
  * <p>The depths were measured, not derived (StackHeadroomTest sweeps every depth near the limit,
  * compiled and {@code -Xint}, with a JFR recording on, which makes the paths deeper, on JDK 17
- * and 25): a OnceCell claim needed no probe deeper than 4 frames, a spawn (Thread.start() and the
- * shared deadline timer's schedule) more than 16 and at most 32. Each site uses a margin over
+ * and 25): for a OnceCell claim a 4-frame probe was already enough, for a spawn (Thread.start() and the
+ * shared deadline timer's schedule) 16 frames were not and 32 were. Each site uses a margin over
  * what it needed. What it does not promise: a clean-up deeper than its site's probe (a user
  * JFR event or a JVM that grew its paths), or a platform whose stack checks work differently.
  *

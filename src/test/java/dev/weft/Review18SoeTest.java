@@ -386,10 +386,14 @@ class Review18SoeTest {
             overflows++;
             lastSoe = e;
           } catch (Throwable e) {
-            others++;
-            other = e;
-            if (culprit == null) {
-              culprit = lastSoe; // the overflow before the first refusal left the lock held
+            if (causedByOverflow(e)) { // e.g. BootstrapMethodError: a call site linked deep
+              overflows++;
+            } else {
+              others++;
+              other = e;
+              if (culprit == null) {
+                culprit = lastSoe; // the overflow before the first refusal left the lock held
+              }
             }
           }
         }
@@ -407,8 +411,12 @@ class Review18SoeTest {
             token = null;
             partialUnlocks++;
           } catch (Throwable e) {
-            others++;
-            other = e;
+            if (causedByOverflow(e)) {
+              overflows++;
+            } else {
+              others++;
+              other = e;
+            }
           }
         }
       }
@@ -890,6 +898,21 @@ class Review18SoeTest {
     int i = out.indexOf("RESULT ");
     assertThat(i).as("output: %s", out).isNotNegative();
     return out.substring(i).strip();
+  }
+
+  /**
+   * Whether {@code e} wraps a StackOverflowError: an invokedynamic call site or a class first
+   * linked near the stack's end fails with BootstrapMethodError (or ExceptionInInitializerError)
+   * around it. Counted as an overflow: found in CI (session 18, JDK 25), where such an error in
+   * the first round failed a sweep whose lock was not left held.
+   */
+  static boolean causedByOverflow(Throwable e) {
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c instanceof StackOverflowError) {
+        return true;
+      }
+    }
+    return false;
   }
 
   static void assertClean(String result) {
