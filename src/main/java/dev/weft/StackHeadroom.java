@@ -28,9 +28,9 @@ package dev.weft;
  *
  * <p>The depths were measured, not derived (StackHeadroomTest sweeps every depth near the limit,
  * compiled and {@code -Xint}, with a JFR recording on, which makes the paths deeper, on JDK 17
- * and 25): for a OnceCell claim a 4-frame probe was already enough, for a spawn (Thread.start() and the
- * shared deadline timer's schedule) 16 frames were not and 32 were. Each site uses a margin over
- * what it needed. What it does not promise: a clean-up deeper than its site's probe (a user
+ * and 25): for a OnceCell claim a 4-frame probe was already enough; for a spawn (Thread.start()
+ * and the shared deadline timer's schedule) 16 frames were not and 32 were. Each site uses a
+ * margin over what it needed. What it does not promise: a clean-up deeper than its site's probe (a user
  * JFR event or a JVM that grew its paths), or a platform whose stack checks work differently.
  *
  * <p>Cost: about 5 ns per frame (Temurin 25, 2-vCPU EPYC): 80 ns for a claim, 340 ns for a
@@ -51,7 +51,7 @@ final class StackHeadroom {
    */
   static final int PARK_FRAMES = 32;
 
-  /** The probe before a Scope spawn: 2x the deepest probe the sweeps needed (16 failed, 32 held). */
+  /** The probe before a Scope spawn: 2x what the sweeps needed (16 frames failed, 32 held). */
   static final int SPAWN_FRAMES = 64;
 
   /** Values each frame keeps live across its call, so that they are spilled to its frame. */
