@@ -355,9 +355,9 @@ class Review17fTestHeld {
     Mutex<Integer> m = new Mutex<>(0);
     Condvar cv = new Condvar();
     AtomicBoolean statusAfter = new AtomicBoolean();
-    CountDownLatch go = new CountDownLatch(1);
+    // No start latch: awaitBlocked below could catch the thread still parked in it, and the
+    // interrupts meant for the wait would end it there (a failure seen in CI, stop 32).
     T w = new T("unint", () -> {
-      go.await();
       Thread.currentThread().interrupt(); // pre-set, predicate blocks
       try (var g = m.lock()) {
         cv.awaitWhileUninterruptibly(g, v -> v == 0);
@@ -365,11 +365,13 @@ class Review17fTestHeld {
         statusAfter.set(Thread.currentThread().isInterrupted());
       }
     });
-    go.countDown();
     awaitBlocked(w.thread);
     for (int i = 0; i < 20; i++) {
       w.thread.interrupt();
       LockSupport.parkNanos(100_000);
+    }
+    if (!w.thread.isAlive()) {
+      w.join(); // reports what ended it
     }
     assertThat(w.thread.isAlive()).isTrue();
     m.update(v -> 1);
