@@ -246,6 +246,11 @@ public final class Condvar {
 
   private <T extends @Nullable Object> void awaitBlockedWait(
       Mutex<T> m, Condition c, Predicate<? super T> blocked) throws InterruptedException {
+    // The wait gives the mutex up and takes it back (a spin, the AQS condition queue, a
+    // re-acquisition): an overflow anywhere in between would leave a node queued or return
+    // without the mutex (review 18). Checked once, before anything changes; every later
+    // step runs from this frame and needs less stack. See StackHeadroom.
+    StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES);
     m.signalChangedBeforeWait(); // the caller checked the interrupt status before the event
     long window = m.sync.waitSpinLocked(); // adaptive: see Mutex's algorithm notes
     long spun = m.spinUntilReleased(window);
@@ -332,6 +337,7 @@ public final class Condvar {
   private <T extends @Nullable Object> boolean awaitBlockedNanosWait(
       Mutex<T> m, Condition c, Predicate<? super T> blocked, long nanos)
       throws InterruptedException {
+    StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES); // as in awaitBlockedWait
     m.signalChangedBeforeWait(); // the caller checked the interrupt status before the event
     long start = System.nanoTime();
     long window = Math.min(nanos, m.sync.waitSpinLocked()); // adaptive: see Mutex's notes
@@ -428,6 +434,7 @@ public final class Condvar {
 
   private <T extends @Nullable Object> void awaitBlockedUninterruptibly(
       Mutex<T> m, Condition c, Predicate<? super T> blocked) {
+    StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES); // as in awaitBlockedWait
     m.signalChangedBeforeWait();
     long window = m.sync.waitSpinLocked(); // adaptive: see Mutex's algorithm notes
     long spun = m.spinUntilReleased(window);

@@ -497,6 +497,10 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * @throws IllegalStateException if the current thread already holds this mutex
    */
   public Guard<T> lock() {
+    // The guard exists before the lock is taken: its allocation (a call, when the constructor
+    // is not inlined) cannot then overflow the stack after the acquisition and leave the
+    // mutex held by a call that threw (session 19's sweep found that window).
+    Guard<T> guard = new Guard<>(this);
     // Lock-order checking (LockOrder): one switch read, constant-folded by the JIT while off.
     boolean ordered = LockOrder.enabled();
     if (ordered) {
@@ -508,7 +512,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     if (ordered) {
       LockOrder.acquired(this, false);
     }
-    return new Guard<>(this);
+    return guard;
   }
 
   /**
@@ -519,6 +523,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * @throws IllegalStateException if the current thread already holds this mutex
    */
   public Guard<T> lockInterruptibly() throws InterruptedException {
+    Guard<T> guard = new Guard<>(this); // before the acquisition: see lock()
     checkNotHeld();
     boolean ordered = LockOrder.enabled();
     if (ordered) {
@@ -533,7 +538,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     if (ordered) {
       LockOrder.acquired(this, false);
     }
-    return new Guard<>(this);
+    return guard;
   }
 
   /**
@@ -610,7 +615,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     try {
       return fn.apply(value);
     } finally {
-      release();
+      releaseLock(false, ordered); // no second LockOrder.enabled() call after the body
     }
   }
 
@@ -640,7 +645,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       value = next;
       return next;
     } finally {
-      release();
+      releaseLock(false, ordered); // no second LockOrder.enabled() call after the body
     }
   }
 
@@ -661,6 +666,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * @throws IllegalStateException if the current thread already holds this mutex
    */
   public Guard<T> lockWhen(Predicate<? super T> ready) throws InterruptedException {
+    Guard<T> guard = new Guard<>(this); // before the acquisition: see lock()
     Objects.requireNonNull(ready, "ready");
     checkNotHeld();
     if (Thread.interrupted()) { // "interrupted before waiting" holds even for a free lock
@@ -682,7 +688,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     if (ordered) {
       LockOrder.acquired(this, false); // held from here on: the guard's close releases it
     }
-    return new Guard<>(this);
+    return guard;
   }
 
   /**
@@ -776,6 +782,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * @throws IllegalStateException if the current thread already holds this mutex
    */
   public Guard<T> lockWhenUninterruptibly(Predicate<? super T> ready) {
+    Guard<T> guard = new Guard<>(this); // before the acquisition: see lock()
     Objects.requireNonNull(ready, "ready");
     checkNotHeld();
     boolean ordered = LockOrder.enabled();
@@ -796,7 +803,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     if (ordered) {
       LockOrder.acquired(this, false);
     }
-    return new Guard<>(this);
+    return guard;
   }
 
   /**
@@ -884,6 +891,10 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
 
   /** Uninterruptible: lock, with, update, lockWhenUninterruptibly. */
   private void lockContended() {
+    // Before the AQS queues a node for us: an overflow inside its queueing or clean-up would
+    // leave the node queued, and the wake-up meant for the next waiter would go to it. The
+    // JDK's ReentrantLock gets the reserved stack area for this (JEP 270); see StackHeadroom.
+    StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES);
     Object jfr = WeftJfr.lockWaitBegin(sync.owner());
     int outcome = WeftJfr.FAILED; // stays so only if the wait throws (an Error: review 17b)
     try {
@@ -896,6 +907,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
 
   /** Interruptible: lockInterruptibly, lockWhen's first acquisition (after its spin). */
   private void acquireContended() throws InterruptedException {
+    StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES); // as in lockContended
     Object jfr = WeftJfr.lockWaitBegin(sync.owner());
     int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
@@ -911,6 +923,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
 
   /** Timed (positive nanos): tryLock(Duration), lockWhen(ready, timeout). */
   private boolean tryAcquireContended(long nanos) throws InterruptedException {
+    StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES); // as in lockContended
     Object jfr = WeftJfr.lockWaitBegin(sync.owner());
     int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
@@ -938,10 +951,30 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * {@code changeWaiters} is made while holding the lock; see the algorithm notes.
    */
   void release() {
-    if (LockOrder.enabled()) {
+    releaseLock(true, LockOrder.enabled());
+  }
+
+  /**
+   * Releases the lock; {@code retryable} is false for the release at the end of {@link #with}
+   * and {@link #update}, whose caller has no guard to retry with (see {@link
+   * StackHeadroom#fits}); {@code ordered} is {@link LockOrder#enabled()} as the caller read it.
+   */
+  private void releaseLock(boolean retryable, boolean ordered) {
+    if (ordered) {
       LockOrder.released(this);
     }
     ChangeWaiter woken = changeWaiters; // plain read under the lock: see the algorithm notes
+    if (woken != null || sync.hasQueuedThreads()) {
+      // A release that will wake somebody checks its stack headroom first: an overflow between
+      // the AQS's release and its unpark, or among the change waiters' wake-ups, would strand
+      // them (review 18). Before anything changes, so an overflow leaves the mutex held and
+      // the guard open for a retry. hasQueuedThreads reads two fields when nobody is queued.
+      if (retryable) {
+        StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
+      } else {
+        StackHeadroom.fits(StackHeadroom.RELEASE_FRAMES); // no retry: go ahead regardless
+      }
+    }
     if (woken == null) {
       sync.release(1);
       return;
@@ -1285,6 +1318,10 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   private boolean awaitReady(
       Predicate<? super T> ready, boolean interruptible, boolean timed, long deadline)
       throws InterruptedException {
+    // The wait gives the lock up and takes it back through the AQS: an overflow anywhere in
+    // between would leave a node queued or return without the lock (review 18). Checked once,
+    // before anything changes; every later step runs from here and needs less stack.
+    StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES);
     // JFR (dev.weft.ConditionWait): the predicate blocked, so the thread is about to wait.
     Object jfr = WeftJfr.conditionWaitBegin();
     if (jfr == null) {

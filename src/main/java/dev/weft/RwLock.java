@@ -113,6 +113,7 @@ public final class RwLock<T extends @Nullable Object> {
    * @throws IllegalStateException if the current thread holds the write lock
    */
   public ReadGuard<T> read() {
+    ReadGuard<T> guard = new ReadGuard<>(this); // before the acquisition: see Mutex.lock()
     checkNoWriteHeld("read");
     // Lock-order checking (LockOrder): one switch read, constant-folded by the JIT while off.
     boolean ordered = LockOrder.enabled();
@@ -125,7 +126,7 @@ public final class RwLock<T extends @Nullable Object> {
     if (ordered) {
       LockOrder.acquired(this, true);
     }
-    return new ReadGuard<>(this);
+    return guard;
   }
 
   /**
@@ -136,6 +137,7 @@ public final class RwLock<T extends @Nullable Object> {
    * @throws IllegalStateException if the current thread holds the write lock
    */
   public ReadGuard<T> readInterruptibly() throws InterruptedException {
+    ReadGuard<T> guard = new ReadGuard<>(this); // before the acquisition: see Mutex.lock()
     checkNoWriteHeld("read");
     boolean ordered = LockOrder.enabled();
     if (ordered) {
@@ -150,7 +152,7 @@ public final class RwLock<T extends @Nullable Object> {
     if (ordered) {
       LockOrder.acquired(this, true);
     }
-    return new ReadGuard<>(this);
+    return guard;
   }
 
   /**
@@ -225,7 +227,7 @@ public final class RwLock<T extends @Nullable Object> {
     try {
       return fn.apply(value);
     } finally {
-      unlockRead();
+      unlockRead(false, ordered); // no second LockOrder.enabled() call after the body
     }
   }
 
@@ -240,6 +242,7 @@ public final class RwLock<T extends @Nullable Object> {
    * @throws IllegalStateException if the current thread holds the read or the write lock
    */
   public WriteGuard<T> write() {
+    WriteGuard<T> guard = new WriteGuard<>(this); // before the acquisition: see Mutex.lock()
     checkNothingHeld();
     boolean ordered = LockOrder.enabled();
     if (ordered) {
@@ -251,7 +254,7 @@ public final class RwLock<T extends @Nullable Object> {
     if (ordered) {
       LockOrder.acquired(this, false);
     }
-    return new WriteGuard<>(this);
+    return guard;
   }
 
   /**
@@ -262,6 +265,7 @@ public final class RwLock<T extends @Nullable Object> {
    * @throws IllegalStateException if the current thread holds the read or the write lock
    */
   public WriteGuard<T> writeInterruptibly() throws InterruptedException {
+    WriteGuard<T> guard = new WriteGuard<>(this); // before the acquisition: see Mutex.lock()
     checkNothingHeld();
     boolean ordered = LockOrder.enabled();
     if (ordered) {
@@ -276,7 +280,7 @@ public final class RwLock<T extends @Nullable Object> {
     if (ordered) {
       LockOrder.acquired(this, false);
     }
-    return new WriteGuard<>(this);
+    return guard;
   }
 
   /**
@@ -347,7 +351,7 @@ public final class RwLock<T extends @Nullable Object> {
     try {
       return fn.apply(value);
     } finally {
-      unlockWrite();
+      unlockWrite(false, ordered); // as in read(fn)
     }
   }
 
@@ -378,7 +382,7 @@ public final class RwLock<T extends @Nullable Object> {
       value = next;
       return next;
     } finally {
-      unlockWrite();
+      unlockWrite(false, ordered); // as in read(fn)
     }
   }
 
@@ -464,6 +468,7 @@ public final class RwLock<T extends @Nullable Object> {
       readLock.lock(); // returns at once: see nestedRead
       return;
     }
+    StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES); // as in writeContended
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
     int outcome = WeftJfr.FAILED; // stays so only if the wait throws (an Error: review 17b)
     try {
@@ -479,6 +484,7 @@ public final class RwLock<T extends @Nullable Object> {
       readLock.lockInterruptibly(); // returns at once: see nestedRead
       return;
     }
+    StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES); // as in writeContended
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
     int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
@@ -500,6 +506,7 @@ public final class RwLock<T extends @Nullable Object> {
     if (readFast() || (nestedRead() && readLock.tryLock())) { // a nested read never waits
       return true;
     }
+    StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES); // as in writeContended
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
     int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
@@ -515,6 +522,9 @@ public final class RwLock<T extends @Nullable Object> {
   }
 
   private void writeContended() {
+    // Before the AQS queues a node for us: an overflow inside its queueing or clean-up would
+    // leave the node queued, and the lock broken for everyone (review 18); see StackHeadroom.
+    StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES);
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
     int outcome = WeftJfr.FAILED; // stays so only if the wait throws (an Error: review 17b)
     try {
@@ -526,6 +536,7 @@ public final class RwLock<T extends @Nullable Object> {
   }
 
   private void writeContendedInterruptibly() throws InterruptedException {
+    StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES); // as in writeContended
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
     int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
@@ -547,6 +558,7 @@ public final class RwLock<T extends @Nullable Object> {
     if (writeLock.tryLock()) {
       return true;
     }
+    StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES); // as in writeContended
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
     int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
@@ -569,16 +581,39 @@ public final class RwLock<T extends @Nullable Object> {
     }
   }
 
-  private void unlockRead() {
-    if (LockOrder.enabled()) {
+  /**
+   * Releases a read hold; {@code retryable} is false at the end of a closure ({@link #read}),
+   * whose caller has no guard to retry with (see {@link StackHeadroom#fits}); {@code ordered}
+   * is {@link LockOrder#enabled()} as the caller read it.
+   */
+  private void unlockRead(boolean retryable, boolean ordered) {
+    if (ordered) {
       LockOrder.released(this);
+    }
+    if (rw.hasQueuedThreads()) {
+      // A release that will wake a queued thread checks its stack headroom first: an overflow
+      // between the AQS's release and its unpark would strand the queue (review 18). Before
+      // anything changes, so an overflow leaves the lock held and the guard open for a retry.
+      if (retryable) {
+        StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
+      } else {
+        StackHeadroom.fits(StackHeadroom.RELEASE_FRAMES); // no retry: go ahead regardless
+      }
     }
     readLock.unlock();
   }
 
-  private void unlockWrite() {
-    if (LockOrder.enabled()) {
+  /** Releases the write lock; {@code retryable} and {@code ordered} as in {@link #unlockRead}. */
+  private void unlockWrite(boolean retryable, boolean ordered) {
+    if (ordered) {
       LockOrder.released(this);
+    }
+    if (rw.hasQueuedThreads()) { // as in unlockRead
+      if (retryable) {
+        StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
+      } else {
+        StackHeadroom.fits(StackHeadroom.RELEASE_FRAMES);
+      }
     }
     writeLock.unlock();
   }
@@ -647,7 +682,7 @@ public final class RwLock<T extends @Nullable Object> {
       // Released first, then marked closed (a plain write, no call): an Error in the release
       // (a StackOverflowError near the stack's end) leaves the guard open, so it still says
       // what is held and a retry can release it (review 18).
-      lock.unlockRead();
+      lock.unlockRead(true, LockOrder.enabled());
       closed = true;
     }
 
@@ -736,7 +771,7 @@ public final class RwLock<T extends @Nullable Object> {
       // Released first, then marked closed (a plain write, no call): an Error in the release
       // (a StackOverflowError near the stack's end) leaves the guard open, so it still says
       // what is held and a retry can release it (review 18).
-      lock.unlockWrite();
+      lock.unlockWrite(true, LockOrder.enabled());
       closed = true;
     }
 

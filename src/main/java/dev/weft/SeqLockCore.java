@@ -364,6 +364,10 @@ abstract class SeqLockCore {
    */
   private long acquireForReadRegistered(boolean mayRegister, long awaited, int sections) {
     checkNotOwner();
+    // Before the reader registers or takes the slot: an overflow between those and the finally
+    // that undoes them, or in that finally, would keep writers out for good (review 18). The
+    // pass's release, which the caller runs from a shallower frame, is covered too.
+    StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES);
     Thread me = Thread.currentThread();
     boolean registered = false;
     boolean behindReader = !mayRegister;
@@ -521,6 +525,10 @@ abstract class SeqLockCore {
 
   private long acquireQueued(boolean interruptible, boolean timed, long deadline)
       throws InterruptedException {
+    // Before the waiting room is entered: an overflow between entering and the finally's exit
+    // (the room's queue, the park, the exit itself) would leave the room occupied or the lock
+    // held by a call that threw (review 18); see StackHeadroom.
+    StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES);
     WaitingRoom r = waitingRoom();
     if (!r.enter(this, interruptible, timed, deadline)) {
       return 0L; // timed out waiting for the room
@@ -582,9 +590,19 @@ abstract class SeqLockCore {
 
   /** Ends a write: {@code odd} is the stamp of the acquisition. */
   void release(long odd) {
+    releaseWrite(odd, true);
+  }
+
+  /** Ends a write at the end of a closure ({@code SeqLocked.write}): see {@link #probeBeforeWake}. */
+  final void releaseAfterBody(long odd) {
+    releaseWrite(odd, false);
+  }
+
+  private void releaseWrite(long odd, boolean retryable) {
     if (LockOrder.enabled()) {
       LockOrder.released(this);
     }
+    probeBeforeWake(retryable);
     owner = null;
     setSeqVolatile(odd + 1); // writer step 4
     wakeWaiter();
@@ -592,9 +610,29 @@ abstract class SeqLockCore {
 
   /** Ends a reader's locked pass: restores the even value {@code even}. */
   final void releaseRestoring(long even) {
+    probeBeforeWake(false); // a read function's pass: its caller has no stamp to retry with
     reader = null; // plain, before the release store: see acquireForRead
     setSeqVolatile(even);
     wakeWaiter();
+  }
+
+  /**
+   * A release that will wake a parked thread checks its stack headroom before it changes
+   * anything: an overflow between the sequence's release store and the unpark would leave the
+   * parked thread asleep on a free lock (review 18), and the guard already closed. Opaque
+   * reads: a hint; a thread that parks after them is one the release's own volatile reads find,
+   * a window of a few instructions that the probe does not cover. Not {@code retryable} (the
+   * end of a closure or of a read function's pass, whose caller holds nothing to retry with):
+   * the release goes ahead even if the probe overflowed (see {@link StackHeadroom#fits}).
+   */
+  private void probeBeforeWake(boolean retryable) {
+    if (PARKED.getOpaque(this) != null || PARKED_READER.getOpaque(this) != null) {
+      if (retryable) {
+        StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
+      } else {
+        StackHeadroom.fits(StackHeadroom.RELEASE_FRAMES);
+      }
+    }
   }
 
   private void wakeWaiter() {

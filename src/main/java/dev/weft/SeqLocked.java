@@ -188,7 +188,7 @@ public final class SeqLocked<T> extends SeqLockCore {
     try {
       writer.accept(value);
     } finally {
-      release(odd);
+      releaseAfterBody(odd);
     }
   }
 
@@ -207,7 +207,7 @@ public final class SeqLocked<T> extends SeqLockCore {
     try {
       writer.accept(value);
     } finally {
-      release(odd);
+      releaseAfterBody(odd);
     }
   }
 

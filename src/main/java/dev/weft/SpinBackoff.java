@@ -341,6 +341,8 @@ final class SpinBackoff {
     }
     try {
       return (boolean) h.invokeExact(t);
+    } catch (RuntimeException | Error e) {
+      throw e; // a StackOverflowError near the stack's end stays one (see LockOrder.enabled)
     } catch (Throwable e) {
       throw new AssertionError("Thread.isVirtual failed", e);
     }

@@ -244,6 +244,27 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * won that race, and gives the node up (review D1).
    * Protocol window (tests): "spinlock.hand-over", between the claim and the owner store.
    *
+   * Stack overflow (review 18): a StackOverflowError thrown between two steps that belong
+   * together (a node pushed and its clean-up, a hand-over claimed and the owner stored, the
+   * `waking` flag set and the unpark) would leave the protocol half done: a node nobody will
+   * take back, a heir that waits for a store that never comes, a flag that makes every later
+   * unlock skip its wakeup. So each such sequence starts with StackHeadroom.ensure, which makes
+   * the error strike before the first step changes anything. A waiter probes once before it
+   * first registers (PARK_FRAMES): every later step of the wait, including the catch that
+   * abandons the node, runs from the same frame of acquireWait and needs less stack. An unlock
+   * that will hand over or wake somebody probes before it releases (RELEASE_FRAMES), so an
+   * overflow leaves the lock held, as one at unlock's entry would, and retrying the unlock
+   * higher up the stack works; the uncontended unlock does not probe (its steps are inlined
+   * field accesses). Nor does an unlock that finds a wake-up in flight (`waking` set): it wakes
+   * nobody, and the probe, made while the lock is still held, cost contended SpinLockBench
+   * 13-19% when every unlock with waiters made it. signalOne probes, after the release, in the
+   * two cases where nothing probed first: the flag cleared since (whoever cleared it is
+   * running and will find the free lock: a woken waiter competes for it, a signaller re-reads
+   * the waiters after clearing), or waiters pushed since a read that found none (the first of
+   * them pushed onto an empty stack and keeps the backstop). An overflow of that probe wakes
+   * nobody, a wake-up those cases cover, as they cover the missed-wakeup race. The probe always
+   * comes before the CAS that sets `waking`, never between it and the unpark.
+   *
    * Virtual threads spin one round and do not yield (SpinBackoff.VIRTUAL_SPIN_ROUNDS; phase 2 is
    * skipped for them). A virtual thread's
    * Thread.yield() unmounts it and, when its carrier's local queue is not empty, pushes it back
@@ -297,6 +318,41 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
+    linkRareSteps();
+  }
+
+  /**
+   * Runs, once, on a lock nobody else can see, the rarely taken steps of the wait and release
+   * protocols, so that their VarHandle call sites are linked now, while the stack is shallow.
+   * The first execution of such a call site links it (a method type interned, an invoker
+   * built), which takes far more stack than the step itself: more than the stack probe before a
+   * waiter registers covers. Review18SoeTest's sweep on JDK 17 found it: the first
+   * takeBackstop() of the JVM ran after the push, deep in the stack, and its overflow left the
+   * node registered (2 of 8 forks). Takes microseconds, once per JVM.
+   */
+  private static void linkRareSteps() {
+    SpinLock l = new SpinLock();
+    Thread me = Thread.currentThread();
+    Waiter w = new Waiter(me);
+    l.push(w);
+    l.takeBackstop();
+    l.giveUp(w, true, TIMED_OUT); // leave, pop, hand the backstop on (BACKSTOP.setVolatile)
+    l.takeBackstop();
+    Waiter x = new Waiter(me);
+    l.push(x);
+    l.push(new Waiter(me));
+    x.leave();
+    l.unlinkLeft(x); // not on top: requestSweep and sweep (SWEEPS, setNextRelease)
+    l.casHeir(null, me);
+    l.casHeir(me, null);
+    l.casWaking(false, true);
+    l.setWakingRelease(false);
+    l.setWakingVolatile(false);
+    l.wakingVolatile();
+    l.waitersVolatile();
+    w.wasSignalled();
+    w.hasLeft();
+    new Waiter(me).signal();
   }
 
   /**
@@ -361,6 +417,10 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
   }
 
   /** Volatile: signalOne's clear, ordered before its volatile re-read of the waiters. */
+  private boolean wakingVolatile() {
+    return (boolean) WAKING.getVolatile(this);
+  }
+
   private void setWakingVolatile(boolean value) {
     WAKING.setVolatile(this, value);
   }
@@ -543,15 +603,39 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     // Opaque: a waiter that has waited too long asks for the lock to be handed to it (see "Hand
     // over"); a stale null only means this one release is an ordinary one, and the heir, still
     // registered, is covered like any other waiter. A non-null value is confirmed by a CAS.
+    // Opaque, read before the release: waiters to wake make this unlock a slow one, which
+    // checks its stack headroom before it changes anything (see "Stack overflow" in the notes).
     Thread heir = heirOpaque();
-    if (heir != null && handOver(heir)) {
+    Waiter top = waitersOpaque();
+    if (heir != null || top != null) {
+      releaseSlow(heir, top);
       return;
     }
     setOwnerRelease(null);
     // Opaque is enough: a stale null here is the missed-wakeup race that the park backstop
     // covers (see the algorithm notes); a non-null value only triggers the slow path.
     if (waitersOpaque() != null) {
-      signalOne();
+      // Pushed since the read above, so onto an empty stack: that waiter keeps the backstop,
+      // and an overflow of signalOne's probe leaves its wake-up to it, as the race above does.
+      signalOne(false);
+    }
+  }
+
+  /** The release of an unlock that found an heir or waiters: probe, then hand over or wake. */
+  private void releaseSlow(@Nullable Thread heir, @Nullable Waiter top) {
+    // With a wake-up already in flight this unlock wakes nobody (signalOne finds the flag
+    // set), so it skips the probe, which would otherwise lengthen every contended hold; if
+    // the flag clears meanwhile, signalOne probes (see "Stack overflow" in the notes).
+    boolean probed = heir != null || !wakingVolatile();
+    if (probed) {
+      StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
+    }
+    if (heir != null && handOver(heir)) {
+      return;
+    }
+    setOwnerRelease(null);
+    if (top != null || waitersOpaque() != null) { // the heir withdrew: an ordinary release
+      signalOne(probed);
     }
   }
 
@@ -610,8 +694,9 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * @throws IllegalStateException if the current thread already holds this lock
    */
   public Guard acquire() {
+    Guard guard = new Guard(this, Thread.currentThread()); // before the lock: see Mutex.lock()
     lock();
-    return new Guard(this, Thread.currentThread());
+    return guard;
   }
 
   /**
@@ -939,12 +1024,12 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
         // lost-race timer, then registers again).
         BACKSTOP.setVolatile(this, true);
         if (waitersOpaque() != null) {
-          signalOne();
+          signalOne(true); // covered by the registration probe
         }
       } else if (ownerOpaque() == null && waitersOpaque() != null) {
         // Any other waiter that leaves a free lock with waiters behind wakes one. Opaque reads:
         // the leave CAS and the unlink above are full fences.
-        signalOne();
+        signalOne(true); // covered by the registration probe
       }
     } else {
       setWakingRelease(false); // our wakeup arrived after all; pass it on
@@ -975,7 +1060,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
   /** A waiter that received a signal but gives up must wake someone else in its place. */
   private void passSignalOn() {
     if (waitersOpaque() != null) {
-      signalOne();
+      signalOne(true); // covered by the registration probe
     }
   }
 
@@ -1065,7 +1150,22 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * before the first has even run only adds context switches (the first will take the lock,
    * or park again and be signalled by a later unlock).
    */
-  private void signalOne() {
+  private void signalOne(boolean probed) {
+    if (!probed) {
+      // Nothing probed the stack before this unlock released the lock. A set flag means a
+      // wake-up is in flight: return, exactly as the CAS below would fail. Otherwise probe
+      // before the CAS sets it (an overflow after would leave it set, and every later unlock
+      // would skip its wakeup). An overflow of this probe comes after the release and wakes
+      // nobody, which is covered: the flag was set moments before this unlock, so the thread
+      // that cleared it is running (a woken waiter, about to compete for the now free lock,
+      // or a signaller that re-reads the waiters after clearing it), or the stack was empty
+      // before the release and the waiters pushed since include an exposed one with the
+      // backstop.
+      if (wakingVolatile()) {
+        return;
+      }
+      StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
+    }
     // The CAS decides, on the latest value: while the flag is set, unlockers skip their
     // wakeup, so it must be set only by the one thread that is about to wake somebody.
     while (casWaking(false, true)) {

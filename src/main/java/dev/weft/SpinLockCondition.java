@@ -123,6 +123,10 @@ final class SpinLockCondition implements Condition {
       return false;
     }
     long deadline = timed ? System.nanoTime() + Math.min(nanos, Timeouts.MAX_NANOS) : 0L;
+    // Before the waiter is queued: from here to the re-acquisition's end, an overflow would
+    // leave a queued node that takes a later signal, or return without the lock (review 18).
+    // Deeper than the lock's own probes, which the unlock and the re-acquisition run.
+    StackHeadroom.ensure(StackHeadroom.AWAIT_FRAMES);
     Waiter w = new Waiter(Thread.currentThread());
     queue.addLast(w);
     lock.unlock();
@@ -188,6 +192,11 @@ final class SpinLockCondition implements Condition {
   @Override
   public void signal() {
     checkHeld();
+    if (!queue.isEmpty()) {
+      // Before the waiter is taken off the queue: an overflow between that and its unpark
+      // would spend the signal on a thread that never wakes (review 18).
+      StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
+    }
     Waiter w = queue.pollFirst();
     if (w != null) {
       w.setSignalledRelease();
@@ -198,6 +207,9 @@ final class SpinLockCondition implements Condition {
   @Override
   public void signalAll() {
     checkHeld();
+    if (!queue.isEmpty()) {
+      StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES); // as in signal()
+    }
     for (Waiter w; (w = queue.pollFirst()) != null; ) {
       w.setSignalledRelease();
       LockSupport.unpark(w.thread);

@@ -7,7 +7,8 @@ package dev.weft;
  * <p>Some of weft's steps publish state that only a later step of the same thread settles: a
  * {@code OnceCell} claim, released when the initialiser returns or throws; a {@code Scope} task
  * listed before its thread starts, marked started or abandoned after {@code Thread.start()}; a
- * {@code SpinLock} waiter registered before it parks, taken back when it leaves. A
+ * lock waiter's node, queued before it parks and taken back when it leaves; a release that
+ * frees a lock and then wakes the waiter who will take it next. A
  * {@code StackOverflowError} that strikes the settling step itself (the clean-up in a catch
  * block calls methods, and each call needs a frame) leaves the state published for good: other
  * threads then wait for it forever. The JDK's own locks avoid this with a reserved stack area
@@ -33,7 +34,18 @@ package dev.weft;
  * margin over what it needed. What it does not promise: a clean-up deeper than its site's probe (a user
  * JFR event or a JVM that grew its paths), or a platform whose stack checks work differently.
  *
- * <p>Cost: about 5 ns per frame (Temurin 25, 2-vCPU EPYC): 80 ns for a claim, 340 ns for a
+ * <p>Where the locks probe (session 19; the sites' comments say why each is needed): every
+ * slow acquisition before it queues or registers ({@link #QUEUE_FRAMES} for TicketLock, Mutex,
+ * RwLock, SeqLock's writers and read fallback, Condvar and lockWhen waits; {@link
+ * #PARK_FRAMES} for SpinLock, whose spin phase changes nothing); a Condition wait before its
+ * waiter is queued ({@link #AWAIT_FRAMES}); and an unlock or signal that will wake or hand
+ * over to a waiter, before it changes anything ({@link #RELEASE_FRAMES}), so that an overflow
+ * leaves the lock held and a retry higher up the stack releases it. Uncontended acquisitions
+ * and releases never probe. The release at the end of a closure ({@code Mutex.update}) has no
+ * guard to retry with, so it uses {@link #fits} and goes ahead unprobed when the probe fails.
+ *
+ * <p>Cost: about 5 ns per frame (Temurin 25, 2-vCPU EPYC): 80 ns for a claim or a waking
+ * release, 320 ns before queueing (which then parks or spins for microseconds), 340 ns for a
  * spawn (which costs about 100 µs); only on slow paths, never on a fast path.
  */
 final class StackHeadroom {
@@ -45,11 +57,38 @@ final class StackHeadroom {
 
   /**
    * The probe before a SpinLock waiter registers to park (its phase 3, after spinning), so that
-   * its node is never left registered: 32 frames, about 170 ns, before a park that costs
-   * microseconds. Review18SoeTest's timed tryLock sweep left the lock held in 8-11 of 12
-   * rounds before it, in none of 12 (3 of 3 forks) after.
+   * its node is never left registered: about 320 ns before a park that costs microseconds.
+   * Review18SoeTest's timed tryLock sweep left the lock held in 8-11 of 12 rounds before it,
+   * in none of 12 (3 of 3 forks) after, at 32 frames; the untimed lock() sweep with a JFR
+   * recording still overflowed after the push at 32 (1 of 8 forks), so it is now 64, as
+   * {@link #QUEUE_FRAMES}.
    */
-  static final int PARK_FRAMES = 32;
+  static final int PARK_FRAMES = 64;
+
+  /**
+   * The probe before a TicketLock waiter queues its node: the whole wait, and the grant or the
+   * abandon that ends it, runs below. 32 frames were not enough in Review18SoeTest's sweep (a
+   * rarely run step, still interpreted, overflowed in 2 of 5 forks); 64 held in 6 of 6, and with
+   * a JFR recording. The same depth guards the contended acquisitions of Mutex and RwLock (the
+   * AQS queues a node), SeqLock's waiting room and read fallback, and Condvar and lockWhen
+   * waits. For Condvar waits 32 frames were tried, to halve the probe on the ping-pong path:
+   * the JDK 17 sweep then left the mutex held or a wake-up lost in 2 of 10 forks (64: 0 of 19).
+   */
+  static final int QUEUE_FRAMES = 64;
+
+  /**
+   * The probe of an unlock that will hand the lock over or wake a waiter (SpinLock, TicketLock),
+   * and of a Condition's signal or await, before the first step changes anything: the steps
+   * that follow (CAS pops, a grant, an unpark) are a few frames deep.
+   */
+  static final int RELEASE_FRAMES = 16;
+
+  /**
+   * The probe before a SpinLock or TicketLock Condition queues a waiter: it covers the unlock,
+   * the park and the re-acquisition, each of which may run the lock's own probes (up to
+   * {@link #QUEUE_FRAMES}, TicketLock's) below a few frames of its own, so it must be deeper.
+   */
+  static final int AWAIT_FRAMES = 80;
 
   /** The probe before a Scope spawn: 2x what the sweeps needed (16 frames failed, 32 held). */
   static final int SPAWN_FRAMES = 64;
@@ -83,6 +122,26 @@ final class StackHeadroom {
   static void ensure(int frames) {
     if (descend(frames) == NEVER) {
       throw new AssertionError("StackHeadroom: the probe returned its sentinel");
+    }
+  }
+
+  /**
+   * Like {@link #ensure(int)}, for a step that must go ahead even without the headroom: the
+   * release at the end of a closure ({@code Mutex.update}, a {@code SeqLocked} write, a read
+   * function's pass under the lock), whose caller holds no guard to retry with. Refusing it
+   * would leave the lock held for good; going ahead unprobed risks only what a release without
+   * probes always risked. An overflow at this method's own entry propagates, as one at the
+   * release's next call would.
+   *
+   * @param frames the probe's depth, in frames of about 120 bytes compiled
+   * @return whether the probe fitted
+   */
+  static boolean fits(int frames) {
+    try {
+      ensure(frames);
+      return true;
+    } catch (StackOverflowError e) {
+      return false;
     }
   }
 

@@ -207,6 +207,18 @@ public final class TicketLock implements Lock {
    * parked waiter (a running one unlinks them), and those were queued before it parked, so at
    * most one per thread per parked waiter, plus the tail's last abandoned node.
    *
+   * Stack overflow (review 18): a StackOverflowError between queueing a node and its grant or
+   * abandon left the node queued for a thread that had gone; the releaser granted it, and
+   * nobody ever owned or passed on the lock again. Likewise one inside release(h), after head
+   * and owner were cleared and before the grant. So the slow acquisition checks its stack
+   * headroom (StackHeadroom.ensure, QUEUE_FRAMES) before it queues, and an unlock with a
+   * successor to grant (RELEASE_FRAMES) before it clears anything: the error then strikes
+   * before the first step, the acquisition has not started, the lock is still held by the
+   * unlocker (as after an overflow at unlock's entry), and a retry higher up the stack works.
+   * Every later step runs from the probed frame and needs less stack. The uncontended unlock
+   * does not probe: it is inlined field accesses. When its CAS finds a successor linking, it
+   * takes head and owner back (the successor reads neither) and goes the probed way.
+   *
    * Protocol windows (ProtocolWindows, tests only): "ticketlock.yield" and "ticketlock.spin" at
    * the start of those phases, "ticketlock.park" just before a park, and
    * "ticketlock.unlinked-abandoned" after an abandoned node was unlinked.
@@ -497,12 +509,23 @@ public final class TicketLock implements Lock {
     if (LockOrder.enabled()) {
       LockOrder.released(this);
     }
+    // Inline fast path of release(h): nobody linked behind us and nobody is linking.
+    if (h.nextAcquire() == null && tailOpaque() == h) {
+      head = null;
+      setOwnerOpaque(null);
+      if (casTail(h, null)) {
+        return;
+      }
+      // A successor is between its getAndSet and its link: it waits for our node and reads
+      // neither field, so taking them back changes nothing anyone has acted on.
+      head = h;
+      setOwnerOpaque(Thread.currentThread());
+    }
+    // A successor to grant: check the stack headroom before the first step (see "Stack
+    // overflow" in the notes), so that an overflow leaves the lock held, not half passed on.
+    StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
     head = null;
     setOwnerOpaque(null);
-    // Inline fast path of release(h): nobody linked behind us and nobody is linking.
-    if (h.nextAcquire() == null && casTail(h, null)) {
-      return;
-    }
     release(h);
   }
 
@@ -532,8 +555,9 @@ public final class TicketLock implements Lock {
    * @throws IllegalStateException if the current thread already holds this lock
    */
   public Guard acquire() {
+    Guard guard = new Guard(this, Thread.currentThread()); // before the lock: see Mutex.lock()
     lock();
-    return new Guard(this, Thread.currentThread());
+    return guard;
   }
 
   /**
@@ -672,6 +696,9 @@ public final class TicketLock implements Lock {
     if (ownerPlain() == me) {
       throw new IllegalStateException(NOT_REENTRANT);
     }
+    // Before the node is queued: an overflow from here to the grant or the abandon would leave
+    // a node nobody takes back (see "Stack overflow" in the notes).
+    StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES);
     Object jfr = WeftJfr.lockWaitBegin(ownerOpaque());
     if (jfr == null) {
       return acquireWait(me, interruptible, timed, nanos);
@@ -837,7 +864,13 @@ public final class TicketLock implements Lock {
       SpinBackoff.yieldProcessor();
       long after = System.nanoTime();
       if (after - now >= SpinBackoff.SLOW_YIELD_NANOS) {
-        countSlowYield(after);
+        try {
+          countSlowYield(after);
+        } catch (StackOverflowError e) {
+          // A rare path, often still interpreted, so deeper than the probe before queueing
+          // covers (review 18's sweep overflowed in its CAS). Only a heuristic: a count lost
+          // changes no node, and the wait goes on.
+        }
         break;
       }
       now = after;

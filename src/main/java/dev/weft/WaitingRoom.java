@@ -102,6 +102,36 @@ final class WaitingRoom {
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
+    linkRareSteps();
+  }
+
+  /**
+   * Runs, once and while the stack is shallow, the queue operations and node transitions that
+   * a waiting room first needs under contention, so that their call sites (here and inside
+   * ConcurrentLinkedQueue) are linked now. A first run links a method handle, which takes far
+   * more stack than the step: Review18SoeTest's sweep saw one overflow deep in the stack inside
+   * ConcurrentLinkedQueue.poll, after the lock was taken (as SpinLock.linkRareSteps).
+   */
+  private static void linkRareSteps() {
+    WaitingRoom r = new WaitingRoom();
+    Thread me = Thread.currentThread();
+    Node a = new Node(me, false, 0L);
+    Node b = new Node(me, true, 0L);
+    r.queue.offer(a);
+    r.queue.offer(b);
+    if (r.queue.isEmpty() || r.queue.size() != 2) {
+      throw new AssertionError("WaitingRoom: two nodes offered, queue says otherwise");
+    }
+    b.cancel();
+    r.queue.remove(b);
+    Node first = r.queue.poll();
+    if (first != null) {
+      first.grant();
+      first.granted();
+      first.cancelled();
+    }
+    r.casOccupied();
+    r.exit(); // the queue is empty again: frees the room, wakes nobody
   }
 
   /** One waiting thread. */
