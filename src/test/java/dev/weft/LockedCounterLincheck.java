@@ -93,6 +93,7 @@ public abstract class LockedCounterLincheck<L extends Lock> {
   @Timeout(300)
   void modelChecking() {
     new ModelCheckingOptions()
+        .addGuarantee(LincheckStackProbe.ignored())
         .iterations(HEAVY ? 100 : 10)
         .invocationsPerIteration(HEAVY ? 5_000 : 200)
         .threads(HEAVY ? 3 : quickThreads)

@@ -67,6 +67,7 @@ class MutexLincheckTest {
   @Test
   void modelChecking() {
     new ModelCheckingOptions()
+        .addGuarantee(LincheckStackProbe.ignored())
         .iterations(HEAVY ? 100 : 6)
         .invocationsPerIteration(HEAVY ? 5_000 : 200)
         .threads(2)

@@ -75,6 +75,7 @@ public class OnceCellLincheckTest {
   @Test
   void modelChecking() {
     new ModelCheckingOptions()
+        .addGuarantee(LincheckStackProbe.ignored())
         .iterations(HEAVY ? 200 : 10)
         .invocationsPerIteration(HEAVY ? 5_000 : 150)
         .threads(HEAVY ? 3 : 2)
@@ -99,6 +100,7 @@ public class OnceCellLincheckTest {
   @Test
   void modelCheckingRememberPolicy() {
     new ModelCheckingOptions()
+        .addGuarantee(LincheckStackProbe.ignored())
         .iterations(HEAVY ? 200 : 10)
         .invocationsPerIteration(HEAVY ? 5_000 : 150)
         .threads(HEAVY ? 3 : 2)

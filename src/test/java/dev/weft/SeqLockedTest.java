@@ -248,6 +248,7 @@ class SeqLockedTest {
   @Test
   void lincheckModelChecking() {
     new ModelCheckingOptions()
+        .addGuarantee(LincheckStackProbe.ignored())
         .iterations(heavy() ? 100 : 3)
         .invocationsPerIteration(heavy() ? 5_000 : 100)
         .threads(2)

@@ -219,7 +219,7 @@ class SpinLockHandOverReviewTestHeld {
     CountDownLatch held = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
     AtomicBoolean heirHeld = new AtomicBoolean();
-    Method signalOne = SpinLock.class.getDeclaredMethod("signalOne");
+    Method signalOne = SpinLock.class.getDeclaredMethod("signalOne", boolean.class);
     signalOne.setAccessible(true);
     try (AutoCloseable hooks =
         ProtocolWindows.install(
@@ -249,7 +249,7 @@ class SpinLockHandOverReviewTestHeld {
       awaitHeir(heirThread);
       release.countDown();
       handingOver.awaitArrival("the holder's unlock");
-      signalOne.invoke(lock); // pops and signals the heir's node, sets `waking`
+      signalOne.invoke(lock, true); // pops and signals the heir's node, sets `waking`
       VarHandle.fullFence();
       assertThat(lock.waking).as("the signal is in flight").isTrue();
       long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20);

@@ -268,6 +268,61 @@ class StackHeadroomTest {
   void theProbeNeverReturnsItsSentinelAtTheDepthsInUse() {
     assertThat(StackHeadroom.probe(StackHeadroom.CLAIM_FRAMES)).isNotEqualTo(StackHeadroom.NEVER);
     assertThat(StackHeadroom.probe(StackHeadroom.SPAWN_FRAMES)).isNotEqualTo(StackHeadroom.NEVER);
+    assertThat(StackHeadroom.probe(StackHeadroom.QUEUE_FRAMES)).isNotEqualTo(StackHeadroom.NEVER);
+    assertThat(StackHeadroom.probe(StackHeadroom.AWAIT_FRAMES)).isNotEqualTo(StackHeadroom.NEVER);
+  }
+
+  /**
+   * A probe that covers steps which run another probe must be deeper than that one, with room
+   * for the frames in between: a Condition wait (AWAIT) re-acquires the lock (TicketLock's
+   * QUEUE, SpinLock's PARK) and unlocks it (RELEASE); a queued wait (QUEUE, PARK) may end in an
+   * unlock that wakes a successor (RELEASE). Otherwise the inner probe could throw after the
+   * outer steps changed something, which is what the outer probe is there to prevent.
+   */
+  @Test
+  void outerProbesAreDeeperThanTheProbesTheyCover() {
+    int between = 8; // frames of the lock's own code between the two probe sites, with a margin
+    assertThat(StackHeadroom.AWAIT_FRAMES)
+        .isGreaterThanOrEqualTo(StackHeadroom.QUEUE_FRAMES + between)
+        .isGreaterThanOrEqualTo(StackHeadroom.PARK_FRAMES + between);
+    assertThat(StackHeadroom.QUEUE_FRAMES)
+        .isGreaterThanOrEqualTo(StackHeadroom.RELEASE_FRAMES + between);
+    assertThat(StackHeadroom.PARK_FRAMES)
+        .isGreaterThanOrEqualTo(StackHeadroom.RELEASE_FRAMES + between);
+  }
+
+  /** {@link StackHeadroom#fits} reports a probe that does not fit instead of throwing. */
+  @Test
+  @Timeout(60)
+  void fitsReportsInsteadOfThrowing() throws Exception {
+    boolean[] sawFalse = {false};
+    boolean[] sawTrue = {false};
+    assertThat(StackHeadroom.fits(1)).isTrue(); // initialised here, not near the stack's end
+    Thread t = new Thread(null, () -> fitsNearTheEnd(0, sawFalse, sawTrue), "fits", 1 << 18);
+    t.start();
+    t.join(30_000);
+    assertThat(t.isAlive()).isFalse();
+    assertThat(sawFalse[0]).as("some depth near the end did not fit").isTrue();
+    assertThat(sawTrue[0]).as("shallower depths fit").isTrue();
+  }
+
+  private static void fitsNearTheEnd(int depth, boolean[] sawFalse, boolean[] sawTrue) {
+    try {
+      if (depth < 10_000_000) {
+        fitsNearTheEnd(depth + 1, sawFalse, sawTrue);
+      }
+    } catch (StackOverflowError e) {
+      // the end: probe on the way back up
+    }
+    try {
+      if (StackHeadroom.fits(StackHeadroom.QUEUE_FRAMES)) {
+        sawTrue[0] = true;
+      } else {
+        sawFalse[0] = true;
+      }
+    } catch (StackOverflowError e) {
+      // the call to fits itself did not fit: allowed, as documented
+    }
   }
 
   // ------------------------------------------------------------------ fork
