@@ -969,11 +969,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       // the AQS's release and its unpark, or among the change waiters' wake-ups, would strand
       // them (review 18). Before anything changes, so an overflow leaves the mutex held and
       // the guard open for a retry. hasQueuedThreads reads two fields when nobody is queued.
-      if (retryable) {
-        StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
-      } else {
-        StackHeadroom.fits(StackHeadroom.RELEASE_FRAMES); // no retry: go ahead regardless
-      }
+      StackHeadroom.beforeRelease(retryable);
     }
     if (woken == null) {
       sync.release(1);

@@ -594,11 +594,7 @@ public final class RwLock<T extends @Nullable Object> {
       // A release that will wake a queued thread checks its stack headroom first: an overflow
       // between the AQS's release and its unpark would strand the queue (review 18). Before
       // anything changes, so an overflow leaves the lock held and the guard open for a retry.
-      if (retryable) {
-        StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
-      } else {
-        StackHeadroom.fits(StackHeadroom.RELEASE_FRAMES); // no retry: go ahead regardless
-      }
+      StackHeadroom.beforeRelease(retryable);
     }
     readLock.unlock();
   }
@@ -609,11 +605,7 @@ public final class RwLock<T extends @Nullable Object> {
       LockOrder.released(this);
     }
     if (rw.hasQueuedThreads()) { // as in unlockRead
-      if (retryable) {
-        StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
-      } else {
-        StackHeadroom.fits(StackHeadroom.RELEASE_FRAMES);
-      }
+      StackHeadroom.beforeRelease(retryable);
     }
     writeLock.unlock();
   }

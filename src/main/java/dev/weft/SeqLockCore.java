@@ -627,11 +627,7 @@ abstract class SeqLockCore {
    */
   private void probeBeforeWake(boolean retryable) {
     if (PARKED.getOpaque(this) != null || PARKED_READER.getOpaque(this) != null) {
-      if (retryable) {
-        StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
-      } else {
-        StackHeadroom.fits(StackHeadroom.RELEASE_FRAMES);
-      }
+      StackHeadroom.beforeRelease(retryable);
     }
   }
 

@@ -145,6 +145,21 @@ final class StackHeadroom {
     }
   }
 
+  /**
+   * The probe before a release that will wake somebody ({@link #RELEASE_FRAMES}): {@link
+   * #ensure} where the caller can retry the release (an unlock, a guard's close), {@link #fits}
+   * where it cannot (the end of a closure), which then goes ahead unprobed.
+   *
+   * @param retryable whether the caller can retry the release after an overflow
+   */
+  static void beforeRelease(boolean retryable) {
+    if (retryable) {
+      ensure(RELEASE_FRAMES);
+    } else {
+      fits(RELEASE_FRAMES); // no retry possible: go ahead regardless
+    }
+  }
+
   /** The probe's result for a depth; for tests. */
   static long probe(int frames) {
     return descend(frames);
