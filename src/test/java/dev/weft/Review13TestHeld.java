@@ -48,13 +48,26 @@ class Review13TestHeld {
     return t;
   }
 
+  /** Waits (bounded) until {@code w} is queued in the mutex's AQS and parked there. */
+  private static void awaitQueued(Mutex<Integer> m, Thread w) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (!(m.sync.isQueued(w) && Waits.isParked(w))) {
+      if (!w.isAlive() || System.nanoTime() - deadline >= 0) {
+        throw new AssertionError(w.getName() + " never queued behind the lockers: " + m);
+      }
+      LockSupport.parkNanos(50_000L); // bounded poll of the queue, not a result wait
+    }
+  }
+
   /**
    * Sets up: W parked on the change queue; the test thread holding the lock; L1 and L2 queued in
    * the AQS (they then hold the lock until {@code letGo}); the value set to 1 and the lock
-   * released, so W is woken, L1 takes the lock, L2 stays queued and W queues behind L2.
+   * released, so W is woken, L1 takes the lock, L2 stays queued and W queues behind L2 (the
+   * release is held back until W has queued, so that the order does not depend on timing).
    */
+  @SuppressWarnings("try") // the window hook is installed for the body, never read
   private static List<Thread> wakeBehindTwoLockers(Mutex<Integer> m, Thread w, CountDownLatch letGo,
-      AtomicReference<@Nullable Throwable> failure) {
+      AtomicReference<@Nullable Throwable> failure) throws Exception {
     List<Thread> ls = new ArrayList<>();
     w.start();
     Waits.awaitParkedOn(w, m);
@@ -65,8 +78,17 @@ class Review13TestHeld {
     Thread l2 = holder(m, "test-r13h-l2", letGo, failure);
     ls.add(l2);
     Waits.awaitParkedOn(l2, m.sync);
-    g.set(1);
-    g.close();
+    // Held at the window between waking W and releasing, until W has queued behind L1 and L2.
+    // Without it W could run only after the release, find the lock free with L1 not yet
+    // running, and, after its bounded deferral (200 us), take the free lock itself, as
+    // documented: under CI load L1's wake-up took longer than that and W got the lock (stop
+    // 33's local CI run, JDK 17).
+    try (var h = ProtocolWindows.install(
+        MutexDeadlineTest.once(Thread.currentThread(), "mutex.woke-before-release",
+            () -> awaitQueued(m, w)))) {
+      g.set(1);
+      g.close();
+    }
     return ls;
   }
 
