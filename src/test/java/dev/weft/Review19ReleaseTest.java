@@ -106,22 +106,31 @@ class Review19ReleaseTest {
 
   // ---- SpinLock 1: unlock with waiters while a wake-up is in flight (held) ----
 
-  // Schedule: a LEFT node lies at the bottom of the stack, so C (a virtual thread: it never
-  // claims `heir`, so the release takes the signalling path, not a hand-over) registers on a
-  // non-empty stack: not exposed, untimed park, nobody's backstop covers it. `waking` is set,
-  // as by an unlocker that signalled a thread W1 that has not run yet. The holder unlocks:
-  // releaseSlow reads top = C, sees `waking`, skips the probe (probed = false), releases, and
-  // signalOne(false) returns at the volatile read. C must still be parked (the skip happened)
-  // with the lock free. Then W1 runs: it clears `waking` (setWakingRelease(false), as the
-  // woken waiter does) and competes: lock()/unlock(). Its unlock must wake C.
-  @Test
-  @Timeout(30)
-  void held_unlockThatSkipsBecauseWakingIsSetIsCoveredByTheWokenThread() throws Exception {
+  /**
+   * A SpinLock whose waiter stack holds one LEFT node at the bottom, so that the next waiter to
+   * push is not the exposed one: it parks with no timer and no backstop. Recorded in {@code spin}.
+   */
+  private SpinLock lockWithLeftNodeAtTheBottom() {
     SpinLock lock = new SpinLock();
     spin = lock;
     SpinLock.Waiter left = new SpinLock.Waiter(new Thread(() -> {}, "never-started"));
     assertThat(left.leave()).isTrue();
     lock.waiters = left;
+    return lock;
+  }
+
+  // Schedule: a LEFT node lies at the bottom of the stack, so C (a virtual thread: it never
+  // claims `heir`, so the release takes the signalling path, not a hand-over) registers on a
+  // non-empty stack: not exposed, untimed park, nobody's backstop covers it. `waking` is set,
+  // as by an unlocker that signalled a thread W1 that has not run yet. The holder unlocks:
+  // releaseSlow reads top = C, sees `waking`, skips the probe (probed = false), releases, and
+  // signalOne(false) returns at the volatile read, leaving C parked (not asserted: see below)
+  // with the lock free. Then W1 runs: it clears `waking` (setWakingRelease(false), as the
+  // woken waiter does) and competes: lock()/unlock(). Its unlock must wake C.
+  @Test
+  @Timeout(30)
+  void held_unlockThatSkipsBecauseWakingIsSetIsCoveredByTheWokenThread() throws Exception {
+    SpinLock lock = lockWithLeftNodeAtTheBottom();
     VarHandle.fullFence();
     lock.lock();
     CountDownLatch cDone = new CountDownLatch(1);
@@ -171,11 +180,7 @@ class Review19ReleaseTest {
     int rounds = 300;
     int strandedRounds = 0;
     for (int round = 0; round < rounds; round++) {
-      SpinLock lock = new SpinLock();
-    spin = lock;
-      SpinLock.Waiter left = new SpinLock.Waiter(new Thread(() -> {}, "never-started"));
-      assertThat(left.leave()).isTrue();
-      lock.waiters = left;
+      SpinLock lock = lockWithLeftNodeAtTheBottom();
       VarHandle.fullFence();
       lock.lock();
       CountDownLatch cDone = new CountDownLatch(1);
