@@ -506,7 +506,7 @@ abstract class SeqLockCore {
     int backoff = SpinBackoff.MIN_BACKOFF;
     for (int i = 0; i < spins + yields; i++) {
       if (timed && deadline - System.nanoTime() <= 0L) {
-        return 0L;
+        return virtual ? timedOutUnparked() : 0L;
       }
       if (i >= spins) {
         Thread.yield();
@@ -531,10 +531,12 @@ abstract class SeqLockCore {
     StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES);
     WaitingRoom r = waitingRoom();
     if (!r.enter(this, interruptible, timed, deadline)) {
-      return 0L; // timed out waiting for the room
+      return 0L; // timed out waiting for the room (which unmounted if it never parked)
     }
     Thread me = Thread.currentThread();
     boolean interrupted = false;
+    boolean unparkedTimeout = false; // set when the deadline passed before this loop parked
+    boolean parked = false;
     try {
       while (true) {
         long odd = tryAcquire();
@@ -551,12 +553,14 @@ abstract class SeqLockCore {
         if (timed) {
           long remaining = deadline - System.nanoTime();
           if (remaining <= 0L) {
+            unparkedTimeout = !parked;
             return 0L;
           }
           LockSupport.parkNanos(this, remaining);
         } else {
           LockSupport.park(this);
         }
+        parked = true;
         if (Thread.interrupted()) {
           if (interruptible) {
             throw new InterruptedException();
@@ -569,10 +573,28 @@ abstract class SeqLockCore {
       // unpark, which every park caller must tolerate.
       PARKED.setRelease(this, null);
       r.exit();
+      if (unparkedTimeout && SpinBackoff.isVirtual(me)) {
+        // Out of the room and the slot, so nothing waits on us: unmount once before failing
+        // (SpinBackoff.unmountBeforeTimeout). This loop did not park; the room may have (a
+        // grant after a wait), and then this park is one timer round trip more than needed.
+        SpinBackoff.unmountBeforeTimeout(this);
+      }
       if (interrupted) {
         me.interrupt();
       }
     }
+  }
+
+  /**
+   * A virtual writer whose deadline passed in its spin, before it ever parked: it unmounts once
+   * (see SpinBackoff.unmountBeforeTimeout) and looks at the lock one last time, since that park
+   * took a timer round trip.
+   *
+   * @return the stamp if that last look took the lock, else 0
+   */
+  private long timedOutUnparked() {
+    SpinBackoff.unmountBeforeTimeout(this);
+    return tryAcquire();
   }
 
   private WaitingRoom waitingRoom() {

@@ -278,7 +278,12 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * Without the yields, the platform spin (6 rounds, ~18 us) still made that scenario 5-10x
    * ReentrantLock's time: 32 timed waiters spinning 18 us per retry fill 2 carriers. One round
    * brings it level; the measurements are at SpinBackoff.VIRTUAL_SPIN_ROUNDS. The regression
-   * test is SpinLockVirtualThreadTest.
+   * test is SpinLockVirtualThreadTest. Even one round, the stack probe and the registration
+   * outlast a 1 us timeout: a timed wait that had not parked with time left then failed on the
+   * carrier, and retry loops of tryLock(1 us) kept both carriers (CI stop 33). Such a wait now
+   * unmounts once before it fails (timedOut, SpinBackoff.unmountBeforeTimeout); `unmounted`
+   * tracks whether it has parked, and a park given a zero or negative time does not count (it
+   * returns at once). Test: VirtualTimedRetryTest.
    *
    * Fields are plain Java fields accessed only through the VarHandles below. They live in
    * SpinLockState, between 64 bytes of padding on either side (SpinLockPadBefore/After; the
@@ -525,6 +530,9 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * Acquires the lock if it becomes free within the timeout. A zero or negative timeout tries
    * once without waiting.
    *
+   * <p>For a timeout that runs out on a virtual thread before the call has parked, see
+   * {@link #tryLock(Duration)}.
+   *
    * @param time the longest time to wait
    * @param unit the unit of {@code time}
    * @return {@code true} if the lock was acquired, {@code false} if the timeout elapsed
@@ -540,6 +548,12 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
   /**
    * Acquires the lock if it becomes free within the timeout. A zero or negative timeout tries
    * once without waiting; a huge one is capped and does not overflow.
+   *
+   * <p>On a virtual thread, a positive timeout that runs out before the call has parked (it
+   * spins briefly first) ends with one park of the shortest time, so the thread leaves its
+   * carrier at least once before {@code false} is returned: a loop retrying a short timeout
+   * cannot keep the carrier from a holder that needs it. Such a failure returns about one timer
+   * round trip (tens of microseconds) after its deadline.
    *
    * @param timeout the longest time to wait
    * @return {@code true} if the lock was acquired, {@code false} if the timeout elapsed
@@ -768,6 +782,9 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     boolean woken = false;
     long registeredAt = 0L; // nanoTime of the first registration, or 0
     boolean heir = false; // this thread is the heir: the next unlock hands the lock to it
+    // Parked with time left in this call (an untimed park, or a timed one with a positive
+    // time): a virtual thread that times out without it unmounts once first (timedOut below).
+    boolean unmounted = false;
     for (;;) {
       // Phase 1: test-and-test-and-set with bounded exponential backoff.
       if (ProtocolWindows.ENABLED) {
@@ -798,7 +815,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       if (timed) {
         long left = deadline - System.nanoTime();
         if (left <= 0L) {
-          return wokenGivesUp(woken, TIMED_OUT);
+          return timedOut(me, virtual && !unmounted, wokenGivesUp(woken, TIMED_OUT));
         }
         remaining = Math.min(left, remaining);
       }
@@ -809,6 +826,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
           ProtocolWindows.at("spinlock.lost-race-park");
         }
         LockSupport.parkNanos(this, Math.min(remaining, SpinBackoff.LOST_RACE_PARK_NANOS));
+        unmounted = true; // remaining > 0 here
         rounds = virtual ? SpinBackoff.VIRTUAL_SPIN_ROUNDS : SpinBackoff.SPIN_ROUNDS_AFTER_WAKE;
         if (Thread.interrupted()) {
           if (interruptible) {
@@ -864,8 +882,13 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
           // The heir needs no timer of its own: it is registered like any other waiter, and a
           // hand-over always unparks it.
           if (exposed || timed) {
-            LockSupport.parkNanos(this, exposed ? remaining : deadline - System.nanoTime());
+            long parkNanos = exposed ? remaining : deadline - System.nanoTime();
+            // A zero or negative time returns at once without unmounting (the deadline passed
+            // after the probe and the registration): not counted as a park.
+            unmounted |= parkNanos > 0L;
+            LockSupport.parkNanos(this, parkNanos);
           } else {
+            unmounted = true;
             LockSupport.park(this); // covered: an unlock, or the exposed waiter, will wake us
           }
           if (w.wasSignalled()) {
@@ -909,7 +932,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
                 leaveHolding(w);
                 return acquired(interrupted);
               }
-              return giveUp(w, exposed, TIMED_OUT);
+              return timedOut(me, virtual && !unmounted, giveUp(w, exposed, TIMED_OUT));
             }
             remaining = Math.min(left, SpinBackoff.PARK_BACKSTOP_NANOS);
           }
@@ -944,9 +967,25 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
           return acquired(interrupted);
         }
         passSignalOn();
-        return TIMED_OUT;
+        return timedOut(me, virtual && !unmounted, TIMED_OUT);
       }
     }
+  }
+
+  /**
+   * A timed wait gives up, with nothing registered and any signal passed on. A virtual thread
+   * that has not parked with time left in this call ({@code unmount}) unmounts once first: a
+   * timeout shorter than the spin, the stack probe and the registration ran out on the carrier,
+   * and a caller retrying {@code tryLock(1 us)} in a loop kept it for good (CI stop 33; see
+   * SpinBackoff.unmountBeforeTimeout). That park takes a timer round trip, so the lock is
+   * looked at once more after it.
+   */
+  private int timedOut(Thread me, boolean unmount, int outcome) {
+    if (!unmount) {
+      return outcome;
+    }
+    SpinBackoff.unmountBeforeTimeout(this);
+    return ownerOpaque() == null && casOwner(null, me) ? ACQUIRED : outcome;
   }
 
   /** Whether a waiter first registered at {@code registeredAt} (0: not yet) is due a hand-over. */

@@ -181,7 +181,11 @@ public final class TicketLock implements Lock {
    * -Djdk.virtualThreadScheduler.parallelism=1. With 32 pauses: none of 20, p50 38 ms; with 2
    * carriers p50 177 ms. The cost is a park/unpark (a continuation resubmission, not an OS
    * wake-up) for a hand-over the spin would have caught; LockVirtualJdk25Bench with the holder
-   * sleeping: 1.10-1.19 s (was 1.15-1.23; unfair ReentrantLock 1.08-1.12). Parking: the waiter CASes its status WAITING -> PARKED
+   * sleeping: 1.10-1.19 s (was 1.15-1.23; unfair ReentrantLock 1.08-1.12). A timeout shorter
+   * than the stack probe and those pauses (1 ns, 1 us) still ran out before the park, and retry
+   * loops of such tryLocks kept both carriers (CI stop 33: every 1 ns run stalled): a timed
+   * waiter that had not parked unmounts once after abandoning its node, before it reports the
+   * timeout (SpinBackoff.unmountBeforeTimeout; VirtualTimedRetryTest). Parking: the waiter CASes its status WAITING -> PARKED
    * (a full fence) and re-checks nothing else: a releaser that CASes PARKED -> GRANTED sees
    * PARKED and unparks, and one that won WAITING -> GRANTED first makes the waiter's CAS fail,
    * so no wakeup can be lost (LockSupport permits cover an unpark that precedes the park).
@@ -434,6 +438,9 @@ public final class TicketLock implements Lock {
    * Acquires the lock in FIFO order if it is granted within the timeout. A zero or negative
    * timeout behaves like {@link #tryLock()}.
    *
+   * <p>For a timeout that runs out on a virtual thread before the call has parked, see
+   * {@link #tryLock(Duration)}.
+   *
    * @param time the longest time to wait
    * @param unit the unit of {@code time}
    * @return {@code true} if the lock was acquired, {@code false} if the timeout elapsed (the
@@ -450,6 +457,12 @@ public final class TicketLock implements Lock {
   /**
    * Acquires the lock in FIFO order if it is granted within the timeout. A zero or negative
    * timeout behaves like {@link #tryLock()}; a huge one is capped and does not overflow.
+   *
+   * <p>On a virtual thread, a positive timeout that runs out before the call has parked (it
+   * spins briefly first) ends with one park of the shortest time, so the thread leaves its
+   * carrier at least once before {@code false} is returned: a loop retrying a short timeout
+   * cannot keep the carrier from a holder that needs it. Such a failure returns about one timer
+   * round trip (tens of microseconds) after its deadline.
    *
    * @param timeout the longest time to wait
    * @return {@code true} if the lock was acquired, {@code false} if the timeout elapsed
@@ -734,6 +747,7 @@ public final class TicketLock implements Lock {
     n.prev = p; // plain: read only by our successor, after it sees us ABANDONED (acquire)
     boolean interrupted = false;
     boolean spun = false; // one spin phase per wake-up
+    boolean parked = false; // parked at least once in this call (see the timeout below)
     for (;;) {
       p = unlinkAbandonedBefore(p, n);
       int st = n.statusAcquire(); // acquire: pairs with the releaser's CAS to GRANTED
@@ -761,6 +775,12 @@ public final class TicketLock implements Lock {
         remaining = deadline - System.nanoTime();
         if (remaining <= 0L) {
           if (n.abandon()) {
+            if (!parked && SpinBackoff.isVirtual(me)) {
+              // The node is abandoned, so nothing waits on us: unmount once before failing, or
+              // a retry loop keeps the carrier (SpinBackoff.unmountBeforeTimeout). No last try:
+              // that would barge past the queue.
+              SpinBackoff.unmountBeforeTimeout(this);
+            }
             return TIMED_OUT;
           }
           becomeOwner(n, me); // granted just in time
@@ -788,6 +808,7 @@ public final class TicketLock implements Lock {
         LockSupport.park(this);
       }
       spun = false; // woken: granted, or interrupt/timeout/spurious
+      parked = true;
     }
   }
 

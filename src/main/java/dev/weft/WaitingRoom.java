@@ -208,6 +208,7 @@ final class WaitingRoom {
       return true;
     }
     if (timed && deadline - System.nanoTime() <= 0L) {
+      unmountIfVirtual(blocker); // never parked in this call
       return false;
     }
     return enterQueued(blocker, interruptible, timed, deadline);
@@ -227,18 +228,26 @@ final class WaitingRoom {
     }
     boolean interrupted = false;
     boolean done = false; // false while a Throwable may leave the wait (see the finally)
+    boolean parked = false;
     try {
       while (!node.granted()) {
         if (timed) {
           long remaining = deadline - System.nanoTime();
           if (remaining <= 0L) {
             done = true;
-            return !giveUp(node); // lost the race to a grant: in the room after all
+            if (!giveUp(node)) {
+              return true; // lost the race to a grant: in the room after all
+            }
+            if (!parked) {
+              unmountIfVirtual(blocker); // withdrawn, so nothing waits on us
+            }
+            return false;
           }
           LockSupport.parkNanos(blocker, remaining);
         } else {
           LockSupport.park(blocker);
         }
+        parked = true;
         if (Thread.interrupted()) {
           if (!interruptible) {
             interrupted = true; // kept aside: a set status would end every park at once
@@ -259,6 +268,16 @@ final class WaitingRoom {
       if (interrupted) {
         Thread.currentThread().interrupt();
       }
+    }
+  }
+
+  /**
+   * A timed entry that failed without parking: on a virtual thread, unmount once before the
+   * failure is reported (see SpinBackoff.unmountBeforeTimeout); nothing on a platform thread.
+   */
+  private static void unmountIfVirtual(Object blocker) {
+    if (SpinBackoff.isVirtual(Thread.currentThread())) {
+      SpinBackoff.unmountBeforeTimeout(blocker);
     }
   }
 
