@@ -15,7 +15,9 @@ import org.junit.jupiter.params.provider.CsvSource;
  * tryLock(t) loops, holder parks 1 us every 16th section), ms: t=1 us TicketLock 322, SeqLock
  * 266, StampedLock 225, ReentrantLock 172-328; t=2 us TicketLock 157, SpinLock 414, SeqLock 169,
  * StampedLock 163. (SpinLock at t=1 us: 283-1443 ms in 5 runs and one stall, 768/19200 in 15 s,
- * in a sixth: not reproduced reliably, so not a defect test.) pollRounds with timeouts longer
+ * in a sixth: not reproduced reliably then. After session 19's stack probes it stalled every run,
+ * and CI stop 33 failed on this class's SeqLock case: a timed wait that ran out before it parked
+ * never unmounted. Fixed in session 20; VirtualTimedRetryTest covers 1 us and 1 ns.) pollRounds with timeouts longer
  * than the spin phases: OnceCell.await(5 us) 51 ms; Condvar.awaitWhile(1 ms), 8 waiters, 37 ms
  * vs ReentrantLock + Condition 12 ms.
  */
