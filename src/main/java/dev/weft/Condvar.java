@@ -282,6 +282,9 @@ public final class Condvar {
    * back before this returns, which waits as long as another thread holds it (see "Timeouts"
    * in the class documentation).
    *
+   * <p>On a virtual thread, a wait that fails has unmounted the thread at least once: see <a
+   * href="package-summary.html#virtual-timeouts">timed waits on virtual threads</a>.
+   *
    * @param guard an open guard of the mutex this condition variable is bound to
    * @param blocked the condition under which to keep waiting
    * @param timeout the longest time to wait; zero or negative means check once without waiting
@@ -353,7 +356,15 @@ public final class Condvar {
       }
       m.sync.spinFailed(window);
       if (remaining <= 0L) {
-        return false; // the spin used up the timeout; never slept, so nothing to pass on
+        // The spin used up the timeout; never slept, so nothing to pass on. A virtual thread has
+        // no spin window, so it has not even released the mutex: it does so now, unmounts once
+        // and takes the mutex back, as Condition.await would, or an awaitWhile(1 ns) retry loop
+        // kept the mutex and its carrier from the thread that would change the state
+        // (SpinBackoff.unmountBeforeTimeout).
+        if (SpinBackoff.isVirtual(Thread.currentThread())) {
+          m.releaseUnmountReacquire();
+        }
+        return false;
       }
       passOn = true;
       do {

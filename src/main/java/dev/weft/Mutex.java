@@ -561,6 +561,9 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   /**
    * Acquires the lock if it becomes free within the timeout.
    *
+   * <p>On a virtual thread, a wait that fails has unmounted the thread at least once: see <a
+   * href="package-summary.html#virtual-timeouts">timed waits on virtual threads</a>.
+   *
    * @param timeout how long to wait; zero or negative means check once without waiting
    * @return an open guard, or {@code null} if the timeout elapsed first
    * @throws InterruptedException if the current thread is interrupted before or while waiting
@@ -704,6 +707,9 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * once and returns the guard or {@code null}, without ever releasing the lock in between;
    * if another thread holds the lock it returns {@code null} at once.
    *
+   * <p>On a virtual thread, a wait that fails has unmounted the thread at least once: see <a
+   * href="package-summary.html#virtual-timeouts">timed waits on virtual threads</a>.
+   *
    * @param ready the condition to wait for
    * @param timeout the longest time to wait; zero or negative means check once without waiting;
    *     huge values are capped (about 146 years) and never overflow
@@ -742,6 +748,13 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       releaseIfStillHeld(ok);
     }
     if (!ok) {
+      if (nanos > 0L) {
+        // Timed out, the lock released: a virtual thread unmounts once first. Its wait may not
+        // have parked (a virtual thread has no spin window, so a lock that was free and a
+        // predicate that was false end at the first deadline check), and a lockWhen(1 us) retry
+        // loop then kept its carrier (SpinBackoff.unmountIfVirtual; 5 of 5 runs at 300 ns).
+        SpinBackoff.unmountIfVirtual(this);
+      }
       return null;
     }
     if (ordered) {
@@ -928,6 +941,12 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
       boolean got = sync.tryAcquireNanos(1, nanos);
+      if (!got) {
+        // AQS gives up without parking when the deadline passes before its park, and does not
+        // say whether it parked: a virtual thread unmounts once on every timed failure, or a
+        // tryLock(1 ns) retry loop keeps its carrier (SpinBackoff.unmountIfVirtual).
+        SpinBackoff.unmountIfVirtual(this);
+      }
       outcome = got ? WeftJfr.ACQUIRED : WeftJfr.TIMED_OUT;
       return got;
     } catch (InterruptedException e) {
@@ -1092,6 +1111,20 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       sync.acquire(1); // uninterruptible, like Condition.await's own re-acquisition
     }
     return spun;
+  }
+
+  /**
+   * For a timed condition wait on a virtual thread whose time ran out before it released the
+   * lock ({@link Condvar}): releases it (held by the current thread, nothing to announce),
+   * unmounts once, and takes it back uninterruptibly, as {@code Condition.await}'s own
+   * re-acquisition does. See SpinBackoff.unmountBeforeTimeout.
+   */
+  void releaseUnmountReacquire() {
+    sync.release(1);
+    SpinBackoff.unmountBeforeTimeout(this);
+    if (!spinAcquire(false, 0L)) {
+      sync.acquire(1);
+    }
   }
 
   /**

@@ -178,6 +178,9 @@ public final class RwLock<T extends @Nullable Object> {
   /**
    * Acquires the read lock if it becomes available within the timeout.
    *
+   * <p>On a virtual thread, a wait that fails has unmounted the thread at least once: see <a
+   * href="package-summary.html#virtual-timeouts">timed waits on virtual threads</a>.
+   *
    * @param timeout how long to wait; zero or negative means check once without waiting (and
    *     without barging ahead of a queued writer, unlike {@link #tryRead()})
    * @return an open read guard, or {@code null} if the timeout elapsed first
@@ -302,6 +305,9 @@ public final class RwLock<T extends @Nullable Object> {
 
   /**
    * Acquires the write lock if it becomes available within the timeout.
+   *
+   * <p>On a virtual thread, a wait that fails has unmounted the thread at least once: see <a
+   * href="package-summary.html#virtual-timeouts">timed waits on virtual threads</a>.
    *
    * @param timeout how long to wait; zero or negative means check once without waiting
    * @return an open write guard, or {@code null} if the timeout elapsed first
@@ -511,6 +517,9 @@ public final class RwLock<T extends @Nullable Object> {
     int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
       boolean got = readLock.tryLock(nanos, TimeUnit.NANOSECONDS);
+      if (!got) {
+        SpinBackoff.unmountIfVirtual(this); // AQS may not have parked: see Mutex, same place
+      }
       outcome = got ? WeftJfr.ACQUIRED : WeftJfr.TIMED_OUT;
       return got;
     } catch (InterruptedException e) {
@@ -563,6 +572,9 @@ public final class RwLock<T extends @Nullable Object> {
     int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
       boolean got = writeLock.tryLock(nanos, TimeUnit.NANOSECONDS);
+      if (!got) {
+        SpinBackoff.unmountIfVirtual(this); // AQS may not have parked: see Mutex, same place
+      }
       outcome = got ? WeftJfr.ACQUIRED : WeftJfr.TIMED_OUT;
       return got;
     } catch (InterruptedException e) {

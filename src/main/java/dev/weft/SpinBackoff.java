@@ -329,6 +329,19 @@ final class SpinBackoff {
   }
 
   /**
+   * {@link #unmountBeforeTimeout} on a virtual thread, nothing on a platform thread. For waits
+   * that cannot tell whether they parked: a timed acquisition through the JDK's {@code
+   * AbstractQueuedSynchronizer} gives up without parking when its deadline passes before its
+   * park (every 1 ns retry loop stalled), and says nothing either way. Those unmount on every
+   * timed failure, at the same cost.
+   */
+  static void unmountIfVirtual(Object blocker) {
+    if (isVirtual(Thread.currentThread())) {
+      unmountBeforeTimeout(blocker);
+    }
+  }
+
+  /**
    * {@link Thread#yield()} on a platform thread; nothing on a virtual thread (see {@link
    * #isVirtual}). For the count-bounded "spin, then yield a few times, then park" loops of
    * {@code SeqLock}, {@code SeqCount}, {@code OnceCell} and {@code Parallel}: on a virtual thread

@@ -689,7 +689,9 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * any condition method without holding the lock throws {@link IllegalMonitorStateException}.
    * A zero or negative timeout, or an {@code awaitUntil} date that is not after now (however
    * far in the past), returns at once without releasing the lock; {@code awaitNanos} returns
-   * the timeout minus the time spent.
+   * the timeout minus the time spent. On a virtual thread, a timed await that times out has
+   * unmounted the thread at least once: see <a
+   * href="package-summary.html#virtual-timeouts">timed waits on virtual threads</a>.
    *
    * @return a new condition for this lock
    */

@@ -134,16 +134,26 @@ final class SpinLockCondition implements Condition {
       ProtocolWindows.at("condition.released");
     }
     boolean interrupted = false;
+    boolean parked = false;
     while (!w.signalledAcquire()) {
       if (timed) {
         long remaining = deadline - System.nanoTime();
         if (remaining <= 0L) {
+          if (!parked) {
+            // Timed out before the first park (the probe and the unlock outlast a 1 ns or 300 ns
+            // timeout): a virtual thread unmounts once, or a retry loop of awaits, which takes
+            // the free lock back without parking, keeps its carrier from the signaller (5 of 5
+            // runs at 300 ns; SpinBackoff.unmountBeforeTimeout). Still queued: a signal that
+            // arrives meanwhile is found below and reported.
+            SpinBackoff.unmountIfVirtual(this);
+          }
           break;
         }
         LockSupport.parkNanos(this, remaining);
       } else {
         LockSupport.park(this);
       }
+      parked = true;
       if (Thread.interrupted()) {
         interrupted = true;
         if (interruptible) {

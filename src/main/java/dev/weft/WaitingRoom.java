@@ -208,7 +208,7 @@ final class WaitingRoom {
       return true;
     }
     if (timed && deadline - System.nanoTime() <= 0L) {
-      unmountIfVirtual(blocker); // never parked in this call
+      SpinBackoff.unmountIfVirtual(blocker); // never parked in this call
       return false;
     }
     return enterQueued(blocker, interruptible, timed, deadline);
@@ -239,7 +239,7 @@ final class WaitingRoom {
               return true; // lost the race to a grant: in the room after all
             }
             if (!parked) {
-              unmountIfVirtual(blocker); // withdrawn, so nothing waits on us
+              SpinBackoff.unmountIfVirtual(blocker); // withdrawn, so nothing waits on us
             }
             return false;
           }
@@ -268,16 +268,6 @@ final class WaitingRoom {
       if (interrupted) {
         Thread.currentThread().interrupt();
       }
-    }
-  }
-
-  /**
-   * A timed entry that failed without parking: on a virtual thread, unmount once before the
-   * failure is reported (see SpinBackoff.unmountBeforeTimeout); nothing on a platform thread.
-   */
-  private static void unmountIfVirtual(Object blocker) {
-    if (SpinBackoff.isVirtual(Thread.currentThread())) {
-      SpinBackoff.unmountBeforeTimeout(blocker);
     }
   }
 
