@@ -26,8 +26,9 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * JDK 25 only (issue #20, session 12): virtual threads in timed-retry loops while the holder
  * unmounts. One operation: {@value #THREADS} virtual threads, each acquiring the lock {@value
- * #ACQUISITIONS} times; half of them wait with {@code tryLock(100 µs)} (or 5 µs, {@code
- * tryMicros}) retried at once until it succeeds, the other half with {@code lock()}; the holder parks for 1 &micro;s (unmounting its
+ * #ACQUISITIONS} times; half of them wait with {@code tryLock(100 µs)} (or 5 µs, 1 µs, 1 ns:
+ * {@code tryNanos}) retried at once until it succeeds, the other half with {@code lock()}; the
+ * holder parks for 1 &micro;s (unmounting its
  * virtual thread; the timer thread wakes it) on every 16th acquisition. The score is the time
  * until all have been joined ({@code SingleShotTime}, ms).
  *
@@ -56,11 +57,14 @@ public class LockVirtualRetryJdk25Bench {
   static final long CAP_SECONDS = 30;
 
   /**
-   * The timeout of each {@code tryLock}, in µs: 100 (session 12's scenario, the goal) or 5
-   * (session 15: a timeout that ends inside the lock's first spin; reported).
+   * The timeout of each {@code tryLock}, in ns: 100 µs (session 12's scenario, the goal), 5 µs
+   * (session 15: a timeout that ends inside the lock's first spin; reported), 1 µs and 1 ns
+   * (session 20, CI stop 33: timeouts that run out before a virtual waiter parks; the JDK's
+   * {@code ReentrantLock} stalls at 1 ns and hits the cap). The parameter was {@code tryMicros}
+   * (100 and 5) until session 20.
    */
-  @Param({"100", "5"})
-  public long tryMicros;
+  @Param({"100000", "5000", "1000", "1"})
+  public long tryNanos;
 
   private Duration tryTimeout;
 
@@ -79,7 +83,7 @@ public class LockVirtualRetryJdk25Bench {
   /** Creates the lock for this fork. */
   @Setup(Level.Trial)
   public void setUp() {
-    tryTimeout = Duration.ofNanos(tryMicros * 1_000L);
+    tryTimeout = Duration.ofNanos(tryNanos);
     plain = VirtualLockScenario.plainLock(lock);
     mutex = plain == null ? new Mutex<>(new long[1]) : null;
   }
