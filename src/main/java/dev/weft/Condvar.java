@@ -282,7 +282,7 @@ public final class Condvar {
    * back before this returns, which waits as long as another thread holds it (see "Timeouts"
    * in the class documentation).
    *
-   * <p>On a virtual thread, a wait that fails has unmounted the thread at least once: see <a
+   * <p>On a virtual thread, a wait that fails unmounts the thread before it returns: see <a
    * href="package-summary.html#virtual-timeouts">timed waits on virtual threads</a>.
    *
    * @param guard an open guard of the mutex this condition variable is bound to
@@ -357,19 +357,13 @@ public final class Condvar {
       m.sync.spinFailed(window);
       if (remaining <= 0L) {
         // The spin used up the timeout; never slept, so nothing to pass on. A virtual thread has
-        // no spin window, so it has not even released the mutex: it does so now, unmounts once
-        // and takes the mutex back, as Condition.await would, or an awaitWhile(1 ns) retry loop
-        // kept the mutex and its carrier from the thread that would change the state
-        // (SpinBackoff.unmountBeforeTimeout).
-        if (SpinBackoff.isVirtual(Thread.currentThread())) {
-          m.releaseUnmountReacquire();
-        }
-        return false;
+        // no spin window, so it has not even released the mutex: see timedOutUnmounting.
+        return timedOutUnmounting(m);
       }
       passOn = true;
       do {
         if (remaining <= 0L) {
-          return false;
+          return timedOutUnmounting(m); // awaitNanos may not have parked either
         }
         // awaitNanos computes its own deadline from a value <= Timeouts.MAX_NANOS: no overflow.
         remaining = c.awaitNanos(remaining);
@@ -594,6 +588,23 @@ public final class Condvar {
     return new IllegalArgumentException(
         "Condvar is bound to " + bound + " (its first use) but was used with a guard of "
             + given + "; use one Condvar per Mutex");
+  }
+
+  /**
+   * A timed wait reports its timeout, holding the mutex. A virtual thread first releases the
+   * mutex, unmounts once and takes the mutex back, as {@code Condition.await} would: its wait
+   * has no spin window, so its deadline could pass before it had released the mutex or parked,
+   * and an awaitWhile(1 ns) retry loop kept the mutex and its carrier from the thread that
+   * would change the state (session 20 audit; SpinBackoff.unmountBeforeTimeout). Also after an
+   * {@code awaitNanos}, which gives up without parking when no time is left at its park. An
+   * interrupt during that park is reported as one.
+   */
+  private static boolean timedOutUnmounting(Mutex<?> m) throws InterruptedException {
+    if (SpinBackoff.isVirtual(Thread.currentThread())) {
+      m.releaseUnmountReacquire();
+      checkInterrupt();
+    }
+    return false;
   }
 
   private static void checkInterrupt() throws InterruptedException {

@@ -220,7 +220,7 @@ public final class OnceCell<T extends @Nullable Object> extends OnceCellCore<T> 
    * Waits until some thread sets the value, or the timeout elapses. Read the value afterwards
    * with {@link #orElseThrow()}.
    *
-   * <p>On a virtual thread, a wait that fails has unmounted the thread at least once: see <a
+   * <p>On a virtual thread, a wait that fails unmounts the thread before it returns: see <a
    * href="package-summary.html#virtual-timeouts">timed waits on virtual threads</a>.
    *
    * @param timeout how long to wait at most; zero or negative checks once without waiting; huge

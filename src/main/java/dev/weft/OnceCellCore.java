@@ -430,8 +430,6 @@ abstract class OnceCellCore<T extends @Nullable Object> {
     long deadline = timed ? System.nanoTime() + nanos : 0L;
     Waiter node = null;
     boolean interrupted = false;
-    boolean parked = false;
-    boolean unmount = false; // timed out before the first park: see the finally
     int spins = 0;
     try {
       for (; ; ) {
@@ -447,7 +445,24 @@ abstract class OnceCellCore<T extends @Nullable Object> {
         }
         long remaining = timed ? deadline - System.nanoTime() : 1L;
         if (remaining <= 0L) {
-          unmount = !parked && nanos > 0L; // a zero timeout checks once and never waits
+          if (nanos > 0L && SpinBackoff.isVirtual(me)) { // a zero timeout checks once: no wait
+            if (node != null) {
+              cancel(node); // withdrawn before the park below: nobody unparks us for nothing
+              node = null;
+            }
+            // The deadline can pass in the spin, before the first park (100 ns: 9 of 10 retry
+            // loop runs stalled), and a loop of await(t) calls then kept its carrier from the
+            // initialiser it waited for: a virtual thread unmounts once, parked before or not
+            // (a park can return at once on a permit; SpinBackoff.unmountBeforeTimeout).
+            SpinBackoff.unmountBeforeTimeout(this);
+            if (interruptible && Thread.interrupted()) {
+              throw new InterruptedException("interrupted while waiting for the " + kind());
+            }
+            Object last = stateVolatile(); // the park took a timer round trip: look once more
+            if (last instanceof Done d) {
+              return d;
+            }
+          }
           return null;
         }
         if (spins < spinLimit) {
@@ -461,7 +476,6 @@ abstract class OnceCellCore<T extends @Nullable Object> {
           } else {
             LockSupport.park(this);
           }
-          parked = true;
           if (!interruptible && Thread.interrupted()) {
             interrupted = true;
           }
@@ -470,13 +484,6 @@ abstract class OnceCellCore<T extends @Nullable Object> {
     } finally {
       if (node != null) {
         cancel(node);
-      }
-      if (unmount) {
-        // The deadline passed in the spin, before the first park (100 ns: 9 of 10 retry-loop runs
-        // stalled): a virtual thread unmounts once, its node withdrawn, so that a loop of
-        // await(t) calls cannot keep its carrier from the initialiser it waits for
-        // (SpinBackoff.unmountBeforeTimeout).
-        SpinBackoff.unmountIfVirtual(this);
       }
       if (interrupted) {
         me.interrupt();

@@ -178,7 +178,7 @@ public final class RwLock<T extends @Nullable Object> {
   /**
    * Acquires the read lock if it becomes available within the timeout.
    *
-   * <p>On a virtual thread, a wait that fails has unmounted the thread at least once: see <a
+   * <p>On a virtual thread, a wait that fails unmounts the thread before it returns: see <a
    * href="package-summary.html#virtual-timeouts">timed waits on virtual threads</a>.
    *
    * @param timeout how long to wait; zero or negative means check once without waiting (and
@@ -306,7 +306,7 @@ public final class RwLock<T extends @Nullable Object> {
   /**
    * Acquires the write lock if it becomes available within the timeout.
    *
-   * <p>On a virtual thread, a wait that fails has unmounted the thread at least once: see <a
+   * <p>On a virtual thread, a wait that fails unmounts the thread before it returns: see <a
    * href="package-summary.html#virtual-timeouts">timed waits on virtual threads</a>.
    *
    * @param timeout how long to wait; zero or negative means check once without waiting
@@ -519,6 +519,9 @@ public final class RwLock<T extends @Nullable Object> {
       boolean got = readLock.tryLock(nanos, TimeUnit.NANOSECONDS);
       if (!got) {
         SpinBackoff.unmountIfVirtual(this); // AQS may not have parked: see Mutex, same place
+        if (Thread.interrupted()) {
+          throw new InterruptedException("interrupted while waiting for the RwLock");
+        }
       }
       outcome = got ? WeftJfr.ACQUIRED : WeftJfr.TIMED_OUT;
       return got;
@@ -574,6 +577,9 @@ public final class RwLock<T extends @Nullable Object> {
       boolean got = writeLock.tryLock(nanos, TimeUnit.NANOSECONDS);
       if (!got) {
         SpinBackoff.unmountIfVirtual(this); // AQS may not have parked: see Mutex, same place
+        if (Thread.interrupted()) {
+          throw new InterruptedException("interrupted while waiting for the RwLock");
+        }
       }
       outcome = got ? WeftJfr.ACQUIRED : WeftJfr.TIMED_OUT;
       return got;

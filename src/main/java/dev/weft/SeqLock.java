@@ -246,10 +246,10 @@ public final class SeqLock extends SeqLockCore {
    * writer that parked inside its section (18 to 9,649 of 19,200 sections in 15 s, StampedLock
    * 0.15-0.32 s); now 0.23-0.42 s. Tests: VirtualThreadReviewTest. A timeout shorter than the
    * 16 spins and the stack probe (1 ns, 1 us) still ran out before the park (CI stop 33: 1 us
-   * stalled 1 of 15 runs and took up to 7 s in others; 1 ns stalled every run), so a timed
-   * writer that has not parked now unmounts once before it fails, outside the waiting room and
-   * the slot (SeqLockCore.timedOutUnparked, WaitingRoom.enter, SpinBackoff.unmountBeforeTimeout;
-   * VirtualTimedRetryTest): 35-180 ms at 1 us.
+   * stalled 1 of 15 runs and took up to 7 s in others; 1 ns stalled every run), so a virtual
+   * timed writer now unmounts once before it reports a timeout, outside the waiting room and
+   * the slot (SeqLockCore.timedOut, SpinBackoff.unmountBeforeTimeout; VirtualTimedRetryTest,
+   * Review20TimedUnmountTest): 35-180 ms at 1 us.
    *
    * Virtual readers (session 17). A registered reader keeps every writer out until it has been
    * scheduled and has taken its pass. A platform reader is scheduled within a time slice; a
@@ -622,11 +622,12 @@ public final class SeqLock extends SeqLockCore {
   /**
    * Takes the write lock, waiting at most {@code timeout}.
    *
-   * <p>On a virtual thread, a positive timeout that runs out before the call has parked (a
-   * writer spins briefly first) ends with one park of the shortest time, so the thread leaves
-   * its carrier at least once before {@code null} is returned: a loop retrying a short timeout
-   * cannot keep the carrier from a holder that needs it. Such a failure returns about one timer
-   * round trip (tens of microseconds) after its deadline.
+   * <p>On a virtual thread, a call with a positive timeout that times out parks once for the
+   * shortest time before it returns {@code null}, so the thread leaves its carrier: a loop retrying
+   * a short timeout (one that runs out in the brief spin before the park) cannot keep the
+   * carrier from a holder that needs it. Such a failure returns about one timer round trip
+   * (tens of microseconds) after its deadline; see <a
+   * href="package-summary.html#virtual-timeouts">timed waits on virtual threads</a>.
    *
    * @param timeout the longest time to wait; zero or negative means do not wait
    * @return the guard, or {@code null} if the timeout elapsed first

@@ -506,7 +506,7 @@ abstract class SeqLockCore {
     int backoff = SpinBackoff.MIN_BACKOFF;
     for (int i = 0; i < spins + yields; i++) {
       if (timed && deadline - System.nanoTime() <= 0L) {
-        return virtual ? timedOutUnparked() : 0L;
+        return timedOut(interruptible);
       }
       if (i >= spins) {
         Thread.yield();
@@ -531,12 +531,10 @@ abstract class SeqLockCore {
     StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES);
     WaitingRoom r = waitingRoom();
     if (!r.enter(this, interruptible, timed, deadline)) {
-      return 0L; // timed out waiting for the room (which unmounted if it never parked)
+      return timedOut(interruptible); // timed out waiting for the room, and withdrawn from it
     }
     Thread me = Thread.currentThread();
     boolean interrupted = false;
-    boolean unparkedTimeout = false; // set when the deadline passed before this loop parked
-    boolean parked = false;
     try {
       while (true) {
         long odd = tryAcquire();
@@ -553,14 +551,12 @@ abstract class SeqLockCore {
         if (timed) {
           long remaining = deadline - System.nanoTime();
           if (remaining <= 0L) {
-            unparkedTimeout = !parked;
-            return 0L;
+            break; // timed out: see timedOut, after the room and the slot are left
           }
           LockSupport.parkNanos(this, remaining);
         } else {
           LockSupport.park(this);
         }
-        parked = true;
         if (Thread.interrupted()) {
           if (interruptible) {
             throw new InterruptedException();
@@ -573,27 +569,32 @@ abstract class SeqLockCore {
       // unpark, which every park caller must tolerate.
       PARKED.setRelease(this, null);
       r.exit();
-      if (unparkedTimeout && SpinBackoff.isVirtual(me)) {
-        // Out of the room and the slot, so nothing waits on us: unmount once before failing
-        // (SpinBackoff.unmountBeforeTimeout). This loop did not park; the room may have (a
-        // grant after a wait), and then this park is one timer round trip more than needed.
-        SpinBackoff.unmountBeforeTimeout(this);
-      }
       if (interrupted) {
         me.interrupt();
       }
     }
+    return timedOut(interruptible); // only a timed wait leaves the loop
   }
 
   /**
-   * A virtual writer whose deadline passed in its spin, before it ever parked: it unmounts once
-   * (see SpinBackoff.unmountBeforeTimeout) and looks at the lock one last time, since that park
-   * took a timer round trip.
+   * A timed write wait reports its timeout, out of the waiting room and the slot. A virtual
+   * writer first unmounts once (SpinBackoff.unmountBeforeTimeout): its deadline can pass in the
+   * spin, before any park, and a tryWrite(1 us) retry loop then kept its carrier (CI stop 33).
+   * It does so whether or not it parked before, since a park can return at once on a permit
+   * without unmounting (review 20). An interrupt during that park is reported as one; otherwise
+   * the lock is looked at once more (a plain tryAcquire, as tryWrite's first attempt), since the
+   * park took a timer round trip.
    *
    * @return the stamp if that last look took the lock, else 0
    */
-  private long timedOutUnparked() {
+  private long timedOut(boolean interruptible) throws InterruptedException {
+    if (!SpinBackoff.isVirtual(Thread.currentThread())) {
+      return 0L;
+    }
     SpinBackoff.unmountBeforeTimeout(this);
+    if (interruptible && Thread.interrupted()) {
+      throw new InterruptedException("interrupted while waiting for a SeqLock write");
+    }
     return tryAcquire();
   }
 

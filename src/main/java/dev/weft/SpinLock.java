@@ -280,10 +280,12 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * brings it level; the measurements are at SpinBackoff.VIRTUAL_SPIN_ROUNDS. The regression
    * test is SpinLockVirtualThreadTest. Even one round, the stack probe and the registration
    * outlast a 1 us timeout: a timed wait that had not parked with time left then failed on the
-   * carrier, and retry loops of tryLock(1 us) kept both carriers (CI stop 33). Such a wait now
-   * unmounts once before it fails (timedOut, SpinBackoff.unmountBeforeTimeout); `unmounted`
-   * tracks whether it has parked, and a park given a zero or negative time does not count (it
-   * returns at once). Test: VirtualTimedRetryTest.
+   * carrier, and retry loops of tryLock(1 us) kept both carriers (CI stop 33). A virtual
+   * thread's timed wait now unmounts once before it reports a timeout (timedOut,
+   * SpinBackoff.unmountBeforeTimeout), whether or not it parked before: a park given no time
+   * returns at once, and so does one that finds the permit this call's own signal left (review
+   * 20), so "it parked" cannot be told from the code. Tests: VirtualTimedRetryTest,
+   * Review20TimedUnmountTest.
    *
    * Fields are plain Java fields accessed only through the VarHandles below. They live in
    * SpinLockState, between 64 bytes of padding on either side (SpinLockPadBefore/After; the
@@ -549,11 +551,12 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * Acquires the lock if it becomes free within the timeout. A zero or negative timeout tries
    * once without waiting; a huge one is capped and does not overflow.
    *
-   * <p>On a virtual thread, a positive timeout that runs out before the call has parked (it
-   * spins briefly first) ends with one park of the shortest time, so the thread leaves its
-   * carrier at least once before {@code false} is returned: a loop retrying a short timeout
-   * cannot keep the carrier from a holder that needs it. Such a failure returns about one timer
-   * round trip (tens of microseconds) after its deadline.
+   * <p>On a virtual thread, a call with a positive timeout that times out parks once for the
+   * shortest time before it returns {@code false}, so the thread leaves its carrier: a loop retrying
+   * a short timeout (one that runs out in the brief spin before the park) cannot keep the
+   * carrier from a holder that needs it. Such a failure returns about one timer round trip
+   * (tens of microseconds) after its deadline; see <a
+   * href="package-summary.html#virtual-timeouts">timed waits on virtual threads</a>.
    *
    * @param timeout the longest time to wait
    * @return {@code true} if the lock was acquired, {@code false} if the timeout elapsed
@@ -689,8 +692,8 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * any condition method without holding the lock throws {@link IllegalMonitorStateException}.
    * A zero or negative timeout, or an {@code awaitUntil} date that is not after now (however
    * far in the past), returns at once without releasing the lock; {@code awaitNanos} returns
-   * the timeout minus the time spent. On a virtual thread, a timed await that times out has
-   * unmounted the thread at least once: see <a
+   * the timeout minus the time spent. On a virtual thread, a timed await that times out
+   * unmounts the thread before it returns: see <a
    * href="package-summary.html#virtual-timeouts">timed waits on virtual threads</a>.
    *
    * @return a new condition for this lock
@@ -784,9 +787,6 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     boolean woken = false;
     long registeredAt = 0L; // nanoTime of the first registration, or 0
     boolean heir = false; // this thread is the heir: the next unlock hands the lock to it
-    // Parked with time left in this call (an untimed park, or a timed one with a positive
-    // time): a virtual thread that times out without it unmounts once first (timedOut below).
-    boolean unmounted = false;
     for (;;) {
       // Phase 1: test-and-test-and-set with bounded exponential backoff.
       if (ProtocolWindows.ENABLED) {
@@ -817,7 +817,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       if (timed) {
         long left = deadline - System.nanoTime();
         if (left <= 0L) {
-          return timedOut(me, virtual && !unmounted, wokenGivesUp(woken, TIMED_OUT));
+          return timedOut(me, virtual, wokenGivesUp(woken, TIMED_OUT));
         }
         remaining = Math.min(left, remaining);
       }
@@ -828,7 +828,6 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
           ProtocolWindows.at("spinlock.lost-race-park");
         }
         LockSupport.parkNanos(this, Math.min(remaining, SpinBackoff.LOST_RACE_PARK_NANOS));
-        unmounted = true; // remaining > 0 here
         rounds = virtual ? SpinBackoff.VIRTUAL_SPIN_ROUNDS : SpinBackoff.SPIN_ROUNDS_AFTER_WAKE;
         if (Thread.interrupted()) {
           if (interruptible) {
@@ -837,7 +836,9 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
           interrupted = true;
         }
         if (timed && deadline - System.nanoTime() <= 0L) {
-          return casOwner(null, me) ? acquired(interrupted) : wokenGivesUp(woken, TIMED_OUT);
+          return casOwner(null, me)
+              ? acquired(interrupted)
+              : timedOut(me, virtual, wokenGivesUp(woken, TIMED_OUT));
         }
         continue;
       }
@@ -884,13 +885,8 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
           // The heir needs no timer of its own: it is registered like any other waiter, and a
           // hand-over always unparks it.
           if (exposed || timed) {
-            long parkNanos = exposed ? remaining : deadline - System.nanoTime();
-            // A zero or negative time returns at once without unmounting (the deadline passed
-            // after the probe and the registration): not counted as a park.
-            unmounted |= parkNanos > 0L;
-            LockSupport.parkNanos(this, parkNanos);
+            LockSupport.parkNanos(this, exposed ? remaining : deadline - System.nanoTime());
           } else {
-            unmounted = true;
             LockSupport.park(this); // covered: an unlock, or the exposed waiter, will wake us
           }
           if (w.wasSignalled()) {
@@ -934,7 +930,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
                 leaveHolding(w);
                 return acquired(interrupted);
               }
-              return timedOut(me, virtual && !unmounted, giveUp(w, exposed, TIMED_OUT));
+              return timedOut(me, virtual, giveUp(w, exposed, TIMED_OUT));
             }
             remaining = Math.min(left, SpinBackoff.PARK_BACKSTOP_NANOS);
           }
@@ -969,24 +965,29 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
           return acquired(interrupted);
         }
         passSignalOn();
-        return timedOut(me, virtual && !unmounted, TIMED_OUT);
+        return timedOut(me, virtual, TIMED_OUT);
       }
     }
   }
 
   /**
    * A timed wait gives up, with nothing registered and any signal passed on. A virtual thread
-   * that has not parked with time left in this call ({@code unmount}) unmounts once first: a
-   * timeout shorter than the spin, the stack probe and the registration ran out on the carrier,
-   * and a caller retrying {@code tryLock(1 us)} in a loop kept it for good (CI stop 33; see
-   * SpinBackoff.unmountBeforeTimeout). That park takes a timer round trip, so the lock is
-   * looked at once more after it.
+   * ({@code unmount}) unmounts once first: a timeout shorter than the spin, the stack probe and
+   * the registration ran out on the carrier, and a caller retrying {@code tryLock(1 us)} in a
+   * loop kept it for good (CI stop 33; see SpinBackoff.unmountBeforeTimeout). It does so even
+   * if it parked in this call: a park can return at once on a permit that this call's own
+   * signal left, without unmounting (review 20). An interrupt that arrives during that park is
+   * reported as one (timed waits are interruptible); otherwise the lock is looked at once more,
+   * since the park took a timer round trip.
    */
   private int timedOut(Thread me, boolean unmount, int outcome) {
-    if (!unmount) {
+    if (!unmount || outcome != TIMED_OUT) {
       return outcome;
     }
     SpinBackoff.unmountBeforeTimeout(this);
+    if (Thread.interrupted()) {
+      return INTERRUPTED;
+    }
     return ownerOpaque() == null && casOwner(null, me) ? ACQUIRED : outcome;
   }
 

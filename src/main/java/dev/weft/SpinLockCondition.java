@@ -134,18 +134,21 @@ final class SpinLockCondition implements Condition {
       ProtocolWindows.at("condition.released");
     }
     boolean interrupted = false;
-    boolean parked = false;
     while (!w.signalledAcquire()) {
       if (timed) {
         long remaining = deadline - System.nanoTime();
         if (remaining <= 0L) {
-          if (!parked) {
-            // Timed out before the first park (the probe and the unlock outlast a 1 ns or 300 ns
-            // timeout): a virtual thread unmounts once, or a retry loop of awaits, which takes
-            // the free lock back without parking, keeps its carrier from the signaller (5 of 5
-            // runs at 300 ns; SpinBackoff.unmountBeforeTimeout). Still queued: a signal that
-            // arrives meanwhile is found below and reported.
-            SpinBackoff.unmountIfVirtual(this);
+          // Timed out. The probe and the unlock outlast a 1 ns or 300 ns timeout, and a retry
+          // loop of awaits, which take the free lock back without parking, kept its carrier from
+          // the signaller (5 of 5 runs at 300 ns): a virtual thread unmounts once first, parked
+          // before or not (a park can return at once on a permit; SpinBackoff
+          // .unmountBeforeTimeout). Still queued: a signal that arrives meanwhile is found
+          // below and reported; an interrupt, as one.
+          if (SpinBackoff.isVirtual(w.thread)) {
+            SpinBackoff.unmountBeforeTimeout(this);
+            if (Thread.interrupted()) {
+              interrupted = true;
+            }
           }
           break;
         }
@@ -153,7 +156,6 @@ final class SpinLockCondition implements Condition {
       } else {
         LockSupport.park(this);
       }
-      parked = true;
       if (Thread.interrupted()) {
         interrupted = true;
         if (interruptible) {

@@ -183,9 +183,9 @@ public final class TicketLock implements Lock {
    * wake-up) for a hand-over the spin would have caught; LockVirtualJdk25Bench with the holder
    * sleeping: 1.10-1.19 s (was 1.15-1.23; unfair ReentrantLock 1.08-1.12). A timeout shorter
    * than the stack probe and those pauses (1 ns, 1 us) still ran out before the park, and retry
-   * loops of such tryLocks kept both carriers (CI stop 33: every 1 ns run stalled): a timed
-   * waiter that had not parked unmounts once after abandoning its node, before it reports the
-   * timeout (SpinBackoff.unmountBeforeTimeout; VirtualTimedRetryTest). Parking: the waiter CASes its status WAITING -> PARKED
+   * loops of such tryLocks kept both carriers (CI stop 33: every 1 ns run stalled): a virtual
+   * timed waiter unmounts once after abandoning its node, before it reports the timeout
+   * (SpinBackoff.unmountBeforeTimeout; VirtualTimedRetryTest). Parking: the waiter CASes its status WAITING -> PARKED
    * (a full fence) and re-checks nothing else: a releaser that CASes PARKED -> GRANTED sees
    * PARKED and unparks, and one that won WAITING -> GRANTED first makes the waiter's CAS fail,
    * so no wakeup can be lost (LockSupport permits cover an unpark that precedes the park).
@@ -458,11 +458,12 @@ public final class TicketLock implements Lock {
    * Acquires the lock in FIFO order if it is granted within the timeout. A zero or negative
    * timeout behaves like {@link #tryLock()}; a huge one is capped and does not overflow.
    *
-   * <p>On a virtual thread, a positive timeout that runs out before the call has parked (it
-   * spins briefly first) ends with one park of the shortest time, so the thread leaves its
-   * carrier at least once before {@code false} is returned: a loop retrying a short timeout
-   * cannot keep the carrier from a holder that needs it. Such a failure returns about one timer
-   * round trip (tens of microseconds) after its deadline.
+   * <p>On a virtual thread, a call with a positive timeout that times out parks once for the
+   * shortest time before it returns {@code false}, so the thread leaves its carrier: a loop retrying
+   * a short timeout (one that runs out in the brief spin before the park) cannot keep the
+   * carrier from a holder that needs it. Such a failure returns about one timer round trip
+   * (tens of microseconds) after its deadline; see <a
+   * href="package-summary.html#virtual-timeouts">timed waits on virtual threads</a>.
    *
    * @param timeout the longest time to wait
    * @return {@code true} if the lock was acquired, {@code false} if the timeout elapsed
@@ -550,7 +551,7 @@ public final class TicketLock implements Lock {
    * IllegalMonitorStateException}. A zero or negative timeout, or an {@code awaitUntil} date
    * that is not after now (however far in the past), returns at once without releasing the
    * lock; {@code awaitNanos} returns the timeout minus the time spent. On a virtual thread, a
-   * timed await that times out has unmounted the thread at least once: see <a
+   * timed await that times out unmounts the thread before it returns: see <a
    * href="package-summary.html#virtual-timeouts">timed waits on virtual threads</a>.
    *
    * @return a new condition for this lock
@@ -749,7 +750,6 @@ public final class TicketLock implements Lock {
     n.prev = p; // plain: read only by our successor, after it sees us ABANDONED (acquire)
     boolean interrupted = false;
     boolean spun = false; // one spin phase per wake-up
-    boolean parked = false; // parked at least once in this call (see the timeout below)
     for (;;) {
       p = unlinkAbandonedBefore(p, n);
       int st = n.statusAcquire(); // acquire: pairs with the releaser's CAS to GRANTED
@@ -777,11 +777,15 @@ public final class TicketLock implements Lock {
         remaining = deadline - System.nanoTime();
         if (remaining <= 0L) {
           if (n.abandon()) {
-            if (!parked && SpinBackoff.isVirtual(me)) {
+            if (SpinBackoff.isVirtual(me)) {
               // The node is abandoned, so nothing waits on us: unmount once before failing, or
-              // a retry loop keeps the carrier (SpinBackoff.unmountBeforeTimeout). No last try:
-              // that would barge past the queue.
+              // a retry loop keeps the carrier (SpinBackoff.unmountBeforeTimeout), whether or
+              // not this call parked (a park can return at once on a permit). No last try: that
+              // would barge past the queue. An interrupt meanwhile is reported as one.
               SpinBackoff.unmountBeforeTimeout(this);
+              if (Thread.interrupted()) {
+                return INTERRUPTED;
+              }
             }
             return TIMED_OUT;
           }
@@ -810,7 +814,6 @@ public final class TicketLock implements Lock {
         LockSupport.park(this);
       }
       spun = false; // woken: granted, or interrupt/timeout/spurious
-      parked = true;
     }
   }
 

@@ -208,7 +208,6 @@ final class WaitingRoom {
       return true;
     }
     if (timed && deadline - System.nanoTime() <= 0L) {
-      SpinBackoff.unmountIfVirtual(blocker); // never parked in this call
       return false;
     }
     return enterQueued(blocker, interruptible, timed, deadline);
@@ -228,26 +227,18 @@ final class WaitingRoom {
     }
     boolean interrupted = false;
     boolean done = false; // false while a Throwable may leave the wait (see the finally)
-    boolean parked = false;
     try {
       while (!node.granted()) {
         if (timed) {
           long remaining = deadline - System.nanoTime();
           if (remaining <= 0L) {
             done = true;
-            if (!giveUp(node)) {
-              return true; // lost the race to a grant: in the room after all
-            }
-            if (!parked) {
-              SpinBackoff.unmountIfVirtual(blocker); // withdrawn, so nothing waits on us
-            }
-            return false;
+            return !giveUp(node); // lost the race to a grant: in the room after all
           }
           LockSupport.parkNanos(blocker, remaining);
         } else {
           LockSupport.park(blocker);
         }
-        parked = true;
         if (Thread.interrupted()) {
           if (!interruptible) {
             interrupted = true; // kept aside: a set status would end every park at once

@@ -56,17 +56,18 @@
  *   <li>Timeouts are {@link java.time.Duration}s; zero or negative means "check once"; huge
  *       values never overflow.
  *   <li id="virtual-timeouts"><b>Timed waits on virtual threads.</b> A wait with a positive
- *       timeout that fails on a virtual thread has unmounted it at least once. Nothing preempts
- *       a virtual thread, and a wait spins a little before it parks, so a short timeout can run
- *       out on the carrier; without this, a loop retrying {@code tryLock(1 µs)} kept its carrier
- *       for good, and with such a loop on every carrier, the thread they waited for (a holder
- *       that had parked, a signaller, an initialiser) never ran again. Such a failure parks once
- *       for the shortest time, through the JDK's timer, with nothing held, and so returns about
- *       one timer round trip (tens of microseconds) after its deadline. Waits that go through the
- *       JDK's {@code AbstractQueuedSynchronizer} ({@link dev.weft.Mutex}, {@link dev.weft.RwLock})
- *       cannot tell whether they parked and do this on every timed failure; the others only when
- *       they had not parked. Platform threads are unaffected. The JDK's own locks stall such a
- *       loop at 1 ns.
+ *       timeout that fails on a virtual thread unmounts it before it reports the timeout.
+ *       Nothing preempts a virtual thread, and a wait spins a little before it parks, so a short
+ *       timeout can run out on the carrier; without this, a loop retrying {@code tryLock(1 µs)}
+ *       kept its carrier for good, and with such a loop on every carrier, the thread they waited
+ *       for (a holder that had parked, a signaller, an initialiser) never ran again. Such a
+ *       failure parks once for the shortest time, through the JDK's timer, with nothing held, and
+ *       so returns about one timer round trip (tens of microseconds) after its deadline; an
+ *       interrupt during that park is reported as an interrupt. A park that returns at once on a
+ *       permit does not unmount, so that park is repeated when it came back within a
+ *       microsecond; a permit taken more slowly than that (cold code) can still leave one call
+ *       mounted, and the next failing call then unmounts. Platform threads are unaffected. The
+ *       JDK's own locks stall such a loop at 1 ns.
  *   <li>Failures of user code run on other threads arrive as
  *       {@link dev.weft.TaskFailedException}, with the original as cause and every further
  *       failure suppressed.
