@@ -559,6 +559,12 @@ class SpinLockWakeReReviewTest {
     try (AutoCloseable h = hooks()) {
       for (int i = 0; i < 6; i++) {
         final int kind = i;
+        if (i > 0) {
+          // One at a time: started together, the awaiters contended for the lock on the way in,
+          // and c2 could meet its gate at that park instead of the re-acquisition's, then never
+          // reach the condition (seen once, session 20, with both cores busy).
+          awaitParkedOn(awaiters.get(i - 1), cond);
+        }
         awaiters.add(
             start(
                 "c" + i,
