@@ -1048,9 +1048,9 @@ class Review20TimedUnmountTest {
 
   // ---- 4. a signal before the park counts as an unmount ----------------------------------
 
-  /**
-   * SpinLock counts a park as an unmount when it is given a positive time ({@code unmounted |=
-   * parkNanos > 0}), but such a park returns at once, without unmounting, when a permit is
+  /*
+   * The defect (fixed since): SpinLock counted a park as an unmount when it was given a
+   * positive time ({@code unmounted |= parkNanos > 0}), but such a park returns at once, without unmounting, when a permit is
    * pending; and a signal of this very call delivers one. Schedule (exact, by the protocol
    * window "spinlock.park"):
    *
