@@ -358,12 +358,14 @@ public final class Condvar {
       if (remaining <= 0L) {
         // The spin used up the timeout; never slept, so nothing to pass on. A virtual thread has
         // no spin window, so it has not even released the mutex: see timedOutUnmounting.
-        return timedOutUnmounting(m);
+        return timedOutUnmounting(m, blocked);
       }
       passOn = true;
       do {
         if (remaining <= 0L) {
-          return timedOutUnmounting(m); // awaitNanos may not have parked either
+          boolean ready = timedOutUnmounting(m, blocked); // awaitNanos may not have parked
+          passOn = !ready; // ready: this wait used the wake-up it may have had
+          return ready;
         }
         // awaitNanos computes its own deadline from a value <= Timeouts.MAX_NANOS: no overflow.
         remaining = c.awaitNanos(remaining);
@@ -591,20 +593,30 @@ public final class Condvar {
   }
 
   /**
-   * A timed wait reports its timeout, holding the mutex. A virtual thread first releases the
-   * mutex, unmounts once and takes the mutex back, as {@code Condition.await} would: its wait
-   * has no spin window, so its deadline could pass before it had released the mutex or parked,
-   * and an awaitWhile(1 ns) retry loop kept the mutex and its carrier from the thread that
-   * would change the state (session 20 audit; SpinBackoff.unmountBeforeTimeout). Also after an
-   * {@code awaitNanos}, which gives up without parking when no time is left at its park. An
-   * interrupt during that park is reported as one.
+   * A timed wait whose deadline has passed, holding the mutex with {@code blocked} true. A
+   * virtual thread first releases the mutex, unmounts once and takes the mutex back, as {@code
+   * Condition.await} would: its wait has no spin window, so its deadline could pass before it
+   * had released the mutex or parked, and an awaitWhile(1 ns) retry loop kept the mutex and its
+   * carrier from the thread that would change the state (session 20 audit;
+   * SpinBackoff.unmountBeforeTimeout). Also after an {@code awaitNanos}, which gives up without
+   * parking when no time is left at its park. Another thread can change the state (and notify)
+   * while the mutex is released, so the predicate is checked again under the mutex: a timeout
+   * is reported only after a check that still blocked (review 20b: it returned false with the
+   * state changed, and a notify from outside the mutex in that gap was lost). An interrupt
+   * during the park is reported as one; one already pending skips the park (see
+   * SpinBackoff.unmountBeforeTimeoutInterrupted).
+   *
+   * @return {@code true} if {@code blocked} no longer holds after the park, else {@code false}
    */
-  private static boolean timedOutUnmounting(Mutex<?> m) throws InterruptedException {
-    if (SpinBackoff.isVirtual(Thread.currentThread())) {
-      m.releaseUnmountReacquire();
-      checkInterrupt();
+  private static <T extends @Nullable Object> boolean timedOutUnmounting(
+      Mutex<T> m, Predicate<? super T> blocked) throws InterruptedException {
+    Thread me = Thread.currentThread();
+    if (!SpinBackoff.isVirtual(me) || me.isInterrupted()) {
+      return false;
     }
-    return false;
+    m.releaseUnmountReacquire();
+    checkInterrupt();
+    return !blocked.test(m.valueLocked());
   }
 
   private static void checkInterrupt() throws InterruptedException {

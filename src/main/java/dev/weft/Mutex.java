@@ -754,8 +754,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
         // predicate that was false end at the first deadline check), and a lockWhen(1 us) retry
         // loop then kept its carrier (SpinBackoff.unmountIfVirtual; 5 of 5 runs at 300 ns).
         // An interrupt during that park is reported as one.
-        SpinBackoff.unmountIfVirtual(this);
-        if (Thread.interrupted()) {
+        if (SpinBackoff.unmountBeforeTimeoutInterrupted(this)) {
           throw new InterruptedException("interrupted while waiting in Mutex.lockWhen");
         }
       }
@@ -950,8 +949,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
         // say whether it parked: a virtual thread unmounts once on every timed failure, or a
         // tryLock(1 ns) retry loop keeps its carrier (SpinBackoff.unmountIfVirtual). An
         // interrupt during that park is reported as one.
-        SpinBackoff.unmountIfVirtual(this);
-        if (Thread.interrupted()) {
+        if (SpinBackoff.unmountBeforeTimeoutInterrupted(this)) {
           throw new InterruptedException("interrupted while waiting for the Mutex");
         }
       }

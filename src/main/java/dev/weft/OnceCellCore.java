@@ -454,9 +454,11 @@ abstract class OnceCellCore<T extends @Nullable Object> {
             // loop runs stalled), and a loop of await(t) calls then kept its carrier from the
             // initialiser it waited for: a virtual thread unmounts once, parked before or not
             // (a park can return at once on a permit; SpinBackoff.unmountBeforeTimeout).
-            SpinBackoff.unmountBeforeTimeout(this);
-            if (interruptible && Thread.interrupted()) {
-              throw new InterruptedException("interrupted while waiting for the " + kind());
+            if (SpinBackoff.unmountBeforeTimeoutInterrupted(this)) {
+              if (interruptible) {
+                throw new InterruptedException("interrupted while waiting for the " + kind());
+              }
+              interrupted = true; // re-asserted in the finally
             }
             Object last = stateVolatile(); // the park took a timer round trip: look once more
             if (last instanceof Done d) {

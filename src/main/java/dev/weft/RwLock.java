@@ -518,8 +518,8 @@ public final class RwLock<T extends @Nullable Object> {
     try {
       boolean got = readLock.tryLock(nanos, TimeUnit.NANOSECONDS);
       if (!got) {
-        SpinBackoff.unmountIfVirtual(this); // AQS may not have parked: see Mutex, same place
-        if (Thread.interrupted()) {
+        // AQS may not have parked: see Mutex, same place.
+        if (SpinBackoff.unmountBeforeTimeoutInterrupted(this)) {
           throw new InterruptedException("interrupted while waiting for the RwLock");
         }
       }
@@ -576,8 +576,8 @@ public final class RwLock<T extends @Nullable Object> {
     try {
       boolean got = writeLock.tryLock(nanos, TimeUnit.NANOSECONDS);
       if (!got) {
-        SpinBackoff.unmountIfVirtual(this); // AQS may not have parked: see Mutex, same place
-        if (Thread.interrupted()) {
+        // AQS may not have parked: see Mutex, same place.
+        if (SpinBackoff.unmountBeforeTimeoutInterrupted(this)) {
           throw new InterruptedException("interrupted while waiting for the RwLock");
         }
       }

@@ -591,9 +591,11 @@ abstract class SeqLockCore {
     if (!SpinBackoff.isVirtual(Thread.currentThread())) {
       return 0L;
     }
-    SpinBackoff.unmountBeforeTimeout(this);
-    if (interruptible && Thread.interrupted()) {
-      throw new InterruptedException("interrupted while waiting for a SeqLock write");
+    if (SpinBackoff.unmountBeforeTimeoutInterrupted(this)) {
+      if (interruptible) {
+        throw new InterruptedException("interrupted while waiting for a SeqLock write");
+      }
+      Thread.currentThread().interrupt(); // not interruptible: kept as status
     }
     return tryAcquire();
   }

@@ -354,11 +354,26 @@ final class SpinBackoff {
    */
   static final long PERMIT_RETURN_NANOS = 1_000L;
 
-  /** {@link #unmountBeforeTimeout} on a virtual thread, nothing on a platform thread. */
-  static void unmountIfVirtual(Object blocker) {
-    if (isVirtual(Thread.currentThread())) {
-      unmountBeforeTimeout(blocker);
+  /**
+   * {@link #unmountBeforeTimeout} on a virtual thread, for a timed wait that is about to report
+   * its timeout; nothing on a platform thread, which is never kept from others this way.
+   *
+   * <p>An interrupt already pending skips the park (it would return at once anyway): the wait
+   * reports its timeout as it did before, with the status still set, and the thread's next
+   * wait sees it (review 20b: an interrupt noticed only as the deadline passes stays status, as
+   * {@code Mutex.lockWhen} documents). An interrupt that arrives during the park ends it.
+   *
+   * @return {@code true} if the thread was interrupted during the park, with the status now
+   *     cleared: the caller reports an interrupt ({@code InterruptedException}, or the status
+   *     set again where the wait is not interruptible); {@code false} otherwise
+   */
+  static boolean unmountBeforeTimeoutInterrupted(Object blocker) {
+    Thread me = Thread.currentThread();
+    if (!isVirtual(me) || me.isInterrupted()) {
+      return false;
     }
+    unmountBeforeTimeout(blocker);
+    return Thread.interrupted();
   }
 
   /**

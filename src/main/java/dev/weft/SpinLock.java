@@ -984,8 +984,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     if (!unmount || outcome != TIMED_OUT) {
       return outcome;
     }
-    SpinBackoff.unmountBeforeTimeout(this);
-    if (Thread.interrupted()) {
+    if (SpinBackoff.unmountBeforeTimeoutInterrupted(this)) {
       return INTERRUPTED;
     }
     return ownerOpaque() == null && casOwner(null, me) ? ACQUIRED : outcome;

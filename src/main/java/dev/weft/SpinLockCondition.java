@@ -144,11 +144,8 @@ final class SpinLockCondition implements Condition {
           // before or not (a park can return at once on a permit; SpinBackoff
           // .unmountBeforeTimeout). Still queued: a signal that arrives meanwhile is found
           // below and reported; an interrupt, as one.
-          if (SpinBackoff.isVirtual(w.thread)) {
-            SpinBackoff.unmountBeforeTimeout(this);
-            if (Thread.interrupted()) {
-              interrupted = true;
-            }
+          if (SpinBackoff.unmountBeforeTimeoutInterrupted(this)) {
+            interrupted = true;
           }
           break;
         }

@@ -777,15 +777,12 @@ public final class TicketLock implements Lock {
         remaining = deadline - System.nanoTime();
         if (remaining <= 0L) {
           if (n.abandon()) {
-            if (SpinBackoff.isVirtual(me)) {
-              // The node is abandoned, so nothing waits on us: unmount once before failing, or
-              // a retry loop keeps the carrier (SpinBackoff.unmountBeforeTimeout), whether or
-              // not this call parked (a park can return at once on a permit). No last try: that
-              // would barge past the queue. An interrupt meanwhile is reported as one.
-              SpinBackoff.unmountBeforeTimeout(this);
-              if (Thread.interrupted()) {
-                return INTERRUPTED;
-              }
+            // The node is abandoned, so nothing waits on us: a virtual thread unmounts once
+            // before failing, or a retry loop keeps the carrier, whether or not this call parked
+            // (a park can return at once on a permit; SpinBackoff.unmountBeforeTimeout). No last
+            // try: that would barge past the queue. An interrupt meanwhile is reported as one.
+            if (SpinBackoff.unmountBeforeTimeoutInterrupted(this)) {
+              return INTERRUPTED;
             }
             return TIMED_OUT;
           }
