@@ -218,7 +218,7 @@ class Review20TimedUnmountTest {
         if (System.nanoTime() - end >= 0) {
           throw new AssertionError("witness did not park: " + thread);
         }
-        Thread.sleep(1);
+        LockSupport.parkNanos(50_000L); // bounded poll of a thread state, not a result wait
       }
     }
   }

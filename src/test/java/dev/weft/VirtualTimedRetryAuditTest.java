@@ -20,7 +20,6 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.concurrent.locks.StampedLock;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -627,18 +626,24 @@ class VirtualTimedRetryAuditTest {
   }
 
   /**
-   * The JDK stalls too at 1 ns: its timeout runs out before it gets to its park (AQS acquire
-   * breaks out instead of parking when no time is left), so a 1 ns retry loop never unmounts.
-   * Lock shape: 1 of 1 each at 5 s, 16-112 of 19,200 sections; CountDownLatch 6 of 12,600.
+   * The reference for "better than the JDK": the JDK stalls at 1 ns, where weft's waits now
+   * finish (the fixed_ tests below). Its timeout runs out before it gets to its park (AQS
+   * acquire breaks out instead of parking when no time is left), so a 1 ns retry loop never
+   * unmounts. Lock shape: 1 of 1 each at 5 s, 16-112 of 19,200 sections; CountDownLatch 6 of
+   * 12,600; ReentrantLock.tryLock 5 of 5 more at 10 s (results/2026-12-06-...-vt-timed-retry).
+   * Asserted as a stall within a 2 s limit, for three of the six measured cases: should a later
+   * JDK park (or yield) there, this fails, and the docs' comparison has to be rewritten.
+   * (Before session 20's honesty pass this was a disabled test that ran nothing.)
    */
-  @Disabled("reference: the JDK itself stalls at 1 ns (1 of 1 runs each, see the Javadoc)")
   @ParameterizedTest(name = "{0}, {1} ns")
   @CsvSource({
-    "jdk.ReentrantLock.tryLock,1", "jdk.ReentrantLock.tryLock.all,1", "jdk.RRWL.write.tryLock,1",
-    "jdk.RRWL.read.tryLock,1", "jdk.StampedLock.tryWriteLock,1", "jdk.CountDownLatch.await,1"
+    "jdk.ReentrantLock.tryLock,1", "jdk.StampedLock.tryWriteLock,1", "jdk.CountDownLatch.await,1"
   })
   void jdkReferenceStallsAtOneNanosecond(String kase, long nanos) throws Exception {
-    check(kase, nanos);
+    Assumptions.assumeTrue(Runtime.version().feature() >= 21, "virtual threads need JDK 21+");
+    Outcome o = run(kase, nanos, 2_000L);
+    assertThat(o.finished()).as("the JDK's %s at %d ns: %s", kase, nanos, o).isFalse();
+    assertThat(o.done()).as("%s, %d ns", kase, nanos).isLessThan(o.expected());
   }
 
   /**
