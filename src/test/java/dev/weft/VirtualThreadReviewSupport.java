@@ -27,10 +27,18 @@ final class VirtualThreadReviewSupport {
   }
 
   static XLock of(Lock l) {
+    return of(l, -1L);
+  }
+
+  /**
+   * As {@link #of(Lock)}; with {@code fixedNanos >= 0} every {@code tryLock} waits that many
+   * nanoseconds instead of its {@code micros} argument (timeouts below a microsecond).
+   */
+  static XLock of(Lock l, long fixedNanos) {
     return new XLock() {
       @Override
       public boolean tryLock(long micros) throws InterruptedException {
-        return l.tryLock(micros, TimeUnit.MICROSECONDS);
+        return l.tryLock(fixedNanos >= 0L ? fixedNanos : micros * 1000L, TimeUnit.NANOSECONDS);
       }
 
       @Override
@@ -47,12 +55,18 @@ final class VirtualThreadReviewSupport {
   }
 
   static XLock of(SeqLock l) {
+    return of(l, -1L);
+  }
+
+  /** As {@link #of(SeqLock)}, with {@code fixedNanos} as in {@link #of(Lock, long)}. */
+  static XLock of(SeqLock l, long fixedNanos) {
     return new XLock() {
       SeqLock.@Nullable WriteGuard g; // guarded by l
 
       @Override
       public boolean tryLock(long micros) throws InterruptedException {
-        SeqLock.WriteGuard w = l.tryWrite(Duration.ofNanos(micros * 1000));
+        SeqLock.WriteGuard w =
+            l.tryWrite(Duration.ofNanos(fixedNanos >= 0L ? fixedNanos : micros * 1000L));
         if (w == null) {
           return false;
         }

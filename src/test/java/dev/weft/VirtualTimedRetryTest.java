@@ -2,11 +2,8 @@ package dev.weft;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantLock;
-import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -34,63 +31,12 @@ class VirtualTimedRetryTest {
 
   /** The harness's lock view with the timeout in nanoseconds ({@code micros} is ignored). */
   static VirtualThreadReviewSupport.XLock withNanos(String kind, long nanos) {
-    Duration t = Duration.ofNanos(nanos);
     return switch (kind) {
-      case "spin" -> lockView(new SpinLock(), nanos);
-      case "ticket" -> lockView(new TicketLock(), nanos);
-      case "jdk" -> lockView(new ReentrantLock(), nanos);
-      case "seq" -> seqView(new SeqLock(), t);
+      case "spin" -> VirtualThreadReviewSupport.of(new SpinLock(), nanos);
+      case "ticket" -> VirtualThreadReviewSupport.of(new TicketLock(), nanos);
+      case "jdk" -> VirtualThreadReviewSupport.of(new ReentrantLock(), nanos);
+      case "seq" -> VirtualThreadReviewSupport.of(new SeqLock(), nanos);
       default -> throw new IllegalArgumentException(kind);
-    };
-  }
-
-  private static VirtualThreadReviewSupport.XLock lockView(Lock l, long nanos) {
-    return new VirtualThreadReviewSupport.XLock() {
-      @Override
-      public boolean tryLock(long micros) throws InterruptedException {
-        return l.tryLock(nanos, TimeUnit.NANOSECONDS);
-      }
-
-      @Override
-      @SuppressWarnings("LockNotBeforeTry")
-      public void lock() {
-        l.lock();
-      }
-
-      @Override
-      public void unlock() {
-        l.unlock();
-      }
-    };
-  }
-
-  private static VirtualThreadReviewSupport.XLock seqView(SeqLock l, Duration t) {
-    return new VirtualThreadReviewSupport.XLock() {
-      SeqLock.@Nullable WriteGuard g; // guarded by l
-
-      @Override
-      public boolean tryLock(long micros) throws InterruptedException {
-        SeqLock.WriteGuard w = l.tryWrite(t);
-        if (w == null) {
-          return false;
-        }
-        g = w;
-        return true;
-      }
-
-      @Override
-      public void lock() throws InterruptedException {
-        g = l.write();
-      }
-
-      @Override
-      public void unlock() {
-        SeqLock.WriteGuard w = g;
-        g = null;
-        if (w != null) {
-          w.close();
-        }
-      }
     };
   }
 
