@@ -1,8 +1,5 @@
 package dev.weft;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
-import java.util.ArrayDeque;
 import java.util.Date;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
@@ -10,6 +7,7 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The {@link Condition} of {@link SpinLock} and {@link TicketLock}: a FIFO queue of waiting
@@ -19,17 +17,36 @@ final class SpinLockCondition implements Condition {
   /*
    * Algorithm notes
    * ---------------
-   * Every method except the parking itself runs while holding the lock, so the queue is a
-   * plain ArrayDeque guarded by the lock (the lock's own happens-before edges publish it).
-   * await: enqueue a Waiter (lock held), unlock, park until the waiter's `signalled` flag is
-   * set (read with acquire, pairing with the signaller's release store, although the decisive
-   * read is repeated under the lock after re-locking), re-lock uninterruptibly, then decide:
-   * signalled -> normal return (an interrupt that arrived too is kept as interrupt status);
-   * not signalled (interrupt or timeout) -> remove the waiter from the queue under the lock.
-   * signal: (lock held) poll the first waiter, set signalled with release, unpark it. Because
-   * `signalled` is only written under the lock and the decision is read under the lock, a
-   * signal is never lost to a waiter that is leaving: it either was dequeued (and returns
-   * normally) or is still queued and removes itself.
+   * Every method except the parking itself runs while holding the lock, so the queue is an
+   * intrusive FIFO list of Waiter nodes (first/last, prev/next) with plain fields, guarded by
+   * the lock (the lock's own happens-before edges publish them). A Waiter's `signalled` flag is
+   * plain too: it is written and read only under the lock.
+   *
+   * await: enqueue a Waiter (lock held), unlock, park until woken (or the deadline, or an
+   * interrupt), re-lock uninterruptibly, then decide under the lock: signalled -> normal return
+   * (an interrupt that arrived too is kept as interrupt status); not signalled and the wait
+   * ends (interrupt, timeout) -> unlink the waiter; not signalled otherwise (a spurious
+   * wake-up, an interrupt of an uninterruptible wait) -> unlock and park again. Every wake-up
+   * is thus decided under the lock, so the signaller may wake the thread before it marks it.
+   *
+   * signal: (lock held) take the first waiter, unpark its thread, then unlink it and mark it
+   * signalled. The order is for stack overflows (CI stop 34, below): the unpark is the only
+   * step that calls into the JDK, and it goes first. An overflow in it changes nothing (the
+   * thread is not woken, the node is still first); one at the unlink's entry leaves a thread
+   * woken without a signal, which finds itself unmarked and waits again; the unlink and the
+   * mark are field writes that cannot fail halfway. A woken waiter that is not marked yet (the signaller still holds the lock)
+   * blocks in its re-lock and finds the mark when it gets the lock. Because `signalled` is
+   * only written and read under the lock, a signal is never lost to a waiter that is leaving:
+   * it either was unlinked and marked (and returns normally) or is still queued and unlinks
+   * itself.
+   *
+   * Stack overflow (CI stop 34): signal() used to poll an ArrayDeque, set the flag with a
+   * VarHandle and then unpark. A path run for the first time is interpreted and, for the
+   * VarHandle, linked first, and both need more stack than the probe (RELEASE_FRAMES, compiled
+   * frames) measures: the sweep overflowed in the flag's store (Unsafe.putBooleanVolatile)
+   * after the waiter had left the queue, and that waiter was never woken (JDK 17, 2 of 350
+   * sweeps under load, both waiters stuck with the lock free). Now the only call that follows
+   * the probe is the unpark, and it comes before any change.
    *
    * Timeouts: a zero or negative timeout (and an awaitUntil date not after now) checks the lock
    * and the interrupt and returns at once, without releasing the lock. awaitUntil compares the
@@ -41,17 +58,19 @@ final class SpinLockCondition implements Condition {
    * re-acquire is the lock's own lock() (as in ReentrantLock).
    *
    * Memory: one Waiter per waiting thread, parked again on wake-ups without a signal; a waiter
-   * that leaves without a signal removes its own node (queue.remove, O(waiters)).
+   * that leaves without a signal unlinks its own node (O(1)).
    *
    * Protocol windows (ProtocolWindows, tests only): "condition.released" after the lock was
-   * released and before the first park; "condition.before-reacquire" after the wait ended
-   * (signal, timeout or interrupt) and before the lock is taken again.
+   * released and before the first park; "condition.before-reacquire" after a wake-up (signal,
+   * timeout, interrupt or spurious) and before the lock is taken again; "condition.unparked"
+   * in signal() after the unpark and before the mark (the lock held).
    */
 
   private final Lock lock;
   private final BooleanSupplier heldByCurrentThread;
   private final String lockName;
-  private final ArrayDeque<Waiter> queue = new ArrayDeque<>(); // guarded by lock
+  private @Nullable Waiter first; // guarded by lock
+  private @Nullable Waiter last; // guarded by lock
 
   SpinLockCondition(Lock lock, BooleanSupplier heldByCurrentThread, String lockName) {
     this.lock = lock;
@@ -128,13 +147,14 @@ final class SpinLockCondition implements Condition {
     // Deeper than the lock's own probes, which the unlock and the re-acquisition run.
     StackHeadroom.ensure(StackHeadroom.AWAIT_FRAMES);
     Waiter w = new Waiter(Thread.currentThread());
-    queue.addLast(w);
+    enqueue(w);
     lock.unlock();
     if (ProtocolWindows.ENABLED) {
       ProtocolWindows.at("condition.released");
     }
     boolean interrupted = false;
-    while (!w.signalledAcquire()) {
+    for (;;) {
+      boolean ends = false; // the wait ends even without a signal (timeout, interrupt)
       if (timed) {
         long remaining = deadline - System.nanoTime();
         if (remaining <= 0L) {
@@ -147,82 +167,166 @@ final class SpinLockCondition implements Condition {
           if (SpinBackoff.unmountBeforeTimeoutInterrupted(this)) {
             interrupted = true;
           }
-          break;
+          ends = true;
+        } else {
+          LockSupport.parkNanos(this, remaining);
         }
-        LockSupport.parkNanos(this, remaining);
       } else {
         LockSupport.park(this);
       }
       if (Thread.interrupted()) {
         interrupted = true;
-        if (interruptible) {
-          break;
+      }
+      if (interrupted && interruptible) {
+        ends = true;
+      }
+      if (ProtocolWindows.ENABLED) {
+        ProtocolWindows.at("condition.before-reacquire");
+      }
+      LockOrderException refused = relock();
+      // Decided under the lock: the signaller marks and unlinks a waiter while it holds it.
+      if (w.signalled) {
+        if (interrupted) {
+          Thread.currentThread().interrupt(); // signal wins; keep the interrupt as status
         }
+        if (refused != null) {
+          throw refused;
+        }
+        return true;
       }
+      if (ends || refused != null) {
+        unlink(w);
+        if (refused != null) {
+          if (interrupted) {
+            Thread.currentThread().interrupt();
+          }
+          throw refused;
+        }
+        if (interrupted && interruptible) {
+          throw new InterruptedException(
+              "interrupted while awaiting the " + lockName + " Condition");
+        }
+        if (interrupted) {
+          Thread.currentThread().interrupt();
+        }
+        return false;
+      }
+      // Woken without a signal (spuriously, by a permit left from earlier, or by an interrupt
+      // of an uninterruptible wait): still queued; wait again without the lock.
+      lock.unlock();
     }
-    if (ProtocolWindows.ENABLED) {
-      ProtocolWindows.at("condition.before-reacquire");
-    }
-    LockOrderException refused = null;
+  }
+
+  /**
+   * Re-acquires the lock uninterruptibly: await always returns holding it. Returns the
+   * exception of lock-order checking (THROW) if it refused the re-acquisition, which is then
+   * taken anyway: the caller finishes the queue's bookkeeping and reports it holding the lock,
+   * as await promises (found by review: the waiter was left in the queue and await returned
+   * without the lock).
+   */
+  private @Nullable LockOrderException relock() {
     try {
-      lock.lock(); // uninterruptible: await always returns holding the lock
+      lock.lock();
+      return null;
     } catch (LockOrderException e) {
-      // Lock-order checking (THROW) refused the re-acquisition: take the lock anyway, finish
-      // the queue's bookkeeping, and report it holding the lock, as await promises (found by
-      // review: the waiter was left in the queue and await returned without the lock).
-      refused = e;
       LockOrder.lockUnchecked(lock);
+      return e;
     }
-    if (w.signalledAcquire()) {
-      if (interrupted) {
-        Thread.currentThread().interrupt(); // signal wins; keep the interrupt as status
+  }
+
+  /** Appends {@code w} to the queue (lock held). Field writes only: it cannot fail halfway. */
+  private void enqueue(Waiter w) {
+    Waiter l = last;
+    w.prev = l;
+    if (l == null) {
+      first = w;
+    } else {
+      l.next = w;
+    }
+    last = w;
+    w.queued = true;
+  }
+
+  /** Removes {@code w} from the queue if it is still there (lock held). Field writes only. */
+  private void unlink(Waiter w) {
+    if (!w.queued) {
+      return;
+    }
+    Waiter p = w.prev;
+    Waiter n = w.next;
+    if (p == null) {
+      first = n;
+    } else {
+      p.next = n;
+    }
+    if (n == null) {
+      last = p;
+    } else {
+      n.prev = p;
+    }
+    w.prev = null;
+    w.next = null;
+    w.queued = false;
+  }
+
+  /** The number of queued waiters (lock held); for tests. */
+  int queuedCount() {
+    checkHeld();
+    int n = 0;
+    for (Waiter w = first; w != null; w = w.next) {
+      n++;
+    }
+    return n;
+  }
+
+  /** The number of queued waiters of thread {@code t} (lock held); for tests. */
+  int queuedCount(Thread t) {
+    checkHeld();
+    int n = 0;
+    for (Waiter w = first; w != null; w = w.next) {
+      if (w.thread == t) {
+        n++;
       }
-      if (refused != null) {
-        throw refused;
-      }
-      return true;
     }
-    queue.remove(w);
-    if (refused != null) {
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
-      throw refused;
-    }
-    if (interrupted && interruptible) {
-      throw new InterruptedException("interrupted while awaiting the " + lockName + " Condition");
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
-    return false;
+    return n;
   }
 
   @Override
   public void signal() {
     checkHeld();
-    if (!queue.isEmpty()) {
-      // Before the waiter is taken off the queue: an overflow between that and its unpark
-      // would spend the signal on a thread that never wakes (review 18).
-      StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
-    }
-    Waiter w = queue.pollFirst();
+    Waiter w = first;
     if (w != null) {
-      w.setSignalledRelease();
-      LockSupport.unpark(w.thread);
+      // Before the first step: an overflow must strike before anything changes (review 18).
+      StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
+      wake(w);
     }
   }
 
   @Override
   public void signalAll() {
     checkHeld();
-    if (!queue.isEmpty()) {
+    Waiter w = first;
+    if (w != null) {
       StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES); // as in signal()
+      for (; w != null; w = first) {
+        wake(w); // an overflow here leaves the waiters not yet woken queued, as they were
+      }
     }
-    for (Waiter w; (w = queue.pollFirst()) != null; ) {
-      w.setSignalledRelease();
-      LockSupport.unpark(w.thread);
+  }
+
+  /**
+   * Wakes the first waiter: unpark first, the only step that calls into the JDK (an overflow in
+   * it changes nothing), then the unlink, field writes only (an overflow at its entry leaves a
+   * thread woken without a signal, which waits again), then the mark, a field write. The waiter
+   * decides under the lock, so waking it before the mark is safe (see the algorithm notes).
+   */
+  private void wake(Waiter w) {
+    LockSupport.unpark(w.thread);
+    if (ProtocolWindows.ENABLED) {
+      ProtocolWindows.at("condition.unparked");
     }
+    unlink(w);
+    w.signalled = true; // plain: read by the waiter only under the lock
   }
 
   @Override
@@ -230,33 +334,16 @@ final class SpinLockCondition implements Condition {
     return lockName + ".Condition";
   }
 
+  /** A waiting thread's node; every field is read and written only under the lock. */
   private static final class Waiter {
-    private static final VarHandle SIGNALLED;
-
-    static {
-      try {
-        SIGNALLED = MethodHandles.lookup().findVarHandle(Waiter.class, "signalled", boolean.class);
-      } catch (ReflectiveOperationException e) {
-        throw new ExceptionInInitializerError(e);
-      }
-    }
-
     final Thread thread;
-
-    @SuppressWarnings("unused") // accessed through SIGNALLED
-    private boolean signalled;
+    @Nullable Waiter prev;
+    @Nullable Waiter next;
+    boolean queued;
+    boolean signalled;
 
     Waiter(Thread thread) {
       this.thread = thread;
-    }
-
-    /** Release: the waiter may read it without the lock; it re-reads under the lock anyway. */
-    void setSignalledRelease() {
-      SIGNALLED.setRelease(this, true);
-    }
-
-    boolean signalledAcquire() {
-      return (boolean) SIGNALLED.getAcquire(this);
     }
   }
 }

@@ -130,9 +130,11 @@ public final class TicketLock implements Lock {
    * volatile CAS (status GRANTED read with acquire, RELEASED seen by a failing CAS, or tail
    * null seen by our CAS/getAndSet), and the releaser wrote it after all its critical-section
    * writes and after clearing head/owner. Hence plain accesses to head/owner by holders.
-   * `owner` is written by the holder with opaque stores so that isLocked/toString in other
-   * threads read a sane value; the holder's own checks use plain reads (a thread cannot
-   * wrongly see itself: its own clearing write happens-before its later reads).
+   * `owner` is read by other threads only as a hint (toString, JFR), with opaque reads of a
+   * reference, which cannot tear; the holder's own checks use plain reads (a thread cannot
+   * wrongly see itself: its own clearing write happens-before its later reads). The slow paths
+   * write it opaque; the fast paths (casTailFast, unlock's) write it plain, so that no call,
+   * which could overflow the stack, comes between their CAS and their field writes.
    *
    * Spinning: only a waiter whose predecessor holds the lock (p.status == GRANTED, opaque
    * hint: a stale value only makes it park a little early or spin a little in vain) spins, on
@@ -223,8 +225,21 @@ public final class TicketLock implements Lock {
    * does not probe: it is inlined field accesses. When its CAS finds a successor linking, it
    * takes head and owner back (the successor reads neither) and goes the probed way.
    *
-   * Protocol windows (ProtocolWindows, tests only): "ticketlock.yield" and "ticketlock.spin" at
-   * the start of those phases, "ticketlock.park" just before a park, and
+   * The probe measures compiled frames, and a path run for the first time is not compiled and
+   * not linked: its first VarHandle access links the call site by running Java code several
+   * kilobytes deep. CI stop 34 (session 20's code, JDK 17, 1 sweep of 4 in 270 under load):
+   * an overflow in waitOnCpu's first yieldPausedUntilOpaque(), after the probe had fitted,
+   * left the node queued as before. So the probe is not the only defence: every error between
+   * the tail swap and the grant or abandon is caught in acquireWait (at the probed depth) and
+   * leaveAfterError links the node if it was not linked yet, abandons it, or, granted at the
+   * same moment, takes the lock and passes it on; then the error propagates. The handler's
+   * own node operations were linked by the class initialiser (PRELINKED), so it does not link
+   * anything on the short stack. Not covered: an error inside the pass-on's own release, which
+   * needs an error and a grant at the same moment and a release deeper than the probe.
+   *
+   * Protocol windows (ProtocolWindows, tests only): "ticketlock.swapped" after the tail swap
+   * and before the link, "ticketlock.queued" after the link, "ticketlock.yield" and
+   * "ticketlock.spin" at the start of those phases, "ticketlock.park" just before a park, and
    * "ticketlock.unlinked-abandoned" after an abandoned node was unlinked.
    */
 
@@ -264,10 +279,38 @@ public final class TicketLock implements Lock {
   private static final int TIMED_OUT = 1;
   private static final int INTERRUPTED = 2;
 
+  /**
+   * Runs, once in the class initialiser, the node operations that {@link #leaveAfterError} and
+   * an uncontended lock and unlock use, on objects nobody else sees. Their VarHandle call sites
+   * are linked on first use, and linking runs Java code whose depth no probe foresees (CI stop
+   * 34: an overflow in a first {@code getOpaque} after the probe before queueing). Linked here,
+   * an error handler that runs on a short stack calls only methods that are linked already.
+   */
+  static final boolean PRELINKED = prelink();
+
+  private static boolean prelink() {
+    Node a = new Node(null, Node.WAITING);
+    Node b = new Node(null, Node.WAITING);
+    boolean ok = a.casNext(null, b) && b.abandon();
+    a.setNextPlain(null);
+    b.setStatusOpaque(Node.GRANTED);
+    ok &= !b.abandon() && b.statusOpaque() == Node.GRANTED;
+    TicketLock l = new TicketLock();
+    l.lock();
+    try {
+      ok &= l.isHeldByCurrentThread() && !l.yieldingPaused();
+    } finally {
+      l.unlock();
+    }
+    return ok;
+  }
+
   @SuppressWarnings("unused") // accessed through TAIL
   private @Nullable Node tail;
 
-  @SuppressWarnings("unused") // accessed through OWNER
+  // Read through OWNER; written through it too, except the fast paths' plain writes (see
+  // casTailFast).
+  @SuppressWarnings("unused")
   private @Nullable Thread owner;
 
   /** The holder's node; read and written only by the holder (see the algorithm notes). */
@@ -347,10 +390,21 @@ public final class TicketLock implements Lock {
     return YIELD_PAUSED_UNTIL.compareAndSet(this, expected, nanoTime);
   }
 
-  /** The fast path's success: fastNode is already GRANTED, so only head and owner. */
-  private void becomeFastOwner(Thread me) {
-    head = fastNode;
-    setOwnerOpaque(me);
+  /**
+   * The uncontended acquisition: CAS the tail from null to fastNode (already GRANTED), then set
+   * head and owner. No call may come between the CAS and the two writes: in a lock() that the
+   * interpreter runs (not compiled yet, or deoptimized), a call's entry can throw
+   * StackOverflowError, and one after the CAS left the lock held by nobody (review sweep,
+   * session 21: 4 of 250 forks). So the owner is written plain here, not through
+   * setOwnerOpaque: other threads read it opaque, as a hint, and the holder reads it plain.
+   */
+  private boolean casTailFast(Thread me) {
+    if (TAIL.compareAndSet(this, (Node) null, fastNode)) {
+      head = fastNode;
+      owner = me; // plain, see above; ordered for later holders by the tail CAS of the release
+      return true;
+    }
+    return false;
   }
 
   private void becomeOwner(Node n, Thread me) {
@@ -375,10 +429,8 @@ public final class TicketLock implements Lock {
       LockOrder.beforeWait(this, false);
     }
     Thread me = Thread.currentThread();
-    if (!casTail(null, fastNode)) {
+    if (!casTailFast(me)) {
       acquireSlow(me, false, false, 0L);
-    } else {
-      becomeFastOwner(me);
     }
     if (ordered) {
       LockOrder.acquired(this, false);
@@ -402,8 +454,8 @@ public final class TicketLock implements Lock {
       LockOrder.beforeWait(this, false);
     }
     Thread me = Thread.currentThread();
-    if (casTail(null, fastNode)) {
-      becomeFastOwner(me);
+    if (casTailFast(me)) {
+      // held
     } else if (acquireSlow(me, true, false, 0L) == INTERRUPTED) {
       throw new InterruptedException("interrupted while waiting for the TicketLock");
     }
@@ -421,8 +473,7 @@ public final class TicketLock implements Lock {
   @Override
   public boolean tryLock() {
     Thread me = Thread.currentThread();
-    if (tailOpaque() == null && casTail(null, fastNode)) {
-      becomeFastOwner(me);
+    if (tailOpaque() == null && casTailFast(me)) {
       if (LockOrder.enabled()) {
         LockOrder.acquired(this, false); // held, but no edge: a tryLock does not wait
       }
@@ -488,8 +539,7 @@ public final class TicketLock implements Lock {
     }
     Thread me = Thread.currentThread();
     int r;
-    if (casTail(null, fastNode)) {
-      becomeFastOwner(me);
+    if (casTailFast(me)) {
       r = ACQUIRED;
     } else {
       r = acquireSlow(me, true, true, nanos);
@@ -525,15 +575,28 @@ public final class TicketLock implements Lock {
     }
     // Inline fast path of release(h): nobody linked behind us and nobody is linking.
     if (h.nextAcquire() == null && tailOpaque() == h) {
+      // Plain writes and a catch that only writes: in an unlock that the interpreter runs, a
+      // call's entry can throw StackOverflowError, and one between clearing the fields and the
+      // CAS left the lock held with no owner, so that a retry of the unlock was refused and
+      // nobody could ever release it. The CAS itself either happened or not; nothing follows.
+      Thread me = Thread.currentThread();
       head = null;
-      setOwnerOpaque(null);
-      if (casTail(h, null)) {
+      owner = null;
+      boolean released;
+      try {
+        released = casTail(h, null);
+      } catch (Throwable e) {
+        head = h; // not released: still ours
+        owner = me;
+        throw e;
+      }
+      if (released) {
         return;
       }
       // A successor is between its getAndSet and its link: it waits for our node and reads
       // neither field, so taking them back changes nothing anyone has acted on.
       head = h;
-      setOwnerOpaque(Thread.currentThread());
+      owner = me;
     }
     // A successor to grant: check the stack headroom before the first step (see "Stack
     // overflow" in the notes), so that an overflow leaves the lock held, not half passed on.
@@ -737,17 +800,76 @@ public final class TicketLock implements Lock {
       becomeOwner(n, me); // the lock was free
       return ACQUIRED;
     }
-    if (!p.casNext(null, n)) {
-      // p was released before we linked (p.next is RELEASED): we own the lock. If p is the
-      // reused fastNode, clear the marker so its next incarnation starts unlinked; nobody else
-      // can reach this incarnation any more (see "Fast-path node" in the algorithm notes).
+    n.prev = p; // plain: read only by our successor, after it sees us ABANDONED (acquire)
+    // From here n is queued: any error before its grant or abandon (a StackOverflowError that
+    // the probe did not foresee, from a call site linked for the first time or a frame the
+    // interpreter runs; an OutOfMemoryError) must not leave it for a releaser to grant to a
+    // thread that has gone (see "Stack overflow" in the notes).
+    int stage = SWAPPED;
+    try {
+      if (ProtocolWindows.ENABLED) {
+        ProtocolWindows.at("ticketlock.swapped");
+      }
+      if (!p.casNext(null, n)) {
+        // p was released before we linked (p.next is RELEASED): we own the lock. If p is the
+        // reused fastNode, clear the marker so its next incarnation starts unlinked; nobody
+        // else can reach this incarnation any more (see "Fast-path node" in the notes).
+        stage = OWNED;
+        if (p == fastNode) {
+          p.setNextPlain(null);
+        }
+        becomeOwner(n, me);
+        return ACQUIRED;
+      }
+      stage = LINKED;
+      return waitQueued(p, n, me, interruptible, timed, deadline);
+    } catch (Throwable e) {
+      leaveAfterError(p, n, me, stage);
+      throw e;
+    }
+  }
+
+  /** Stages of acquireWait, for leaveAfterError. */
+  private static final int SWAPPED = 0;
+
+  private static final int LINKED = 1;
+  private static final int OWNED = 2;
+
+  /**
+   * Takes a queued node back after an error thrown while it linked or waited: links it if the
+   * error struck before the link, then abandons it, or, if the lock became ours meanwhile (p
+   * released before the link, or n granted), takes the lock and passes it on. Runs at the
+   * depth of {@link #acquireWait}, which the probe before queueing covered, and calls only
+   * what the class initialiser has linked already ({@link #PRELINKED}).
+   */
+  private void leaveAfterError(Node p, Node n, Thread me, int stage) {
+    boolean ours;
+    if (stage == OWNED) {
+      ours = true; // the marker of a released fastNode was already cleared, or is cleared here
+      if (p == fastNode) {
+        p.setNextPlain(null); // as acquireWait does; nobody else reaches this incarnation
+      }
+    } else if (stage == SWAPPED && !p.casNext(null, n)) {
+      ours = true; // p was released before the link (p.next is RELEASED)
       if (p == fastNode) {
         p.setNextPlain(null);
       }
-      becomeOwner(n, me);
-      return ACQUIRED;
+    } else {
+      // Linked: abandoned (the releaser skips it), or granted meanwhile (ours). A granted node's
+      // fastNode predecessor was reset by its releaser and may be in use again: not touched.
+      ours = !n.abandon();
     }
-    n.prev = p; // plain: read only by our successor, after it sees us ABANDONED (acquire)
+    if (ours) {
+      becomeOwner(n, me);
+      unlock(); // pass it on
+    }
+  }
+
+  private int waitQueued(
+      Node p, Node n, Thread me, boolean interruptible, boolean timed, long deadline) {
+    if (ProtocolWindows.ENABLED) {
+      ProtocolWindows.at("ticketlock.queued");
+    }
     boolean interrupted = false;
     boolean spun = false; // one spin phase per wake-up
     for (;;) {

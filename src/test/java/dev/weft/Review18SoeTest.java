@@ -667,24 +667,13 @@ class Review18SoeTest {
     }
 
     /** Waiters of {@code t} left in the Condition's queue (read under the lock). */
-    int queued(Thread t) throws ReflectiveOperationException {
-      java.lang.reflect.Field f = SpinLockCondition.class.getDeclaredField("queue");
-      f.setAccessible(true);
-      java.lang.reflect.Field wt =
-          Class.forName("dev.weft.SpinLockCondition$Waiter").getDeclaredField("thread");
-      wt.setAccessible(true);
-      int n = 0;
+    int queued(Thread t) {
       lock.lock();
       try {
-        for (Object w : (java.util.ArrayDeque<?>) f.get(cond)) {
-          if (wt.get(w) == t) {
-            n++;
-          }
-        }
+        return ((SpinLockCondition) cond).queuedCount(t);
       } finally {
         lock.unlock();
       }
-      return n;
     }
 
     /** A real waiter: takes a permit, waiting untimed for one. */
@@ -723,7 +712,18 @@ class Review18SoeTest {
     /** The last three overflows, newest first (for the report). */
     final @Nullable Throwable[] soes = new Throwable[3];
 
+    /** Every overflow of the round, with the step it struck (for the report of a bad round). */
+    final Throwable[] all = new Throwable[4096];
+
+    final char[] steps = new char[4096];
+
+    char step = '?';
+
     void note(StackOverflowError e) {
+      if (overflows < all.length) {
+        all[overflows] = e;
+        steps[overflows] = step;
+      }
       overflows++;
       soes[2] = soes[1];
       soes[1] = soes[0];
@@ -748,6 +748,7 @@ class Review18SoeTest {
       if (frames < SWEEP) {
         frames++;
         boolean held;
+        step = 'h';
         try {
           held = t.held.getAsBoolean();
         } catch (StackOverflowError e) {
@@ -755,6 +756,7 @@ class Review18SoeTest {
           return;
         }
         if (!held) {
+          step = 'l';
           try {
             t.lock.lock();
             held = true;
@@ -763,6 +765,7 @@ class Review18SoeTest {
           }
         }
         if (held) {
+          step = await ? 'a' : 's';
           try {
             if (await) {
               t.cond.awaitNanos(30_000);
@@ -776,6 +779,7 @@ class Review18SoeTest {
             other = e;
           }
         }
+        step = 'u';
         try {
           if (t.held.getAsBoolean()) {
             t.lock.unlock();
@@ -784,6 +788,31 @@ class Review18SoeTest {
           note(e);
         }
       }
+    }
+
+    /** The distinct places the round's overflows struck: step, then weft's frames below it. */
+    String sites() {
+      java.util.Map<String, Integer> m = new java.util.LinkedHashMap<>();
+      for (int i = 0; i < Math.min(overflows, all.length); i++) {
+        StringBuilder b = new StringBuilder().append(steps[i]).append(':');
+        int n = 0;
+        for (StackTraceElement f : all[i].getStackTrace()) {
+          if (f.getMethodName().equals("descend")) {
+            continue;
+          }
+          if (f.getClassName().startsWith("dev.weft.Review18")) {
+            break;
+          }
+          b.append(f.getClassName().replace("dev.weft.", "").replaceAll("^java\\..*\\.", ""))
+              .append('.').append(f.getMethodName()).append(':').append(f.getLineNumber())
+              .append('<');
+          if (++n >= 8) {
+            break;
+          }
+        }
+        m.merge(b.toString(), 1, Integer::sum);
+      }
+      return m.toString();
     }
   }
 
@@ -832,7 +861,8 @@ class Review18SoeTest {
     if (sweeper.isAlive()) {
       stop.set(true);
       return "sweep thread stuck: " + t.lock + " at " + trace(sweeper) + " last overflows at "
-          + top(s.soes[0]) + " || " + top(s.soes[1]) + " || " + top(s.soes[2]);
+          + top(s.soes[0]) + " || " + top(s.soes[1]) + " || " + top(s.soes[2])
+          + (Boolean.getBoolean("review18.sites") ? " overflow sites: " + s.sites() : "");
     }
     overflows.addAndGet(s.overflows);
     if (failed[0] != null) {
@@ -865,6 +895,9 @@ class Review18SoeTest {
       if (w.isAlive()) {
         b.append(" waiter stuck: ").append(t.lock).append(" at ").append(trace(w));
       }
+    }
+    if (b.length() > 0 && Boolean.getBoolean("review18.sites")) {
+      b.append(" overflow sites: ").append(s.sites());
     }
     if (s.other != null) {
       b.append(" sweep saw: ").append(s.other);
