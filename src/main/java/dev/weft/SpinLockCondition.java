@@ -34,11 +34,18 @@ final class SpinLockCondition implements Condition {
    * step that calls into the JDK, and it goes first. An overflow in it changes nothing (the
    * thread is not woken, the node is still first); one at the unlink's entry leaves a thread
    * woken without a signal, which finds itself unmarked and waits again; the unlink and the
-   * mark are field writes that cannot fail halfway. A woken waiter that is not marked yet (the signaller still holds the lock)
-   * blocks in its re-lock and finds the mark when it gets the lock. Because `signalled` is
-   * only written and read under the lock, a signal is never lost to a waiter that is leaving:
-   * it either was unlinked and marked (and returns normally) or is still queued and unlinks
-   * itself.
+   * mark are field writes that cannot fail halfway. A woken waiter that is not marked yet (the
+   * signaller still holds the lock) blocks in its re-lock and finds the mark when it gets the
+   * lock. Because `signalled` is only written and read under the lock, a signal is never lost
+   * to a waiter that is leaving: it either was unlinked and marked (and returns normally) or is
+   * still queued and unlinks itself.
+   *
+   * Errors in await (review, session 21): from the enqueue to the decision under the lock, any
+   * error (an overflow in the unlock, the park or the re-acquisition, which TicketLock now
+   * survives and rethrows) is caught, and leaveAfterError takes the lock back if it is not
+   * held, unlinks the waiter (or, if it was signalled, passes the signal to the next waiter),
+   * and sets an absorbed interrupt again, before the error propagates. Before, the node stayed
+   * queued for a thread that had left, and the next signal was spent on it.
    *
    * Stack overflow (CI stop 34): signal() used to poll an ArrayDeque, set the flag with a
    * VarHandle and then unpark. A path run for the first time is interpreted and, for the
@@ -148,72 +155,118 @@ final class SpinLockCondition implements Condition {
     StackHeadroom.ensure(StackHeadroom.AWAIT_FRAMES);
     Waiter w = new Waiter(Thread.currentThread());
     enqueue(w);
-    lock.unlock();
-    if (ProtocolWindows.ENABLED) {
-      ProtocolWindows.at("condition.released");
-    }
     boolean interrupted = false;
-    for (;;) {
-      boolean ends = false; // the wait ends even without a signal (timeout, interrupt)
-      if (timed) {
-        long remaining = deadline - System.nanoTime();
-        if (remaining <= 0L) {
-          // Timed out. The probe and the unlock outlast a 1 ns or 300 ns timeout, and a retry
-          // loop of awaits, which take the free lock back without parking, kept its carrier from
-          // the signaller (5 of 5 runs at 300 ns): a virtual thread unmounts once first, parked
-          // before or not (a park can return at once on a permit; SpinBackoff
-          // .unmountBeforeTimeout). Still queued: a signal that arrives meanwhile is found
-          // below and reported; an interrupt, as one.
-          if (SpinBackoff.unmountBeforeTimeoutInterrupted(this)) {
-            interrupted = true;
-          }
-          ends = true;
-        } else {
-          LockSupport.parkNanos(this, remaining);
-        }
-      } else {
-        LockSupport.park(this);
-      }
-      if (Thread.interrupted()) {
-        interrupted = true;
-      }
-      if (interrupted && interruptible) {
-        ends = true;
-      }
+    boolean settled = false; // the queue's bookkeeping is done and the lock held: errors pass
+    try {
+      lock.unlock();
       if (ProtocolWindows.ENABLED) {
-        ProtocolWindows.at("condition.before-reacquire");
+        ProtocolWindows.at("condition.released");
       }
-      LockOrderException refused = relock();
-      // Decided under the lock: the signaller marks and unlinks a waiter while it holds it.
-      if (w.signalled) {
-        if (interrupted) {
-          Thread.currentThread().interrupt(); // signal wins; keep the interrupt as status
+      for (;;) {
+        boolean ends = false; // the wait ends even without a signal (timeout, interrupt)
+        if (timed) {
+          long remaining = deadline - System.nanoTime();
+          if (remaining > 0L) {
+            LockSupport.parkNanos(this, remaining);
+            remaining = deadline - System.nanoTime(); // timed out in the park: decide it now
+          }
+          if (remaining <= 0L) {
+            // Timed out. The probe and the unlock outlast a 1 ns or 300 ns timeout, and a
+            // retry loop of awaits, which take the free lock back without parking, kept its
+            // carrier from the signaller (5 of 5 runs at 300 ns): a virtual thread unmounts once
+            // first, parked before or not (a park can return at once on a permit; SpinBackoff
+            // .unmountBeforeTimeout). Still queued: a signal that arrives meanwhile is found
+            // below and reported; an interrupt, as one.
+            if (SpinBackoff.unmountBeforeTimeoutInterrupted(this)) {
+              interrupted = true;
+            }
+            ends = true;
+          }
+        } else {
+          LockSupport.park(this);
         }
-        if (refused != null) {
-          throw refused;
+        if (Thread.interrupted()) {
+          interrupted = true;
         }
-        return true;
-      }
-      if (ends || refused != null) {
-        unlink(w);
-        if (refused != null) {
+        if (interrupted && interruptible) {
+          ends = true;
+        }
+        if (ProtocolWindows.ENABLED) {
+          ProtocolWindows.at("condition.before-reacquire");
+        }
+        LockOrderException refused = relock();
+        // Decided under the lock: the signaller unlinks and marks a waiter while it holds it.
+        if (w.signalled) {
+          settled = true;
+          if (interrupted) {
+            Thread.currentThread().interrupt(); // signal wins; keep the interrupt as status
+          }
+          if (refused != null) {
+            throw refused;
+          }
+          return true;
+        }
+        if (ends || refused != null) {
+          unlink(w);
+          settled = true;
+          if (refused != null) {
+            if (interrupted) {
+              Thread.currentThread().interrupt();
+            }
+            throw refused;
+          }
+          if (interrupted && interruptible) {
+            throw new InterruptedException(
+                "interrupted while awaiting the " + lockName + " Condition");
+          }
           if (interrupted) {
             Thread.currentThread().interrupt();
           }
-          throw refused;
+          return false;
         }
-        if (interrupted && interruptible) {
-          throw new InterruptedException(
-              "interrupted while awaiting the " + lockName + " Condition");
-        }
-        if (interrupted) {
-          Thread.currentThread().interrupt();
-        }
-        return false;
+        // Woken without a signal (spuriously, by a permit left from earlier, or by an interrupt
+        // of an uninterruptible wait): still queued; wait again without the lock.
+        lock.unlock();
       }
-      // Woken without a signal (spuriously, by a permit left from earlier, or by an interrupt
-      // of an uninterruptible wait): still queued; wait again without the lock.
-      lock.unlock();
+    } catch (Throwable e) {
+      if (!settled) {
+        try {
+          leaveAfterError(w, interrupted);
+        } catch (Throwable again) {
+          e.addSuppressed(again);
+        }
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Settles a wait that an error cut short (a StackOverflowError the probe did not foresee, in
+   * the unlock, the park or the re-acquisition; found by review, session 21): takes the lock
+   * back if it is not held, as await promises even when it throws; unlinks the waiter, or, if
+   * it was signalled, passes the signal on to the next waiter, since this thread will not act
+   * on it; sets the interrupt status again if the wait had absorbed an interrupt. A re-lock
+   * that fails here too leaves the waiter queued, and the error that caused it is added to the
+   * first as suppressed.
+   */
+  private void leaveAfterError(Waiter w, boolean interrupted) {
+    if (!heldByCurrentThread.getAsBoolean()) {
+      if (LockOrder.enabled()) {
+        LockOrder.lockUnchecked(lock); // bookkeeping first; refusing it would change nothing
+      } else {
+        lock.lock();
+      }
+    }
+    if (w.signalled) {
+      Waiter next = first;
+      if (next != null) {
+        wake(next);
+      }
+    } else {
+      unlink(w);
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
     }
   }
 

@@ -872,67 +872,77 @@ public final class TicketLock implements Lock {
     }
     boolean interrupted = false;
     boolean spun = false; // one spin phase per wake-up
-    for (;;) {
-      p = unlinkAbandonedBefore(p, n);
-      int st = n.statusAcquire(); // acquire: pairs with the releaser's CAS to GRANTED
-      if (st == Node.GRANTED) {
-        becomeOwner(n, me);
-        if (interrupted) {
-          Thread.currentThread().interrupt(); // never swallow an interrupt
-        }
-        return ACQUIRED;
-      }
-      if (Thread.interrupted()) {
-        if (interruptible) {
-          if (n.abandon()) {
-            return INTERRUPTED;
-          }
-          // Granted at the same moment: take the lock and pass it on, then report the interrupt.
+    // An error cuts the wait short (see "Stack overflow" in the notes): the interrupt that an
+    // uninterruptible wait absorbed is set again before acquireWait takes the node back (found
+    // by review, session 21: the error left with the interrupt status cleared).
+    try {
+      for (;;) {
+        p = unlinkAbandonedBefore(p, n);
+        int st = n.statusAcquire(); // acquire: pairs with the releaser's CAS to GRANTED
+        if (st == Node.GRANTED) {
           becomeOwner(n, me);
-          unlock();
-          return INTERRUPTED;
-        }
-        interrupted = true;
-      }
-      long remaining = 0L;
-      if (timed) {
-        remaining = deadline - System.nanoTime();
-        if (remaining <= 0L) {
-          if (n.abandon()) {
-            // The node is abandoned, so nothing waits on us: a virtual thread unmounts once
-            // before failing, or a retry loop keeps the carrier, whether or not this call parked
-            // (a park can return at once on a permit; SpinBackoff.unmountBeforeTimeout). No last
-            // try: that would barge past the queue. An interrupt meanwhile is reported as one.
-            if (SpinBackoff.unmountBeforeTimeoutInterrupted(this)) {
-              return INTERRUPTED;
-            }
-            return TIMED_OUT;
+          if (interrupted) {
+            Thread.currentThread().interrupt(); // never swallow an interrupt
           }
-          becomeOwner(n, me); // granted just in time
           return ACQUIRED;
         }
+        if (Thread.interrupted()) {
+          if (interruptible) {
+            if (n.abandon()) {
+              return INTERRUPTED;
+            }
+            // Granted at the same moment: take the lock and pass it on, then report the interrupt.
+            becomeOwner(n, me);
+            unlock();
+            return INTERRUPTED;
+          }
+          interrupted = true;
+        }
+        long remaining = 0L;
+        if (timed) {
+          remaining = deadline - System.nanoTime();
+          if (remaining <= 0L) {
+            if (n.abandon()) {
+              // The node is abandoned, so nothing waits on us: a virtual thread unmounts once
+              // before failing, or a retry loop keeps the carrier, whether or not this call parked
+              // (a park can return at once on a permit; SpinBackoff.unmountBeforeTimeout). No last
+              // try: that would barge past the queue. An interrupt meanwhile is reported as one.
+              if (SpinBackoff.unmountBeforeTimeoutInterrupted(this)) {
+                return INTERRUPTED;
+              }
+              return TIMED_OUT;
+            }
+            becomeOwner(n, me); // granted just in time
+            return ACQUIRED;
+          }
+        }
+        // Once per wake-up, wait on the CPU for a short time before parking: yield while further
+        // back, spin while next in line (see the algorithm notes).
+        if (!spun) {
+          spun = true;
+          waitOnCpu(p, n, me, timed, deadline);
+          // Granted or not: re-check the node (acquire), the interrupt and the time left before
+          // parking, since the wait on the CPU took up to ~40 us (more after a slow yield).
+          continue;
+        }
+        if (st == Node.WAITING && !n.casStatus(Node.WAITING, Node.PARKED)) {
+          continue; // granted meanwhile
+        }
+        if (ProtocolWindows.ENABLED) {
+          ProtocolWindows.at("ticketlock.park");
+        }
+        if (timed) {
+          LockSupport.parkNanos(this, remaining);
+        } else {
+          LockSupport.park(this);
+        }
+        spun = false; // woken: granted, or interrupt/timeout/spurious
       }
-      // Once per wake-up, wait on the CPU for a short time before parking: yield while further
-      // back, spin while next in line (see the algorithm notes).
-      if (!spun) {
-        spun = true;
-        waitOnCpu(p, n, me, timed, deadline);
-        // Granted or not: re-check the node (acquire), the interrupt and the time left before
-        // parking, since the wait on the CPU took up to ~40 us (more after a slow yield).
-        continue;
+    } catch (Throwable e) {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
       }
-      if (st == Node.WAITING && !n.casStatus(Node.WAITING, Node.PARKED)) {
-        continue; // granted meanwhile
-      }
-      if (ProtocolWindows.ENABLED) {
-        ProtocolWindows.at("ticketlock.park");
-      }
-      if (timed) {
-        LockSupport.parkNanos(this, remaining);
-      } else {
-        LockSupport.park(this);
-      }
-      spun = false; // woken: granted, or interrupt/timeout/spurious
+      throw e;
     }
   }
 
