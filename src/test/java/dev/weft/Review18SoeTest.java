@@ -370,6 +370,45 @@ class Review18SoeTest {
       this.t = t;
     }
 
+    /** Every overflow of the round, with the step it struck: 'l' lock, 'u' unlock. */
+    final Throwable[] all = new Throwable[4096];
+
+    final char[] steps = new char[4096];
+
+    int recorded;
+
+    void record(char step, Throwable e) {
+      if (recorded < all.length) {
+        all[recorded] = e;
+        steps[recorded] = step;
+        recorded++;
+      }
+    }
+
+    /** The distinct places the round's overflows struck (-Dreview18.sites=true). */
+    String sites() {
+      java.util.Map<String, Integer> m = new java.util.LinkedHashMap<>();
+      for (int i = 0; i < recorded; i++) {
+        StringBuilder b = new StringBuilder().append(steps[i]).append(':');
+        int n = 0;
+        for (StackTraceElement f : all[i].getStackTrace()) {
+          if (f.getMethodName().equals("descend")) {
+            continue;
+          }
+          if (f.getClassName().startsWith("dev.weft.Review18")) {
+            break;
+          }
+          b.append(f.getClassName().replace("dev.weft.", "")).append('.')
+              .append(f.getMethodName()).append(':').append(f.getLineNumber()).append('<');
+          if (++n >= 8) {
+            break;
+          }
+        }
+        m.merge(b.toString(), 1, Integer::sum);
+      }
+      return m.toString();
+    }
+
     @Nullable Throwable previousSoe;
 
     /**
@@ -413,6 +452,7 @@ class Review18SoeTest {
           } catch (StackOverflowError e) {
             overflows++;
             lastSoe = e;
+            record('l', e);
             noteIfLeft(e);
           } catch (Throwable e) {
             if (causedByOverflow(e)) { // e.g. BootstrapMethodError: a call site linked deep
@@ -435,6 +475,7 @@ class Review18SoeTest {
           } catch (StackOverflowError e) {
             overflows++;
             lastSoe = e;
+            record('u', e);
           } catch (IllegalMonitorStateException e) {
             // an earlier unlock overflowed after it had released: not held any more
             held = false;
@@ -507,7 +548,8 @@ class Review18SoeTest {
     stop.set(true);
     if (sweeper.isAlive()) {
       return "sweep thread stuck: " + t.state() + " at " + trace(sweeper)
-          + " last overflow at " + top(s.lastSoe);
+          + " last overflow at " + top(s.lastSoe)
+          + (Boolean.getBoolean("review18.sites") ? " overflow sites: " + s.sites() : "");
     }
     overflows.addAndGet(s.overflows);
     if (s.others > 0 && !(s.other instanceof IllegalStateException)) {
@@ -517,7 +559,8 @@ class Review18SoeTest {
       c.join(3_000);
       if (c.isAlive()) {
         return "contender stuck: " + t.state() + (leak[0] != null ? " " + leak[0] : "")
-            + " at " + trace(c);
+            + " at " + trace(c)
+            + (Boolean.getBoolean("review18.sites") ? " overflow sites: " + s.sites() : "");
       }
     }
     if (leak[0] != null) {
