@@ -31,10 +31,9 @@ final class SpinLockCondition implements Condition {
    *
    * signal: (lock held) take the first waiter, unpark its thread, then unlink it and mark it
    * signalled. The order is for stack overflows (CI stop 34, below): the unpark is the only
-   * step that calls into the JDK, and it goes first. An overflow in it changes nothing (the
-   * thread is not woken, the node is still first); one at the unlink's entry leaves a thread
-   * woken without a signal, which finds itself unmarked and waits again; the unlink and the
-   * mark are field writes that cannot fail halfway. A woken waiter that is not marked yet (the
+   * call, and it goes first. An overflow in it changes nothing (the thread is not woken, the
+   * node is still first); the unlink and the mark after it are field writes, written out in
+   * wake() with no call among them, so nothing can fail after the unpark. A woken waiter that is not marked yet (the
    * signaller still holds the lock) blocks in its re-lock and finds the mark when it gets the
    * lock. Because `signalled` is only written and read under the lock, a signal is never lost
    * to a waiter that is leaving: it either was unlinked and marked (and returns normally) or is
@@ -45,7 +44,9 @@ final class SpinLockCondition implements Condition {
    * survives and rethrows) is caught, and leaveAfterError takes the lock back if it is not
    * held, unlinks the waiter (or, if it was signalled, passes the signal to the next waiter),
    * and sets an absorbed interrupt again, before the error propagates. Before, the node stayed
-   * queued for a thread that had left, and the next signal was spent on it.
+   * queued for a thread that had left, and the next signal was spent on it. A signalled waiter
+   * whose re-acquisition lock-order checking refuses (LockOrderException, THROW mode) passes
+   * its signal on too before it throws (review 21c).
    *
    * Stack overflow (CI stop 34): signal() used to poll an ArrayDeque, set the flag with a
    * VarHandle and then unpark. A path run for the first time is interpreted and, for the
@@ -202,6 +203,10 @@ final class SpinLockCondition implements Condition {
             Thread.currentThread().interrupt(); // signal wins; keep the interrupt as status
           }
           if (refused != null) {
+            // This thread leaves by throwing and will not act on the signal it took: pass it on
+            // (review 21c: lock-order checking's refusal lost the signal, and the next waiter
+            // was never woken).
+            passSignalOn();
             throw refused;
           }
           return true;
@@ -258,10 +263,7 @@ final class SpinLockCondition implements Condition {
       }
     }
     if (w.signalled) {
-      Waiter next = first;
-      if (next != null) {
-        wake(next);
-      }
+      passSignalOn();
     } else {
       unlink(w);
     }
@@ -368,18 +370,37 @@ final class SpinLockCondition implements Condition {
   }
 
   /**
-   * Wakes the first waiter: unpark first, the only step that calls into the JDK (an overflow in
-   * it changes nothing), then the unlink, field writes only (an overflow at its entry leaves a
-   * thread woken without a signal, which waits again), then the mark, a field write. The waiter
-   * decides under the lock, so waking it before the mark is safe (see the algorithm notes).
+   * Wakes the first waiter {@code w}: unpark first, the only call (an overflow in it changes
+   * nothing), then the unlink and the mark, field writes written out here rather than a call
+   * to {@link #unlink}, so that nothing after the unpark can fail: an error between them would
+   * leave a thread woken without a signal, which waits again, and from leaveAfterError's pass-on
+   * nobody could retry it (review 21c). The waiter decides under the lock, so waking it before
+   * the mark is safe (see the algorithm notes).
    */
   private void wake(Waiter w) {
     LockSupport.unpark(w.thread);
     if (ProtocolWindows.ENABLED) {
-      ProtocolWindows.at("condition.unparked");
+      ProtocolWindows.at("condition.unparked"); // a test seam: no call here in production
     }
-    unlink(w);
+    // unlink(w), written out (w is first: no predecessor).
+    Waiter n = w.next;
+    first = n;
+    if (n == null) {
+      last = null;
+    } else {
+      n.prev = null;
+    }
+    w.next = null;
+    w.queued = false;
     w.signalled = true; // plain: read by the waiter only under the lock
+  }
+
+  /** Passes a signal this thread took but will not act on to the first waiter, if any. */
+  private void passSignalOn() {
+    Waiter next = first;
+    if (next != null) {
+      wake(next);
+    }
   }
 
   @Override

@@ -549,7 +549,9 @@ class Review18SoeTest {
     if (sweeper.isAlive()) {
       return "sweep thread stuck: " + t.state() + " at " + trace(sweeper)
           + " last overflow at " + top(s.lastSoe)
-          + (Boolean.getBoolean("review18.sites") ? " overflow sites: " + s.sites() : "");
+          + (Boolean.getBoolean("review18.sites")
+              ? " overflow sites: " + s.sites() + " threads: " + allThreads()
+              : "");
     }
     overflows.addAndGet(s.overflows);
     if (s.others > 0 && !(s.other instanceof IllegalStateException)) {
@@ -613,6 +615,23 @@ class Review18SoeTest {
       }
       if (++n > 10) {
         break;
+      }
+    }
+    return b.toString();
+  }
+
+  /** Every live thread's state and top frames (for the report of a stuck round). */
+  static String allThreads() {
+    StringBuilder b = new StringBuilder();
+    for (java.util.Map.Entry<Thread, StackTraceElement[]> e : Thread.getAllStackTraces().entrySet()) {
+      Thread t = e.getKey();
+      if (t.getName().startsWith("sweep") || t.getName().startsWith("contender")) {
+        b.append(t.getName()).append(' ').append(t.getState()).append(": ");
+        StackTraceElement[] st = e.getValue();
+        for (int i = 0; i < Math.min(8, st.length); i++) {
+          b.append(st[i]).append(" < ");
+        }
+        b.append(" ## ");
       }
     }
     return b.toString();
