@@ -227,8 +227,9 @@ public final class TicketLock implements Lock {
    *
    * The probe measures compiled frames, and a path run for the first time is not compiled and
    * not linked: its first VarHandle access links the call site by running Java code several
-   * kilobytes deep. CI stop 34 (session 20's code, JDK 17, 1 sweep of 4 in 270 under load):
-   * an overflow in waitOnCpu's first yieldPausedUntilOpaque(), after the probe had fitted,
+   * kilobytes deep. CI stop 34 (session 20's code, JDK 17; Review18SoeTest's Condition sweep,
+   * 6 of 200 forks with two busy processes beside it): an overflow in waitOnCpu's first
+   * yieldPausedUntilOpaque(), after the probe had fitted,
    * left the node queued as before. So the probe is not the only defence: every error between
    * the tail swap and the grant or abandon is caught in acquireWait (at the probed depth) and
    * leaveAfterError links the node if it was not linked yet, abandons it, or, granted at the
