@@ -387,26 +387,7 @@ class Review18SoeTest {
 
     /** The distinct places the round's overflows struck (-Dreview18.sites=true). */
     String sites() {
-      java.util.Map<String, Integer> m = new java.util.LinkedHashMap<>();
-      for (int i = 0; i < recorded; i++) {
-        StringBuilder b = new StringBuilder().append(steps[i]).append(':');
-        int n = 0;
-        for (StackTraceElement f : all[i].getStackTrace()) {
-          if (f.getMethodName().equals("descend")) {
-            continue;
-          }
-          if (f.getClassName().startsWith("dev.weft.Review18")) {
-            break;
-          }
-          b.append(f.getClassName().replace("dev.weft.", "")).append('.')
-              .append(f.getMethodName()).append(':').append(f.getLineNumber()).append('<');
-          if (++n >= 8) {
-            break;
-          }
-        }
-        m.merge(b.toString(), 1, Integer::sum);
-      }
-      return m.toString();
+      return overflowSites(all, steps, recorded);
     }
 
     @Nullable Throwable previousSoe;
@@ -618,6 +599,33 @@ class Review18SoeTest {
       }
     }
     return b.toString();
+  }
+
+  /**
+   * The distinct places the first {@code n} overflows struck, with how often: the step each
+   * struck ({@code steps}), then up to 8 frames below the sweep's own, the probe's left out.
+   */
+  static String overflowSites(Throwable[] all, char[] steps, int n) {
+    java.util.Map<String, Integer> m = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < n; i++) {
+      StringBuilder b = new StringBuilder().append(steps[i]).append(':');
+      int frames = 0;
+      for (StackTraceElement f : all[i].getStackTrace()) {
+        if (f.getMethodName().equals("descend")) {
+          continue;
+        }
+        if (f.getClassName().startsWith("dev.weft.Review18")) {
+          break;
+        }
+        b.append(f.getClassName().replace("dev.weft.", "")).append('.')
+            .append(f.getMethodName()).append(':').append(f.getLineNumber()).append('<');
+        if (++frames >= 8) {
+          break;
+        }
+      }
+      m.merge(b.toString(), 1, Integer::sum);
+    }
+    return m.toString();
   }
 
   /** Every live thread's state and top frames (for the report of a stuck round). */
@@ -854,27 +862,7 @@ class Review18SoeTest {
 
     /** The distinct places the round's overflows struck: step, then weft's frames below it. */
     String sites() {
-      java.util.Map<String, Integer> m = new java.util.LinkedHashMap<>();
-      for (int i = 0; i < Math.min(overflows, all.length); i++) {
-        StringBuilder b = new StringBuilder().append(steps[i]).append(':');
-        int n = 0;
-        for (StackTraceElement f : all[i].getStackTrace()) {
-          if (f.getMethodName().equals("descend")) {
-            continue;
-          }
-          if (f.getClassName().startsWith("dev.weft.Review18")) {
-            break;
-          }
-          b.append(f.getClassName().replace("dev.weft.", "").replaceAll("^java\\..*\\.", ""))
-              .append('.').append(f.getMethodName()).append(':').append(f.getLineNumber())
-              .append('<');
-          if (++n >= 8) {
-            break;
-          }
-        }
-        m.merge(b.toString(), 1, Integer::sum);
-      }
-      return m.toString();
+      return overflowSites(all, steps, Math.min(overflows, all.length));
     }
   }
 
