@@ -31,11 +31,15 @@ class Review13TestHeld {
 
   // ---- Mutex, 851f449 ----------------------------------------------------------------------
 
-  /** A platform thread that locks {@code m}, then holds it until {@code letGo}. */
-  private static Thread holder(Mutex<Integer> m, String name, CountDownLatch letGo,
-      AtomicReference<@Nullable Throwable> failure) {
+  /**
+   * A platform thread that locks {@code m}, counts {@code holds} down, then holds the lock until
+   * {@code letGo}.
+   */
+  private static Thread holder(Mutex<Integer> m, String name, CountDownLatch holds,
+      CountDownLatch letGo, AtomicReference<@Nullable Throwable> failure) {
     Thread t = new Thread(() -> {
       try (Mutex.Guard<Integer> g = m.lock()) {
+        holds.countDown();
         if (!letGo.await(30, TimeUnit.SECONDS)) {
           throw new AssertionError(Thread.currentThread().getName() + " never let go");
         }
@@ -72,10 +76,11 @@ class Review13TestHeld {
     w.start();
     Waits.awaitParkedOn(w, m);
     Mutex.Guard<Integer> g = m.lock();
-    Thread l1 = holder(m, "test-r13h-l1", letGo, failure);
+    CountDownLatch l1Holds = new CountDownLatch(1);
+    Thread l1 = holder(m, "test-r13h-l1", l1Holds, letGo, failure);
     ls.add(l1);
     Waits.awaitParkedOn(l1, m.sync);
-    Thread l2 = holder(m, "test-r13h-l2", letGo, failure);
+    Thread l2 = holder(m, "test-r13h-l2", new CountDownLatch(1), letGo, failure);
     ls.add(l2);
     Waits.awaitParkedOn(l2, m.sync);
     // Held at the window between waking W and releasing, until W has queued behind L1 and L2.
@@ -89,6 +94,11 @@ class Review13TestHeld {
       g.set(1);
       g.close();
     }
+    // Until L1 has taken the lock, W's queued wait is not "behind a holder": a wake of W now
+    // (the interrupt of the uninterruptible test) finds the lock free and, after its bounded
+    // deferral, W takes it, as documented. Under load L1's wake-up outlasted that deferral and
+    // W returned within the test's 300 ms (a full local CI run, JDK 17, session 21).
+    assertThat(l1Holds.await(10, TimeUnit.SECONDS)).as("L1 took the lock").isTrue();
     return ls;
   }
 
