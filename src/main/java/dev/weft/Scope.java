@@ -99,6 +99,12 @@ import org.jspecify.annotations.Nullable;
  *   <li>When several things go wrong, the first reason the scope was cancelled decides what the
  *       end reports (a failure, or the deadline); an interrupt of the owner is always reported.
  *       A body exception created with suppression disabled cannot carry the unjoined failures.
+ *       Neither can the errors the JVM raises itself (a {@link StackOverflowError}, or an
+ *       {@link OutOfMemoryError} from the JVM's preallocated ones): for those two the scope
+ *       throws a new error of the same class instead, with the JVM's error as its cause and the
+ *       failures suppressed. If the deadline cancelled the scope and the owner is then
+ *       interrupted at the end, the {@link InterruptedException} carries a
+ *       {@link ScopeTimeoutException} as suppressed.
  *       An {@code interrupt()} of a factory's thread that throws does not stop the cancellation:
  *       the other threads are still interrupted, every thread is still joined, and the exception
  *       is reported by the end if it happened before the end reported (the end does not wait
@@ -954,9 +960,34 @@ public final class Scope implements AutoCloseable {
     }
   }
 
-  /** Refuses to end the scope from inside one of its owner's spawns (review 18). */
+  /**
+   * Refuses to end the scope from inside one of its owner's spawns (review 18), into this scope
+   * or into a scope opened inside it, which its end would end first (review 22: a factory of an
+   * inner scope closed the outer one, whose end then could not end the inner one and went on
+   * without it, leaving the inner scope's threads running after the outer had ended).
+   */
   private void checkNotInOwnersSpawn() {
-    if (ownerSpawning != 0) { // only the owner ends a scope, so only it reads this (plain)
+    // Only the owner ends a scope, and the scopes above this one on the owner's stack are the
+    // owner's too, so only this thread writes ownerSpawning of any of them: plain reads.
+    // Only scopes above this one count: once its end has taken it off the stack (call/run),
+    // the walk finds scopes it was opened in, whose spawns may legitimately be running it.
+    Scope spawning = null;
+    for (Scope x = INNERMOST.get(); x != null; x = x.enclosing) {
+      if (x == this) {
+        if (spawning != null) {
+          throw new IllegalStateException(name + " cannot end from inside a spawn into "
+              + spawning.name + ", a scope opened inside it that its end would end first (that"
+              + " scope's ThreadFactory, or the start() of a thread it made, tried to end "
+              + name + "): the thread being spawned would outlive the end; end the scopes after"
+              + " spawn returns");
+        }
+        break;
+      }
+      if (spawning == null && x.ownerSpawning != 0) {
+        spawning = x;
+      }
+    }
+    if (ownerSpawning != 0) {
       throw new IllegalStateException(name + " cannot end from inside one of its owner's spawns"
           + " (its ThreadFactory, or the start() of a thread that factory made, tried to end"
           + " it): the thread being spawned would outlive the end; end the scope after spawn"
@@ -986,7 +1017,10 @@ public final class Scope implements AutoCloseable {
     try {
       result = body.apply(this);
     } catch (Throwable t) {
-      endAfterBodyFailure(t);
+      Error carrier = endAfterBodyFailure(t);
+      if (carrier != null) {
+        throw carrier; // t could not carry the scope's failures: see attachAll
+      }
       throw t;
     }
     end();
@@ -997,7 +1031,10 @@ public final class Scope implements AutoCloseable {
     try {
       body.accept(this);
     } catch (Throwable t) {
-      endAfterBodyFailure(t);
+      Error carrier = endAfterBodyFailure(t);
+      if (carrier != null) {
+        throw carrier; // t could not carry the scope's failures: see attachAll
+      }
       throw t;
     }
     end();
@@ -1027,6 +1064,11 @@ public final class Scope implements AutoCloseable {
       InterruptedException ie = new InterruptedException(
           name + ": the owner was interrupted while waiting for the scope's threads;"
               + " they were interrupted and joined");
+      // The deadline, if it cancelled the scope first, is reported too (review 22: it was
+      // dropped here, while close() and a failed body report it).
+      if (cancelReasonAcquire() instanceof Cancel c && c.timeoutMessage != null) {
+        ie.addSuppressed(new ScopeTimeoutException(c.timeoutMessage));
+      }
       addUnjoinedFailures(ie, null);
       throw ie;
     }
@@ -1037,13 +1079,21 @@ public final class Scope implements AutoCloseable {
     }
   }
 
-  private void endAfterBodyFailure(Throwable bodyFailure) {
+  /**
+   * The end of call/run after the body threw {@code bodyFailure}: cancels, ends the inner
+   * scopes, joins, and attaches what else went wrong to {@code bodyFailure} as suppressed.
+   *
+   * @return null if {@code bodyFailure} is to be rethrown, else the error to throw in its place
+   *     (see {@link #attachAll})
+   */
+  private @Nullable Error endAfterBodyFailure(Throwable bodyFailure) {
+    List<Throwable> more = new ArrayList<>();
     if (closed) { // the body closed the scope itself; scopes it opened after that must end too
       IllegalStateException leftOpen = endScopesLeftOpen(enclosing, "the body of " + name);
       if (leftOpen != null) {
-        bodyFailure.addSuppressed(leftOpen);
+        more.add(leftOpen);
       }
-      return;
+      return attachAll(bodyFailure, more);
     }
     if (bodyFailure instanceof InterruptedException) {
       cancel(OWNER_INTERRUPTED); // whatever the policy: an interrupt asks everything to stop
@@ -1061,16 +1111,60 @@ public final class Scope implements AutoCloseable {
     if (reason instanceof Cancel c) {
       String tm = c.timeoutMessage;
       if (tm != null && !(bodyFailure instanceof ScopeTimeoutException)) {
-        bodyFailure.addSuppressed(new ScopeTimeoutException(tm));
+        more.add(new ScopeTimeoutException(tm));
       }
     }
-    addUnjoinedFailures(bodyFailure, null);
+    collectUnjoinedFailures(more, bodyFailure, null);
     if (violation != null) {
-      bodyFailure.addSuppressed(violation);
+      more.add(violation);
     }
     if (interrupted) {
       Thread.currentThread().interrupt();
     }
+    return attachAll(bodyFailure, more);
+  }
+
+  /**
+   * Attaches {@code more} to the body's {@code failure} as suppressed exceptions. A throwable
+   * whose suppressed list is disabled ignores {@code addSuppressed}: one created so by its own
+   * code (Throwable's protected constructor) is rethrown without them, as documented; but the
+   * errors the JVM raises itself are built without a constructor and are all like that (a
+   * StackOverflowError, an OutOfMemoryError from the JVM's preallocated ones; review 22), and
+   * losing a task's failure because the body overflowed its stack would break "no failure is
+   * ever lost". For those two the scope throws a new error of the same class instead, with the
+   * JVM's as its cause and {@code more} suppressed.
+   *
+   * @return null if {@code failure} carries {@code more} (or nothing could carry them), else
+   *     the error to throw in its place
+   */
+  private @Nullable Error attachAll(Throwable failure, List<Throwable> more) {
+    if (more.isEmpty()) {
+      return null;
+    }
+    int before = failure.getSuppressed().length;
+    for (Throwable x : more) {
+      failure.addSuppressed(x);
+    }
+    if (failure.getSuppressed().length > before) {
+      return null;
+    }
+    String msg = name + ": the body threw the JVM's " + failure.getClass().getSimpleName()
+        + " (its cause), which cannot carry suppressed exceptions; the scope's other failures"
+        + " are suppressed here";
+    Error carrier;
+    if (failure instanceof StackOverflowError) {
+      carrier = new StackOverflowError(msg);
+    } else if (failure instanceof OutOfMemoryError) {
+      carrier = new OutOfMemoryError(msg);
+    } else {
+      return null; // created with suppression disabled by its own code: documented
+    }
+    carrier.initCause(failure);
+    carrier.setStackTrace(failure.getStackTrace());
+    for (Throwable x : more) {
+      carrier.addSuppressed(x);
+    }
+    return carrier;
   }
 
   /**
@@ -1351,9 +1445,22 @@ public final class Scope implements AutoCloseable {
 
   /** Attaches every unjoined failure (except {@code skip}'s) to {@code target}. */
   private void addUnjoinedFailures(Throwable target, @Nullable ScopeTask<?> skip) {
+    List<Throwable> more = new ArrayList<>();
+    collectUnjoinedFailures(more, target, skip);
+    for (Throwable x : more) {
+      target.addSuppressed(x);
+    }
+  }
+
+  /**
+   * Adds to {@code into} the failure of an interrupt() that threw and every unjoined failure
+   * (except {@code skip}'s), leaving out {@code target} itself.
+   */
+  private void collectUnjoinedFailures(
+      List<Throwable> into, Throwable target, @Nullable ScopeTask<?> skip) {
     Throwable intr = interruptFailureAcquire();
     if (intr != null && intr != target) {
-      target.addSuppressed(intr);
+      into.add(intr);
     }
     if (firstFailedPlain() == null) {
       return;
@@ -1361,7 +1468,7 @@ public final class Scope implements AutoCloseable {
     for (ScopeTask<?> f : unjoinedFailures()) {
       Throwable x = f.failurePlain();
       if (f != skip && x != null && x != target) {
-        target.addSuppressed(x);
+        into.add(x);
       }
     }
   }
