@@ -1954,11 +1954,20 @@ public final class Parallel {
       }
     }
 
+    /**
+     * Combines the partials on the caller, after every worker has finished. A failure of
+     * {@code combine} here is the user's code failing like any other: wrapped (review 22: it
+     * escaped raw).
+     */
     @SuppressWarnings("unchecked") // partials hold only values of type R
     R result() {
       R acc = prefix;
-      for (Object p : partials) {
-        acc = combine.apply(acc, (R) p);
+      try {
+        for (Object p : partials) {
+          acc = combine.apply(acc, (R) p);
+        }
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(REDUCE, t);
       }
       return acc;
     }
@@ -2013,10 +2022,15 @@ public final class Parallel {
       }
     }
 
+    /** Combines the partials on the caller; a failure of {@code combine} is wrapped. */
     long result() {
       long acc = prefix;
-      for (long p : partials) {
-        acc = combine.applyAsLong(acc, p);
+      try {
+        for (long p : partials) {
+          acc = combine.applyAsLong(acc, p);
+        }
+      } catch (Throwable t) {
+        throw ParallelJob.failedInline(REDUCE, t);
       }
       return acc;
     }

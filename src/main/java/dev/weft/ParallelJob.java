@@ -348,6 +348,16 @@ abstract class ParallelJob {
   }
 
   /**
+   * Whether a failure or a cancellation has been recorded (the call will throw). Volatile, but
+   * read only after the stop hint was seen set, so only on the way out: findFirst's chunks use
+   * it to tell a stop for a failure or cancellation from a stop for a match (ParallelSearch's
+   * notes, FIRST mode (b); review 22: a cancellation after a match was missed there).
+   */
+  final boolean failureRecorded() {
+    return FAILURE.getVolatile(this) != null;
+  }
+
+  /**
    * Stops handing out chunks because the answer is known (a search found its match): no
    * failure, no interrupt; threads inside a chunk return at their next {@link
    * #stopRequested()} check and the call returns normally. Opaque, like every write of the

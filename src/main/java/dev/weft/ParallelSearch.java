@@ -56,9 +56,12 @@ final class ParallelSearch {
    * cancellation (ParallelJob's stopAndInterrupt), and the chunk stops like any other. If found
    * != NONE, the hint may also have come from a failure after the match: a chunk before the
    * match then notices its own thread's failure through `failed` (set before the failure leaves
-   * runChunk), and otherwise runs at most to the end of its (small, see chunkLimit) chunk before
-   * the call throws. A caller interrupted while it runs such a chunk likewise notices between
-   * chunks, as in every other operation.
+   * runChunk), and any other failure or a cancellation through failureRecorded() (ParallelJob's
+   * first failure, set by a CAS before the hint and before the interrupts that a failure or a
+   * cancellation sends, so a chunk that stopped because of them sees it). Until review 22 only
+   * `failed` was looked at: after a cancellation (the caller interrupted once a match was
+   * recorded) a chunk before the match scanned on to the match, as far as minChunkSize lets a
+   * chunk reach, while the cancelled call waited for it.
    *
    * Chunk size (chunkLimit). The elements wasted past the answer are about one chunk per other
    * thread (the chunk each holds when the answer appears; a thread beyond it stops at its next
@@ -193,7 +196,8 @@ final class ParallelSearch {
               // Pairs with record()'s releaseFence: a hint set by a match shows that match.
               VarHandle.acquireFence();
               f = (long) FOUND.getVolatile(this);
-              if (f == NONE || f <= b || (boolean) FAILED.getOpaque(this)) {
+              if (f == NONE || f <= b || (boolean) FAILED.getOpaque(this)
+                  || failureRecorded()) {
                 return; // a failure or cancellation (or a match at or before b)
               }
               // Stopped for a match after this block: it may still hold an earlier one.

@@ -24,8 +24,9 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Review 22 of {@link Scope}, {@link ScopedThread} and their exceptions, written from the code
- * and the docs only. Tests named {@code defect_...} fail on the code reviewed (commit 726db43);
- * tests named {@code held_...} are attacks that held, kept as regression tests.
+ * and the docs only. Tests named {@code fixed_...} failed on the code reviewed (commit 726db43)
+ * and pass since the fixes; tests named {@code held_...} are attacks that held, kept as
+ * regression tests.
  */
 class Review22ScopeTest {
 
