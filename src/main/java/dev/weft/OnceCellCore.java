@@ -121,6 +121,41 @@ abstract class OnceCellCore<T extends @Nullable Object> {
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
+    linkWaitSteps();
+  }
+
+  /**
+   * Runs, once, on a cell nobody else can see, the steps of a wait that follow its push (the
+   * push itself, the cancel that takes the node back, the unlink of a buried node, the release
+   * of waiters), so that their VarHandle call sites are linked now, on a shallow stack: the
+   * first run of a call site links it, which needs far more stack than any probe covers (as in
+   * SpinLock.linkRareSteps). Review 22 found waits near the stack's end that left their nodes
+   * in the stack on JDK 17; the probe before the push (QUEUE_FRAMES) is the other half of the
+   * fix.
+   */
+  private static void linkWaitSteps() {
+    OnceCellCore<Object> c = new OnceCellCore<>(Lazy.FailurePolicy.RETRY) {
+      @Override
+      Supplier<? extends Object> ownSupplier() {
+        throw new AssertionError("never initialised");
+      }
+
+      @Override
+      void releaseSupplier() {}
+
+      @Override
+      String kind() {
+        return "cell";
+      }
+    };
+    Thread me = Thread.currentThread();
+    Waiter below = c.push(me);
+    Waiter top = c.push(me);
+    c.cancel(below); // buried under a live node: unlinkCancelled
+    c.cancel(top); // on top: popped
+    c.push(me);
+    c.releaseWaiters(); // the node's thread is this one: its unpark leaves a permit, see below
+    LockSupport.parkNanos(1L); // takes that permit back, so no park of this thread returns early
   }
 
   @SuppressWarnings("UnusedVariable") // accessed through VALUE
@@ -343,6 +378,9 @@ abstract class OnceCellCore<T extends @Nullable Object> {
           spins++;
           SpinBackoff.yieldUnlessVirtual(); // a virtual thread goes on to park (see there)
         } else if (node == null || node.threadAcquire() == null) {
+          // Before the push: an overflow strikes here, not in the park or the cancel after it
+          // (review 22: a node left in the stack for a thread that had gone).
+          StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES);
           node = push(me); // re-check before parking: loop again
         } else {
           LockSupport.park(this);
@@ -364,11 +402,14 @@ abstract class OnceCellCore<T extends @Nullable Object> {
   /** Runs the supplier while owning the claim; always settles the state and wakes waiters. */
   private T runClaimed(@Nullable Supplier<? extends T> given) {
     Thread me = Thread.currentThread();
-    // JFR (dev.weft.OnceInit): the initialiser's run, when a recording asks for it (WeftJfr).
-    Object jfr = WeftJfr.initBegin();
+    Object jfr = null;
     Supplier<? extends T> supplier = null;
     T result;
     try {
+      // JFR (dev.weft.OnceInit): the initialiser's run, when a recording asks for it (WeftJfr).
+      // Inside the try: whatever it throws (it should not: see WeftJfr.initBegin) releases the
+      // claim like a failed initialiser (review 22: an overflow here left the cell claimed).
+      jfr = WeftJfr.initBegin();
       Supplier<? extends T> s = given != null ? given : ownSupplier();
       supplier = s;
       result = s.get();
@@ -471,6 +512,7 @@ abstract class OnceCellCore<T extends @Nullable Object> {
           spins++;
           Thread.onSpinWait();
         } else if (node == null || node.threadAcquire() == null) {
+          StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES); // before the push: see waitOrClaim
           node = push(me); // re-check before parking: loop again
         } else {
           if (timed) {

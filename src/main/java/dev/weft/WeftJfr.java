@@ -85,14 +85,70 @@ final class WeftJfr {
    * without it), which weft must not charge to an application that records nothing.
    */
   static boolean recorderRunning() {
-    if (!AVAILABLE || !Recorder.initialized()) {
+    if (!AVAILABLE || broken || !Recorder.initialized()) {
       return false;
     }
     if (!prepared) {
-      WeftEvents.prepare();
+      if (!prepareOnAFreshStack()) {
+        return false; // no event for this wait
+      }
       prepared = true;
     }
     return true;
+  }
+
+  /**
+   * Set when weft's event classes failed to initialise: a class whose initialiser threw cannot
+   * be initialised again (every later use throws NoClassDefFoundError), so the events stay off
+   * for the rest of the JVM and nothing names {@link WeftEvents} again. A plain field, like
+   * {@link #prepared}: a stale read only repeats a failing preparation once more.
+   */
+  private static boolean broken;
+
+  /**
+   * Loads and registers the event classes ({@link WeftEvents#prepare}) on a new thread of its
+   * own and waits for it. The first slow path after a recording starts may run anywhere, deep in
+   * the caller's stack, even inside a OnceCell's claim (review 22): loading the classes and
+   * letting the recorder instrument them needs far more stack than the probes before those
+   * steps check, and a StackOverflowError there struck WeftEvents' class initialiser, which
+   * left the class unusable for good; every first initialisation of a cell afterwards threw
+   * after its claim and left the cell claimed. A fresh thread has a whole stack. It runs once per
+   * JVM (a few tens of milliseconds, the cost of the classes themselves).
+   *
+   * @return whether the classes are ready; false if this thread could not start one (an error
+   *     here, near the end of this stack: tried again at a later wait) or if they failed to
+   *     initialise (then never again, see {@link #broken})
+   */
+  private static boolean prepareOnAFreshStack() {
+    boolean[] ok = {false}; // written by the preparing thread, read after join()
+    Thread t;
+    try {
+      t = new Thread(null, () -> {
+        WeftEvents.prepare();
+        ok[0] = true;
+      }, "weft-jfr-prepare", 0, false);
+      t.setDaemon(true);
+      t.start();
+    } catch (Throwable cannotStart) { // an overflow or out of memory here: no event this time
+      dropped(cannotStart);
+      return false;
+    }
+    boolean interrupted = false;
+    for (;;) {
+      try {
+        t.join(); // join() happens-after everything the thread did: ok[0] is safe to read
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true; // a wait must not lose its caller's interrupt: restored below
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    if (!ok[0]) {
+      broken = true;
+    }
+    return ok[0];
   }
 
   /** Holder: refers to jdk.jfr only when AVAILABLE (the verifier never loads it otherwise). */
@@ -206,7 +262,14 @@ final class WeftJfr {
    * @return a token for {@link #initEnd}, or null when no recording wants the event
    */
   static @Nullable Object initBegin() {
-    return recorderRunning() ? WeftEvents.initBegin() : null;
+    // Called after a claim: an error here must not stop the initialisation (review 22). The
+    // event is a diagnostic: dropped, as an end call drops a failed commit.
+    try {
+      return recorderRunning() ? WeftEvents.initBegin() : null;
+    } catch (Throwable diagnosticFailed) {
+      dropped(diagnosticFailed);
+      return null;
+    }
   }
 
   /**
