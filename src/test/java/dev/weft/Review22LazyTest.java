@@ -27,8 +27,8 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Session 22 adversarial review of {@link Lazy}, {@link OnceCell} and {@link OnceCellCore}.
- * Tests named {@code defect_*} fail on the code as reviewed; {@code held_*} are attacks that did
- * not break anything and stay as regression tests.
+ * Tests named {@code fixed_*} failed on the code as reviewed (726db43) and pass since the fixes;
+ * {@code held_*} are attacks that did not break anything and stay as regression tests.
  */
 @Timeout(30)
 class Review22LazyTest {
