@@ -153,9 +153,12 @@ abstract class OnceCellCore<T extends @Nullable Object> {
     Waiter top = c.push(me);
     c.cancel(below); // buried under a live node: unlinkCancelled
     c.cancel(top); // on top: popped
-    c.push(me);
-    c.releaseWaiters(); // the node's thread is this one: its unpark leaves a permit, see below
-    LockSupport.parkNanos(1L); // takes that permit back, so no park of this thread returns early
+    // A node left in the stack with its thread cleared, as a cancel leaves a buried one: the
+    // release walks it without an unpark, so no permit is given to this thread (a permit here
+    // would let a later park of the initialising thread return early, and taking it back with
+    // a park could eat one that somebody else gave it).
+    c.push(me).setThreadRelease(null);
+    c.releaseWaiters();
   }
 
   @SuppressWarnings("UnusedVariable") // accessed through VALUE
