@@ -579,7 +579,9 @@ public final class SeqLock extends SeqLockCore {
    * Takes the write lock, waiting if another thread holds it.
    *
    * @return the guard that releases the lock when closed
-   * @throws InterruptedException if the current thread is interrupted while waiting
+   * @throws InterruptedException if the current thread is interrupted before or while waiting
+   *     (an interrupt that is pending on entry is reported even if the lock is free, as {@code
+   *     StampedLock.writeLockInterruptibly()} does)
    * @throws IllegalStateException if the current thread already holds the write lock (the lock
    *     is not reentrant), or runs a read function's pass under the lock
    */
@@ -631,19 +633,30 @@ public final class SeqLock extends SeqLockCore {
    *
    * @param timeout the longest time to wait; zero or negative means do not wait
    * @return the guard, or {@code null} if the timeout elapsed first
-   * @throws InterruptedException if the current thread is interrupted while waiting
+   * @throws InterruptedException if the current thread is interrupted before or while waiting
+   *     (also with a zero timeout, and even if the lock is free, as {@code
+   *     StampedLock.tryWriteLock(time, unit)} does)
    * @throws NullPointerException if {@code timeout} is null
    * @throws IllegalStateException if the current thread already holds the write lock, or runs a
    *     read function's pass under the lock (checked before any waiting, whatever the timeout)
    */
   public @Nullable WriteGuard tryWrite(Duration timeout) throws InterruptedException {
     long nanos = Timeouts.toNanos(timeout, "timeout");
+    if (Thread.currentThread().isInterrupted()) {
+      throw interruptedBefore(); // as StampedLock.tryWriteLock(time, unit): even when it is free
+    }
     boolean ordered = LockOrder.enabled();
     if (ordered && nanos > 0L) {
       LockOrder.beforeWait(this, false); // a positive timeout waits: checked like write()
     }
     long odd = tryAcquire();
     if (odd == 0L) {
+      if (nanos <= 0L) {
+        // Checks once, never waits: no spin, no park (review 22: on a virtual thread the slow
+        // path's timeout handling parked once, for a timeout that was never positive).
+        checkNotOwner();
+        return null;
+      }
       odd = acquireSlow(true, true, nanos);
       if (odd == 0L) {
         return null;

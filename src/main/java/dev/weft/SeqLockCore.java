@@ -270,8 +270,24 @@ abstract class SeqLockCore {
     return true;
   }
 
+  /**
+   * An interruptible write was called with the interrupt status set (review 22: it took a free
+   * lock and returned, so whether the interrupt was reported depended on contention). Misuse is
+   * reported first, as Mutex does: a write from the thread's own write or read pass throws
+   * IllegalStateException and leaves the interrupt status set; otherwise the status is cleared
+   * and InterruptedException returned for the caller to throw.
+   */
+  final InterruptedException interruptedBefore() {
+    checkNotOwner();
+    Thread.interrupted();
+    return new InterruptedException("interrupted before taking the SeqLock's write lock");
+  }
+
   /** Package-private for SeqLocked: interruptible acquire; returns the odd stamp. */
   long acquireInterruptibly() throws InterruptedException {
+    if (Thread.currentThread().isInterrupted()) {
+      throw interruptedBefore(); // as StampedLock.writeLockInterruptibly: even when it is free
+    }
     // Lock-order checking (LockOrder): one switch read, constant-folded by the JIT while off.
     boolean ordered = LockOrder.enabled();
     if (ordered) {

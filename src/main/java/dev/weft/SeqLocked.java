@@ -177,7 +177,8 @@ public final class SeqLocked<T> extends SeqLockCore {
    * propagates.
    *
    * @param writer changes the value
-   * @throws InterruptedException if the current thread is interrupted while waiting for the lock
+   * @throws InterruptedException if the current thread is interrupted before or while waiting
+   *     for the lock (a pending interrupt is reported even if the lock is free)
    * @throws NullPointerException if {@code writer} is null
    * @throws IllegalStateException if called from inside a write on this cell (not reentrant), or
    *     from a read function's pass under the lock
