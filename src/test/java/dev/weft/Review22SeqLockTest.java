@@ -21,8 +21,8 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Review 22 of {@link SeqLock}, {@link SeqCount} and {@link SeqLocked}, from the code and the
- * docs only. {@code fixed_} tests failed on the code reviewed (59cda82) and pass since; {@code held_}
- * tests are attacks that held. Every schedule is fixed by latches, a protocol window or a thread
+ * docs only. {@code fixed_} tests failed on the code reviewed (59cda82) and pass since;
+ * {@code held_} tests are attacks that held. Every schedule is fixed by latches, a protocol window or a thread
  * parked at a known point; no test waits on a sleep for a result.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
