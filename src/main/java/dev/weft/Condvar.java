@@ -142,8 +142,12 @@ public final class Condvar {
    * the loop hides it.
    *
    * Automatic signalling interaction: Condition.await releases the lock without passing through
-   * Mutex.release(), so before the first await the waiter calls signalChangedBeforeWait():
-   * it may have changed the value before waiting, and Mutex.lockWhen waiters must re-check.
+   * Mutex.release(), so before every await (and before the spin) the waiter calls
+   * signalChangedBeforeWait(): it may have changed the value before waiting, and so may its
+   * predicate, which runs under the mutex after every wake-up; Mutex.lockWhen waiters must
+   * re-check. (Until review 22 only the first await did: a predicate that changed the value
+   * after a notify left a lockWhen waiter parked with its own predicate true and the mutex
+   * free.) While nobody waits in lockWhen it is one null check.
    */
 
   private static final VarHandle BINDING;
@@ -268,6 +272,7 @@ public final class Condvar {
       m.sync.spinFailed(window);
       passOn = true;
       do {
+        m.signalChangedBeforeWait(); // the predicate may have changed the value (notes)
         c.await();
       } while (blocked.test(m.valueLocked()));
       passOn = false;
@@ -368,6 +373,7 @@ public final class Condvar {
           return ready;
         }
         // awaitNanos computes its own deadline from a value <= Timeouts.MAX_NANOS: no overflow.
+        m.signalChangedBeforeWait(); // the predicate may have changed the value (notes)
         remaining = c.awaitNanos(remaining);
       } while (blocked.test(m.valueLocked()));
       passOn = false;
@@ -455,6 +461,7 @@ public final class Condvar {
       m.sync.spinFailed(window);
       passOn = true;
       do {
+        m.signalChangedBeforeWait(); // the predicate may have changed the value (notes)
         c.awaitUninterruptibly(); // restores the interrupt status itself
       } while (blocked.test(m.valueLocked()));
       passOn = false;

@@ -637,7 +637,7 @@ public final class LockOrder {
         Throwable first =
             new Throwable(
                 p.from.name + rw(p.fromShared) + " -> " + to.name + rw(toShared)
-                    + " first taken here, on thread \"" + me.getName() + "\"");
+                    + " first taken here, on thread \"" + ThreadNames.of(me) + "\"");
         Edge e = new Edge(p.from, p.fromShared, to, toShared, first);
         p.from.out.put(to, e);
         to.in.put(p.from, e);
@@ -701,14 +701,14 @@ public final class LockOrder {
     String message;
     if (path.isEmpty()) {
       message =
-          "Lock-order inversion (same lock class): thread \"" + me.getName() + "\" holds a lock"
+          "Lock-order inversion (same lock class): thread \"" + ThreadNames.of(me) + "\" holds a lock"
               + " of " + p.from.name + " and is about to wait for another lock of the same class."
               + " Locks of one class have no order among themselves, so two threads doing this"
               + " with the locks swapped deadlock. Take them in an order of your own and leave"
               + " them unclassified, or give them different classes.";
     } else {
       message =
-          "Lock-order inversion: thread \"" + me.getName() + "\" holds " + p.from.name
+          "Lock-order inversion: thread \"" + ThreadNames.of(me) + "\" holds " + p.from.name
               + rw(p.fromShared) + " and is about to wait for " + to.name + rw(toShared)
               + ", but the opposite order was seen before (" + earlier + "). Cycle: "
               + String.join(" -> ", cycle) + ". Threads taking these locks in these orders at"

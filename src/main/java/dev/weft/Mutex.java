@@ -880,7 +880,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     Thread owner = sync.owner();
     String state =
         owner != null
-            ? "[Locked by thread " + owner.getName() + "]"
+            ? "[Locked by thread " + ThreadNames.of(owner) + "]"
             : sync.isLocked() ? "[Locked]" : "[Unlocked]";
     int queued = sync.getQueueLength();
     return "Mutex" + state + (queued > 0 ? "[" + queued + " queued]" : "");
@@ -1787,8 +1787,8 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     private void checkOwner() {
       if (Thread.currentThread() != owner) {
         throw new IllegalMonitorStateException(
-            "Mutex guard belongs to thread " + owner.getName() + ", not to "
-                + Thread.currentThread().getName() + "; a guard must be used and closed by the"
+            "Mutex guard belongs to thread " + ThreadNames.of(owner) + ", not to "
+                + ThreadNames.of(Thread.currentThread()) + "; a guard must be used and closed by the"
                 + " thread that locked it");
       }
     }
@@ -1800,7 +1800,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
      */
     @Override
     public String toString() {
-      return "Mutex.Guard[" + (closed ? "closed" : "open") + ", owner=" + owner.getName() + "]";
+      return "Mutex.Guard[" + (closed ? "closed" : "open") + ", owner=" + ThreadNames.of(owner) + "]";
     }
   }
 }

@@ -740,7 +740,7 @@ abstract class ParallelJob {
             // or run anything. If it runs this worker, the `active` handshake still waits for
             // it (or cancels it before it begins).
             throw new IllegalStateException("the ThreadFactory of " + op
-                + " returned a thread that was already started (" + t.getName()
+                + " returned a thread that was already started (" + ThreadNames.of(t)
                 + "); it must return a new, unstarted thread");
           }
           w.ownThread = t;

@@ -629,8 +629,8 @@ public final class RwLock<T extends @Nullable Object> {
   }
 
   private static String ownerMessage(String kind, Thread owner) {
-    return "RwLock " + kind + " guard belongs to thread " + owner.getName() + ", not to "
-        + Thread.currentThread().getName() + "; a guard must be used and closed by the thread"
+    return "RwLock " + kind + " guard belongs to thread " + ThreadNames.of(owner) + ", not to "
+        + ThreadNames.of(Thread.currentThread()) + "; a guard must be used and closed by the thread"
         + " that acquired it";
   }
 
@@ -709,7 +709,7 @@ public final class RwLock<T extends @Nullable Object> {
      */
     @Override
     public String toString() {
-      return "RwLock.ReadGuard[" + (closed ? "closed" : "open") + ", owner=" + owner.getName()
+      return "RwLock.ReadGuard[" + (closed ? "closed" : "open") + ", owner=" + ThreadNames.of(owner)
           + "]";
     }
   }
@@ -806,7 +806,7 @@ public final class RwLock<T extends @Nullable Object> {
      */
     @Override
     public String toString() {
-      return "RwLock.WriteGuard[" + (closed ? "closed" : "open") + ", owner=" + owner.getName()
+      return "RwLock.WriteGuard[" + (closed ? "closed" : "open") + ", owner=" + ThreadNames.of(owner)
           + "]";
     }
   }

@@ -657,7 +657,7 @@ public final class Scope implements AutoCloseable {
       return; // a thread of this scope, running its task: the scope cannot have ended
     }
     throw new IllegalStateException(
-        me.getName() + " is neither the owner (" + owner.getName() + ") nor a thread of "
+        ThreadNames.of(me) + " is neither the owner (" + ThreadNames.of(owner) + ") nor a thread of "
             + name + (closedAcquire() ? ", which has ended" : "")
             + ": only they may spawn; open a scope in this thread instead");
   }
@@ -730,7 +730,7 @@ public final class Scope implements AutoCloseable {
   String cancelCause() {
     Object reason = cancelReasonAcquire();
     if (reason instanceof ScopeTask<?> t) {
-      return t.thread.getName() + " failed";
+      return ThreadNames.of(t.thread) + " failed";
     }
     return reason instanceof Cancel c ? c.what : "not cancelled";
   }
@@ -750,7 +750,7 @@ public final class Scope implements AutoCloseable {
     }
     if (t.getState() != Thread.State.NEW) {
       throw new IllegalStateException("the ThreadFactory of " + name
-          + " returned a thread that was already started (" + t.getName()
+          + " returned a thread that was already started (" + ThreadNames.of(t)
           + "); it must return a new, unstarted thread");
     }
     if (prefix != null) {
@@ -853,7 +853,7 @@ public final class Scope implements AutoCloseable {
     List<String> running = new ArrayList<>();
     for (ScopeTask<?> n = headAcquire(); n != null; n = n.next) {
       if (n.stateAcquire() == ScopeTask.NEW) {
-        running.add(n.thread.getName());
+        running.add(ThreadNames.of(n.thread));
       }
     }
     Collections.reverse(running); // spawn order
@@ -997,8 +997,8 @@ public final class Scope implements AutoCloseable {
 
   private void checkOwner() {
     if (Thread.currentThread() != owner) {
-      throw new IllegalStateException(Thread.currentThread().getName()
-          + " tried to close " + name + ", which only its owner " + owner.getName()
+      throw new IllegalStateException(ThreadNames.of(Thread.currentThread())
+          + " tried to close " + name + ", which only its owner " + ThreadNames.of(owner)
           + " may close");
     }
   }
@@ -1208,7 +1208,7 @@ public final class Scope implements AutoCloseable {
     }
     pop();
     IllegalStateException e = new IllegalStateException(name + " was closed while the scopes "
-        + inner + ", opened inside it by " + owner.getName() + ", were still open; they were "
+        + inner + ", opened inside it by " + ThreadNames.of(owner) + ", were still open; they were "
         + "ended first. Close nested scopes innermost first (try-with-resources does)");
     for (RuntimeException f : failures) {
       e.addSuppressed(f);
@@ -1426,13 +1426,13 @@ public final class Scope implements AutoCloseable {
     }
     ScopeTask<?> primary = first != null && failed.contains(first) ? first : failed.get(0);
     Throwable cause = Objects.requireNonNull(primary.failurePlain());
-    StringBuilder msg = new StringBuilder(primary.thread.getName()).append(" failed: ")
+    StringBuilder msg = new StringBuilder(ThreadNames.of(primary.thread)).append(" failed: ")
         .append(cause);
     if (failed.size() > 1) {
       List<String> others = new ArrayList<>();
       for (ScopeTask<?> f : failed) {
         if (f != primary) {
-          others.add(f.thread.getName());
+          others.add(ThreadNames.of(f.thread));
         }
       }
       msg.append(" (").append(others.size()).append(" more failed, attached as suppressed: ")
@@ -1525,12 +1525,12 @@ public final class Scope implements AutoCloseable {
   @Override
   public String toString() {
     StringBuilder sb = new StringBuilder("Scope[").append(name)
-        .append(", owner=").append(owner.getName())
+        .append(", owner=").append(ThreadNames.of(owner))
         .append(closedAcquire() ? ", ended" : ", open")
         .append(", spawned=").append((long) SPAWNED.getOpaque(this));
     Object reason = cancelReasonAcquire();
     if (reason instanceof ScopeTask<?> t) {
-      sb.append(", cancelled: ").append(t.thread.getName()).append(" failed");
+      sb.append(", cancelled: ").append(ThreadNames.of(t.thread)).append(" failed");
     } else if (reason instanceof Cancel c && c != ENDED) {
       sb.append(", cancelled: ").append(c.what);
     }

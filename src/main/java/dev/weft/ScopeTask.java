@@ -214,7 +214,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
       // A scope the task opened and left open is ended here (cancelled, its threads joined), so
       // that its threads cannot outlive this scope; leaving it open fails the task.
       IllegalStateException leftOpen =
-          Scope.endScopesLeftOpen(outerScope, "the task of " + thread.getName());
+          Scope.endScopesLeftOpen(outerScope, "the task of " + ThreadNames.of(thread));
       if (leftOpen != null) {
         if (failed == null) {
           failed = leftOpen;
@@ -281,7 +281,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
     }
     callable = null;
     runnable = null;
-    failure = cause != null ? cause : new IllegalStateException(thread.getName()
+    failure = cause != null ? cause : new IllegalStateException(ThreadNames.of(thread)
         + " terminated without running its task: a ThreadFactory's thread must run the Runnable"
         + " it was created with, once");
     scope.taskFailed(this);
@@ -323,7 +323,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
         }
         if (!isDone() && thread.isAlive()) {
           throw new TimeoutException(
-              thread.getName() + " still running after " + Duration.ofNanos(nanos));
+              ThreadNames.of(thread) + " still running after " + Duration.ofNanos(nanos));
         }
       }
       settleIfNeverRan();
@@ -349,7 +349,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
   private void checkNotSelf() {
     if (Thread.currentThread() == thread) {
       throw new IllegalStateException(
-          thread.getName() + " tried to join itself, which would never return; "
+          ThreadNames.of(thread) + " tried to join itself, which would never return; "
               + "join a ScopedThread from another thread");
     }
   }
@@ -363,7 +363,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
         scope.interruptIfScopeThread(); // meeting the passed deadline, as in joinUntilDeadline
         throw new ScopeTimeoutException(late);
       }
-      String msg = thread.getName() + " was not started: " + scope.name()
+      String msg = ThreadNames.of(thread) + " was not started: " + scope.name()
           + " had been cancelled (" + scope.cancelCause() + ")";
       throw new TaskFailedException(msg, new CancellationException(msg));
     }
@@ -377,7 +377,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
         e.addSuppressed(f);
         throw e;
       }
-      throw new TaskFailedException(thread.getName() + " failed: " + f, f);
+      throw new TaskFailedException(ThreadNames.of(thread) + " failed: " + f, f);
     }
     return (T) result;
   }
@@ -391,6 +391,6 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
       case CANCELLED -> "not started: the scope was cancelled";
       default -> startedAcquire() ? "running" : "starting";
     };
-    return "ScopedThread[" + thread.getName() + ", " + s + "]";
+    return "ScopedThread[" + ThreadNames.of(thread) + ", " + s + "]";
   }
 }

@@ -714,8 +714,8 @@ abstract class SeqLockCore {
     String state =
         (s & 1) == 0
             ? "unlocked"
-            : o != null ? "write-locked by " + o.getName()
-            : r != null ? "locked for a read pass by " + r.getName()
+            : o != null ? "write-locked by " + ThreadNames.of(o)
+            : r != null ? "locked for a read pass by " + ThreadNames.of(r)
             : "write-locked";
     return "seq=" + s + ", " + state;
   }

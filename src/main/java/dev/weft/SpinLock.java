@@ -678,9 +678,9 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     Thread o = ownerOpaque();
     return new IllegalMonitorStateException(
         "SpinLock is not held by this thread ("
-            + Thread.currentThread().getName()
+            + ThreadNames.of(Thread.currentThread())
             + "); it is "
-            + (o == null ? "unlocked" : "held by " + o.getName())
+            + (o == null ? "unlocked" : "held by " + ThreadNames.of(o))
             + ": only the thread that locked it may unlock it");
   }
 
@@ -747,7 +747,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
   @Override
   public String toString() {
     Thread o = ownerOpaque();
-    String s = o == null ? "unlocked" : "locked by " + o.getName();
+    String s = o == null ? "unlocked" : "locked by " + ThreadNames.of(o);
     return "SpinLock[" + s + (waitersOpaque() != null ? ", with parked waiters" : "") + "]";
   }
 
@@ -1336,9 +1336,9 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       if (Thread.currentThread() != thread) {
         throw new IllegalMonitorStateException(
             "SpinLock guard belongs to thread "
-                + thread.getName()
+                + ThreadNames.of(thread)
                 + ", not to "
-                + Thread.currentThread().getName()
+                + ThreadNames.of(Thread.currentThread())
                 + ": close it in the thread that acquired it");
       }
       if (closed) {
@@ -1359,7 +1359,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
      */
     @Override
     public String toString() {
-      return "SpinLock.Guard[" + thread.getName() + (closed ? ", closed]" : "]");
+      return "SpinLock.Guard[" + ThreadNames.of(thread) + (closed ? ", closed]" : "]");
     }
   }
 }

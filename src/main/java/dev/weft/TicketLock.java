@@ -566,9 +566,9 @@ public final class TicketLock implements Lock {
       Thread o = ownerOpaque();
       throw new IllegalMonitorStateException(
           "TicketLock is not held by this thread ("
-              + Thread.currentThread().getName()
+              + ThreadNames.of(Thread.currentThread())
               + "); it is "
-              + (o == null ? "not held by any thread" : "held by " + o.getName())
+              + (o == null ? "not held by any thread" : "held by " + ThreadNames.of(o))
               + ": only the thread that locked it may unlock it");
     }
     if (LockOrder.enabled()) {
@@ -704,7 +704,7 @@ public final class TicketLock implements Lock {
     if (t == null) {
       s = "unlocked";
     } else {
-      s = o == null ? "locked (handing over)" : "locked by " + o.getName();
+      s = o == null ? "locked (handing over)" : "locked by " + ThreadNames.of(o);
       if (liveWaiterQueued(t)) {
         s += ", with queued waiters";
       }
@@ -1288,9 +1288,9 @@ public final class TicketLock implements Lock {
       if (Thread.currentThread() != thread) {
         throw new IllegalMonitorStateException(
             "TicketLock guard belongs to thread "
-                + thread.getName()
+                + ThreadNames.of(thread)
                 + ", not to "
-                + Thread.currentThread().getName()
+                + ThreadNames.of(Thread.currentThread())
                 + ": close it in the thread that acquired it");
       }
       if (closed) {
@@ -1311,7 +1311,7 @@ public final class TicketLock implements Lock {
      */
     @Override
     public String toString() {
-      return "TicketLock.Guard[" + thread.getName() + (closed ? ", closed]" : "]");
+      return "TicketLock.Guard[" + ThreadNames.of(thread) + (closed ? ", closed]" : "]");
     }
   }
 }

@@ -242,7 +242,7 @@ final class WeftEvents {
       e.lock = LockOrder.displayName(lock);
       e.access = access;
       Thread h = e.holder;
-      e.holderName = h == null ? null : h.getName();
+      e.holderName = h == null ? null : ThreadNames.of(h);
       e.outcome = WeftJfr.outcomeName(outcome);
       e.commit();
     }
