@@ -1,5 +1,7 @@
 package dev.weft;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Optional;
 import org.jspecify.annotations.Nullable;
 
@@ -51,12 +53,6 @@ final class WeftJfr {
           ModuleLayer.boot().findModule("jdk.jfr"),
           WeftJfr::eventClassLoads);
 
-  /**
-   * Whether weft's event classes have been loaded and registered with the flight recorder (see
-   * {@link #prepareIfRecording}). A plain field: a thread that reads a stale {@code false} only
-   * repeats the preparation, which is idempotent and cheap once the classes are loaded.
-   */
-  private static boolean prepared;
 
   private WeftJfr() {}
 
@@ -85,70 +81,111 @@ final class WeftJfr {
    * without it), which weft must not charge to an application that records nothing.
    */
   static boolean recorderRunning() {
-    if (!AVAILABLE || broken || !Recorder.initialized()) {
+    if (!AVAILABLE || !Recorder.initialized()) {
       return false;
     }
-    if (!prepared) {
-      if (!prepareOnAFreshStack()) {
-        return false; // no event for this wait
-      }
-      prepared = true;
+    int p = (int) PREPARATION.getAcquire(); // acquire: pairs with the preparer's release store
+    return p == PREPARED || (p == NOT_PREPARED && prepareOnAFreshStack());
+  }
+
+  /** {@link #preparation}: the event classes not loaded yet (or a start that failed). */
+  private static final int NOT_PREPARED = 0;
+
+  /** A thread is loading the event classes; waits meanwhile have no event. */
+  private static final int PREPARING = 1;
+
+  /** The event classes are loaded and registered. */
+  private static final int PREPARED = 2;
+
+  /**
+   * The event classes failed to initialise: a class whose initialiser threw cannot be
+   * initialised again (every later use throws NoClassDefFoundError), so the events stay off for
+   * the rest of the JVM and nothing names {@link WeftEvents} again.
+   */
+  private static final int BROKEN = 3;
+
+  /**
+   * How long the thread that starts the preparation waits for it, in milliseconds. Loading
+   * the classes takes tens of milliseconds; this bound only matters when the preparing thread
+   * cannot proceed, e.g. blocked on a lock the caller holds (review 22b: weft loaded by a class
+   * loader that is not parallel capable, whose monitor the caller held).
+   */
+  private static final long PREPARE_WAIT_MILLIS = 1_000L;
+
+  /**
+   * NOT_PREPARED, PREPARING, PREPARED or BROKEN. Moved out of NOT_PREPARED by one CAS (one
+   * preparing thread at a time), then set by that thread with a release store after the
+   * classes are ready (or failed); read with acquire, so a thread that sees PREPARED sees the
+   * classes' registration. Accessed through {@link #PREPARATION}.
+   */
+  @SuppressWarnings("unused") // accessed through PREPARATION
+  private static int preparation;
+
+  private static final VarHandle PREPARATION;
+
+  static {
+    try {
+      PREPARATION = MethodHandles.lookup()
+          .findStaticVarHandle(WeftJfr.class, "preparation", int.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
     }
-    return true;
   }
 
   /**
-   * Set when weft's event classes failed to initialise: a class whose initialiser threw cannot
-   * be initialised again (every later use throws NoClassDefFoundError), so the events stay off
-   * for the rest of the JVM and nothing names {@link WeftEvents} again. A plain field, like
-   * {@link #prepared}: a stale read only repeats a failing preparation once more.
-   */
-  private static boolean broken;
-
-  /**
    * Loads and registers the event classes ({@link WeftEvents#prepare}) on a new thread of its
-   * own and waits for it. The first slow path after a recording starts may run anywhere, deep in
-   * the caller's stack, even inside a OnceCell's claim (review 22): loading the classes and
-   * letting the recorder instrument them needs far more stack than the probes before those
-   * steps check, and a StackOverflowError there struck WeftEvents' class initialiser, which
-   * left the class unusable for good; every first initialisation of a cell afterwards threw
-   * after its claim and left the cell claimed. A fresh thread has a whole stack. It runs once per
-   * JVM (a few tens of milliseconds, the cost of the classes themselves).
+   * own, and waits for it at most {@link #PREPARE_WAIT_MILLIS}. The first slow path after a
+   * recording starts may run anywhere, deep in the caller's stack, even inside a OnceCell's
+   * claim (review 22): loading the classes and letting the recorder instrument them needs far
+   * more stack than the probes before those steps check, and a StackOverflowError there struck
+   * WeftEvents' class initialiser, which left the class unusable for good; every first
+   * initialisation of a cell afterwards threw after its claim and left the cell claimed. A
+   * fresh thread has a whole stack. The wait is bounded because that thread may need a lock the
+   * caller holds (a class loader's monitor): then this wait has no event, and the events start
+   * once the thread has finished. Only one thread prepares at a time; others have no event for
+   * the waits they make meanwhile.
    *
-   * @return whether the classes are ready; false if this thread could not start one (an error
-   *     here, near the end of this stack: tried again at a later wait) or if they failed to
-   *     initialise (then never again, see {@link #broken})
+   * @return whether the classes are ready
    */
   private static boolean prepareOnAFreshStack() {
-    boolean[] ok = {false}; // written by the preparing thread, read after join()
+    if (!PREPARATION.compareAndSet(NOT_PREPARED, PREPARING)) {
+      return (int) PREPARATION.getAcquire() == PREPARED; // another thread prepares, or did
+    }
     Thread t;
     try {
-      t = new Thread(null, () -> {
-        WeftEvents.prepare();
-        ok[0] = true;
-      }, "weft-jfr-prepare", 0, false);
+      t = new Thread(null, WeftJfr::prepareHere, "weft-jfr-prepare", 0, false);
       t.setDaemon(true);
       t.start();
     } catch (Throwable cannotStart) { // an overflow or out of memory here: no event this time
+      PREPARATION.setRelease(NOT_PREPARED); // a later wait tries again
       dropped(cannotStart);
       return false;
     }
     boolean interrupted = false;
-    for (;;) {
+    long deadline = System.nanoTime() + PREPARE_WAIT_MILLIS * 1_000_000L;
+    for (long left = PREPARE_WAIT_MILLIS; left > 0L && t.isAlive(); ) {
       try {
-        t.join(); // join() happens-after everything the thread did: ok[0] is safe to read
-        break;
+        t.join(left);
       } catch (InterruptedException e) {
         interrupted = true; // a wait must not lose its caller's interrupt: restored below
       }
+      left = (deadline - System.nanoTime()) / 1_000_000L;
     }
     if (interrupted) {
       Thread.currentThread().interrupt();
     }
-    if (!ok[0]) {
-      broken = true;
+    return (int) PREPARATION.getAcquire() == PREPARED;
+  }
+
+  /** The preparing thread's task: the release store publishes the outcome. */
+  private static void prepareHere() {
+    int outcome = BROKEN;
+    try {
+      WeftEvents.prepare();
+      outcome = PREPARED;
+    } finally {
+      PREPARATION.setRelease(outcome);
     }
-    return ok[0];
   }
 
   /** Holder: refers to jdk.jfr only when AVAILABLE (the verifier never loads it otherwise). */

@@ -268,7 +268,7 @@ class Review22LazyTest {
 
     static Object preparedFlag() {
       try {
-        java.lang.reflect.Field f = WeftJfr.class.getDeclaredField("prepared");
+        java.lang.reflect.Field f = WeftJfr.class.getDeclaredField("preparation");
         f.setAccessible(true);
         return f.get(null) + " recorderInitialized=" + jdk.jfr.FlightRecorder.isInitialized() + " available=" + WeftJfr.AVAILABLE;
       } catch (ReflectiveOperationException e) {
