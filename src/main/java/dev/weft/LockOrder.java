@@ -115,7 +115,9 @@ import org.jspecify.annotations.Nullable;
  * (system properties {@code dev.weft.lockOrder.maxNodes} and {@code
  * dev.weft.lockOrder.maxEdges}); past either limit, new nodes and edges are no longer recorded
  * (logged once) while known edges are still checked. Lock classes are held strongly: one node
- * per distinct name. Each thread's held list holds its locks strongly only while they are held.
+ * per distinct name. Each thread's held list holds its locks strongly only while they are held,
+ * with one exception: a lock still held when checking is switched off stays in the list until
+ * that thread next acquires a lock with checking on, or ends.
  *
  * <p><b>Cost.</b> Off: each acquisition and release reads one switch, a {@link
  * MutableCallSite} whose target the JIT compiler inlines as a constant (with a dependency that

@@ -682,14 +682,18 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     if (!spinAcquire(false, 0L)) {
       acquireContended();
     }
+    if (ordered) {
+      // Held from here on for lock-order checking, before the predicate runs: a lock the
+      // predicate takes is ordered after this one (review 22: recorded only after the
+      // predicate, such a lock made no edge and the inverse order went unreported). It stays
+      // recorded while a wait has released the lock: the predicate runs only with it held.
+      LockOrder.acquired(this, false);
+    }
     boolean ok = false;
     try {
       ok = ready.test(value) || awaitReady(ready, true, false, 0L); // untimed: true or throws
     } finally {
-      releaseIfStillHeld(ok);
-    }
-    if (ordered) {
-      LockOrder.acquired(this, false); // held from here on: the guard's close releases it
+      forgetUnlessReady(ok, ordered);
     }
     return guard;
   }
@@ -741,11 +745,14 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     if (!sync.tryLockFast() && (nanos <= 0L || !tryAcquireContended(nanos))) {
       return null;
     }
+    if (ordered) {
+      LockOrder.acquired(this, false); // before the predicate: see lockWhen(Predicate)
+    }
     boolean ok = false;
     try {
       ok = ready.test(value) || awaitReady(ready, true, true, deadline);
     } finally {
-      releaseIfStillHeld(ok);
+      forgetUnlessReady(ok, ordered);
     }
     if (!ok) {
       if (nanos > 0L) {
@@ -759,9 +766,6 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
         }
       }
       return null;
-    }
-    if (ordered) {
-      LockOrder.acquired(this, false);
     }
     return new Guard<>(this);
   }
@@ -808,16 +812,16 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     if (!sync.tryLockFast()) {
       lockContended();
     }
+    if (ordered) {
+      LockOrder.acquired(this, false); // before the predicate: see lockWhen(Predicate)
+    }
     boolean ok = false;
     try {
       ok = ready.test(value) || awaitReady(ready, false, false, 0L); // true (or the test throws)
     } catch (InterruptedException e) {
       throw new AssertionError("an uninterruptible wait threw InterruptedException", e);
     } finally {
-      releaseIfStillHeld(ok);
-    }
-    if (ordered) {
-      LockOrder.acquired(this, false);
+      forgetUnlessReady(ok, ordered);
     }
     return guard;
   }
@@ -1085,6 +1089,17 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   }
 
   /** The end of a predicate wait that did not succeed: gives the lock back if it still has it. */
+  /**
+   * The end of a lockWhen that recorded the lock for lock-order checking before its predicate
+   * ran: unless it succeeded, the record goes (the lock is released, or was never re-taken).
+   */
+  private void forgetUnlessReady(boolean ok, boolean ordered) {
+    if (!ok && ordered) {
+      LockOrder.released(this);
+    }
+    releaseIfStillHeld(ok);
+  }
+
   private void releaseIfStillHeld(boolean ok) {
     if (!ok && sync.heldByCurrentThread()) { // exact for the current thread (see notes)
       sync.release(1); // the caller changed nothing (predicates have no side effects)

@@ -4,6 +4,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.security.AccessControlContext;
 import java.security.AccessController;
+import java.security.Permissions;
 import java.security.PrivilegedAction;
 import java.security.ProtectionDomain;
 import java.util.concurrent.TimeUnit;
@@ -292,19 +293,32 @@ final class ParallelPool {
   }
 
   /**
-   * A new thread, created with an access-control context of one empty protection domain, so
-   * that (on JDK 17-23, where every new thread keeps its creator's context) it does not keep
-   * the calling code's protection domains, and their class loaders, reachable.
+   * A new thread, created with an access-control context of one protection domain of its own,
+   * so that (on JDK 17-23, where every new thread keeps its creator's context) it does not keep
+   * the calling code's protection domains, and their class loaders, reachable. That domain
+   * holds exactly the permissions that making a pool thread needs under a security manager
+   * (joining the root group, setting the context class loader), as the JDK's own pools'
+   * contexts do; with none (until review 22) every split onto the pool failed with an
+   * AccessControlException once a security manager was installed, even one granting all code
+   * every permission. weft's own code still needs them granted: doPrivileged intersects.
    */
   @SuppressWarnings("removal") // AccessController: the JDK's own pools do the same on 17-23
   private PoolThread newThread(Runnable task, long id, boolean permit, boolean maySpin) {
     PrivilegedAction<PoolThread> make = () -> new PoolThread(this, task, id, permit, maySpin);
-    return AccessController.doPrivileged(make, NO_PERMISSIONS);
+    return AccessController.doPrivileged(make, THREAD_PERMISSIONS);
   }
 
   @SuppressWarnings("removal")
-  private static final AccessControlContext NO_PERMISSIONS =
-      new AccessControlContext(new ProtectionDomain[] {new ProtectionDomain(null, null)});
+  private static final AccessControlContext THREAD_PERMISSIONS = threadPermissions();
+
+  @SuppressWarnings("removal")
+  private static AccessControlContext threadPermissions() {
+    Permissions p = new Permissions();
+    p.add(new RuntimePermission("modifyThread"));
+    p.add(new RuntimePermission("modifyThreadGroup"));
+    p.add(new RuntimePermission("setContextClassLoader"));
+    return new AccessControlContext(new ProtectionDomain[] {new ProtectionDomain(null, p)});
+  }
 
   /**
    * Makes every idle thread exit now, as if its keep-alive had passed (for tests of private
@@ -365,12 +379,16 @@ final class ParallelPool {
    * and push a fresh node (it may be handed a task from now on). Called by t itself.
    */
   private void goIdle(PoolThread t) {
+    SLOT.setRelease(t, null); // free before it can be popped; the push CAS publishes it
+    pushIdle(t);
+    // The permit goes back only once the thread is on the idle stack (review 22: released
+    // first, a caller that took it in between found the stack empty and started a thread
+    // beyond the core size; 2-264 hand-overs of a core-1 pool). A caller that finds no
+    // permit meanwhile goes on with fewer workers, as when the core threads are busy.
     if (t.holdsPermit) {
       t.holdsPermit = false; // thread-confined
       releasePermit();
     }
-    SLOT.setRelease(t, null); // free before it can be popped; the push CAS publishes it
-    pushIdle(t);
   }
 
   /** Pushes a fresh node for {@code t}: it is idle and may be handed a task from now on. */
