@@ -1088,7 +1088,6 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     return n;
   }
 
-  /** The end of a predicate wait that did not succeed: gives the lock back if it still has it. */
   /**
    * The end of a lockWhen that recorded the lock for lock-order checking before its predicate
    * ran: unless it succeeded, the record goes (the lock is released, or was never re-taken).
@@ -1100,6 +1099,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     releaseIfStillHeld(ok);
   }
 
+  /** The end of a predicate wait that did not succeed: gives the lock back if it still has it. */
   private void releaseIfStillHeld(boolean ok) {
     if (!ok && sync.heldByCurrentThread()) { // exact for the current thread (see notes)
       sync.release(1); // the caller changed nothing (predicates have no side effects)
