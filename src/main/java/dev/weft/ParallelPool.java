@@ -90,8 +90,9 @@ final class ParallelPool {
    *
    * Back early. A task's last act for its call (ParallelJob.workerExit) is the `active`
    * decrement that lets the caller return; a caller that calls again at once would find the
-   * thread not yet back in the idle stack. So just before that decrement the thread gives back
-   * its permit and pushes its idle node (returnEarly): a hand-over may then fill its slot
+   * thread not yet back in the idle stack. So just before that decrement the thread pushes its
+   * idle node and then gives back its permit (returnEarly; in that order since review 22, see
+   * goIdle): a hand-over may then fill its slot
    * while it finishes the few instructions left of the old task, and it takes the new task as
    * soon as it looks at its slot. Only the pool's own top-level task does this, never a worker
    * that a user's function ran nested on a pool thread (that thread is still busy).
