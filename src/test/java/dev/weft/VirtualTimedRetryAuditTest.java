@@ -631,14 +631,15 @@ class VirtualTimedRetryAuditTest {
    * acquire breaks out instead of parking when no time is left), so a 1 ns retry loop never
    * unmounts. Lock shape: 1 of 1 each at 5 s, 16-112 of 19,200 sections; CountDownLatch 6 of
    * 12,600; ReentrantLock.tryLock 5 of 5 more at 10 s (results/2026-12-06-...-vt-timed-retry).
-   * Asserted as a stall within a 2 s limit, for three of the six measured cases: should a later
+   * Asserted as a stall within a 2 s limit, for two of the six measured cases: should a later
    * JDK park (or yield) there, this fails, and the docs' comparison has to be rewritten.
-   * (Before session 20's honesty pass this was a disabled test that ran nothing.)
+   * (Before session 20's honesty pass this was a disabled test that ran nothing.) The
+   * CountDownLatch case was asserted too until it did not stall in a full local CI run on JDK
+   * 25 (session 22: 12,600 of 12,600 in 8 ms): its stall depends on the schedule, so it is
+   * measured and reported, not asserted.
    */
   @ParameterizedTest(name = "{0}, {1} ns")
-  @CsvSource({
-    "jdk.ReentrantLock.tryLock,1", "jdk.StampedLock.tryWriteLock,1", "jdk.CountDownLatch.await,1"
-  })
+  @CsvSource({"jdk.ReentrantLock.tryLock,1", "jdk.StampedLock.tryWriteLock,1"})
   void jdkReferenceStallsAtOneNanosecond(String kase, long nanos) throws Exception {
     Assumptions.assumeTrue(Runtime.version().feature() >= 21, "virtual threads need JDK 21+");
     Outcome o = run(kase, nanos, 2_000L);
