@@ -5,12 +5,9 @@ import static dev.weft.testing.Waits.isParked;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
-import java.io.ByteArrayOutputStream;
-import java.io.InputStream;
 import java.lang.reflect.Method;
 import java.net.URL;
 import java.net.URLClassLoader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -802,34 +799,10 @@ class Review22cTest {
     return c.getProtectionDomain().getCodeSource().getLocation();
   }
 
+  /** Runs {@code main} in a fresh JVM with program {@code args}; prints and returns its output. */
   static String fork(Class<?> main, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(System.getProperty("java.home") + "/bin/java");
-    cmd.add("-cp");
-    cmd.add(System.getProperty("java.class.path"));
-    cmd.add(main.getName());
-    cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    try (InputStream in = p.getInputStream()) {
-      Thread reader = new Thread(() -> {
-        try {
-          in.transferTo(buf);
-        } catch (java.io.IOException e) {
-          // the process ended or was destroyed
-        }
-      }, "r22c-fork-output");
-      reader.start();
-      boolean ended = p.waitFor(60, TimeUnit.SECONDS);
-      if (!ended) {
-        p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-      }
-      reader.join(10_000);
-      String out = buf.toString(StandardCharsets.UTF_8);
-      System.out.println(main.getSimpleName() + ": " + out);
-      assertThat(ended).as("forked JVM ended; output: %s", out).isTrue();
-      assertThat(p.exitValue()).as("exit status; output: %s", out).isZero();
-      return out;
-    }
+    String out = StackHeadroomTest.forkJvm(main, List.of(), List.of(args));
+    System.out.println(main.getSimpleName() + ": " + out);
+    return out;
   }
 }

@@ -329,12 +329,22 @@ class StackHeadroomTest {
 
   /** Runs {@code main} in a JVM of this Java with {@code flags}; returns its output. */
   static String fork(Class<?> main, String... flags) throws Exception {
+    return forkJvm(main, List.of(flags), List.of());
+  }
+
+  /**
+   * Runs {@code main} in a JVM of this Java with JVM {@code flags} and program {@code args};
+   * asserts that it ended within 90 s with status 0, and returns its output (shared by the
+   * forked tests of the review files).
+   */
+  static String forkJvm(Class<?> main, List<String> flags, List<String> args) throws Exception {
     List<String> cmd = new ArrayList<>();
     cmd.add(System.getProperty("java.home") + "/bin/java");
-    cmd.addAll(List.of(flags));
+    cmd.addAll(flags);
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
     cmd.add(main.getName());
+    cmd.addAll(args);
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     ByteArrayOutputStream buf = new ByteArrayOutputStream();
     try (InputStream in = p.getInputStream()) {
