@@ -510,13 +510,21 @@ class Review22ParallelTest {
     for (int round = 0; round < 2; round++) {
       boolean all = round == 0;
       CountDownLatch answered = new CountDownLatch(1);
+      CountDownLatch zeroStarted = new CountDownLatch(1);
       AtomicBoolean answerKnown = new AtomicBoolean();
       AssertionError err = new AssertionError("late error");
-      // Chunks of 64 (search minimum), so 0 and 64 lie in different chunks.
+      // Chunks of 64 (search minimum), so 0 and 64 lie in different chunks. Element 64 waits
+      // until element 0 has started: otherwise the answer can be recorded before element 0's
+      // chunk makes its first check, and that chunk then stops without running element 0, as
+      // documented (seen once in a full local CI run).
       IntPredicate p = i -> {
         if (i == 0) {
+          zeroStarted.countDown();
           answerKnown.set(await(answered));
           throw err;
+        }
+        if (i == 64) {
+          await(zeroStarted);
         }
         boolean hit = i == 64;
         return all != hit; // allMatch looks for the failing element, anyMatch for the match
