@@ -12,7 +12,8 @@ import java.util.concurrent.TimeoutException;
  *     for (String url : urls) scope.spawn(() -> fetch(url));
  *   });
  * } catch (ScopeTimeoutException e) {   // catch before TaskFailedException, which it extends
- *   log.warn(e.getMessage());           // "... still running: [weft-scope-3-1, weft-scope-3-4]"
+ *   log.warn(e.getMessage()); // "... passed its deadline (timeout PT2S); still running,
+ *                             //  interrupted and joined: [weft-scope-3-1, weft-scope-3-4]"
  * }
  * }</pre>
  *

@@ -492,7 +492,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
   @Override
   public void lockInterruptibly() throws InterruptedException {
     if (Thread.interrupted()) {
-      throw new InterruptedException("interrupted before acquiring the SpinLock");
+      throw interruptedBefore(); // or the misuse, reported first
     }
     boolean ordered = LockOrder.enabled();
     if (ordered) {
@@ -570,7 +570,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
 
   private boolean tryLockNanos(long nanos) throws InterruptedException {
     if (Thread.interrupted()) {
-      throw new InterruptedException("interrupted before acquiring the SpinLock");
+      throw interruptedBefore(); // or the misuse, reported first
     }
     boolean ordered = LockOrder.enabled();
     if (ordered && nanos > 0L) {
@@ -656,6 +656,21 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     }
   }
 
+  /**
+   * The exception for a pending interrupt found on entry to an interruptible acquisition, whose
+   * status {@link Thread#interrupted()} has just cleared. Misuse is reported first, as the
+   * README's conventions promise: a thread that already holds this lock gets the {@link
+   * IllegalStateException} (thrown here), with its interrupt status set again, since the
+   * interrupt was not consumed (review 23: it got an {@code InterruptedException}).
+   */
+  private InterruptedException interruptedBefore() {
+    Thread me = Thread.currentThread();
+    if (ownerPlain() == me) {
+      me.interrupt();
+      throw new IllegalStateException(NOT_REENTRANT);
+    }
+    return new InterruptedException("interrupted before acquiring the SpinLock");
+  }
   /**
    * Hands the lock straight to the heir instead of releasing it, so that no running thread can
    * barge in between. The CAS claims the hand-over against the heir withdrawing (timeout or

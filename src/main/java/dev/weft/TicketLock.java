@@ -448,7 +448,7 @@ public final class TicketLock implements Lock {
   @Override
   public void lockInterruptibly() throws InterruptedException {
     if (Thread.interrupted()) {
-      throw new InterruptedException("interrupted before acquiring the TicketLock");
+      throw interruptedBefore(); // or the misuse, reported first
     }
     boolean ordered = LockOrder.enabled();
     if (ordered) {
@@ -529,7 +529,7 @@ public final class TicketLock implements Lock {
 
   private boolean tryLockNanos(long nanos) throws InterruptedException {
     if (Thread.interrupted()) {
-      throw new InterruptedException("interrupted before acquiring the TicketLock");
+      throw interruptedBefore(); // or the misuse, reported first
     }
     if (nanos <= 0L) {
       return tryLock();
@@ -765,6 +765,22 @@ public final class TicketLock implements Lock {
   }
 
   // ---- slow paths ----
+
+  /**
+   * The exception for a pending interrupt found on entry to an interruptible acquisition, whose
+   * status {@link Thread#interrupted()} has just cleared. Misuse is reported first, as the
+   * README's conventions promise: a thread that already holds this lock gets the {@link
+   * IllegalStateException} (thrown here), with its interrupt status set again, since the
+   * interrupt was not consumed (review 23: it got an {@code InterruptedException}).
+   */
+  private InterruptedException interruptedBefore() {
+    Thread me = Thread.currentThread();
+    if (ownerPlain() == me) {
+      me.interrupt();
+      throw new IllegalStateException(NOT_REENTRANT);
+    }
+    return new InterruptedException("interrupted before acquiring the TicketLock");
+  }
 
   /**
    * The slow path: the lock was held or queued for. Records a JFR event ({@code
