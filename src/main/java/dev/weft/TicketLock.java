@@ -409,6 +409,11 @@ public final class TicketLock implements Lock {
   }
 
   private void becomeOwner(Node n, Thread me) {
+    // Forget the node in front: otherwise, while the queue never empties, the tail reaches
+    // through prev every node (and Thread) that held the lock since it was last free, one more
+    // per acquisition (review 23: 98,248 nodes with 8 threads in 0.5 s). Plain: prev is read
+    // only by our successor after it sees this node ABANDONED, which a granted node never is.
+    n.prev = null;
     n.setStatusOpaque(Node.GRANTED); // hint for our successor: "your predecessor holds it"
     head = n;
     setOwnerOpaque(me);
