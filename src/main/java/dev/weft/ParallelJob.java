@@ -1014,7 +1014,8 @@ abstract class ParallelJob {
   }
 
   private static String message(String op, Throwable t) {
-    return op + " failed: " + t + " (the cause; any further failures are suppressed)";
+    return op + " failed: " + TaskFailedException.describe(t)
+        + " (the cause; any further failures are suppressed)";
   }
 
   private CancellationException cancelled() {

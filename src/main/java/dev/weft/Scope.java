@@ -119,6 +119,11 @@ import org.jspecify.annotations.Nullable;
  * returns or throws in the owner; so does every action of the scope's threads (thread
  * termination, JLS 17.4.4).
  *
+ * <p><b>Memory:</b> a scope keeps every handle it returned until it ends, and each handle its
+ * terminated {@code Thread} (about 500 bytes) and its task's result or failure, joined or not.
+ * Scopes are meant to be short-lived: do not run millions of tasks, or pass large results,
+ * through a scope that stays open.
+ *
  * <p><b>Thread-safety:</b> {@code spawn} may be called concurrently by the owner and the scope's
  * threads; {@link #close()} only by the owner. {@link #toString()} may be called by any thread
  * and never blocks.
@@ -801,12 +806,8 @@ public final class Scope implements AutoCloseable {
    * ScopeTimeoutException (cancelling) at the scope's deadline.
    */
   void joinUntilDeadline(ScopeTask<?> t) throws InterruptedException {
-    while (!t.isDone() && t.thread.isAlive()) {
-      long left = deadline - System.nanoTime();
-      if (left <= 0) {
-        throw timedOut();
-      }
-      t.thread.join(left / 1_000_000L, (int) (left % 1_000_000L));
+    if (!t.awaitDone(true, deadline)) { // waits for the task, not its thread (review 23)
+      throw timedOut();
     }
   }
 
@@ -1422,12 +1423,12 @@ public final class Scope implements AutoCloseable {
       Throwable intr = interruptFailureAcquire();
       return intr == null ? null : new TaskFailedException(name + " was cancelled, and"
           + " interrupting one of its threads threw (a ThreadFactory's Thread subclass whose"
-          + " interrupt() fails): " + intr, intr);
+          + " interrupt() fails): " + TaskFailedException.describe(intr), intr);
     }
     ScopeTask<?> primary = first != null && failed.contains(first) ? first : failed.get(0);
     Throwable cause = Objects.requireNonNull(primary.failurePlain());
     StringBuilder msg = new StringBuilder(ThreadNames.of(primary.thread)).append(" failed: ")
-        .append(cause);
+        .append(TaskFailedException.describe(cause));
     if (failed.size() > 1) {
       List<String> others = new ArrayList<>();
       for (ScopeTask<?> f : failed) {

@@ -7,6 +7,7 @@ import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -20,8 +21,25 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
    * Algorithm notes:
    *
    * Completion is the task's completion, not the thread's liveness: isDone(), join() and
-   * join(Duration) decide by state, and wait (Thread.join) only while the task is unfinished.
-   * The end of the scope additionally waits for every started thread to terminate.
+   * join(Duration) decide by state, and wait for the state, not for the thread: a factory's
+   * thread may run clean-up code after the task (review 23: joins waited on Thread.join, so a
+   * join called while the task ran returned only when that clean-up ended, never if the clean-up
+   * waited for the joiner). The end of the scope additionally waits for every started thread to
+   * terminate.
+   *
+   * joiners: a Treiber stack of Joiner nodes (threads waiting in a join), or DONE once the task
+   * has an outcome. A joiner pushes its node with a CAS and reads state (acquire) again before
+   * each park; the task's thread (and a settler) writes state (release) and then takes the whole
+   * stack with getAndSet(DONE) and unparks every node. Both sides' atomic read-modify-writes
+   * are full fences, so either the joiner's state read sees the outcome or the getAndSet sees
+   * its node (Dekker): no wake-up is lost. A joiner that times out or is interrupted clears its
+   * node's thread and unlinks cleared nodes, so a loop of short timed joins leaves nothing
+   * behind. A thread might end without the task getting an outcome, which nothing signals: a
+   * user's ThreadFactory's thread that never runs the task (and throws nothing), or an Error
+   * that escapes weft's own code in run() (a stack overflow). So joiners park on a timer, from
+   * JOIN_CHECK_MIN_NANOS doubling to JOIN_CHECK_MAX_NANOS, and isDone() looks at isAlive() after
+   * each wake-up: a liveness backstop only (Thread.join covered it before, for free), which a
+   * task that ends normally never needs.
    *
    * state: NEW -> SUCCESS | FAILED | CANCELLED, written once with release by the task's thread
    * (publishes result/failure to readers that read state with acquire). Other transitions:
@@ -75,6 +93,19 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
   private static final VarHandle STATE;
   private static final VarHandle OBSERVED;
   private static final VarHandle STARTED;
+  private static final VarHandle JOINERS;
+
+  /** The joiners stack once the task has an outcome: nobody parks after it. */
+  private static final Joiner DONE = new Joiner(null);
+
+  /**
+   * First and longest timer of a joiner's park: the delay with which a join notices a thread
+   * that ended without its task getting an outcome (see the notes). 1 ms doubling to 100 ms: a
+   * join of a long task wakes at most ten times a second; a task that ends unparks its joiners.
+   */
+  private static final long JOIN_CHECK_MIN_NANOS = 1_000_000L;
+
+  private static final long JOIN_CHECK_MAX_NANOS = 100_000_000L;
 
   static {
     try {
@@ -82,6 +113,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
       STATE = l.findVarHandle(ScopeTask.class, "state", int.class);
       OBSERVED = l.findVarHandle(ScopeTask.class, "observed", boolean.class);
       STARTED = l.findVarHandle(ScopeTask.class, "started", boolean.class);
+      JOINERS = l.findVarHandle(ScopeTask.class, "joiners", Joiner.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -103,6 +135,8 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
   private boolean observed;
   @SuppressWarnings("unused") // accessed through STARTED
   private boolean started;
+  @SuppressWarnings("unused") // accessed through JOINERS
+  private @Nullable Joiner joiners;
   /**
    * Whether run() gave the slot back; plain: written by the task's thread, read by a settler
    * that runs on that thread (the uncaught-exception handler) or after it terminated.
@@ -231,6 +265,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
         setStateRelease(FAILED);
       }
     } finally {
+      wakeJoiners(); // after the state's release store (an Error in weft's code: a spurious wake)
       if (outerTask == null) {
         RUNNING.remove(); // leave nothing behind on a pooled factory thread
       } else {
@@ -286,6 +321,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
         + " it was created with, once");
     scope.taskFailed(this);
     setStateRelease(FAILED);
+    wakeJoiners();
     if (!exited) { // (run() gave the slot back if an Error escaped weft's own code in it)
       scope.taskExited();
     }
@@ -301,9 +337,8 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
       if (scope.hasDeadline()) {
         scope.joinUntilDeadline(this);
       } else {
-        thread.join();
+        awaitDone(false, 0L);
       }
-      settleIfNeverRan();
     }
     return report();
   }
@@ -316,19 +351,116 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
       long deadline = System.nanoTime() + nanos;
       if (scope.hasDeadline() && scope.deadline() - deadline < 0) {
         scope.joinUntilDeadline(this); // the scope's deadline comes first
-      } else {
-        for (long left = nanos; !isDone() && thread.isAlive() && left > 0;
-            left = deadline - System.nanoTime()) {
-          thread.join(left / 1_000_000L, (int) (left % 1_000_000L));
-        }
-        if (!isDone() && thread.isAlive()) {
-          throw new TimeoutException(
-              ThreadNames.of(thread) + " still running after " + Duration.ofNanos(nanos));
-        }
+      } else if (!awaitDone(true, deadline)) {
+        throw new TimeoutException(
+            ThreadNames.of(thread) + " still running after " + Duration.ofNanos(nanos));
       }
-      settleIfNeverRan();
     }
     return report();
+  }
+
+  /**
+   * Waits until the task is done (see {@link #isDone()}), or, if {@code timed}, until {@code
+   * deadline} (a {@link System#nanoTime()} value) passes; see "joiners" in the notes.
+   *
+   * @return true if the task is done, false if the time ran out first
+   * @throws InterruptedException if the calling thread is interrupted (its status is cleared)
+   */
+  boolean awaitDone(boolean timed, long deadline) throws InterruptedException {
+    Joiner node = null;
+    long check = JOIN_CHECK_MIN_NANOS; // the liveness backstop's timer (see the notes)
+    try {
+      while (!isDone()) {
+        if (Thread.interrupted()) {
+          throw new InterruptedException(
+              "interrupted while joining " + ThreadNames.of(thread));
+        }
+        long park = check;
+        if (timed) {
+          long left = deadline - System.nanoTime();
+          if (left <= 0L) {
+            return false;
+          }
+          park = Math.min(left, check);
+        }
+        if (node == null) {
+          node = new Joiner(Thread.currentThread());
+          if (!push(node)) {
+            node = null;
+            continue; // DONE: the state says so now (acquire in isDone)
+          }
+          continue; // pushed: read the state again before parking (see the notes)
+        }
+        LockSupport.parkNanos(this, park);
+        check = Math.min(check << 1, JOIN_CHECK_MAX_NANOS);
+      }
+      return true;
+    } finally {
+      if (node != null) {
+        leave(node);
+      }
+    }
+  }
+
+  private boolean push(Joiner node) {
+    for (;;) {
+      Joiner head = (Joiner) JOINERS.getAcquire(this);
+      if (head == DONE) {
+        return false;
+      }
+      node.next = head; // plain: published by the CAS below
+      if (JOINERS.compareAndSet(this, head, node)) { // volatile: the joiner's side of the fence
+        return true;
+      }
+    }
+  }
+
+  /**
+   * Takes the joiners off the stack and unparks them; called after the state's release store.
+   * getAndSet is volatile: the task's side of the fence in the notes.
+   */
+  private void wakeJoiners() {
+    Joiner j = (Joiner) JOINERS.getAndSet(this, DONE);
+    for (; j != null && j != DONE; j = j.next) {
+      Thread t = j.thread;
+      if (t != null) {
+        LockSupport.unpark(t);
+      }
+    }
+  }
+
+  /**
+   * A joiner is leaving (done, timed out, interrupted or an Error): its node is cleared and
+   * every cleared node is unlinked, so that repeated short joins do not pile nodes up. Nodes
+   * are unlinked only while the stack is not DONE (after that it is unreachable anyway); a CAS
+   * that fails restarts from the head.
+   */
+  private void leave(Joiner node) {
+    node.thread = null; // plain: see Joiner
+    retry:
+    for (;;) {
+      Joiner head = (Joiner) JOINERS.getAcquire(this);
+      if (head == DONE || head == null) {
+        return;
+      }
+      if (head.thread == null) {
+        if (!JOINERS.compareAndSet(this, head, head.next)) {
+          continue;
+        }
+        continue retry;
+      }
+      for (Joiner prev = head, j = head.next; j != null; j = j.next) {
+        if (j.thread == null) {
+          prev.next = j.next; // plain: only the head is CASed; see Joiner
+          if (JOINERS.getAcquire(this) != head) {
+            continue retry; // the head moved: walk again from the new one
+          }
+        } else {
+          prev = j;
+        }
+      }
+      return;
+    }
   }
 
   @Override
@@ -369,15 +501,20 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
     }
     Throwable f = failure;
     if (f != null) {
-      setObservedRelease();
+      // Observed only once the exception carrying it exists: if building it failed, the end of
+      // the scope must still report the failure (review 23).
       String late = deadlineMessage;
       if (late != null) { // most likely a consequence of the deadline: report that
-        scope.interruptIfScopeThread(); // meeting the passed deadline (review 18)
         ScopeTimeoutException e = new ScopeTimeoutException(late);
         e.addSuppressed(f);
+        setObservedRelease();
+        scope.interruptIfScopeThread(); // meeting the passed deadline (review 18)
         throw e;
       }
-      throw new TaskFailedException(ThreadNames.of(thread) + " failed: " + f, f);
+      TaskFailedException e = new TaskFailedException(
+          ThreadNames.of(thread) + " failed: " + TaskFailedException.describe(f), f);
+      setObservedRelease();
+      throw e;
     }
     return (T) result;
   }
@@ -392,5 +529,24 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
       default -> startedAcquire() ? "running" : "starting";
     };
     return "ScopedThread[" + ThreadNames.of(thread) + ", " + s + "]";
+  }
+
+  /**
+   * A thread waiting in a join. {@code thread} is cleared by the joiner when it leaves (plain: a
+   * waker that still sees it unparks a thread that has left, a spurious wake-up that every park
+   * loop tolerates, as FutureTask's waiters do); {@code next} is written by the pusher before
+   * its CAS and by leavers that unlink cleared nodes (only nodes they saw cleared, and a cleared
+   * node stays cleared, so no live node is ever skipped). Two
+   * leavers unlinking at once may each undo the other's plain write, leaving a cleared node
+   * linked: harmless (a cleared node is skipped by the waker and unlinked by the next leaver,
+   * and the whole stack is dropped when the task ends), as in FutureTask's removal.
+   */
+  static final class Joiner {
+    @Nullable Thread thread;
+    @Nullable Joiner next;
+
+    Joiner(@Nullable Thread thread) {
+      this.thread = thread;
+    }
   }
 }

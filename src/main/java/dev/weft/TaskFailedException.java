@@ -42,4 +42,18 @@ public class TaskFailedException extends RuntimeException {
   public TaskFailedException(String message, Throwable cause) {
     super(Objects.requireNonNull(message, "message"), Objects.requireNonNull(cause, "cause"));
   }
+
+  /**
+   * A failure as the library's messages quote it: its {@code toString()}, or, when that throws
+   * (a user's exception whose {@code getMessage()} fails), its class name and what the
+   * {@code toString()} threw. Building a message must never replace the failure it reports
+   * (review 23: a join threw the {@code toString()}'s exception, and the task's was lost).
+   */
+  static String describe(Throwable t) {
+    try {
+      return String.valueOf(t);
+    } catch (RuntimeException | Error e) { // any failure of user code, an Error included
+      return t.getClass().getName() + " (its toString() threw " + e.getClass().getName() + ")";
+    }
+  }
 }
