@@ -12,6 +12,7 @@ import java.util.RandomAccess;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BinaryOperator;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -280,7 +281,7 @@ public final class Parallel {
     if (ParallelJob.runsInline(n, options)) {
       return mapInline(in, f);
     }
-    ParallelJob.CostPrior cheap = ParallelJob.knownCheap(f, n, options);
+    AtomicLong cheap = ParallelJob.knownCheap(f, n, options);
     if (cheap != null) {
       // A handful of elements of a function known to be cheap: time element 0, no job.
       ParallelJob.checkNotInterrupted(MAP);
@@ -385,7 +386,7 @@ public final class Parallel {
     if (ParallelJob.runsInline(n, options)) {
       return mapInline(data, f);
     }
-    ParallelJob.CostPrior cheap = ParallelJob.knownCheap(f, n, options);
+    AtomicLong cheap = ParallelJob.knownCheap(f, n, options);
     if (cheap != null) {
       // A handful of elements of a function known to be cheap: time element 0, no job.
       ParallelJob.checkNotInterrupted(MAP);
@@ -456,7 +457,7 @@ public final class Parallel {
       forEachInline(in, action);
       return;
     }
-    ParallelJob.CostPrior cheap = ParallelJob.knownCheap(action, n, options);
+    AtomicLong cheap = ParallelJob.knownCheap(action, n, options);
     if (cheap != null) {
       // A handful of elements of an action known to be cheap: time element 0, no job.
       ParallelJob.checkNotInterrupted(FOR_EACH);
@@ -555,7 +556,7 @@ public final class Parallel {
       forRangeInline(from, to, body);
       return;
     }
-    ParallelJob.CostPrior cheap = ParallelJob.knownCheap(body, n, options);
+    AtomicLong cheap = ParallelJob.knownCheap(body, n, options);
     if (cheap != null) {
       // A handful of indices of a body known to be cheap: time the first, no job.
       ParallelJob.checkNotInterrupted(FOR_RANGE);
@@ -642,7 +643,7 @@ public final class Parallel {
     if (ParallelJob.runsInline(n, options)) {
       return reduceInline(in, f, identity, combine);
     }
-    ParallelJob.CostPrior cheap = ParallelJob.knownCheap(f, n, options);
+    AtomicLong cheap = ParallelJob.knownCheap(f, n, options);
     if (cheap != null) {
       // A handful of elements of a function known to be cheap: time element 0, no job.
       ParallelJob.checkNotInterrupted(REDUCE);
@@ -723,7 +724,7 @@ public final class Parallel {
     if (ParallelJob.runsInline(n, options)) {
       return reduceInline(data, f, identity, combine);
     }
-    ParallelJob.CostPrior cheap = ParallelJob.knownCheap(f, n, options);
+    AtomicLong cheap = ParallelJob.knownCheap(f, n, options);
     if (cheap != null) {
       // A handful of elements of a function known to be cheap: time element 0, no job.
       ParallelJob.checkNotInterrupted(REDUCE);

@@ -8,6 +8,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
 
@@ -503,8 +504,8 @@ abstract class ParallelJob {
    * heavy (a file to compress, a URL to fetch). See the notes, phase 0'.
    */
   private void invokeSmall(Parallel.Options o, Thread me, long cutoff) {
-    CostPrior prior = COSTS.get(costKey().getClass());
-    long p = prior.nanosOpaque();
+    AtomicLong prior = COSTS.get(costKey().getClass());
+    long p = costOpaque(prior);
     long start = 0;
     if ((p >= 0 && p * n < cutoff) || (p < 0 && cutoff > SPLIT_UNKNOWN_MAX_CUTOFF)) {
       // Known to be cheap last time (or unknown under a cut-off a user set high: found by
@@ -521,7 +522,7 @@ abstract class ParallelJob {
         rememberAlone(prior, first, System.nanoTime() - t1, n);
         return;
       }
-      prior.setOpaque(first);
+      setCostOpaque(prior, first);
       p = first;
       start = 1;
     }
@@ -544,7 +545,7 @@ abstract class ParallelJob {
    * element 0 itself, with no job at all (notes, phase 0'). Null otherwise: the call goes
    * through a job ({@link #invoke}).
    */
-  static @Nullable CostPrior knownCheap(Object fn, long n, Parallel.Options o) {
+  static @Nullable AtomicLong knownCheap(Object fn, long n, Parallel.Options o) {
     if (n > SMALL_INPUT) {
       return null;
     }
@@ -552,8 +553,8 @@ abstract class ParallelJob {
     if (cutoff == 0) {
       return null;
     }
-    CostPrior prior = COSTS.get(fn.getClass());
-    long p = prior.nanosOpaque();
+    AtomicLong prior = COSTS.get(fn.getClass());
+    long p = costOpaque(prior);
     return (p >= 0 && p * n < cutoff) || (p < 0 && cutoff > SPLIT_UNKNOWN_MAX_CUTOFF)
         ? prior : null;
   }
@@ -564,11 +565,11 @@ abstract class ParallelJob {
    * element stayed cheap while the others became expensive is split on its next call (found
    * by review: timing element 0 alone let such calls run one by one on the caller forever).
    */
-  static void rememberAlone(CostPrior prior, long firstNanos, long restNanos, long n) {
+  static void rememberAlone(AtomicLong prior, long firstNanos, long restNanos, long n) {
     long mean = (firstNanos + restNanos) / n;
-    long old = prior.nanosOpaque();
+    long old = costOpaque(prior);
     if (old != mean) {
-      prior.setOpaque(mean); // a write only when it changed: calls share this memory
+      setCostOpaque(prior, mean); // a write only when it changed: calls share this memory
     }
   }
 
@@ -577,11 +578,11 @@ abstract class ParallelJob {
    * splitting (then recorded in the memory, and the caller goes on with {@link
    * #invokeFromSecond}).
    */
-  static boolean turnedExpensive(CostPrior prior, long firstNanos, long n, Parallel.Options o) {
+  static boolean turnedExpensive(AtomicLong prior, long firstNanos, long n, Parallel.Options o) {
     if (firstNanos * (n - 1) < o.cutoffNanos()) {
       return false;
     }
-    prior.setOpaque(firstNanos);
+    setCostOpaque(prior, firstNanos);
     return true;
   }
 
@@ -613,7 +614,7 @@ abstract class ParallelJob {
   }
 
   /** Stores the mean cost per element that the participants of a split call measured. */
-  private void recordCost(CostPrior prior) {
+  private void recordCost(AtomicLong prior) {
     long nanos = callerNanos;
     long elements = callerElements;
     Worker[] ws = this.workers;
@@ -626,7 +627,7 @@ abstract class ParallelJob {
       }
     }
     if (elements > 0) {
-      prior.setOpaque(nanos / elements);
+      setCostOpaque(prior, nanos / elements);
     }
   }
 
@@ -1039,43 +1040,34 @@ abstract class ParallelJob {
         + ", stopped=" + stopRequested() + "]";
   }
 
-  /** Cost memory of small inputs, per class of the user's function (notes, phase 0'). */
-  private static final ClassValue<CostPrior> COSTS = new ClassValue<>() {
+  /**
+   * Cost memory of small inputs, per class of the user's function (notes, phase 0'): what one
+   * element cost the last time a function of this class ran, in nanoseconds, or -1 if never
+   * measured. Read and written opaque ({@link #costOpaque}, {@link #setCostOpaque}): it is a hint
+   * shared by every call with such a function, a stale or lost update only makes one call decide
+   * as the one before did, and a long written opaque is never torn.
+   *
+   * <p>The value is an {@link AtomicLong}, a class of the JDK, not one of weft's: a ClassValue's
+   * value is held strongly by the key class, and a value of weft's own class would lead from a
+   * long-lived key (a JDK function such as {@code Function.identity()}, or a parent loader's
+   * class) back to weft's class loader, through it to this ClassValue, and so keep its weak key
+   * and weft's whole loader alive for good (review 23: a redeployed web application's copy of
+   * weft was never collected; JDK-8136353).
+   */
+  private static final ClassValue<AtomicLong> COSTS = new ClassValue<>() {
     @Override
-    protected CostPrior computeValue(Class<?> type) {
-      return new CostPrior();
+    protected AtomicLong computeValue(Class<?> type) {
+      return new AtomicLong(-1L);
     }
   };
 
-  /**
-   * What one element of a small input cost the last time a function of this class ran, in
-   * nanoseconds, or -1 if never measured. Written and read opaque: it is a hint shared by every
-   * call with such a function, a stale or lost update only makes one call decide as the one
-   * before did, and a long written opaque is never torn.
-   */
-  static final class CostPrior {
-    private static final VarHandle NANOS;
+  static long costOpaque(AtomicLong prior) {
+    return prior.getOpaque();
+  }
 
-    static {
-      try {
-        NANOS = MethodHandles.lookup().findVarHandle(CostPrior.class, "nanos", long.class);
-      } catch (ReflectiveOperationException e) {
-        throw new ExceptionInInitializerError(e);
-      }
-    }
-
-    /** Accessed through the NANOS VarHandle, opaque. */
-    @SuppressWarnings("unused")
-    private long nanos = -1L;
-
-    long nanosOpaque() {
-      return (long) NANOS.getOpaque(this);
-    }
-
-    void setOpaque(long perElement) {
-      // Capped so that perElement * SMALL_INPUT cannot overflow.
-      NANOS.setOpaque(this, Math.min(perElement, 1L << 40));
-    }
+  static void setCostOpaque(AtomicLong prior, long perElement) {
+    // Capped so that perElement * SMALL_INPUT cannot overflow.
+    prior.setOpaque(Math.min(perElement, 1L << 40));
   }
 
   /** A failure after the first, on a Treiber stack. */
