@@ -548,11 +548,19 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * @throws IllegalStateException if the current thread already holds this mutex
    */
   public @Nullable Guard<T> tryLock() {
+    Guard<T> guard = new Guard<>(this); // before the acquisition: see lock()
+    // Everything that can overflow the stack comes before the CAS: after it, only field
+    // accesses (review 23: a call after the CAS threw StackOverflowError holding the lock).
+    // With lock-order checking on, a probe covers the record that follows the CAS.
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      StackHeadroom.ensure(StackHeadroom.RECORD_FRAMES);
+    }
     if (sync.tryLockFast()) {
-      if (LockOrder.enabled()) {
+      if (ordered) {
         LockOrder.acquired(this, false); // held, but no edge: a tryLock does not wait
       }
-      return new Guard<>(this);
+      return guard;
     }
     checkNotHeld(); // the CAS also fails for the holder: tell it apart from contention
     return null;
@@ -572,10 +580,13 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    */
   public @Nullable Guard<T> tryLock(Duration timeout) throws InterruptedException {
     long nanos = Timeouts.toNanos(timeout, "timeout");
+    Guard<T> guard = new Guard<>(this); // before the acquisition: see lock()
     checkNotHeld();
     boolean ordered = LockOrder.enabled();
     if (ordered && nanos > 0L) {
       LockOrder.beforeWait(this, false); // a positive timeout waits: checked like lock()
+    } else if (ordered) {
+      StackHeadroom.ensure(StackHeadroom.RECORD_FRAMES); // see tryLock()
     }
     if (Thread.interrupted()) { // as AQS's tryAcquireNanos: even when the lock is free
       throw new InterruptedException("interrupted before acquiring the Mutex");
@@ -586,7 +597,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     if (ordered) {
       LockOrder.acquired(this, false);
     }
-    return new Guard<>(this);
+    return guard;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1652,11 +1663,22 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       return (int) RELEASES.getOpaque(this);
     }
 
+    /**
+     * The thread holding the lock, or null. Our own field, not the AQS's exclusiveOwnerThread:
+     * that one is written through a method call, and a StackOverflowError at that call, after
+     * the CAS, left the mutex locked by nobody, for good (review 23's sweep). A field store
+     * cannot overflow. Plain: written by the holder only (set after its CAS, cleared before its
+     * releasing state write); other threads read it as a hint (toString, JFR), and a thread
+     * asking "is it me?" reads its own last write or a value that is not itself.
+     */
+    private transient @Nullable Thread holder;
+
     /** One CAS; fails for every thread while the lock is held, the holder included. */
     boolean tryLockFast() {
+      Thread me = Thread.currentThread(); // before the CAS: after it, only a field store
       // CAS with volatile semantics: acquires everything the previous holder released.
       if (compareAndSetState(0, 1)) {
-        setExclusiveOwnerThread(Thread.currentThread()); // plain: read by this thread or racily
+        holder = me;
         return true;
       }
       return false;
@@ -1677,20 +1699,29 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
 
     @Override
     protected boolean tryRelease(int ignored) {
-      if (getExclusiveOwnerThread() != Thread.currentThread()) {
+      Thread me = Thread.currentThread();
+      if (holder != me) {
         throw new IllegalMonitorStateException(
             "Mutex released by a thread that does not hold it");
       }
-      setExclusiveOwnerThread(null); // plain: ordered before the volatile state write below
-      // Opaque: spinners read it without the lock and need an untorn, eventually visible value.
-      RELEASES.setOpaque(this, releases + 1);
-      setState(0); // volatile write: releases the holder's writes to the next acquirer
+      holder = null; // plain: ordered before the volatile state write below
+      try {
+        // Opaque: spinners read it without the lock and need an untorn, eventually visible value.
+        RELEASES.setOpaque(this, releases + 1);
+        setState(0); // volatile write: releases the holder's writes to the next acquirer
+      } catch (StackOverflowError e) {
+        // The state write did not happen (an overflow at a call's entry changes nothing): the
+        // mutex is still ours, so say so again, and a retry higher up can release it (review
+        // 23: it was left locked by nobody). A field store in this frame cannot overflow.
+        holder = me;
+        throw e;
+      }
       return true;
     }
 
     @Override
     protected boolean isHeldExclusively() {
-      return getExclusiveOwnerThread() == Thread.currentThread();
+      return holder == Thread.currentThread();
     }
 
     boolean heldByCurrentThread() {
@@ -1702,7 +1733,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     }
 
     @Nullable Thread owner() {
-      return getExclusiveOwnerThread();
+      return holder;
     }
 
     Condition newCondition() {

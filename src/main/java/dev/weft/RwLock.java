@@ -165,14 +165,22 @@ public final class RwLock<T extends @Nullable Object> {
    * @throws IllegalStateException if the current thread holds the write lock
    */
   public @Nullable ReadGuard<T> tryRead() {
+    ReadGuard<T> guard = new ReadGuard<>(this); // before the acquisition: see Mutex.lock()
     checkNoWriteHeld("read");
+    // Everything that can overflow the stack comes before the CAS: after it, only field
+    // accesses (review 23: a call after the CAS threw StackOverflowError holding the lock).
+    // With lock-order checking on, a probe covers the record that follows the CAS.
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      StackHeadroom.ensure(StackHeadroom.RECORD_FRAMES);
+    }
     if (!readLock.tryLock()) {
       return null;
     }
-    if (LockOrder.enabled()) {
+    if (ordered) {
       LockOrder.acquired(this, true); // held, but no edge: a tryRead does not wait
     }
-    return new ReadGuard<>(this);
+    return guard;
   }
 
   /**
@@ -190,10 +198,13 @@ public final class RwLock<T extends @Nullable Object> {
    */
   public @Nullable ReadGuard<T> tryRead(Duration timeout) throws InterruptedException {
     long nanos = Timeouts.toNanos(timeout, "timeout");
+    ReadGuard<T> guard = new ReadGuard<>(this); // before the acquisition: see Mutex.lock()
     checkNoWriteHeld("read");
     boolean ordered = LockOrder.enabled();
     if (ordered && nanos > 0L) {
       LockOrder.beforeWait(this, true); // a positive timeout waits: checked like read()
+    } else if (ordered) {
+      StackHeadroom.ensure(StackHeadroom.RECORD_FRAMES); // see tryRead()
     }
     if (!(nanos > 0L ? tryReadTimed(nanos) : readLock.tryLock(nanos, TimeUnit.NANOSECONDS))) {
       return null;
@@ -201,7 +212,7 @@ public final class RwLock<T extends @Nullable Object> {
     if (ordered) {
       LockOrder.acquired(this, true);
     }
-    return new ReadGuard<>(this);
+    return guard;
   }
 
   /**
@@ -293,14 +304,22 @@ public final class RwLock<T extends @Nullable Object> {
    * @throws IllegalStateException if the current thread holds the read or the write lock
    */
   public @Nullable WriteGuard<T> tryWrite() {
+    WriteGuard<T> guard = new WriteGuard<>(this); // before the acquisition: see Mutex.lock()
     checkNothingHeld();
+    // Everything that can overflow the stack comes before the CAS: after it, only field
+    // accesses (review 23: a call after the CAS threw StackOverflowError holding the lock).
+    // With lock-order checking on, a probe covers the record that follows the CAS.
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      StackHeadroom.ensure(StackHeadroom.RECORD_FRAMES);
+    }
     if (!writeLock.tryLock()) {
       return null;
     }
-    if (LockOrder.enabled()) {
+    if (ordered) {
       LockOrder.acquired(this, false); // held, but no edge: a tryWrite does not wait
     }
-    return new WriteGuard<>(this);
+    return guard;
   }
 
   /**
@@ -317,10 +336,13 @@ public final class RwLock<T extends @Nullable Object> {
    */
   public @Nullable WriteGuard<T> tryWrite(Duration timeout) throws InterruptedException {
     long nanos = Timeouts.toNanos(timeout, "timeout");
+    WriteGuard<T> guard = new WriteGuard<>(this); // before the acquisition: see Mutex.lock()
     checkNothingHeld();
     boolean ordered = LockOrder.enabled();
     if (ordered && nanos > 0L) {
       LockOrder.beforeWait(this, false); // a positive timeout waits: checked like write()
+    } else if (ordered) {
+      StackHeadroom.ensure(StackHeadroom.RECORD_FRAMES); // see tryWrite()
     }
     if (!(nanos > 0L ? tryWriteTimed(nanos) : writeLock.tryLock(nanos, TimeUnit.NANOSECONDS))) {
       return null;
@@ -328,7 +350,7 @@ public final class RwLock<T extends @Nullable Object> {
     if (ordered) {
       LockOrder.acquired(this, false);
     }
-    return new WriteGuard<>(this);
+    return guard;
   }
 
   /**

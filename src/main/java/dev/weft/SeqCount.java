@@ -601,6 +601,12 @@ public final class SeqCount {
    * over the two plain-cost stores. Package-private so that tests can run both.
    */
   WriteGuard write(boolean exact) {
+    // The calls come before the odd store (review 23): a stack overflow after it left seq odd
+    // for good, and every reader waiting for it to turn even. After it only the two VarHandle
+    // accesses below remain, intrinsics once compiled.
+    Thread me = Thread.currentThread();
+    long id = me.getId(); // not deprecated in the Java 17 API we compile to
+    WriteGuard g = new WriteGuard(this, me, id);
     long s = seqOpaque(); // opaque: an atomic long; only writers store seq, and a correct
     // caller's previous write happened-before this one, so this is the latest value
     if ((s & 1) != 0) {
@@ -613,8 +619,7 @@ public final class SeqCount {
     } else {
       SEQ.setOpaque(this, s + 1); // opaque: atomic, no ordering; the fence below orders it
     }
-    Thread me = Thread.currentThread();
-    long id = me.getId(); // not deprecated in the Java 17 API we compile to
+    g.stamp = s + 1;
     // Opaque: atomic for a long; no ordering needed: only this thread compares `writer` with
     // its own id, and other threads read it only to learn that it is not theirs.
     WRITER.setOpaque(this, id);
@@ -623,7 +628,7 @@ public final class SeqCount {
     // odd store would order the wrong side (earlier accesses before it); storeStoreFence orders
     // it before the later stores. Free on x86 (TSO), `dmb ishst` on AArch64.
     VarHandle.storeStoreFence();
-    return new WriteGuard(this, s + 1, me, id);
+    return g;
   }
 
   private IllegalStateException concurrentWriters() {
@@ -648,8 +653,13 @@ public final class SeqCount {
           "SeqCount write guard closed by a thread that is not the writer;"
               + " close it on the thread that called write()");
     }
-    g.closed = true;
-    if (writerOpaque() != g.threadId || seqOpaque() != g.stamp) {
+    // The guard is marked closed only once the even value is out (review 23: marked first, an
+    // overflow in the stores below left the count odd for good, every reader waiting, and the
+    // retry refused as a second close). An overflow at one of these calls' entry changes
+    // nothing; a retry after the ~id store below finds ~id, not a concurrent writer.
+    long w = writerOpaque();
+    if ((w != g.threadId && w != ~g.threadId) || seqOpaque() != g.stamp) {
+      g.closed = true;
       // Another thread started a write that overlapped this one (possible only without the
       // exact check): seq or `writer` moved under us. Publish an even value anyway so that
       // the counter is not left odd, and report the broken single-writer promise. `writer`
@@ -668,6 +678,7 @@ public final class SeqCount {
     // two stores per write as before: no store and no fence added to the write path.
     WRITER.setOpaque(this, ~g.threadId);
     SEQ.setRelease(this, g.stamp + 1); // release: data and `writer` stores before the even value
+    g.closed = true;
   }
 
   /**
@@ -696,16 +707,16 @@ public final class SeqCount {
    */
   public static final class WriteGuard implements AutoCloseable {
     private final SeqCount count;
-    private final long stamp;
+    /** The write's odd value, set by write() once it is stored (plain: the writer's own). */
+    long stamp;
     private final Thread thread;
     private final long threadId; // thread.getId(), taken once by write()
     // Plain: a guard is used by the thread that wrote; a close from another thread is rejected
     // before this flag is set, and the flag only turns misuse into the right exception.
     private boolean closed;
 
-    WriteGuard(SeqCount count, long stamp, Thread thread, long threadId) {
+    WriteGuard(SeqCount count, Thread thread, long threadId) {
       this.count = count;
-      this.stamp = stamp;
       this.thread = thread;
       this.threadId = threadId;
     }

@@ -586,7 +586,11 @@ public final class SeqLock extends SeqLockCore {
    *     is not reentrant), or runs a read function's pass under the lock
    */
   public WriteGuard write() throws InterruptedException {
-    return new WriteGuard(this, acquireInterruptibly()); // with the lock-order hooks
+    // The guard exists before the lock is taken: its allocation after the acquisition could
+    // overflow the stack holding the lock (review 23); after it, only a field store.
+    WriteGuard g = new WriteGuard(this);
+    g.stamp = acquireInterruptibly(); // with the lock-order hooks
+    return g;
   }
 
   /**
@@ -598,7 +602,9 @@ public final class SeqLock extends SeqLockCore {
    *     read function's pass under the lock
    */
   public WriteGuard writeUninterruptibly() {
-    return new WriteGuard(this, acquireUninterruptibly());
+    WriteGuard g = new WriteGuard(this); // before the acquisition: see write()
+    g.stamp = acquireUninterruptibly();
+    return g;
   }
 
   /**
@@ -610,15 +616,24 @@ public final class SeqLock extends SeqLockCore {
    *     read function's pass under the lock
    */
   public @Nullable WriteGuard tryWrite() {
+    WriteGuard g = new WriteGuard(this); // before the acquisition: see write()
+    // Everything that can overflow the stack comes before the CAS: after it, only field
+    // accesses (review 23: a call after the CAS threw StackOverflowError holding the lock).
+    // With lock-order checking on, a probe covers the record that follows the CAS.
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      StackHeadroom.ensure(StackHeadroom.RECORD_FRAMES);
+    }
     long odd = tryAcquire();
     if (odd == 0L) {
       checkNotOwner();
       return null;
     }
-    if (LockOrder.enabled()) {
+    if (ordered) {
       LockOrder.acquired(this, false); // held, but no edge: a tryWrite does not wait
     }
-    return new WriteGuard(this, odd);
+    g.stamp = odd;
+    return g;
   }
 
   /**
@@ -645,9 +660,12 @@ public final class SeqLock extends SeqLockCore {
     if (Thread.currentThread().isInterrupted()) {
       throw interruptedBefore(); // as StampedLock.tryWriteLock(time, unit): even when it is free
     }
+    WriteGuard g = new WriteGuard(this); // before the acquisition: see write()
     boolean ordered = LockOrder.enabled();
     if (ordered && nanos > 0L) {
       LockOrder.beforeWait(this, false); // a positive timeout waits: checked like write()
+    } else if (ordered) {
+      StackHeadroom.ensure(StackHeadroom.RECORD_FRAMES); // see tryWrite()
     }
     long odd = tryAcquire();
     if (odd == 0L) {
@@ -665,7 +683,8 @@ public final class SeqLock extends SeqLockCore {
     if (ordered) {
       LockOrder.acquired(this, false);
     }
-    return new WriteGuard(this, odd);
+    g.stamp = odd;
+    return g;
   }
 
   /**
@@ -720,11 +739,15 @@ public final class SeqLock extends SeqLockCore {
    */
   public static final class WriteGuard implements AutoCloseable {
     private final SeqLock lock;
-    private final long stamp;
+    /**
+     * The write's odd sequence value, set by the writer right after it took the lock (the guard
+     * is made before, so that nothing after the acquisition can overflow the stack). Plain: the
+     * guard belongs to the writer's thread; another thread's {@code toString()} is a hint.
+     */
+    long stamp;
 
-    WriteGuard(SeqLock lock, long stamp) {
+    WriteGuard(SeqLock lock) {
       this.lock = lock;
-      this.stamp = stamp;
     }
 
     /**

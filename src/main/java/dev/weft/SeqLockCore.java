@@ -342,9 +342,10 @@ abstract class SeqLockCore {
    * taking the lock for a pass use it directly; writers through {@link #tryAcquire}.
    */
   final long tryAcquireForRead() {
+    Thread me = Thread.currentThread(); // before the CAS: after it, no call that can be avoided
     long s = seqOpaque(); // opaque: the CAS re-validates the value
     if ((s & 1) == 0 && casSeq(s, s + 1)) {
-      owner = Thread.currentThread();
+      owner = me;
       VarHandle.storeStoreFence(); // writer step 2: odd value before the data stores
       return s + 1;
     }
@@ -644,8 +645,17 @@ abstract class SeqLockCore {
       LockOrder.released(this);
     }
     probeBeforeWake(retryable);
+    Thread me = owner;
     owner = null;
-    setSeqVolatile(odd + 1); // writer step 4
+    try {
+      setSeqVolatile(odd + 1); // writer step 4
+    } catch (StackOverflowError e) {
+      // The store did not happen (an overflow at a call's entry changes nothing): the lock is
+      // still this writer's, so say so again, and the guard's retry higher up can release it
+      // (review 23: it was left write-locked by nobody, for good). A field store cannot overflow.
+      owner = me;
+      throw e;
+    }
     wakeWaiter();
   }
 

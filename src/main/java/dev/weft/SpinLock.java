@@ -516,8 +516,15 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
   @Override
   public boolean tryLock() {
     Thread me = Thread.currentThread();
+    // Everything that can overflow the stack comes before the CAS: after it, only field
+    // accesses (review 23: a call after the CAS threw StackOverflowError holding the lock).
+    // With lock-order checking on, a probe covers the record that follows the CAS.
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      StackHeadroom.ensure(StackHeadroom.RECORD_FRAMES);
+    }
     if (ownerOpaque() == null && casOwner(null, me)) {
-      if (LockOrder.enabled()) {
+      if (ordered) {
         LockOrder.acquired(this, false); // held, but no edge: a tryLock does not wait
       }
       return true;
@@ -575,6 +582,8 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     boolean ordered = LockOrder.enabled();
     if (ordered && nanos > 0L) {
       LockOrder.beforeWait(this, false); // a positive timeout waits: checked like lock()
+    } else if (ordered) {
+      StackHeadroom.ensure(StackHeadroom.RECORD_FRAMES); // see tryLock()
     }
     Thread me = Thread.currentThread();
     if (casOwner(null, me)) {

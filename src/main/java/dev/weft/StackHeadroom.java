@@ -84,6 +84,15 @@ final class StackHeadroom {
   static final int RELEASE_FRAMES = 16;
 
   /**
+   * The probe of an acquisition that does not wait ({@code tryLock()}, {@code tryRead()}, a
+   * zero timeout), taken only while lock-order checking is on, before the CAS: it covers the
+   * {@code LockOrder.acquired} record that follows the CAS, which must not overflow with the
+   * lock held (review 23). Waiting acquisitions need none: their {@code LockOrder.beforeWait},
+   * before the CAS, runs the same lookups deeper.
+   */
+  static final int RECORD_FRAMES = 16;
+
+  /**
    * The probe before a SpinLock or TicketLock Condition queues a waiter: it covers the unlock,
    * the park and the re-acquisition, each of which may run the lock's own probes (up to
    * {@link #QUEUE_FRAMES}, TicketLock's) below a few frames of its own, so it must be deeper.

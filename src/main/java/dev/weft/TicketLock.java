@@ -479,8 +479,15 @@ public final class TicketLock implements Lock {
   @Override
   public boolean tryLock() {
     Thread me = Thread.currentThread();
+    // Everything that can overflow the stack comes before the CAS: after it, only field
+    // accesses (review 23: a call after the CAS threw StackOverflowError holding the lock).
+    // With lock-order checking on, a probe covers the record that follows the CAS.
+    boolean ordered = LockOrder.enabled();
+    if (ordered) {
+      StackHeadroom.ensure(StackHeadroom.RECORD_FRAMES);
+    }
     if (tailOpaque() == null && casTailFast(me)) {
-      if (LockOrder.enabled()) {
+      if (ordered) {
         LockOrder.acquired(this, false); // held, but no edge: a tryLock does not wait
       }
       return true;
