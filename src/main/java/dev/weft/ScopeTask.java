@@ -265,7 +265,9 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
         setStateRelease(FAILED);
       }
     } finally {
-      wakeJoiners(); // after the state's release store (an Error in weft's code: a spurious wake)
+      if (stateAcquire() != NEW) {
+        wakeJoiners(); // after the state's release store
+      } // else an Error in weft's code before the outcome: the settler wakes them (notes)
       if (outerTask == null) {
         RUNNING.remove(); // leave nothing behind on a pooled factory thread
       } else {
@@ -368,6 +370,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
    */
   boolean awaitDone(boolean timed, long deadline) throws InterruptedException {
     Joiner node = null;
+    boolean unregistered = false; // the stack was DONE with no outcome: park on the timer only
     long check = JOIN_CHECK_MIN_NANOS; // the liveness backstop's timer (see the notes)
     try {
       while (!isDone()) {
@@ -383,13 +386,20 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
           }
           park = Math.min(left, check);
         }
-        if (node == null) {
+        if (node == null && !unregistered) {
+          // A probe before the push: an overflow between the push and the finally's leave()
+          // left a live node with a gone thread on the stack (review 23b). A join that blocks
+          // can afford it (about 320 ns).
+          StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES);
           node = new Joiner(Thread.currentThread());
           if (!push(node)) {
+            // DONE: normally the state says so now (acquire in isDone). If it does not, run()
+            // woke its joiners without an outcome (an Error in weft's own code after the task):
+            // nothing will wake us, so wait on the backstop's timer, not in a spin (review 23b).
             node = null;
-            continue; // DONE: the state says so now (acquire in isDone)
+            unregistered = true;
           }
-          continue; // pushed: read the state again before parking (see the notes)
+          continue; // read the state again before parking (see the notes)
         }
         LockSupport.parkNanos(this, park);
         check = Math.min(check << 1, JOIN_CHECK_MAX_NANOS);
