@@ -9,6 +9,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.RandomAccess;
+import java.util.Vector;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadFactory;
@@ -122,14 +123,20 @@ import org.jspecify.annotations.Nullable;
  * and {@code noneMatch}, and an empty result for {@code findAny} and {@code findFirst}. As in
  * {@code Stream.findFirst}, a matching element that is null cannot be returned in an {@code
  * Optional}: {@code findAny} and {@code findFirst} of a list or array throw {@link
- * NullPointerException} then; the range form finds its index.
+ * NullPointerException} then; the range form finds its index. The element a list's search
+ * returns is read again with {@code get(index)} on the calling thread: for a list whose {@code
+ * get} builds a new object on each call (a view that transforms its elements) it is an equal
+ * copy, not the object the predicate saw.
  *
  * <p>Nesting and locks: the calling thread only ever runs elements of its own call, never
  * unrelated work, so calling {@code Parallel} while holding a lock, from inside a function
  * given to {@code Parallel} (each nested call that is large enough starts its own workers), or
  * with a function that blocks or takes its own locks cannot deadlock through weft. (A function
  * that takes a lock the caller holds for the whole call blocks its workers until the call ends,
- * which is a deadlock of the program, as with any threads.)
+ * which is a deadlock of the program, as with any threads. The same holds for a list whose
+ * {@code get} takes such a lock, since workers read a {@code RandomAccess} list's elements with
+ * {@code get(i)}; a {@code Vector} or a {@code Collections.synchronizedList}, whose lock the
+ * JDK tells callers to hold while they traverse them, is copied on the calling thread first.)
  *
  * <p><b>Memory consistency effects:</b> Actions in a thread prior to calling a method of
  * {@code Parallel} happen-before every invocation of the function (action, body or predicate)
@@ -1546,9 +1553,21 @@ public final class Parallel {
     return acc;
   }
 
+  /** The class of {@code Collections.synchronizedList} over a RandomAccess list. */
+  private static final Class<?> SYNCHRONIZED_RANDOM_ACCESS =
+      Collections.synchronizedList(new ArrayList<>()).getClass();
+
   private static <T> List<? extends T> randomAccess(List<? extends T> data) {
-    // get(i) must be cheap: copy a linked or otherwise sequential list once.
-    return data instanceof RandomAccess ? data : new ArrayList<>(data);
+    // get(i) must be cheap: copy a linked or otherwise sequential list once. And it runs on the
+    // workers: a Vector's or a synchronizedList's get takes the list's lock, which the JDK
+    // tells a caller to hold while it traverses the list, so workers calling it deadlocked
+    // with such a caller (review 23; parallelStream() reads the backing list unlocked). Those
+    // are copied once on the caller (toArray under the lock, reentrant for a caller that holds
+    // it), which also spares the workers a contended lock per element.
+    boolean direct = data instanceof RandomAccess
+        && !(data instanceof Vector)
+        && data.getClass() != SYNCHRONIZED_RANDOM_ACCESS;
+    return direct ? data : new ArrayList<>(data);
   }
 
   // ------------------------------------------------------------------------------ options
@@ -1596,7 +1615,8 @@ public final class Parallel {
      * (so at most {@code threads - 1} workers); 1 runs everything on the caller. With the
      * default shared pool a count set here is honoured even above the pool's core size ({@code
      * availableProcessors() - 1} workers): the pool starts the extra threads (blocking work, say)
-     * and keeps them, idle, for later calls until they retire.
+     * and keeps them, idle, for later calls until they retire. A call starts at most 32,767
+     * workers (ForkJoinPool's limit), so {@code Integer.MAX_VALUE} means "as many as that".
      *
      * @param threads at least 1
      * @return a copy with this thread count

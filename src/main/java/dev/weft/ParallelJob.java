@@ -654,6 +654,15 @@ abstract class ParallelJob {
     }
   }
 
+  /**
+   * The most workers one call starts, whatever {@code threads} allows: ForkJoinPool's limit of
+   * 32,767. A {@code threads(Integer.MAX_VALUE)} call over a range of billions of one-element
+   * chunks asked for 2^31 - 2 workers and threw the JVM's OutOfMemoryError ("Requested array
+   * size exceeds VM limit") before any element ran (review 23); {@code threads} is an upper
+   * bound, so the call now runs with this many.
+   */
+  static final int MAX_WORKERS = 32_767;
+
   private void runParallel(
       Parallel.Options o, Thread me, int threads, long done, double nanosPerElement,
       long cutoff) {
@@ -675,7 +684,7 @@ abstract class ParallelJob {
       small = c;
     }
     long chunks = bigChunks + ceilDiv(remaining - bigChunks * c, small);
-    long w = Math.min(threads - 1L, chunks - 1);
+    long w = Math.min(Math.min(threads - 1L, chunks - 1), MAX_WORKERS);
     if (nanosPerElement > 0) {
       // Each worker costs a thread start; start no more than the estimated work can repay.
       double est = nanosPerElement * remaining;
