@@ -32,6 +32,18 @@ import org.junit.jupiter.params.provider.ValueSource;
 @Timeout(60)
 class Review17bTest {
 
+  /** Waits (bounded) until {@code t} is parked inside an AQS lock (the RwLock's queue). */
+  private static void awaitParkedInTheLocksQueue(Thread t) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (!(Waits.isParked(t)
+        && LockSupport.getBlocker(t) instanceof AbstractQueuedSynchronizer)) {
+      if (!t.isAlive() || System.nanoTime() - deadline >= 0) {
+        throw new AssertionError(t.getName() + " never parked in the lock's queue");
+      }
+      LockSupport.parkNanos(50_000L); // bounded poll of the thread state, not a result wait
+    }
+  }
+
   /**
    * <b>The JFR outcome of an RwLock read wait that an {@code Error} ended is wrong or missing.</b>
    * docs/observability.md ("Only calls that waited"): "The outcome {@code failed} therefore means
@@ -60,18 +72,6 @@ class Review17bTest {
    * a throwing wait records nothing. Fix: start from {@code FAILED}, set {@code INTERRUPTED} in a
    * {@code catch (InterruptedException)}, and end the uninterruptible waits in a {@code finally}.
    */
-  /** Waits (bounded) until {@code t} is parked inside an AQS lock (the RwLock's queue). */
-  private static void awaitParkedInTheLocksQueue(Thread t) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (!(Waits.isParked(t)
-        && LockSupport.getBlocker(t) instanceof AbstractQueuedSynchronizer)) {
-      if (!t.isAlive() || System.nanoTime() - deadline >= 0) {
-        throw new AssertionError(t.getName() + " never parked in the lock's queue");
-      }
-      LockSupport.parkNanos(50_000L); // bounded poll of the thread state, not a result wait
-    }
-  }
-
   @ParameterizedTest
   @ValueSource(strings = {"read", "readInterruptibly", "tryRead"})
   void fixed_jfrOutcomeOfAReadWaitEndedByAnErrorIsNotFailed(String form) throws Exception {
