@@ -437,9 +437,19 @@ public final class LockOrder {
     held().push(lock, shared);
   }
 
-  /** Called when this thread releases {@code lock}; unknown locks are ignored. */
+  /**
+   * Called when this thread releases {@code lock}; unknown locks are ignored. When the thread
+   * holds no lock any more, its thread-local entry goes: a Held is one of weft's classes, so on
+   * a long-lived thread (a server's pool thread) it kept weft's class loader alive after a
+   * redeploy, for the thread's life (review 23b). The next checked acquisition makes a new one
+   * (three small arrays): lock-order checking is a debugging aid, and this is its cost.
+   */
   static void released(Object lock) {
-    held().remove(lock);
+    Held h = held();
+    h.remove(lock);
+    if (h.size == 0 && !h.checking) {
+      HELD.remove();
+    }
   }
 
   // ---- package-private, for tests ---------------------------------------------------------
@@ -636,11 +646,14 @@ public final class LockOrder {
           limitReached("edges", MAX_EDGES, "dev.weft.lockOrder.maxEdges");
           break;
         }
-        Throwable first =
-            new Throwable(
-                p.from.name + rw(p.fromShared) + " -> " + to.name + rw(toShared)
-                    + " first taken here, on thread \"" + ThreadNames.of(me) + "\"");
-        Edge e = new Edge(p.from, p.fromShared, to, toShared, first);
+        String firstMessage = p.from.name + rw(p.fromShared) + " -> " + to.name + rw(toShared)
+            + " first taken here, on thread \"" + ThreadNames.of(me) + "\"";
+        // Kept as StackTraceElements, not as the Throwable: a Throwable's stack record holds
+        // the Class of every frame, so an edge taken in an application's code kept that
+        // application's class loader alive for good, through this static graph (review 23b); a
+        // StackTraceElement, once made, keeps only names.
+        StackTraceElement[] firstStack = new Throwable().getStackTrace();
+        Edge e = new Edge(p.from, p.fromShared, to, toShared, firstMessage, firstStack);
         p.from.out.put(to, e);
         to.in.put(p.from, e);
         edgeCount++;
@@ -721,8 +734,8 @@ public final class LockOrder {
     LockOrderException ex = new LockOrderException(message, cycle);
     for (Edge e : path) {
       // A fresh throwable per report, so that reports never share (mutable) suppressed lists.
-      Throwable t = new Throwable(e.first.getMessage());
-      t.setStackTrace(e.first.getStackTrace());
+      Throwable t = new Throwable(e.firstMessage);
+      t.setStackTrace(e.firstStack);
       ex.addSuppressed(t);
     }
     return ex;
@@ -808,14 +821,17 @@ public final class LockOrder {
     final boolean fromShared;
     final Node to;
     final boolean toShared;
-    final Throwable first;
+    final String firstMessage;
+    final StackTraceElement[] firstStack;
 
-    Edge(Node from, boolean fromShared, Node to, boolean toShared, Throwable first) {
+    Edge(Node from, boolean fromShared, Node to, boolean toShared, String firstMessage,
+        StackTraceElement[] firstStack) {
       this.from = from;
       this.fromShared = fromShared;
       this.to = to;
       this.toShared = toShared;
-      this.first = first;
+      this.firstMessage = firstMessage;
+      this.firstStack = firstStack;
     }
   }
 

@@ -312,6 +312,20 @@ final class ParallelPool {
   @SuppressWarnings("removal")
   private static final AccessControlContext THREAD_PERMISSIONS = threadPermissions();
 
+  /**
+   * Makes another library-owned, long-lived thread (Scope's deadline timer) in the same context
+   * as the pool's threads, for the same reason: made in its first caller's context on JDK 17-23,
+   * the timer kept that caller's protection domains, and an application's class loader, alive
+   * while deadlines stayed pending (review 23b).
+   *
+   * @param make creates the thread
+   * @return the thread {@code make} created
+   */
+  @SuppressWarnings("removal") // AccessController: see newThread
+  static Thread newLibraryThread(PrivilegedAction<Thread> make) {
+    return AccessController.doPrivileged(make, THREAD_PERMISSIONS);
+  }
+
   @SuppressWarnings("removal")
   private static AccessControlContext threadPermissions() {
     Permissions p = new Permissions();

@@ -1769,13 +1769,15 @@ public final class Scope implements AutoCloseable {
     }
 
     private static ScheduledThreadPoolExecutor create() {
-      ScheduledThreadPoolExecutor e = new ScheduledThreadPoolExecutor(1, r -> {
-        // no inherited thread-locals, no context class loader: the thread serves every caller
-        Thread t = new Thread(null, r, "weft-scope-deadlines", 0, false);
-        t.setDaemon(true); // never keeps the JVM alive
-        t.setContextClassLoader(null);
-        return t;
-      });
+      ScheduledThreadPoolExecutor e = new ScheduledThreadPoolExecutor(1, r ->
+          // no inherited thread-locals, no context class loader, no caller's access-control
+          // context (see ParallelPool.newLibraryThread): the thread serves every caller
+          ParallelPool.newLibraryThread(() -> {
+            Thread t = new Thread(null, r, "weft-scope-deadlines", 0, false);
+            t.setDaemon(true); // never keeps the JVM alive
+            t.setContextClassLoader(null);
+            return t;
+          }));
       e.setRemoveOnCancelPolicy(true); // an ended scope's entry goes at once: no garbage kept
       e.setKeepAliveTime(KEEP_ALIVE_MS, TimeUnit.MILLISECONDS);
       e.allowCoreThreadTimeOut(true); // no thread while no deadline is pending
