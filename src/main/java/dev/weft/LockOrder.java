@@ -243,7 +243,7 @@ public final class LockOrder {
     Mode initial = Mode.OFF;
     String value = null;
     try {
-      value = System.getProperty(PROPERTY);
+      value = SystemProperties.get(PROPERTY);
       initial = parseMode(value);
     } catch (IllegalArgumentException | SecurityException e) {
       logger().log(
@@ -795,7 +795,7 @@ public final class LockOrder {
 
   private static int positiveInt(String property, int dflt) {
     try {
-      int v = Integer.getInteger(property, dflt);
+      int v = SystemProperties.getInt(property, dflt);
       return v > 0 ? v : dflt;
     } catch (SecurityException e) {
       return dflt;

@@ -395,7 +395,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    */
   static final long DEFER_NANOS =
       TimeUnit.MICROSECONDS.toNanos(
-          Math.max(0L, Long.getLong("dev.weft.mutex.deferMicros", 200L)));
+          Math.max(0L, SystemProperties.getLong("dev.weft.mutex.deferMicros", 200L)));
 
   /**
    * The park step of that wait: 200 &micro;s, one look per deferral. Measured with
@@ -407,7 +407,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    */
   static final long DEFER_POLL_NANOS =
       TimeUnit.MICROSECONDS.toNanos(
-          Math.max(1L, Long.getLong("dev.weft.mutex.deferPollMicros", 200L)));
+          Math.max(1L, SystemProperties.getLong("dev.weft.mutex.deferPollMicros", 200L)));
 
   /**
    * The first round that a woken waiter stays queued in the AQS while the lock is held, before
@@ -425,7 +425,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    */
   static final long QUEUE_ROUND_NANOS =
       TimeUnit.MICROSECONDS.toNanos(
-          Math.max(1L, Long.getLong("dev.weft.mutex.queueRoundMicros", 16_000L)));
+          Math.max(1L, SystemProperties.getLong("dev.weft.mutex.queueRoundMicros", 16_000L)));
 
   /**
    * The longest round: 4 times the first (64 ms by default). It bounds how long a woken waiter

@@ -136,7 +136,9 @@ import org.jspecify.annotations.Nullable;
  * which is a deadlock of the program, as with any threads. The same holds for a list whose
  * {@code get} takes such a lock, since workers read a {@code RandomAccess} list's elements with
  * {@code get(i)}; a {@code Vector} or a {@code Collections.synchronizedList}, whose lock the
- * JDK tells callers to hold while they traverse them, is copied on the calling thread first.)
+ * JDK tells callers to hold while they traverse them, is copied on the calling thread first,
+ * but a view over one ({@code Collections.unmodifiableList(vector)}, {@code checkedList}) is
+ * not: copy it yourself, {@code new ArrayList<>(view)}, under the lock.)
  *
  * <p><b>Memory consistency effects:</b> Actions in a thread prior to calling a method of
  * {@code Parallel} happen-before every invocation of the function (action, body or predicate)
@@ -1616,7 +1618,9 @@ public final class Parallel {
      * default shared pool a count set here is honoured even above the pool's core size ({@code
      * availableProcessors() - 1} workers): the pool starts the extra threads (blocking work, say)
      * and keeps them, idle, for later calls until they retire. A call starts at most 32,767
-     * workers (ForkJoinPool's limit), so {@code Integer.MAX_VALUE} means "as many as that".
+     * workers on platform threads (ForkJoinPool's limit) and 2^20 on threads from a given
+     * {@code executor} or {@code threadFactory}, so {@code Integer.MAX_VALUE} means "as many as
+     * that".
      *
      * @param threads at least 1
      * @return a copy with this thread count

@@ -655,13 +655,23 @@ abstract class ParallelJob {
   }
 
   /**
-   * The most workers one call starts, whatever {@code threads} allows: ForkJoinPool's limit of
-   * 32,767. A {@code threads(Integer.MAX_VALUE)} call over a range of billions of one-element
-   * chunks asked for 2^31 - 2 workers and threw the JVM's OutOfMemoryError ("Requested array
-   * size exceeds VM limit") before any element ran (review 23); {@code threads} is an upper
-   * bound, so the call now runs with this many.
+   * The most workers one call starts on platform threads (the shared pool, or new threads per
+   * call), whatever {@code threads} allows: ForkJoinPool's limit of 32,767. A {@code
+   * threads(Integer.MAX_VALUE)} call over a range of billions of one-element chunks asked for
+   * 2^31 - 2 workers and threw the JVM's OutOfMemoryError ("Requested array size exceeds VM
+   * limit") before any element ran (review 23); {@code threads} is an upper bound, so the call
+   * runs with this many.
    */
   static final int MAX_WORKERS = 32_767;
+
+  /**
+   * The same bound where the user supplies the threads (an {@code executor} or a {@code
+   * threadFactory}, virtual threads say): 2^20, so that {@code threads(40_000)} of blocking
+   * work on virtual threads is honoured (review 23d: the platform bound made 9,699 of 40,000
+   * elements wait for good at a latch all of them had to reach), while the worker array stays
+   * allocatable.
+   */
+  static final int MAX_USER_WORKERS = 1 << 20;
 
   private void runParallel(
       Parallel.Options o, Thread me, int threads, long done, double nanosPerElement,
@@ -684,7 +694,8 @@ abstract class ParallelJob {
       small = c;
     }
     long chunks = bigChunks + ceilDiv(remaining - bigChunks * c, small);
-    long w = Math.min(Math.min(threads - 1L, chunks - 1), MAX_WORKERS);
+    long w = Math.min(Math.min(threads - 1L, chunks - 1),
+        o.executor() != null || o.threadFactory() != null ? MAX_USER_WORKERS : MAX_WORKERS);
     if (nanosPerElement > 0) {
       // Each worker costs a thread start; start no more than the estimated work can repay.
       double est = nanosPerElement * remaining;

@@ -118,7 +118,7 @@ final class ParallelPool {
    * -Ddev.weft.parallel.keepAliveSeconds} to change it.
    */
   static final long KEEP_ALIVE_NANOS =
-      TimeUnit.SECONDS.toNanos(Math.max(1L, Long.getLong("dev.weft.parallel.keepAliveSeconds", 30L)));
+      TimeUnit.SECONDS.toNanos(Math.max(1L, SystemProperties.getLong("dev.weft.parallel.keepAliveSeconds", 30L)));
 
   /**
    * How long a thread that finished a task spins (onSpinWait) before it parks: 50 us, so that
@@ -129,7 +129,7 @@ final class ParallelPool {
    */
   static final long SPIN_NANOS =
       TimeUnit.MICROSECONDS.toNanos(
-          Math.min(10_000L, Math.max(0L, Long.getLong("dev.weft.parallel.spinMicros", 50L))));
+          Math.min(10_000L, Math.max(0L, SystemProperties.getLong("dev.weft.parallel.spinMicros", 50L))));
 
   /** Slot value of a thread that has decided to exit. */
   private static final Runnable RETIRED = new Retired();

@@ -23,7 +23,7 @@ import org.jspecify.annotations.Nullable;
  */
 final class ProtocolWindows {
   /** True only when the JVM runs with {@code -Ddev.weft.testWindows=true}. */
-  static final boolean ENABLED = Boolean.getBoolean("dev.weft.testWindows");
+  static final boolean ENABLED = SystemProperties.getBoolean("dev.weft.testWindows");
 
   // Plain static volatile field: installation is rare (tests only) and every window read must
   // see the latest hook without any other synchronisation. Never read unless ENABLED.

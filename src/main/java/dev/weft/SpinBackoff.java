@@ -262,7 +262,7 @@ final class SpinBackoff {
    * only for waiters that had to park.
    */
   static final long HAND_OVER_AFTER_NANOS =
-      handOverAfterNanos(Long.getLong("dev.weft.spinlock.handOverMicros", 0L));
+      handOverAfterNanos(SystemProperties.getLong("dev.weft.spinlock.handOverMicros", 0L));
 
   /** Negative: off (-1); otherwise micros to nanos, capped at 1 s so it cannot overflow. */
   static long handOverAfterNanos(long micros) {

@@ -48,7 +48,7 @@ final class WeftJfr {
   /** Whether the events can be used at all (see the class notes); decided once. */
   static final boolean AVAILABLE =
       decide(
-          System.getProperty("dev.weft.jfr"),
+          SystemProperties.get("dev.weft.jfr"),
           WeftJfr.class.getModule(),
           ModuleLayer.boot().findModule("jdk.jfr"),
           WeftJfr::eventClassLoads);
