@@ -1,5 +1,6 @@
 package dev.weft;
 
+import static dev.weft.testing.Gc.stillReachable;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.weft.testing.Waits;
@@ -81,25 +82,6 @@ class Review23MemoryTest {
   private static void join(Thread t) throws InterruptedException {
     t.join(TimeUnit.SECONDS.toMillis(20));
     assertThat(t.isAlive()).as("%s still running", t.getName()).isFalse();
-  }
-
-  /** How many of {@code refs} are still set after up to 10 collections. */
-  private static int stillReachable(List<? extends WeakReference<?>> refs) {
-    int alive = refs.size();
-    for (int round = 0; round < 10 && alive > 0; round++) {
-      System.gc(); // a weak reference is cleared by the collection itself
-      alive = 0;
-      for (WeakReference<?> r : refs) {
-        if (r.get() != null) {
-          alive++;
-        }
-      }
-    }
-    return alive;
-  }
-
-  private static int stillReachable(WeakReference<?> ref) {
-    return stillReachable(List.of(ref));
   }
 
   /** A payload big enough to matter, so a retention is not only a few bytes. */

@@ -1,5 +1,6 @@
 package dev.weft;
 
+import static dev.weft.testing.Gc.stillReachable;
 import static dev.weft.testing.Waits.awaitParkedOn;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -169,20 +170,6 @@ class Review23TicketLockTest {
     threads.removeAll(relays); // drop every strong reference to the relay threads
     relays.clear();
     return refs;
-  }
-
-  private static int stillReachable(List<WeakReference<Thread>> refs) throws InterruptedException {
-    int alive = refs.size();
-    for (int round = 0; round < 10 && alive > 0; round++) {
-      System.gc(); // a weak reference is cleared by the collection itself
-      alive = 0;
-      for (WeakReference<Thread> r : refs) {
-        if (r.get() != null) {
-          alive++;
-        }
-      }
-    }
-    return alive;
   }
 
   // ================================================================== fixed

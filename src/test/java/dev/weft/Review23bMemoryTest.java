@@ -1,5 +1,6 @@
 package dev.weft;
 
+import static dev.weft.testing.Gc.stillReachable;
 import static dev.weft.testing.Waits.awaitBlocked;
 import static dev.weft.testing.Waits.awaitParkedOn;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -116,25 +117,6 @@ class Review23bMemoryTest {
       threads.remove(t);
     }
     return new WeakReference<>(t);
-  }
-
-  /** How many of {@code refs} are still set after up to 10 collections. */
-  private static int stillReachable(List<? extends WeakReference<?>> refs) {
-    int alive = refs.size();
-    for (int round = 0; round < 10 && alive > 0; round++) {
-      System.gc(); // a weak reference is cleared by the collection itself
-      alive = 0;
-      for (WeakReference<?> r : refs) {
-        if (r.get() != null) {
-          alive++;
-        }
-      }
-    }
-    return alive;
-  }
-
-  private static int stillReachable(WeakReference<?> ref) {
-    return stillReachable(List.of(ref));
   }
 
   private static Object field(Object o, Class<?> declaring, String name) throws Exception {
