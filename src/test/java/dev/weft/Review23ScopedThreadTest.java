@@ -3,6 +3,7 @@ package dev.weft;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
+import dev.weft.testing.Gc;
 import dev.weft.testing.Waits;
 import java.io.IOException;
 import java.lang.ref.WeakReference;
@@ -272,12 +273,8 @@ class Review23ScopedThreadTest {
     return new WeakReference<>(h.join());
   }
 
-  private static boolean gcUntilCleared(WeakReference<?> r) throws InterruptedException {
-    for (int i = 0; i < 20 && r.get() != null; i++) {
-      System.gc();
-      Thread.sleep(10); // lets the reference processor run; the result is r.get(), not a time
-    }
-    return r.get() == null;
+  private static boolean gcUntilCleared(WeakReference<?> r) {
+    return Gc.stillReachable(r) == 0;
   }
 
   /** A failure whose getMessage(), so toString(), throws (a lazy message, a closed resource). */
