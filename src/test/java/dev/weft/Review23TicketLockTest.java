@@ -92,6 +92,15 @@ class Review23TicketLockTest {
 
   @AfterEach
   void joinAll() throws Throwable {
+    // First a bounded grace (2 s in all) for threads the test has just released (a keeper
+    // woken by its latch): an interrupt racing that wake-up made the latch throw (CI, once).
+    long graceEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+    for (Thread t : threads) {
+      long left = graceEnd - System.nanoTime();
+      if (left > 0) {
+        t.join(Math.max(1L, TimeUnit.NANOSECONDS.toMillis(left)));
+      }
+    }
     for (Thread t : threads) {
       if (t.isAlive()) {
         t.interrupt();

@@ -90,6 +90,15 @@ class Review23bMemoryTest {
       all = new ArrayList<>(threads);
       threads.clear();
     }
+    // First a bounded grace (2 s in all) for threads the test has just released (a keeper
+    // woken by its latch): an interrupt racing that wake-up made the latch throw (CI, once).
+    long graceEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+    for (Thread t : all) {
+      long left = graceEnd - System.nanoTime();
+      if (left > 0) {
+        t.join(Math.max(1L, TimeUnit.NANOSECONDS.toMillis(left)));
+      }
+    }
     for (Thread t : all) {
       if (t.isAlive()) {
         t.interrupt();
