@@ -258,6 +258,12 @@ class Review21cTest {
                   && signalled.get()) {
                 victimWoken.countDown();
               }
+              if (Thread.currentThread() == victim && w.equals("ticketlock.swapped")
+                  && signalled.get()) {
+                // Widen the gap between the tail swap and the link, where the holder, seeing a
+                // queued thread, once unlocked too early for the queued window (see below).
+                java.util.concurrent.locks.LockSupport.parkNanos(20_000_000);
+              }
               if (Thread.currentThread() == victim && w.equals(window) && signalled.get()
                   && once.compareAndSet(false, true)) {
                 throw new StackOverflowError("injected at " + w);
@@ -273,8 +279,13 @@ class Review21cTest {
         c.signal();
         assertThat(victimWoken.await(10, TimeUnit.SECONDS)).isTrue();
         if (lock instanceof TicketLock t) {
+          // Hold the lock until the victim is queued. For the queued window, wait for the
+          // injection itself: hasQueuedThreads() turns true at the tail swap, before the link
+          // and the window, and an unlock in between hands the victim the lock without a wait
+          // (the error never fires; seen once in a JDK 25 CI run, session 23).
           long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-          while (!t.hasQueuedThreads() && System.nanoTime() - end < 0L) {
+          while (!(window.equals("ticketlock.queued") ? once.get() : t.hasQueuedThreads())
+              && System.nanoTime() - end < 0L) {
             Thread.onSpinWait();
           }
         }
