@@ -504,6 +504,12 @@ public final class Condvar {
       // Holding the mutex: a waiter is either asleep in the condition or has not made its last
       // check yet (it needs the mutex for that), so it sees our change; no fence needed.
       if ((int) WAITERS.get(this) > 0) { // plain: written only under the mutex, which we hold
+        // A stack probe first, as SpinLock's and TicketLock's signals have: the AQS's signal
+        // takes the waiter's node off the condition, then queues it for the mutex; an overflow
+        // between the two leaves the waiter's await spinning for good (review 24's sweep of a
+        // notify under the mutex: 6 of 6 forks; with this probe 0 of 5). Nothing has changed
+        // if it throws. About 80 ns, only when a waiter is counted.
+        StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
         signal(b.condition, all);
       }
       return;
@@ -524,6 +530,16 @@ public final class Condvar {
     if (LockOrder.enabled()) {
       LockOrder.beforeWait(m, false); // this thread waits for m here (found by review)
     }
+    // A stack probe before the mutex is taken (see StackHeadroom): a StackOverflowError in the
+    // acquisition's queueing, in the signal or in the release below would leave the mutex held
+    // by a thread whose notify threw (every other thread then waits for good), a waiter half
+    // signalled (the AQS has taken its node off the condition but not queued it for the lock:
+    // its await then spins for good), or a queued thread's wake-up lost. Review 24's sweep of
+    // notifyOne near the stack's end left the mutex held in every round before this probe, and
+    // a half-done signal in 1 fork of 4 with a 16-frame probe (the depth of a guard's waking
+    // close); QUEUE_FRAMES, as Mutex.lockContended, covers all three. About 320 ns, only when a
+    // waiter is counted and the notifier does not hold the mutex; nothing is held while it runs.
+    StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES);
     // The counted waiter holds the mutex from its last check until await releases it, so taking
     // the mutex orders the signal after that waiter is asleep in the condition.
     m.sync.acquire(1); // uninterruptibly; not the holder (checked above), so it cannot self-deadlock

@@ -291,6 +291,65 @@ class Review18SoeTest {
           }
         };
       }
+      case "condvar.notify":
+      case "condvar.notifyHeld": {
+        // The sweep's operation is notifyOne() while the contenders wait in awaitWhile (50 us)
+        // and change the value under the mutex (review 24, session 24). "condvar.notify" calls
+        // it from outside the mutex: the Dekker path, which takes the mutex itself to signal.
+        // "condvar.notifyHeld" calls it holding a guard, which goes back to the sweep to close
+        // (a try-with-resources close that overflowed would leave it held in any lock).
+        boolean holding = kind.endsWith("Held");
+        Mutex<int[]> m = new Mutex<>(new int[1]);
+        Condvar cv = new Condvar();
+        return new Target() {
+          @Override boolean closure() {
+            return !holding;
+          }
+          @Override @Nullable Object lock() throws InterruptedException {
+            if (!holding) {
+              cv.notifyOne();
+              return null;
+            }
+            if (!Thread.currentThread().getName().equals("sweep")) {
+              waitAndChange();
+              return null;
+            }
+            Mutex.Guard<int[]> g = m.lock();
+            try {
+              g.get()[0]++;
+              cv.notifyOne();
+            } catch (StackOverflowError e) {
+              // the guard goes back to the sweep (no call here: see condvar.await)
+            }
+            return g;
+          }
+          @Override void unlock(Object t) {
+            if (holding) {
+              @SuppressWarnings("unchecked")
+              Mutex.Guard<int[]> g = (Mutex.Guard<int[]>) t;
+              g.close();
+              return;
+            }
+            waitAndChange();
+          }
+          void waitAndChange() {
+            try (Mutex.Guard<int[]> g = m.lock()) {
+              try {
+                cv.awaitWhile(g, BLOCKED, CV_WAIT);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+              g.get()[0]++;
+            }
+          }
+          @Override Boolean heldByMe() {
+            return m.isHeldByCurrentThread();
+          }
+          @Override Object lockObject() {
+            return m;
+          }
+        };
+      }
       case "seqlock.read":
       case "seqlock.beginRead": {
         SeqLock s = new SeqLock();
@@ -1285,11 +1344,51 @@ class Review18SoeTest {
    * somebody probes first (session 19). Two rounds that still failed were this harness's own:
    * a hashCode() call in its catch block overflowed and lost the guard, and a notifyOne after
    * a completed close overflowed and made the harness retry the close. After both were fixed:
-   * 0 bad rounds in 16 forks, JDK 17 and 25, with and without JFR.
+   * 0 bad rounds in 16 forks, JDK 17 and 25, with and without JFR. Session 23's CI failed it
+   * once (1 round of 12: the sweep's next lock() found the mutex its own), and 3 of 8 forks did
+   * under load in session 24: the harness's notifyOne after the close takes the mutex itself
+   * when called outside it, and did so unprobed; see {@link
+   * #fixed_condvarNotifyOutsideTheMutexLeavesItHeld}.
    */
   @Test
   void fixed_mutexGuardCloseOverflowLeavesMutexHeldWithClosedGuard() throws Exception {
     assertClean(sweep("condvar.await", SECS));
+  }
+
+  /**
+   * Review 24 (session 24): {@code Condvar.notifyOne()} from outside the mutex near the stack's
+   * end, while two contenders wait in {@code awaitWhile(50 us)}. Found while chasing a CI
+   * failure of {@link #fixed_mutexGuardCloseOverflowLeavesMutexHeldWithClosedGuard} (1 round of
+   * 12): that harness's unlock calls {@code notifyOne()} after closing its guard and swallows an
+   * overflow there, and the sweep thread's next {@code lock()} found the mutex already its own.
+   * What happens: the notify takes the mutex to order its signal after the waiter's sleep
+   * ({@code m.sync.acquire(1)}, signal, {@code m.sync.release(1)}) with no stack probe, so an
+   * overflow in the signal or in the release leaves the mutex held by a thread whose notify
+   * threw, and every other thread parks for good; an overflow between the release and the
+   * AQS's unpark loses the wake-up of a queued thread. How often: JDK 17, 3 of 3 forks, every
+   * round. Fixed: a 64-frame probe (QUEUE_FRAMES) before the mutex is taken; a 16-frame one
+   * still left a waiter half signalled in 1 fork of 4 (see the next test). After: 0 bad rounds
+   * in 9 forks (JDK 17) and 3 (JDK 25).
+   */
+  @Test
+  void fixed_condvarNotifyOutsideTheMutexLeavesItHeld() throws Exception {
+    assertClean(sweep("condvar.notify", SECS));
+  }
+
+  /**
+   * Review 24 (session 24): {@code Condvar.notifyOne()} holding the mutex near the stack's end,
+   * the guard closed by the sweep afterwards. What happens: the AQS's signal takes the waiter's
+   * node off the condition queue, then queues it for the mutex ({@code enqueue}, a call); an
+   * overflow between the two leaves the node on neither queue, and the waiter's
+   * {@code awaitNanos} loops for good without parking (the contender is found RUNNABLE in
+   * {@code ConditionObject.awaitNanos}, the mutex free). The JDK's own {@code ReentrantLock}
+   * conditions have the same window; weft's {@code SpinLock}/{@code TicketLock} conditions
+   * probed before their signals since session 19, {@code Condvar} did not. How often: JDK 17, 6
+   * of 6 forks. Fixed: a 16-frame probe (RELEASE_FRAMES) before the signal; 0 of 5 forks after.
+   */
+  @Test
+  void fixed_condvarNotifyHoldingTheMutexHalfSignalsAWaiter() throws Exception {
+    assertClean(sweep("condvar.notifyHeld", SECS));
   }
 
   // ------------------------------------------------------------------ held
