@@ -145,8 +145,9 @@ import org.jspecify.annotations.Nullable;
  * {@link Builder#maxConcurrency}, a scope thread that spawns waits for a slot like the owner
  * does: if every running thread waits so, none can finish — give nested fan-out its own (nested)
  * scope. A {@link Builder#threadFactory ThreadFactory} that returns null, throws, or returns a
- * thread already started makes {@code spawn} throw (see there); a factory thread that dies
- * without running weft's task fails that task.
+ * thread already started makes {@code spawn} throw (see there), as does a factory that spawns
+ * into the scope it makes threads for (under a cap, that spawn would wait for good for the slot
+ * its caller holds); a factory thread that dies without running weft's task fails that task.
  */
 public final class Scope implements AutoCloseable {
   /*
@@ -353,8 +354,9 @@ public final class Scope implements AutoCloseable {
   private final boolean cancelOnFailure;
 
   /**
-   * How many spawns of the owner are in progress (a ThreadFactory may spawn again): read and
-   * written only by the owner, so plain. The end refuses to run while it is not zero.
+   * How many spawns of the owner are in progress (0 or 1: a spawn from inside one, by its
+   * ThreadFactory, is refused): read and written only by the owner, so plain. The end refuses
+   * to run while it is not zero.
    */
   private int ownerSpawning;
   private final @Nullable Semaphore slots;
@@ -535,7 +537,9 @@ public final class Scope implements AutoCloseable {
    * @throws ScopeTimeoutException if the scope's deadline has passed (the scope is cancelled)
    * @throws IllegalStateException if the scope has ended, if the calling thread is neither the
    *     owner nor one of the scope's threads, or if the configured {@code ThreadFactory}
-   *     returned null or a thread that was already started (nothing is started then)
+   *     returned null or a thread that was already started (nothing is started then), or if
+   *     called from inside a spawn of the same thread into this scope (a {@code ThreadFactory}
+   *     that spawns into the scope it makes threads for)
    * @throws NullPointerException if {@code task} is null
    * @throws RuntimeException (or {@code Error}) what the {@code ThreadFactory} or
    *     {@code Thread.start()} threw, unchanged (e.g. {@code OutOfMemoryError} when no native
@@ -559,7 +563,9 @@ public final class Scope implements AutoCloseable {
    * @throws ScopeTimeoutException if the scope's deadline has passed (the scope is cancelled)
    * @throws IllegalStateException if the scope has ended, if the calling thread is neither the
    *     owner nor one of the scope's threads, or if the configured {@code ThreadFactory}
-   *     returned null or a thread that was already started (nothing is started then)
+   *     returned null or a thread that was already started (nothing is started then), or if
+   *     called from inside a spawn of the same thread into this scope (a {@code ThreadFactory}
+   *     that spawns into the scope it makes threads for)
    * @throws NullPointerException if {@code task} is null
    * @throws RuntimeException (or {@code Error}) what the {@code ThreadFactory} or
    *     {@code Thread.start()} threw, unchanged (e.g. {@code OutOfMemoryError} when no native
@@ -575,11 +581,23 @@ public final class Scope implements AutoCloseable {
   private <T> ScopedThread<T> spawnTask(
       @Nullable Callable<? extends T> c, @Nullable Runnable r) throws InterruptedException {
     Thread me = Thread.currentThread();
-    if (me != owner || closed) {
-      checkForeignSpawner(me);
-    }
     if (me != owner) {
-      return spawnChecked(me, c, r);
+      ScopeTask<?> spawner = checkForeignSpawner(me);
+      if (spawner.spawning != 0) {
+        throw nestedSpawn(me);
+      }
+      spawner.spawning++;
+      try {
+        return spawnChecked(me, c, r);
+      } finally {
+        spawner.spawning--; // a plain write, no call: safe even when the stack is exhausted
+      }
+    }
+    if (closed) {
+      checkForeignSpawner(me); // throws: the scope has ended
+    }
+    if (ownerSpawning != 0) {
+      throw nestedSpawn(me);
     }
     ownerSpawning++; // the end refuses to run from inside the owner's own spawn (review 18)
     try {
@@ -651,15 +669,33 @@ public final class Scope implements AutoCloseable {
     return task;
   }
 
-  /** Slow path of the spawn check: the caller is not the owner, or the scope has ended. */
-  private void checkForeignSpawner(Thread me) {
+  /**
+   * A spawn from inside a spawn of the same thread into this scope: only the user's code that a
+   * spawn runs (its ThreadFactory, or a Thread subclass's start()) can make one. Refused always:
+   * under maxConcurrency the outer spawn holds a slot while it calls the factory, and the inner
+   * one waited for a slot only a running task could free, for good when none ran (review 24);
+   * without a cap it would work, but one rule is easier to keep than a rule that depends on
+   * how many slots happen to be free.
+   */
+  private IllegalStateException nestedSpawn(Thread me) {
+    return new IllegalStateException(
+        ThreadNames.of(me) + " spawned into " + name + " from inside its own spawn into it"
+            + " (from the ThreadFactory, or a Thread's start()): a ThreadFactory must not spawn"
+            + " into the scope it makes threads for");
+  }
+
+  /**
+   * Slow path of the spawn check: the caller is not the owner, or the scope has ended. Returns
+   * the caller's task when it is a thread of this scope; throws otherwise.
+   */
+  private ScopeTask<?> checkForeignSpawner(Thread me) {
     if (me == owner) {
       throw new IllegalStateException(
           name + " has ended: spawn threads before the scope ends, or open a new scope");
     }
     ScopeTask<?> running = ScopeTask.runningOnThisThread();
     if (running != null && running.scope == this) {
-      return; // a thread of this scope, running its task: the scope cannot have ended
+      return running; // a thread of this scope, running its task: the scope cannot have ended
     }
     throw new IllegalStateException(
         ThreadNames.of(me) + " is neither the owner (" + ThreadNames.of(owner) + ") nor a thread of "
@@ -668,6 +704,26 @@ public final class Scope implements AutoCloseable {
   }
 
   private void acquireSlot(Semaphore s) throws InterruptedException {
+    // A free slot first, without waiting: Semaphore.acquire throws for a pending interrupt even
+    // when a permit is free, so a spawn under a cap threw InterruptedException (with no
+    // message) where the same spawn without a cap started its task, though spawn promises it
+    // only while waiting for a slot (review 24). The interrupt status stays set, as without a cap.
+    if (s.tryAcquire()) {
+      return;
+    }
+    try {
+      acquireSlotWaiting(s);
+    } catch (InterruptedException e) {
+      // The semaphore's own exception says nothing. The spawn's probe (SPAWN_FRAMES) left the
+      // headroom this message needs; the interrupt status was cleared by the semaphore, as the
+      // InterruptedException convention has it.
+      throw new InterruptedException(
+          "interrupted while waiting for a slot of " + name + " (maxConcurrency "
+              + maxConcurrency + "); nothing was spawned");
+    }
+  }
+
+  private void acquireSlotWaiting(Semaphore s) throws InterruptedException {
     boolean reap = usesThreadFactory();
     if (!timed && !reap) {
       s.acquire();

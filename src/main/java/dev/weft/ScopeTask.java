@@ -144,6 +144,21 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
   private boolean exited;
 
   /**
+   * Whether run() was entered. Plain: written and read only by the task's own thread (run()
+   * checks the thread first). The state stays NEW while the task runs, so without this a task
+   * that called its own thread's run() (Thread.currentThread().run(), or thread().run() of its
+   * handle) ran the body again: the nested run recorded a failure, gave the concurrency slot
+   * back while the task still ran, and the outer run gave it back a second time (review 24).
+   */
+  private boolean entered;
+
+  /**
+   * How many spawns of this task's thread, into its own scope, are under way (0 or 1: a nested
+   * one is refused, see Scope.spawnTask). Plain: written and read only by the task's thread.
+   */
+  int spawning;
+
+  /**
    * Creates the task and its (unstarted) thread; exactly one of the two tasks is non-null. With
    * {@code run} false the scope is cancelled: no thread is made (the factory is not called), the
    * handle gets an unstarted placeholder thread and the task is CANCELLED from the start.
@@ -219,9 +234,10 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
 
   @Override
   public void run() {
-    if (Thread.currentThread() != thread || stateAcquire() != NEW) {
+    if (Thread.currentThread() != thread || entered || stateAcquire() != NEW) {
       throw new IllegalStateException("a ScopedThread's task runs once, on its own thread");
     }
+    entered = true; // a field store: nothing between the check and it can fail
     Callable<? extends T> c = callable;
     Runnable r = runnable;
     callable = null;
