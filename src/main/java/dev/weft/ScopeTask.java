@@ -370,6 +370,14 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
       if (scope.hasDeadline() && scope.deadline() - deadline < 0) {
         scope.joinUntilDeadline(this); // the scope's deadline comes first
       } else if (!awaitDone(true, deadline)) {
+        // awaitDone pushes its node and reads the state again before its first park, and a
+        // tiny timeout runs out in between: a virtual thread in a join(1 ns) retry loop never
+        // left its carrier, and a task parked on that carrier never ran (review 24: every run
+        // on one carrier stalled). As every other timed wait: park once, for the shortest
+        // time, before reporting the timeout (see SpinBackoff.unmountBeforeTimeout).
+        if (nanos > 0L && SpinBackoff.unmountBeforeTimeoutInterrupted(this)) {
+          throw new InterruptedException("interrupted while joining " + ThreadNames.of(thread));
+        }
         throw new TimeoutException(
             ThreadNames.of(thread) + " still running after " + Duration.ofNanos(nanos));
       }
