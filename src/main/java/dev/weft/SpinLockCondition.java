@@ -1,5 +1,7 @@
 package dev.weft;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Date;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
@@ -19,25 +21,37 @@ final class SpinLockCondition implements Condition {
    * ---------------
    * Every method except the parking itself runs while holding the lock, so the queue is an
    * intrusive FIFO list of Waiter nodes (first/last, prev/next) with plain fields, guarded by
-   * the lock (the lock's own happens-before edges publish them). A Waiter's `signalled` flag is
-   * plain too: it is written and read only under the lock.
+   * the lock (the lock's own happens-before edges publish them). A Waiter's `state` (WAITING,
+   * SIGNALLED, CANCELLED) is the one field written without the lock: it leaves WAITING exactly
+   * once, by a CAS, either the signaller's (to SIGNALLED, lock held) or the waiter's own (to
+   * CANCELLED, when its wait ends by a timeout or an interrupt, before it takes the lock back).
    *
    * await: enqueue a Waiter (lock held), unlock, park until woken (or the deadline, or an
-   * interrupt), re-lock uninterruptibly, then decide under the lock: signalled -> normal return
-   * (an interrupt that arrived too is kept as interrupt status); not signalled and the wait
-   * ends (interrupt, timeout) -> unlink the waiter; not signalled otherwise (a spurious
-   * wake-up, an interrupt of an uninterruptible wait) -> unlock and park again. Every wake-up
-   * is thus decided under the lock, so the signaller may wake the thread before it marks it.
+   * interrupt). A wait that ends without a signal cancels first (CAS WAITING -> CANCELLED,
+   * without the lock); a failed CAS means a signaller got there first, and the wait counts as
+   * signalled. Then it re-locks uninterruptibly and decides under the lock: SIGNALLED -> normal
+   * return (an interrupt that arrived too is kept as interrupt status); CANCELLED -> unlink the
+   * waiter if a signaller has not done so already, return false or throw; still WAITING (a
+   * spurious wake-up, an interrupt of an uninterruptible wait) -> unlock and park again.
    *
-   * signal: (lock held) take the first waiter, unpark its thread, then unlink it and mark it
-   * signalled. The order is for stack overflows (CI stop 34, below): the unpark is the only
-   * call, and it goes first. An overflow in it changes nothing (the thread is not woken, the
-   * node is still first); the unlink and the mark after it are field writes, written out in
-   * wake() with no call among them, so nothing can fail after the unpark. A woken waiter that is not marked yet (the
-   * signaller still holds the lock) blocks in its re-lock and finds the mark when it gets the
-   * lock. Because `signalled` is only written and read under the lock, a signal is never lost
-   * to a waiter that is leaving: it either was unlinked and marked (and returns normally) or is
-   * still queued and unlinks itself.
+   * Why the waiter cancels before re-locking (review 24): it used to decide everything under
+   * the lock, so a waiter whose deadline had passed stayed first in the queue until it got the
+   * lock back, and a signal sent meanwhile went to it: it returned true long after its timeout
+   * while the next waiter, still waiting, slept out its own (A with await(20 ms), B behind it,
+   * the signaller holding the lock for 300 ms and then signalling once: A true at 300 ms, B
+   * false at its 3 s). The JDK's AQS cancels its condition node at the deadline the same way
+   * (getAndUnsetStatus(COND)), and a signal then skips it.
+   *
+   * signal: (lock held) for the first waiter: if it is CANCELLED, unlink it and look at the
+   * next; else unpark its thread, then CAS it WAITING -> SIGNALLED and unlink it; a failed CAS
+   * (the waiter cancelled in between) unlinks it and goes on to the next. The order is for stack
+   * overflows (CI stop 34, below): the unpark goes first, and an overflow in it, or in the CAS
+   * after it, changes nothing but a spurious wake-up (the waiter finds itself still WAITING and
+   * parks again; the signal threw). After the CAS only field writes follow, written out in
+   * wake() with no call among them. A woken waiter that is not marked yet (the signaller still
+   * holds the lock) either finds SIGNALLED when it tries to cancel, or blocks in its re-lock and
+   * finds the mark then. A signal is never lost to a waiter that is leaving: exactly one of the
+   * two CASes wins, and a signaller that loses goes on to the next waiter.
    *
    * Errors in await (review, session 21): from the enqueue to the decision under the lock, any
    * error (an overflow in the unlock, the park or the re-acquisition, which TicketLock now
@@ -66,13 +80,50 @@ final class SpinLockCondition implements Condition {
    * re-acquire is the lock's own lock() (as in ReentrantLock).
    *
    * Memory: one Waiter per waiting thread, parked again on wake-ups without a signal; a waiter
-   * that leaves without a signal unlinks its own node (O(1)).
+   * that leaves without a signal unlinks its own node (O(1)), unless a signal skipped it first.
+   *
+   * The state's VarHandle accesses (casState, stateOpaque) have one call site each, linked by
+   * the class initialiser (PRELINKED): linking a VarHandle call site runs Java code, far deeper
+   * than the signal's probe.
    *
    * Protocol windows (ProtocolWindows, tests only): "condition.released" after the lock was
    * released and before the first park; "condition.before-reacquire" after a wake-up (signal,
    * timeout, interrupt or spurious) and before the lock is taken again; "condition.unparked"
    * in signal() after the unpark and before the mark (the lock held).
    */
+
+  private static final VarHandle STATE;
+
+  static {
+    try {
+      STATE = MethodHandles.lookup().findVarHandle(Waiter.class, "state", int.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  /** Links casState's call site now, not on a short stack inside a first signal. */
+  static final boolean PRELINKED = prelink();
+
+  private static boolean prelink() {
+    Waiter w = new Waiter(Thread.currentThread());
+    return stateOpaque(w) == Waiter.WAITING
+        && casState(w, Waiter.WAITING, Waiter.CANCELLED)
+        && w.state == Waiter.CANCELLED;
+  }
+
+  /** Opaque: a hint read by signallers (see wakeFirst); the CAS decides. */
+  private static int stateOpaque(Waiter w) {
+    return (int) STATE.getOpaque(w);
+  }
+
+  /**
+   * The only CAS of a waiter's state (see the algorithm notes): volatile semantics, so that the
+   * signaller's and the waiter's claims are ordered and exactly one of them wins.
+   */
+  private static boolean casState(Waiter w, int expected, int next) {
+    return STATE.compareAndSet(w, expected, next);
+  }
 
   private final Lock lock;
   private final BooleanSupplier heldByCurrentThread;
@@ -192,12 +243,16 @@ final class SpinLockCondition implements Condition {
         if (interrupted && interruptible) {
           ends = true;
         }
+        if (ends && !casState(w, Waiter.WAITING, Waiter.CANCELLED)) {
+          ends = false; // a signaller claimed it first: signalled, decided below as such
+        }
         if (ProtocolWindows.ENABLED) {
           ProtocolWindows.at("condition.before-reacquire");
         }
         LockOrderException refused = relock();
-        // Decided under the lock: the signaller unlinks and marks a waiter while it holds it.
-        if (w.signalled) {
+        // Decided under the lock: a signaller marks (and unlinks) a waiter while it holds it.
+        // Plain read: the mark was written under the lock we hold now, or by this thread.
+        if (w.state == Waiter.SIGNALLED) {
           settled = true;
           if (interrupted) {
             Thread.currentThread().interrupt(); // signal wins; keep the interrupt as status
@@ -262,9 +317,11 @@ final class SpinLockCondition implements Condition {
         lock.lock();
       }
     }
-    if (w.signalled) {
+    if (w.state == Waiter.SIGNALLED) { // plain: under the lock, as in parkForSignal
       passSignalOn();
     } else {
+      // Under the lock no signaller can claim it now: a plain write, no call.
+      w.state = Waiter.CANCELLED;
       unlink(w);
     }
     if (interrupted) {
@@ -349,57 +406,67 @@ final class SpinLockCondition implements Condition {
   @Override
   public void signal() {
     checkHeld();
-    Waiter w = first;
-    if (w != null) {
+    if (first != null) {
       // Before the first step: an overflow must strike before anything changes (review 18).
       StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
-      wake(w);
+      wakeFirst();
     }
   }
 
   @Override
   public void signalAll() {
     checkHeld();
-    Waiter w = first;
-    if (w != null) {
+    if (first != null) {
       StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES); // as in signal()
-      for (; w != null; w = first) {
-        wake(w); // an overflow here leaves the waiters not yet woken queued, as they were
+      while (wakeFirst()) {
+        // an overflow here leaves the waiters not yet woken queued, as they were
       }
     }
   }
 
   /**
-   * Wakes the first waiter {@code w}: unpark first, the only call (an overflow in it changes
-   * nothing), then the unlink and the mark, field writes written out here rather than a call
-   * to {@link #unlink}, so that nothing after the unpark can fail: an error between them would
-   * leave a thread woken without a signal, which waits again, and from leaveAfterError's pass-on
-   * nobody could retry it (review 21c). The waiter decides under the lock, so waking it before
-   * the mark is safe (see the algorithm notes).
+   * Wakes the first waiter that is still waiting, unlinking the cancelled ones before it (lock
+   * held). Returns whether it woke one. For each waiter: unpark first, then the CAS that claims
+   * it (an overflow in either changes nothing but a spurious wake-up), then the unlink, field
+   * writes written out here rather than a call to {@link #unlink}, so that nothing after the
+   * claim can fail: an error there would leave a claimed waiter queued, and from
+   * leaveAfterError's pass-on nobody could retry it (review 21c). The claimed waiter reads its
+   * mark under the lock or finds it when its own cancelling CAS fails, so waking it before the
+   * claim is safe (see the algorithm notes).
    */
-  private void wake(Waiter w) {
-    LockSupport.unpark(w.thread);
-    if (ProtocolWindows.ENABLED) {
-      ProtocolWindows.at("condition.unparked"); // a test seam: no call here in production
+  private boolean wakeFirst() {
+    for (Waiter w = first; w != null; w = first) {
+      // A hint that skips the unpark of a waiter that is leaving; the CAS decides.
+      boolean claimed = false;
+      if (stateOpaque(w) == Waiter.WAITING) {
+        LockSupport.unpark(w.thread);
+        if (ProtocolWindows.ENABLED) {
+          ProtocolWindows.at("condition.unparked"); // a test seam: no call here in production
+        }
+        claimed = casState(w, Waiter.WAITING, Waiter.SIGNALLED);
+      }
+      // unlink(w), written out (w is first: no predecessor). A cancelled waiter's own unlink,
+      // under the lock later, then finds it gone.
+      Waiter n = w.next;
+      first = n;
+      if (n == null) {
+        last = null;
+      } else {
+        n.prev = null;
+      }
+      w.next = null;
+      w.queued = false;
+      if (claimed) {
+        return true;
+      }
     }
-    // unlink(w), written out (w is first: no predecessor).
-    Waiter n = w.next;
-    first = n;
-    if (n == null) {
-      last = null;
-    } else {
-      n.prev = null;
-    }
-    w.next = null;
-    w.queued = false;
-    w.signalled = true; // plain: read by the waiter only under the lock
+    return false;
   }
 
   /** Passes a signal this thread took but will not act on to the first waiter, if any. */
   private void passSignalOn() {
-    Waiter next = first;
-    if (next != null) {
-      wake(next);
+    if (first != null) {
+      wakeFirst();
     }
   }
 
@@ -408,13 +475,25 @@ final class SpinLockCondition implements Condition {
     return lockName + ".Condition";
   }
 
-  /** A waiting thread's node; every field is read and written only under the lock. */
+  /**
+   * A waiting thread's node. Every field but {@code state} is read and written only under the
+   * lock; {@code state} leaves WAITING once, by a CAS (see the algorithm notes).
+   */
   private static final class Waiter {
+    static final int WAITING = 0;
+    static final int SIGNALLED = 1;
+    static final int CANCELLED = 2;
+
     final Thread thread;
     @Nullable Waiter prev;
     @Nullable Waiter next;
     boolean queued;
-    boolean signalled;
+
+    /**
+     * WAITING, SIGNALLED or CANCELLED. Claimed through STATE's CAS without the lock; read plain
+     * under the lock (a mark written under it, or by the reading thread) and opaque as a hint.
+     */
+    int state;
 
     Waiter(Thread thread) {
       this.thread = thread;

@@ -269,25 +269,34 @@ class Review21bTest {
   }
 
   /**
-   * Timeouts racing signals: every signal() issued while a waiter is queued must be taken by
-   * exactly one await that returns true. Not checked on ReentrantLock: its timed-out waiter
-   * cancels without the lock, so hasWaiters() then signal() can miss (its contract allows it);
-   * weft decides every wake-up under the lock, which makes this exact.
+   * Timeouts racing signals: no signal is lost to a waiter that is leaving. Half the threads wait
+   * untimed (they never cancel), half with 1-60 us timeouts. Every signal() issued while an
+   * untimed waiter's node is queued must be taken by exactly one await that returns true (the
+   * untimed waiter's, or an earlier timed waiter's that had not cancelled yet); a signal that
+   * finds only timed waiters may be taken or may find them all cancelled. At the end the untimed
+   * waiters are interrupted, not signalled, so that no true comes from outside the count. Until
+   * review 24 weft decided every wake-up under the lock and this test required every signal
+   * sent while any waiter was queued to be taken; a timed-out waiter then took signals meant
+   * for live ones, and it now cancels at its deadline as the JDK's does, so the exact count
+   * holds only with a live waiter queued. (ReentrantLock cannot count its queued nodes per
+   * thread from outside, so it is not run here.)
    */
   @ParameterizedTest
   @ValueSource(strings = {"ticket", "spin"})
   void timeoutsRacingSignalsLoseNoSignal(String kind) throws Exception {
     Lock lock = newLock(kind);
-    Condition c = lock.newCondition();
+    SpinLockCondition c = (SpinLockCondition) lock.newCondition();
     int threads = 8;
     int rounds = 3000;
-    int[] waitingCount = new int[1]; // under lock
     AtomicInteger trues = new AtomicInteger();
+    int mustBeTaken = 0;
     int sent = 0;
     AtomicBoolean stop = new AtomicBoolean();
     AtomicReference<@Nullable Throwable> failure = new AtomicReference<>();
     List<Thread> ts = new ArrayList<>();
+    List<Thread> untimed = new ArrayList<>();
     for (int i = 0; i < threads; i++) {
+      boolean timed = (i & 1) == 1;
       Thread t =
           new Thread(
               () -> {
@@ -296,12 +305,12 @@ class Review21bTest {
                   while (!stop.get()) {
                     lock.lock();
                     try {
-                      waitingCount[0]++;
                       boolean got;
-                      try {
+                      if (timed) {
                         got = c.await(r.nextInt(1, 60), TimeUnit.MICROSECONDS);
-                      } finally {
-                        waitingCount[0]--;
+                      } else {
+                        c.await();
+                        got = true;
                       }
                       if (got) {
                         trues.incrementAndGet();
@@ -310,25 +319,32 @@ class Review21bTest {
                       lock.unlock();
                     }
                   }
+                } catch (InterruptedException e) {
+                  // the end: an untimed waiter is released by an interrupt
                 } catch (Throwable e) {
                   failure.compareAndSet(null, e);
                 }
               },
-              "w" + i);
+              (timed ? "timed" : "untimed") + i);
       t.setDaemon(true);
       ts.add(t);
+      if (!timed) {
+        untimed.add(t);
+      }
       t.start();
     }
     for (int i = 0; i < rounds; i++) {
       lock.lock();
       try {
-        // a waiter queued on the condition now must take this signal (return true)
-        boolean queued =
-            c instanceof SpinLockCondition slc
-                ? slc.queuedCount() > 0
-                : ((ReentrantLock) lock).hasWaiters(c);
-        if (queued) {
+        boolean live = false;
+        for (Thread u : untimed) {
+          live |= c.queuedCount(u) > 0; // an untimed node stays queued until a signal claims it
+        }
+        if (c.queuedCount() > 0) {
           sent++;
+          if (live) {
+            mustBeTaken++;
+          }
           c.signal();
         }
       } finally {
@@ -340,20 +356,14 @@ class Review21bTest {
     }
     stop.set(true);
     for (Thread t : ts) {
+      t.interrupt();
       t.join(10_000);
-      if (t.isAlive()) {
-        lock.lock();
-        try {
-          c.signalAll();
-        } finally {
-          lock.unlock();
-        }
-        t.join(10_000);
-      }
-      assertThat(t.isAlive()).isFalse();
+      assertThat(t.isAlive()).as("%s ended", t.getName()).isFalse();
     }
     assertThat(failure.get()).isNull();
-    assertThat(waitingCount[0]).isZero();
-    assertThat(trues.get()).as("signals sent %d", sent).isGreaterThanOrEqualTo(sent);
+    assertThat(mustBeTaken).as("signals sent with an untimed waiter queued").isPositive();
+    assertThat(trues.get())
+        .as("signals sent %d, %d of them with an untimed waiter queued", sent, mustBeTaken)
+        .isBetween(mustBeTaken, sent);
   }
 }
