@@ -712,7 +712,10 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * Returns a new {@link Condition} bound to this lock. The condition works like the one of
    * {@link java.util.concurrent.locks.ReentrantLock}: {@code await} releases the lock, waits
    * for a signal (or interrupt or timeout), and re-acquires the lock before returning, also
-   * when it throws. Signals are delivered in the order the threads started waiting. Calling
+   * when it throws. Signals are delivered in the order the threads started waiting, skipping
+   * a waiter whose timeout has passed or whose wait an interrupt has ended: as in {@code
+   * ReentrantLock}, such a waiter gives up at once, before it has the lock back, and a signal
+   * sent while it waits for the lock goes to the next waiter. Calling
    * any condition method without holding the lock throws {@link IllegalMonitorStateException}.
    * A zero or negative timeout, or an {@code awaitUntil} date that is not after now (however
    * far in the past), returns at once without releasing the lock; {@code awaitNanos} returns

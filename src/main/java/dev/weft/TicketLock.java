@@ -623,7 +623,8 @@ public final class TicketLock implements Lock {
    * Returns a new {@link Condition} bound to this lock. {@code await} releases the lock, waits
    * for a signal (or interrupt or timeout), and re-acquires the lock (joining the back of the
    * FIFO queue) before returning, also when it throws. Signals wake threads in the order they
-   * started waiting. Calling any condition method without holding the lock throws {@link
+   * started waiting, skipping a waiter whose timeout has passed or whose wait an interrupt has
+   * ended (as in {@code ReentrantLock}, it gives up before it has the lock back). Calling any condition method without holding the lock throws {@link
    * IllegalMonitorStateException}. A zero or negative timeout, or an {@code awaitUntil} date
    * that is not after now (however far in the past), returns at once without releasing the
    * lock; {@code awaitNanos} returns the timeout minus the time spent. On a virtual thread, a
