@@ -25,6 +25,7 @@ import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.StampedLock;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -550,126 +551,22 @@ class Review24VirtualCarrierTest {
               fair.unlock();
             }
           };
-        case "mutex":
-          return new L() {
-            final Mutex<int[]> m = new Mutex<>(new int[1]);
-            Mutex.Guard<int[]> g;
-
-            @Override
-            public void lock() {
-              g = m.lock();
-            }
-
-            @Override
-            public void lockInterruptibly() throws InterruptedException {
-              g = m.lockInterruptibly();
-            }
-
-            @Override
-            public boolean tryLock(long nanos) throws InterruptedException {
-              Mutex.Guard<int[]> x = m.tryLock(Duration.ofNanos(nanos));
-              if (x == null) {
-                return false;
-              }
-              g = x;
-              return true;
-            }
-
-            @Override
-            public boolean tryLockNow() {
-              Mutex.Guard<int[]> x = m.tryLock();
-              if (x == null) {
-                return false;
-              }
-              g = x;
-              return true;
-            }
-
-            @Override
-            public void unlock() {
-              g.close();
-            }
-          };
-        case "rwlock":
-          return new L() {
-            final RwLock<int[]> m = new RwLock<>(new int[1]);
-            RwLock.WriteGuard<int[]> g;
-
-            @Override
-            public void lock() {
-              g = m.write();
-            }
-
-            @Override
-            public void lockInterruptibly() throws InterruptedException {
-              g = m.writeInterruptibly();
-            }
-
-            @Override
-            public boolean tryLock(long nanos) throws InterruptedException {
-              RwLock.WriteGuard<int[]> x = m.tryWrite(Duration.ofNanos(nanos));
-              if (x == null) {
-                return false;
-              }
-              g = x;
-              return true;
-            }
-
-            @Override
-            public boolean tryLockNow() {
-              RwLock.WriteGuard<int[]> x = m.tryWrite();
-              if (x == null) {
-                return false;
-              }
-              g = x;
-              return true;
-            }
-
-            @Override
-            public void unlock() {
-              g.close();
-            }
-          };
-        case "seqlock":
-          return new L() {
-            final SeqLock m = new SeqLock();
-            SeqLock.WriteGuard g;
-
-            @Override
-            public void lock() {
-              g = m.writeUninterruptibly();
-            }
-
-            @Override
-            public void lockInterruptibly() throws InterruptedException {
-              g = m.write();
-            }
-
-            @Override
-            public boolean tryLock(long nanos) throws InterruptedException {
-              SeqLock.WriteGuard x = m.tryWrite(Duration.ofNanos(nanos));
-              if (x == null) {
-                return false;
-              }
-              g = x;
-              return true;
-            }
-
-            @Override
-            public boolean tryLockNow() {
-              SeqLock.WriteGuard x = m.tryWrite();
-              if (x == null) {
-                return false;
-              }
-              g = x;
-              return true;
-            }
-
-            @Override
-            public void unlock() {
-              g.close();
-            }
-          };
+        case "mutex": {
+          Mutex<int[]> m = new Mutex<>(new int[1]);
+          return guarded(
+              m::lock, m::lockInterruptibly, n -> m.tryLock(Duration.ofNanos(n)), m::tryLock);
+        }
+        case "rwlock": {
+          RwLock<int[]> m = new RwLock<>(new int[1]);
+          return guarded(
+              m::write, m::writeInterruptibly, n -> m.tryWrite(Duration.ofNanos(n)), m::tryWrite);
+        }
+        case "seqlock": {
+          SeqLock m = new SeqLock();
+          return guarded(
+              m::writeUninterruptibly, m::write, n -> m.tryWrite(Duration.ofNanos(n)),
+              m::tryWrite);
+        }
         case "stamped":
           return new L() {
             final StampedLock m = new StampedLock();
@@ -713,6 +610,62 @@ class Review24VirtualCarrierTest {
         default:
           throw new IllegalArgumentException(kind);
       }
+    }
+
+    interface Take<G> {
+      G take() throws InterruptedException;
+    }
+
+    interface TakeTimed<G> {
+      @Nullable G take(long nanos) throws InterruptedException;
+    }
+
+    /** An {@link L} over a lock that hands out guards (Mutex, RwLock's write lock, SeqLock). */
+    static <G extends AutoCloseable> L guarded(
+        java.util.function.Supplier<G> lock,
+        Take<G> interruptibly,
+        TakeTimed<G> timed,
+        java.util.function.Supplier<@Nullable G> now) {
+      return new L() {
+        @Nullable G g;
+
+        @Override
+        public void lock() {
+          g = lock.get();
+        }
+
+        @Override
+        public void lockInterruptibly() throws InterruptedException {
+          g = interruptibly.take();
+        }
+
+        @Override
+        public boolean tryLock(long nanos) throws InterruptedException {
+          return held(timed.take(nanos));
+        }
+
+        @Override
+        public boolean tryLockNow() {
+          return held(now.get());
+        }
+
+        private boolean held(@Nullable G x) {
+          if (x == null) {
+            return false;
+          }
+          g = x;
+          return true;
+        }
+
+        @Override
+        public void unlock() {
+          try {
+            java.util.Objects.requireNonNull(g, "guard").close();
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        }
+      };
     }
 
     static L ofLock(Lock l) {
