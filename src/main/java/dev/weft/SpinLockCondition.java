@@ -48,7 +48,7 @@ final class SpinLockCondition implements Condition {
    * overflows (CI stop 34, below): the unpark goes first, and an overflow in it, or in the CAS
    * after it, changes nothing but a spurious wake-up (the waiter finds itself still WAITING and
    * parks again; the signal threw). After the CAS only field writes follow, written out in
-   * wake() with no call among them. A woken waiter that is not marked yet (the signaller still
+   * wakeFirst() with no call among them. A woken waiter that is not marked yet (the signaller still
    * holds the lock) either finds SIGNALLED when it tries to cancel, or blocks in its re-lock and
    * finds the mark then. A signal is never lost to a waiter that is leaving: exactly one of the
    * two CASes wins, and a signaller that loses goes on to the next waiter.
