@@ -406,9 +406,11 @@ final class SpinLockCondition implements Condition {
   @Override
   public void signal() {
     checkHeld();
-    if (first != null) {
+    Waiter w = first;
+    if (w != null) {
       // Before the first step: an overflow must strike before anything changes (review 18).
-      StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
+      // Deeper for a virtual waiter, whose unpark runs the scheduler (StackHeadroom.wakeFrames).
+      StackHeadroom.ensure(StackHeadroom.wakeFrames(w.thread));
       wakeFirst();
     }
   }
@@ -417,7 +419,12 @@ final class SpinLockCondition implements Condition {
   public void signalAll() {
     checkHeld();
     if (first != null) {
-      StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES); // as in signal()
+      // As in signal(), once for all: the deepest any of the unparks below needs.
+      int frames = StackHeadroom.RELEASE_FRAMES;
+      for (Waiter w = first; w != null && frames != StackHeadroom.QUEUE_FRAMES; w = w.next) {
+        frames = StackHeadroom.wakeFrames(w.thread);
+      }
+      StackHeadroom.ensure(frames);
       while (wakeFirst()) {
         // an overflow here leaves the waiters not yet woken queued, as they were
       }

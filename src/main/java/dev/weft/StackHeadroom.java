@@ -84,6 +84,21 @@ final class StackHeadroom {
   static final int RELEASE_FRAMES = 16;
 
   /**
+   * The probe before an unpark of {@code t}: {@link #RELEASE_FRAMES} for a platform thread. A
+   * virtual thread's unpark submits its continuation to the scheduler (a ForkJoinPool: submit,
+   * signalWork, createWorker), far deeper, and the pool swallows an overflow in createWorker:
+   * the thread is left queued with no carrier woken, and nobody is told. Review 24d's sweep of
+   * Condition.signal near the stack's end to a virtual waiter stranded it in 6 of 6 runs (JDK
+   * 25); {@link #QUEUE_FRAMES} for a virtual thread, as for a wait.
+   *
+   * @param t the thread about to be unparked
+   * @return the probe's depth in frames
+   */
+  static int wakeFrames(Thread t) {
+    return SpinBackoff.isVirtual(t) ? QUEUE_FRAMES : RELEASE_FRAMES;
+  }
+
+  /**
    * The probe of an acquisition that does not wait ({@code tryLock()}, {@code tryRead()}, a
    * zero timeout), taken only while lock-order checking is on, before the CAS: it covers the
    * {@code LockOrder.acquired} record that follows the CAS, which must not overflow with the
