@@ -40,7 +40,9 @@ package dev.weft;
  * #PARK_FRAMES} for SpinLock, whose spin phase changes nothing); a Condition wait before its
  * waiter is queued ({@link #AWAIT_FRAMES}); and an unlock or signal that will wake or hand
  * over to a waiter, before it changes anything ({@link #RELEASE_FRAMES}), so that an overflow
- * leaves the lock held and a retry higher up the stack releases it. Uncontended acquisitions
+ * leaves the lock held and a retry higher up the stack releases it; TicketLock's release also
+ * probes {@link #wakeFrames} before it grants a parked successor, undoing its steps if that
+ * does not fit (session 25). Uncontended acquisitions
  * and releases never probe. The release at the end of a closure ({@code Mutex.update}) has no
  * guard to retry with, so it uses {@link #fits} and goes ahead unprobed when the probe fails.
  *
@@ -89,14 +91,26 @@ final class StackHeadroom {
    * signalWork, createWorker), far deeper, and the pool swallows an overflow in createWorker:
    * the thread is left queued with no carrier woken, and nobody is told. Review 24d's sweep of
    * Condition.signal near the stack's end to a virtual waiter stranded it in 6 of 6 runs (JDK
-   * 25); {@link #QUEUE_FRAMES} for a virtual thread, as for a wait.
+   * 25); {@link #VIRTUAL_WAKE_FRAMES} for a virtual thread.
    *
    * @param t the thread about to be unparked
    * @return the probe's depth in frames
    */
   static int wakeFrames(Thread t) {
-    return SpinBackoff.isVirtual(t) ? QUEUE_FRAMES : RELEASE_FRAMES;
+    return SpinBackoff.isVirtual(t) ? VIRTUAL_WAKE_FRAMES : RELEASE_FRAMES;
   }
+
+  /**
+   * The probe before waking a parked virtual thread: its unpark submits the thread to the
+   * scheduler, and when the pool is short of workers it starts one (a new carrier thread, a
+   * native thread start) from the waker's stack; an overflow there is swallowed by the pool, so
+   * the thread stays queued with nobody to run it. Measured with Review24FixesTest's sweeps of
+   * a TicketLock unlock near the stack's end that grants a parked virtual waiter (JDK 25,
+   * 2 vCPUs, each run alone): stranded in 1 of 11 runs at 64 frames, 4 of 15 at 128, 0 of 30
+   * at 256. About 1.3 us, paid only when the thread woken is virtual and parked; its wake-up (a
+   * continuation resubmitted and remounted) costs more.
+   */
+  static final int VIRTUAL_WAKE_FRAMES = 256;
 
   /**
    * The probe of an acquisition that does not wait ({@code tryLock()}, {@code tryRead()}, a

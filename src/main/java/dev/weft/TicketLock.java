@@ -132,9 +132,10 @@ public final class TicketLock implements Lock {
    * writes and after clearing head/owner. Hence plain accesses to head/owner by holders.
    * `owner` is read by other threads only as a hint (toString, JFR), with opaque reads of a
    * reference, which cannot tear; the holder's own checks use plain reads (a thread cannot
-   * wrongly see itself: its own clearing write happens-before its later reads). The slow paths
-   * write it opaque; the fast paths (casTailFast, unlock's) write it plain, so that no call,
-   * which could overflow the stack, comes between their CAS and their field writes.
+   * wrongly see itself: its own clearing write happens-before its later reads). A granted
+   * waiter writes it opaque (becomeOwner); the fast paths (casTailFast, unlock's) and release
+   * write it plain, so that no call, which could overflow the stack, comes between their field
+   * writes and the CAS that publishes them or the handler that undoes them.
    *
    * Spinning: only a waiter whose predecessor holds the lock (p.status == GRANTED, opaque
    * hint: a stale value only makes it park a little early or spin a little in vain) spins, on
@@ -237,6 +238,30 @@ public final class TicketLock implements Lock {
    * own node operations were linked by the class initialiser (PRELINKED), so it does not link
    * anything on the short stack. Not covered: an error inside the pass-on's own release, which
    * needs an error and a grant at the same moment and a release deeper than the probe.
+   *
+   * The wake-up after a grant (session 25): the grant's CAS is final, and the unpark after it
+   * runs deeper than unlock's 16-frame probe covers when the successor is a parked virtual
+   * thread: its unpark submits it to the scheduler, which may start a carrier thread from the
+   * waker's stack, and the pool swallows an overflow there. The successor then stayed granted
+   * and queued in the scheduler with no carrier to run it, and the unlock returned normally
+   * (Review24FixesTest's unlock sweep: 5 of 5 runs, JDK 25). So release, having found the
+   * successor PARKED, probes what waking it needs (StackHeadroom.wakeFrames: 256 frames for a
+   * virtual thread, 16 for a platform thread) before its CAS. The decision is made at the CAS
+   * loop on the status it is about to replace: a successor that parks after an earlier read
+   * makes the CAS from WAITING fail, and the loop re-reads PARKED and probes. Where the probe
+   * does not fit, nothing is granted yet: release undoes unlock's steps (head, owner, and
+   * fastNode's link, with plain field writes, since a call could overflow again) and
+   * rethrows, so the lock is still held and a retry higher up the stack releases it, as after
+   * an overflow of the probe at unlock's entry. A grant to a WAITING successor (spinning or
+   * yielding) wakes nobody and is not probed, so the common hand-over costs nothing more; a
+   * parked virtual one costs about 1.3 us more, beside a wake-up that costs several. The
+   * pass-on after an error (leaveAfterError) cannot be retried and goes ahead unprobed.
+   * The same sweeps showed that an error anywhere in release before its publishing CAS must be
+   * undone too: unlock cleared head and then called setOwnerOpaque(null), and an overflow at
+   * that call left the lock with an owner and no head, so every retry of the unlock was
+   * refused (IllegalMonitorStateException, the lock held for good; 2 of 20 runs of the four
+   * sweeps together, JDK 25). Release now clears both fields itself, plain, and one handler
+   * undoes everything until a CAS publishes the hand-over.
    *
    * Protocol windows (ProtocolWindows, tests only): "ticketlock.swapped" after the tail swap
    * and before the link, "ticketlock.queued" after the link, "ticketlock.yield" and
@@ -573,8 +598,18 @@ public final class TicketLock implements Lock {
    */
   @Override
   public void unlock() {
+    unlock(true);
+  }
+
+  /**
+   * {@link #unlock()}, and the pass-on of a lock that an acquisition took while it was leaving
+   * after an error ({@code retryable} false: nobody retries it, so it goes ahead even where
+   * the stack is too short to wake the successor safely).
+   */
+  private void unlock(boolean retryable) {
     Node h = head;
-    if (ownerPlain() != Thread.currentThread() || h == null) {
+    Thread me = Thread.currentThread();
+    if (ownerPlain() != me || h == null) {
       Thread o = ownerOpaque();
       throw new IllegalMonitorStateException(
           "TicketLock is not held by this thread ("
@@ -592,7 +627,6 @@ public final class TicketLock implements Lock {
       // call's entry can throw StackOverflowError, and one between clearing the fields and the
       // CAS left the lock held with no owner, so that a retry of the unlock was refused and
       // nobody could ever release it. The CAS itself either happened or not; nothing follows.
-      Thread me = Thread.currentThread();
       head = null;
       owner = null;
       boolean released;
@@ -614,9 +648,7 @@ public final class TicketLock implements Lock {
     // A successor to grant: check the stack headroom before the first step (see "Stack
     // overflow" in the notes), so that an overflow leaves the lock held, not half passed on.
     StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
-    head = null;
-    setOwnerOpaque(null);
-    release(h);
+    release(h, me, retryable);
   }
 
   /**
@@ -891,7 +923,7 @@ public final class TicketLock implements Lock {
     }
     if (ours) {
       becomeOwner(n, me);
-      unlock(); // pass it on
+      unlock(false); // pass it on: this thread is leaving with an error and will not retry
     }
   }
 
@@ -1161,41 +1193,92 @@ public final class TicketLock implements Lock {
     return n.statusOpaque() == Node.GRANTED;
   }
 
-  /** Hands the lock on from node {@code x}; see the algorithm notes. Never waits. */
-  private void release(Node x) {
-    for (;;) {
-      Object nx = x.nextAcquire();
-      if (nx == null) {
-        if (casTail(x, null)) {
-          return; // nobody behind: the lock is free
-        }
-        if (x.casNext(null, RELEASED)) {
-          return; // a successor is linking: it will find RELEASED and own the lock
-        }
-        nx = x.nextAcquire();
-      }
-      Node s = (Node) nx;
-      if (s == null) {
-        throw new AssertionError("TicketLock queue corrupted: link vanished");
-      }
-      if (x == fastNode) {
-        // Unlink before the grant below publishes it: s was the only thread that could reach
-        // this incarnation of fastNode, and it has already linked.
-        x.setNextPlain(null);
-      }
+  /**
+   * Hands the lock on from the holder's node {@code h}; see the algorithm notes. Never waits.
+   * An error before the hand-over is published (a StackOverflowError that the probes did not
+   * foresee, or the wake probe's own, which is only taken where {@code retryable}) undoes the
+   * release, so that the caller holds the lock again, and propagates; see "Stack overflow".
+   */
+  private void release(Node h, Thread me, boolean retryable) {
+    // Cleared before the hand-over publishes the lock (its CAS orders these writes before the
+    // next holder's), with plain writes and no call between them and the try below: an
+    // interpreted setOwnerOpaque overflowed after head was cleared (session 25's sweeps), and
+    // the lock was left with an owner but no head, so that every retry of the unlock was
+    // refused. The owner is read by other threads only as a hint (see the notes).
+    head = null;
+    owner = null;
+    Node x = h;
+    @Nullable Node unlinked = null; // h's successor when h is fastNode, unlinked below
+    // The deepest wake probe that fitted: none yet, or "go ahead regardless" where no retry.
+    int probed = retryable ? 0 : Integer.MAX_VALUE;
+    boolean granted = false;
+    try {
       for (;;) {
-        int st = s.statusAcquire();
-        if (st == Node.ABANDONED) {
-          break; // hand the lock past it
-        }
-        if (s.casStatus(st, Node.GRANTED)) {
-          if (st == Node.PARKED) {
-            LockSupport.unpark(s.thread);
+        Object nx = x.nextAcquire();
+        if (nx == null) {
+          if (casTail(x, null)) {
+            return; // nobody behind: the lock is free
           }
-          return;
+          if (x.casNext(null, RELEASED)) {
+            return; // a successor is linking: it will find RELEASED and own the lock
+          }
+          nx = x.nextAcquire();
         }
+        Node s = (Node) nx;
+        if (s == null) {
+          throw new AssertionError("TicketLock queue corrupted: link vanished");
+        }
+        if (x == fastNode) {
+          // Unlink before the grant below publishes it: s was the only thread that could
+          // reach this incarnation of fastNode, and it has already linked. (Only h can be
+          // fastNode: every waiting node is fresh.)
+          x.setNextPlain(null);
+          unlinked = s;
+        }
+        for (;;) {
+          int st = s.statusAcquire();
+          if (st == Node.ABANDONED) {
+            break; // hand the lock past it
+          }
+          if (st == Node.PARKED && probed < Integer.MAX_VALUE) {
+            // The grant below is final, and the unpark after it runs deeper than unlock's
+            // RELEASE_FRAMES probe covered when s is a virtual thread: its unpark runs the
+            // scheduler, whose pool swallows an overflow, and s was left granted with no
+            // carrier (session 25). So probe what waking s needs before the grant; an
+            // overflow here is undone below. Only a parked successor needs it: granting a
+            // WAITING one wakes nobody. The status is the one the CAS below replaces, so a
+            // successor that parks after an earlier read fails the CAS and is probed here.
+            Thread t = s.thread; // never null: only fastNode has no thread, and it never waits
+            int need = t == null ? StackHeadroom.RELEASE_FRAMES : StackHeadroom.wakeFrames(t);
+            if (need > probed) {
+              StackHeadroom.ensure(need);
+              probed = need;
+            }
+          }
+          if (s.casStatus(st, Node.GRANTED)) {
+            granted = true;
+            if (st == Node.PARKED) {
+              LockSupport.unpark(s.thread);
+            }
+            return;
+          }
+        }
+        x = s;
       }
-      x = s;
+    } catch (Throwable e) {
+      if (!granted) {
+        // Nothing is published (every other publishing CAS returns at once): undo the
+        // release, so the caller holds the lock again and a retry higher up the stack
+        // releases it. Field writes only: a call could overflow again here. The abandoned
+        // nodes the walk passed are unchanged, and the successor that splices them out only
+        // CASes h.next from the node it replaces.
+        if (unlinked != null) {
+          h.next = unlinked;
+        }
+        head = h;
+        owner = me;
+      }
+      throw e;
     }
   }
 

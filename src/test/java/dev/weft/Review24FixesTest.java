@@ -722,20 +722,17 @@ class Review24FixesTest {
   }
 
   /**
-   * The same sweep on TicketLock: W, re-locking after a signal, is sometimes left parked in
+   * The same sweep on TicketLock: W, re-locking after a signal, was sometimes left parked in
    * TicketLock's queue with the lock passed to it (2 of 4 runs on JDK 25 on the code before
-   * this session's fixes, so older than them). The sweep thread's unlock grants W (a CAS) and
-   * then unparks it; an overflow in that unpark, which the unlock's 16-frame probe does not
-   * cover, leaves W granted and parked for good. Probing 64 frames before every grant to a
-   * queued successor fixed the platform case in 8 of 8 runs but costs every contended hand-over
-   * about 240 ns (on a path of 200-250 ns) and still left the virtual case stuck in 2 of 8; a
-   * probe only when the successor has parked missed the successors that park after the peek.
-   * Open (session 24): the fix needs a grant that survives an overflow in its unpark.
+   * session 24's fixes, and 1 of 4 after them, always together with the virtual case below in
+   * the same JVM, never alone: 0 of 8). The sweep thread's unlock grants W (a CAS) and then
+   * unparks it. Fixed (session 25): see fixed_ticketLockUnlockNearTheStackEndToAParkedVirtual
+   * Waiter, which reaches that unlock directly; with the deeper signal probe of session 25 the
+   * signal now fails first at the depths where the old unlock did, so this sweep no longer
+   * shows the old defect (0 of 10 on the old TicketLock) and guards the combination.
    */
   @Test
-  @org.junit.jupiter.api.Disabled("open (session 24): TicketLock's unlock can overflow in the"
-      + " unpark after its grant near the stack's end; see the Javadoc and docs/spinlock.md")
-  void openDefect_ticketLockUnlockNearTheStackEndStrandsAGrantedWaiter() throws Exception {
+  void fixed_ticketLockUnlockNearTheStackEndStrandsAGrantedWaiter() throws Exception {
     signalSweep("ticket", false);
   }
 
@@ -753,15 +750,140 @@ class Review24FixesTest {
     signalSweep("spin", true);
   }
 
-  /** The same with TicketLock: the signal is fixed, the unlock's grant is not (see above). */
+  /**
+   * The same with TicketLock. The signal was fixed in session 24; the unlock's grant that
+   * follows it in session 25 (failed 1 of 11 runs with session 24's 64-frame probe and 4 of 15
+   * at 128, 0 of 30 at 256, each run alone on JDK 25).
+   */
   @Test
-  @org.junit.jupiter.api.Disabled("open (session 24): TicketLock's unlock can overflow in the"
-      + " unpark after its grant near the stack's end; see"
-      + " openDefect_ticketLockUnlockNearTheStackEndStrandsAGrantedWaiter")
-  void openDefect_ticketLockSignalNearTheStackEndToAVirtualWaiter() throws Exception {
+  void fixed_ticketLockSignalNearTheStackEndToAVirtualWaiter() throws Exception {
     org.junit.jupiter.api.Assumptions.assumeTrue(
         Runtime.version().feature() >= 21, "virtual threads");
     signalSweep("ticket", true);
+  }
+
+  /**
+   * TicketLock's unlock at every depth near the stack's end, granting a waiter W that is parked
+   * in the queue (no Condition: the sweeps above reach this unlock only where their signal
+   * fitted). Before the fix the grant's CAS came first and the unpark after it was probed with
+   * only 16 frames: a virtual W's unpark runs the scheduler, whose pool swallows an overflow,
+   * and W stayed granted but queued in the scheduler with no carrier (W RUNNABLE, never run) or
+   * parked (JDK 25: 5 of 5 runs before; 0 of 13 after).
+   * Fixed (session 25): before granting a parked successor the release probes what waking it
+   * needs (StackHeadroom.wakeFrames) and, where that does not fit, undoes its steps and throws,
+   * leaving the lock held for a retry higher up the stack.
+   */
+  @Test
+  @Timeout(60)
+  void fixed_ticketLockUnlockNearTheStackEndToAParkedVirtualWaiter() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        Runtime.version().feature() >= 21, "virtual threads");
+    unlockSweep(true);
+  }
+
+  /**
+   * The same with a platform W, whose unpark is shallow: it held alone on the code before the
+   * fix; in 1 of 5 runs it failed right after the virtual case had stranded its W in the same
+   * JVM (the lock left held by the sweep thread), which is not understood; 0 of 13 after.
+   */
+  @Test
+  @Timeout(60)
+  void held_ticketLockUnlockNearTheStackEndToAParkedPlatformWaiter() throws Exception {
+    unlockSweep(false);
+  }
+
+  private void unlockSweep(boolean virtualWaiter) throws Exception {
+    TicketLock lock = new TicketLock();
+    // Rounds W is let into lock(): W polls it (no unpark from the sweep thread, so the lock's
+    // hand-over is the only wake-up near the stack's end).
+    AtomicInteger goal = new AtomicInteger();
+    AtomicInteger acquired = new AtomicInteger(); // rounds W got the lock
+    AtomicBoolean stop = new AtomicBoolean();
+    Runnable wBody =
+        () -> {
+          while (!stop.get()) {
+            if (goal.get() == acquired.get()) {
+              LockSupport.parkNanos(20_000L);
+              continue;
+            }
+            lock.lock();
+            try {
+              acquired.incrementAndGet();
+            } finally {
+              lock.unlock();
+            }
+          }
+        };
+    Thread w = virtualWaiter ? startVirtual(wBody) : start("W", wBody);
+    assertThat(w).isNotNull();
+    threads.add(w);
+    // Written only by the sweep thread, with plain array stores: a call between taking the
+    // lock and recording it could overflow and leave the lock held with nobody to release it.
+    boolean[] mustUnlock = new boolean[1]; // an unlock that overflowed: retried a frame higher
+    int[] handedOver = new int[1];
+    int[] unlocksThrew = new int[1];
+    boolean[] stranded = new boolean[1];
+    Throwable[] otherError = new Throwable[1]; // an unlock that failed with anything else
+    Runnable attempt =
+        () -> {
+          if (mustUnlock[0]) {
+            lock.unlock(); // an overflow here: retried a frame higher
+            mustUnlock[0] = false;
+            return;
+          }
+          if (stranded[0] || acquired.get() != goal.get() || !lock.tryLock()) {
+            return; // W has not finished its last round, or the lock is not free
+          }
+          mustUnlock[0] = true;
+          goal.incrementAndGet();
+          // Wait (bounded) for W to be queued and parked behind us.
+          for (int i = 0; i < 200_000; i++) {
+            if (lock.hasQueuedThreads() && w.getState() == Thread.State.WAITING) {
+              break;
+            }
+            Thread.onSpinWait();
+          }
+          try {
+            lock.unlock(); // the unlock under test, at this depth
+          } catch (StackOverflowError e) {
+            unlocksThrew[0]++;
+            throw e; // mustUnlock stays set: the lock is still ours
+          } catch (Throwable e) {
+            if (otherError[0] == null) {
+              otherError[0] = e;
+            }
+            throw e;
+          }
+          mustUnlock[0] = false;
+          handedOver[0]++;
+          // W must take the lock now; wait for it (bounded) before the next depth.
+          for (int i = 0; i < 2_000 && acquired.get() != goal.get(); i++) {
+            LockSupport.parkNanos(100_000L);
+          }
+          if (acquired.get() != goal.get()) {
+            stranded[0] = true;
+          }
+        };
+    try {
+      sweep("deep-unlock", attempt, 2_000, 3);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (acquired.get() != goal.get() && System.nanoTime() - deadline < 0) {
+        LockSupport.parkNanos(1_000_000L);
+      }
+      assertThat(acquired.get())
+          .as(
+              "W's acquisitions 5 s after the sweep (W %s, hand-overs %d, unlocks that threw %d,"
+                  + " lock %s) at %s",
+              w.getState(), handedOver[0], unlocksThrew[0], lock,
+              java.util.Arrays.toString(w.getStackTrace()))
+          .isEqualTo(goal.get());
+      assertThat(otherError[0]).as("an unlock's error other than StackOverflowError").isNull();
+      assertThat(handedOver[0]).as("unlocks near the stack's end that handed over").isPositive();
+      assertThat(tryLockBounded(lock)).as("the lock is free after the sweep").isTrue();
+      lock.unlock();
+    } finally {
+      stop.set(true);
+    }
   }
 
   /**
@@ -807,12 +929,15 @@ class Review24FixesTest {
     assertThat(w).isNotNull();
     threads.add(w);
     awaitQueued(lock, c, 1);
-    AtomicBoolean mustUnlock = new AtomicBoolean(); // an unlock that overflowed: retry higher
+    // Plain array stores (the sweep thread is its only user): a call between tryLock and
+    // recording it could overflow and leave the lock held with nobody to release it (seen in
+    // session 25: the lock left held by an ended sweep thread, W queued behind it for good).
+    boolean[] mustUnlock = new boolean[1]; // an unlock that overflowed: retry higher
     Runnable attempt =
         () -> {
-          if (mustUnlock.get()) {
+          if (mustUnlock[0]) {
             lock.unlock(); // an overflow here: retried a frame higher
-            mustUnlock.set(false);
+            mustUnlock[0] = false;
             leftHeld.incrementAndGet();
             return;
           }
@@ -821,7 +946,7 @@ class Review24FixesTest {
               LockSupport.parkNanos(10_000L);
               continue;
             }
-            mustUnlock.set(true);
+            mustUnlock[0] = true;
             boolean attempted = false;
             try {
               if (queued(lock, c) == 1) {
@@ -835,16 +960,16 @@ class Review24FixesTest {
               }
             }
             lock.unlock(); // an overflow here: mustUnlock stays set
-            mustUnlock.set(false);
+            mustUnlock[0] = false;
             if (attempted) {
               // wait (bounded) for W to be queued again before the next depth
               for (int i = 0; i < 2_000; i++) {
                 LockSupport.parkNanos(10_000L);
                 if (lock.tryLock()) {
-                  mustUnlock.set(true);
+                  mustUnlock[0] = true;
                   int q = queued(lock, c);
                   lock.unlock();
-                  mustUnlock.set(false);
+                  mustUnlock[0] = false;
                   if (q == 1) {
                     return;
                   }
