@@ -263,7 +263,12 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * the waiters after clearing), or waiters pushed since a read that found none (the first of
    * them pushed onto an empty stack and keeps the backstop). An overflow of that probe wakes
    * nobody, a wake-up those cases cover, as they cover the missed-wakeup race. The probe always
-   * comes before the CAS that sets `waking`, never between it and the unpark.
+   * comes before the CAS that sets `waking`, never between it and the unpark. Its depth is
+   * StackHeadroom.wakeFrames of the waiter then on top of the stack (session 25): a virtual
+   * thread's unpark runs the scheduler, whose pool swallows an overflow, and a sweep of unlocks
+   * near the stack's end left a parked virtual waiter RUNNABLE and never run, with `waking`
+   * set for good, in 5 of 5 runs at 16 frames. A waiter pushed between that read and the pop
+   * is woken after the shallower probe (open, and narrow: it needs both at once).
    *
    * Virtual threads spin one round and do not yield (SpinBackoff.VIRTUAL_SPIN_ROUNDS; phase 2 is
    * skipped for them). A virtual thread's
@@ -654,7 +659,11 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     // the flag clears meanwhile, signalOne probes (see "Stack overflow" in the notes).
     boolean probed = heir != null || !wakingVolatile();
     if (probed) {
-      StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
+      // Deeper when the waiter on top, the one signalOne will most likely wake, is a virtual
+      // thread: its unpark runs the scheduler, whose pool swallows an overflow, which left it
+      // queued with no carrier (session 25: 5 of 5 sweeps; StackHeadroom.wakeFrames).
+      StackHeadroom.ensure(
+          top == null ? StackHeadroom.RELEASE_FRAMES : StackHeadroom.wakeFrames(top.thread));
     }
     if (heir != null && handOver(heir)) {
       return;
@@ -1232,7 +1241,9 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       if (wakingVolatile()) {
         return;
       }
-      StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
+      Waiter top = waitersAcquire(); // deeper for a virtual thread, as in releaseSlow
+      StackHeadroom.ensure(
+          top == null ? StackHeadroom.RELEASE_FRAMES : StackHeadroom.wakeFrames(top.thread));
     }
     // The CAS decides, on the latest value: while the flag is set, unlockers skip their
     // wakeup, so it must be set only by the one thread that is about to wake somebody.

@@ -91,26 +91,18 @@ final class StackHeadroom {
    * signalWork, createWorker), far deeper, and the pool swallows an overflow in createWorker:
    * the thread is left queued with no carrier woken, and nobody is told. Review 24d's sweep of
    * Condition.signal near the stack's end to a virtual waiter stranded it in 6 of 6 runs (JDK
-   * 25); {@link #VIRTUAL_WAKE_FRAMES} for a virtual thread.
+   * 25); {@link #QUEUE_FRAMES} for a virtual thread, as for a wait. Session 25's direct sweep
+   * of a TicketLock unlock granting a parked virtual waiter held in 12 of 12 runs at this depth
+   * (JDK 25); 256 frames also held, but cost the virtual-thread lock scenario 8-10% (a probe
+   * costs about 5 ns per frame, paid on every hand-over to a parked virtual thread), against 2%
+   * for 64.
    *
    * @param t the thread about to be unparked
    * @return the probe's depth in frames
    */
   static int wakeFrames(Thread t) {
-    return SpinBackoff.isVirtual(t) ? VIRTUAL_WAKE_FRAMES : RELEASE_FRAMES;
+    return SpinBackoff.isVirtual(t) ? QUEUE_FRAMES : RELEASE_FRAMES;
   }
-
-  /**
-   * The probe before waking a parked virtual thread: its unpark submits the thread to the
-   * scheduler, and when the pool is short of workers it starts one (a new carrier thread, a
-   * native thread start) from the waker's stack; an overflow there is swallowed by the pool, so
-   * the thread stays queued with nobody to run it. Measured with Review24FixesTest's sweeps of
-   * a TicketLock unlock near the stack's end that grants a parked virtual waiter (JDK 25,
-   * 2 vCPUs, each run alone): stranded in 1 of 11 runs at 64 frames, 4 of 15 at 128, 0 of 30
-   * at 256. About 1.3 us, paid only when the thread woken is virtual and parked; its wake-up (a
-   * continuation resubmitted and remounted) costs more.
-   */
-  static final int VIRTUAL_WAKE_FRAMES = 256;
 
   /**
    * The probe of an acquisition that does not wait ({@code tryLock()}, {@code tryRead()}, a

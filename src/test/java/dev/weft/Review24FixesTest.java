@@ -752,8 +752,8 @@ class Review24FixesTest {
 
   /**
    * The same with TicketLock. The signal was fixed in session 24; the unlock's grant that
-   * follows it in session 25 (failed 1 of 11 runs with session 24's 64-frame probe and 4 of 15
-   * at 128, 0 of 30 at 256, each run alone on JDK 25).
+   * follows it, and the unlock's head/owner window, in session 25 (0 of 12 runs after, the
+   * three TicketLock sweeps together, JDK 25).
    */
   @Test
   void fixed_ticketLockSignalNearTheStackEndToAVirtualWaiter() throws Exception {
@@ -768,7 +768,7 @@ class Review24FixesTest {
    * fitted). Before the fix the grant's CAS came first and the unpark after it was probed with
    * only 16 frames: a virtual W's unpark runs the scheduler, whose pool swallows an overflow,
    * and W stayed granted but queued in the scheduler with no carrier (W RUNNABLE, never run) or
-   * parked (JDK 25: 5 of 5 runs before; 0 of 13 after).
+   * parked (JDK 25: 5 of 5 runs before; 0 of 12 after, with 64 frames).
    * Fixed (session 25): before granting a parked successor the release probes what waking it
    * needs (StackHeadroom.wakeFrames) and, where that does not fit, undoes its steps and throws,
    * leaving the lock held for a retry higher up the stack.
@@ -784,7 +784,8 @@ class Review24FixesTest {
   /**
    * The same with a platform W, whose unpark is shallow: it held alone on the code before the
    * fix; in 1 of 5 runs it failed right after the virtual case had stranded its W in the same
-   * JVM (the lock left held by the sweep thread), which is not understood; 0 of 13 after.
+   * JVM: the lock was left held by the sweep thread, with an owner and no head (the second
+   * defect fixed in session 25, which the sweeps reach together; see TicketLock's notes).
    */
   @Test
   @Timeout(60)
@@ -792,13 +793,34 @@ class Review24FixesTest {
     unlockSweep(false);
   }
 
+  /**
+   * The same sweep on SpinLock, whose unlock wakes a parked waiter after the release (signalOne:
+   * it sets the waking flag, pops the waiter and unparks it). A virtual W's unpark runs the
+   * scheduler, as in TicketLock's case, and its 16-frame probe did not cover it: W was left
+   * RUNNABLE and never run, the lock free (5 of 5 runs, JDK 25). W also keeps the waking flag
+   * set until it runs, so every later unlock would have skipped its wake-up. Fixed (session
+   * 25): the unlock's probe, taken while the lock is still held, is StackHeadroom.wakeFrames of
+   * the waiter on top (0 of 5 after, and see the runs in docs/spinlock.md).
+   */
+  @Test
+  @Timeout(60)
+  void fixed_spinLockUnlockNearTheStackEndToAParkedVirtualWaiter() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        Runtime.version().feature() >= 21, "virtual threads");
+    unlockSweep(new SpinLock(), true);
+  }
+
   private void unlockSweep(boolean virtualWaiter) throws Exception {
-    TicketLock lock = new TicketLock();
+    unlockSweep(new TicketLock(), virtualWaiter);
+  }
+
+  private void unlockSweep(Lock lock, boolean virtualWaiter) throws Exception {
     // Rounds W is let into lock(): W polls it (no unpark from the sweep thread, so the lock's
     // hand-over is the only wake-up near the stack's end).
     AtomicInteger goal = new AtomicInteger();
     AtomicInteger acquired = new AtomicInteger(); // rounds W got the lock
     AtomicBoolean stop = new AtomicBoolean();
+    AtomicBoolean inLock = new AtomicBoolean(); // W is inside lock()
     Runnable wBody =
         () -> {
           while (!stop.get()) {
@@ -806,8 +828,10 @@ class Review24FixesTest {
               LockSupport.parkNanos(20_000L);
               continue;
             }
+            inLock.set(true);
             lock.lock();
             try {
+              inLock.set(false);
               acquired.incrementAndGet();
             } finally {
               lock.unlock();
@@ -838,7 +862,9 @@ class Review24FixesTest {
           goal.incrementAndGet();
           // Wait (bounded) for W to be queued and parked behind us.
           for (int i = 0; i < 200_000; i++) {
-            if (lock.hasQueuedThreads() && w.getState() == Thread.State.WAITING) {
+            Thread.State st = w.getState();
+            if (inLock.get()
+                && (st == Thread.State.WAITING || st == Thread.State.TIMED_WAITING)) {
               break;
             }
             Thread.onSpinWait();
@@ -930,8 +956,8 @@ class Review24FixesTest {
     threads.add(w);
     awaitQueued(lock, c, 1);
     // Plain array stores (the sweep thread is its only user): a call between tryLock and
-    // recording it could overflow and leave the lock held with nobody to release it (seen in
-    // session 25: the lock left held by an ended sweep thread, W queued behind it for good).
+    // recording it (AtomicBoolean.set, before session 25) could overflow and leave the lock
+    // held with nobody to release it.
     boolean[] mustUnlock = new boolean[1]; // an unlock that overflowed: retry higher
     Runnable attempt =
         () -> {
