@@ -528,6 +528,9 @@ public final class LockOrder {
   // ---- internals -------------------------------------------------------------------------
 
   private static void setMode(Mode m) {
+    if (m != Mode.OFF) {
+      initializeHookClasses();
+    }
     CONTROL.lock();
     try {
       Mode old = (Mode) MODE.getVolatile();
@@ -543,6 +546,30 @@ public final class LockOrder {
       MutableCallSite.syncAll(new MutableCallSite[] {SWITCH});
     } finally {
       CONTROL.unlock();
+    }
+  }
+
+  /**
+   * Initializes the classes the hooks use, here, where checking is switched on (at startup or
+   * in a test's setup, on a shallow stack), not at a lock's first record. Found in session 25:
+   * a thread whose first record came near the end of its stack overflowed inside the
+   * per-thread list's class initializer, and a class whose initializer failed stays failed:
+   * every later acquisition with checking on, in every thread, threw "NoClassDefFoundError:
+   * Could not initialize class dev.weft.LockOrder$Held" (22 tests of one JVM after
+   * Review25ReleaseTest's lock-order sweep).
+   */
+  private static void initializeHookClasses() {
+    MethodHandles.Lookup l = MethodHandles.lookup();
+    try {
+      for (Class<?> c :
+          new Class<?>[] {
+            Held.class, Node.class, Edge.class, Pending.class, WeakKey.class, LookupKey.class,
+            LockOrderException.class
+          }) {
+        l.ensureInitialized(c);
+      }
+    } catch (IllegalAccessException e) {
+      throw new AssertionError(e); // all are nestmates or in this package
     }
   }
 

@@ -1241,9 +1241,16 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       if (wakingVolatile()) {
         return;
       }
-      Waiter top = waitersAcquire(); // deeper for a virtual thread, as in releaseSlow
-      StackHeadroom.ensure(
-          top == null ? StackHeadroom.RELEASE_FRAMES : StackHeadroom.wakeFrames(top.thread));
+      try {
+        Waiter top = waitersAcquire(); // deeper for a virtual thread, as in releaseSlow
+        StackHeadroom.ensure(
+            top == null ? StackHeadroom.RELEASE_FRAMES : StackHeadroom.wakeFrames(top.thread));
+      } catch (StackOverflowError e) {
+        // The lock is already released: the unlock has happened, and throwing would make a
+        // retry of it fail (IllegalMonitorStateException). The wake-up skipped here is covered
+        // as described above (review 25: the error used to propagate from unlock()).
+        return;
+      }
     }
     // The CAS decides, on the latest value: while the flag is set, unlockers skip their
     // wakeup, so it must be set only by the one thread that is about to wake somebody.

@@ -109,9 +109,12 @@ final class StackHeadroom {
    * zero timeout), taken only while lock-order checking is on, before the CAS: it covers the
    * {@code LockOrder.acquired} record that follows the CAS, which must not overflow with the
    * lock held (review 23). Waiting acquisitions need none: their {@code LockOrder.beforeWait},
-   * before the CAS, runs the same lookups deeper.
+   * before the CAS, runs the same lookups deeper. 64 since session 25: at 16, review 25's
+   * tryLock sweep with checking on threw from the record after the CAS, leaving the lock held,
+   * in every overflowing tryLock (9-23 per run) of a JVM where other tests had run first; it
+   * costs only while checking is on.
    */
-  static final int RECORD_FRAMES = 16;
+  static final int RECORD_FRAMES = 64;
 
   /**
    * The probe before a SpinLock or TicketLock Condition queues a waiter: it covers the unlock,

@@ -648,7 +648,11 @@ public final class TicketLock implements Lock {
     }
     // A successor to grant: check the stack headroom before the first step (see "Stack
     // overflow" in the notes), so that an overflow leaves the lock held, not half passed on.
-    StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
+    if (retryable) {
+      // Not for the pass-on after an error: an overflow here would leave the lock held by a
+      // thread that is leaving; it goes ahead unprobed, as it did before the probes.
+      StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
+    }
     release(h, me, retryable);
   }
 
