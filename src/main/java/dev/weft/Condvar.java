@@ -719,4 +719,13 @@ public final class Condvar {
     int n = (int) WAITERS.get(this);
     WAITERS.setRelease(this, n + delta);
   }
+
+  static {
+    // Last of the static initializers: the classes this one's slow paths use are initialized
+    // with it, not on a first slow path near the end of some thread's stack, where an overflow
+    // in their initializers would break them for the rest of the JVM (see
+    // StackHeadroom.initializeNow).
+    StackHeadroom.initializeNow(
+        MethodHandles.lookup(), StackHeadroom.class, SpinBackoff.class, Mutex.class);
+  }
 }

@@ -229,7 +229,15 @@ public final class LockOrder {
   private static int edgeCount;
   private static boolean limitLogged;
 
-  private static final ThreadLocal<Held> HELD = ThreadLocal.withInitial(Held::new);
+  private static final ThreadLocal<Held> HELD = new HeldLocal();
+
+  /** HELD's class: a fresh list per thread (no lambda: see CoreBytecodeTest). */
+  private static final class HeldLocal extends ThreadLocal<Held> {
+    @Override
+    protected Held initialValue() {
+      return new Held();
+    }
+  }
 
   static {
     try {
@@ -335,7 +343,12 @@ public final class LockOrder {
     if (!enabled()) {
       return lock;
     }
-    Node cls = CLASSES.computeIfAbsent(lockClass, n -> new Node("class \"" + n + "\""));
+    Node cls = CLASSES.get(lockClass);
+    if (cls == null) { // (no computeIfAbsent lambda: see CoreBytecodeTest)
+      Node made = new Node("class \"" + lockClass + "\"");
+      Node raced = CLASSES.putIfAbsent(lockClass, made);
+      cls = raced != null ? raced : made;
+    }
     // Under GRAPH like every other mutation of NODES, so a purge cannot interleave.
     GRAPH.lock();
     try {
@@ -974,5 +987,11 @@ public final class LockOrder {
         }
       }
     }
+  }
+
+  static {
+    // Links enabled()'s invokeExact call site now, not on a lock's first acquisition, which
+    // may come near the end of a thread's stack (see StackHeadroom.initializeNow).
+    boolean unused = enabled();
   }
 }

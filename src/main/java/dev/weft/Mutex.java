@@ -1366,7 +1366,6 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     return false;
   }
 
-
   /**
    * The wait of {@link #lockWhen} and its forms, after the first acquisition: called holding the
    * lock with {@code ready} false. One spin phase (release, spin for another thread's release,
@@ -1571,7 +1570,6 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
      * nonfair acquisition does.
      */
     static final int BEHIND_QUEUED = 2;
-
 
     private static final VarHandle RELEASES;
     private static final VarHandle WAIT_SPIN;
@@ -1856,6 +1854,16 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       return "Mutex.Guard[" + (closed ? "closed" : "open") + ", owner=" + ThreadNames.of(owner) + "]";
     }
   }
+
+  static {
+    // Last of the static initializers: the classes this one's slow paths use are initialized
+    // with it, not on a first slow path near the end of some thread's stack, where an overflow
+    // in their initializers would break them for the rest of the JVM (see
+    // StackHeadroom.initializeNow).
+    StackHeadroom.initializeNow(
+        MethodHandles.lookup(), StackHeadroom.class, SpinBackoff.class, ProtocolWindows.class,
+        Sync.class, ChangeWaiter.class);
+  }
 }
 
 /**
@@ -1882,4 +1890,5 @@ abstract class MutexFields<T extends @Nullable Object> {
   MutexFields(T value) {
     this.value = value;
   }
+
 }

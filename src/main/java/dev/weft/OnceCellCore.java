@@ -716,4 +716,14 @@ abstract class OnceCellCore<T extends @Nullable Object> {
       THREAD.setRelease(this, t);
     }
   }
+
+  static {
+    // Last of the static initializers: the classes this one's slow paths use are initialized
+    // with it, not on a first slow path near the end of some thread's stack, where an overflow
+    // in their initializers would break them for the rest of the JVM (see
+    // StackHeadroom.initializeNow).
+    StackHeadroom.initializeNow(
+        MethodHandles.lookup(), StackHeadroom.class, SpinBackoff.class, Waiter.class,
+        Lazy.FailurePolicy.class);
+  }
 }

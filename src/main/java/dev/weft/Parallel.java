@@ -1,5 +1,6 @@
 package dev.weft;
 
+import java.lang.invoke.MethodHandles;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -2059,5 +2060,15 @@ public final class Parallel {
       }
       return acc;
     }
+  }
+
+  static {
+    // Last of the static initializers: the classes this one's slow paths use are initialized
+    // with it, not on a first slow path near the end of some thread's stack, where an overflow
+    // in their initializers would break them for the rest of the JVM (see
+    // StackHeadroom.initializeNow).
+    StackHeadroom.initializeNow(
+        MethodHandles.lookup(), StackHeadroom.class, ParallelJob.class, ParallelJob.Worker.class,
+        ParallelPool.class, ParallelSearch.SearchJob.class);
   }
 }

@@ -752,7 +752,7 @@ abstract class ParallelJob {
         } else if (executor != null) {
           executor.execute(w);
         } else {
-          Thread t = factory != null ? factory.newThread(w) : defaultThread(w);
+          Thread t = factory != null ? factory.newThread(w) : NEW_THREADS.newThread(w);
           if (t == null) {
             continue; // the factory declined: this worker stays NEW and is cancelled
           }
@@ -781,11 +781,15 @@ abstract class ParallelJob {
    * The factory behind {@link Parallel.Options#newThreadsPerCall()}: new platform threads named
    * {@code weft-parallel-N}, started and joined by each call.
    */
-  static final ThreadFactory NEW_THREADS = ParallelJob::defaultThread;
+  static final ThreadFactory NEW_THREADS = new PerCallThreads();
 
-  private static Thread defaultThread(Runnable r) {
-    long id = (long) THREAD_SEQ.getAndAdd(1L) + 1; // atomic: names must be unique
-    return new Thread(null, r, "weft-parallel-" + id, 0, false);
+  /** NEW_THREADS' class (the core has no lambdas: see CoreBytecodeTest). */
+  private static final class PerCallThreads implements ThreadFactory {
+    @Override
+    public Thread newThread(Runnable r) {
+      long id = (long) THREAD_SEQ.getAndAdd(1L) + 1; // atomic: names must be unique
+      return new Thread(null, r, "weft-parallel-" + id, 0, false);
+    }
   }
 
   /**

@@ -305,8 +305,30 @@ final class ParallelPool {
    */
   @SuppressWarnings("removal") // AccessController: the JDK's own pools do the same on 17-23
   private PoolThread newThread(Runnable task, long id, boolean permit, boolean maySpin) {
-    PrivilegedAction<PoolThread> make = () -> new PoolThread(this, task, id, permit, maySpin);
-    return AccessController.doPrivileged(make, THREAD_PERMISSIONS);
+    return AccessController.doPrivileged(
+        new MakeThread(this, task, id, permit, maySpin), THREAD_PERMISSIONS);
+  }
+
+  /** Makes a pool thread under THREAD_PERMISSIONS (no lambda: see CoreBytecodeTest). */
+  private static final class MakeThread implements PrivilegedAction<PoolThread> {
+    private final ParallelPool pool;
+    private final Runnable task;
+    private final long id;
+    private final boolean permit;
+    private final boolean maySpin;
+
+    MakeThread(ParallelPool pool, Runnable task, long id, boolean permit, boolean maySpin) {
+      this.pool = pool;
+      this.task = task;
+      this.id = id;
+      this.permit = permit;
+      this.maySpin = maySpin;
+    }
+
+    @Override
+    public PoolThread run() {
+      return new PoolThread(pool, task, id, permit, maySpin);
+    }
   }
 
   @SuppressWarnings("removal")
@@ -602,5 +624,13 @@ final class ParallelPool {
         PARKED.setOpaque(this, false); // only saves a later hand-over an unpark; a hint
       }
     }
+  }
+
+  static {
+    // Last of the static initializers: the shared pool (an object; its threads start on
+    // demand) is made with this class, not on a first call near the end of some thread's
+    // stack, where an overflow in the holder's initializer would break it for the rest of the
+    // JVM (see StackHeadroom.initializeNow).
+    StackHeadroom.initializeNow(MethodHandles.lookup(), StackHeadroom.class, Shared.class);
   }
 }

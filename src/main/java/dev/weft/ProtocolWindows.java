@@ -58,7 +58,15 @@ final class ProtocolWindows {
           "protocol windows are off: start the JVM with -Ddev.weft.testWindows=true");
     }
     hook = windowHook;
-    return ProtocolWindows::clear;
+    return new Clearer();
+  }
+
+  /** install's handle (no lambda: see CoreBytecodeTest). */
+  private static final class Clearer implements AutoCloseable {
+    @Override
+    public void close() {
+      clear();
+    }
   }
 
   /** Removes the installed hook. */

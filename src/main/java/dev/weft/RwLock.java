@@ -1,5 +1,6 @@
 package dev.weft;
 
+import java.lang.invoke.MethodHandles;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
@@ -831,5 +832,14 @@ public final class RwLock<T extends @Nullable Object> {
       return "RwLock.WriteGuard[" + (closed ? "closed" : "open") + ", owner=" + ThreadNames.of(owner)
           + "]";
     }
+  }
+
+  static {
+    // Last of the static initializers: the classes this one's slow paths use are initialized
+    // with it, not on a first slow path near the end of some thread's stack, where an overflow
+    // in their initializers would break them for the rest of the JVM (see
+    // StackHeadroom.initializeNow).
+    StackHeadroom.initializeNow(
+        MethodHandles.lookup(), StackHeadroom.class, SpinBackoff.class);
   }
 }

@@ -424,7 +424,10 @@ public final class Scope implements AutoCloseable {
     void starting() {
       started.incrementAndGet();
       int n = live.incrementAndGet();
-      peak.accumulateAndGet(n, Math::max);
+      int p;
+      while ((p = peak.get()) < n && !peak.compareAndSet(p, n)) {
+        // another thread raised the peak: read it again (no lambda: see CoreBytecodeTest)
+      }
     }
 
     void notStarted() {
@@ -1821,23 +1824,60 @@ public final class Scope implements AutoCloseable {
     }
 
     static ScheduledFuture<?> schedule(Scope scope, long delayNanos) {
-      return TIMER.schedule(scope::deadlinePassed, delayNanos, TimeUnit.NANOSECONDS);
+      return TIMER.schedule(new Expiry(scope), delayNanos, TimeUnit.NANOSECONDS);
     }
 
     private static ScheduledThreadPoolExecutor create() {
-      ScheduledThreadPoolExecutor e = new ScheduledThreadPoolExecutor(1, r ->
-          // no inherited thread-locals, no context class loader, no caller's access-control
-          // context (see ParallelPool.newLibraryThread): the thread serves every caller
-          ParallelPool.newLibraryThread(() -> {
-            Thread t = new Thread(null, r, "weft-scope-deadlines", 0, false);
-            t.setDaemon(true); // never keeps the JVM alive
-            t.setContextClassLoader(null);
-            return t;
-          }));
+      ScheduledThreadPoolExecutor e = new ScheduledThreadPoolExecutor(1, new TimerThreads());
       e.setRemoveOnCancelPolicy(true); // an ended scope's entry goes at once: no garbage kept
       e.setKeepAliveTime(KEEP_ALIVE_MS, TimeUnit.MILLISECONDS);
       e.allowCoreThreadTimeOut(true); // no thread while no deadline is pending
       return e;
+    }
+
+    // The core has no lambdas: each is an invokedynamic call site, linked on its first run, and
+    // a link that fails (an overflow near the stack's end, which the JDK may wrap) fails for
+    // good in that JVM. Named classes instead (see CoreBytecodeTest).
+
+    /** The timer's task for one scope: tells it that its deadline passed. */
+    private static final class Expiry implements Runnable {
+      private final Scope scope;
+
+      Expiry(Scope scope) {
+        this.scope = scope;
+      }
+
+      @Override
+      public void run() {
+        scope.deadlinePassed();
+      }
+    }
+
+    /** Makes the timer's thread. */
+    private static final class TimerThreads implements ThreadFactory {
+      @Override
+      public Thread newThread(Runnable r) {
+        // no inherited thread-locals, no context class loader, no caller's access-control
+        // context (see ParallelPool.newLibraryThread): the thread serves every caller
+        return ParallelPool.newLibraryThread(new TimerThread(r));
+      }
+    }
+
+    /** Makes the timer's thread in the library's context (see TimerThreads). */
+    private static final class TimerThread implements java.security.PrivilegedAction<Thread> {
+      private final Runnable r;
+
+      TimerThread(Runnable r) {
+        this.r = r;
+      }
+
+      @Override
+      public Thread run() {
+        Thread t = new Thread(null, r, "weft-scope-deadlines", 0, false);
+        t.setDaemon(true); // never keeps the JVM alive
+        t.setContextClassLoader(null);
+        return t;
+      }
     }
   }
 
@@ -1851,29 +1891,43 @@ public final class Scope implements AutoCloseable {
         throw new UnsupportedOperationException("virtual threads need Java 21 or later, this is "
             + "Java " + feature + "; use platform threads (the default) or a ThreadFactory");
       }
-      return Holder.FACTORY; // class initialisation publishes it safely, once
+      ThreadFactory f = made;
+      if (f == null) {
+        // Made on first use only, so JDK 17-20 never run the reflection. Not a holder class:
+        // a holder whose initializer failed (an overflow, near the end of the first caller's
+        // stack) would fail for good; this tries again next time. Two racing callers may each
+        // make one: they are equivalent, and the volatile write publishes the one kept.
+        f = create();
+        made = f;
+      }
+      return f;
     }
 
-    /** Initialised on first use only, so JDK 17-20 never run the reflection. */
-    private static final class Holder {
-      static final ThreadFactory FACTORY = create();
+    private static volatile @Nullable ThreadFactory made;
 
-      private Holder() {}
-
-      private static ThreadFactory create() {
-        try {
-          Object builder = Thread.class.getMethod("ofVirtual").invoke(null);
-          Object made = Class.forName("java.lang.Thread$Builder").getMethod("factory")
-              .invoke(builder);
-          return (ThreadFactory) Objects.requireNonNull(made, "factory");
-        } catch (InvocationTargetException e) {
-          throw new UnsupportedOperationException(
-              "virtual threads are not available on this JVM: " + e.getCause(), e.getCause());
-        } catch (ReflectiveOperationException e) {
-          throw new UnsupportedOperationException(
-              "virtual threads are not available on this JVM: " + e, e);
-        }
+    private static ThreadFactory create() {
+      try {
+        Object builder = Thread.class.getMethod("ofVirtual").invoke(null);
+        Object factory = Class.forName("java.lang.Thread$Builder").getMethod("factory")
+            .invoke(builder);
+        return (ThreadFactory) Objects.requireNonNull(factory, "factory");
+      } catch (InvocationTargetException e) {
+        throw new UnsupportedOperationException(
+            "virtual threads are not available on this JVM: " + e.getCause(), e.getCause());
+      } catch (ReflectiveOperationException e) {
+        throw new UnsupportedOperationException(
+            "virtual threads are not available on this JVM: " + e, e);
       }
     }
+  }
+
+  static {
+    // Last of the static initializers: the classes this one's slow paths use are initialized
+    // with it, not on a first slow path near the end of some thread's stack, where an overflow
+    // in their initializers would break them for the rest of the JVM (see
+    // StackHeadroom.initializeNow).
+    StackHeadroom.initializeNow(
+        MethodHandles.lookup(), StackHeadroom.class, ScopeTask.class, ProtocolWindows.class,
+        FailurePolicy.class, DeadlineTimer.class, ParallelPool.class);
   }
 }

@@ -729,4 +729,14 @@ abstract class SeqLockCore {
             : "write-locked";
     return "seq=" + s + ", " + state;
   }
+
+  static {
+    // Last of the static initializers: the classes this one's slow paths use are initialized
+    // with it, not on a first slow path near the end of some thread's stack, where an overflow
+    // in their initializers would break them for the rest of the JVM (see
+    // StackHeadroom.initializeNow).
+    StackHeadroom.initializeNow(
+        MethodHandles.lookup(), StackHeadroom.class, SpinBackoff.class, ProtocolWindows.class,
+        WaitingRoom.class);
+  }
 }

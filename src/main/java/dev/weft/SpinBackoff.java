@@ -425,4 +425,11 @@ final class SpinBackoff {
       throw new AssertionError("Thread.isVirtual failed", e);
     }
   }
+
+  static {
+    // Links isVirtual's invokeExact call site now, at class initialization: its first run
+    // links it, which may spin an invoker class, and the first run of a wait's slow path may
+    // come near the end of a thread's stack (see StackHeadroom.initializeNow).
+    boolean unused = isVirtual(Thread.currentThread());
+  }
 }

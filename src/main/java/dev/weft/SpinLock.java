@@ -736,7 +736,20 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    */
   @Override
   public Condition newCondition() {
-    return new SpinLockCondition(this, this::isHeldByCurrentThread, "SpinLock");
+    return new SpinLockCondition(this, new HeldByCurrentThread(this), "SpinLock");
+  }
+  /** newCondition's ownership check (no lambdas in the core: see CoreBytecodeTest). */
+  private static final class HeldByCurrentThread implements java.util.function.BooleanSupplier {
+    private final SpinLock lock;
+
+    HeldByCurrentThread(SpinLock lock) {
+      this.lock = lock;
+    }
+
+    @Override
+    public boolean getAsBoolean() {
+      return lock.isHeldByCurrentThread();
+    }
   }
 
   // ---- extras ----
@@ -1407,6 +1420,16 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
       return "SpinLock.Guard[" + ThreadNames.of(thread) + (closed ? ", closed]" : "]");
     }
   }
+
+  static {
+    // Last of the static initializers: the classes this one's slow paths use are initialized
+    // with it, not on a first slow path near the end of some thread's stack, where an overflow
+    // in their initializers would break them for the rest of the JVM (see
+    // StackHeadroom.initializeNow).
+    StackHeadroom.initializeNow(
+        MethodHandles.lookup(), StackHeadroom.class, SpinBackoff.class, ProtocolWindows.class,
+        Waiter.class, SpinLockCondition.class);
+  }
 }
 
 /** 64 bytes of padding before {@link SpinLockState}'s fields (see SpinLock's algorithm notes). */
@@ -1442,4 +1465,5 @@ abstract class SpinLockState extends SpinLockPadBefore {
 @SuppressWarnings("unused")
 abstract class SpinLockPadAfter extends SpinLockState {
   long q00, q01, q02, q03, q04, q05, q06, q07;
+
 }

@@ -506,4 +506,10 @@ final class SpinLockCondition implements Condition {
       this.thread = thread;
     }
   }
+
+  static {
+    // Last of the static initializers: see StackHeadroom.initializeNow.
+    StackHeadroom.initializeNow(
+        MethodHandles.lookup(), StackHeadroom.class, Waiter.class);
+  }
 }

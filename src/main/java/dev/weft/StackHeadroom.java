@@ -1,5 +1,7 @@
 package dev.weft;
 
+import java.lang.invoke.MethodHandles;
+
 /**
  * Makes a {@link StackOverflowError} strike before a protocol step that must be undone on
  * failure, not inside the undo.
@@ -190,6 +192,29 @@ final class StackHeadroom {
       ensure(RELEASE_FRAMES);
     } else {
       fits(RELEASE_FRAMES); // no retry possible: go ahead regardless
+    }
+  }
+
+  /**
+   * Initializes {@code classes} now, from a primitive's static initializer: the classes its slow
+   * paths use (contention, timeouts, conditions, failures), which would otherwise be
+   * initialized on the first slow path taken, at whatever depth that comes. A class whose
+   * initializer overflows there fails for good: every later use, in every thread, throws {@code
+   * NoClassDefFoundError} (JLS 12.4.2). Found by session 26: a first timed-out {@code
+   * ScopedThread.join} near the stack's end initialized {@code SpinBackoff} there. A primitive
+   * first used near the stack's end can still fail that way, as any Java class can; its slow
+   * paths, taken later and deeper, no longer add to that ({@code Review26ColdInitTest}).
+   *
+   * @param lookup the caller's lookup (it reaches the caller's private nested classes)
+   * @param classes the classes to initialize
+   */
+  static void initializeNow(MethodHandles.Lookup lookup, Class<?>... classes) {
+    try {
+      for (Class<?> c : classes) {
+        lookup.ensureInitialized(c);
+      }
+    } catch (IllegalAccessException e) {
+      throw new AssertionError("weft: a core class is not accessible to " + lookup, e);
     }
   }
 

@@ -14,6 +14,20 @@ import org.jspecify.annotations.Nullable;
  * weft's own protection domain, and a property weft itself may not read counts as unset.
  */
 final class SystemProperties {
+  /** Reads one property in doPrivileged (no lambdas in the core: see CoreBytecodeTest). */
+  private static final class Read implements PrivilegedAction<@Nullable String> {
+    private final String name;
+
+    Read(String name) {
+      this.name = name;
+    }
+
+    @Override
+    public @Nullable String run() {
+      return System.getProperty(name);
+    }
+  }
+
   private SystemProperties() {}
 
   /**
@@ -25,8 +39,7 @@ final class SystemProperties {
   @SuppressWarnings("removal") // AccessController: the JDK's own code does the same on 17-23
   static @Nullable String get(String name) {
     try {
-      PrivilegedAction<@Nullable String> read = () -> System.getProperty(name);
-      return AccessController.doPrivileged(read);
+      return AccessController.doPrivileged(new Read(name));
     } catch (SecurityException e) {
       return null;
     }

@@ -672,8 +672,22 @@ public final class TicketLock implements Lock {
    */
   @Override
   public Condition newCondition() {
-    return new SpinLockCondition(this, this::isHeldByCurrentThread, "TicketLock");
+    return new SpinLockCondition(this, new HeldByCurrentThread(this), "TicketLock");
   }
+  /** newCondition's ownership check (no lambdas in the core: see CoreBytecodeTest). */
+  private static final class HeldByCurrentThread implements java.util.function.BooleanSupplier {
+    private final TicketLock lock;
+
+    HeldByCurrentThread(TicketLock lock) {
+      this.lock = lock;
+    }
+
+    @Override
+    public boolean getAsBoolean() {
+      return lock.isHeldByCurrentThread();
+    }
+  }
+
 
   // ---- extras ----
 
@@ -1430,5 +1444,15 @@ public final class TicketLock implements Lock {
     public String toString() {
       return "TicketLock.Guard[" + ThreadNames.of(thread) + (closed ? ", closed]" : "]");
     }
+  }
+
+  static {
+    // Last of the static initializers: the classes this one's slow paths use are initialized
+    // with it, not on a first slow path near the end of some thread's stack, where an overflow
+    // in their initializers would break them for the rest of the JVM (see
+    // StackHeadroom.initializeNow).
+    StackHeadroom.initializeNow(
+        MethodHandles.lookup(), StackHeadroom.class, SpinBackoff.class, ProtocolWindows.class,
+        Node.class, SpinLockCondition.class);
   }
 }

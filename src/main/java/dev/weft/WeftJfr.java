@@ -51,7 +51,23 @@ final class WeftJfr {
           SystemProperties.get("dev.weft.jfr"),
           WeftJfr.class.getModule(),
           ModuleLayer.boot().findModule("jdk.jfr"),
-          WeftJfr::eventClassLoads);
+          new EventClassProbe());
+
+  /** The real probe (no lambdas in the core: see CoreBytecodeTest). */
+  private static final class EventClassProbe implements ClassProbe {
+    @Override
+    public boolean loads() {
+      return eventClassLoads();
+    }
+  }
+
+  /** The preparing thread's body. */
+  private static final class Prepare implements Runnable {
+    @Override
+    public void run() {
+      prepareHere();
+    }
+  }
 
 
   private WeftJfr() {}
@@ -153,7 +169,7 @@ final class WeftJfr {
     }
     Thread t;
     try {
-      t = new Thread(null, WeftJfr::prepareHere, "weft-jfr-prepare", 0, false);
+      t = new Thread(null, new Prepare(), "weft-jfr-prepare", 0, false);
       t.setDaemon(true);
       t.start();
     } catch (Throwable cannotStart) { // an overflow or out of memory here: no event this time

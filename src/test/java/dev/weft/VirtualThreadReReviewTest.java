@@ -36,6 +36,12 @@ class VirtualThreadReReviewTest {
    */
   private static void compare(String weft, String jdk, int consumers, long micros)
       throws Exception {
+    compare(weft, jdk, consumers, micros, 3);
+  }
+
+  /** As above, with {@code factor} times the JDK's best plus 100 ms as the bound. */
+  private static void compare(String weft, String jdk, int consumers, long micros, int factor)
+      throws Exception {
     Assumptions.assumeTrue(Runtime.version().feature() >= 21, "virtual threads need JDK 21+");
     VirtualThreadReReviewSupport.Result j = null;
     VirtualThreadReReviewSupport.Result w = null;
@@ -52,8 +58,9 @@ class VirtualThreadReReviewTest {
       }
     }
     System.out.println("PROBE " + weft + " vs " + jdk + ": " + w + " vs " + j);
-    assertThat(w.finished() && w.millis() <= 3 * j.millis() + 100)
-        .as("%s (%d us, %d consumers): best %s; JDK %s: best %s", weft, micros, consumers, w, jdk, j)
+    assertThat(w.finished() && w.millis() <= factor * j.millis() + 100)
+        .as("%s (%d us, %d consumers, bound %dx JDK + 100 ms): best %s; JDK %s: best %s",
+            weft, micros, consumers, factor, w, jdk, j)
         .isTrue();
   }
 
@@ -104,9 +111,16 @@ class VirtualThreadReReviewTest {
    * "Woken waiters queue behind lockers"); until then the woken herd barged ahead of the
    * producer on every round (WaiterHerdJdk25Bench: 156-188 ms against Condition's 32-36, now
    * 54-89 against 32-34). A stall guard only: the code before also met this bound.
+   *
+   * <p>The bound is 6x the JDK's best plus 100 ms, not 3x (session 26: the 3x bound failed 3 of
+   * 17 runs on the 2-vCPU machine, and fails the code before session 26 too, whenever the JDK's
+   * best run happens to be quick: Temurin 25, weft's best 106-228 ms before and 116-253 ms
+   * after, the JDK's 32-98 ms; 228 against 42 fails 3x). Speed is JMH's to measure
+   * (WaiterHerdJdk25Bench); this guards against the stall it was written for, 0.7-3.0 s
+   * against 41-43 ms, which 6x still catches.
    */
   @Test
   void fixed_lockWhenHerdOfVirtualWaitersBargedAheadOfTheProducer() throws Exception {
-    compare("lockWhenUntimed", "jdkConditionUntimed", 500, 0);
+    compare("lockWhenUntimed", "jdkConditionUntimed", 500, 0, 6);
   }
 }
