@@ -509,7 +509,9 @@ public final class Condvar {
         // between the two leaves the waiter's await spinning for good (review 24's sweep of a
         // notify under the mutex: 6 of 6 forks; with this probe 0 of 5). Nothing has changed
         // if it throws. About 80 ns, only when a waiter is counted.
-        StackHeadroom.ensure(StackHeadroom.RELEASE_FRAMES);
+        // As deep as a virtual waiter's wake-up needs (session 26: the JDK's Condition does
+        // not say whom it wakes; see StackHeadroom.wakeFramesOfAnyThread).
+        StackHeadroom.ensure(StackHeadroom.wakeFramesOfAnyThread());
         signal(b.condition, all);
       }
       return;

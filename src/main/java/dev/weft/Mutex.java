@@ -1016,7 +1016,10 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       // the AQS's release and its unpark, or among the change waiters' wake-ups, would strand
       // them (review 18). Before anything changes, so an overflow leaves the mutex held and
       // the guard open for a retry. hasQueuedThreads reads two fields when nobody is queued.
-      StackHeadroom.beforeRelease(retryable);
+      // As deep as the deepest wake-up needs: a virtual thread's unpark runs the scheduler,
+      // and an overflow there strands it (session 26's review: 1 of 2 runs of an unlock sweep,
+      // 2 of 3 of a lockWhen sweep, at 16 frames).
+      StackHeadroom.beforeRelease(retryable, wakeFramesNeeded(woken));
     }
     if (woken == null) {
       sync.release(1);
@@ -1033,6 +1036,22 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     } finally {
       sync.release(1);
     }
+  }
+
+  /**
+   * The stack a release needs to wake the change waiters in {@code woken} and the thread the
+   * AQS will unpark (see {@link StackHeadroom#wakeFrames}); called with the lock held.
+   */
+  private int wakeFramesNeeded(@Nullable ChangeWaiter woken) {
+    Thread first = sync.getFirstQueuedThread(); // the thread the AQS release unparks, if any
+    int frames = first == null ? StackHeadroom.RELEASE_FRAMES : StackHeadroom.wakeFrames(first);
+    for (ChangeWaiter w = woken; w != null && frames < StackHeadroom.QUEUE_FRAMES; w = w.next) {
+      Thread t = w.threadOpaque(); // null once the waiter left: nothing to wake
+      if (t != null) {
+        frames = Math.max(frames, StackHeadroom.wakeFrames(t));
+      }
+    }
+    return frames;
   }
 
   /**
@@ -1554,6 +1573,11 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
      */
     boolean hasLeft() {
       return THREAD.getOpaque(this) == null;
+    }
+
+    /** Holder, before waking: the thread a wake-up would unpark (opaque: a hint, see there). */
+    @Nullable Thread threadOpaque() {
+      return (Thread) THREAD.getOpaque(this);
     }
   }
 

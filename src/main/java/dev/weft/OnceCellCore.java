@@ -322,6 +322,12 @@ abstract class OnceCellCore<T extends @Nullable Object> {
       }
       if (mine == null) {
         mine = new Done(v, null);
+        // Before the CAS, while nothing has changed: the CAS below is final, and the waiters
+        // it must wake are woken after it. An overflow there left every parked waiter, platform
+        // or virtual, asleep for good, and a retry returned false (session 26's review: 2 of 2
+        // runs; there was no probe). As deep as a virtual waiter's wake-up needs, once per
+        // call: a set happens once per cell.
+        StackHeadroom.ensure(StackHeadroom.wakeFramesOfAnyThread());
       }
       if (casState(st, mine)) { // st is null or a running owner: both may be overtaken
         if (v != null) {
@@ -365,7 +371,11 @@ abstract class OnceCellCore<T extends @Nullable Object> {
         if (st == null) {
           // A StackOverflowError strikes here, before the claim, rather than in runClaimed's
           // clean-up, which would leave the claim for good (every later get would wait forever).
-          StackHeadroom.ensure(StackHeadroom.CLAIM_FRAMES);
+          // As deep as the wake-up of the waiters that the clean-up ends with: at CLAIM_FRAMES a
+          // parked virtual waiter was left runnable and never run (session 26's review, 2 of 2
+          // runs of a getOrInit sweep). Once per initialisation.
+          StackHeadroom.ensure(
+              Math.max(StackHeadroom.CLAIM_FRAMES, StackHeadroom.wakeFramesOfAnyThread()));
           if (casState(null, me)) {
             return null;
           }

@@ -635,7 +635,10 @@ public final class RwLock<T extends @Nullable Object> {
       // A release that will wake a queued thread checks its stack headroom first: an overflow
       // between the AQS's release and its unpark would strand the queue (review 18). Before
       // anything changes, so an overflow leaves the lock held and the guard open for a retry.
-      StackHeadroom.beforeRelease(retryable);
+      // As deep as a virtual thread's wake-up needs: the JDK's lock does not say whom it wakes
+      // (session 26's review: 1 of 2 runs of a write-unlock sweep stranded a virtual reader at
+      // 16 frames).
+      StackHeadroom.beforeRelease(retryable, StackHeadroom.wakeFramesOfAnyThread());
     }
     readLock.unlock();
   }
@@ -646,7 +649,7 @@ public final class RwLock<T extends @Nullable Object> {
       LockOrder.released(this);
     }
     if (rw.hasQueuedThreads()) { // as in unlockRead
-      StackHeadroom.beforeRelease(retryable);
+      StackHeadroom.beforeRelease(retryable, StackHeadroom.wakeFramesOfAnyThread());
     }
     writeLock.unlock();
   }

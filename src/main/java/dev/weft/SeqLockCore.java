@@ -677,8 +677,14 @@ abstract class SeqLockCore {
    * the release goes ahead even if the probe overflowed (see {@link StackHeadroom#fits}).
    */
   private void probeBeforeWake(boolean retryable) {
-    if (PARKED.getOpaque(this) != null || PARKED_READER.getOpaque(this) != null) {
-      StackHeadroom.beforeRelease(retryable);
+    Thread w = (Thread) PARKED.getOpaque(this);
+    Thread r = (Thread) PARKED_READER.getOpaque(this);
+    if (w != null || r != null) {
+      // As deep as the deeper wake-up needs (a virtual thread's: see StackHeadroom.wakeFrames;
+      // session 26's review stranded a parked virtual writer in 1 of 2 runs at 16 frames).
+      int frames = Math.max(
+          w == null ? 0 : StackHeadroom.wakeFrames(w), r == null ? 0 : StackHeadroom.wakeFrames(r));
+      StackHeadroom.beforeRelease(retryable, frames);
     }
   }
 

@@ -107,6 +107,24 @@ final class StackHeadroom {
   }
 
   /**
+   * The probe before an unpark of a thread this code cannot name: the one a {@code
+   * java.util.concurrent} lock's release wakes ({@code ReentrantReadWriteLock} does not say
+   * which), the waiters of a {@code Condition}, a {@code OnceCell}'s waiters before they have
+   * pushed. {@link #QUEUE_FRAMES} wherever virtual threads exist (JDK 21 and later), as {@link
+   * #wakeFrames} for a virtual thread; {@link #RELEASE_FRAMES} before. Session 26's review
+   * stranded a parked virtual waiter, left runnable and never run, from a {@code Mutex},
+   * {@code RwLock}, {@code SeqLock} and {@code Condvar} release near the stack's end that had
+   * probed {@link #RELEASE_FRAMES} ({@code Review26WakeSitesTest}).
+   *
+   * @return the probe's depth in frames
+   */
+  static int wakeFramesOfAnyThread() {
+    return VIRTUAL_THREADS_EXIST ? QUEUE_FRAMES : RELEASE_FRAMES;
+  }
+
+  private static final boolean VIRTUAL_THREADS_EXIST = Runtime.version().feature() >= 21;
+
+  /**
    * The probe of an acquisition that does not wait ({@code tryLock()}, {@code tryRead()}, a
    * zero timeout), taken only while lock-order checking is on, before the CAS: it covers the
    * {@code LockOrder.acquired} record that follows the CAS, which must not overflow with the
@@ -188,10 +206,21 @@ final class StackHeadroom {
    * @param retryable whether the caller can retry the release after an overflow
    */
   static void beforeRelease(boolean retryable) {
+    beforeRelease(retryable, RELEASE_FRAMES);
+  }
+
+  /**
+   * As {@link #beforeRelease(boolean)}, with the depth the wake-up needs ({@link #wakeFrames},
+   * {@link #wakeFramesOfAnyThread}).
+   *
+   * @param retryable whether the caller can retry the release after an overflow
+   * @param frames the probe's depth in frames
+   */
+  static void beforeRelease(boolean retryable, int frames) {
     if (retryable) {
-      ensure(RELEASE_FRAMES);
+      ensure(frames);
     } else {
-      fits(RELEASE_FRAMES); // no retry possible: go ahead regardless
+      fits(frames); // no retry possible: go ahead regardless
     }
   }
 
