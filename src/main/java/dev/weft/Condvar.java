@@ -248,6 +248,20 @@ public final class Condvar {
     }
   }
 
+  /**
+   * Whether a virtual thread ever waited here: a notify under the mutex then probes as deep as
+   * a virtual thread's wake-up needs. Sticky; plain: written and read under the mutex (a waiter
+   * writes it before its wait releases the mutex; a notifier reads it holding the mutex).
+   */
+  private boolean virtualWaited;
+
+  /** Called by a waiter holding the mutex, after its stack probe. */
+  private void noteVirtualWaiter() {
+    if (!virtualWaited && StackHeadroom.queueingVirtual()) {
+      virtualWaited = true;
+    }
+  }
+
   private <T extends @Nullable Object> void awaitBlockedWait(
       Mutex<T> m, Condition c, Predicate<? super T> blocked) throws InterruptedException {
     // The wait gives the mutex up and takes it back (a spin, the AQS condition queue, a
@@ -255,6 +269,7 @@ public final class Condvar {
     // without the mutex (review 18). Checked once, before anything changes; every later
     // step runs from this frame and needs less stack. See StackHeadroom.
     StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES);
+    noteVirtualWaiter();
     m.signalChangedBeforeWait(); // the caller checked the interrupt status before the event
     long window = m.sync.waitSpinLocked(); // adaptive: see Mutex's algorithm notes
     long spun = m.spinUntilReleased(window);
@@ -346,6 +361,7 @@ public final class Condvar {
       Mutex<T> m, Condition c, Predicate<? super T> blocked, long nanos)
       throws InterruptedException {
     StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES); // as in awaitBlockedWait
+    noteVirtualWaiter();
     m.signalChangedBeforeWait(); // the caller checked the interrupt status before the event
     long start = System.nanoTime();
     long window = Math.min(nanos, m.sync.waitSpinLocked()); // adaptive: see Mutex's notes
@@ -448,6 +464,7 @@ public final class Condvar {
   private <T extends @Nullable Object> void awaitBlockedUninterruptibly(
       Mutex<T> m, Condition c, Predicate<? super T> blocked) {
     StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES); // as in awaitBlockedWait
+    noteVirtualWaiter();
     m.signalChangedBeforeWait();
     long window = m.sync.waitSpinLocked(); // adaptive: see Mutex's algorithm notes
     long spun = m.spinUntilReleased(window);
@@ -509,9 +526,9 @@ public final class Condvar {
         // between the two leaves the waiter's await spinning for good (review 24's sweep of a
         // notify under the mutex: 6 of 6 forks; with this probe 0 of 5). Nothing has changed
         // if it throws. About 80 ns, only when a waiter is counted.
-        // As deep as a virtual waiter's wake-up needs (session 26: the JDK's Condition does
-        // not say whom it wakes; see StackHeadroom.wakeFramesOfAnyThread).
-        StackHeadroom.ensure(StackHeadroom.wakeFramesOfAnyThread());
+        // As deep as a virtual waiter's wake-up needs once one has waited here (session 26:
+        // the JDK's Condition does not say whom it wakes; see StackHeadroom.wakeFrames).
+        StackHeadroom.ensure(StackHeadroom.wakeFrames(virtualWaited));
         signal(b.condition, all);
       }
       return;

@@ -498,6 +498,7 @@ public final class RwLock<T extends @Nullable Object> {
       return;
     }
     StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES); // as in writeContended
+    noteVirtualWaiter();
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
     int outcome = WeftJfr.FAILED; // stays so only if the wait throws (an Error: review 17b)
     try {
@@ -514,6 +515,7 @@ public final class RwLock<T extends @Nullable Object> {
       return;
     }
     StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES); // as in writeContended
+    noteVirtualWaiter();
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
     int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
@@ -536,6 +538,7 @@ public final class RwLock<T extends @Nullable Object> {
       return true;
     }
     StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES); // as in writeContended
+    noteVirtualWaiter();
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
     int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
@@ -556,10 +559,26 @@ public final class RwLock<T extends @Nullable Object> {
     }
   }
 
+  /**
+   * Whether a virtual thread ever queued on this lock: releases that will wake somebody then
+   * probe as deep as a virtual thread's wake-up needs (see StackHeadroom.wakeFrames(boolean)).
+   * Sticky; plain: written by a queueing thread before the AQS's enqueue (a volatile write),
+   * read by a releaser after hasQueuedThreads() (volatile reads) found it queued.
+   */
+  private boolean virtualWaited;
+
+  /** Called by a thread about to queue, after its stack probe. */
+  private void noteVirtualWaiter() {
+    if (!virtualWaited && StackHeadroom.queueingVirtual()) {
+      virtualWaited = true;
+    }
+  }
+
   private void writeContended() {
     // Before the AQS queues a node for us: an overflow inside its queueing or clean-up would
     // leave the node queued, and the lock broken for everyone (review 18); see StackHeadroom.
     StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES);
+    noteVirtualWaiter();
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
     int outcome = WeftJfr.FAILED; // stays so only if the wait throws (an Error: review 17b)
     try {
@@ -572,6 +591,7 @@ public final class RwLock<T extends @Nullable Object> {
 
   private void writeContendedInterruptibly() throws InterruptedException {
     StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES); // as in writeContended
+    noteVirtualWaiter();
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
     int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
@@ -594,6 +614,7 @@ public final class RwLock<T extends @Nullable Object> {
       return true;
     }
     StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES); // as in writeContended
+    noteVirtualWaiter();
     Object jfr = WeftJfr.lockWaitBegin(rw.owner());
     int outcome = WeftJfr.FAILED; // stays so only if something but an interrupt ends the wait
     try {
@@ -635,10 +656,10 @@ public final class RwLock<T extends @Nullable Object> {
       // A release that will wake a queued thread checks its stack headroom first: an overflow
       // between the AQS's release and its unpark would strand the queue (review 18). Before
       // anything changes, so an overflow leaves the lock held and the guard open for a retry.
-      // As deep as a virtual thread's wake-up needs: the JDK's lock does not say whom it wakes
-      // (session 26's review: 1 of 2 runs of a write-unlock sweep stranded a virtual reader at
-      // 16 frames).
-      StackHeadroom.beforeRelease(retryable, StackHeadroom.wakeFramesOfAnyThread());
+      // As deep as a virtual thread's wake-up needs once one has queued here: the JDK's lock
+      // does not say whom it wakes (session 26's review: 1 of 2 runs of a write-unlock sweep
+      // stranded a virtual reader at 16 frames).
+      StackHeadroom.beforeRelease(retryable, StackHeadroom.wakeFrames(virtualWaited));
     }
     readLock.unlock();
   }
@@ -649,7 +670,7 @@ public final class RwLock<T extends @Nullable Object> {
       LockOrder.released(this);
     }
     if (rw.hasQueuedThreads()) { // as in unlockRead
-      StackHeadroom.beforeRelease(retryable, StackHeadroom.wakeFramesOfAnyThread());
+      StackHeadroom.beforeRelease(retryable, StackHeadroom.wakeFrames(virtualWaited));
     }
     writeLock.unlock();
   }
