@@ -681,16 +681,6 @@ public final class LockOrder {
         }
         fresh.add(p);
       }
-      if (reports != null) {
-        // LOG: the reports are delivered after their edges are recorded, and a recorded order
-        // is never reported again. A report first delivered near the end of the stack (the
-        // JVM's first System.Logger call runs deep) overflowed after the record and was lost
-        // for the JVM (session 26's review: 4 of 4 runs, JDK 17; 3 of 3, JDK 25). So probe,
-        // before anything is recorded, as deep as a first delivery needs: an overflow here
-        // leaves the acquisition before its CAS, and a later one, higher up, reports. About
-        // 5 us, once per inversion.
-        StackHeadroom.ensure(StackHeadroom.REPORT_FRAMES);
-      }
       for (Pending p : fresh) {
         if (edgeCount >= MAX_EDGES) {
           limitReached("edges", MAX_EDGES, "dev.weft.lockOrder.maxEdges");

@@ -172,14 +172,6 @@ final class StackHeadroom {
   /** The probe before a Scope spawn: 2x what the sweeps needed (16 frames failed, 32 held). */
   static final int SPAWN_FRAMES = 64;
 
-  /**
-   * Before lock-order checking records an order it will report in LOG mode (LockOrder.addEdges):
-   * the report's delivery, after the record, may be the JVM's first System.Logger call, which
-   * initializes the logging back end deep in the stack. 1024 frames; only when an inversion is
-   * reported, once per inversion.
-   */
-  static final int REPORT_FRAMES = 1024;
-
   /** Values each frame keeps live across its call, so that they are spilled to its frame. */
   static final int LOCALS = 8;
 

@@ -40,18 +40,24 @@ class Review26ColdPathTest {
 
   /**
    * LOG mode: an inversion first reported near the stack's end, in a JVM whose System.Logger was
-   * not used yet, is never reported. addEdges records the new order under GRAPH and logs the
-   * report after it; the first System.getLogger/log overflows there, the report is lost, and
-   * since the order is now recorded no later acquisition in that order reports it again. With
-   * the reporting path warm (a sink, {@code lockOrderLogSink}) the same sweep reports it.
-   * Before the fix: 4 of 4 runs on JDK 17, 3 of 3 on JDK 25, and 1 of 1 in the integration run.
-   * Fixed in session 26: addEdges probes StackHeadroom.REPORT_FRAMES (1024) before it records an
-   * order it will report, so an overflow leaves the acquisition before its CAS with nothing
-   * recorded, and a later acquisition higher up reports; 1 of 1 held on each JDK after.
+   * not used yet, is never reported. The review's reading: addEdges records the new order under
+   * GRAPH and logs the report after it; the first System.getLogger/log overflows there, the
+   * report is lost, and since the order is now recorded no later acquisition in that order
+   * reports it again. With the reporting path warm (a sink, {@code lockOrderLogSink}) the same
+   * sweep reports it. Failed 4 of 4 runs on JDK 17 and 3 of 3 on JDK 25 in the review.
+   *
+   * <p>Open, and the harness is in question (session 26): two fixes (a 1024-frame probe before
+   * the order is recorded; delivering the report before recording the order) each passed the
+   * test locally and failed it in CI or reruns, with the same output: the deep thread's last
+   * runs threw "SpinLock is not reentrant: this thread already holds it". An overflowing unlock
+   * in the harness's own finally leaves a lock held, and every later deep run fails before it
+   * reaches the check, so the test cannot tell a lost report from a harness that stopped
+   * trying. Disabled until the harness releases a leaked lock during the sweep.
    */
+  @org.junit.jupiter.api.Disabled("open: see the Javadoc; the harness leaks a lock mid-sweep")
   @Test
   @Timeout(120)
-  void fixed_lockOrderLogInversionFirstReportedNearTheStackEndIsLostForGood() throws Exception {
+  void openDefect_lockOrderLogInversionFirstReportedNearTheStackEndIsLostForGood() throws Exception {
     String out = fork("lockOrderLog");
     assertThat(out).contains("works after the sweep");
     assertThat(out).as("the inversion the deep thread made is reported").contains("thread \"deep\"");
