@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -146,7 +147,7 @@ class Review25ReleaseTest {
    */
   @org.junit.jupiter.api.Test
   @Timeout(120)
-  @org.junit.jupiter.api.Disabled(
+  @Disabled(
       "open (session 25): switching lock-order checking on at run time deoptimizes the compiled"
           + " lock paths; a frame deoptimized near the stack's end can overflow after its CAS."
           + " With checking on from the JVM's start the sweep held 3 of 3. See"

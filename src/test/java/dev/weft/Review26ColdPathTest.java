@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -54,7 +55,7 @@ class Review26ColdPathTest {
    * reaches the check, so the test cannot tell a lost report from a harness that stopped
    * trying. Disabled until the harness releases a leaked lock during the sweep.
    */
-  @org.junit.jupiter.api.Disabled("open: see the Javadoc; the harness leaks a lock mid-sweep")
+  @Disabled("open: see the Javadoc; the harness leaks a lock mid-sweep")
   @Test
   @Timeout(120)
   void openDefect_lockOrderLogInversionFirstReportedNearTheStackEndIsLostForGood() throws Exception {

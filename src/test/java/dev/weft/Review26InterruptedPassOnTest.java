@@ -2,6 +2,7 @@ package dev.weft;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.weft.testing.Waits;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -105,7 +106,7 @@ class Review26InterruptedPassOnTest {
         case "ticketlock.park" -> parked.countDown();
         case "ticketlock.interrupted" -> {
           release.countDown(); // the holder unlocks: it grants this waiter's node
-          awaitUninterruptibly(released);
+          Waits.awaitUninterruptibly(released);
         }
         case "ticketlock.interrupted-pass-on" -> {
           if (failPassOn) {
@@ -135,20 +136,5 @@ class Review26InterruptedPassOnTest {
       lock.unlock();
     }
     return o;
-  }
-
-  private static void awaitUninterruptibly(CountDownLatch latch) {
-    boolean interrupted = false;
-    while (true) {
-      try {
-        latch.await();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
   }
 }

@@ -1,5 +1,6 @@
 package dev.weft.testing;
 
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
@@ -70,6 +71,28 @@ public final class Waits {
         throw new AssertionError(t.getName() + " never parked on " + blocker + " within 20 s");
       }
       LockSupport.parkNanos(50_000L); // bounded poll of the thread state, not a result wait
+    }
+  }
+
+  /**
+   * Awaits {@code latch}, ignoring interrupts while it waits and setting the interrupt status
+   * again afterwards if one came (for a hook or helper that must not throw). The caller bounds
+   * the wait: the test's {@code @Timeout}, or a latch that is counted down in a finally.
+   *
+   * @param latch the latch to await
+   */
+  public static void awaitUninterruptibly(CountDownLatch latch) {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        latch.await();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
     }
   }
 }
