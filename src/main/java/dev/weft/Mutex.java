@@ -78,9 +78,12 @@ import org.jspecify.annotations.Nullable;
  * as with any Java lock. The lock is always released.
  *
  * <p><b>Automatic signalling:</b> a thread waiting in {@link #lockWhen} or {@link #awaitThen} is
- * woken every time another thread releases the lock (or releases it to wait on a
- * {@link Condvar}), and re-checks its predicate under the lock; no notify call is needed and
- * no wake-up can be lost. Releases cost nothing extra while nobody waits. A woken waiter lets
+ * woken when another thread releases the lock (or releases it to wait on a {@link Condvar})
+ * with the waiter's predicate true, and re-checks it under the lock; no notify call is needed
+ * and no wake-up can be lost. The releasing thread evaluates the waiters' predicates, under the
+ * lock, and wakes only those for whom it holds or throws (as Guava's {@code Monitor} evaluates
+ * its guards), at most 128 per release, oldest first; waiters past those are woken to check for
+ * themselves. Releases cost nothing extra while nobody waits. A woken waiter lets
  * the threads already queued for the lock go first (as {@code Condition.signalAll}'s waiters
  * do), so a crowd of waiters cannot keep out the thread that would make the change they wait
  * for; it waits at most 200&nbsp;&micro;s for a queued thread to take a free lock, then takes
@@ -89,7 +92,10 @@ import org.jspecify.annotations.Nullable;
  * it off a free lock for longer than one round and the 200&nbsp;&micro;s. Behind a hold longer
  * than a round it re-queues at the tail, behind threads that queued after it. Predicates must depend
  * only on the protected value (and other state changed under this lock), be quick, and have no
- * side effects; they may run many times.
+ * side effects; they may run many times, and on the thread that releases the lock (not only
+ * the waiter's), even just after a timed wait gave up. A predicate that throws when a release
+ * evaluates it wakes its waiter, which throws it from its own {@code lockWhen}; the release
+ * itself never throws it.
  *
  * <p><b>Waiting policy:</b> {@link #lockWhen} and {@link #awaitThen} (like {@link Condvar}'s
  * waits) spin for up to 10&nbsp;&micro;s for another thread's release before they sleep, so a
@@ -142,22 +148,49 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    *
    * Automatic signalling: the change queue. `changeWaiters` is a singly linked list of
    * ChangeWaiter nodes (one per parked lockWhen/awaitThen thread) whose head and links are
-   * plain fields read and written only under the lock. A thread whose predicate is false pushes
-   * a node while it holds the lock, releases the lock, and parks until its node's thread field
-   * is cleared. Every release path goes through `release()`, which, when the head is non-null,
-   * detaches the whole list under the lock and wakes every node before `sync.release(1)`, as
-   * Condition.signalAll moves its waiters while the lock is held (see "Bounded rounds in the
-   * lock's queue");
-   * each woken thread re-takes the lock and re-checks its own predicate. No wake-up is lost:
-   * the node is pushed under the lock before the waiter's release, so every holder that
-   * acquires the lock afterwards finds it; the waker clears the node's thread (getAndSet,
-   * volatile) before it unparks, and the waiter checks the field (getAcquire) before each park,
-   * so either it sees the clear or the unpark's permit ends its park. A holder that changes the
-   * state and then waits on a Condvar wakes the queue first (signalChangedBeforeWait), because
-   * Condition.await releases the lock without passing through release(). Waking every waiter
-   * (rather than evaluating their predicates for them, as Guava's Monitor does) keeps the
-   * user's predicates on the user's own thread, so a throwing predicate throws in the waiter
-   * that supplied it.
+   * plain fields read and written only under the lock. A thread whose predicate is false appends
+   * a node (holding its predicate) while it holds the lock, releases the lock, and parks until
+   * its node's thread field is cleared. Every release by a holder that may have changed the
+   * state goes through `releaseLock()`, which, when the head is non-null, evaluates the queued
+   * predicates under the lock and wakes the nodes whose predicate holds before `sync.release(1)`,
+   * as Condition.signalAll moves its waiters while the lock is held (see "Selective wake-ups"
+   * and "Bounded rounds in the lock's queue"); each woken thread re-takes the lock and
+   * re-checks its own predicate. No wake-up is lost: the node is appended under the lock before
+   * the waiter's release, so every holder that acquires the lock afterwards finds it; the waker
+   * clears the node's thread (getAndSet, volatile) before it unparks, and the waiter checks the
+   * field (getAcquire) before each park, so either it sees the clear or the unpark's permit
+   * ends its park. A holder that changes the state and then waits on a Condvar wakes the due
+   * waiters first (signalChangedBeforeWait), because Condition.await releases the lock without
+   * passing through releaseLock().
+   *
+   * Selective wake-ups (session 27). Until then every release woke every queued waiter, and
+   * each re-took the lock only to find its predicate still false and queue again: in a herd
+   * waiting for successive rounds, each satisfied waiter's release woke the ones already back
+   * for the next round (100 platform waiters: 105-134 ms against Condition's 34-43 ms,
+   * WaiterHerdBench). Now the releasing holder evaluates each queued predicate against the
+   * value as it is at the release (markDue, under the lock, so it sees every change the holder
+   * made) and wakes only the nodes whose predicate holds (detachDue); the others stay queued,
+   * in order. As Guava's Monitor does with its guards. Why it loses no wake-up: a node stays
+   * queued only if its predicate was false for the value at a release; the value changes only
+   * under the lock, and every holder that may change it (a guard's close, the end of with,
+   * update and awaitThen, a Condvar wait) releases through releaseLock() or
+   * signalChangedBeforeWait(), which evaluate again. Releases that cannot have changed anything
+   * (a waiter whose predicate failed, giving the lock back to wait or to spin; a Condvar's
+   * notify) do not evaluate: the predicates they would see are the ones already seen false.
+   * Three rules keep the user's predicates safe to run on another thread. A predicate that
+   * throws (anything, a StackOverflowError included) counts as holding: its waiter is woken and
+   * throws it on its own thread (ChangeWaiter.mayProceed), and the releasing holder's unlock
+   * never fails because of another thread's predicate. At most EVALUATIONS_PER_RELEASE (128)
+   * predicates are evaluated per release, oldest first; the nodes after them are woken
+   * unevaluated, as before, so a release's time under the lock stays bounded however many
+   * threads wait (each evaluation costs a few ns; a herd of 500 evaluated in full on every
+   * release spent more in evaluations than the wake-ups it saved, measured with the stack
+   * probes disabled). And the contract of lockWhen already asks for predicates that depend only
+   * on state guarded by this lock and have no side effects; it now says that they may run on a
+   * releasing thread too. The nodes of waiters that left (timeout, interrupt) are purged by
+   * the evaluation and, when the queue has doubled since its last sweep, by an append
+   * (purgeLeftWaiters), so an append costs O(1) amortized and the queue holds at most twice its
+   * live nodes plus PURGE_SLACK.
    *
    * Woken waiters queue behind lockers (session 13). A waiter woken from the change queue
    * lets the threads already queued for the lock in the AQS go first (reacquireWoken): it spins
@@ -251,11 +284,11 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * Leaving early. A waiter that times out or is interrupted while parked leaves without the
    * lock, so it cannot unlink its node: it clears the node's thread with a CAS (leave), which
    * races with the waker's getAndSet; exactly one wins, so a node is either woken or left, never
-   * both. Left nodes stay in the list until the next push (which purges them, under the lock)
-   * or the next release (which detaches everything): the queue never holds more than one live
-   * node per waiting thread plus one node per thread that left since then, so memory stays
-   * bounded by the number of waiting threads however long they wait. An interrupted waiter that
-   * was also woken passes nothing on: every waiter in the queue was woken by the same release.
+   * both. Left nodes stay in the list until the next evaluating release or the next sweep of an
+   * append (both purge them, under the lock): the queue never holds more than twice its live
+   * nodes plus PURGE_SLACK, so memory stays bounded by the number of waiting threads however
+   * long they wait. An interrupted waiter that was also woken passes nothing on: every waiter
+   * whose predicate held was woken by the same release.
    *
    * Why the plain read of the head in release() cannot miss a waiter: the head is written only
    * by threads holding the lock (push, purge, detach), and release() reads it while still
@@ -374,6 +407,10 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * spare while bounding the CPU a wait can burn before it sleeps.
    */
   static final long WAIT_SPIN_NANOS = 10_000L;
+
+  /** How many change waiters' predicates a release evaluates at most; see "Selective wake-ups". */
+  static final int EVALUATIONS_PER_RELEASE =
+      Math.max(0, SystemProperties.getInt("dev.weft.mutex.evaluationsPerRelease", 128));
 
   /**
    * The longest the adaptive spin window grows to (see the algorithm notes, "Adaptive
@@ -670,9 +707,11 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   /**
    * Acquires the lock once {@code ready} holds for the value, waiting as long as needed. The
    * predicate is evaluated under the lock, first at once and then each time another holder
-   * releases the lock (automatic signalling); spurious wake-ups are never visible.
+   * releases the lock (automatic signalling: by the releasing thread, which wakes this one only
+   * if it holds); spurious wake-ups are never visible.
    *
-   * @param ready the condition to wait for; evaluated only while holding the lock
+   * @param ready the condition to wait for; evaluated only while the lock is held, by this
+   *     thread or by a thread releasing the lock (see "Automatic signalling" in the class doc)
    * @return an open guard; {@code ready} held when it was returned
    * @throws InterruptedException if the current thread is interrupted before or while waiting;
    *     the lock is then not held
@@ -847,10 +886,11 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   /**
    * Waits until {@code ready} holds for the value, then applies {@code action} to it under the
    * same lock hold and returns the result: the closure form of {@link #lockWhen(Predicate)}.
-   * Other threads waiting in {@code awaitThen} or {@code lockWhen} are woken when this one
-   * releases the lock, so the action's changes reach them without a notify call.
+   * Other threads waiting in {@code awaitThen} or {@code lockWhen} whose predicate then holds
+   * are woken when this one releases the lock, so the action's changes reach them without a
+   * notify call.
    *
-   * @param ready the condition to wait for; evaluated only while holding the lock
+   * @param ready the condition to wait for; evaluated only while the lock is held (see lockWhen)
    * @param action what to do once it holds; may change a mutable value
    * @param <R> the result type
    * @return what {@code action} returned
@@ -1007,25 +1047,29 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * StackHeadroom#fits}); {@code ordered} is {@link LockOrder#enabled()} as the caller read it.
    */
   private void releaseLock(boolean retryable, boolean ordered) {
+    // Which change waiters this release wakes: those whose predicate now holds (or throws),
+    // evaluated here, under the lock, before the lock-order record goes, so that a lock a
+    // predicate takes is ordered after this one, as in the waiter's own evaluation. The plain
+    // read of the head is made under the lock: see the algorithm notes ("Selective wake-ups").
+    boolean due = changeWaiters != null && markDue();
     if (ordered) {
       LockOrder.released(this);
     }
-    ChangeWaiter woken = changeWaiters; // plain read under the lock: see the algorithm notes
-    if (woken != null || sync.hasQueuedThreads()) {
+    if (due || sync.hasQueuedThreads()) {
       // A release that will wake somebody checks its stack headroom first: an overflow between
       // the AQS's release and its unpark, or among the change waiters' wake-ups, would strand
       // them (review 18). Before anything changes, so an overflow leaves the mutex held and
-      // the guard open for a retry. hasQueuedThreads reads two fields when nobody is queued.
-      // As deep as the deepest wake-up needs: a virtual thread's unpark runs the scheduler,
-      // and an overflow there strands it (session 26's review: 1 of 2 runs of an unlock sweep,
-      // 2 of 3 of a lockWhen sweep, at 16 frames).
-      StackHeadroom.beforeRelease(retryable, wakeFramesNeeded(woken));
+      // the guard open for a retry (which marks the waiters again). hasQueuedThreads reads two
+      // fields when nobody is queued. As deep as the deepest wake-up needs: a virtual thread's
+      // unpark runs the scheduler, and an overflow there strands it (session 26's review: 1 of
+      // 2 runs of an unlock sweep, 2 of 3 of a lockWhen sweep, at 16 frames).
+      StackHeadroom.beforeRelease(retryable, wakeFramesNeeded(due));
     }
-    if (woken == null) {
+    if (!due) {
       sync.release(1);
       return;
     }
-    changeWaiters = null; // detached under the lock: these waiters are ours to wake
+    ChangeWaiter woken = detachDue(); // under the lock: these waiters are ours to wake
     try {
       // Before the release, as Condition.signalAll moves its waiters to the lock's queue while
       // the lock is held: a woken waiter finds it held by us and queues behind (see notes).
@@ -1039,14 +1083,16 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   }
 
   /**
-   * The stack a release needs to wake the change waiters in {@code woken} and the thread the
-   * AQS will unpark (see {@link StackHeadroom#wakeFrames}); called with the lock held.
+   * The stack a release needs to wake the change waiters marked due and the thread the AQS
+   * will unpark (see {@link StackHeadroom#wakeFrames}); called with the lock held.
    */
-  private int wakeFramesNeeded(@Nullable ChangeWaiter woken) {
+  private int wakeFramesNeeded(boolean due) {
     Thread first = sync.getFirstQueuedThread(); // the thread the AQS release unparks, if any
     int frames = first == null ? StackHeadroom.RELEASE_FRAMES : StackHeadroom.wakeFrames(first);
-    for (ChangeWaiter w = woken; w != null && frames < StackHeadroom.QUEUE_FRAMES; w = w.next) {
-      Thread t = w.threadOpaque(); // null once the waiter left: nothing to wake
+    for (ChangeWaiter w = due ? changeWaiters : null;
+        w != null && frames < StackHeadroom.QUEUE_FRAMES;
+        w = w.next) {
+      Thread t = w.due ? w.threadOpaque() : null; // null once the waiter left: nothing to wake
       if (t != null) {
         frames = Math.max(frames, StackHeadroom.wakeFrames(t));
       }
@@ -1055,24 +1101,70 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   }
 
   /**
-   * Called with the lock held, before the holder releases it inside a Condvar wait: the holder
-   * may have changed the value, so automatic-signalling waiters must re-check.
+   * Called with the lock held: evaluates every waiting thread's predicate against the value as
+   * it is now (see {@link ChangeWaiter#mayProceed}) and marks the node due to be woken if it
+   * holds or throws, or if its waiter left (the node is then purged). Marks every node, so a
+   * release retried after its stack probe failed marks afresh.
+   *
+   * @return whether any node is due
    */
-  void signalChangedBeforeWait() {
-    if (changeWaiters != null) {
-      wakeChangeWaiters();
+  private boolean markDue() {
+    T v = value;
+    boolean any = false;
+    int budget = EVALUATIONS_PER_RELEASE;
+    for (ChangeWaiter q = changeWaiters; q != null; q = q.next) {
+      // Beyond the budget, woken without evaluating: they re-check on their own threads.
+      boolean due = budget-- <= 0 || q.hasLeft() || q.mayProceed(v);
+      q.due = due; // plain: read only by this holder, under the lock (detachDue)
+      any |= due;
     }
+    return any;
   }
 
   /**
-   * Called with the lock held: detaches the whole change queue and wakes every thread in it
-   * (each re-checks its own predicate). Nodes whose waiter already left are skipped by {@link
-   * ChangeWaiter#wake()}.
+   * Called with the lock held after {@link #markDue}: unlinks the nodes marked due and returns
+   * them as a list in queue order (oldest first); the others stay queued in their order.
    */
-  private void wakeChangeWaiters() {
-    ChangeWaiter q = changeWaiters;
-    changeWaiters = null; // plain: the queue's links are only touched under the lock
-    wakeAll(q);
+  private @Nullable ChangeWaiter detachDue() {
+    ChangeWaiter kept = null; // the last node kept
+    ChangeWaiter woken = null; // the list to wake, and its last node
+    ChangeWaiter wokenLast = null;
+    int left = 0; // nodes still queued, for enqueueChangeWaiter's purge
+    for (ChangeWaiter q = changeWaiters; q != null; ) {
+      ChangeWaiter next = q.next; // plain: links are only touched under the lock
+      if (q.due) {
+        if (kept == null) {
+          changeWaiters = next;
+        } else {
+          kept.next = next;
+        }
+        q.next = null;
+        if (wokenLast == null) {
+          woken = q;
+        } else {
+          wokenLast.next = q;
+        }
+        wokenLast = q;
+      } else {
+        kept = q;
+        left++;
+      }
+      q = next;
+    }
+    changeWaitersTail = kept;
+    changeWaitersCount = left;
+    changeWaitersSwept = left;
+    return woken;
+  }
+
+  /**
+   * Called with the lock held, before the holder releases it inside a Condvar wait: the holder
+   * may have changed the value, so the change waiters whose predicate now holds are woken.
+   */
+  void signalChangedBeforeWait() {
+    if (changeWaiters != null && markDue()) {
+      wakeAll(detachDue());
+    }
   }
 
   /**
@@ -1093,23 +1185,50 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * keeps the queue bounded by the threads that wait: at most one live node per waiting thread,
    * plus one node per thread that left since the last push or wake-up.
    */
-  private ChangeWaiter enqueueChangeWaiter(Thread me) {
-    ChangeWaiter prev = null;
+  private ChangeWaiter enqueueChangeWaiter(Thread me, Predicate<? super T> ready) {
+    if (changeWaitersCount >= 2 * changeWaitersSwept + PURGE_SLACK) {
+      purgeLeftWaiters();
+    }
+    ChangeWaiter node = new ChangeWaiter(me, ready);
+    ChangeWaiter last = changeWaitersTail;
+    if (last == null) { // at the tail: the queue runs oldest first
+      changeWaiters = node;
+    } else {
+      last.next = node;
+    }
+    changeWaitersTail = node;
+    changeWaitersCount++;
+    return node;
+  }
+
+  /**
+   * How many nodes the change queue may grow by, beyond twice its length at the last sweep,
+   * before an enqueue purges the nodes whose waiters left: the purge walks the whole queue, so
+   * running it only when the queue has doubled keeps an enqueue O(1) amortized (a queue of
+   * hundreds of waiters was walked on every enqueue before, and a herd re-queueing each round
+   * paid for it squared), while the queue stays within twice its live nodes plus this slack.
+   */
+  static final int PURGE_SLACK = 16;
+
+  /** Called with the lock held: unlinks every node whose waiter left (timeout, interrupt). */
+  private void purgeLeftWaiters() {
+    ChangeWaiter kept = null;
+    int n = 0;
     for (ChangeWaiter q = changeWaiters; q != null; q = q.next) {
       if (q.hasLeft()) {
-        if (prev == null) {
+        if (kept == null) {
           changeWaiters = q.next;
         } else {
-          prev.next = q.next;
+          kept.next = q.next;
         }
       } else {
-        prev = q;
+        kept = q;
+        n++;
       }
     }
-    ChangeWaiter node = new ChangeWaiter(me);
-    node.next = changeWaiters;
-    changeWaiters = node;
-    return node;
+    changeWaitersTail = kept;
+    changeWaitersCount = n;
+    changeWaitersSwept = n;
   }
 
   /**
@@ -1466,7 +1585,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
           }
           interrupted = true;
         }
-        ChangeWaiter node = enqueueChangeWaiter(me);
+        ChangeWaiter node = enqueueChangeWaiter(me, ready);
         sync.release(1); // nothing of ours to announce: predicates have no side effects
         if (ProtocolWindows.ENABLED) {
           ProtocolWindows.at("mutex.released-for-wait");
@@ -1517,10 +1636,12 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    */
   static final class ChangeWaiter {
     private static final VarHandle THREAD;
+    private static final VarHandle READY;
 
     static {
       try {
         THREAD = MethodHandles.lookup().findVarHandle(ChangeWaiter.class, "thread", Thread.class);
+        READY = MethodHandles.lookup().findVarHandle(ChangeWaiter.class, "ready", Predicate.class);
       } catch (ReflectiveOperationException e) {
         throw new ExceptionInInitializerError(e);
       }
@@ -1537,8 +1658,52 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     /** The next node; plain, read and written only under the lock. */
     @Nullable ChangeWaiter next;
 
-    ChangeWaiter(Thread thread) {
+    /**
+     * The waiter's predicate, also evaluated by releasing holders under the lock (see
+     * "Selective wake-ups" in the algorithm notes); null once the waiter left, so that a left
+     * node still queued keeps neither its thread nor what its predicate captured. Typed for any
+     * value: only the mutex that queued the node calls {@link #mayProceed}, with its own value.
+     * Written in the constructor (plain, published by the release that follows, like {@link
+     * #thread}) and cleared by the leaving waiter (opaque: see {@link #leave}).
+     */
+    @SuppressWarnings("UnusedVariable") // read and written through the READY VarHandle too
+    private @Nullable Predicate<Object> ready;
+
+    /**
+     * Whether the release now running wakes this node; plain, written by {@link Mutex#markDue}
+     * and read by the same holder under the lock, before it releases.
+     */
+    boolean due;
+
+    @SuppressWarnings("unchecked") // only the mutex whose value type the predicate takes tests it
+    ChangeWaiter(Thread thread, Predicate<?> ready) {
       this.thread = thread;
+      this.ready = (Predicate<Object>) ready;
+    }
+
+    /**
+     * Holder, under the lock: whether the waiter's predicate holds for {@code value}, or throws.
+     * A throwing predicate counts as holding: the waiter is woken, evaluates it on its own
+     * thread and gets the exception there, so a holder's release never fails because of
+     * another thread's predicate. That includes a {@link StackOverflowError} in a release deep
+     * in the holder's stack: the catch runs at this frame's depth, within what the release's
+     * probe covers, and the waiter re-checks on its own stack.
+     */
+    @SuppressWarnings("IllegalCatch") // see above: any failure means "let the waiter see it"
+    boolean mayProceed(@Nullable Object value) {
+      // Opaque: a waiter that left while we look may have cleared it; null means left, and a
+      // left node is due anyway (purged). A stale non-null runs a predicate whose waiter just
+      // gave up, which the contract allows (see the class doc).
+      @SuppressWarnings("unchecked")
+      Predicate<Object> p = (Predicate<Object>) READY.getOpaque(this);
+      if (p == null) {
+        return true;
+      }
+      try {
+        return p.test(value);
+      } catch (Throwable t) {
+        return true;
+      }
     }
 
     /**
@@ -1559,7 +1724,13 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
      * @return {@code true} if it left before any wake-up
      */
     boolean leave(Thread me) {
-      return THREAD.compareAndSet(this, me, (Thread) null); // volatile: see wake()
+      if (!THREAD.compareAndSet(this, me, (Thread) null)) { // volatile: see wake()
+        return false;
+      }
+      // The node may stay queued until the next sweep: drop the predicate and its captures.
+      // Opaque: only a hint for mayProceed, which treats null as "left"; the CAS above decides.
+      READY.setOpaque(this, (Predicate<?>) null);
+      return true;
     }
 
     /** Waiter: acquire, pairing with wake()'s clear; a wake-up seen here is never lost. */
@@ -1904,12 +2075,21 @@ abstract class MutexFields<T extends @Nullable Object> {
   T value;
 
   /**
-   * The change queue: threads parked in {@code lockWhen}/{@code awaitThen}, woken (all of them)
-   * by the next release. The head and every link are read and written only while {@link #sync}
-   * is held (see the algorithm notes in {@code Mutex} for why a plain read in its release is
+   * The change queue, oldest first: threads parked in {@code lockWhen}/{@code awaitThen}, each
+   * woken by the first release after which its predicate holds. The head and every link are
+   * read and written only while {@link #sync} is held (see the algorithm notes in {@code Mutex} for why a plain read in its release is
    * enough).
    */
   Mutex.@Nullable ChangeWaiter changeWaiters;
+
+  /** The last node of the change queue, or null when it is empty; under {@link #sync} only. */
+  Mutex.@Nullable ChangeWaiter changeWaitersTail;
+
+  /** The nodes in the change queue, live or left; under {@link #sync} only. */
+  int changeWaitersCount;
+
+  /** The nodes left in the change queue by its last sweep (a purge or a wake-up); likewise. */
+  int changeWaitersSwept;
 
   MutexFields(T value) {
     this.value = value;

@@ -329,7 +329,7 @@ class Review14Test {
       try {
         for (int i = 0; i < n; i++) {
           Thread t = new Thread(() -> {
-            try (Mutex.Guard<Integer> g = m.lockWhen(v -> v == 2)) {
+            try (Mutex.Guard<Integer> g = m.lockWhen(v -> v >= 1)) {
               g.get();
             } catch (Throwable e) {
               failure.compareAndSet(null, e);
@@ -342,7 +342,8 @@ class Review14Test {
         for (Thread t : ws) {
           Waits.awaitParkedOn(t, m); // parked on the change queue
         }
-        m.update(v -> 1); // wakes the herd (v == 2 still false)...
+        m.update(v -> 1); // wakes the herd (since session 27 only a change that makes the
+        // predicate hold wakes a waiter)...
         Mutex.Guard<Integer> g = m.lock(); // ...and takes the lock again, for 300 ms of work
         try {
           wakerHoldsAgain.countDown();
