@@ -7,8 +7,9 @@
 #          short (about 16 minutes for the whole suite on 2 cores), full (3 forks, more iterations),
 #          tails (issue #20's latency-tail set, about 11 minutes on 2 cores: the SampleTime
 #          benchmarks LockLatencyBench, HandoffLatencyBench, SeqLockTailBench, CondvarPacedBench and
-#          WaiterHerdBench; on a JDK 25 jar also LockVirtualJdk25Bench, LockVirtualRetryJdk25Bench,
-#          WaiterHerdJdk25Bench and SeqLockVirtualReadersJdk25Bench, in a JMH run of their own
+#          WaiterHerdBench, BoundedBufferBench; on a JDK 25 jar also LockVirtualJdk25Bench,
+#          LockVirtualRetryJdk25Bench, WaiterHerdJdk25Bench, BoundedBufferJdk25Bench and
+#          SeqLockVirtualReadersJdk25Bench, in a JMH run of their own
 #          with -wi 1 -i 3 -to 90s; then
 #          the starvation harness TicketLockFairnessBench at 4 and 8 threads, 10 s per lock;
 #          see docs/benchmarks.md, "Latency tails"),
@@ -63,8 +64,8 @@ case "$profile" in
 esac
 regexes=("$@")
 # The tails profile: issue #20's set (the JDK-25 virtual-thread scenario runs separately, below).
-tails_set=('LockLatencyBench' 'HandoffLatencyBench' 'CondvarPacedBench' 'SeqLockTailBench' 'WaiterHerdBench')
-tails_vt='LockVirtual(Retry)?Jdk25Bench|WaiterHerdJdk25Bench|SeqLockVirtualReadersJdk25Bench'
+tails_set=('LockLatencyBench' 'HandoffLatencyBench' 'CondvarPacedBench' 'SeqLockTailBench' 'WaiterHerdBench' 'BoundedBufferBench')
+tails_vt='LockVirtual(Retry)?Jdk25Bench|WaiterHerdJdk25Bench|BoundedBufferJdk25Bench|SeqLockVirtualReadersJdk25Bench'
 # Single shots of the whole virtual-thread scenario; -to caps an iteration (the benchmark also
 # gives up after 60 s by itself), so a collapsing lock cannot hold the run for long.
 tails_vt_settings=(-f 1 -wi 1 -i 3 -to 90s)
