@@ -1051,7 +1051,23 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     // evaluated here, under the lock, before the lock-order record goes, so that a lock a
     // predicate takes is ordered after this one, as in the waiter's own evaluation. The plain
     // read of the head is made under the lock: see the algorithm notes ("Selective wake-ups").
-    boolean due = changeWaiters != null && markDue();
+    boolean due;
+    try {
+      due = changeWaiters != null && markDue();
+    } catch (StackOverflowError e) {
+      // markDue's own calls overflowed (an overflow inside a predicate counts as "due" and
+      // stays there). Nothing has changed: a guard's close rethrows, leaving the lock held and
+      // the guard open for a retry higher up; the end of with/update, which has no guard to
+      // retry with, must release, so it wakes every waiter instead, as before session 27
+      // (plain writes only in this handler: no call that could overflow again).
+      if (retryable) {
+        throw e;
+      }
+      for (ChangeWaiter q = changeWaiters; q != null; q = q.next) {
+        q.due = true;
+      }
+      due = changeWaiters != null;
+    }
     if (ordered) {
       LockOrder.released(this);
     }
