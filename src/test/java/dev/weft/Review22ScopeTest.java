@@ -1,5 +1,7 @@
 package dev.weft;
 
+import static dev.weft.testing.Waits.awaitUninterruptibly;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
@@ -71,21 +73,6 @@ class Review22ScopeTest {
     t.join(20_000);
     assertThat(t.isAlive()).as("owner %s finished", name).isFalse();
     return out.get();
-  }
-
-  private static void awaitUninterruptibly(CountDownLatch latch) {
-    boolean interrupted = false;
-    while (true) {
-      try {
-        latch.await();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
   }
 
   /** Polls {@code condition} with short parks; the test's @Timeout bounds it. */

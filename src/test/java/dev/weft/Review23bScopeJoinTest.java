@@ -1,5 +1,7 @@
 package dev.weft;
 
+import static dev.weft.testing.Waits.awaitUninterruptibly;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
@@ -68,21 +70,6 @@ class Review23bScopeJoinTest {
     started.add(t);
     t.start();
     return t;
-  }
-
-  private static void awaitUninterruptibly(CountDownLatch latch) {
-    boolean interrupted = false;
-    while (true) {
-      try {
-        latch.await();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
   }
 
   // ------------------------------------------------------------------ reflection

@@ -699,18 +699,7 @@ class ScopeRegressionTest {
   }
 
   static void awaitUninterruptibly(CountDownLatch latch) {
-    boolean interrupted = false;
-    while (true) {
-      try {
-        latch.await();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
+    dev.weft.testing.Waits.awaitUninterruptibly(latch); // the shared helper (session 27)
   }
 
   static void awaitUninterruptibly(Supplier<Boolean> condition) {
