@@ -465,6 +465,36 @@ public final class LockOrder {
     }
   }
 
+  /**
+   * Stops this thread from recording orders until {@link #resumeRecording}: for a thread that
+   * runs another thread's code while it holds locks of its own (a {@code Mutex} release
+   * evaluating the predicates of waiting threads). A lock that such code takes would otherwise be
+   * ordered after every lock the evaluating thread holds, orders the program never uses
+   * (review 27: a correct program got a LockOrderException). Acquisitions and releases are still
+   * tracked, so the held list stays exact.
+   *
+   * @return the previous state, for {@link #resumeRecording}
+   */
+  static boolean suspendRecording() {
+    Held h = held();
+    boolean was = h.checking;
+    h.checking = true; // beforeWait records nothing while it is set
+    return was;
+  }
+
+  /**
+   * Ends {@link #suspendRecording}.
+   *
+   * @param was what {@link #suspendRecording} returned
+   */
+  static void resumeRecording(boolean was) {
+    Held h = held();
+    h.checking = was;
+    if (h.size == 0 && !was) {
+      HELD.remove();
+    }
+  }
+
   // ---- package-private, for tests ---------------------------------------------------------
 
   /**

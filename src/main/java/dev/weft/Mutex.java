@@ -93,9 +93,11 @@ import org.jspecify.annotations.Nullable;
  * than a round it re-queues at the tail, behind threads that queued after it. Predicates must depend
  * only on the protected value (and other state changed under this lock), be quick, and have no
  * side effects; they may run many times, and on the thread that releases the lock (not only
- * the waiter's), even just after a timed wait gave up. A predicate that throws when a release
- * evaluates it wakes its waiter, which throws it from its own {@code lockWhen}; the release
- * itself never throws it.
+ * the waiter's), even just after a timed wait gave up. So a predicate must not block or take
+ * another lock: the releasing thread may hold locks of its own while it evaluates, and a
+ * predicate that waits there for a lock can deadlock it (Guava's {@code Monitor} has the same
+ * rule for its guards). A predicate that throws when a release evaluates it wakes its waiter,
+ * which throws it from its own {@code lockWhen}; the release itself never throws it.
  *
  * <p><b>Waiting policy:</b> {@link #lockWhen} and {@link #awaitThen} (like {@link Condvar}'s
  * waits) spin for up to 10&nbsp;&micro;s for another thread's release before they sleep, so a
@@ -185,12 +187,18 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * unevaluated, as before, so a release's time under the lock stays bounded however many
    * threads wait (each evaluation costs a few ns; a herd of 500 evaluated in full on every
    * release spent more in evaluations than the wake-ups it saved, measured with the stack
-   * probes disabled). And the contract of lockWhen already asks for predicates that depend only
-   * on state guarded by this lock and have no side effects; it now says that they may run on a
-   * releasing thread too. The nodes of waiters that left (timeout, interrupt) are purged by
-   * the evaluation and, when the queue has doubled since its last sweep, by an append
+   * probes disabled). Lock-order checking records nothing while a releaser evaluates
+   * (LockOrder.suspendRecording): a lock a predicate takes is ordered after this mutex by its
+   * waiter's own evaluations, while the releaser's other locks would add orders the program
+   * never uses (review 27: a LockOrderException for a correct program). And the contract of
+   * lockWhen already asks for predicates that depend only on state guarded by this lock and
+   * have no side effects; it now says that they may run on a releasing thread too, and so must
+   * not block or take locks (review 27 built a deadlock from a predicate taking a
+   * ReentrantLock while the releaser held another lock; Guava's Monitor has the same rule). The nodes of waiters that left (timeout, interrupt) are purged by
+   * the evaluation and, when they outnumber the live nodes, by an append
    * (purgeLeftWaiters), so an append costs O(1) amortized and the queue holds at most twice its
-   * live nodes plus PURGE_SLACK.
+   * live nodes plus PURGE_SLACK (changeWaitersLeft counts the left nodes: an append purges when
+   * they outnumber the live ones by more than PURGE_SLACK).
    *
    * Woken waiters queue behind lockers (session 13). A waiter woken from the change queue
    * lets the threads already queued for the lock in the AQS go first (reacquireWoken): it spins
@@ -393,9 +401,18 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * that phase on purpose.
    */
 
+  /** {@link MutexFields#changeWaitersLeft}: counted up by leaving waiters, down by sweeps. */
+  private static final VarHandle LEFT;
+
   static {
     // JFR: if a recording is running, weft's event classes load now, not inside a first wait.
     WeftJfr.prepareIfRecording();
+    try {
+      LEFT =
+          MethodHandles.lookup().findVarHandle(MutexFields.class, "changeWaitersLeft", int.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
   }
 
   /**
@@ -903,8 +920,14 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       Predicate<? super T> ready, Function<? super T, ? extends R> action)
       throws InterruptedException {
     Objects.requireNonNull(action, "action");
-    try (Guard<T> g = lockWhen(ready)) {
-      return action.apply(g.mutex.value);
+    Guard<T> g = lockWhen(ready);
+    try {
+      return action.apply(value);
+    } finally {
+      // As at the end of with/update: the caller has no guard to retry a failed release with,
+      // so it goes ahead even when its stack probe fails (review 27: a guard's retryable close
+      // here left the mutex held for good near the stack's end).
+      g.closeAtClosureEnd();
     }
   }
 
@@ -1125,16 +1148,27 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * @return whether any node is due
    */
   private boolean markDue() {
-    T v = value;
-    boolean any = false;
-    int budget = EVALUATIONS_PER_RELEASE;
-    for (ChangeWaiter q = changeWaiters; q != null; q = q.next) {
-      // Beyond the budget, woken without evaluating: they re-check on their own threads.
-      boolean due = budget-- <= 0 || q.hasLeft() || q.mayProceed(v);
-      q.due = due; // plain: read only by this holder, under the lock (detachDue)
-      any |= due;
+    // Lock-order checking: the predicates are other threads' code, run while this thread holds
+    // its own locks; a lock they take is ordered after this mutex by their waiters' own
+    // evaluations, not after ours (review 27).
+    boolean ordered = LockOrder.enabled();
+    boolean was = ordered && LockOrder.suspendRecording();
+    try {
+      T v = value;
+      boolean any = false;
+      int budget = EVALUATIONS_PER_RELEASE;
+      for (ChangeWaiter q = changeWaiters; q != null; q = q.next) {
+        // Beyond the budget, woken without evaluating: they re-check on their own threads.
+        boolean due = budget-- <= 0 || q.hasLeft() || q.mayProceed(v);
+        q.due = due; // plain: read only by this holder, under the lock (detachDue)
+        any |= due;
+      }
+      return any;
+    } finally {
+      if (ordered) {
+        LockOrder.resumeRecording(was);
+      }
     }
-    return any;
   }
 
   /**
@@ -1169,7 +1203,6 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     }
     changeWaitersTail = kept;
     changeWaitersCount = left;
-    changeWaitersSwept = left;
     return woken;
   }
 
@@ -1187,11 +1220,17 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * Wakes every node of a list detached from the change queue under the lock; may run after
    * the lock is released, since nobody else can reach a detached list.
    */
-  private static void wakeAll(@Nullable ChangeWaiter q) {
+  private void wakeAll(@Nullable ChangeWaiter q) {
+    int left = 0;
     while (q != null) {
       ChangeWaiter next = q.next; // plain: written before the detach, under the lock
-      q.wake();
+      if (!q.wake()) {
+        left++; // its waiter left (and counted itself in changeWaitersLeft): uncount it
+      }
       q = next;
+    }
+    if (left != 0) {
+      LEFT.getAndAdd(this, -left); // volatile: races only with leaving waiters' increments
     }
   }
 
@@ -1202,8 +1241,9 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * plus one node per thread that left since the last push or wake-up.
    */
   private ChangeWaiter enqueueChangeWaiter(Thread me, Predicate<? super T> ready) {
-    if (changeWaitersCount >= 2 * changeWaitersSwept + PURGE_SLACK) {
-      purgeLeftWaiters();
+    // Opaque: a count that lags a leave by a moment only delays a purge to the next append.
+    if (2 * (int) LEFT.getOpaque(this) > changeWaitersCount + PURGE_SLACK) {
+      purgeLeftWaiters(); // more left nodes than live ones plus the slack
     }
     ChangeWaiter node = new ChangeWaiter(me, ready);
     ChangeWaiter last = changeWaitersTail;
@@ -1218,11 +1258,13 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   }
 
   /**
-   * How many nodes the change queue may grow by, beyond twice its length at the last sweep,
-   * before an enqueue purges the nodes whose waiters left: the purge walks the whole queue, so
-   * running it only when the queue has doubled keeps an enqueue O(1) amortized (a queue of
-   * hundreds of waiters was walked on every enqueue before, and a herd re-queueing each round
-   * paid for it squared), while the queue stays within twice its live nodes plus this slack.
+   * How many more left nodes than live ones the change queue may hold before an enqueue purges
+   * them: the purge walks the whole queue, so running it only when most of the queue is left
+   * nodes keeps an enqueue O(1) amortized (a queue of hundreds of waiters was walked on every
+   * enqueue before, and a herd re-queueing each round paid for it squared), while the queue
+   * stays within twice its live nodes plus this slack (changeWaitersLeft counts the left ones;
+   * found by review 27: a first version purged when the queue had doubled since its last sweep,
+   * which let 39 left nodes stay behind 2 live ones).
    */
   static final int PURGE_SLACK = 16;
 
@@ -1230,8 +1272,10 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   private void purgeLeftWaiters() {
     ChangeWaiter kept = null;
     int n = 0;
+    int purged = 0;
     for (ChangeWaiter q = changeWaiters; q != null; q = q.next) {
       if (q.hasLeft()) {
+        purged++;
         if (kept == null) {
           changeWaiters = q.next;
         } else {
@@ -1244,7 +1288,9 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     }
     changeWaitersTail = kept;
     changeWaitersCount = n;
-    changeWaitersSwept = n;
+    if (purged != 0) {
+      LEFT.getAndAdd(this, -purged); // volatile: races only with leaving waiters' increments
+    }
   }
 
   /**
@@ -1611,6 +1657,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
             long remaining = deadline - System.nanoTime();
             if (remaining <= 0L) {
               if (node.leave(me)) {
+                LEFT.getAndAdd(this, 1); // its node stays queued until a sweep (enqueue)
                 return false; // timed out while parked: the lock is not held
               }
               break; // woken at the last moment: take the wake-up (one attempt, below)
@@ -1621,7 +1668,9 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
           }
           if (Thread.interrupted()) {
             if (interruptible) {
-              node.leave(me); // every waiter is woken on a change: nothing to pass on
+              if (node.leave(me)) { // a woken waiter passes nothing on: see "Leaving early"
+                LEFT.getAndAdd(this, 1); // its node stays queued until a sweep (enqueue)
+              }
               throw new InterruptedException("interrupted while waiting in Mutex.lockWhen");
             }
             interrupted = true;
@@ -1726,12 +1775,16 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
      * Waker, holding the lock: claims the node and unparks its thread unless it left first.
      * getAndSet (volatile) against {@link #leave}'s CAS: exactly one of them wins, and the
      * clearing happens-before the unpark, so a waiter that then finds it null is woken.
+     *
+     * @return {@code false} if the waiter had left first: nobody was woken
      */
-    void wake() {
+    boolean wake() {
       Thread t = (Thread) THREAD.getAndSet(this, (Thread) null);
-      if (t != null) {
-        LockSupport.unpark(t);
+      if (t == null) {
+        return false;
       }
+      LockSupport.unpark(t);
+      return true;
     }
 
     /**
@@ -2030,6 +2083,15 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     }
 
     /**
+     * Closes a guard that the caller never sees (the end of {@link Mutex#awaitThen}): marked
+     * closed first, then released without a retry (see {@link StackHeadroom#fits}).
+     */
+    void closeAtClosureEnd() {
+      closed = true;
+      mutex.releaseLock(false, LockOrder.enabled());
+    }
+
+    /**
      * Reports whether this guard is still open (the owner still holds the lock through it).
      *
      * @return {@code true} until {@link #close()} is called; only meaningful on the owner thread
@@ -2104,8 +2166,14 @@ abstract class MutexFields<T extends @Nullable Object> {
   /** The nodes in the change queue, live or left; under {@link #sync} only. */
   int changeWaitersCount;
 
-  /** The nodes left in the change queue by its last sweep (a purge or a wake-up); likewise. */
-  int changeWaitersSwept;
+  /**
+   * About how many nodes of the change queue belong to waiters that left (timeout, interrupt):
+   * counted up by each leaving waiter, without the lock, and down by the sweeps that unlink such
+   * nodes, under it; read and written only through {@code Mutex.LEFT}. A hint for when an
+   * append should purge, never for correctness.
+   */
+  @SuppressWarnings("UnusedVariable") // read and written through Mutex.LEFT
+  int changeWaitersLeft;
 
   MutexFields(T value) {
     this.value = value;
