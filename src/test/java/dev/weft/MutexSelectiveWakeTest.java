@@ -67,7 +67,7 @@ class MutexSelectiveWakeTest {
    * Waits, bounded, until {@code t} is parked in {@code m}'s change queue: WAITING (untimed)
    * with {@code m} as its blocker. Polls the thread's state; never waits for a result by time.
    */
-  private static void awaitInChangeQueue(Thread t, Mutex<?> m) {
+  static void awaitInChangeQueue(Thread t, Mutex<?> m) {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
     while (!(t.getState() == Thread.State.WAITING && LockSupport.getBlocker(t) == m)) {
       if (!t.isAlive()) {

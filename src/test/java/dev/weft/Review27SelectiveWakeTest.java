@@ -51,18 +51,9 @@ class Review27SelectiveWakeTest {
     assertThat(t.isAlive()).as("%s still running", t.getName()).isFalse();
   }
 
-  /** Bounded poll until {@code t} is parked untimed with {@code m} as blocker: the change queue. */
+  /** The change-queue wait of {@link MutexSelectiveWakeTest}, shared. */
   private static void awaitInChangeQueue(Thread t, Mutex<?> m) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (!(t.getState() == Thread.State.WAITING && LockSupport.getBlocker(t) == m)) {
-      if (!t.isAlive()) {
-        throw new AssertionError(t.getName() + " ended instead of waiting on " + m);
-      }
-      if (System.nanoTime() - deadline >= 0) {
-        throw new AssertionError(t.getName() + " never parked in the change queue within 20 s");
-      }
-      LockSupport.parkNanos(50_000L); // bounded poll of the thread state
-    }
+    MutexSelectiveWakeTest.awaitInChangeQueue(t, m);
   }
 
   /** A thread in {@code m.lockWhen(ready)} that closes the guard at once and records failures. */
@@ -278,19 +269,6 @@ class Review27SelectiveWakeTest {
 
   // ======================================================= defect 4: awaitThen near the end
 
-  /** Calls {@code then} below {@code frames} extra frames (shifts the sweep's alignment). */
-  static void padThen(int frames, Runnable then) {
-    if (frames <= 0) {
-      then.run();
-      return;
-    }
-    long[] keep = {frames};
-    padThen(frames - 1, then);
-    if (keep[0] < 0) {
-      throw new AssertionError();
-    }
-  }
-
   /** Recurses to the stack's end, then calls awaitThen once per frame on the way up. */
   static final class AwaitThenSweep {
     final Mutex<int[]> m;
@@ -385,7 +363,7 @@ class Review27SelectiveWakeTest {
       int p = pad;
       Runnable body =
           () ->
-              padThen(
+              StackHeadroomTest.padThen(
                   p,
                   () -> {
                     s.recurse(0);
