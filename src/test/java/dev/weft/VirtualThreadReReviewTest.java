@@ -97,10 +97,17 @@ class VirtualThreadReReviewTest {
    * 6 backoff rounds; with 200 waiters per notifyAllWaiters that is milliseconds of carrier
    * time per round in which the unmounted producer cannot run. 610-863 ms vs ReentrantLock +
    * Condition.await 43-57 ms.
+   *
+   * <p>The bound is 6x the JDK's best plus 100 ms, as for the lockWhen herd below (session 27:
+   * the 3x bound failed CI's second run of a test-only commit, weft's best 207 ms against the
+   * JDK's best 27 ms, bound 181; code this session did not touch, since the Condvar's waiters
+   * are not in the change queue; WaiterHerdJdk25Bench's Condvar herd, 142-149 ms against
+   * Condition's 33-39 ms, sits at the 3x bound). It guards against the stall it was written
+   * for, 610-863 ms against 43-57 ms, which 6x still catches.
    */
   @Test
   void fixed_condvarHerdOfVirtualWaitersSpinsOutTheNotifier() throws Exception {
-    compare("condvarUntimed", "jdkConditionUntimed", 500, 0);
+    compare("condvarUntimed", "jdkConditionUntimed", 500, 0, 6);
   }
 
   /**
