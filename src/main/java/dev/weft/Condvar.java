@@ -556,7 +556,7 @@ public final class Condvar {
     // its await then spins for good), or a queued thread's wake-up lost. Review 24's sweep of
     // notifyOne near the stack's end left the mutex held in every round before this probe, and
     // a half-done signal in 1 fork of 4 with a 16-frame probe (the depth of a guard's waking
-    // close); QUEUE_FRAMES, as Mutex.lockContended, covers all three. About 320 ns, only when a
+    // close); QUEUE_FRAMES, as Mutex.lockContended, covers all three. About 190 ns, only when a
     // waiter is counted and the notifier does not hold the mutex; nothing is held while it runs.
     StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES);
     // The counted waiter holds the mutex from its last check until await releases it, so taking

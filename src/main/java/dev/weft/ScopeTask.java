@@ -413,7 +413,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
         if (node == null && !unregistered) {
           // A probe before the push: an overflow between the push and the finally's leave()
           // left a live node with a gone thread on the stack (review 23b). A join that blocks
-          // can afford it (about 320 ns).
+          // can afford it (about 190 ns).
           StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES);
           node = new Joiner(Thread.currentThread());
           if (!push(node)) {

@@ -48,9 +48,12 @@ import java.lang.invoke.MethodHandles;
  * and releases never probe. The release at the end of a closure ({@code Mutex.update}) has no
  * guard to retry with, so it uses {@link #fits} and goes ahead unprobed when the probe fails.
  *
- * <p>Cost: about 5 ns per frame (Temurin 25, 2-vCPU EPYC): 80 ns for a claim or a waking
- * release, 320 ns before queueing (which then parks or spins for microseconds), 340 ns for a
- * spawn (which costs about 100 µs); only on slow paths, never on a fast path.
+ * <p>Cost: about 3 ns per frame (Temurin 25, 2-vCPU EPYC, {@code StackHeadroomBench}): 42 ns
+ * for a waking release's 16 frames, 187 ns for the 64 before queueing (which then parks or
+ * spins for microseconds) or before a spawn (which costs about 100 µs); only on slow paths,
+ * never on a fast path. Until session 28 the frames combined their locals in a serial chain of
+ * multiply-adds, and a probe cost twice that (81 and 354 ns): the stores that give the probe its
+ * reach cost about half of it, the chain's latency the rest.
  */
 final class StackHeadroom {
   /**
@@ -61,7 +64,7 @@ final class StackHeadroom {
 
   /**
    * The probe before a SpinLock waiter registers to park (its phase 3, after spinning), so that
-   * its node is never left registered: about 320 ns before a park that costs microseconds.
+   * its node is never left registered: about 190 ns before a park that costs microseconds.
    * Review18SoeTest's timed tryLock sweep left the lock held in 8-11 of 12 rounds before it,
    * in none of 12 (3 of 3 forks) after, at 32 frames; the untimed lock() sweep with a JFR
    * recording still overflowed after the push at 32 (1 of 8 forks), so it is now 64, as
@@ -96,8 +99,8 @@ final class StackHeadroom {
    * 25); {@link #QUEUE_FRAMES} for a virtual thread, as for a wait. Session 25's direct sweep
    * of a TicketLock unlock granting a parked virtual waiter held in 12 of 12 runs at this depth
    * (JDK 25); 256 frames also held, but cost the virtual-thread lock scenario 8-10% (a probe
-   * costs about 5 ns per frame, paid on every hand-over to a parked virtual thread), against 2%
-   * for 64.
+   * then cost about 5 ns per frame, paid on every hand-over to a parked virtual thread; about
+   * 3 since session 28), against 2% for 64.
    *
    * @param t the thread about to be unparked
    * @return the probe's depth in frames
@@ -290,11 +293,12 @@ final class StackHeadroom {
     long h = s[7];
     long r = frames > 1 ? descend(frames - 1) : frames;
     // Each local is combined with the call's result, so none can be folded into another before
-    // the call: all eight are live across it and occupy this frame.
-    r = r * 31 + a;
-    r = (r ^ b) * 31 + c;
-    r = (r ^ d) * 31 + e;
-    r = (r ^ f) * 31 + g;
-    return r ^ h;
+    // the call: all eight are live across it and occupy this frame. The combination is a
+    // balanced sum of eight independent xors, three additions deep, not a serial chain: the
+    // frames return one after another, so each frame's combination lies on the probe's critical
+    // path, and a chain of four multiply-adds (about 16 cycles of latency) per frame made the
+    // probe twice as slow as the stores that give it its reach (session 28: ensure(64) 349 ns
+    // to 192 ns on JDK 25, 352 to 176 on JDK 17, same reach; StackHeadroomTest checks the reach).
+    return ((r ^ a) + (r ^ b) + ((r ^ c) + (r ^ d))) + (((r ^ e) + (r ^ f)) + ((r ^ g) + (r ^ h)));
   }
 }

@@ -325,6 +325,146 @@ class StackHeadroomTest {
     }
   }
 
+  // ------------------------------------------------------------------ reach
+
+  /**
+   * The probe uses at least as much stack as the serial chain it replaced in session 28 (the
+   * same eight longs per frame, combined with the callee's result by dependent multiply-adds
+   * instead of a balanced sum): the depths of every site were measured with the chain, so a
+   * cheaper combination must not shorten the reach. Measured in frames of a padding recursion:
+   * how far above the overflow point each probe first fits, compiled here (after warming both)
+   * and interpreted in a fork. Before the change both reached the same depth; a probe whose
+   * locals the compiler could drop (a combination that does not use them after the call)
+   * reaches a fraction of it, and fails this.
+   */
+  @Test
+  @Timeout(60)
+  void theProbeReachesAsDeepAsTheSerialChain() throws Exception {
+    String compiled = ReachMain.measure();
+    assertReachNotShorter(compiled);
+  }
+
+  @Test
+  @Timeout(100)
+  void theProbeReachesAsDeepAsTheSerialChainInterpreted() throws Exception {
+    assertReachNotShorter(fork(ReachMain.class, "-Xint"));
+  }
+
+  private static void assertReachNotShorter(String out) {
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("probe=(\\d+) chain=(\\d+)").matcher(out);
+    assertThat(m.find()).as("reach output: %s", out).isTrue();
+    int probe = Integer.parseInt(m.group(1));
+    int chain = Integer.parseInt(m.group(2));
+    assertThat(chain).as("the serial chain's reach, in padding frames: %s", out).isPositive();
+    // 10% of slack: the padding recursion's own frames vary a little from sweep to sweep (144 to
+    // 152 compiled); a probe whose locals were folded away reaches a third or less (measured on
+    // a reference whose seeds the compiler could see: 40 against 144).
+    assertThat(probe)
+        .as("the probe's reach, in padding frames: %s", out)
+        .isGreaterThanOrEqualTo(chain * 9 / 10);
+  }
+
+  /** Measures the reach of {@code ensure(QUEUE_FRAMES)} and of the serial chain; "probe=N chain=M". */
+  public static final class ReachMain {
+    public static void main(String[] args) throws Exception {
+      System.out.println(measure());
+    }
+
+    static String measure() throws InterruptedException {
+      int frames = StackHeadroom.QUEUE_FRAMES;
+      long sink = 0;
+      for (int i = 0; i < 20_000; i++) { // compile both before the sweeps (no effect with -Xint)
+        sink += StackHeadroom.probe(frames) + serialChain(frames);
+      }
+      // Two rounds of each first, not counted: they compile the padding recursion and the probe
+      // calls. Some sweeps still measure 40-60 frames for either probe (the old one too), at
+      // random rounds, most likely when the padding recursion was deoptimized at its overflow
+      // (its interpreted frames are larger, so fewer of them make the same bytes). A dip only
+      // shortens the count, so the deepest round of each is compared.
+      for (int i = 0; i < 2; i++) {
+        reach(() -> StackHeadroom.ensure(frames));
+        reach(() -> serialChain(frames));
+      }
+      int[] probe = new int[5];
+      int[] chain = new int[5];
+      for (int round = 0; round < 5; round++) { // alternating; the deepest of each compared
+        probe[round] = reach(() -> StackHeadroom.ensure(frames));
+        chain[round] = reach(() -> serialChain(frames));
+      }
+      String rounds = java.util.Arrays.toString(probe) + ", chain " + java.util.Arrays.toString(chain);
+      java.util.Arrays.sort(probe);
+      java.util.Arrays.sort(chain);
+      return "probe=" + probe[4] + " chain=" + chain[4] + " (rounds: probe " + rounds
+          + ", " + (sink == StackHeadroom.NEVER ? "!" : "") + frames + " frames)";
+    }
+
+    /** Padding frames above the overflow point at which {@code probe} first fits. */
+    static int reach(Runnable probe) throws InterruptedException {
+      ReachSweep sweep = new ReachSweep(probe);
+      Thread t = new Thread(null, () -> sweep.recurse(0), "reach", 1 << 19);
+      t.start();
+      t.join(TimeUnit.SECONDS.toMillis(30));
+      if (t.isAlive() || sweep.firstFit < 0) {
+        return -1;
+      }
+      return sweep.deepest - sweep.firstFit;
+    }
+
+    /** The probe before session 28, as the reference (also in StackHeadroomBench). */
+    /** Read from a field, as the probe's seeds: a local array's values would be folded in. */
+    private static final long[] SEEDS = {1, 2, 3, 5, 7, 11, 13, 17};
+
+    static long serialChain(int frames) {
+      long[] s = SEEDS;
+      long a = s[0];
+      long b = s[1];
+      long c = s[2];
+      long d = s[3];
+      long e = s[4];
+      long f = s[5];
+      long g = s[6];
+      long h = s[7];
+      long r = frames > 1 ? serialChain(frames - 1) : frames;
+      r = r * 31 + a;
+      r = (r ^ b) * 31 + c;
+      r = (r ^ d) * 31 + e;
+      r = (r ^ f) * 31 + g;
+      return r ^ h;
+    }
+  }
+
+  /** Recurses to the overflow, then tries the probe in each frame on the way back up. */
+  static final class ReachSweep {
+    final Runnable probe;
+    int deepest = -1;
+    int firstFit = -1;
+
+    ReachSweep(Runnable probe) {
+      this.probe = probe;
+    }
+
+    void recurse(int depth) {
+      try {
+        if (depth < 10_000_000) {
+          recurse(depth + 1);
+        }
+      } catch (StackOverflowError e) {
+        if (deepest < 0) {
+          deepest = depth;
+        }
+      }
+      if (firstFit < 0) {
+        try {
+          probe.run();
+          firstFit = depth;
+        } catch (StackOverflowError e) {
+          // does not fit yet: try one frame higher
+        }
+      }
+    }
+  }
+
   // ------------------------------------------------------------------ fork
 
   /** Runs {@code main} in a JVM of this Java with {@code flags}; returns its output. */
