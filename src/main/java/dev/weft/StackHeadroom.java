@@ -281,6 +281,33 @@ final class StackHeadroom {
     return descend(frames);
   }
 
+  /**
+   * The probe as it was until session 28, for comparison only (StackHeadroomTest checks that
+   * {@link #descend} reaches as deep; StackHeadroomBench times both): the same eight longs kept
+   * live across each call, combined with the callee's result by a serial chain of multiply-adds,
+   * whose latency the return path of every frame waited for. Never called by the library.
+   *
+   * @param frames the depth in frames
+   * @return a value derived from every frame's locals
+   */
+  static long serialChainProbe(int frames) {
+    long[] s = SEEDS;
+    long a = s[0];
+    long b = s[1];
+    long c = s[2];
+    long d = s[3];
+    long e = s[4];
+    long f = s[5];
+    long g = s[6];
+    long h = s[7];
+    long r = frames > 1 ? serialChainProbe(frames - 1) : frames;
+    r = r * 31 + a;
+    r = (r ^ b) * 31 + c;
+    r = (r ^ d) * 31 + e;
+    r = (r ^ f) * 31 + g;
+    return r ^ h;
+  }
+
   private static long descend(int frames) {
     long[] s = SEEDS;
     long a = s[0];

@@ -365,7 +365,7 @@ class StackHeadroomTest {
         .isGreaterThanOrEqualTo(chain * 9 / 10);
   }
 
-  /** Measures the reach of {@code ensure(QUEUE_FRAMES)} and of the serial chain; "probe=N chain=M". */
+  /** Measures the reach of {@code ensure(QUEUE_FRAMES)} and of the old chain; "probe=N chain=M". */
   public static final class ReachMain {
     public static void main(String[] args) throws Exception {
       System.out.println(measure());
@@ -375,7 +375,7 @@ class StackHeadroomTest {
       int frames = StackHeadroom.QUEUE_FRAMES;
       long sink = 0;
       for (int i = 0; i < 20_000; i++) { // compile both before the sweeps (no effect with -Xint)
-        sink += StackHeadroom.probe(frames) + serialChain(frames);
+        sink += StackHeadroom.probe(frames) + StackHeadroom.serialChainProbe(frames);
       }
       // Two rounds of each first, not counted: they compile the padding recursion and the probe
       // calls. Some sweeps still measure 40-60 frames for either probe (the old one too), at
@@ -384,15 +384,16 @@ class StackHeadroomTest {
       // shortens the count, so the deepest round of each is compared.
       for (int i = 0; i < 2; i++) {
         reach(() -> StackHeadroom.ensure(frames));
-        reach(() -> serialChain(frames));
+        reach(() -> StackHeadroom.serialChainProbe(frames));
       }
       int[] probe = new int[5];
       int[] chain = new int[5];
       for (int round = 0; round < 5; round++) { // alternating; the deepest of each compared
         probe[round] = reach(() -> StackHeadroom.ensure(frames));
-        chain[round] = reach(() -> serialChain(frames));
+        chain[round] = reach(() -> StackHeadroom.serialChainProbe(frames));
       }
-      String rounds = java.util.Arrays.toString(probe) + ", chain " + java.util.Arrays.toString(chain);
+      String rounds =
+          java.util.Arrays.toString(probe) + ", chain " + java.util.Arrays.toString(chain);
       java.util.Arrays.sort(probe);
       java.util.Arrays.sort(chain);
       return "probe=" + probe[4] + " chain=" + chain[4] + " (rounds: probe " + rounds
@@ -409,28 +410,6 @@ class StackHeadroomTest {
         return -1;
       }
       return sweep.deepest - sweep.firstFit;
-    }
-
-    /** The probe before session 28, as the reference (also in StackHeadroomBench). */
-    /** Read from a field, as the probe's seeds: a local array's values would be folded in. */
-    private static final long[] SEEDS = {1, 2, 3, 5, 7, 11, 13, 17};
-
-    static long serialChain(int frames) {
-      long[] s = SEEDS;
-      long a = s[0];
-      long b = s[1];
-      long c = s[2];
-      long d = s[3];
-      long e = s[4];
-      long f = s[5];
-      long g = s[6];
-      long h = s[7];
-      long r = frames > 1 ? serialChain(frames - 1) : frames;
-      r = r * 31 + a;
-      r = (r ^ b) * 31 + c;
-      r = (r ^ d) * 31 + e;
-      r = (r ^ f) * 31 + g;
-      return r ^ h;
     }
   }
 

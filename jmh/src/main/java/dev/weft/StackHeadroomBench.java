@@ -14,7 +14,8 @@ import org.openjdk.jmh.annotations.State;
  * package): every contended acquisition, queued wait and waking release pays one or two, and a
  * virtual thread's {@code lockWhen} round pays three of {@code QUEUE_FRAMES} (64 frames).
  *
- * <p>{@code serialChain} is the probe as it was until session 28, kept here as the reference:
+ * <p>{@code serialChain} is the probe as it was until session 28, kept as the reference
+ * ({@code StackHeadroom.serialChainProbe}):
  * the same eight longs per frame kept live across the call, combined with the callee's result
  * by a serial chain of multiply-adds instead of a balanced sum. Both use the same stack (the
  * reach is checked by {@code StackHeadroomTest.theProbeReachesAsDeepAsTheSerialChain}); the
@@ -31,8 +32,6 @@ public class StackHeadroomBench {
   @Param({"16", "64"})
   public int frames;
 
-  private static final long[] SEEDS = {1, 2, 3, 5, 7, 11, 13, 17};
-
   /** weft's probe. */
   @Benchmark
   public void ensure() {
@@ -42,24 +41,6 @@ public class StackHeadroomBench {
   /** The reference: the probe before session 28, returned so that it is not dead code. */
   @Benchmark
   public long serialChain() {
-    return serialChain(frames);
-  }
-
-  static long serialChain(int frames) {
-    long[] s = SEEDS;
-    long a = s[0];
-    long b = s[1];
-    long c = s[2];
-    long d = s[3];
-    long e = s[4];
-    long f = s[5];
-    long g = s[6];
-    long h = s[7];
-    long r = frames > 1 ? serialChain(frames - 1) : frames;
-    r = r * 31 + a;
-    r = (r ^ b) * 31 + c;
-    r = (r ^ d) * 31 + e;
-    r = (r ^ f) * 31 + g;
-    return r ^ h;
+    return StackHeadroom.serialChainProbe(frames);
   }
 }
