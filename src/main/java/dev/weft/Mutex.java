@@ -97,7 +97,19 @@ import org.jspecify.annotations.Nullable;
  * another lock: the releasing thread may hold locks of its own while it evaluates, and a
  * predicate that waits there for a lock can deadlock it (Guava's {@code Monitor} has the same
  * rule for its guards). A predicate that throws when a release evaluates it wakes its waiter,
- * which throws it from its own {@code lockWhen}; the release itself never throws it.
+ * which throws it from its own {@code lockWhen}; the release itself never throws it. Where
+ * predicates must take locks, make the mutex with {@link PredicateEvaluation#BY_WAITER}: each
+ * waiter then evaluates only its own predicate, on its own thread, and every release that may
+ * have changed the value wakes every waiter to re-check (the behaviour of {@code
+ * Condition.signalAll}).
+ *
+ * <pre>{@code
+ * // A predicate that reads a cache guarded by its own lock: evaluated only by its waiter.
+ * Mutex<Order> order = new Mutex<>(o, Mutex.PredicateEvaluation.BY_WAITER);
+ * try (Mutex.Guard<Order> g = order.lockWhen(x -> cache.with(c -> c.covers(x)))) {
+ *   ship(g.get());
+ * }
+ * }</pre>
  *
  * <p><b>Waiting policy:</b> {@link #lockWhen} and {@link #awaitThen} (like {@link Condvar}'s
  * waits) spin for up to 10&nbsp;&micro;s for another thread's release before they sleep, so a
@@ -529,12 +541,65 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
   private long p00, p01, p02, p03, p04, p05, p06, p07;
 
   /**
-   * Creates a mutex protecting {@code value}.
+   * Who evaluates the predicates of the threads waiting in {@link #lockWhen} and {@link
+   * #awaitThen}, chosen when the mutex is made ({@link Mutex#Mutex(Object, Mutex.PredicateEvaluation)}).
+   * Either way no wake-up is lost and a waiter returns only with its predicate true, checked
+   * under the lock; what differs is which thread runs the predicate and how many waiters a
+   * release wakes.
+   */
+  public enum PredicateEvaluation {
+    /**
+     * The default. A release that may have changed the value evaluates the queued predicates,
+     * under the lock, on the releasing thread, and wakes only the waiters whose predicate holds
+     * (or throws), at most 128 evaluations per release, the waiters past those woken to check
+     * for themselves. A herd of waiters for different values costs one evaluation each per
+     * release instead of a wake-up each. Predicates must not block or take locks: the releasing
+     * thread may hold locks of its own while it evaluates them.
+     */
+    BY_RELEASER,
+    /**
+     * Each waiter evaluates only its own predicate, on its own thread, under the lock. A
+     * release that may have changed the value wakes every waiter, and each re-acquires the
+     * lock to re-check ({@code Condition.signalAll}'s cost: a herd pays a wake-up and an
+     * acquisition per waiter per change). For predicates that take locks of their own (always
+     * ordered after this mutex, by every waiter: lock-order checking records them so) or do
+     * anything else that must not run on another thread.
+     */
+    BY_WAITER
+  }
+
+  /** Who evaluates waiting predicates; final, set in the constructor. */
+  private final PredicateEvaluation evaluation;
+
+  /**
+   * Creates a mutex protecting {@code value}, whose releases evaluate waiting predicates ({@link
+   * PredicateEvaluation#BY_RELEASER}).
    *
    * @param value the initial value; may be {@code null}
    */
   public Mutex(T value) {
+    this(value, PredicateEvaluation.BY_RELEASER);
+  }
+
+  /**
+   * Creates a mutex protecting {@code value}, with the given evaluation of waiting predicates.
+   *
+   * @param value the initial value; may be {@code null}
+   * @param evaluation who evaluates the predicates of {@link #lockWhen} and {@link #awaitThen}
+   * @throws NullPointerException if {@code evaluation} is null
+   */
+  public Mutex(T value, PredicateEvaluation evaluation) {
     super(value);
+    this.evaluation = Objects.requireNonNull(evaluation, "evaluation");
+  }
+
+  /**
+   * Returns who evaluates this mutex's waiting predicates, as chosen when it was made.
+   *
+   * @return the predicate evaluation of this mutex
+   */
+  public PredicateEvaluation predicateEvaluation() {
+    return evaluation;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1156,7 +1221,8 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     try {
       T v = value;
       boolean any = false;
-      int budget = EVALUATIONS_PER_RELEASE;
+      // BY_WAITER: no evaluation here; every node is woken to re-check on its own thread.
+      int budget = evaluation == PredicateEvaluation.BY_WAITER ? 0 : EVALUATIONS_PER_RELEASE;
       for (ChangeWaiter q = changeWaiters; q != null; q = q.next) {
         // Beyond the budget, woken without evaluating: they re-check on their own threads.
         boolean due = budget-- <= 0 || q.hasLeft() || q.mayProceed(v);

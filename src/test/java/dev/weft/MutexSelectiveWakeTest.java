@@ -231,4 +231,63 @@ class MutexSelectiveWakeTest {
     assertThat(first.done).isTrue();
     assertThat(last.done).isTrue();
   }
+
+  // ------------------------------------------------- PredicateEvaluation.BY_WAITER (session 28)
+
+  /**
+   * A mutex made with {@code BY_WAITER} never runs a waiter's predicate on another thread, and
+   * every release that may have changed the value wakes the waiter to re-check (as every release
+   * did before session 27). On a default mutex ({@code new Mutex<>(0)}) it fails by its
+   * timeout: the releases evaluate the predicate themselves and never wake the waiter to
+   * re-check (checked, session 28).
+   */
+  @Test
+  void byWaiter_predicatesRunOnlyOnTheirWaitersThreadAndEveryChangeWakesThem() throws Exception {
+    Mutex<Integer> m = new Mutex<>(0, Mutex.PredicateEvaluation.BY_WAITER);
+    AtomicInteger elsewhere = new AtomicInteger();
+    Waiter w =
+        new Waiter(
+            "by-waiter",
+            m,
+            v -> {
+              if (!Thread.currentThread().getName().equals("by-waiter")) {
+                elsewhere.incrementAndGet();
+              }
+              return v >= 5;
+            });
+    awaitInChangeQueue(w.thread, m);
+    int before = w.ownEvaluations.get();
+    for (int i = 0; i < 4; i++) {
+      int seen = w.ownEvaluations.get();
+      m.update(v -> v + 1); // leaves the predicate false
+      // Woken, the waiter re-checks: wait (bounded by the test's timeout) for that evaluation,
+      // then for it to park again, so that the next release finds it queued.
+      while (w.ownEvaluations.get() == seen) {
+        LockSupport.parkNanos(20_000L); // bounded poll of a counter, not a wait for a result
+      }
+      awaitInChangeQueue(w.thread, m);
+    }
+    int rechecks = w.ownEvaluations.get() - before;
+    m.update(v -> 5);
+    w.join();
+    assertThat(w.failure.get()).isNull();
+    assertThat(w.done).isTrue();
+    assertThat(elsewhere.get()).as("evaluations on a releasing thread").isZero();
+    assertThat(rechecks)
+        .as("re-checks on the waiter's thread, one per release at least")
+        .isGreaterThanOrEqualTo(4);
+  }
+
+  @Test
+  void predicateEvaluationIsWhatTheMutexWasMadeWith() {
+    assertThat(new Mutex<>(0).predicateEvaluation())
+        .isEqualTo(Mutex.PredicateEvaluation.BY_RELEASER);
+    assertThat(new Mutex<>(0, Mutex.PredicateEvaluation.BY_WAITER).predicateEvaluation())
+        .isEqualTo(Mutex.PredicateEvaluation.BY_WAITER);
+    assertThat(new Mutex<>(0, Mutex.PredicateEvaluation.BY_RELEASER).predicateEvaluation())
+        .isEqualTo(Mutex.PredicateEvaluation.BY_RELEASER);
+    org.assertj.core.api.Assertions.assertThatNullPointerException()
+        .isThrownBy(() -> new Mutex<>(0, null))
+        .withMessageContaining("evaluation");
+  }
 }

@@ -91,7 +91,19 @@ public class WaiterHerdBench {
 
   @Benchmark
   public long weftLockWhen() throws Exception {
-    Mutex<Long> m = new Mutex<>(0L);
+    return lockWhenHerd(new Mutex<>(0L));
+  }
+
+  /**
+   * The same herd on a mutex whose waiters evaluate their own predicates ({@code
+   * PredicateEvaluation.BY_WAITER}): every bump wakes every waiter, as before session 27.
+   */
+  @Benchmark
+  public long weftLockWhenByWaiter() throws Exception {
+    return lockWhenHerd(new Mutex<>(0L, Mutex.PredicateEvaluation.BY_WAITER));
+  }
+
+  private long lockWhenHerd(Mutex<Long> m) throws Exception {
     return herd(new Subject() {
       @Override
       public void await(long r) throws InterruptedException {
