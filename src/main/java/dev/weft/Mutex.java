@@ -206,7 +206,10 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * lockWhen already asks for predicates that depend only on state guarded by this lock and
    * have no side effects; it now says that they may run on a releasing thread too, and so must
    * not block or take locks (review 27 built a deadlock from a predicate taking a
-   * ReentrantLock while the releaser held another lock; Guava's Monitor has the same rule). The nodes of waiters that left (timeout, interrupt) are purged by
+   * ReentrantLock while the releaser held another lock; Guava's Monitor has the same rule).
+   * Since session 28 a mutex made with PredicateEvaluation.BY_WAITER evaluates nothing on
+   * release (markDue's budget is 0: every node is due, as before session 27), for predicates
+   * that must take locks. The nodes of waiters that left (timeout, interrupt) are purged by
    * the evaluation and, when they outnumber the live nodes, by an append
    * (purgeLeftWaiters), so an append costs O(1) amortized and the queue holds at most twice its
    * live nodes plus PURGE_SLACK (changeWaitersLeft counts the left nodes: an append purges when
@@ -793,7 +796,8 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * if it holds); spurious wake-ups are never visible.
    *
    * @param ready the condition to wait for; evaluated only while the lock is held, by this
-   *     thread or by a thread releasing the lock (see "Automatic signalling" in the class doc)
+   *     thread or by a thread releasing the lock (only by this thread on a mutex made with
+   *     {@link PredicateEvaluation#BY_WAITER}; see "Automatic signalling" in the class doc)
    * @return an open guard; {@code ready} held when it was returned
    * @throws InterruptedException if the current thread is interrupted before or while waiting;
    *     the lock is then not held
