@@ -93,8 +93,8 @@ import org.jspecify.annotations.Nullable;
  * than a round it re-queues at the tail, behind threads that queued after it. Predicates must depend
  * only on the protected value (and other state changed under this lock), be quick, and have no
  * side effects; they may run many times, and on the thread that releases the lock (not only
- * the waiter's), even just after a timed wait gave up. So a predicate must not block or take
- * another lock: the releasing thread may hold locks of its own while it evaluates, and a
+ * the waiter's), even just after a timed wait gave up. So on a default mutex a predicate must
+ * not block or take another lock: the releasing thread may hold locks of its own while it evaluates, and a
  * predicate that waits there for a lock can deadlock it (Guava's {@code Monitor} has the same
  * rule for its guards). A predicate that throws when a release evaluates it wakes its waiter,
  * which throws it from its own {@code lockWhen}; the release itself never throws it. Where
@@ -103,11 +103,14 @@ import org.jspecify.annotations.Nullable;
  * have changed the value wakes every waiter to re-check (the behaviour of {@code
  * Condition.signalAll}).
  *
+ * The state a predicate reads must still change only under this mutex: a change made under
+ * another lock alone wakes nobody, whoever evaluates.
+ *
  * <pre>{@code
- * // A predicate that reads a cache guarded by its own lock: evaluated only by its waiter.
- * Mutex<Order> order = new Mutex<>(o, Mutex.PredicateEvaluation.BY_WAITER);
- * try (Mutex.Guard<Order> g = order.lockWhen(x -> cache.with(c -> c.covers(x)))) {
- *   ship(g.get());
+ * // The value is a legacy object whose methods take its own lock: so does the predicate.
+ * Mutex<Account> account = new Mutex<>(legacy, Mutex.PredicateEvaluation.BY_WAITER);
+ * try (Mutex.Guard<Account> g = account.lockWhen(a -> a.balance() >= price)) {
+ *   g.get().withdraw(price); // deposits, too, are made holding `account`
  * }
  * }</pre>
  *
@@ -793,7 +796,8 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * Acquires the lock once {@code ready} holds for the value, waiting as long as needed. The
    * predicate is evaluated under the lock, first at once and then each time another holder
    * releases the lock (automatic signalling: by the releasing thread, which wakes this one only
-   * if it holds); spurious wake-ups are never visible.
+   * if it holds; on a mutex made with {@link PredicateEvaluation#BY_WAITER}, by this thread,
+   * woken by every release); spurious wake-ups are never visible.
    *
    * @param ready the condition to wait for; evaluated only while the lock is held, by this
    *     thread or by a thread releasing the lock (only by this thread on a mutex made with
@@ -805,13 +809,23 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
    * @throws IllegalStateException if the current thread already holds this mutex
    */
   public Guard<T> lockWhen(Predicate<? super T> ready) throws InterruptedException {
+    return lockWhenOrdered(ready, LockOrder.enabled());
+  }
+
+  /**
+   * {@link #lockWhen(Predicate)} with the lock-order switch as the caller read it, before the
+   * acquisition: {@link #awaitThen} releases with the same value, as {@code with}/{@code update}
+   * do, so that no {@code LockOrder.enabled()} call (a method-handle call that may link deep in
+   * the stack after the switch flips) runs between the action and the release (review 28).
+   */
+  private Guard<T> lockWhenOrdered(Predicate<? super T> ready, boolean ordered)
+      throws InterruptedException {
     Guard<T> guard = new Guard<>(this); // before the acquisition: see lock()
     Objects.requireNonNull(ready, "ready");
     checkNotHeld();
     if (Thread.interrupted()) { // "interrupted before waiting" holds even for a free lock
       throw new InterruptedException("interrupted before acquiring the Mutex");
     }
-    boolean ordered = LockOrder.enabled();
     if (ordered) {
       LockOrder.beforeWait(this, false);
     }
@@ -989,14 +1003,16 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       Predicate<? super T> ready, Function<? super T, ? extends R> action)
       throws InterruptedException {
     Objects.requireNonNull(action, "action");
-    Guard<T> g = lockWhen(ready);
+    boolean ordered = LockOrder.enabled(); // read once, before the lock: see lockWhenOrdered
+    Guard<T> g = lockWhenOrdered(ready, ordered);
     try {
       return action.apply(value);
     } finally {
       // As at the end of with/update: the caller has no guard to retry a failed release with,
       // so it goes ahead even when its stack probe fails (review 27: a guard's retryable close
-      // here left the mutex held for good near the stack's end).
-      g.closeAtClosureEnd();
+      // here left the mutex held for good near the stack's end), and it reads no lock-order
+      // switch after the action (review 28: an overflow in that read left the mutex held).
+      g.closeAtClosureEnd(ordered);
     }
   }
 
@@ -2133,7 +2149,8 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
 
     /**
      * Releases the lock. Threads waiting in {@link Mutex#lockWhen} or {@link Mutex#awaitThen}
-     * are woken to re-check their predicates.
+     * whose predicates this release makes true are woken (on a mutex made with {@link
+     * PredicateEvaluation#BY_WAITER}, every such thread is woken to re-check its predicate).
      *
      * @throws IllegalMonitorStateException if called from a thread other than the owner
      * @throws IllegalStateException if the guard is already closed
@@ -2154,11 +2171,14 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
 
     /**
      * Closes a guard that the caller never sees (the end of {@link Mutex#awaitThen}): marked
-     * closed first, then released without a retry (see {@link StackHeadroom#fits}).
+     * closed first, then released without a retry (see {@link StackHeadroom#fits}), with the
+     * lock-order switch as read before the acquisition.
+     *
+     * @param ordered {@link LockOrder#enabled()} as read before the lock was taken
      */
-    void closeAtClosureEnd() {
+    void closeAtClosureEnd(boolean ordered) {
       closed = true;
-      mutex.releaseLock(false, LockOrder.enabled());
+      mutex.releaseLock(false, ordered);
     }
 
     /**
