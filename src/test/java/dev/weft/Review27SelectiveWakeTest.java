@@ -286,6 +286,21 @@ class Review27SelectiveWakeTest {
 
   // ======================================================= defect 4: awaitThen near the end
 
+  /**
+   * Whether {@code t} is parked in {@code m}'s change queue (untimed, {@code m} its blocker),
+   * spinning a bounded while for it: for the sweeps, which must not call deeper methods that
+   * park. Also used by Review28EvaluationTest's sweeps.
+   */
+  static boolean parkedInChangeQueue(Thread t, Mutex<?> m) {
+    for (int i = 0; i < 20_000_000; i++) {
+      if (LockSupport.getBlocker(t) == m && t.getState() == Thread.State.WAITING) {
+        return true;
+      }
+      Thread.onSpinWait();
+    }
+    return false;
+  }
+
   /** Recurses to the stack's end, then calls awaitThen once per frame on the way up. */
   static final class AwaitThenSweep {
     final Mutex<int[]> m;
@@ -302,13 +317,7 @@ class Review27SelectiveWakeTest {
 
     /** The partner is parked in the change queue, waiting for an odd value. */
     boolean partnerParked() {
-      for (int i = 0; i < 20_000_000; i++) {
-        if (LockSupport.getBlocker(partner) == m && partner.getState() == Thread.State.WAITING) {
-          return true;
-        }
-        Thread.onSpinWait();
-      }
-      return false;
+      return parkedInChangeQueue(partner, m);
     }
 
     void recurse(int depth) {

@@ -622,13 +622,7 @@ class Review28EvaluationTest {
     }
 
     boolean partnerParked() {
-      for (int i = 0; i < 20_000_000; i++) {
-        if (LockSupport.getBlocker(partner) == m && partner.getState() == Thread.State.WAITING) {
-          return true;
-        }
-        Thread.onSpinWait();
-      }
-      return false;
+      return Review27SelectiveWakeTest.parkedInChangeQueue(partner, m);
     }
 
     void recurse(int depth) {
