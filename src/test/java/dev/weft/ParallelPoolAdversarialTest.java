@@ -105,10 +105,7 @@ class ParallelPoolAdversarialTest {
   }
 
   private static void gcUntilCleared(WeakReference<?> ref) {
-    for (int i = 0; i < 20 && ref.get() != null; i++) {
-      System.gc();
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20)); // lets reference processing run
-    }
+    dev.weft.testing.Gc.stillReachable(ref);
   }
 
   // ================================================================ DEFECTS (fail as reviewed)

@@ -56,11 +56,7 @@ class Review22PoolTest {
   }
 
   private static boolean gcUntilCleared(WeakReference<?> ref) {
-    for (int i = 0; i < 40 && ref.get() != null; i++) {
-      System.gc();
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(25)); // lets reference processing run
-    }
-    return ref.get() == null;
+    return dev.weft.testing.Gc.stillReachable(ref) == 0;
   }
 
   private static int feature() {
