@@ -84,9 +84,14 @@ import org.jspecify.annotations.Nullable;
  * LockOrderException} from the acquisition that would close the cycle; the lock is not taken
  * and the offending edge is not recorded, so the same inversion throws again each time it is
  * tried. {@link Mode#LOG} ({@code log}) reports the same exception through {@link
- * System.Logger} (logger {@code dev.weft.LockOrder}, level {@code WARNING}), records the edge so
- * that each inversion is reported once, and lets the acquisition go on (it may then really
- * deadlock if another thread is in the opposite order right now).
+ * System.Logger} (logger {@code dev.weft.LockOrder}, level {@code WARNING}), records the edge
+ * once the report is delivered, so that each inversion is reported once, and lets the
+ * acquisition go on (it may then really deadlock if another thread is in the opposite order
+ * right now). A report is delivered only where the stack has room for the logging backend (512
+ * probe frames, about 60 KiB compiled): one that would come near the end of a thread's stack is
+ * deferred, not lost; the order stays unrecorded and the next acquisition in that order, on any
+ * thread, reports it. Two threads taking the same inverted order at the same moment may both
+ * report it.
  *
  * <p><b>Lock identity and lock classes.</b> By default every lock is its own node in the graph,
  * keyed by identity. Where a program creates many locks that play the same role (one {@code
@@ -228,6 +233,15 @@ public final class LockOrder {
   private static int nodeCount;
   private static int edgeCount;
   private static boolean limitLogged;
+
+  /**
+   * Headroom probed before a LOG-mode report is delivered; see {@link #deliverThenRecord}. The
+   * review 26 sweep (a JVM's first report, on a thread with a 256 KiB stack, at every depth)
+   * broke JDK classes for good at 32 and 128 frames on JDK 17 and 25 and held at 256 and 512 (3
+   * of 3 runs each); 512 is twice what held, for logging backends deeper than the JDK's. About a
+   * microsecond, once per inversion.
+   */
+  static final int REPORT_FRAMES = 512;
 
   private static final ThreadLocal<Held> HELD = new HeldLocal();
 
@@ -687,6 +701,7 @@ public final class LockOrder {
     if (m == Mode.OFF) {
       return; // switched off meanwhile
     }
+    List<Pending> inversions = null;
     List<LockOrderException> reports = null;
     Thread me = Thread.currentThread();
     GRAPH.lock();
@@ -703,39 +718,83 @@ public final class LockOrder {
           if (m == Mode.THROW) {
             throw e; // nothing of this acquisition is recorded; GRAPH released in finally
           }
-          if (reports == null) {
+          // LOG: recorded only once its report is delivered (below), so that each inversion is
+          // logged once and none is lost (a self-edge for a same-class nesting).
+          if (inversions == null || reports == null) {
+            inversions = new ArrayList<>(1);
             reports = new ArrayList<>(1);
           }
-          reports.add(e); // and record the edge (a self-edge for a same-class nesting),
-          // so that each inversion is logged once
+          inversions.add(p);
+          reports.add(e);
+          continue;
         }
         fresh.add(p);
       }
       for (Pending p : fresh) {
-        if (edgeCount >= MAX_EDGES) {
-          limitReached("edges", MAX_EDGES, "dev.weft.lockOrder.maxEdges");
-          break;
-        }
-        String firstMessage = p.from.name + rw(p.fromShared) + " -> " + to.name + rw(toShared)
-            + " first taken here, on thread \"" + ThreadNames.of(me) + "\"";
-        // Kept as StackTraceElements, not as the Throwable: a Throwable's stack record holds
-        // the Class of every frame, so an edge taken in an application's code kept that
-        // application's class loader alive for good, through this static graph (review 23b); a
-        // StackTraceElement, once made, keeps only names.
-        StackTraceElement[] firstStack = new Throwable().getStackTrace();
-        Edge e = new Edge(p.from, p.fromShared, to, toShared, firstMessage, firstStack);
-        p.from.out.put(to, e);
-        to.in.put(p.from, e);
-        edgeCount++;
+        record(p, to, toShared, me);
       }
     } finally {
       GRAPH.unlock();
     }
-    if (reports != null) {
-      for (LockOrderException e : reports) {
-        log(e);
+    if (inversions != null && reports != null) {
+      deliverThenRecord(inversions, reports, to, toShared, me);
+    }
+  }
+
+  /**
+   * LOG mode: delivers each inversion's report, then records its order, each only if the stack
+   * has room for the delivery; a report that does not fit is deferred, neither delivered nor
+   * recorded, so the next acquisition in that order (on any thread) reports it again.
+   *
+   * <p>Why (review 26): the JVM's first {@code System.Logger} call initializes the logging
+   * backend, and near the end of a deep stack it overflowed. Recorded first, the order was never
+   * reported again (4 of 4 runs). Delivered first without a probe, every shallower retry ran the
+   * backend's initialisation a little further until one overflowed inside a class initializer,
+   * which fails that class for the rest of the JVM (seen: {@code LambdaMetafactory} on JDK 17,
+   * which breaks every later lambda, and the logger's backend detection on JDK 25). So every
+   * delivery first probes {@link #REPORT_FRAMES}: a later report may still run backend code for
+   * the first time (a character class first formatted broke {@code CharacterData00}). The cost: a
+   * thread taking the same inverted order while a report is being delivered reports it too (a
+   * duplicate, never a loss), and an inversion taken only ever near a stack's end is not
+   * reported.
+   */
+  private static void deliverThenRecord(
+      List<Pending> inversions, List<LockOrderException> reports, Node to, boolean toShared,
+      Thread me) {
+    for (int i = 0; i < reports.size(); i++) {
+      if (!StackHeadroom.fits(REPORT_FRAMES)) {
+        return; // deferred: see above
+      }
+      log(reports.get(i)); // an exception here propagates out of the acquisition, unrecorded
+      Pending p = inversions.get(i);
+      GRAPH.lock();
+      try {
+        if (!p.from.out.containsKey(to)) {
+          record(p, to, toShared, me);
+        }
+      } finally {
+        GRAPH.unlock();
       }
     }
+  }
+
+  /** Called under GRAPH: records the order {@code p.from -> to}, unless at the edge limit. */
+  private static void record(Pending p, Node to, boolean toShared, Thread me) {
+    if (edgeCount >= MAX_EDGES) {
+      limitReached("edges", MAX_EDGES, "dev.weft.lockOrder.maxEdges");
+      return;
+    }
+    String firstMessage = p.from.name + rw(p.fromShared) + " -> " + to.name + rw(toShared)
+        + " first taken here, on thread \"" + ThreadNames.of(me) + "\"";
+    // Kept as StackTraceElements, not as the Throwable: a Throwable's stack record holds the
+    // Class of every frame, so an edge taken in an application's code kept that application's
+    // class loader alive for good, through this static graph (review 23b); a StackTraceElement,
+    // once made, keeps only names.
+    StackTraceElement[] firstStack = new Throwable().getStackTrace();
+    Edge e = new Edge(p.from, p.fromShared, to, toShared, firstMessage, firstStack);
+    p.from.out.put(to, e);
+    to.in.put(p.from, e);
+    edgeCount++;
   }
 
   private static String rw(boolean shared) {
@@ -824,12 +883,12 @@ public final class LockOrder {
   /** Called under GRAPH. */
   private static void limitReached(String what, int limit, String property) {
     if (!limitLogged) {
-      limitLogged = true;
       logger().log(
           System.Logger.Level.WARNING,
           "lock-order checking reached its limit of " + limit + " " + what + " and records no"
               + " new ones (orders already seen are still checked); raise -D" + property
               + " or classify locks that play the same role with LockOrder.classify");
+      limitLogged = true; // after the message is out: a log call that throws is tried again
     }
   }
 

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -41,24 +40,21 @@ class Review26ColdPathTest {
 
   /**
    * LOG mode: an inversion first reported near the stack's end, in a JVM whose System.Logger was
-   * not used yet, is never reported. The review's reading: addEdges records the new order under
-   * GRAPH and logs the report after it; the first System.getLogger/log overflows there, the
-   * report is lost, and since the order is now recorded no later acquisition in that order
-   * reports it again. With the reporting path warm (a sink, {@code lockOrderLogSink}) the same
-   * sweep reports it. Failed 4 of 4 runs on JDK 17 and 3 of 3 on JDK 25 in the review.
-   *
-   * <p>Open, and the harness is in question (session 26): two fixes (a 1024-frame probe before
-   * the order is recorded; delivering the report before recording the order) each passed the
-   * test locally and failed it in CI or reruns, with the same output: the deep thread's last
-   * runs threw "SpinLock is not reentrant: this thread already holds it". An overflowing unlock
-   * in the harness's own finally leaves a lock held, and every later deep run fails before it
-   * reaches the check, so the test cannot tell a lost report from a harness that stopped
-   * trying. Disabled until the harness releases a leaked lock during the sweep.
+   * not used yet, must still be reported (here: by a shallower run of the same deep thread). The
+   * review's reading, confirmed: addEdges recorded the new order under GRAPH and logged the report
+   * after it; the first System.getLogger/log overflowed there, and since the order was recorded,
+   * no later acquisition in that order reported it again. Failed 4 of 4 runs on JDK 17 and 3 of 3
+   * on JDK 25 in the review, and 3 of 3 on JDK 17 and 2 of 2 on JDK 25 in session 29 once the
+   * harness gave back locks
+   * leaked by overflowing unlocks (before that, every later run threw "not reentrant", so the
+   * test could not judge a fix). Delivering first without a probe broke JDK classes for good
+   * (LambdaMetafactory, CharacterData00, BootstrapLogger$DetectBackend: 2 of 2 runs per JDK).
+   * Fixed (session 29): a 512-frame probe before each delivery, the order recorded only after
+   * it; held 3 of 3 runs on each JDK (docs/observability.md, "A report near the end of a stack").
    */
-  @Disabled("open: see the Javadoc; the harness leaks a lock mid-sweep")
   @Test
   @Timeout(120)
-  void openDefect_lockOrderLogInversionFirstReportedNearTheStackEndIsLostForGood() throws Exception {
+  void fixed_lockOrderLogInversionFirstReportedNearTheStackEndIsReported() throws Exception {
     String out = fork("lockOrderLog");
     assertThat(out).contains("works after the sweep");
     assertThat(out).as("the inversion the deep thread made is reported").contains("thread \"deep\"");
