@@ -882,7 +882,9 @@ public final class LockOrder {
 
   /** Called under GRAPH. */
   private static void limitReached(String what, int limit, String property) {
-    if (!limitLogged) {
+    // The probe: this may be the JVM's first System.Logger call, like a report (see
+    // deliverThenRecord); without the headroom the message waits for the next time.
+    if (!limitLogged && StackHeadroom.fits(REPORT_FRAMES)) {
       logger().log(
           System.Logger.Level.WARNING,
           "lock-order checking reached its limit of " + limit + " " + what + " and records no"
