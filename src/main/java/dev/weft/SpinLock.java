@@ -207,7 +207,7 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * next registration takes the flag (a CAS, so exactly one) and is exposed, and the woken
    * waiter either takes the lock, or, finding it taken, sleeps on the lost-race timer and
    * registers again, taking the flag, or gives up on the way, passing the signal on
-   * (wokenGivesUp: from a signal to the next registration, every give-up passes it on). Any other waiter that leaves without the lock wakes one
+   * (wokenGivesUp: from a signal to the next registration, every give-up passes it on; so does an Error there, through acquireWait's outer handler, since review 29). Any other waiter that leaves without the lock wakes one
    * when it finds the lock free and waiters left. (Both rules, and the `waking` rule above,
    * have tests that set the racy state up directly: SpinLockTest and
    * SpinLockWakeAdversarialTest.) The cost of the race is at
@@ -836,186 +836,199 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     boolean woken = false;
     long registeredAt = 0L; // nanoTime of the first registration, or 0
     boolean heir = false; // this thread is the heir: the next unlock hands the lock to it
-    for (;;) {
-      // Phase 1: test-and-test-and-set with bounded exponential backoff.
-      if (ProtocolWindows.ENABLED) {
-        ProtocolWindows.at("spinlock.spin");
-      }
-      int backoff = SpinBackoff.MIN_BACKOFF;
-      for (int i = 0; i < rounds; i++) {
-        if (ownerOpaque() == null && casOwner(null, me)) {
-          return interrupted ? acquired(true) : ACQUIRED;
-        }
-        backoff = SpinBackoff.pause(backoff);
-      }
-      // Phase 2: give the core away a few times (lets a descheduled owner run). Not on a
-      // virtual thread: see "Virtual threads spin one round" in the notes.
-      if (ProtocolWindows.ENABLED) {
-        ProtocolWindows.at("spinlock.yield");
-      }
-      for (int i = virtual ? SpinBackoff.YIELDS : 0; i < SpinBackoff.YIELDS; i++) {
-        SpinBackoff.yieldProcessor();
-        if (ownerOpaque() == null && casOwner(null, me)) {
-          return interrupted ? acquired(true) : ACQUIRED;
-        }
-      }
-      if (interruptible && Thread.interrupted()) {
-        return wokenGivesUp(woken, INTERRUPTED);
-      }
-      long remaining = SpinBackoff.PARK_BACKSTOP_NANOS;
-      if (timed) {
-        long left = deadline - System.nanoTime();
-        if (left <= 0L) {
-          return timedOut(me, virtual, wokenGivesUp(woken, TIMED_OUT));
-        }
-        remaining = Math.min(left, remaining);
-      }
-      if (lostRace) {
-        // Phase 3a (once per lost race): sleep on a timer, unregistered; see the notes.
-        lostRace = false;
+    try {
+      for (;;) {
+        // Phase 1: test-and-test-and-set with bounded exponential backoff.
         if (ProtocolWindows.ENABLED) {
-          ProtocolWindows.at("spinlock.lost-race-park");
+          ProtocolWindows.at("spinlock.spin");
         }
-        LockSupport.parkNanos(this, Math.min(remaining, SpinBackoff.LOST_RACE_PARK_NANOS));
+        int backoff = SpinBackoff.MIN_BACKOFF;
+        for (int i = 0; i < rounds; i++) {
+          if (ownerOpaque() == null && casOwner(null, me)) {
+            return interrupted ? acquired(true) : ACQUIRED;
+          }
+          backoff = SpinBackoff.pause(backoff);
+        }
+        // Phase 2: give the core away a few times (lets a descheduled owner run). Not on a
+        // virtual thread: see "Virtual threads spin one round" in the notes.
+        if (ProtocolWindows.ENABLED) {
+          ProtocolWindows.at("spinlock.yield");
+        }
+        for (int i = virtual ? SpinBackoff.YIELDS : 0; i < SpinBackoff.YIELDS; i++) {
+          SpinBackoff.yieldProcessor();
+          if (ownerOpaque() == null && casOwner(null, me)) {
+            return interrupted ? acquired(true) : ACQUIRED;
+          }
+        }
+        if (interruptible && Thread.interrupted()) {
+          return wokenGivesUp(woken, INTERRUPTED);
+        }
+        long remaining = SpinBackoff.PARK_BACKSTOP_NANOS;
+        if (timed) {
+          long left = deadline - System.nanoTime();
+          if (left <= 0L) {
+            return timedOut(me, virtual, wokenGivesUp(woken, TIMED_OUT));
+          }
+          remaining = Math.min(left, remaining);
+        }
+        if (lostRace) {
+          // Phase 3a (once per lost race): sleep on a timer, unregistered; see the notes.
+          lostRace = false;
+          if (ProtocolWindows.ENABLED) {
+            ProtocolWindows.at("spinlock.lost-race-park");
+          }
+          LockSupport.parkNanos(this, Math.min(remaining, SpinBackoff.LOST_RACE_PARK_NANOS));
+          rounds = virtual ? SpinBackoff.VIRTUAL_SPIN_ROUNDS : SpinBackoff.SPIN_ROUNDS_AFTER_WAKE;
+          if (Thread.interrupted()) {
+            if (interruptible) {
+              return wokenGivesUp(woken, INTERRUPTED); // a signal we got is passed on
+            }
+            interrupted = true;
+          }
+          if (timed && deadline - System.nanoTime() <= 0L) {
+            return casOwner(null, me)
+                ? (interrupted ? acquired(true) : ACQUIRED)
+                : timedOut(me, virtual, wokenGivesUp(woken, TIMED_OUT));
+          }
+          continue;
+        }
+        // Phase 3: register once, then park until signalled; between parks (backstop, spurious
+        // wakes) the node stays registered, so a long wait holds one node (see the notes). Only
+        // a waiter that pushed onto an empty stack can be missed by an unlock (see "The
+        // missed-wakeup race"): it alone keeps the 1 ms backstop; the others sleep until
+        // signalled (or until their deadline), taking no CPU however many they are.
+        // Before registering: a StackOverflowError strikes here, not between the push and the
+        // clean-up that would take the node back (review 18: a node left registered, or a lock
+        // taken in that clean-up, hung every later waiter). The park this leads to costs
+        // microseconds.
+        StackHeadroom.ensure(StackHeadroom.PARK_FRAMES);
+        Waiter w = new Waiter(me);
+        woken = false;
+        final boolean exposed = push(w) || takeBackstop();
+        if (registeredAt == 0L) {
+          registeredAt = System.nanoTime() | 1L; // nonzero: "registered before"
+        }
+        try {
+          for (;;) {
+            if (heir && ownerAcquire() == me) {
+              leaveHolding(w); // handed over (acquire: pairs with handOver's release store)
+              return interrupted ? acquired(true) : ACQUIRED;
+            }
+            if (casOwner(null, me)) {
+              if (heir) {
+                casHeir(me, null); // cannot fail: a hand-over never passes through a free lock
+              }
+              leaveHolding(w);
+              return interrupted ? acquired(true) : ACQUIRED;
+            }
+            if (!heir
+              && handOverDue(registeredAt)
+              && heirOpaque() == null
+              && mayInherit(me)
+              && casHeir(null, me)) {
+              heir = true;
+              continue; // look at the lock again after the CAS (a full fence): see "Hand over"
+            }
+            if (ProtocolWindows.ENABLED) {
+              ProtocolWindows.at("spinlock.park");
+            }
+            // The heir needs no timer of its own: it is registered like any other waiter, and a
+            // hand-over always unparks it.
+            if (exposed || timed) {
+              LockSupport.parkNanos(this, exposed ? remaining : deadline - System.nanoTime());
+            } else {
+              LockSupport.park(this); // covered: an unlock, or the exposed waiter, will wake us
+            }
+            if (w.wasSignalled()) {
+              // Popped and signalled: the lock was just released. An heir (signalled by an unlock
+              // that ran before its claim, or by a waiter that gave up) withdraws and competes like
+              // any woken waiter; it skips the lost-race sleep and claims again when it registers.
+              if (heir) {
+                heir = false;
+                if (!withdrawHeir(me)) {
+                  leaveHolding(w); // handed over first: we hold the lock
+                  return interrupted ? acquired(true) : ACQUIRED;
+                }
+              }
+              break;
+            }
+            // Backstop, timeout, interrupt or spurious wake; still registered (or being signalled).
+            if (Thread.interrupted()) {
+              if (interruptible) {
+                if (heir) {
+                  heir = false;
+                  if (!withdrawHeir(me)) {
+                    leaveHolding(w); // handed over first: we hold the lock; the interrupt stays set
+                    return acquired(true);
+                  }
+                }
+                return giveUp(w, exposed, INTERRUPTED);
+              }
+              interrupted = true;
+            }
+            if (timed) {
+              long left = deadline - System.nanoTime();
+              if (left <= 0L) {
+                if (heir) {
+                  heir = false;
+                  if (!withdrawHeir(me)) {
+                    leaveHolding(w); // handed over at the deadline: report the acquisition
+                    return interrupted ? acquired(true) : ACQUIRED;
+                  }
+                }
+                if (casOwner(null, me)) {
+                  leaveHolding(w);
+                  return interrupted ? acquired(true) : ACQUIRED;
+                }
+                return timedOut(me, virtual, giveUp(w, exposed, TIMED_OUT));
+              }
+              remaining = Math.min(left, SpinBackoff.PARK_BACKSTOP_NANOS);
+            }
+            if (ProtocolWindows.ENABLED) {
+              ProtocolWindows.at("spinlock.backstop-wake");
+            }
+          }
+        } catch (Throwable t) {
+          // An Error (a stack overflow, out of memory) thrown while registered: leave no trace
+          // that would strand others, and above all no heir claim (review D1: the next unlock
+          // handed the lock to a thread that had stopped waiting, and nobody could release it).
+          abandon(me, w, exposed, heir);
+          throw t;
+        }
+        // Signalled: our wakeup has arrived, so unlockers may wake another now. Spin a little and
+        // retry; if that fails, a running thread barged in (the lost-race park above).
+        setWakingRelease(false);
+        woken = true; // from here an Error passes the signal on (the handler above)
+        // A waiter that is due a hand-over does not sleep on the lost-race timer: it registers
+        // again straight after this spin and claims the hand-over.
+        lostRace = !(handOverDue(registeredAt) && mayInherit(me));
         rounds = virtual ? SpinBackoff.VIRTUAL_SPIN_ROUNDS : SpinBackoff.SPIN_ROUNDS_AFTER_WAKE;
         if (Thread.interrupted()) {
           if (interruptible) {
-            return wokenGivesUp(woken, INTERRUPTED); // a signal we got is passed on
+            passSignalOn();
+            return INTERRUPTED;
           }
           interrupted = true;
         }
         if (timed && deadline - System.nanoTime() <= 0L) {
-          return casOwner(null, me)
-              ? (interrupted ? acquired(true) : ACQUIRED)
-              : timedOut(me, virtual, wokenGivesUp(woken, TIMED_OUT));
-        }
-        continue;
-      }
-      // Phase 3: register once, then park until signalled; between parks (backstop, spurious
-      // wakes) the node stays registered, so a long wait holds one node (see the notes). Only
-      // a waiter that pushed onto an empty stack can be missed by an unlock (see "The
-      // missed-wakeup race"): it alone keeps the 1 ms backstop; the others sleep until
-      // signalled (or until their deadline), taking no CPU however many they are.
-      // Before registering: a StackOverflowError strikes here, not between the push and the
-      // clean-up that would take the node back (review 18: a node left registered, or a lock
-      // taken in that clean-up, hung every later waiter). The park this leads to costs
-      // microseconds.
-      StackHeadroom.ensure(StackHeadroom.PARK_FRAMES);
-      Waiter w = new Waiter(me);
-      woken = false;
-      final boolean exposed = push(w) || takeBackstop();
-      if (registeredAt == 0L) {
-        registeredAt = System.nanoTime() | 1L; // nonzero: "registered before"
-      }
-      try {
-        for (;;) {
-          if (heir && ownerAcquire() == me) {
-            leaveHolding(w); // handed over (acquire: pairs with handOver's release store)
-            return interrupted ? acquired(true) : ACQUIRED;
-          }
           if (casOwner(null, me)) {
-            if (heir) {
-              casHeir(me, null); // cannot fail: a hand-over never passes through a free lock
-            }
-            leaveHolding(w);
             return interrupted ? acquired(true) : ACQUIRED;
           }
-          if (!heir
-            && handOverDue(registeredAt)
-            && heirOpaque() == null
-            && mayInherit(me)
-            && casHeir(null, me)) {
-            heir = true;
-            continue; // look at the lock again after the CAS (a full fence): see "Hand over"
-          }
-          if (ProtocolWindows.ENABLED) {
-            ProtocolWindows.at("spinlock.park");
-          }
-          // The heir needs no timer of its own: it is registered like any other waiter, and a
-          // hand-over always unparks it.
-          if (exposed || timed) {
-            LockSupport.parkNanos(this, exposed ? remaining : deadline - System.nanoTime());
-          } else {
-            LockSupport.park(this); // covered: an unlock, or the exposed waiter, will wake us
-          }
-          if (w.wasSignalled()) {
-            // Popped and signalled: the lock was just released. An heir (signalled by an unlock
-            // that ran before its claim, or by a waiter that gave up) withdraws and competes like
-            // any woken waiter; it skips the lost-race sleep and claims again when it registers.
-            if (heir) {
-              heir = false;
-              if (!withdrawHeir(me)) {
-                leaveHolding(w); // handed over first: we hold the lock
-                return interrupted ? acquired(true) : ACQUIRED;
-              }
-            }
-            break;
-          }
-          // Backstop, timeout, interrupt or spurious wake; still registered (or being signalled).
-          if (Thread.interrupted()) {
-            if (interruptible) {
-              if (heir) {
-                heir = false;
-                if (!withdrawHeir(me)) {
-                  leaveHolding(w); // handed over first: we hold the lock; the interrupt stays set
-                  return acquired(true);
-                }
-              }
-              return giveUp(w, exposed, INTERRUPTED);
-            }
-            interrupted = true;
-          }
-          if (timed) {
-            long left = deadline - System.nanoTime();
-            if (left <= 0L) {
-              if (heir) {
-                heir = false;
-                if (!withdrawHeir(me)) {
-                  leaveHolding(w); // handed over at the deadline: report the acquisition
-                  return interrupted ? acquired(true) : ACQUIRED;
-                }
-              }
-              if (casOwner(null, me)) {
-                leaveHolding(w);
-                return interrupted ? acquired(true) : ACQUIRED;
-              }
-              return timedOut(me, virtual, giveUp(w, exposed, TIMED_OUT));
-            }
-            remaining = Math.min(left, SpinBackoff.PARK_BACKSTOP_NANOS);
-          }
-          if (ProtocolWindows.ENABLED) {
-            ProtocolWindows.at("spinlock.backstop-wake");
-          }
-        }
-      } catch (Throwable t) {
-        // An Error (a stack overflow, out of memory) thrown while registered: leave no trace
-        // that would strand others, and above all no heir claim (review D1: the next unlock
-        // handed the lock to a thread that had stopped waiting, and nobody could release it).
-        abandon(me, w, exposed, heir);
-        throw t;
-      }
-      // Signalled: our wakeup has arrived, so unlockers may wake another now. Spin a little and
-      // retry; if that fails, a running thread barged in (the lost-race park above).
-      setWakingRelease(false);
-      // A waiter that is due a hand-over does not sleep on the lost-race timer: it registers
-      // again straight after this spin and claims the hand-over.
-      lostRace = !(handOverDue(registeredAt) && mayInherit(me));
-      woken = true;
-      rounds = virtual ? SpinBackoff.VIRTUAL_SPIN_ROUNDS : SpinBackoff.SPIN_ROUNDS_AFTER_WAKE;
-      if (Thread.interrupted()) {
-        if (interruptible) {
           passSignalOn();
-          return INTERRUPTED;
+          return timedOut(me, virtual, TIMED_OUT);
         }
-        interrupted = true;
       }
-      if (timed && deadline - System.nanoTime() <= 0L) {
-        if (casOwner(null, me)) {
-          return interrupted ? acquired(true) : ACQUIRED;
-        }
-        passSignalOn();
-        return timedOut(me, virtual, TIMED_OUT);
+    } catch (Throwable t) {
+      // An Error (out of memory at the new Waiter, a stack overflow at a probe or a park)
+      // between a signal and the next registration: the signal may carry the backstop an exposed
+      // waiter handed on (see giveUp), and dropped here it stranded the waiters parked without a
+      // timer while the lock was free (review 29: an Error injected at that window, 4 of 4 runs
+      // on JDK 17, 2 of 2 on JDK 25). Pass it on, as a timeout or an interrupt there does. While
+      // registered, woken is false and the inner handler (abandon) has done the same.
+      if (woken) {
+        passSignalOn(); // best effort: after a stack overflow this call may overflow too
       }
+      throw t;
     }
   }
 
