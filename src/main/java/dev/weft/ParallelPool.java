@@ -223,6 +223,13 @@ final class ParallelPool {
    * @return false if no thread could take it (the call goes on with fewer workers)
    */
   boolean tryExecute(Runnable task, boolean beyondCore, int callWorkers) {
+    // Before anything changes: near the end of the caller's stack an overflow must strike here,
+    // not after the permit was taken or an idle thread popped. Review 29: the finally's
+    // releasePermit overflowed deeper than the CAS that took the permit, which stayed taken for
+    // the JVM's life (4 of 4 runs, -Xint); an overflow in the unpark after the slot CAS left the
+    // worker parked with the task until its keep-alive ended, and the permit was returned twice
+    // (3 of 3 runs, JDK 25). The same depth as a Scope spawn, which also starts a thread.
+    StackHeadroom.ensure(StackHeadroom.SPAWN_FRAMES);
     boolean maySpin = callWorkers <= core;
     boolean permit = !beyondCore;
     if (permit && !acquirePermit()) {
@@ -230,7 +237,15 @@ final class ParallelPool {
     }
     boolean handed = false;
     try {
-      handed = handOver(task, permit, maySpin);
+      PoolThread idle = popIdle(task, permit, maySpin);
+      if (idle != null) {
+        handed = true; // the task is in idle's slot, and with it the permit: idle returns it
+        if ((boolean) PARKED.getVolatile(idle)) { // volatile: Dekker pair with awaitTask
+          LockSupport.unpark(idle);
+        }
+        return true;
+      }
+      handed = startThread(task, permit, maySpin);
       return handed;
     } finally {
       if (!handed && permit) {
@@ -239,11 +254,15 @@ final class ParallelPool {
     }
   }
 
-  private boolean handOver(Runnable task, boolean permit, boolean maySpin) {
+  /**
+   * Pops an idle thread and puts {@code task} in its slot; returns it (the caller wakes it), or
+   * null if no thread is idle.
+   */
+  private @Nullable PoolThread popIdle(Runnable task, boolean permit, boolean maySpin) {
     while (true) {
       IdleNode top = (IdleNode) IDLE.getVolatile(this);
       if (top == null) {
-        break;
+        return null;
       }
       if (IDLE.compareAndSet(this, top, top.next)) { // volatile CAS: one popper per node
         PoolThread t = top.thread;
@@ -254,13 +273,14 @@ final class ParallelPool {
         // Volatile CAS: publishes the task (and what the caller did before) to t; fails only
         // if t retired (RETIRED), and then the node is simply dropped.
         if (SLOT.compareAndSet(t, null, task)) {
-          if ((boolean) PARKED.getVolatile(t)) { // volatile: Dekker pair with awaitTask
-            LockSupport.unpark(t);
-          }
-          return true;
+          return t;
         }
       }
     }
+  }
+
+  /** Starts a new pool thread for {@code task}; false if the JVM cannot create one. */
+  private boolean startThread(Runnable task, boolean permit, boolean maySpin) {
     LIVE.getAndAdd(this, 1); // atomic count of live threads
     try {
       long id = (long) SEQ.getAndAdd(this, 1L) + 1; // atomic: names are unique
@@ -488,14 +508,14 @@ final class ParallelPool {
     boolean returnedEarly;
     /** Whether the current task holds a default permit; thread-confined. */
     boolean holdsPermit;
-    /** Whether the task being handed over holds a permit: see handOver. */
+    /** Whether the task being handed over holds a permit: see popIdle. */
     boolean nextHoldsPermit;
     /**
      * Whether this thread may spin when its current task is done: false after a task of a call
      * that handed over more tasks than the core size (see notes, "Waking"); thread-confined.
      */
     boolean maySpin;
-    /** Whether the thread may spin after the task being handed over: see handOver. */
+    /** Whether the thread may spin after the task being handed over: see popIdle. */
     boolean nextMaySpin;
 
     /** The task handed over, null while idle, or RETIRED; SLOT CAS and volatile reads. */

@@ -237,6 +237,10 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
     if (Thread.currentThread() != thread || entered || stateAcquire() != NEW) {
       throw new IllegalStateException("a ScopedThread's task runs once, on its own thread");
     }
+    // Before anything changes: the epilogue below (outcome, scopes left open, the joiners'
+    // wake-up) runs at this depth, so an overflow strikes here, with the task not entered, not in
+    // the wake-up after the joiners were detached (see StackHeadroom.TASK_FRAMES).
+    StackHeadroom.ensure(StackHeadroom.TASK_FRAMES);
     entered = true; // a field store: nothing between the check and it can fail
     Callable<? extends T> c = callable;
     Runnable r = runnable;

@@ -175,6 +175,16 @@ final class StackHeadroom {
   /** The probe before a Scope spawn: 2x what the sweeps needed (16 frames failed, 32 held). */
   static final int SPAWN_FRAMES = 64;
 
+  /**
+   * The probe at the entry of a scoped thread's task ({@code ScopeTask.run}), before it is
+   * marked entered: its epilogue, at the same depth, records the outcome, ends scopes left open
+   * and wakes the joiners, and a virtual joiner's unpark runs the scheduler on this stack
+   * ({@link #QUEUE_FRAMES}). Review 29: a task run by a factory's thread near the end of its
+   * stack overflowed inside that unpark, and the virtual joiner stayed parked for good (6 of 6
+   * runs, JDK 25). Twice the wake-up's probe, for the epilogue around it.
+   */
+  static final int TASK_FRAMES = 2 * QUEUE_FRAMES;
+
   /** Values each frame keeps live across its call, so that they are spilled to its frame. */
   static final int LOCALS = 8;
 
