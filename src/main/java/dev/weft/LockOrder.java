@@ -203,6 +203,14 @@ public final class LockOrder {
   private static final VarHandle MODE;
   private static final VarHandle EPOCH;
   private static final VarHandle SINK;
+  private static final VarHandle PENDING_LIMIT;
+
+  /**
+   * The limit message waiting to be logged, or null; set under GRAPH (once, see limitLogged)
+   * and taken with a CAS by whoever logs it, after GRAPH is released. Through PENDING_LIMIT.
+   */
+  @SuppressWarnings("unused")
+  private static @Nullable String pendingLimit;
 
   /** The current mode; written under CONTROL, read with volatile reads (see mode()). */
   @SuppressWarnings("unused") // through MODE
@@ -259,6 +267,7 @@ public final class LockOrder {
       MODE = l.findStaticVarHandle(LockOrder.class, "mode", Mode.class);
       EPOCH = l.findStaticVarHandle(LockOrder.class, "epoch", long.class);
       SINK = l.findStaticVarHandle(LockOrder.class, "sink", Consumer.class);
+      PENDING_LIMIT = l.findStaticVarHandle(LockOrder.class, "pendingLimit", String.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -549,6 +558,7 @@ public final class LockOrder {
       nodeCount = 0;
       edgeCount = 0;
       limitLogged = false;
+      PENDING_LIMIT.setVolatile((String) null);
     } finally {
       GRAPH.unlock();
     }
@@ -662,20 +672,20 @@ public final class LockOrder {
     try {
       drainCollected();
       n = NODES.get(new LookupKey(lock));
-      if (n != null) {
-        return n;
-      }
-      if (nodeCount >= MAX_NODES) {
+      if (n == null && nodeCount >= MAX_NODES) {
         limitReached("nodes", MAX_NODES, "dev.weft.lockOrder.maxNodes");
-        return null;
+      } else if (n == null) {
+        n = new Node(nameOf(lock));
+        NODES.put(new WeakKey(lock, QUEUE, n), n);
+        nodeCount++;
       }
-      n = new Node(nameOf(lock));
-      NODES.put(new WeakKey(lock, QUEUE, n), n);
-      nodeCount++;
-      return n;
     } finally {
       GRAPH.unlock();
     }
+    if (n == null) {
+      logPendingLimit(); // after GRAPH: see limitReached
+    }
+    return n;
   }
 
   /**
@@ -731,11 +741,12 @@ public final class LockOrder {
         fresh.add(p);
       }
       for (Pending p : fresh) {
-        record(p, to, toShared, me);
+        record(p, to, toShared, me, false);
       }
     } finally {
       GRAPH.unlock();
     }
+    logPendingLimit(); // after GRAPH: see limitReached
     if (inversions != null && reports != null) {
       deliverThenRecord(inversions, reports, to, toShared, me);
     }
@@ -770,7 +781,7 @@ public final class LockOrder {
       GRAPH.lock();
       try {
         if (!p.from.out.containsKey(to)) {
-          record(p, to, toShared, me);
+          record(p, to, toShared, me, true);
         }
       } finally {
         GRAPH.unlock();
@@ -778,9 +789,14 @@ public final class LockOrder {
     }
   }
 
-  /** Called under GRAPH: records the order {@code p.from -> to}, unless at the edge limit. */
-  private static void record(Pending p, Node to, boolean toShared, Thread me) {
-    if (edgeCount >= MAX_EDGES) {
+  /**
+   * Called under GRAPH: records the order {@code p.from -> to}, unless at the edge limit. An
+   * inversion whose report was delivered ({@code reported}) is recorded past the limit too, so
+   * that it is reported once: left unrecorded, it was reported again on every acquisition in
+   * that order (review 29), flooding the log. That adds at most one edge per reported inversion.
+   */
+  private static void record(Pending p, Node to, boolean toShared, Thread me, boolean reported) {
+    if (edgeCount >= MAX_EDGES && !reported) {
       limitReached("edges", MAX_EDGES, "dev.weft.lockOrder.maxEdges");
       return;
     }
@@ -880,17 +896,44 @@ public final class LockOrder {
     }
   }
 
-  /** Called under GRAPH. */
+  /**
+   * Called under GRAPH: makes the limit message pending, once; {@link #logPendingLimit} logs it
+   * after GRAPH is released. Logging under GRAPH could deadlock (review 29): a logging backend
+   * that takes a weft lock held by a thread that is itself waiting for GRAPH (creating a node)
+   * never got it.
+   */
   private static void limitReached(String what, int limit, String property) {
-    // The probe: this may be the JVM's first System.Logger call, like a report (see
-    // deliverThenRecord); without the headroom the message waits for the next time.
-    if (!limitLogged && StackHeadroom.fits(REPORT_FRAMES)) {
-      logger().log(
-          System.Logger.Level.WARNING,
+    if (!limitLogged) {
+      limitLogged = true;
+      PENDING_LIMIT.setVolatile( // volatile: read by logPendingLimit on any thread
           "lock-order checking reached its limit of " + limit + " " + what + " and records no"
               + " new ones (orders already seen are still checked); raise -D" + property
               + " or classify locks that play the same role with LockOrder.classify");
-      limitLogged = true; // after the message is out: a log call that throws is tried again
+    }
+  }
+
+  /**
+   * Logs the pending limit message, if any, outside GRAPH. The CAS makes one thread log it; a
+   * log call that throws puts it back to be tried again. The probe: this may be the JVM's first
+   * System.Logger call, like a report (see deliverThenRecord); without the headroom the message
+   * waits for the next time.
+   */
+  private static void logPendingLimit() {
+    String m = (String) PENDING_LIMIT.getVolatile();
+    if (m == null || !StackHeadroom.fits(REPORT_FRAMES)) {
+      return;
+    }
+    if (!PENDING_LIMIT.compareAndSet(m, (String) null)) {
+      return; // another thread is logging it
+    }
+    boolean logged = false;
+    try {
+      logger().log(System.Logger.Level.WARNING, m);
+      logged = true;
+    } finally {
+      if (!logged) {
+        PENDING_LIMIT.compareAndSet((String) null, m);
+      }
     }
   }
 
