@@ -1345,6 +1345,7 @@ class Review28EvaluationTest {
         .isInstanceOf(NullPointerException.class);
     assertThatThrownBy(() -> m.awaitThen(v -> true, null)).isInstanceOf(NullPointerException.class);
     assertThatThrownBy(() -> m.awaitThen(null, v -> v)).isInstanceOf(NullPointerException.class);
+    int beforeRelease = w.ownEvaluations.get();
     try (Mutex.Guard<Integer> g = m.lock()) {
       assertThatThrownBy(() -> m.lockWhen(v -> true)).isInstanceOf(IllegalStateException.class);
       assertThatThrownBy(() -> m.lockWhen(v -> true, Duration.ofSeconds(1)))
@@ -1354,6 +1355,10 @@ class Review28EvaluationTest {
       assertThatThrownBy(() -> m.with(v -> v)).isInstanceOf(IllegalStateException.class);
       assertThat(g.isOpen()).isTrue();
     }
+    // BY_WAITER: that release woke the waiter, which re-evaluates on its own thread and queues
+    // again. Its state reads WAITING on m until it runs, so first wait for that evaluation (CI,
+    // session 29: the count moved from 2 to 3 after it was read).
+    poll("the waiter re-evaluated after the release", () -> w.ownEvaluations.get() > beforeRelease);
     awaitInChangeQueue(w.thread, m);
     int seen = w.ownEvaluations.get();
     assertThat(m.lockWhen(v -> v == 7, Duration.ZERO)).isNull(); // free, false: no wake-up
