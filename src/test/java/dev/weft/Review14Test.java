@@ -291,7 +291,7 @@ class Review14Test {
    * every waiter look after that re-acquisition, which the real timing gives almost always).
    * Each waiter sees owner() == its waker and runs BEHIND_QUEUED rounds: park 1 ms, cancel its
    * AQS node, look, re-queue, for the whole hold. The waiters' CPU over the 300 ms (ThreadMXBean)
-   * must stay below 30 ms; plain lock() waiters in the same place burn 0.0 ms (probe), and with
+   * must stay below 60 ms (30 until session 29, see below); plain lock() waiters in the same place burn 0.0 ms (probe), and with
    * -Ddev.weft.mutex.wakerQueueMicros=20000000 (rounds that do not end) this test passes.
    * Failed 7 of 7 runs on JDK 17 (169-337 ms) and 7 of 7 on JDK 25 (172-564 ms, i.e. up to both
    * cores of the 2-CPU machine; 200 waiters: 330-455 ms per 300 ms). Fixed (session 14): rounds
@@ -299,7 +299,9 @@ class Review14Test {
    * Session 16: CI failed here once (182 ms; locally 5 of 112 runs, 41-83 ms): the exact rounds
    * of the herd ended together and 100 AQS cancellations met in cleanQueue. Each round is now
    * cut by a random 0-50% (Mutex.jitteredRound; MutexHerdTest checks the spread): 0 of 100 runs
-   * in one JVM over 30 ms, at most 19.8 ms.
+   * in one JVM over 30 ms, at most 19.8 ms. Session 29: CI failed here once at exactly 30 ms
+   * (the whole suite running, max 628 us for one waiter), so the bound is now 60 ms: still below
+   * the defect's smallest measurement (169 ms) by 2.8x.
    */
   @Test
   @SuppressWarnings("try")
@@ -385,7 +387,7 @@ class Review14Test {
             + " max %d us per waiter (a parked waiter burns ~0)", n,
             TimeUnit.NANOSECONDS.toMillis(wall), TimeUnit.NANOSECONDS.toMillis(totalCpu),
             TimeUnit.NANOSECONDS.toMicros(maxCpu))
-        .isLessThan(30L);
+        .isLessThan(60L);
   }
 
   /**
