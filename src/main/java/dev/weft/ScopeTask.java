@@ -48,7 +48,9 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
    *       uncaught-exception handler) without running the task: a CAS claims the node, because
    *       several threads may notice it (the owner at the end, joiners, a spawner waiting for a
    *       slot); the winner writes failure, reports it to the scope, then releases FAILED; a
-   *       loser spins (a few instructions) until FAILED.
+   *       loser spins (a few instructions) until FAILED. The winner probes its stack before
+   *       the CAS and gives the claim back (SETTLING -> NEW) if an Error strikes before its
+   *       release, so SETTLING always ends (review 30).
    *   CANCELLED from construction for a spawn into a cancelled scope: no thread is made.
    * A task's failure is reported to the scope (firstFailed, cancel) BEFORE state says FAILED, so
    * whoever sees isDone() also sees the scope cancelled under CANCEL_OTHERS.
@@ -328,20 +330,38 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
     }
   }
 
-  /** Claims a never-ran task and records its failure; false if it had an outcome already. */
+  /**
+   * Claims a never-ran task and records its failure; false if it had an outcome already.
+   *
+   * <p>Any thread may get here at any depth of its stack (isDone() and join() call it), and a
+   * claim that is not carried through leaves SETTLING for good, which every later settler (the
+   * owner's close among them) waits for without end. So: the probe comes before the claim, with
+   * room for everything up to the release of FAILED (the failure's construction, the cancel
+   * walk, the joiners' unparks: the same work as run()'s epilogue, hence the same depth); an
+   * overflow there changes nothing and a later, shallower call settles the task (review 30:
+   * isDone() called in the 600 frames nearest the end left SETTLING in 40 of 40 rounds). And an
+   * Error that still strikes before the release (an OutOfMemoryError building the failure) gives
+   * the claim back.
+   */
   private boolean settleNeverRan(@Nullable Throwable cause) {
+    StackHeadroom.ensure(StackHeadroom.TASK_FRAMES);
     if (!STATE.compareAndSet(this, NEW, SETTLING)) {
       while (stateAcquire() == SETTLING) { // another thread is recording it: a few instructions
         Thread.onSpinWait();
       }
       return false;
     }
+    try {
+      failure = cause != null ? cause : new IllegalStateException(ThreadNames.of(thread)
+          + " terminated without running its task: a ThreadFactory's thread must run the"
+          + " Runnable it was created with, once");
+      scope.taskFailed(this); // idempotent for this task: a retry after a give-back is safe
+    } catch (Throwable e) { // an Error before the release: nothing is published yet
+      setStateRelease(NEW); // release: a later settler's CAS sees the claim given back
+      throw e;
+    }
     callable = null;
     runnable = null;
-    failure = cause != null ? cause : new IllegalStateException(ThreadNames.of(thread)
-        + " terminated without running its task: a ThreadFactory's thread must run the Runnable"
-        + " it was created with, once");
-    scope.taskFailed(this);
     setStateRelease(FAILED);
     wakeJoiners();
     if (!exited) { // (run() gave the slot back if an Error escaped weft's own code in it)

@@ -188,7 +188,8 @@ class Review29JoinWakeTest {
    * in ScopeTask.awaitDone's parkNanos (line 428). Skipped on JDK 17 (no virtual threads).
    *
    * <p>FIXED in session 29: a probe of StackHeadroom.TASK_FRAMES (128) at run()'s entry; the
-   * sweep is 15 s (the failure came at k = 40). settleNeverRan's wake has no probe yet (no
+   * sweep is 15 s (the failure came at k = 40). settleNeverRan got its probe in session 30
+   * (Review30SettleTest: it could leave the task SETTLING for good). Before that it had none (no
    * failing schedule for it). The suggestion: as at the other wake sites (session 26), probe
    * before anything changes: run()
    * completes at the depth it was entered at (the task's frames have returned), so a probe at
