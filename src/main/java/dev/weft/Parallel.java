@@ -1644,7 +1644,9 @@ public final class Parallel {
      * already started (or the calling thread) fails it with an {@link IllegalStateException} as
      * the cause: weft never starts, joins or interrupts a thread it did not start. Either way
      * the workers already started are stopped and joined first, and no element runs after the
-     * call.
+     * call. If a failure makes weft interrupt the factory's threads and one's {@code interrupt()}
+     * throws, the others are still interrupted, the call still waits for every worker, and the
+     * exception is attached to the call's {@link TaskFailedException} as suppressed.
      *
      * @param factory makes one thread per worker
      * @return a copy using this factory

@@ -90,7 +90,10 @@ abstract class ParallelJob {
    * Interrupting workers without leaking the interrupt. A worker's state goes NEW -> RUNNING
    * (the worker's CAS, after a plain write of `thread`, which the CAS publishes) -> DONE (the
    * worker's CAS on exit). The interrupter moves RUNNING -> INTERRUPTING by CAS, calls
-   * thread.interrupt(), then setRelease(INTERRUPTED). A worker whose exit CAS fails therefore
+   * thread.interrupt(), then setRelease(INTERRUPTED), in a finally: a thread from a user's
+   * factory or executor may override interrupt() and throw, and a worker left INTERRUPTING
+   * would wait for ever on exit (review 30); the walk goes on to the other workers and the
+   * exception is reported with the call's failures. A worker whose exit CAS fails therefore
    * knows an interrupt is being delivered to it: it waits (bounded spin, then yield) for
    * INTERRUPTED and then clears its interrupt status, so the interrupt cannot land in the
    * next, unrelated task an Executor's thread runs. An interrupt after DONE is impossible
@@ -942,19 +945,36 @@ abstract class ParallelJob {
     if (ws == null) {
       return;
     }
+    @Nullable Throwable refused = null;
     for (Worker w : ws) {
       if (w != self && WORKER_STATE.compareAndSet(w, RUNNING, INTERRUPTING)) {
         Thread t = w.thread; // published by the worker's NEW -> RUNNING CAS that we read
         // A thread already interrupted (by its executor, by user code) gets nothing from weft,
         // and so has nothing cleared by weft on exit: only an interrupt weft sent is cleared.
         boolean send = false;
-        if (t != null && !t.isInterrupted()) {
-          send = true;
-          t.interrupt();
+        try {
+          if (t != null && !t.isInterrupted()) {
+            send = true;
+            t.interrupt();
+          }
+        } catch (Throwable e) { // a factory's Thread subclass whose interrupt() throws, or an
+          // Error inside it: the walk must reach the other workers, and this worker's state
+          // must still leave INTERRUPTING, or its exit waits for it for ever (review 30)
+          if (refused == null) {
+            refused = e;
+          } else if (refused != e) {
+            refused.addSuppressed(e);
+          }
+        } finally {
+          // release: the worker waits for the final state (and so for interrupt() to be done).
+          // After a throwing interrupt() the thread may or may not be interrupted: INTERRUPTED
+          // makes its exit clear the status, as for any interrupt weft sent.
+          WORKER_STATE.setRelease(w, send ? INTERRUPTED : NOT_INTERRUPTED);
         }
-        // release: the worker waits for the final state (and so for interrupt() to be done)
-        WORKER_STATE.setRelease(w, send ? INTERRUPTED : NOT_INTERRUPTED);
       }
+    }
+    if (refused != null) {
+      recordFailure(refused, self); // FAILURE is set: it joins the failures the call reports
     }
   }
 
