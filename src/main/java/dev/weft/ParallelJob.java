@@ -855,15 +855,24 @@ abstract class ParallelJob {
       }
     }
     int spins = 0;
+    @Nullable Error parkFailure = null;
     while ((int) ACTIVE.getVolatile(this) != 0) { // volatile: see notes, phase 3
-      if (spins < SPINS) {
+      if (spins < SPINS || parkFailure != null) {
         spins++;
         Thread.onSpinWait();
       } else if (spins < SPINS + YIELDS) {
         spins++;
         SpinBackoff.yieldUnlessVirtual(); // a virtual thread goes on to park (see there)
       } else {
-        LockSupport.park(this);
+        try {
+          LockSupport.park(this);
+        } catch (Error e) {
+          // JDK 21+: a virtual caller too deep in its stack to unmount gets a
+          // StackOverflowError from the park (review 30: the call threw with a worker still
+          // inside the function). The promise is that every invocation has completed when the
+          // call returns or throws: wait without parking, and report the error after that.
+          parkFailure = e;
+        }
       }
       if (Thread.interrupted()) {
         if (!interrupted) {
@@ -876,7 +885,18 @@ abstract class ParallelJob {
       for (Worker w : ws) {
         Thread t = w.ownThread;
         if (t != null) {
-          interrupted |= joinUninterruptibly(t);
+          try {
+            interrupted |= joinUninterruptibly(t);
+          } catch (Error e) { // the park inside join() failed, as above: the thread still runs
+            while (t.isAlive()) {
+              Thread.onSpinWait();
+            }
+            if (parkFailure == null) {
+              parkFailure = e;
+            } else if (parkFailure != e) {
+              parkFailure.addSuppressed(e);
+            }
+          }
         }
       }
     }
@@ -885,6 +905,9 @@ abstract class ParallelJob {
     }
     Throwable first = (Throwable) FAILURE.getVolatile(this);
     if (first == null) {
+      if (parkFailure != null) {
+        throw parkFailure; // never swallowed; every worker has finished
+      }
       return;
     }
     RuntimeException e = first == cancellation ? (CancellationException) first : failed(first);
@@ -894,6 +917,9 @@ abstract class ParallelJob {
     }
     for (int i = others.size() - 1; i >= 0; i--) {
       e.addSuppressed(others.get(i));
+    }
+    if (parkFailure != null) {
+      e.addSuppressed(parkFailure);
     }
     throw e;
   }

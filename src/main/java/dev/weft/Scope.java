@@ -376,6 +376,12 @@ public final class Scope implements AutoCloseable {
   @SuppressWarnings("unused") // accessed through FIRST_FAILED
   private @Nullable ScopeTask<?> firstFailed;
   private boolean closed; // accessed plainly by the owner, through CLOSED otherwise
+  /**
+   * An Error thrown by the park inside the end's Thread.join (JDK 21+: a virtual owner too deep
+   * in its stack to unmount, review 30); from then on the end waits without parking, and the
+   * error is reported once every thread has ended (see awaitThread). Owner only, plain.
+   */
+  private @Nullable Error joinFailure;
   @SuppressWarnings("unused") // accessed through SPAWNED
   private long spawned;
   /**
@@ -1013,11 +1019,29 @@ public final class Scope implements AutoCloseable {
     if (interrupted) {
       Thread.currentThread().interrupt();
     }
-    if (violation != null) {
-      throw withSuppressed(violation, e);
+    RuntimeException thrown = violation != null ? withSuppressed(violation, e) : e;
+    reportJoinFailure(thrown);
+    if (thrown != null) {
+      throw thrown;
     }
-    if (e != null) {
-      throw e;
+  }
+
+  /**
+   * After an end whose Thread.join failed with an Error (see {@link #joinFailure}) and then
+   * waited without parking: the error is never swallowed. It is attached to the exception the
+   * end throws, or thrown itself if the end has none.
+   */
+  private void reportJoinFailure(@Nullable Throwable thrown) {
+    Error jf = joinFailure;
+    if (jf == null) {
+      return;
+    }
+    joinFailure = null;
+    if (thrown == null) {
+      throw jf;
+    }
+    if (thrown != jf) {
+      thrown.addSuppressed(jf);
     }
   }
 
@@ -1103,6 +1127,16 @@ public final class Scope implements AutoCloseable {
 
   /** The end of call/run after the body returned normally. */
   private void end() throws InterruptedException {
+    try {
+      endAfterBody();
+    } catch (Throwable t) {
+      reportJoinFailure(t);
+      throw t;
+    }
+    reportJoinFailure(null);
+  }
+
+  private void endAfterBody() throws InterruptedException {
     if (closed) { // the body closed the scope itself; scopes it opened after that must end too
       IllegalStateException leftOpen = endScopesLeftOpen(enclosing, "the body of " + name);
       if (leftOpen != null) {
@@ -1182,6 +1216,11 @@ public final class Scope implements AutoCloseable {
     forgetTasks();
     if (violation != null) {
       more.add(violation);
+    }
+    Error jf = joinFailure;
+    if (jf != null) { // never swallowed: see reportJoinFailure
+      joinFailure = null;
+      more.add(jf);
     }
     if (interrupted) {
       Thread.currentThread().interrupt();
@@ -1471,16 +1510,47 @@ public final class Scope implements AutoCloseable {
             cancel(new Cancel("the deadline passed", timeoutMessage()));
             continue;
           }
-          t.join(left / 1_000_000L, (int) (left % 1_000_000L));
+          if (joinFailure != null) {
+            spinWhileAlive(t, left);
+          } else {
+            t.join(left / 1_000_000L, (int) (left % 1_000_000L));
+          }
+        } else if (joinFailure != null) {
+          spinWhileAlive(t, Long.MAX_VALUE);
         } else {
           t.join();
         }
       } catch (InterruptedException e) {
         interrupted = true;
         cancel(OWNER_INTERRUPTED);
+      } catch (Error e) {
+        // The park inside join() failed: on JDK 21+ a virtual owner whose stack is too deep to
+        // unmount gets a StackOverflowError from it (review 30: close() then threw with a task
+        // still running, which is the one thing a scope must never do). The thread is still
+        // alive: wait for it without parking, and report the error once the end is over.
+        if (joinFailure == null) {
+          joinFailure = e;
+        } else if (joinFailure != e) {
+          joinFailure.addSuppressed(e);
+        }
       }
     }
     return interrupted;
+  }
+
+  /**
+   * Waits for {@code t} to terminate without parking, for at most {@code nanos}: only after a
+   * park failed (see {@link #joinFailure}). It keeps its carrier busy, as a pinned virtual
+   * thread's park would; an interrupt is reported as join's would be.
+   */
+  private static void spinWhileAlive(Thread t, long nanos) throws InterruptedException {
+    long start = System.nanoTime();
+    while (t.isAlive() && System.nanoTime() - start < nanos) {
+      if (Thread.interrupted()) {
+        throw new InterruptedException();
+      }
+      Thread.onSpinWait();
+    }
   }
 
   /**
