@@ -470,7 +470,15 @@ public final class LockOrder {
 
   /** Called once {@code lock} is held by this thread after an acquisition that succeeded. */
   static void acquired(Object lock, boolean shared) {
-    held().push(lock, shared);
+    try {
+      held().push(lock, shared);
+    } catch (OutOfMemoryError e) {
+      // The lock is held by now, so the acquisition must not throw (review 30: with checking
+      // on and a full heap, lock() threw holding the lock, when the held list grew, and the
+      // caller's finally never unlocked it). Checking is a debugging aid: under a full heap it
+      // does not record this hold (its release is then ignored, as for any unknown lock), as
+      // JDK 25's AbstractQueuedSynchronizer waits without its node rather than fail.
+    }
   }
 
   /**
@@ -1101,8 +1109,12 @@ public final class LockOrder {
 
     void push(Object lock, boolean isShared) {
       if (size == locks.length) {
-        locks = Arrays.copyOf(locks, size * 2);
-        shared = Arrays.copyOf(shared, size * 2);
+        // Both copies before either store: an OutOfMemoryError in the second must not leave
+        // the two arrays of different lengths (review 30).
+        Object[] l = Arrays.copyOf(locks, size * 2);
+        boolean[] s = Arrays.copyOf(shared, size * 2);
+        locks = l;
+        shared = s;
       }
       locks[size] = lock;
       shared[size] = isShared;

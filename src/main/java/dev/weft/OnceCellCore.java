@@ -427,35 +427,83 @@ abstract class OnceCellCore<T extends @Nullable Object> {
       supplier = s;
       result = s.get();
     } catch (Throwable t) {
-      Done won; // a Done installed by trySet/set while the initialiser ran, if any
-      if (rememberFailures) {
-        won = casState(me, new Done(null, t)) ? null : overtaken();
-        if (won == null) {
-          releaseSupplier();
-        }
-      } else {
-        won = casState(me, null) ? null : overtaken();
-      }
-      int woken = releaseWaiters();
-      WeftJfr.initEnd(jfr, this, supplier, woken, t);
-      if (won != null && !(t instanceof Error)) {
-        // Linearizable outcome: the set that won comes first, and a getOrInit on a set cell
-        // returns its value without running an initialiser. Errors still propagate.
+      Done won = releaseClaim(me, t, jfr, supplier);
+      if (won != null) {
         return decode(won);
       }
       throw t;
     }
-    if (casState(me, new Done(result, null))) {
-      if (result != null) {
-        setValueRelease(result);
+    Done done;
+    try {
+      done = new Done(result, null);
+    } catch (Throwable t) {
+      // An OutOfMemoryError for the outcome itself, after the initialiser succeeded (review 30:
+      // the claim stayed set and every waiter, and every later caller, waited for ever). The
+      // value cannot be recorded: the claim is released as for a failed initialiser and the
+      // error propagates, as ConcurrentHashMap.computeIfAbsent drops its reservation.
+      Done won = releaseClaim(me, t, jfr, supplier);
+      if (won != null) {
+        return decode(won);
       }
-      releaseSupplier(); // plain write: no claim can succeed any more, nobody reads it again
-      int woken = releaseWaiters();
+      throw t;
+    }
+    if (casState(me, done)) {
+      int woken = 0;
+      try {
+        if (result != null) {
+          setValueRelease(result);
+        }
+        releaseSupplier(); // plain write: no claim can succeed any more, nobody reads it again
+      } finally {
+        // Even if an Error struck above (the first use of a VarHandle links it, which allocates:
+        // review 30 saw an OutOfMemoryError there): the cell is set, its waiters must see it.
+        woken = releaseWaiters();
+      }
       WeftJfr.initEnd(jfr, this, supplier, woken, null);
       return result;
     }
     WeftJfr.initEnd(jfr, this, supplier, 0, null); // a trySet won meanwhile; it woke the waiters
     return decode(overtaken());
+  }
+
+  /**
+   * The initialiser (or the recording of its outcome) threw {@code t}: releases the claim,
+   * remembering the failure if the policy says so and memory allows, and wakes the waiters.
+   *
+   * @return the outcome of a set that overtook the owner, which getOrInit returns instead of
+   *     throwing {@code t} (not for an Error); null if {@code t} is to be rethrown
+   */
+  private @Nullable Done releaseClaim(
+      Thread me, Throwable t, @Nullable Object jfr, @Nullable Supplier<? extends T> supplier) {
+    Done won; // a Done installed by trySet/set while the initialiser ran, if any
+    Done failed = null;
+    if (rememberFailures) {
+      try {
+        failed = new Done(null, t);
+      } catch (Throwable noMemory) {
+        // Under a full heap the failure cannot be remembered either (review 30: the claim was
+        // never released): release the claim unremembered, so a later call runs it again. The
+        // initialiser's failure is still the one thrown; the error goes with it if it can.
+        try {
+          t.addSuppressed(noMemory);
+        } catch (Throwable stillNoMemory) { // addSuppressed allocates its list
+          // nothing more can be recorded
+        }
+      }
+    }
+    if (failed != null) {
+      won = casState(me, failed) ? null : overtaken();
+      if (won == null) {
+        releaseSupplier();
+      }
+    } else {
+      won = casState(me, null) ? null : overtaken();
+    }
+    int woken = releaseWaiters();
+    WeftJfr.initEnd(jfr, this, supplier, woken, t);
+    // Linearizable outcome: the set that won comes first, and a getOrInit on a set cell
+    // returns its value without running an initialiser. Errors still propagate.
+    return won != null && !(t instanceof Error) ? won : null;
   }
 
   /** After the owner's CAS failed: only trySet moves state away from a running owner. */

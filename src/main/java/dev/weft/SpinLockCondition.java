@@ -293,7 +293,11 @@ final class SpinLockCondition implements Condition {
         try {
           leaveAfterError(w, interrupted);
         } catch (Throwable again) {
-          e.addSuppressed(again);
+          try {
+            e.addSuppressed(again);
+          } catch (Throwable noMemory) { // addSuppressed allocates its list: under a full heap
+            // it fails too; the first error is the one to report
+          }
         }
       }
       throw e;
@@ -310,11 +314,25 @@ final class SpinLockCondition implements Condition {
    * first as suppressed.
    */
   private void leaveAfterError(Waiter w, boolean interrupted) {
+    RuntimeException relockFailed = null; // lock() throws nothing checked: an Error is wrapped
+    Error relockError = null;
     if (!heldByCurrentThread.getAsBoolean()) {
-      if (LockOrder.enabled()) {
-        LockOrder.lockUnchecked(lock); // bookkeeping first; refusing it would change nothing
-      } else {
-        lock.lock();
+      try {
+        if (LockOrder.enabled()) {
+          LockOrder.lockUnchecked(lock); // bookkeeping first; refusing it would change nothing
+        } else {
+          lock.lock();
+        }
+      } catch (RuntimeException | Error again) {
+        // lock() failed again, most likely as the first time: an OutOfMemoryError at its queue
+        // node (review 30: await then threw without the lock, and the caller's finally unlock
+        // failed). Take the lock without queueing, which allocates nothing.
+        if (again instanceof Error er) {
+          relockError = er;
+        } else {
+          relockFailed = (RuntimeException) again;
+        }
+        lockWithoutQueueing();
       }
     }
     if (w.state == Waiter.SIGNALLED) { // plain: under the lock, as in parkForSignal
@@ -326,6 +344,29 @@ final class SpinLockCondition implements Condition {
     }
     if (interrupted) {
       Thread.currentThread().interrupt();
+    }
+    if (relockError != null) {
+      throw relockError; // await adds it to its error as suppressed; the lock is held now
+    }
+    if (relockFailed != null) {
+      throw relockFailed;
+    }
+  }
+
+  /**
+   * Takes the lock by polling tryLock(), with no queue node: only after lock() failed with an
+   * Error in leaveAfterError. Spins, then yields (platform threads) between attempts; a
+   * virtual thread keeps its carrier, as a pinned wait would, since parking may need memory
+   * too. Under a FIFO lock (TicketLock) tryLock succeeds only when nobody is queued, so this
+   * waits for the queue to drain: a degraded, rare path, not a fair one.
+   */
+  private void lockWithoutQueueing() {
+    for (int i = 0; !lock.tryLock(); i++) {
+      if (i < 128) {
+        Thread.onSpinWait();
+      } else {
+        SpinBackoff.yieldUnlessVirtual(); // backs off from the holder; not a correctness device
+      }
     }
   }
 
