@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.weft.testing.Waits;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -210,18 +209,14 @@ class Review22PoolTest {
         .isLessThanOrEqualTo(1);
   }
 
-  /** Waits (bounded) until {@code t} is parked idle in {@code pool} or has exited. */
-  private static void awaitIdleOrGone(Thread t, ParallelPool pool) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (t.isAlive() && !(Waits.isParked(t) && LockSupport.getBlocker(t) == pool)) {
-      if (System.nanoTime() - deadline >= 0) {
-        throw new AssertionError(t.getName() + " never went idle (state " + t.getState() + ")");
-      }
-      LockSupport.parkNanos(50_000L); // bounded poll of a thread state, not a result wait
-    }
-  }
-
-  /** Retires every thread of a private pool and joins them; every thread must be idle or done. */
+  /**
+   * Retires every thread of a private pool and joins them. A thread parked on the pool is not
+   * necessarily idle: one that the last hand-over popped off the idle stack, still parked until
+   * the scheduler runs it, is neither on the stack nor retired by retireIdle, then runs its
+   * task and goes idle for the keep-alive (60 s here). Session 30's new-user pass saw that once
+   * under load (a thread alive 20 s after retireIdle). So retireIdle is repeated, bounded,
+   * until each thread has exited.
+   */
   private static void shutdown(ParallelPool pool, Set<Thread> threads) throws InterruptedException {
     // Every thread of the pool ran its first task, so it is in the set once that task ran.
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
@@ -229,11 +224,10 @@ class Review22PoolTest {
       LockSupport.parkNanos(50_000L); // a thread just started has not run its task yet
     }
     for (Thread t : threads) {
-      awaitIdleOrGone(t, pool);
-    }
-    pool.retireIdle();
-    for (Thread t : threads) {
-      t.join(TimeUnit.SECONDS.toMillis(20));
+      while (t.isAlive() && System.nanoTime() - deadline < 0) {
+        pool.retireIdle(); // retires it once it is on the idle stack
+        t.join(10);
+      }
       assertThat(t.isAlive()).as("%s exits after retireIdle", t.getName()).isFalse();
     }
     assertThat(pool.liveThreads()).isZero();

@@ -13,7 +13,8 @@ public final class Gc {
   private static final long SETTLE_NANOS = TimeUnit.SECONDS.toNanos(5);
 
   /**
-   * How many of {@code refs} are still set after repeated collections. It first collects up to
+   * How many of {@code refs} are still set after repeated collections. It returns at once if none
+   * is set; otherwise it first collects up to
    * 10 times back to back ({@code System.gc()} clears a weakly reachable referent itself), then,
    * while any is still set, collects every 10 ms for up to 5 s in all, and returns as soon as
    * none is left.
@@ -31,7 +32,7 @@ public final class Gc {
    * @return how many still refer to their object
    */
   public static int stillReachable(List<? extends WeakReference<?>> refs) {
-    int alive = refs.size();
+    int alive = alive(refs); // none left: no collection at all
     for (int round = 0; round < 10 && alive > 0; round++) {
       System.gc();
       alive = alive(refs);
