@@ -39,7 +39,7 @@ import org.jspecify.annotations.Nullable;
  * Parallel.forEach(files, file -> compress(file));
  * Parallel.forRange(0, rows, row -> render(image, row));
  * boolean anyOdd = Parallel.anyMatch(data, x -> x % 2 == 1);       // stops at a match
- * Optional<Long> big = Parallel.findFirst(data, x -> x * x > 100); // lowest index: 11
+ * Optional<Long> big = Parallel.findFirst(data, x -> x * x > 100); // Optional[11] (at index 10)
  * OptionalInt at = Parallel.findFirst(0, data.size(), i -> data.get(i) * data.get(i) > 100);
  *
  * // Options: thread count, your own ThreadFactory or Executor, minimum chunk size, cut-off
@@ -73,7 +73,7 @@ import org.jspecify.annotations.Nullable;
  * function (one memory per lambda or method reference), what one element cost last time: a
  * function not seen before, or one whose elements were expensive, is split at once, so two
  * 1 ms elements take about 1 ms; a function known to be cheap runs its first element timed
- * (two clock reads, the whole overhead of a small cheap call) and the rest on the caller,
+ * (three clock reads, the whole overhead of a small cheap call) and the rest on the caller,
  * unless that element has become expensive. Larger inputs: the calling thread starts on the
  * elements itself and times the first few. If the rest would take less than the {@linkplain
  * Options#sequentialCutoff sequential cut-off} ({@link #DEFAULT_SEQUENTIAL_CUTOFF} with the

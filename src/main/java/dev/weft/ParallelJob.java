@@ -36,7 +36,7 @@ abstract class ParallelJob {
    *    by the class of the user's function, so one entry per lambda or method reference, freed
    *    with its class) holds what one element cost the last time: unknown, or expensive enough
    *    that the input is worth splitting, means split at once (no element runs alone first, so
-   *    two 1 ms elements take 1 ms); cheap means time element 0 (two clock reads: the whole
+   *    two 1 ms elements take 1 ms); cheap means time element 0 (three clock reads: the whole
    *    overhead of a small cheap call) and finish alone unless it has become expensive, in
    *    which case the memory is updated and the rest is split. A split call times the caller's
    *    own chunks and stores their mean cost, so a function that became cheap is noticed on the
