@@ -86,7 +86,10 @@ import org.jspecify.annotations.Nullable;
  * on any of these threads and on the caller's, concurrently. Every invocation of the function
  * has completed before the call returns or throws, and no element runs after it: workers that
  * have not begun by then are cancelled, pool threads are back in the pool (idle), and threads
- * started for the call alone have been joined.
+ * started for the call alone have been joined. That holds even when the caller's wait itself
+ * fails (on JDK 21+ a virtual caller too deep in its stack to unmount gets a {@link
+ * StackOverflowError} from its park): it then waits without parking and throws the error
+ * afterwards (or attaches it, suppressed, to the call's {@link TaskFailedException}).
  *
  * <p>Fail fast: the first exception or error thrown by the function stops the handing out of
  * chunks, the workers still inside the function are interrupted, and once they all have

@@ -110,6 +110,12 @@ import org.jspecify.annotations.Nullable;
  *       is reported by the end if it happened before the end reported (the end does not wait
  *       for a walk the timer is running). The shared timer runs those {@code interrupt()} calls
  *       for deadlines, so an override must be quick.
+ *   <li>The end never returns or throws while one of the scope's threads runs, even when its
+ *       wait itself fails: on JDK 21+ a virtual owner too deep in its stack to unmount gets a
+ *       {@link StackOverflowError} from the park inside {@code Thread.join}. The end then waits
+ *       without parking (keeping its carrier, as a pinned virtual thread does) and reports the
+ *       error once every thread has ended: attached as suppressed to the exception the end
+ *       throws, or thrown alone.
  * </ul>
  *
  * <p><b>Memory consistency effects:</b> actions in a thread prior to {@link #spawn(Callable)}
