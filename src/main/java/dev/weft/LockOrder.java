@@ -489,7 +489,16 @@ public final class LockOrder {
    * (three small arrays): lock-order checking is a debugging aid, and this is its cost.
    */
   static void released(Object lock) {
-    Held h = held();
+    Held h;
+    try {
+      h = held();
+    } catch (OutOfMemoryError e) {
+      // Only a thread with no held list allocates here, and such a thread has no hold recorded:
+      // an acquisition under a full heap that could not make the list (see acquired). Throwing
+      // would fail the unlock with the lock still held (review 30b: tryLock then unlock under a
+      // full heap left the lock held for good).
+      return;
+    }
     h.remove(lock);
     if (h.size == 0 && !h.checking) {
       HELD.remove();
@@ -507,7 +516,12 @@ public final class LockOrder {
    * @return the previous state, for {@link #resumeRecording}
    */
   static boolean suspendRecording() {
-    Held h = held();
+    Held h;
+    try {
+      h = held();
+    } catch (OutOfMemoryError e) {
+      return false; // no held list, so nothing held to record orders from (see released)
+    }
     boolean was = h.checking;
     h.checking = true; // beforeWait records nothing while it is set
     return was;
@@ -519,7 +533,12 @@ public final class LockOrder {
    * @param was what {@link #suspendRecording} returned
    */
   static void resumeRecording(boolean was) {
-    Held h = held();
+    Held h;
+    try {
+      h = held();
+    } catch (OutOfMemoryError e) {
+      return; // no held list: nothing was suspended (see suspendRecording)
+    }
     h.checking = was;
     if (h.size == 0 && !was) {
       HELD.remove();

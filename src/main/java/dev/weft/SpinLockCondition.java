@@ -357,16 +357,41 @@ final class SpinLockCondition implements Condition {
    * Takes the lock by polling tryLock(), with no queue node: only after lock() failed with an
    * Error in leaveAfterError. Spins, then yields (platform threads) between attempts; a
    * virtual thread keeps its carrier, as a pinned wait would, since parking may need memory
-   * too. Under a FIFO lock (TicketLock) tryLock succeeds only when nobody is queued, so this
-   * waits for the queue to drain: a degraded, rare path, not a fair one.
+   * too. Under a FIFO lock (TicketLock) tryLock succeeds only when nobody is queued, so every
+   * {@link #RELOCK_RETRY_POLLS} polls it tries the queued lock() again, which is fair once the
+   * error has passed: a degraded, rare path.
    */
   private void lockWithoutQueueing() {
-    for (int i = 0; !lock.tryLock(); i++) {
+    for (int i = 1; !lock.tryLock(); i++) {
+      if ((i & (RELOCK_RETRY_POLLS - 1)) == 0 && relockQueued()) {
+        return; // memory came back: queued and served as any waiter (fairly, under TicketLock)
+      }
       if (i < 128) {
         Thread.onSpinWait();
       } else {
         SpinBackoff.yieldUnlessVirtual(); // backs off from the holder; not a correctness device
       }
+    }
+  }
+
+  /**
+   * Polls of {@link #lockWithoutQueueing} between two tries of the queued lock(): under a FIFO
+   * lock with steady traffic tryLock alone may never find a gap (review 30b), while the error
+   * that made lock() fail (a full heap) is usually gone by then. A power of two.
+   */
+  private static final int RELOCK_RETRY_POLLS = 1024;
+
+  /** One more try of the queued lock(); false if it failed again (the error is dropped). */
+  private boolean relockQueued() {
+    try {
+      if (LockOrder.enabled()) {
+        LockOrder.lockUnchecked(lock);
+      } else {
+        lock.lock();
+      }
+      return true;
+    } catch (RuntimeException | Error again) { // the same failure as the one being reported
+      return false;
     }
   }
 
