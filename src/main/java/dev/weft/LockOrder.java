@@ -1156,7 +1156,13 @@ public final class LockOrder {
 
   static {
     // Links enabled()'s invokeExact call site now, not on a lock's first acquisition, which
-    // may come near the end of a thread's stack (see StackHeadroom.initializeNow).
-    boolean unused = enabled();
+    // may come near the end of a thread's stack (see StackHeadroom.initializeNow). And calls it
+    // past the JDK's customization threshold (127 calls of a handle not yet compiled), when the
+    // JDK rewrites the handle's form once, which allocates: under a full heap that happened in a
+    // Mutex release (review 30c), which then threw with the mutex still held.
+    boolean unused = false;
+    for (int i = 0; i < 256; i++) {
+      unused |= enabled();
+    }
   }
 }

@@ -2057,10 +2057,12 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
         // Opaque: spinners read it without the lock and need an untorn, eventually visible value.
         RELEASES.setOpaque(this, releases + 1);
         setState(0); // volatile write: releases the holder's writes to the next acquirer
-      } catch (StackOverflowError e) {
-        // The state write did not happen (an overflow at a call's entry changes nothing): the
-        // mutex is still ours, so say so again, and a retry higher up can release it (review
-        // 23: it was left locked by nobody). A field store in this frame cannot overflow.
+      } catch (Error e) {
+        // The state write did not happen (an overflow at a call's entry changes nothing; an
+        // OutOfMemoryError comes from linking the VarHandle call above, before it): the mutex
+        // is still ours, so say so again, and a retry higher up can release it (review 23: it
+        // was left locked by nobody; review 30c: the same with the heap full at the JVM's first
+        // release). A field store in this frame cannot overflow.
         holder = me;
         throw e;
       }
@@ -2226,6 +2228,11 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     StackHeadroom.initializeNow(
         MethodHandles.lookup(), StackHeadroom.class, SpinBackoff.class, ProtocolWindows.class,
         Sync.class, ChangeWaiter.class);
+    // Links the release's VarHandle call site (RELEASES.setOpaque) now: linking allocates, and
+    // the JVM's first release, under a full heap, threw there (review 30c).
+    Sync warm = new Sync();
+    warm.acquire(1);
+    warm.release(1);
   }
 }
 

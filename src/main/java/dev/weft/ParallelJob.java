@@ -1015,21 +1015,27 @@ abstract class ParallelJob {
 
   /** Called by a worker when it leaves the loop. */
   final void workerExit(Worker w) {
-    if (!WORKER_STATE.compareAndSet(w, RUNNING, DONE)) {
-      // An interrupter won the CAS: wait until it has decided (and, if it sends one, until its
-      // interrupt() has happened), then clear only an interrupt that weft sent.
-      if (interruptDecided(w) == INTERRUPTED) {
-        Thread.interrupted();
-        keepInterruptOwedToEnclosing(w);
-      }
-      WORKER_STATE.setOpaque(w, DONE); // for toString/debugging only
-    }
     Thread c = this.caller;
-    // A pool thread goes back to the pool's idle stack before the caller can return, so a
-    // call that follows at once finds it (ParallelPool notes, "Back early").
-    ParallelPool.returnEarly(w);
-    if ((int) ACTIVE.getAndAdd(this, -1) == 1 && c != null) {
-      LockSupport.unpark(c);
+    try {
+      if (!WORKER_STATE.compareAndSet(w, RUNNING, DONE)) {
+        // An interrupter won the CAS: wait until it has decided (and, if it sends one, until
+        // its interrupt() has happened), then clear only an interrupt that weft sent.
+        if (interruptDecided(w) == INTERRUPTED) {
+          Thread.interrupted();
+          keepInterruptOwedToEnclosing(w);
+        }
+        WORKER_STATE.setOpaque(w, DONE); // for toString/debugging only
+      }
+      // A pool thread goes back to the pool's idle stack before the caller can return, so a
+      // call that follows at once finds it (ParallelPool notes, "Back early").
+      ParallelPool.returnEarly(w);
+    } finally {
+      // Whatever failed above (an OutOfMemoryError at the idle node, or where a first call
+      // links: the pool thread then ends and gives its permit back), the caller must stop
+      // counting this worker, or it waits for ever (review 30c).
+      if ((int) ACTIVE.getAndAdd(this, -1) == 1 && c != null) {
+        LockSupport.unpark(c);
+      }
     }
   }
 
@@ -1196,16 +1202,24 @@ abstract class ParallelJob {
       if (!WORKER_STATE.compareAndSet(this, NEW, RUNNING)) {
         return; // cancelled before it began: the caller no longer counts it
       }
-      Worker outer = RUNNING_HERE.get();
-      enclosing = outer;
-      RUNNING_HERE.set(this);
+      Worker outer = null;
+      boolean marked = false;
       try {
+        // Inside the try: the thread-local calls allocate (an entry, a map), and an
+        // OutOfMemoryError between the RUNNING CAS and workerExit left the caller counting this
+        // worker for ever (review 30c: the call never returned).
+        outer = RUNNING_HERE.get();
+        enclosing = outer;
+        RUNNING_HERE.set(this);
+        marked = true;
         job.workLoop(this);
       } finally {
         try {
           job.workerExit(this);
         } finally {
-          if (outer == null) {
+          if (!marked) {
+            // nothing of ours to undo
+          } else if (outer == null) {
             RUNNING_HERE.remove();
           } else {
             RUNNING_HERE.set(outer);
@@ -1218,5 +1232,21 @@ abstract class ParallelJob {
     public String toString() {
       return "Parallel worker[state=" + (int) WORKER_STATE.getOpaque(this) + "]";
     }
+  }
+
+  static {
+    // Last of the static initializers. Runs one worker over an empty job on this thread, so
+    // that the VarHandle call sites of a worker's run and exit are linked now: the first run of
+    // a call site links it, which allocates, and under a full heap a worker's first exit threw
+    // there before the caller stopped counting it, and the call never returned (review 30c).
+    ParallelJob warm =
+        new ParallelJob("warm-up", 0L) {
+          @Override
+          void runChunk(long lo, long hi, long slot) {
+            // an empty job: no chunk is ever handed out
+          }
+        };
+    warm.active = 1;
+    new Worker(warm).run();
   }
 }

@@ -12,6 +12,7 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -99,7 +100,14 @@ class Review30HeapTest {
 
   private static void expectHeld(String scenario, String kind, String... jvmArgs)
       throws Exception {
+    // A fork whose OutOfMemoryError did not land where the scenario aims (exit 3: the
+    // allocation fit after all) shows nothing either way: fork again, at most 4 times, and
+    // skip if it never lands (CI, session 30: 1 of 1 such miss failed the JDK 25 phase).
     String[] r = fork(scenario, kind, jvmArgs);
+    for (int i = 1; i < 4 && r[0].equals("3"); i++) {
+      r = fork(scenario, kind, jvmArgs);
+    }
+    Assumptions.assumeFalse(r[0].equals("3"), "the OutOfMemoryError never landed in 4 forks");
     assertThat(r[1]).as("the harness ran").doesNotContain("harness-error");
     assertThat(r[0]).as("exit 0 = held (3 = the OOME did not land); %s", r[1]).isEqualTo("0");
   }
