@@ -1,7 +1,11 @@
 package dev.weft;
 
+import static dev.weft.testing.Heap.fill;
+import static dev.weft.testing.Heap.free;
+import static dev.weft.testing.Heap.freeSmallest;
+import static dev.weft.testing.Heap.waitFor;
+
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -46,56 +50,11 @@ import org.jspecify.annotations.Nullable;
 final class Review30HeapMain {
   private Review30HeapMain() {}
 
-  private static final Object[] SLOTS = new Object[1 << 16];
-
-  /** Fills the heap; true when a probe allocation then fails. */
-  @SuppressWarnings("UnusedVariable")
-  static boolean fill() {
-    int i = 0;
-    while (i < SLOTS.length - 1 && SLOTS[i] != null) {
-      i++; // a second fill tops the first up
-    }
-    for (int round = 0; round < 4; round++) {
-      int size = 1 << 20;
-      while (size >= 8 && i < SLOTS.length - 1) {
-        try {
-          SLOTS[i] = new byte[size];
-          i++;
-        } catch (OutOfMemoryError e) {
-          size >>>= 1;
-        }
-      }
-      try {
-        SLOTS[i] = new Object();
-        i++;
-      } catch (OutOfMemoryError e) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  static void free() {
-    Arrays.fill(SLOTS, null);
-  }
-
   static volatile @Nullable Throwable error;
   static volatile boolean holdsAtError;
   static volatile boolean holdsAtReturn;
   static volatile int done;
   static volatile int ready;
-
-  /** Waits, without allocating, until f returns true or the time passes. */
-  static boolean waitFor(AtomicInteger unused, long millis, java.util.function.BooleanSupplier f) {
-    long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
-    while (!f.getAsBoolean()) {
-      if (System.nanoTime() - end > 0L) {
-        return false;
-      }
-      LockSupport.parkNanos(1_000_000L);
-    }
-    return true;
-  }
 
   private static final class DoneFlag implements java.util.function.BooleanSupplier {
     @Override
@@ -113,7 +72,6 @@ final class Review30HeapMain {
 
   private static final DoneFlag DONE = new DoneFlag();
   private static final ReadyFlag READY = new ReadyFlag();
-  private static final AtomicInteger NONE = new AtomicInteger();
 
   static String describe(@Nullable Throwable t) {
     if (t == null) {
@@ -187,8 +145,8 @@ final class Review30HeapMain {
   public static void main(String[] args) throws Exception {
     // Links every call the threads make after the heap is full (a first call may allocate).
     free();
-    waitFor(NONE, 0, DONE);
-    waitFor(NONE, 0, READY);
+    waitFor(0, DONE);
+    waitFor(0, READY);
     LockSupport.parkNanos(1L);
     held(new SpinLock());
     held(new TicketLock());
@@ -286,10 +244,10 @@ final class Review30HeapMain {
     });
     boolean full = fill();
     ready = 1;
-    waitFor(NONE, 3000, DONE); // B fails at once, or parks: then the unlock lets it in
+    waitFor(3000, DONE); // B fails at once, or parks: then the unlock lets it in
     free();
     l.unlock();
-    waitFor(NONE, 10_000, DONE);
+    waitFor(10_000, DONE);
     b.join(5000);
     boolean others = otherThreadLocks(l);
     boolean again = l.tryLock(5, TimeUnit.SECONDS);
@@ -327,7 +285,7 @@ final class Review30HeapMain {
         }
       }
     });
-    waitFor(NONE, 5000, READY);
+    waitFor(5000, READY);
     l.lock(); // B has released it inside await: its node is queued
     boolean full = fill();
     Throwable signalError = null;
@@ -337,10 +295,10 @@ final class Review30HeapMain {
       free();
       signalError = t;
     }
-    boolean bEndedWhileHeld = waitFor(NONE, 3000, DONE); // keep the lock (and the heap full)
+    boolean bEndedWhileHeld = waitFor(3000, DONE); // keep the lock (and the heap full)
     free();
     l.unlock();
-    waitFor(NONE, 10_000, DONE);
+    waitFor(10_000, DONE);
     b.join(5000);
     // A new waiter D and one signal: the signal must reach D, not a node B left behind.
     ready = 0;
@@ -358,7 +316,7 @@ final class Review30HeapMain {
         }
       }
     });
-    waitFor(NONE, 5000, READY);
+    waitFor(5000, READY);
     boolean mainGot = l.tryLock(5, TimeUnit.SECONDS);
     if (mainGot) {
       c.signal();
@@ -440,17 +398,6 @@ final class Review30HeapMain {
 
   static volatile boolean full;
 
-  /** Frees the last k filler arrays (the smallest, a few dozen bytes each). */
-  static void freeLast(int k) {
-    int n = 0;
-    for (int i = SLOTS.length - 1; i >= 0 && n < k; i--) {
-      if (SLOTS[i] != null) {
-        SLOTS[i] = null;
-        n++;
-      }
-    }
-  }
-
   /**
    * Lock-order checking on ({@code -Ddev.weft.lockOrder=check}): B holds eight SpinLocks (the
    * held list's first capacity) and takes a ninth, uncontended, whose order is known already;
@@ -479,7 +426,7 @@ final class Review30HeapMain {
           locks[i].lock();
         }
         fill();
-        freeLast(k);
+        freeSmallest(k);
         Throwable t = null;
         try {
           locks[8].lock();
@@ -562,10 +509,10 @@ final class Review30HeapMain {
       }
     });
     // W parks on the cell (it spins and yields first): give it a moment, bounded.
-    waitFor(NONE, 200, () -> w.getState() == Thread.State.WAITING);
+    waitFor(200, () -> w.getState() == Thread.State.WAITING);
     Thread.State wState = w.getState();
     ready = 1;
-    waitFor(NONE, 10_000, DONE);
+    waitFor(10_000, DONE);
     free();
     w.join(5000);
     b.join(5000);

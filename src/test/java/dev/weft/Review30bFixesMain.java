@@ -1,6 +1,6 @@
 package dev.weft;
 
-import java.util.concurrent.atomic.AtomicInteger;
+import dev.weft.testing.Heap;
 import java.util.concurrent.locks.Lock;
 import org.jspecify.annotations.Nullable;
 
@@ -39,7 +39,6 @@ final class Review30bFixesMain {
 
   private static final Go GO = new Go();
   private static final Done DONE = new Done();
-  private static final AtomicInteger NONE = new AtomicInteger();
 
   public static void main(String[] args) throws Exception {
     String kind = args.length > 1 ? args[1] : "spin";
@@ -50,7 +49,7 @@ final class Review30bFixesMain {
       code = Integer.parseInt(r[0]);
       out = r[1];
     } catch (Throwable t) {
-      Review30HeapMain.free();
+      Heap.free();
       code = 2;
       out = "harness-error " + t;
     }
@@ -74,21 +73,21 @@ final class Review30bFixesMain {
       }
     });
     w.join(10_000);
-    Review30HeapMain.waitFor(NONE, 0, GO);
-    Review30HeapMain.waitFor(NONE, 0, DONE);
+    Heap.waitFor(0, GO);
+    Heap.waitFor(0, DONE);
     Review30HeapMain.held(l);
     boolean enabled = LockOrder.enabled();
     SpinBackoff.yieldUnlessVirtual(); // initialises SpinBackoff (its static init allocates)
-    Review30HeapMain.free(); // links Arrays.fill: the first call allocates
+    Heap.free(); // links Arrays.fill: the first call allocates
     Thread t = Review30HeapMain.daemon("T", () -> {
-      Review30HeapMain.waitFor(NONE, 60_000, GO);
+      Heap.waitFor(60_000, GO);
       try {
         if (!l.tryLock()) { // a tryLock: lock() makes the held list first, in beforeWait
           phase = 3;
           return;
         }
       } catch (Throwable e) {
-        Review30HeapMain.free();
+        Heap.free();
         lockError = e;
         phase = 2;
         return;
@@ -96,17 +95,17 @@ final class Review30bFixesMain {
       try {
         l.unlock();
       } catch (Throwable e) {
-        Review30HeapMain.free();
+        Heap.free();
         unlockError = e;
         heldAfterUnlockError = Review30HeapMain.held(l);
       }
-      Review30HeapMain.free();
+      Heap.free();
       phase = 2;
     });
-    boolean full = Review30HeapMain.fill();
+    boolean full = Heap.fill();
     phase = 1;
-    Review30HeapMain.waitFor(NONE, 20_000, DONE);
-    Review30HeapMain.free();
+    Heap.waitFor(20_000, DONE);
+    Heap.free();
     t.join(5_000);
     boolean others = Review30HeapMain.otherThreadLocks(l);
     String s = "enabled=" + enabled + " full=" + full + " lockError=" + lockError

@@ -2,9 +2,7 @@ package dev.weft;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.File;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
+import dev.weft.testing.HeapFork;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -14,7 +12,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
 import org.jspecify.annotations.Nullable;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -27,46 +24,9 @@ import org.junit.jupiter.api.Timeout;
 @SuppressWarnings("WaitNotInLoop")
 class Review30bFixesTest {
 
-  /** Runs Review30bFixesMain in a fresh small-heap JVM; returns {exit code, RESULT line}. */
-  private static String[] fork(String scenario, String kind, String... jvmArgs) throws Exception {
-    File log = File.createTempFile("review30b", ".log");
-    List<String> cmd = new ArrayList<>();
-    cmd.add(System.getProperty("java.home") + "/bin/java");
-    cmd.addAll(List.of("-Xmx32m", "-Xms32m", "-XX:+UseSerialGC", "-XX:-UseTLAB"));
-    cmd.addAll(List.of(jvmArgs));
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"),
-        Review30bFixesMain.class.getName(), scenario, kind));
-    try {
-      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log).start();
-      try {
-        boolean ended = p.waitFor(90, TimeUnit.SECONDS);
-        String s = Files.readString(log.toPath(), StandardCharsets.UTF_8);
-        String result = s.lines().filter(l -> l.startsWith("RESULT")).findFirst().orElse(s);
-        System.out.println(result);
-        assertThat(ended).as("the forked JVM ends; output:%n%s", s).isTrue();
-        return new String[] {Integer.toString(p.exitValue()), result};
-      } finally {
-        p.destroyForcibly();
-        p.waitFor(10, TimeUnit.SECONDS);
-      }
-    } finally {
-      Files.deleteIfExists(log.toPath());
-    }
-  }
-
   private static void expectHeld(String scenario, String kind, String... jvmArgs)
       throws Exception {
-    // A fork whose OutOfMemoryError did not land where the scenario aims (exit 3: the
-    // allocation fit after all) shows nothing either way: fork again, at most 4 times, and
-    // skip if it never lands (CI, session 30: 1 of 1 such miss failed the JDK 25 phase).
-    String[] r = fork(scenario, kind, jvmArgs);
-    for (int i = 1; i < 4 && r[0].equals("3"); i++) {
-      r = fork(scenario, kind, jvmArgs);
-    }
-    Assumptions.assumeFalse(r[0].equals("3"), "the OutOfMemoryError never landed in 4 forks");
-    assertThat(r[1]).as("the harness ran").doesNotContain("harness-error");
-    assertThat(r[0]).as("exit 0 = held (1 defect, 3 the OOME did not land); %s", r[1])
-        .isEqualTo("0");
+    HeapFork.expectHeld(Review30bFixesMain.class, scenario, kind, jvmArgs);
   }
 
   // ---- fix 6: LockOrder.acquired swallows the OutOfMemoryError of the held list

@@ -1,8 +1,12 @@
 package dev.weft;
 
+import static dev.weft.testing.Heap.fill;
+import static dev.weft.testing.Heap.free;
+import static dev.weft.testing.Heap.freeSmallest;
+import static dev.weft.testing.Heap.waitFor;
+
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
@@ -30,57 +34,7 @@ import org.jspecify.annotations.Nullable;
 final class Review30cHeapMain {
   private Review30cHeapMain() {}
 
-  private static final Object[] HEAP = new Object[1 << 16];
   static volatile @Nullable Object sink;
-
-  static boolean fill() {
-    int i = 0;
-    while (i < HEAP.length - 1 && HEAP[i] != null) {
-      i++;
-    }
-    for (int pass = 0; pass < 4; pass++) {
-      for (int size = 1 << 20; size >= 8 && i < HEAP.length - 1; ) {
-        try {
-          HEAP[i] = new byte[size];
-          i++;
-        } catch (OutOfMemoryError e) {
-          size >>>= 1;
-        }
-      }
-      try {
-        HEAP[i] = new Object();
-        i++;
-      } catch (OutOfMemoryError e) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  static void free() {
-    Arrays.fill(HEAP, null);
-  }
-
-  static void freeSmallest(int k) {
-    for (int i = HEAP.length - 1, n = 0; i >= 0 && n < k; i--) {
-      if (HEAP[i] != null) {
-        HEAP[i] = null;
-        n++;
-      }
-    }
-  }
-
-  /** Polls f without allocating until it holds or millis pass. */
-  static boolean waitFor(long millis, BooleanSupplier f) {
-    long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
-    while (!f.getAsBoolean()) {
-      if (System.nanoTime() - end > 0L) {
-        return false;
-      }
-      LockSupport.parkNanos(1_000_000L);
-    }
-    return true;
-  }
 
   static String describe(@Nullable Throwable t) {
     if (t == null) {

@@ -1,18 +1,8 @@
 package dev.weft;
 
-import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.File;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
+import dev.weft.testing.HeapFork;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -25,85 +15,8 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class Review30cHeapTest {
-  private static final Pattern FRAME =
-      Pattern.compile("thrown in (?:interpreter|compiled) method <\\{method\\} \\{[^}]*\\} '([^']*)' "
-          + "'[^']*' in '([^']*)'>");
-
-  private static String[] fork(String scenario, String kind) throws Exception {
-    File out = File.createTempFile("review30c", ".out");
-    File exLog = File.createTempFile("review30c", ".ex");
-    List<String> cmd = new ArrayList<>(List.of(System.getProperty("java.home") + "/bin/java",
-        "-Xmx32m", "-Xms32m", "-XX:+UseSerialGC", "-XX:-UseTLAB",
-        "-Xlog:exceptions=info:file=" + exLog.getAbsolutePath(),
-        "-cp", System.getProperty("java.class.path"), Review30cHeapMain.class.getName(),
-        scenario, kind));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out).start();
-    try {
-      boolean ended = p.waitFor(150, TimeUnit.SECONDS);
-      String s = Files.readString(out.toPath(), StandardCharsets.UTF_8);
-      String result = s.lines().filter(l -> l.startsWith("RESULT")).findFirst().orElse(s);
-      String sites = oomeSites(Files.readAllLines(exLog.toPath(), StandardCharsets.UTF_8));
-      System.out.println(result.length() > 3000 ? result.substring(0, 3000) : result);
-      System.out.println("  OOME sites (weft frames, count): " + sites);
-      assertThat(ended).as("fork ends; output:%n%s", s).isTrue();
-      return new String[] {Integer.toString(p.exitValue()), result, sites};
-    } finally {
-      p.destroyForcibly();
-      p.waitFor(10, TimeUnit.SECONDS);
-      Files.deleteIfExists(out.toPath());
-      Files.deleteIfExists(exLog.toPath());
-    }
-  }
-
-  /** For each OutOfMemoryError, the first five weft frames it was thrown in, with counts. */
-  private static String oomeSites(List<String> lines) {
-    Map<String, Integer> sites = new LinkedHashMap<>();
-    boolean oome = false;
-    StringBuilder site = new StringBuilder();
-    int depth = 0;
-    for (String line : lines) {
-      if (line.contains("[exceptions] Exception <a '")) {
-        if (site.length() > 0) {
-          sites.merge(site.toString(), 1, Integer::sum);
-        }
-        site.setLength(0);
-        depth = 0;
-        oome = line.contains("java/lang/OutOfMemoryError");
-        continue;
-      }
-      Matcher m = FRAME.matcher(line);
-      if (!oome || !m.find()) {
-        continue;
-      }
-      String cls = m.group(2);
-      if (!cls.startsWith("dev/weft/") || cls.contains("Review30c") || depth >= 5) {
-        continue;
-      }
-      String frame = cls.replace("dev/weft/", "") + "." + m.group(1);
-      if (site.toString().endsWith(frame)) {
-        continue;
-      }
-      site.append(depth == 0 ? "" : "<").append(frame);
-      depth++;
-    }
-    if (site.length() > 0) {
-      sites.merge(site.toString(), 1, Integer::sum);
-    }
-    return sites.isEmpty() ? "(none)" : sites.toString();
-  }
-
   private static void expectHeld(String scenario, String kind) throws Exception {
-    // A fork whose OutOfMemoryError did not land where the scenario aims (exit 3: the
-    // allocation fit after all) shows nothing either way: fork again, at most 4 times, and
-    // skip if it never lands (CI, session 30: 1 of 1 such miss failed the JDK 25 phase).
-    String[] r = fork(scenario, kind);
-    for (int i = 1; i < 4 && r[0].equals("3"); i++) {
-      r = fork(scenario, kind);
-    }
-    Assumptions.assumeFalse(r[0].equals("3"), "the OutOfMemoryError never landed in 4 forks");
-    assertThat(r[1]).as("harness ran").doesNotContain("harness-error");
-    assertThat(r[0]).as("exit 0 = held (1 defect, 3 the OOME missed): %s | sites %s", r[1], r[2])
-        .isEqualTo("0");
+    HeapFork.expectHeld(Review30cHeapMain.class, scenario, kind);
   }
 
   // ---- fixed in session 30 (both failed before the fix)
