@@ -392,6 +392,36 @@ final class SpinBackoff {
     }
   }
 
+  /**
+   * Rounds of {@link #pauseWithoutNode} between two tries to allocate the queue node again. A
+   * failed allocation costs a full collection, so the tries are spaced: at the sleeps' cap
+   * (1 ms) about every 50 ms. A power of two.
+   */
+  static final int NODE_RETRY_ROUNDS = 64;
+
+  /**
+   * One pause of a lock wait that has no queue node because allocating it threw {@link
+   * OutOfMemoryError} (a full heap): {@code SpinLock}'s and {@code TicketLock}'s acquisitions
+   * then poll the lock instead of failing, as JDK 25's AQS does after an OOME at its node. Such a
+   * waiter is registered nowhere, so no release wakes it: it sleeps on a timer that doubles from
+   * 1 µs to 1 ms (at most {@code nanosLeft}), and allocates nothing on a platform thread. A
+   * virtual thread's timed park allocates its timer task; if that throws too, the round spins
+   * instead and keeps the carrier, as a pinned wait would.
+   *
+   * @param round the rounds of this wait so far (0, 1, 2, ...)
+   * @param nanosLeft the time left of a timed wait (positive), or {@code Long.MAX_VALUE}
+   */
+  static void pauseWithoutNode(Object blocker, int round, long nanosLeft) {
+    long sleep = Math.min(1_000L << Math.min(round, 10), nanosLeft); // 1 µs, 2 µs, ... 1.02 ms
+    try {
+      LockSupport.parkNanos(blocker, sleep);
+    } catch (OutOfMemoryError virtualTimer) { // only a virtual thread's park allocates
+      for (int i = 0; i < MAX_BACKOFF; i++) {
+        Thread.onSpinWait();
+      }
+    }
+  }
+
   /** {@code Thread::isVirtual} on JDK 21 and later; null before (no virtual threads there). */
   private static final @Nullable MethodHandle IS_VIRTUAL = isVirtualHandle();
 

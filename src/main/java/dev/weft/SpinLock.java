@@ -270,6 +270,16 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
    * set for good, in 5 of 5 runs at 16 frames. A waiter pushed between that read and the pop
    * is woken after the shallower probe (open, and narrow: it needs both at once).
    *
+   * A full heap (session 31): a waiter whose node cannot be allocated (OutOfMemoryError at
+   * `new Waiter`) does not throw; it waits without a node, as JDK 25's AQS does
+   * (pollWithoutNode): it CASes the free lock, sleeping between tries on a timer that doubles
+   * from 1 us to 1 ms, and tries to allocate and register again every NODE_RETRY_ROUNDS
+   * rounds (about 55 ms). It is registered nowhere, so no unlock owes it a wake-up, and it
+   * first passes on a signal it holds, since a signal may carry the backstop. It barges, as
+   * every SpinLock acquisition may. Before session 31 lock() threw the error, cleanly (the
+   * lock free, the next waiter served), as JDK 17's AQS does. Protocol window (tests):
+   * "spinlock.new-waiter", before the allocation (tests throw OutOfMemoryError there).
+   *
    * Virtual threads spin one round and do not yield (SpinBackoff.VIRTUAL_SPIN_ROUNDS; phase 2 is
    * skipped for them). A virtual thread's
    * Thread.yield() unmounts it and, when its carrier's local queue is not empty, pushes it back
@@ -902,7 +912,20 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
         // taken in that clean-up, hung every later waiter). The park this leads to costs
         // microseconds.
         StackHeadroom.ensure(StackHeadroom.PARK_FRAMES);
-        Waiter w = new Waiter(me);
+        Waiter w = newWaiterOrNull(me);
+        if (w == null) {
+          // A full heap: wait without a node, as JDK 25's AQS does, rather than throw (see "A
+          // full heap" in the notes). Unregistered, this thread must not keep a signal.
+          if (woken) {
+            passSignalOn();
+            woken = false;
+          }
+          int r = pollWithoutNode(me, interruptible, timed, deadline);
+          if (r == RETRY_NODE) {
+            continue;
+          }
+          return r == ACQUIRED && interrupted ? acquired(true) : r;
+        }
         woken = false;
         final boolean exposed = push(w) || takeBackstop();
         if (registeredAt == 0L) {
@@ -1029,6 +1052,59 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
         passSignalOn(); // best effort: after a stack overflow this call may overflow too
       }
       throw t;
+    }
+  }
+
+  /** The waiter's node, or null if allocating it threw OutOfMemoryError (a full heap). */
+  private static @Nullable Waiter newWaiterOrNull(Thread me) {
+    try {
+      if (ProtocolWindows.ENABLED) {
+        ProtocolWindows.at("spinlock.new-waiter"); // tests throw an OutOfMemoryError here
+      }
+      return new Waiter(me);
+    } catch (OutOfMemoryError e) {
+      return null; // the caller waits without a node; the error is not reported (as AQS's)
+    }
+  }
+
+  /** An outcome of {@link #pollWithoutNode}: try to allocate the node again. */
+  private static final int RETRY_NODE = -1;
+
+  /**
+   * The wait of a thread whose node could not be allocated: polls the lock on a timer (see
+   * {@link SpinBackoff#pauseWithoutNode}), registered nowhere, so no release needs to wake it
+   * and nothing is left behind if it throws. Returns {@link #RETRY_NODE} every {@link
+   * SpinBackoff#NODE_RETRY_ROUNDS} rounds so the caller registers once memory is back. An
+   * uninterruptible wait consumes the interrupts it meets (a pending one would end every sleep
+   * at once) and sets the status again before it returns, whatever it returns.
+   */
+  private int pollWithoutNode(Thread me, boolean interruptible, boolean timed, long deadline) {
+    boolean interrupted = false;
+    try {
+      for (int round = 0; round < SpinBackoff.NODE_RETRY_ROUNDS; round++) {
+        if (ownerOpaque() == null && casOwner(null, me)) {
+          return ACQUIRED;
+        }
+        if (Thread.interrupted()) {
+          if (interruptible) {
+            return INTERRUPTED;
+          }
+          interrupted = true;
+        }
+        long left = Long.MAX_VALUE;
+        if (timed) {
+          left = deadline - System.nanoTime();
+          if (left <= 0L) {
+            return TIMED_OUT;
+          }
+        }
+        SpinBackoff.pauseWithoutNode(this, round, left);
+      }
+      return RETRY_NODE;
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt(); // never swallow an interrupt
+      }
     }
   }
 

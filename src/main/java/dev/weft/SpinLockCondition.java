@@ -314,8 +314,7 @@ final class SpinLockCondition implements Condition {
    * first as suppressed.
    */
   private void leaveAfterError(Waiter w, boolean interrupted) {
-    RuntimeException relockFailed = null; // lock() throws nothing checked: an Error is wrapped
-    Error relockError = null;
+    Throwable relockFailure = null; // a RuntimeException or an Error: lock() throws nothing checked
     if (!heldByCurrentThread.getAsBoolean()) {
       try {
         if (LockOrder.enabled()) {
@@ -327,11 +326,7 @@ final class SpinLockCondition implements Condition {
         // lock() failed again, most likely as the first time: an OutOfMemoryError at its queue
         // node (review 30: await then threw without the lock, and the caller's finally unlock
         // failed). Take the lock without queueing, which allocates nothing.
-        if (again instanceof Error er) {
-          relockError = er;
-        } else {
-          relockFailed = (RuntimeException) again;
-        }
+        relockFailure = again;
         lockWithoutQueueing();
       }
     }
@@ -345,11 +340,12 @@ final class SpinLockCondition implements Condition {
     if (interrupted) {
       Thread.currentThread().interrupt();
     }
-    if (relockError != null) {
-      throw relockError; // await adds it to its error as suppressed; the lock is held now
+    // await adds it to its own error as suppressed; the lock is held now.
+    if (relockFailure instanceof Error e) {
+      throw e;
     }
-    if (relockFailed != null) {
-      throw relockFailed;
+    if (relockFailure != null) {
+      throw (RuntimeException) relockFailure;
     }
   }
 

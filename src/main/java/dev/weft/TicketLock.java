@@ -264,12 +264,23 @@ public final class TicketLock implements Lock {
    * sweeps together, JDK 25; 0 of 24 after). Release now clears both fields itself, plain, and one handler
    * undoes everything until a CAS publishes the hand-over.
    *
+   * A full heap (session 31): a waiter whose node cannot be allocated (OutOfMemoryError at
+   * `new Node`, before anything is queued) does not throw; it waits without a node, as JDK 25's
+   * AQS does (pollWithoutNode): it takes the lock only when it is free with nobody queued (the
+   * tryLock CAS of tail null -> fastNode), sleeping between tries on a timer that doubles from
+   * 1 us to 1 ms, and tries to allocate and queue again every NODE_RETRY_ROUNDS rounds (about
+   * 55 ms), so a queue that never empties serves it in FIFO order once memory is back. It is in
+   * no queue, so no release owes it a grant. Until then it is outside the FIFO order, as a
+   * tryLock() is. Before session 31 lock() threw the error, cleanly, as JDK 17's AQS does.
+   *
    * Protocol windows (ProtocolWindows, tests only): "ticketlock.swapped" after the tail swap
    * and before the link, "ticketlock.queued" after the link, "ticketlock.yield" and
    * "ticketlock.spin" at the start of those phases, "ticketlock.park" just before a park,
    * "ticketlock.unlinked-abandoned" after an abandoned node was unlinked, and, for an
    * interruptible wait that found its interrupt, "ticketlock.interrupted" before it abandons its
-   * node and "ticketlock.interrupted-pass-on" before it passes on a lock granted meanwhile.
+   * node and "ticketlock.interrupted-pass-on" before it passes on a lock granted meanwhile;
+   * "ticketlock.new-node" before a waiter allocates its node (tests throw OutOfMemoryError there
+   * to send it down the node-less wait).
    */
 
   private static final VarHandle TAIL;
@@ -876,8 +887,15 @@ public final class TicketLock implements Lock {
 
   private int acquireWait(Thread me, boolean interruptible, boolean timed, long nanos) {
     final long deadline = timed ? System.nanoTime() + nanos : 0L;
-    // A fresh WAITING node; its fields are published by the getAndSet below.
-    Node n = new Node(me, Node.WAITING);
+    // A fresh WAITING node; its fields are published by the getAndSet below. A full heap: wait
+    // without a node, as JDK 25's AQS does, rather than throw (see "A full heap" in the notes).
+    Node n;
+    while ((n = newNodeOrNull(me)) == null) {
+      int r = pollWithoutNode(me, interruptible, timed, deadline);
+      if (r != RETRY_NODE) {
+        return r;
+      }
+    }
     Node p = getAndSetTail(n);
     if (p == null) {
       becomeOwner(n, me); // the lock was free
@@ -909,6 +927,61 @@ public final class TicketLock implements Lock {
     } catch (Throwable e) {
       leaveAfterError(p, n, me, stage);
       throw e;
+    }
+  }
+
+  /** A waiting node, or null if allocating it threw OutOfMemoryError (a full heap). */
+  private static @Nullable Node newNodeOrNull(Thread me) {
+    try {
+      if (ProtocolWindows.ENABLED) {
+        ProtocolWindows.at("ticketlock.new-node"); // tests throw an OutOfMemoryError here
+      }
+      return new Node(me, Node.WAITING);
+    } catch (OutOfMemoryError e) {
+      return null; // the caller waits without a node; the error is not reported (as AQS's)
+    }
+  }
+
+  /** An outcome of {@link #pollWithoutNode}: try to allocate the node again. */
+  private static final int RETRY_NODE = -1;
+
+  /**
+   * The wait of a thread whose node could not be allocated: takes the lock when it is free with
+   * nobody queued (as {@link #tryLock()} does), polling on a timer (see {@link
+   * SpinBackoff#pauseWithoutNode}). It is in no queue, so no release owes it anything and it
+   * leaves nothing behind if it throws; it returns {@link #RETRY_NODE} every {@link
+   * SpinBackoff#NODE_RETRY_ROUNDS} rounds so the caller queues, in FIFO order, once memory is
+   * back (under steady traffic the queue may never empty). An uninterruptible wait consumes the
+   * interrupts it meets (a pending one would end every sleep at once) and sets the status again
+   * before it returns, whatever it returns.
+   */
+  private int pollWithoutNode(Thread me, boolean interruptible, boolean timed, long deadline) {
+    boolean interrupted = false;
+    try {
+      for (int round = 0; round < SpinBackoff.NODE_RETRY_ROUNDS; round++) {
+        if (tailOpaque() == null && casTailFast(me)) {
+          return ACQUIRED;
+        }
+        if (Thread.interrupted()) {
+          if (interruptible) {
+            return INTERRUPTED;
+          }
+          interrupted = true;
+        }
+        long left = Long.MAX_VALUE;
+        if (timed) {
+          left = deadline - System.nanoTime();
+          if (left <= 0L) {
+            return TIMED_OUT;
+          }
+        }
+        SpinBackoff.pauseWithoutNode(this, round, left);
+      }
+      return RETRY_NODE;
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt(); // never swallow an interrupt
+      }
     }
   }
 

@@ -79,15 +79,9 @@ class Review30HeapTest {
 
   // ---- held, and the JDK reference
 
-  @Test
-  void held_spinLockSlowPathOom() throws Exception {
-    expectHeld("lock", "spin");
-  }
-
-  @Test
-  void held_ticketLockSlowPathOom() throws Exception {
-    expectHeld("lock", "ticket");
-  }
+  // held_spinLockSlowPathOom and held_ticketLockSlowPathOom (lock() threw the node's OOME,
+  // cleanly) are gone: since session 31 lock() waits without a node instead, as JDK 25's AQS
+  // does (Review31LockWithoutNodeTest).
 
   /**
    * Reference: ReentrantLock.lock() under the same pressure. JDK 17's AQS throws the node's OOME

@@ -28,7 +28,7 @@ public final class HeapFork {
   private HeapFork() {}
 
   private static final Pattern THROWN_IN =
-      Pattern.compile("thrown in (?:interpreter|compiled) method <\\{method\\} \\{[^}]*\\} '([^']*)' "
+      Pattern.compile("thrown in (?:interpreter|(?:C1 |C2 )?compiled) method <\\{method\\} \\{[^}]*\\} '([^']*)' "
           + "'[^']*' in '([^']*)'>");
 
   /** One forked run: its exit code, its RESULT line and the OOME sites in weft. */
