@@ -125,15 +125,26 @@ class SpinLockWakeReReviewTest {
     return g;
   }
 
+  /**
+   * "spinlock.new-waiter@test-name" from whose visit number {@link #nodeFailFrom} on the hook
+   * throws OutOfMemoryError (a full heap at the node's allocation), after any gate there.
+   */
+  private volatile @Nullable String nodeFailKey;
+
+  private volatile int nodeFailFrom;
+
   /** Installs the hook: counts every window visit per thread, and passes the gates. */
   private AutoCloseable hooks() {
     return ProtocolWindows.install(
         w -> {
           String key = w + "@" + Thread.currentThread().getName();
-          visits.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
+          int visit = visits.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
           Gate g = gates.get(key);
           if (g != null) {
             g.pass();
+          }
+          if (key.equals(nodeFailKey) && visit >= nodeFailFrom) {
+            throw new OutOfMemoryError("injected at " + key);
           }
         });
   }
@@ -388,6 +399,68 @@ class SpinLockWakeReReviewTest {
       publish();
       String stranded = strandedWhileFree(b, 500);
       assertThat(stranded).as("the waiter behind, after the woken waiter gave up").isNull();
+    }
+    assertThat(failure.get()).isNull();
+  }
+
+  // Session 31: the same premise as test 1, but the woken waiter T does not give up before it
+  // registers again: its re-registration cannot allocate the node (an OutOfMemoryError at the
+  // "spinlock.new-waiter" window, its second visit), so it waits without a node, registered
+  // nowhere; then it is interrupted there and gives up. It held the signal that E's hand-on
+  // gave it, which carries the backstop: without passing it on before the node-less wait, the
+  // waiter B behind parks with no timer while the lock is free (the mutation that drops the
+  // pass-on fails this test; the stress in Review31LockWithoutNodeTest does not see it).
+  @Test
+  void aWokenWaiterWhoseReRegistrationFindsNoMemoryPassesTheSignalOn() throws Exception {
+    lock.owner = new Thread(() -> {}, "test-never-started-holder");
+    publish();
+    AtomicBoolean exposedGaveUp = new AtomicBoolean();
+    AtomicBoolean topGaveUp = new AtomicBoolean();
+    Gate g = gate("spinlock.new-waiter", "top", 2); // 1: its first registration
+    nodeFailKey = "spinlock.new-waiter@test-top";
+    nodeFailFrom = 2;
+    try (AutoCloseable h = hooks()) {
+      Thread exposed =
+          start(
+              "exposed",
+              () -> {
+                try {
+                  lock.lockInterruptibly();
+                  lock.unlock();
+                } catch (InterruptedException e) {
+                  exposedGaveUp.set(true);
+                }
+              });
+      awaitParkedRegistered(exposed); // pushed onto the empty stack: exposed, 1 ms backstop
+      Thread b = start("behind", behind(Behind.LOCK));
+      awaitParkedRegistered(b); // on top of E: no timer
+      Thread top =
+          start(
+              "top",
+              () -> {
+                try {
+                  lock.lockInterruptibly();
+                  lock.unlock();
+                } catch (InterruptedException e) {
+                  topGaveUp.set(true);
+                }
+              });
+      awaitParkedRegistered(top); // on top: the one E's hand-on wakes
+      exposed.interrupt(); // E gives up: backstopHandedOn = true, T signalled
+      exposed.join(TimeUnit.SECONDS.toMillis(10));
+      assertThat(exposedGaveUp.get()).as("the exposed waiter gave up").isTrue();
+      g.awaitArrival("the woken waiter, registering again,");
+      g.open(); // its allocation fails: it waits without a node
+      pollUntil(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20));
+      top.interrupt(); // and gives up there
+      top.join(TimeUnit.SECONDS.toMillis(10));
+      assertThat(topGaveUp.get()).as("the woken waiter gave up: %s", describe()).isTrue();
+      assertThat(visits.get("spinlock.new-waiter@test-top").get()).as("one failed allocation")
+          .isEqualTo(2);
+      lock.owner = null; // the missed unlock's store becomes visible
+      publish();
+      String stranded = strandedWhileFree(b, 500);
+      assertThat(stranded).as("the waiter behind, after the node-less waiter gave up").isNull();
     }
     assertThat(failure.get()).isNull();
   }
