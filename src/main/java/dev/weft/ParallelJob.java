@@ -731,8 +731,23 @@ abstract class ParallelJob {
     ACTIVE.set(this, count);
     startWorkers(o, ws);
     boolean interrupted = false;
-    if (!stopRequested()) {
-      interrupted = workLoop(null);
+    try {
+      if (!stopRequested()) {
+        interrupted = workLoop(null);
+      }
+    } catch (Throwable e) {
+      // weft's own step failed on the caller (an Error recording its function's failure): the
+      // call still returns only once every worker has finished (review 31b: it threw with a
+      // worker still in the function). The workers are stopped first, best effort.
+      try {
+        stopAndInterrupt(null);
+        awaitWorkers(ws, false);
+      } catch (Throwable again) {
+        if (again != e) {
+          e.addSuppressed(again);
+        }
+      }
+      throw e;
     }
     awaitWorkers(ws, interrupted);
   }
@@ -955,7 +970,12 @@ abstract class ParallelJob {
       stopAndInterrupt(self);
       return;
     }
-    FailureNode node = new FailureNode(t);
+    FailureNode node;
+    try {
+      node = new FailureNode(t);
+    } catch (OutOfMemoryError e) {
+      return; // a further failure, dropped: the first one, recorded, fails the call
+    }
     while (true) {
       FailureNode head = (FailureNode) MORE.getVolatile(this);
       node.next = head; // plain: published by the CAS below
@@ -1248,5 +1268,31 @@ abstract class ParallelJob {
         };
     warm.active = 1;
     new Worker(warm).run();
+    // The failure paths, likewise (review 31b: the JVM's first failure of a function, raised in
+    // a full heap, could not link recordFailure's FAILURE CAS; the failure was never recorded,
+    // and Parallel.map returned null for the element, anyMatch false). A job with one RUNNING
+    // worker that has no thread: two failures (the first CAS, the stop and interrupt walk; the
+    // list of further failures), the worker's exit after the walk, and the caller reading the
+    // failures back into its exception.
+    ParallelJob failing =
+        new ParallelJob("warm-up", 0L) {
+          @Override
+          void runChunk(long lo, long hi, long slot) {
+            // never called
+          }
+        };
+    Worker running = new Worker(failing);
+    WORKER_STATE.compareAndSet(running, NEW, RUNNING);
+    failing.workers = new Worker[] {running};
+    failing.active = 1;
+    IllegalStateException warmUpFailure = new IllegalStateException("warm-up");
+    failing.recordFailure(warmUpFailure, null);
+    failing.recordFailure(warmUpFailure, null);
+    failing.workerExit(running);
+    try {
+      failing.awaitWorkers(new Worker[0], false);
+    } catch (TaskFailedException expected) {
+      // the warm-up's own failure, read back
+    }
   }
 }

@@ -375,6 +375,21 @@ public final class SpinLock extends SpinLockPadAfter implements Lock {
     w.wasSignalled();
     w.hasLeft();
     new Waiter(me).signal();
+    // The release side, and every accessor not run above (review 31b: a JVM's first unlock,
+    // first guard close and first hand-over ran in a full heap; linking ownerPlain or
+    // setOwnerRelease threw there, leaving the lock held for good, or an heir claimed and never
+    // handed the lock). Internal calls, not lock()/unlock(): lock-order checking must not
+    // record this throwaway lock.
+    SpinLock r = new SpinLock();
+    r.casOwner(null, me);
+    r.ownerPlain();
+    r.ownerOpaque();
+    r.ownerAcquire();
+    r.heirOpaque();
+    r.waitersAcquire();
+    r.release(); // uncontended: heirOpaque, waitersOpaque, setOwnerRelease
+    r.casOwner(null, me);
+    r.setOwnerRelease(null); // as handOver stores the heir
   }
 
   /**

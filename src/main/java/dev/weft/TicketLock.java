@@ -335,6 +335,7 @@ public final class TicketLock implements Lock {
     a.setNextPlain(null);
     b.setStatusOpaque(Node.GRANTED);
     ok &= !b.abandon() && b.statusOpaque() == Node.GRANTED;
+    a.nextAcquire();
     TicketLock l = new TicketLock();
     l.lock();
     try {
@@ -342,6 +343,17 @@ public final class TicketLock implements Lock {
     } finally {
       l.unlock();
     }
+    // Every other accessor and VarHandle site of the lock itself, once (review 31b: the first
+    // grant's owner store, setOwnerOpaque in becomeOwner, ran for the first time in a full heap;
+    // linking it threw, and the lock stayed handed over to nobody, for good). The fast paths
+    // above write the owner plainly and never reach these.
+    Node c = new Node(null, Node.WAITING);
+    ok &= l.tailOpaque() == null && l.getAndSetTail(c) == null && l.casTail(c, null);
+    l.setOwnerOpaque(l.ownerOpaque());
+    ok &= l.ownerPlain() == null;
+    l.casYieldPausedUntil(l.yieldPausedUntilOpaque(), 0L);
+    l.countSlowYield(System.nanoTime()); // the yield pause's own opaque accesses
+    l.yieldPauseNanos();
     return ok;
   }
 
