@@ -4,6 +4,7 @@ import static dev.weft.testing.Waits.awaitParkedOn;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.weft.testing.Dive;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -654,36 +655,6 @@ class Review24FixesTest {
   // ---------------------------------------------------------------------------------------
   // 1c. SpinLockCondition near the stack's end
   // ---------------------------------------------------------------------------------------
-
-  /** Recurses to a StackOverflowError, then runs the attempt in each of the bottom frames. */
-  private static final class Dive {
-    final Runnable attempt;
-    final int window;
-    int bottom = -1;
-
-    Dive(Runnable attempt, int window) {
-      this.attempt = attempt;
-      this.window = window;
-    }
-
-    @SuppressWarnings("InfiniteRecursion") // on purpose: it ends in StackOverflowError
-    void dive(int depth) {
-      try {
-        dive(depth + 1);
-      } catch (StackOverflowError e) {
-        if (bottom < 0) {
-          bottom = depth;
-        }
-      }
-      if (bottom - depth < window) {
-        try {
-          attempt.run();
-        } catch (Throwable e) {
-          // the attempt records what it needs; an overflow in its own frame lands here
-        }
-      }
-    }
-  }
 
   /** Runs {@code dive} rounds on a thread with a small stack; bounded by {@code seconds}. */
   private void sweep(String name, Runnable attempt, int window, double seconds)

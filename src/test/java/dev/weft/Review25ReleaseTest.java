@@ -2,6 +2,7 @@ package dev.weft;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.weft.testing.Dive;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -53,36 +54,6 @@ class Review25ReleaseTest {
     t.setDaemon(true);
     t.start();
     return t;
-  }
-
-  /** Recurses to a StackOverflowError, then runs the attempt in each of the bottom frames. */
-  private static final class Dive {
-    final Runnable attempt;
-    final int window;
-    int bottom = -1;
-
-    Dive(Runnable attempt, int window) {
-      this.attempt = attempt;
-      this.window = window;
-    }
-
-    @SuppressWarnings("InfiniteRecursion") // on purpose: it ends in StackOverflowError
-    void dive(int depth) {
-      try {
-        dive(depth + 1);
-      } catch (StackOverflowError e) {
-        if (bottom < 0) {
-          bottom = depth;
-        }
-      }
-      if (bottom - depth < window) {
-        try {
-          attempt.run();
-        } catch (Throwable e) {
-          // the attempt records what it needs; an overflow in its own frame lands here
-        }
-      }
-    }
   }
 
   private void sweep(String name, Runnable attempt, int window, double seconds)

@@ -1,5 +1,6 @@
 package dev.weft;
 
+import dev.weft.testing.Dive;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -240,36 +241,6 @@ final class Review26WakeSitesMain {
       }
       default -> throw new IllegalArgumentException(scenario);
     };
-  }
-
-  /** Recurses to a StackOverflowError, then runs the attempt in each of the bottom frames. */
-  static final class Dive {
-    final Runnable attempt;
-    final int window;
-    int bottom = -1;
-
-    Dive(Runnable attempt, int window) {
-      this.attempt = attempt;
-      this.window = window;
-    }
-
-    @SuppressWarnings("InfiniteRecursion") // on purpose: it ends in StackOverflowError
-    void dive(int depth) {
-      try {
-        dive(depth + 1);
-      } catch (StackOverflowError e) {
-        if (bottom < 0) {
-          bottom = depth;
-        }
-      }
-      if (bottom - depth < window) {
-        try {
-          attempt.run();
-        } catch (Throwable e) {
-          // the attempt records what it needs; an overflow in its own frame lands here
-        }
-      }
-    }
   }
 
   public static void main(String[] args) throws Exception {

@@ -1,5 +1,6 @@
 package dev.weft;
 
+import dev.weft.testing.Dive;
 import dev.weft.testing.Waits;
 import java.lang.reflect.Field;
 import java.util.Arrays;
@@ -41,36 +42,6 @@ import org.jspecify.annotations.Nullable;
  */
 final class Review29JoinWakeMain {
   private Review29JoinWakeMain() {}
-
-  /** Recurses to a StackOverflowError, then runs the attempt in each of the bottom frames. */
-  static final class Dive {
-    final Runnable attempt;
-    final int window;
-    int bottom = -1;
-
-    Dive(Runnable attempt, int window) {
-      this.attempt = attempt;
-      this.window = window;
-    }
-
-    @SuppressWarnings("InfiniteRecursion") // on purpose: it ends in StackOverflowError
-    void dive(int depth) {
-      try {
-        dive(depth + 1);
-      } catch (StackOverflowError e) {
-        if (bottom < 0) {
-          bottom = depth;
-        }
-      }
-      if (bottom - depth < window) {
-        try {
-          attempt.run();
-        } catch (Throwable e) {
-          // the attempt records what it needs; an overflow in its own frame lands here
-        }
-      }
-    }
-  }
 
   /** Recurses to a StackOverflowError, then runs {@code r} once, {@code k} frames above it. */
   static final class DiveOnce {

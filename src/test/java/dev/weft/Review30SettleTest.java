@@ -2,6 +2,7 @@ package dev.weft;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.weft.testing.Dive;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
@@ -46,36 +47,6 @@ class Review30SettleTest {
     }
     for (Thread t : started) {
       assertThat(t.isAlive()).as("%s outlived its test", t.getName()).isFalse();
-    }
-  }
-
-  /** Recurses to a StackOverflowError, then runs the attempt in each of the bottom frames. */
-  private static final class Dive {
-    final Runnable attempt;
-    final int window;
-    int bottom = -1;
-
-    Dive(Runnable attempt, int window) {
-      this.attempt = attempt;
-      this.window = window;
-    }
-
-    @SuppressWarnings("InfiniteRecursion") // on purpose: it ends in StackOverflowError
-    void dive(int depth) {
-      try {
-        dive(depth + 1);
-      } catch (StackOverflowError e) {
-        if (bottom < 0) {
-          bottom = depth;
-        }
-      }
-      if (bottom - depth < window) {
-        try {
-          attempt.run();
-        } catch (Throwable e) {
-          // an overflow in the attempt's own frames lands here; the state tells what it left
-        }
-      }
     }
   }
 
