@@ -561,7 +561,9 @@ public final class Condvar {
     StackHeadroom.ensure(StackHeadroom.QUEUE_FRAMES);
     // The counted waiter holds the mutex from its last check until await releases it, so taking
     // the mutex orders the signal after that waiter is asleep in the condition.
-    m.sync.acquire(1); // uninterruptibly; not the holder (checked above), so it cannot self-deadlock
+    // Uninterruptibly, even without a queue node (a full heap, JDK 17); not the holder (checked
+    // above), so it cannot self-deadlock.
+    m.acquireEvenWithoutNode();
     try {
       signal(b.condition, all);
     } finally {

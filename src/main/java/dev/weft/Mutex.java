@@ -1084,7 +1084,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     Object jfr = WeftJfr.lockWaitBegin(sync.owner());
     int outcome = WeftJfr.FAILED; // stays so only if the wait throws (an Error: review 17b)
     try {
-      sync.acquire(1);
+      acquireEvenWithoutNode();
       outcome = WeftJfr.ACQUIRED;
     } finally {
       WeftJfr.lockWaitEnd(jfr, this, WeftJfr.EXCLUSIVE, outcome);
@@ -1433,7 +1433,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     }
     long spun = releaseAndSpin(Math.min(maxNanos, WAIT_SPIN_MAX_NANOS)); // the caller's window
     if (!spinAcquire(false, 0L)) {
-      sync.acquire(1); // uninterruptible, like Condition.await's own re-acquisition
+      acquireEvenWithoutNode(); // uninterruptible, like Condition.await's own re-acquisition
     }
     return spun;
   }
@@ -1448,7 +1448,7 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     sync.release(1);
     SpinBackoff.unmountBeforeTimeout(this);
     if (!spinAcquire(false, 0L)) {
-      sync.acquire(1);
+      acquireEvenWithoutNode();
     }
   }
 
@@ -1501,9 +1501,50 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     if (interruptible) {
       sync.acquireInterruptibly(1);
     } else {
-      sync.acquire(1);
+      acquireEvenWithoutNode();
     }
     return true;
+  }
+
+  /**
+   * {@code sync.acquire(1)}, uninterruptible, that takes the lock without a queue node when the
+   * AQS cannot allocate one. JDK 17's AQS throws the node's OutOfMemoryError (later JDKs' AQS
+   * waits without a node, as SpinLock and TicketLock do since session 31): a Condvar wait's
+   * re-acquisition after its spin phase then threw without the mutex, and the caller's close
+   * failed (review 31a: 5 of 5 forks on JDK 17). Here the thread then polls {@code
+   * tryLockFast} on a timer ({@link SpinBackoff#pauseWithoutNode}), registered nowhere, and
+   * queues again every {@link SpinBackoff#NODE_RETRY_ROUNDS} rounds so that, once memory is
+   * back, it is served in the queue's order; an interrupt met meanwhile is set again on
+   * return, as the AQS's uninterruptible acquire does.
+   */
+  void acquireEvenWithoutNode() {
+    try {
+      sync.acquire(1);
+      return;
+    } catch (OutOfMemoryError e) {
+      // no node (JDK 17): nothing was queued; wait without one below
+    }
+    boolean interrupted = false;
+    try {
+      for (int round = 0; !sync.tryLockFast(); round++) {
+        if (round % SpinBackoff.NODE_RETRY_ROUNDS == SpinBackoff.NODE_RETRY_ROUNDS - 1) {
+          try {
+            sync.acquire(1);
+            return;
+          } catch (OutOfMemoryError again) {
+            // still no memory: go on polling
+          }
+        }
+        if (Thread.interrupted()) {
+          interrupted = true; // a pending interrupt would end every sleep at once
+        }
+        SpinBackoff.pauseWithoutNode(this, round % SpinBackoff.NODE_RETRY_ROUNDS, Long.MAX_VALUE);
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt(); // never swallow an interrupt
+      }
+    }
   }
 
   /**

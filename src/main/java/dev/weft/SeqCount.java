@@ -751,5 +751,15 @@ public final class SeqCount {
     // StackHeadroom.initializeNow).
     StackHeadroom.initializeNow(
         MethodHandles.lookup(), StackHeadroom.class, SpinBackoff.class);
+    // Both write paths and the close, once, on a counter nobody else can see, so that their
+    // VarHandle call sites are linked now: the first execution of a call site links it, and
+    // linking allocates. Review 31a: a JVM's first close in a full heap threw between the
+    // writer mark and the even value, and the count stayed odd, every reader waiting for ever
+    // (try-with-resources does not close again); write()'s own writer mark, after the odd
+    // store, was as exposed.
+    SeqCount c = new SeqCount();
+    c.write(true).close();
+    c.write(false).close();
+    c.seqAcquire();
   }
 }

@@ -649,10 +649,11 @@ abstract class SeqLockCore {
     owner = null;
     try {
       setSeqVolatile(odd + 1); // writer step 4
-    } catch (StackOverflowError e) {
-      // The store did not happen (an overflow at a call's entry changes nothing): the lock is
-      // still this writer's, so say so again, and the guard's retry higher up can release it
-      // (review 23: it was left write-locked by nobody, for good). A field store cannot overflow.
+    } catch (Error e) {
+      // The store did not happen (an overflow at a call's entry changes nothing, nor does an
+      // OutOfMemoryError linking the call site on its first run, review 31a): the lock is still
+      // this writer's, so say so again, and the guard's retry higher up can release it (review
+      // 23: it was left write-locked by nobody, for good). A field store cannot overflow.
       owner = me;
       throw e;
     }
@@ -744,5 +745,37 @@ abstract class SeqLockCore {
     StackHeadroom.initializeNow(
         MethodHandles.lookup(), StackHeadroom.class, SpinBackoff.class, ProtocolWindows.class,
         WaitingRoom.class);
+    linkRareSteps();
+  }
+
+  /**
+   * Runs, once, on a lock nobody else can see, every VarHandle access of the write, release and
+   * read-fallback paths, so that their call sites are linked now: the first execution of a
+   * call site links it, and linking allocates. Review 31a: in a full heap, a JVM's first
+   * release threw at the wake-up probe's first read with the lock still held (a SeqLocked
+   * write, or a guard that try-with-resources does not close again), and a reader's first
+   * parked fallback threw at the slot's first clear, leaving the lock odd and owned by it.
+   * Internal calls: lock-order checking must not record this throwaway lock.
+   */
+  private static void linkRareSteps() {
+    SeqLockCore c = new SeqLockCore() {};
+    Thread me = Thread.currentThread();
+    c.seqAcquire();
+    c.seqVolatile();
+    long odd = c.tryAcquire(); // READERS_WAITING.getOpaque, the CAS of seq
+    c.probeBeforeWake(true); // PARKED and PARKED_READER, opaque
+    c.owner = null;
+    c.setSeqVolatile(odd + 1);
+    c.wakeWaiter(); // PARKED and PARKED_READER, volatile
+    READERS_WAITING.getAndAdd(c, 1); // a registered reader, and its finally
+    READERS_WAITING.getAndAdd(c, -1);
+    READERS_WAITING.getVolatile(c);
+    PARKED_READER.compareAndSet(c, (Thread) null, me); // the reader's slot, and its finally
+    // A bare null, as at the call sites: a signature-polymorphic call's descriptor takes the
+    // argument's static type, and (Thread) null would link a different entry (Void, not Thread).
+    PARKED_READER.setRelease(c, null);
+    PARKED.setVolatile(c, me); // a parked writer's registration, and its clear
+    PARKED.setRelease(c, null);
+    c.waitingRoom(); // ROOM, acquire and compare-and-exchange
   }
 }
