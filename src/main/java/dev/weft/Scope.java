@@ -247,7 +247,9 @@ public final class Scope implements AutoCloseable {
    * check against the enclosing scope. Cost: one ThreadLocal set, get and remove per task.
    *
    * Windows (ProtocolWindows): "scope.pushed-not-started" on the spawner, after its node is
-   * published and before Thread.start(); "scope.task-finished" (in ScopeTask).
+   * published and before Thread.start(); "scope.before-slot" on a spawner under a cap, after
+   * its entry checks (deadline, cancellation) and before it takes a slot;
+   * "scope.task-finished" (in ScopeTask).
    */
 
   /** What the first failure of a scope's thread does to the others. */
@@ -636,7 +638,18 @@ public final class Scope implements AutoCloseable {
     StackHeadroom.ensure(StackHeadroom.SPAWN_FRAMES);
     Semaphore s = slots;
     if (s != null) {
+      if (ProtocolWindows.ENABLED) {
+        ProtocolWindows.at("scope.before-slot");
+      }
       acquireSlot(s);
+      if (timed && deadline - System.nanoTime() <= 0) {
+        // The deadline passed while this spawn waited: report it, as a spawn that starts after
+        // the deadline does. The slot may have come from the deadline's own cancellation (a
+        // cancelled task gave it back); returning a never-running handle then hid the timeout
+        // (CI under load, session 31: Review24FixesTest's slot wait past the deadline).
+        s.release();
+        throw timedOut();
+      }
       if (isCancelled()) { // cancelled while this spawn waited for the slot
         s.release();
         return new ScopeTask<>(this, c, r, false);

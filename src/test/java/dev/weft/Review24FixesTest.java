@@ -1351,6 +1351,65 @@ class Review24FixesTest {
     assertThat(maxRunning.get()).isEqualTo(1);
   }
 
+  /**
+   * Deadline + cap, the race behind a CI failure of the test below (session 31, under load): the
+   * deadline cancels the scope, the cancelled task gives its slot back, and the spawner, which
+   * passed its entry checks before the deadline, takes that slot after it. It returned a handle
+   * that never runs (the scope is cancelled), hiding the timeout that a spawn made after the
+   * deadline reports. Forced here: the spawner is held at "scope.before-slot" until the first
+   * task's thread has ended. Failed 3 of 3 on the code before the fix (with the window).
+   */
+  @Test
+  @SuppressWarnings("try")
+  void fixed_slotFreedByTheDeadlinesCancellationStillReportsTheTimeout() throws Exception {
+    CountDownLatch firstEnded = new CountDownLatch(1);
+    CountDownLatch never = new CountDownLatch(1);
+    Thread owner = Thread.currentThread();
+    Throwable[] thrown = new Throwable[1];
+    AtomicInteger arrivals = new AtomicInteger();
+    @Nullable Thread[] first = new Thread[1];
+    try (AutoCloseable hook = ProtocolWindows.install(w -> {
+      if (w.equals("scope.before-slot") && Thread.currentThread() == owner
+          && arrivals.incrementAndGet() == 2) { // the second spawn
+        try {
+          firstEnded.await(10, TimeUnit.SECONDS); // the deadline passed
+          Thread t = first[0];
+          if (t != null) {
+            t.join(10_000); // its thread gives the slot back as it exits
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    })) {
+      try (Scope s =
+          Scope.builder().maxConcurrency(1).timeout(Duration.ofMillis(100)).open()) {
+        s.spawn(
+            () -> {
+              first[0] = Thread.currentThread();
+              try {
+                never.await(10, TimeUnit.SECONDS); // interrupted by the deadline's cancellation
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              } finally {
+                firstEnded.countDown();
+              }
+            });
+        try {
+          s.spawn(() -> {});
+        } catch (Throwable e) {
+          thrown[0] = e;
+          throw e;
+        }
+      } catch (ScopeTimeoutException expected) {
+        // the spawn's, or the scope end's
+      }
+    }
+    assertThat(thrown[0]).as("the spawn that took the slot after the deadline")
+        .isInstanceOf(ScopeTimeoutException.class);
+    assertThat(Thread.interrupted()).isFalse();
+  }
+
   /** Deadline + cap: a spawn waiting for a slot past the deadline gets the timeout, unwrapped. */
   @Test
   void held_slotWaitPastTheDeadlineIsATimeoutNotAnInterrupt() throws Exception {
