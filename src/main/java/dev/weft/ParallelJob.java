@@ -875,17 +875,21 @@ abstract class ParallelJob {
       if (spins < SPINS || parkFailure != null) {
         spins++;
         Thread.onSpinWait();
-      } else if (spins < SPINS + YIELDS) {
-        spins++;
-        SpinBackoff.yieldUnlessVirtual(); // a virtual thread goes on to park (see there)
       } else {
         try {
-          LockSupport.park(this);
+          if (spins < SPINS + YIELDS) {
+            spins++;
+            SpinBackoff.yieldUnlessVirtual(); // a virtual thread goes on to park (see there)
+          } else {
+            LockSupport.park(this);
+          }
         } catch (Error e) {
           // JDK 21+: a virtual caller too deep in its stack to unmount gets a
           // StackOverflowError from the park (review 30: the call threw with a worker still
-          // inside the function). The promise is that every invocation has completed when the
-          // call returns or throws: wait without parking, and report the error after that.
+          // inside the function); a first yield in a full heap threw an OutOfMemoryError
+          // (review 31c, the same outcome, and the caller's interrupt lost). The promise is
+          // that every invocation has completed when the call returns or throws: wait without
+          // parking, and report the error after that.
           parkFailure = e;
         }
       }
@@ -945,7 +949,17 @@ abstract class ParallelJob {
    * deliver then become its suppressed exceptions.
    */
   private void cancel() {
-    CancellationException ce = cancelled();
+    CancellationException ce;
+    try {
+      ce = cancelled();
+    } catch (OutOfMemoryError e) {
+      // No memory for the exception (review 31c: cancel() threw, the interrupt the caller had
+      // consumed was lost, and a caller waiting for its workers threw with one still in the
+      // function). The error stands in for the cancellation, as the call's first failure; the
+      // caller's interrupt is set again when the call ends, as after any cancellation.
+      recordFailure(e, null);
+      return;
+    }
     this.cancellation = ce; // caller-only field
     if (FAILURE.compareAndSet(this, null, ce)) {
       stopAndInterrupt(null);
@@ -1294,5 +1308,15 @@ abstract class ParallelJob {
     } catch (TaskFailedException expected) {
       // the warm-up's own failure, read back
     }
+    // And a cancellation: its CAS records a CancellationException, a descriptor of its own
+    // (a signature-polymorphic call's descriptor takes its arguments' static types).
+    ParallelJob cancelling =
+        new ParallelJob("warm-up", 0L) {
+          @Override
+          void runChunk(long lo, long hi, long slot) {
+            // never called
+          }
+        };
+    cancelling.cancel();
   }
 }
