@@ -121,6 +121,12 @@ import org.jspecify.annotations.Nullable;
  * contended acquirer queues and parks almost at once, which keeps throughput up when two
  * threads hammer the lock.
  *
+ * <p><b>A full heap:</b> an uninterruptible acquisition ({@link #lock()}, {@link #with}, {@link
+ * #update}, the re-acquisition inside a {@link Condvar} wait) whose queue node cannot be
+ * allocated waits without one, polling, as JDK 25's {@code ReentrantLock} does; on JDK 17 the
+ * JDK's own queue would throw the {@link OutOfMemoryError}. Interruptible and timed acquisitions
+ * throw it, holding nothing.
+ *
  * <p><b>Timeouts and interrupts:</b> a timed {@link #lockWhen(Predicate, Duration)} waits at
  * most its timeout <em>in total</em>, including every time it gives the lock up to wait and
  * takes it back: if the deadline passes while another thread holds the lock, it returns

@@ -99,6 +99,11 @@ import org.jspecify.annotations.Nullable;
  * hand-over was already under way when the interrupt or the deadline came (a timed {@code
  * tryLock} then returns {@code true}).
  *
+ * <p><b>A full heap.</b> A waiter whose queue node cannot be allocated ({@link
+ * OutOfMemoryError}) does not throw: it waits without a node, polling the lock on a timer of up
+ * to 1 ms and trying the node again every 64 polls, as JDK 25's {@code ReentrantLock} does.
+ * Timeouts and interrupts work as in any wait (see {@code docs/spinlock.md}).
+ *
  * <p><b>Memory.</b> A waiting thread holds one node on the lock's waiter stack for as long as
  * it waits, however long that is; nodes of waits that ended without a signal (timeouts,
  * interrupts) are unlinked when the wait ends. {@link #unlock()} pops O(1) nodes amortised.

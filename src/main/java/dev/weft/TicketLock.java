@@ -76,6 +76,12 @@ import org.jspecify.annotations.Nullable;
  * an abandoned node unlinks it before it parks, so cancelled waits do not pile up while the
  * lock is held for a long time.
  *
+ * <p><b>A full heap.</b> A waiter whose queue node cannot be allocated ({@link
+ * OutOfMemoryError}) does not throw: it waits without a node, taking the lock only when it is
+ * free with nobody queued (polling on a timer of up to 1 ms), and tries to queue again every 64
+ * polls, as JDK 25's {@code ReentrantLock} waits without its node. Until it queues it is outside
+ * the FIFO order, as a {@link #tryLock()} is.
+ *
  * <p><b>Timeouts and interrupts.</b> A timed or interruptible acquisition checks its deadline
  * and interrupt status after every phase (the yields, the spin, each park); the yield and spin
  * phases also stop at the deadline. So it returns at most about 20 µs after the deadline or

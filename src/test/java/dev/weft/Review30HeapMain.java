@@ -474,7 +474,6 @@ final class Review30HeapMain {
   static String[] once(boolean failing) throws Exception {
     Lazy.FailurePolicy policy = failing ? Lazy.FailurePolicy.REMEMBER : Lazy.FailurePolicy.RETRY;
     OnceCell<String> cell = new OnceCell<>(policy);
-    AtomicReference<String> waiter = new AtomicReference<>("none");
     AtomicInteger started = new AtomicInteger();
     Thread b = daemon("B", () -> {
       try {
@@ -501,11 +500,17 @@ final class Review30HeapMain {
     while (started.get() == 0) {
       LockSupport.parkNanos(1_000_000L);
     }
+    // W stores what it got without allocating: it may run while the heap is still full (the
+    // REMEMBER failure wakes it before the main thread frees the heap), and a string built in
+    // its catch threw there, so W ended with nothing recorded and the fork read as a defect
+    // (CI, session 31). The strings are made after the heap is freed.
+    AtomicReference<@Nullable Object> wGot = new AtomicReference<>();
+    AtomicReference<@Nullable Throwable> wThrew = new AtomicReference<>();
     Thread w = daemon("W", () -> {
       try {
-        waiter.set("returned:" + cell.getOrInit(() -> "w-value"));
+        wGot.set(cell.getOrInit(() -> "w-value"));
       } catch (Throwable t) {
-        waiter.set("threw:" + t.getClass().getSimpleName());
+        wThrew.set(t);
       }
     });
     // W parks on the cell (it spins and yields first): give it a moment, bounded.
@@ -516,6 +521,9 @@ final class Review30HeapMain {
     free();
     w.join(5000);
     b.join(5000);
+    Throwable wt = wThrew.get();
+    String waiter = wt != null ? "threw:" + wt.getClass().getSimpleName()
+        : wGot.get() != null ? "returned:" + wGot.get() : "none";
     AtomicReference<String> later = new AtomicReference<>("none");
     Thread c = daemon("C", () -> {
       try {
@@ -527,14 +535,14 @@ final class Review30HeapMain {
     c.join(5000);
     Throwable e = error;
     String s = "landedInWeft=" + inWeft(e) + " bDone=" + (done != 0) + " W(parked " + wState
-        + ")=" + waiter.get() + " wAlive=" + w.isAlive() + " laterC=" + later.get() + " cAlive="
+        + ")=" + waiter + " wAlive=" + w.isAlive() + " laterC=" + later.get() + " cAlive="
         + c.isAlive() + " B:" + describe(e) + " cell=" + cell;
-    boolean ok = done != 0 && !b.isAlive() && !w.isAlive() && !c.isAlive() && !waiter.get().equals("none")
+    boolean ok = done != 0 && !b.isAlive() && !w.isAlive() && !c.isAlive() && !waiter.equals("none")
         && !later.get().equals("none");
     // Landed: B got the OOME, or (REMEMBER, since session 30's fix) the failure could not be
     // recorded, so the claim was released unremembered and W ran its own initialiser.
     boolean landed = e instanceof OutOfMemoryError
-        || (failing && waiter.get().equals("returned:w-value"));
+        || (failing && waiter.equals("returned:w-value"));
     int code = !ok ? 1 : !landed ? 3 : 0; // 3: the OOME missed
     return new String[] {Integer.toString(code), s};
   }
