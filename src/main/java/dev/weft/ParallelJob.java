@@ -1310,6 +1310,10 @@ abstract class ParallelJob {
     }
     // And a cancellation: its CAS records a CancellationException, a descriptor of its own
     // (a signature-polymorphic call's descriptor takes its arguments' static types).
+    // SpinBackoff, initialized now (a caller's first wait for its workers initialized it in a
+    // full heap: CI, session 31, JDK 25; an Error in a class initializer breaks the class for
+    // the JVM).
+    SpinBackoff.isVirtual(Thread.currentThread());
     ParallelJob cancelling =
         new ParallelJob("warm-up", 0L) {
           @Override

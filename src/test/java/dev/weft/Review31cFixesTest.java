@@ -79,6 +79,9 @@ class Review31cFixesTest {
     for (int i = 1; i < 4 && r.exit() == 3; i++) {
       r = HeapFork.fork(Review31cFixesMain.class, "awaitInterrupt", kind);
     }
+    // Exit 3: the caller never reached its park in awaitWorkers before the fill (CI, session
+    // 31, JDK 25: 4 of 4 forks under load): nothing shown either way.
+    Assumptions.assumeFalse(r.exit() == 3, "the caller never parked in awaitWorkers in 4 forks");
     assertThat(r.line()).as("the harness ran").doesNotContain("harness-error");
     assertThat(r.exit()).as("exit 0 = held: %s | sites %s", r.line(), r.sites()).isZero();
   }
