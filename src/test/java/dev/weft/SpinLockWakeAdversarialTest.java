@@ -132,10 +132,24 @@ class SpinLockWakeAdversarialTest {
     return t;
   }
 
+  /**
+   * The timeout of a waiter that must reach its first park, pause there at a gate, and then time
+   * out while the lock is held. Long enough that its spin and yields cannot use it up on a loaded
+   * CI machine before the park (20&ndash;30 ms did once: the waiter timed out before its window,
+   * the test waited 20 s for it and failed); every use waits for the deadline after the gate
+   * opens, so this is also what such a test costs.
+   */
+  private static final long SHORT_WAIT_MS = 250;
+
   /** Opens every gate, rescues waiters a defect left parked, and joins every thread. */
   @AfterEach
   void releaseEverything() throws InterruptedException {
     ProtocolWindows.clear();
+    if (lock.isHeldByCurrentThread()) {
+      // A test that failed while this thread held the lock: rescue() below cannot wake the
+      // waiters behind it (it only takes a free lock), and they would outlive the test.
+      lock.unlock();
+    }
     gates.values().forEach(Gate::open);
     long start = System.nanoTime();
     long deadline = start + TimeUnit.SECONDS.toNanos(20);
@@ -341,7 +355,7 @@ class SpinLockWakeAdversarialTest {
                     }
                   }
                   case TIMES_OUT_WHILE_HELD -> {
-                    if (lock.tryLock(20, TimeUnit.MILLISECONDS)) {
+                    if (lock.tryLock(SHORT_WAIT_MS, TimeUnit.MILLISECONDS)) {
                       exposedGotTheLock.set(true);
                       lock.unlock();
                     } else {
@@ -497,7 +511,7 @@ class SpinLockWakeAdversarialTest {
           start(
               "exposed",
               () -> {
-                if (lock.tryLock(20, TimeUnit.MILLISECONDS)) {
+                if (lock.tryLock(SHORT_WAIT_MS, TimeUnit.MILLISECONDS)) {
                   lock.unlock();
                 } else {
                   exposedGaveUp.set(true);
@@ -610,7 +624,7 @@ class SpinLockWakeAdversarialTest {
           start(
               "w",
               () -> {
-                if (lock.tryLock(30, TimeUnit.MILLISECONDS)) {
+                if (lock.tryLock(SHORT_WAIT_MS, TimeUnit.MILLISECONDS)) {
                   lock.unlock();
                 } else {
                   newExposedGaveUp.set(true);
