@@ -3,11 +3,14 @@ package dev.weft;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.weft.testing.HeapFork;
+import dev.weft.testing.Waits;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Timeout;
@@ -136,12 +139,18 @@ class Review31cFixesTest {
         : ((TicketLock) l).isHeldByCurrentThread();
   }
 
-  private static void waitUntil(java.util.function.BooleanSupplier f) throws InterruptedException {
+  /**
+   * Waits (bounded) until {@code x}, after its {@code before}-th injected node failure, has
+   * failed again and parked on {@code lock}: it is in the node-less wait, not before it.
+   */
+  private static void awaitNodelessWait(Thread x, Lock lock, AtomicInteger injected, int before) {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (!f.getAsBoolean()) {
-      assertThat(System.nanoTime() - end).as("condition reached within 10 s").isNegative();
-      Thread.sleep(1);
+    while (injected.get() <= before) {
+      assertThat(System.nanoTime() - end).as("x failed a node allocation within 10 s").isNegative();
+      assertThat(x.isAlive()).as("x alive").isTrue();
+      LockSupport.parkNanos(50_000L); // bounded poll of the injection count, not a result wait
     }
+    Waits.awaitParkedOn(x, lock);
   }
 
   /**
@@ -162,7 +171,8 @@ class Review31cFixesTest {
     AtomicReference<@Nullable Throwable> failure = new AtomicReference<>();
     long[] timedWait = new long[1];
     int[] outcomes = new int[3]; // 1: as expected
-    AtomicInteger stage = new AtomicInteger();
+    CountDownLatch timedDone = new CountDownLatch(1);
+    CountDownLatch interruptibleDone = new CountDownLatch(1);
     Thread x = new Thread(() -> {
       try {
         long t0 = System.nanoTime();
@@ -172,14 +182,14 @@ class Review31cFixesTest {
         if (got) {
           lock.unlock();
         }
-        stage.set(1);
+        timedDone.countDown();
         try {
           lock.lockInterruptibly();
           lock.unlock();
         } catch (InterruptedException e) {
           outcomes[1] = Thread.currentThread().isInterrupted() ? 0 : 1;
         }
-        stage.set(2);
+        interruptibleDone.countDown();
         lock.lock();
         try {
           outcomes[2] = Thread.currentThread().isInterrupted() && heldByMe(lock) ? 1 : 0;
@@ -200,13 +210,14 @@ class Review31cFixesTest {
       lock.lock();
       try {
         x.start();
-        waitUntil(() -> stage.get() == 1);
-        Thread.sleep(20);
-        x.interrupt();
-        waitUntil(() -> stage.get() == 2);
-        Thread.sleep(20);
-        x.interrupt();
-        Thread.sleep(20);
+        assertThat(timedDone.await(10, TimeUnit.SECONDS)).as("x's tryLock returned").isTrue();
+        awaitNodelessWait(x, lock, injected, injected.get());
+        x.interrupt(); // in lockInterruptibly's node-less wait
+        assertThat(interruptibleDone.await(10, TimeUnit.SECONDS)).as("x's lockInterruptibly ended")
+            .isTrue();
+        awaitNodelessWait(x, lock, injected, injected.get());
+        x.interrupt(); // in lock()'s node-less wait, which keeps waiting
+        Thread.sleep(20); // provocation: let it poll with the status set before the release
       } finally {
         lock.unlock();
       }
@@ -267,7 +278,7 @@ class Review31cFixesTest {
       }
     })) {
       x.start();
-      waitUntil(() -> x.getState() == Thread.State.WAITING);
+      Waits.awaitParkedOn(x, c); // in await
       lock.lock();
       try {
         c.signal();
