@@ -144,6 +144,23 @@ import org.jspecify.annotations.Nullable;
  * but a view over one ({@code Collections.unmodifiableList(vector)}, {@code checkedList}) is
  * not: copy it yourself, {@code new ArrayList<>(view)}, under the lock.)
  *
+ * <p>Inside a static initializer: a call made while a class is being initialized, with a
+ * function written in that class (a lambda, or a reference to one of its methods), cannot end.
+ * The function's body belongs to the class, so a worker's first call of it waits for the
+ * initialization (JLS 12.4.2), which waits for the call. A parallel stream hangs there for
+ * ever. weft's call notices it: after 20 ms of waiting for its workers it looks, and if a
+ * worker has stayed at the call of the function for a quarter of a second, finishing nothing,
+ * it throws {@link IllegalStateException} naming the class (the initializer then fails with it
+ * as the cause of an {@link ExceptionInInitializerError}). It does not wait for the blocked
+ * workers, the one case in which a call ends with workers still out: they never enter the
+ * function if the exception leaves the initializer (the failed initialization releases them
+ * with {@link NoClassDefFoundError}, and they go back to the pool), but if the initializer
+ * catches it and completes, they run the elements they had taken after the call has thrown.
+ * Make such a call after the initializer (from a method, a holder class, or a {@link Lazy}), or
+ * on one thread. Functions of named or anonymous classes, lambdas that capture a reference of
+ * the class's own type, and functions of other classes that read the class's statics are not
+ * recognised: like a parallel stream, such a call hangs (see {@code docs/parallel.md}).
+ *
  * <p><b>Memory consistency effects:</b> Actions in a thread prior to calling a method of
  * {@code Parallel} happen-before every invocation of the function (action, body or predicate)
  * by that call, and every invocation that ran happens-before the call returns or throws. (With an {@link Options#executor
@@ -158,7 +175,9 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Bad input:</b> a null list, array, function, predicate or options throws
  * {@link NullPointerException} naming it; a thread count or chunk size below 1, a negative
  * cut-off, or {@code from > to} throws {@link IllegalArgumentException} with the value. A
- * function that returns null is fine: {@code map} puts null into the result.
+ * function that returns null is fine: {@code map} puts null into the result. A call from a
+ * class's static initializer whose workers wait for that initializer throws {@link
+ * IllegalStateException} (above).
  */
 public final class Parallel {
   /**

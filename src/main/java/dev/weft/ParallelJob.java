@@ -3,6 +3,7 @@ package dev.weft;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.Executor;
@@ -79,6 +80,24 @@ abstract class ParallelJob {
    *    worker's decrement, so every write by every invocation happens-before the caller
    *    reads the results: the "every invocation happens-before return" guarantee. Own threads
    *    are then also Thread.join()ed, so no weft thread outlives the call.
+   *
+   * A call inside a static initializer. The one wait that cannot end: the caller initializes a
+   * class C, and the function's body is a static method of C (a lambda or method reference
+   * written in C), so each worker's first call of it waits for C's initialization, which waits
+   * for the caller. The caller's park in phase 3 is timed for its first LOOK_AFTER_NANOS (20
+   * ms; a worker's exit still unparks it early, so calls that end sooner pay nothing), then it
+   * looks once (lookForInitializer, InitializerDeadlock): the function's class must be C's
+   * generated lambda class and C's <clinit> frame on the caller's stack, and a worker must sit at
+   * the call of the function (top frame weft's own or the generated one; no frame of C) in five
+   * looks over a quarter of a second with the same stack, having finished no chunk (a flag the
+   * worker sets, opaque, after its first chunk: an opaque store so that it is not sunk out of the
+   * loop, and an opaque load on the caller; it is a hint, nothing is published through it).
+   * Then the caller stops the job and throws IllegalStateException without waiting for the
+   * blocked workers: the one exception to "every invocation has completed". They have not
+   * entered the function; a failed initialization releases them with NoClassDefFoundError into
+   * a stopped job, and they exit as after any failure. An interrupted look proves nothing (its
+   * pauses end at once) and is made again in the next round; an Error in the look (a full heap)
+   * means "not seen".
    *
    * Failure. The first Throwable of f (any thread) wins a CAS on `failure` (volatile CAS:
    * exactly one first failure); later ones are pushed on a Treiber stack `more` (CAS on the
@@ -217,6 +236,7 @@ abstract class ParallelJob {
   private static final VarHandle FAILURE;
   private static final VarHandle MORE;
   private static final VarHandle WORKER_STATE;
+  private static final VarHandle FINISHED_A_CHUNK;
   private static final VarHandle THREAD_SEQ;
 
   static {
@@ -233,6 +253,7 @@ abstract class ParallelJob {
       FAILURE = l.findVarHandle(ParallelJob.class, "failure", Throwable.class);
       MORE = l.findVarHandle(ParallelJob.class, "more", FailureNode.class);
       WORKER_STATE = l.findVarHandle(Worker.class, "state", int.class);
+      FINISHED_A_CHUNK = l.findVarHandle(Worker.class, "finishedAChunk", boolean.class);
       THREAD_SEQ = l.findStaticVarHandle(ParallelJob.class, "threadSeq", long.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
@@ -847,6 +868,11 @@ abstract class ParallelJob {
         } else {
           runChunk(lo, hi, k);
         }
+        if (self != null && !self.finishedAChunk) {
+          // Opaque: read by the caller's look for a static-initializer deadlock, from another
+          // thread, so the store must happen (not sink out of the loop); no ordering needed.
+          FINISHED_A_CHUNK.setOpaque(self, true);
+        }
       } catch (Throwable t) {
         recordFailure(t, self);
         break;
@@ -871,6 +897,9 @@ abstract class ParallelJob {
     }
     int spins = 0;
     @Nullable Error parkFailure = null;
+    long parkedSince = 0L; // nanoTime of the first park (| 1: nonzero), or 0
+    boolean lookedForInitializer = false; // see "A call inside a static initializer"
+    @Nullable String initializerBlocks = null;
     while ((int) ACTIVE.getVolatile(this) != 0) { // volatile: see notes, phase 3
       if (spins < SPINS || parkFailure != null) {
         spins++;
@@ -880,8 +909,25 @@ abstract class ParallelJob {
           if (spins < SPINS + YIELDS) {
             spins++;
             SpinBackoff.yieldUnlessVirtual(); // a virtual thread goes on to park (see there)
-          } else {
+          } else if (lookedForInitializer) {
             LockSupport.park(this);
+          } else {
+            long now = System.nanoTime();
+            if (parkedSince == 0L) {
+              parkedSince = now | 1L;
+            }
+            long left = parkedSince + InitializerDeadlock.LOOK_AFTER_NANOS - now;
+            if (left > 0L) {
+              LockSupport.parkNanos(this, left); // a worker's exit still unparks it early
+            } else {
+              initializerBlocks = lookForInitializer(ws);
+              // An interrupted look proves nothing: the interrupt is handled below, and the
+              // next round looks again.
+              lookedForInitializer = !Thread.currentThread().isInterrupted();
+              if (initializerBlocks != null) {
+                break;
+              }
+            }
           }
         } catch (Error e) {
           // JDK 21+: a virtual caller too deep in its stack to unmount gets a
@@ -899,6 +945,9 @@ abstract class ParallelJob {
           cancel();
         }
       }
+    }
+    if (initializerBlocks != null) {
+      throw blockedByInitializer(initializerBlocks, interrupted);
     }
     if (ownThreads) {
       for (Worker w : ws) {
@@ -941,6 +990,100 @@ abstract class ParallelJob {
       e.addSuppressed(parkFailure);
     }
     throw e;
+  }
+
+  /** A stack seen at no look (a worker that is not, or no longer, a suspect). */
+  private static final StackTraceElement[] NO_FRAMES = new StackTraceElement[0];
+
+  /**
+   * Whether a worker in {@code ws} waits for a static initializer the caller is running (see
+   * InitializerDeadlock): that class's name, or null. Best effort, and never throws: an Error
+   * here (a full heap) must not change how the call ends. Returns null at once when the caller
+   * is interrupted (the looks would not be apart in time) or every worker has finished.
+   */
+  private @Nullable String lookForInitializer(Worker[] ws) {
+    try {
+      String host = InitializerDeadlock.hostBeingInitialized(costKey().getClass());
+      if (host == null) {
+        return null;
+      }
+      StackTraceElement[][] seen = new StackTraceElement[ws.length][0]; // empty: not a suspect
+      for (int look = 0; look <= InitializerDeadlock.GAPS_NANOS.length; look++) {
+        if (look > 0 && !pauseBetweenLooks(InitializerDeadlock.GAPS_NANOS[look - 1])) {
+          return null;
+        }
+        boolean suspect = false;
+        for (int i = 0; i < ws.length; i++) {
+          StackTraceElement[] before = seen[i];
+          seen[i] = NO_FRAMES;
+          if (look > 0 && before.length == 0) {
+            continue; // cleared at an earlier look
+          }
+          Worker w = ws[i];
+          // Acquire: pairs with the worker's NEW -> RUNNING CAS, which publishes `thread`.
+          int st = (int) WORKER_STATE.getAcquire(w);
+          Thread t = w.thread;
+          if (t == null || (boolean) FINISHED_A_CHUNK.getOpaque(w)
+              || !(st == RUNNING || st == INTERRUPTING || st == INTERRUPTED
+                  || st == NOT_INTERRUPTED)) {
+            continue;
+          }
+          StackTraceElement[] now = t.getStackTrace();
+          if (InitializerDeadlock.atTheCall(now, host)
+              && (look == 0 || Arrays.equals(before, now))) {
+            seen[i] = now;
+            suspect = true;
+          }
+        }
+        if (!suspect) {
+          return null;
+        }
+      }
+      return host;
+    } catch (Throwable unseen) {
+      return null;
+    }
+  }
+
+  /**
+   * Sleeps {@code nanos} between two looks (a worker's exit may unpark this thread early: the
+   * pause is measured, not assumed). False if the caller is interrupted or the workers are done.
+   */
+  private boolean pauseBetweenLooks(long nanos) {
+    long until = System.nanoTime() + nanos;
+    for (long left = nanos; left > 0L; left = until - System.nanoTime()) {
+      LockSupport.parkNanos(this, left);
+      if (Thread.currentThread().isInterrupted() || (int) ACTIVE.getVolatile(this) == 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The caller is inside the static initializer of {@code host}, and a worker waits for that
+   * initializer to end (InitializerDeadlock): the call can never end by waiting. It stops the
+   * job (workers that do resume stop at their next check) and returns the exception the call
+   * throws, without waiting for the blocked workers. This is the one way a call ends with
+   * workers still running; they have not entered the function, and do so only if the
+   * initializer catches the exception and completes (documented in Parallel).
+   */
+  private IllegalStateException blockedByInitializer(String host, boolean interrupted) {
+    IllegalStateException e = new IllegalStateException(InitializerDeadlock.message(op, host));
+    Throwable first = (Throwable) FAILURE.getVolatile(this);
+    // (Throwable): the descriptor recordFailure's CAS has, linked in the class initializer.
+    if (first == null && FAILURE.compareAndSet(this, null, (Throwable) e)) {
+      stopAndInterrupt(null);
+    } else {
+      first = (Throwable) FAILURE.getVolatile(this);
+      if (first != null && first != cancellation) {
+        e.addSuppressed(first);
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt(); // restore: never swallow the caller's interrupt
+    }
+    return e;
   }
 
   /**
@@ -1215,6 +1358,11 @@ abstract class ParallelJob {
     /** NEW, RUNNING, INTERRUPTING, INTERRUPTED, DONE or CANCELLED; WORKER_STATE only. */
     @SuppressWarnings("unused") // accessed through the WORKER_STATE VarHandle
     private int state;
+    /**
+     * Set (opaque) by the worker once it has finished a chunk: a worker that has, is not the
+     * one blocked on a static initializer (see lookForInitializer). Written once per worker.
+     */
+    boolean finishedAChunk;
 
     Worker(ParallelJob job) {
       this.job = job;
@@ -1282,6 +1430,11 @@ abstract class ParallelJob {
         };
     warm.active = 1;
     new Worker(warm).run();
+    // The worker's first finished chunk, and the caller's look at it (same static types as the
+    // call sites: a signature-polymorphic call's descriptor takes them).
+    Worker marked = new Worker(warm);
+    FINISHED_A_CHUNK.setOpaque(marked, true);
+    boolean unusedMark = (boolean) FINISHED_A_CHUNK.getOpaque(marked);
     // The failure paths, likewise (review 31b: the JVM's first failure of a function, raised in
     // a full heap, could not link recordFailure's FAILURE CAS; the failure was never recorded,
     // and Parallel.map returned null for the element, anyMatch false). A job with one RUNNING

@@ -1,0 +1,128 @@
+package dev.weft;
+
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Recognises the one wait a parallel call can never finish: a call made inside a class's static
+ * initializer whose workers run a lambda or method reference written in that class.
+ *
+ * <p>The lambda's body is a static method of that class (a method reference names one), so a
+ * worker's first call of the function waits for the class's initialization to end (JLS 12.4.2),
+ * while the initializing thread, the caller, waits for its workers: a deadlock. A parallel
+ * stream hangs in it for ever. A weft caller that has waited {@link #LOOK_AFTER_NANOS} for its
+ * workers looks once ({@link ParallelJob}): the function's class must be the generated class
+ * of a class whose {@code <clinit>} frame is on the caller's stack ({@link
+ * #hostBeingInitialized}), and a worker must be found, at every one of five looks spread over
+ * a quarter of a second ({@link #GAPS_NANOS}), with the same stack, stopped at the call of the
+ * function and not inside its body ({@link #atTheCall}), having finished no chunk of elements.
+ * A worker that runs the function finishes chunks, or shows the body's frames.
+ *
+ * <p>Not recognised (they still hang, as a parallel stream does): a function object of a named
+ * or anonymous class, a lambda that captures a reference of the initializing class's type, and
+ * a function defined elsewhere whose body reads a static of the class being initialized. In
+ * those the worker's frames do not tell a blocked call from a running one.
+ *
+ * <p>Costs nothing on a call that ends within {@link #LOOK_AFTER_NANOS} of the caller's own
+ * share; a longer one pays one stack trace of the caller (a few microseconds) and, only inside
+ * the function's own class's initializer, the looks at its workers. Package-private: used by
+ * {@link ParallelJob}.
+ */
+final class InitializerDeadlock {
+  private InitializerDeadlock() {}
+
+  /** How long a caller waits for its workers before it looks, once per call. */
+  static final long LOOK_AFTER_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+
+  /**
+   * The pauses between the looks at a suspect worker (about a quarter of a second in all): a
+   * worker is reported only if every look finds it in the same place, having finished nothing.
+   * A thread descheduled for that long at that very call, on a machine this loaded, is the only
+   * way a worker that is not blocked could look like one.
+   */
+  static final long[] GAPS_NANOS = {
+    TimeUnit.MILLISECONDS.toNanos(2),
+    TimeUnit.MILLISECONDS.toNanos(8),
+    TimeUnit.MILLISECONDS.toNanos(40),
+    TimeUnit.MILLISECONDS.toNanos(200),
+  };
+
+  /** The infix of the name of a class generated for a lambda or a method reference. */
+  private static final String LAMBDA_INFIX = "$$Lambda";
+
+  /** The package every frame of weft's own code is in. */
+  private static final String WEFT_PREFIX = "dev.weft.";
+
+  /**
+   * If {@code fnClass} is the class generated for a lambda or method reference written in a
+   * class whose static initializer the calling thread is running, that class's name; else null.
+   * A function that holds a reference of that class's type (a lambda that captures {@code
+   * this}, whose body is then an instance method and needs no initialization) is left out.
+   *
+   * @param fnClass the class of the call's function object
+   * @return the initializing class's binary name, or null
+   */
+  static @Nullable String hostBeingInitialized(Class<?> fnClass) {
+    String name = fnClass.getName();
+    int at = name.indexOf(LAMBDA_INFIX);
+    if (at <= 0) {
+      return null;
+    }
+    String host = name.substring(0, at);
+    for (java.lang.reflect.Field f : fnClass.getDeclaredFields()) {
+      if (f.getType().getName().equals(host)) {
+        return null;
+      }
+    }
+    for (StackTraceElement e : Thread.currentThread().getStackTrace()) {
+      if ("<clinit>".equals(e.getMethodName()) && host.equals(e.getClassName())) {
+        return host;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Whether {@code stack} (a worker's) stops at the call of the function: its top frame is the
+   * generated class of {@code host} (shown on JDK 17) or weft's own code (JDK 21+ hide the
+   * generated frame), and no frame is of {@code host} itself, so the body has not been entered.
+   *
+   * @param stack a worker thread's stack trace
+   * @param host the class being initialized
+   * @return whether the worker is at the call and not inside the body
+   */
+  static boolean atTheCall(StackTraceElement[] stack, String host) {
+    if (stack.length == 0) {
+      return false;
+    }
+    String top = stack[0].getClassName();
+    boolean generated = top.startsWith(host) && top.startsWith(LAMBDA_INFIX, host.length());
+    if (!generated && !top.startsWith(WEFT_PREFIX)) {
+      return false;
+    }
+    for (StackTraceElement e : stack) {
+      if (e.getClassName().equals(host)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The message of the {@link IllegalStateException} a call throws when a worker waits for the
+   * initializer of {@code host}.
+   */
+  static String message(String call, String host) {
+    return call
+        + " was called inside the static initializer of "
+        + host
+        + ", and its worker threads wait for that initializer to end (they run a lambda or"
+        + " method reference written in that class), while the initializer waits for them:"
+        + " a deadlock (a parallel stream hangs here for ever). Make the call after the"
+        + " initializer (from a method, a holder class or a Lazy), or run it on one thread."
+        + " The workers stay blocked until the initializer ends: if this exception leaves it,"
+        + " they fail with NoClassDefFoundError and never run the function; if the"
+        + " initializer catches it, they run the elements they had taken after this call has"
+        + " thrown";
+  }
+}
