@@ -4,7 +4,9 @@ import static dev.weft.testing.Heap.fill;
 import static dev.weft.testing.Heap.free;
 import static dev.weft.testing.Heap.freeSmallest;
 import static dev.weft.testing.Heap.waitFor;
+import static dev.weft.testing.Scenario.daemon;
 
+import dev.weft.testing.Scenario;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -123,13 +125,6 @@ final class Review30HeapMain {
     return ((ReentrantLock) l).isHeldByCurrentThread();
   }
 
-  static Thread daemon(String name, Runnable r) {
-    Thread t = new Thread(r, name);
-    t.setDaemon(true);
-    t.start();
-    return t;
-  }
-
   /** Locks and unlocks on a fresh thread; true if it finished within 5 s. */
   static boolean otherThreadLocks(Lock l) throws InterruptedException {
     AtomicInteger ok = new AtomicInteger();
@@ -153,23 +148,7 @@ final class Review30HeapMain {
     held(new ReentrantLock());
     inWeft(new OutOfMemoryError());
     describe(null);
-    String scenario = args[0];
-    String kind = args.length > 1 ? args[1] : "-";
-    String out;
-    int code;
-    try {
-      String[] r = run(scenario, kind);
-      code = Integer.parseInt(r[0]);
-      out = r[1];
-    } catch (Throwable t) {
-      free();
-      code = 2;
-      out = "harness-error " + describe(t);
-    }
-    String verdict = code == 0 ? "held" : code == 1 ? "defect" : code == 3 ? "miss" : "";
-    System.out.println("RESULT " + scenario + " " + kind + " " + verdict + " " + out);
-    System.out.flush();
-    Runtime.getRuntime().halt(code);
+    Scenario.runAndHalt(args, Review30HeapMain::describe, Review30HeapMain::run);
   }
 
   static String[] run(String scenario, String kind) throws Exception {

@@ -1,6 +1,7 @@
 package dev.weft;
 
 import dev.weft.testing.Heap;
+import dev.weft.testing.Scenario;
 import java.util.concurrent.locks.Lock;
 import org.jspecify.annotations.Nullable;
 
@@ -41,29 +42,14 @@ final class Review30bFixesMain {
   private static final Done DONE = new Done();
 
   public static void main(String[] args) throws Exception {
-    String kind = args.length > 1 ? args[1] : "spin";
-    int code;
-    String out;
-    try {
-      String[] r = freshHeld(kind);
-      code = Integer.parseInt(r[0]);
-      out = r[1];
-    } catch (Throwable t) {
-      Heap.free();
-      code = 2;
-      out = "harness-error " + t;
-    }
-    String verdict = code == 0 ? "held" : code == 1 ? "defect" : code == 3 ? "miss" : "error";
-    System.out.println("RESULT freshHeld " + kind + " " + verdict + " " + out);
-    System.out.flush();
-    Runtime.getRuntime().halt(code);
+    Scenario.runAndHalt(args, String::valueOf, (scenario, kind) -> freshHeld(kind));
   }
 
   static String[] freshHeld(String kind) throws Exception {
     Lock l = Review30HeapMain.newLock(kind);
     // Links the lock's paths and LockOrder (a warm-up thread: the test thread must stay without
     // a held list).
-    Thread w = Review30HeapMain.daemon("warm", () -> {
+    Thread w = Scenario.daemon("warm", () -> {
       for (int i = 0; i < 1000; i++) {
         l.lock();
         l.unlock();
@@ -79,7 +65,7 @@ final class Review30bFixesMain {
     boolean enabled = LockOrder.enabled();
     SpinBackoff.yieldUnlessVirtual(); // initialises SpinBackoff (its static init allocates)
     Heap.free(); // links Arrays.fill: the first call allocates
-    Thread t = Review30HeapMain.daemon("T", () -> {
+    Thread t = Scenario.daemon("T", () -> {
       Heap.waitFor(60_000, GO);
       try {
         if (!l.tryLock()) { // a tryLock: lock() makes the held list first, in beforeWait

@@ -4,7 +4,9 @@ import static dev.weft.testing.Heap.fill;
 import static dev.weft.testing.Heap.free;
 import static dev.weft.testing.Heap.freeSmallest;
 import static dev.weft.testing.Heap.waitFor;
+import static dev.weft.testing.Scenario.daemon;
 
+import dev.weft.testing.Scenario;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,39 +38,17 @@ final class Review30cHeapMain {
 
   static volatile @Nullable Object sink;
 
+  /** {@code Scenario.describe(t, 4, false)}, then "(cause Simple)" when t has a cause. */
   static String describe(@Nullable Throwable t) {
-    if (t == null) {
-      return "none";
+    String s = Scenario.describe(t, 4, false);
+    if (t == null || t.getCause() == null) {
+      return s;
     }
-    StringBuilder sb = new StringBuilder(t.getClass().getSimpleName());
-    StackTraceElement[] st = t.getStackTrace();
-    for (int i = 0; i < Math.min(4, st.length); i++) {
-      sb.append(i == 0 ? "@" : "<").append(st[i].getClassName().replace("dev.weft.", ""))
-          .append('.').append(st[i].getMethodName());
-    }
-    if (t.getCause() != null) {
-      sb.append("(cause ").append(t.getCause().getClass().getSimpleName()).append(')');
-    }
-    return sb.toString();
+    return s + "(cause " + t.getCause().getClass().getSimpleName() + ')';
   }
 
   static String stack(Thread t) {
-    StringBuilder st = new StringBuilder(t.getState().toString());
-    for (StackTraceElement el : t.getStackTrace()) {
-      st.append(" <").append(el.getClassName().replace("dev.weft.", "")).append('.')
-          .append(el.getMethodName()).append(':').append(el.getLineNumber());
-      if (st.length() > 400) {
-        break;
-      }
-    }
-    return st.toString();
-  }
-
-  static Thread daemon(String name, Runnable r) {
-    Thread t = new Thread(r, name);
-    t.setDaemon(true);
-    t.start();
-    return t;
+    return Scenario.stack(t, 400);
   }
 
   // Flags written by the threads of a scenario; volatile ints, polled without allocation.
@@ -97,23 +77,8 @@ final class Review30cHeapMain {
     waitFor(0, X_DONE);
     waitFor(0, CALL_DONE);
     describe(new OutOfMemoryError());
-    String scenario = args[0];
-    String kind = args.length > 1 ? args[1] : "-";
-    int code;
-    String out;
-    try {
-      String[] r = run(scenario, kind);
-      code = Integer.parseInt(r[0]);
-      out = r[1];
-    } catch (Throwable t) {
-      free();
-      code = 2;
-      out = "harness-error " + describe(t);
-    }
-    String verdict = code == 0 ? "held" : code == 1 ? "defect" : code == 3 ? "miss" : "error";
-    System.out.println("RESULT " + scenario + " " + kind + " " + verdict + " " + out);
-    System.out.flush();
-    Runtime.getRuntime().halt(code);
+    describe(new IllegalStateException(new OutOfMemoryError())); // links the cause's concatenation
+    Scenario.runAndHalt(args, Review30cHeapMain::describe, Review30cHeapMain::run);
   }
 
   static String[] run(String scenario, String kind) throws Exception {

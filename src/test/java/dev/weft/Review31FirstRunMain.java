@@ -4,7 +4,9 @@ import static dev.weft.testing.Heap.fill;
 import static dev.weft.testing.Heap.free;
 import static dev.weft.testing.Heap.freeSmallest;
 import static dev.weft.testing.Heap.waitFor;
+import static dev.weft.testing.Scenario.daemon;
 
+import dev.weft.testing.Scenario;
 import java.time.Duration;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
@@ -31,38 +33,11 @@ final class Review31FirstRunMain {
   static volatile @Nullable Object sink;
 
   static String describe(@Nullable Throwable t) {
-    if (t == null) {
-      return "none";
-    }
-    StringBuilder sb = new StringBuilder(t.getClass().getSimpleName());
-    StackTraceElement[] st = t.getStackTrace();
-    for (int i = 0; i < Math.min(4, st.length); i++) {
-      sb.append(i == 0 ? "@" : "<").append(st[i].getClassName().replace("dev.weft.", ""))
-          .append('.').append(st[i].getMethodName()).append(':').append(st[i].getLineNumber());
-    }
-    return sb.toString();
+    return Scenario.describe(t, 4, true);
   }
 
   static String stack(@Nullable Thread t) {
-    if (t == null) {
-      return "-";
-    }
-    StringBuilder st = new StringBuilder(t.getState().toString());
-    for (StackTraceElement el : t.getStackTrace()) {
-      st.append(" <").append(el.getClassName().replace("dev.weft.", "")).append('.')
-          .append(el.getMethodName()).append(':').append(el.getLineNumber());
-      if (st.length() > 400) {
-        break;
-      }
-    }
-    return st.toString();
-  }
-
-  static Thread daemon(String name, Runnable r) {
-    Thread t = new Thread(r, name);
-    t.setDaemon(true);
-    t.start();
-    return t;
+    return Scenario.stack(t, 400);
   }
 
   // Flags written by the scenario's threads; polled without allocation.
@@ -93,23 +68,7 @@ final class Review31FirstRunMain {
     waitFor(0, CLAIMED);
     waitFor(0, B_PARKED);
     describe(new OutOfMemoryError());
-    String scenario = args[0];
-    String kind = args.length > 1 ? args[1] : "-";
-    int code;
-    String out;
-    try {
-      String[] r = run(scenario, kind);
-      code = Integer.parseInt(r[0]);
-      out = r[1];
-    } catch (Throwable t) {
-      free();
-      code = 2;
-      out = "harness-error " + describe(t);
-    }
-    String verdict = code == 0 ? "held" : code == 1 ? "defect" : code == 3 ? "miss" : "error";
-    System.out.println("RESULT " + scenario + " " + kind + " " + verdict + " " + out);
-    System.out.flush();
-    Runtime.getRuntime().halt(code);
+    Scenario.runAndHalt(args, Review31FirstRunMain::describe, Review31FirstRunMain::run);
   }
 
   static String[] run(String scenario, String kind) throws Exception {

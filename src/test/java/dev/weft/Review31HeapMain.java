@@ -4,7 +4,11 @@ import static dev.weft.testing.Heap.fill;
 import static dev.weft.testing.Heap.free;
 import static dev.weft.testing.Heap.freeSmallest;
 import static dev.weft.testing.Heap.waitFor;
+import static dev.weft.testing.Scenario.daemon;
+import static dev.weft.testing.Scenario.describe;
+import static dev.weft.testing.Scenario.stack;
 
+import dev.weft.testing.Scenario;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -39,38 +43,6 @@ import org.jspecify.annotations.Nullable;
     "rawtypes"})
 final class Review31HeapMain {
   private Review31HeapMain() {}
-
-  static String describe(@Nullable Throwable t) {
-    if (t == null) {
-      return "none";
-    }
-    StringBuilder sb = new StringBuilder(t.getClass().getSimpleName());
-    StackTraceElement[] st = t.getStackTrace();
-    for (int i = 0; i < Math.min(3, st.length); i++) {
-      sb.append(i == 0 ? "@" : "<").append(st[i].getClassName().replace("dev.weft.", ""))
-          .append('.').append(st[i].getMethodName());
-    }
-    return sb.toString();
-  }
-
-  static String stack(Thread t) {
-    StringBuilder st = new StringBuilder(t.getState().toString());
-    for (StackTraceElement el : t.getStackTrace()) {
-      st.append(" <").append(el.getClassName().replace("dev.weft.", "")).append('.')
-          .append(el.getMethodName()).append(':').append(el.getLineNumber());
-      if (st.length() > 500) {
-        break;
-      }
-    }
-    return st.toString();
-  }
-
-  static Thread daemon(String name, Runnable r) {
-    Thread t = new Thread(r, name);
-    t.setDaemon(true);
-    t.start();
-    return t;
-  }
 
   /**
    * How many of the smallest filler arrays (24 bytes each) a cold round gives back after the
@@ -113,24 +85,7 @@ final class Review31HeapMain {
     waitFor(0, T_HOLDS);
     waitFor(0, T_DONE);
     describe(new OutOfMemoryError());
-    String scenario = args[0];
-    String kind = args.length > 1 ? args[1] : "-";
-    int code;
-    String out;
-    try {
-      String[] r = run(scenario, kind);
-      code = Integer.parseInt(r[0]);
-      out = r[1];
-    } catch (Throwable t) {
-      free();
-      code = 2;
-      out = "harness-error " + describe(t);
-      t.printStackTrace();
-    }
-    String verdict = code == 0 ? "held" : code == 1 ? "defect" : code == 3 ? "miss" : "error";
-    System.out.println("RESULT " + scenario + " " + kind + " " + verdict + " " + out);
-    System.out.flush();
-    Runtime.getRuntime().halt(code);
+    Scenario.runAndHalt(args, Review31HeapMain::run);
   }
 
   static String[] run(String scenario, String kind) throws Exception {
