@@ -283,6 +283,38 @@ class ParallelInitializerDeadlockTest {
         .isPositive();
   }
 
+  // ---- the JDK's reference, in forked JVMs: a parallel stream in the same spot hangs ----
+
+  /** Runs InitializerStreamMain in a new JVM; its output, after at most {@code seconds}. */
+  private static String fork(String mode, int seconds) throws Exception {
+    java.nio.file.Path log = java.nio.file.Files.createTempFile("weft-initializer-", ".log");
+    Process p = new ProcessBuilder(System.getProperty("java.home") + "/bin/java",
+        "-cp", System.getProperty("java.class.path"), InitializerStreamMain.class.getName(), mode)
+        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    try {
+      p.waitFor(seconds, TimeUnit.SECONDS);
+    } finally {
+      p.destroyForcibly();
+      p.waitFor(20, TimeUnit.SECONDS);
+    }
+    String out = java.nio.file.Files.readString(log);
+    java.nio.file.Files.deleteIfExists(log);
+    return out;
+  }
+
+  @Test
+  void reference_aParallelStreamInTheSameInitializerHangs() throws Exception {
+    String out = fork("stream", 5);
+    assertThat(out).contains("STARTED stream").doesNotContain("ENDED");
+  }
+
+  @Test
+  void weftInTheSameInitializerThrowsInsteadOfHanging() throws Exception {
+    String out = fork("weft", 30);
+    assertThat(out).contains("ENDED threw java.lang.IllegalStateException: Parallel.map was"
+        + " called inside the static initializer of dev.weft.InitializerStreamMain$Table");
+  }
+
   // ---- not the deadlock: these calls must complete, with their results ----
 
   /** Functions of a class that is not being initialized. */
