@@ -7,7 +7,8 @@ import org.jspecify.annotations.Nullable;
  * Recognises the one wait a parallel call can never finish: a call made inside a class's static
  * initializer whose workers run a lambda or method reference written in that class.
  *
- * <p>The lambda's body is a static method of that class (a method reference names one), so a
+ * <p>A lambda's body is a static method of the class it is written in (unless it captures
+ * {@code this}), and a method reference to one of the class's static methods calls one, so a
  * worker's first call of the function waits for the class's initialization to end (JLS 12.4.2),
  * while the initializing thread, the caller, waits for its workers: a deadlock. A parallel
  * stream hangs in it for ever. A weft caller that has waited {@link #LOOK_AFTER_NANOS} for its
@@ -16,7 +17,9 @@ import org.jspecify.annotations.Nullable;
  * #hostBeingInitialized}), and a worker must be found, at every one of five looks spread over
  * a quarter of a second ({@link #GAPS_NANOS}), with the same stack, stopped at the call of the
  * function and not inside its body ({@link #atTheCall}), having finished no chunk of elements.
- * A worker that runs the function finishes chunks, or shows the body's frames.
+ * A worker that runs the function finishes chunks, or shows the body's frames (so does one
+ * whose function is a method reference, written in that class, to another class's method: it
+ * does not wait for the initialization).
  *
  * <p>Not recognised (they still hang, as a parallel stream does): a function object of a named
  * or anonymous class, a lambda that captures a reference of the initializing class's type, and
@@ -50,9 +53,6 @@ final class InitializerDeadlock {
   /** The infix of the name of a class generated for a lambda or a method reference. */
   private static final String LAMBDA_INFIX = "$$Lambda";
 
-  /** The package every frame of weft's own code is in. */
-  private static final String WEFT_PREFIX = "dev.weft.";
-
   /**
    * If {@code fnClass} is the class generated for a lambda or method reference written in a
    * class whose static initializer the calling thread is running, that class's name; else null.
@@ -84,20 +84,25 @@ final class InitializerDeadlock {
 
   /**
    * Whether {@code stack} (a worker's) stops at the call of the function: its top frame is the
-   * generated class of {@code host} (shown on JDK 17) or weft's own code (JDK 21+ hide the
-   * generated frame), and no frame is of {@code host} itself, so the body has not been entered.
+   * generated class of {@code host} (shown on JDK 17) or one of {@code callers}, the classes of
+   * weft's code that call the function (JDK 21+ hide the generated frame), and no frame is of
+   * {@code host} itself, so the body has not been entered.
    *
    * @param stack a worker thread's stack trace
    * @param host the class being initialized
+   * @param callers the binary names of the classes whose code calls the function
    * @return whether the worker is at the call and not inside the body
    */
-  static boolean atTheCall(StackTraceElement[] stack, String host) {
+  static boolean atTheCall(StackTraceElement[] stack, String host, String[] callers) {
     if (stack.length == 0) {
       return false;
     }
     String top = stack[0].getClassName();
-    boolean generated = top.startsWith(host) && top.startsWith(LAMBDA_INFIX, host.length());
-    if (!generated && !top.startsWith(WEFT_PREFIX)) {
+    boolean at = top.startsWith(host) && top.startsWith(LAMBDA_INFIX, host.length());
+    for (int i = 0; !at && i < callers.length; i++) {
+      at = top.equals(callers[i]);
+    }
+    if (!at) {
       return false;
     }
     for (StackTraceElement e : stack) {
@@ -106,6 +111,26 @@ final class InitializerDeadlock {
       }
     }
     return true;
+  }
+
+  /**
+   * The binary names of {@code job}'s class and of its superclasses below {@code Object}: the
+   * classes whose methods may be the frame that calls the function.
+   *
+   * @param job the call's job object
+   * @return their names, the job's own class first
+   */
+  static String[] callerClasses(Object job) {
+    int n = 0;
+    for (Class<?> c = job.getClass(); c != null && c != Object.class; c = c.getSuperclass()) {
+      n++;
+    }
+    String[] names = new String[n];
+    int i = 0;
+    for (Class<?> c = job.getClass(); c != null && c != Object.class; c = c.getSuperclass()) {
+      names[i++] = c.getName();
+    }
+    return names;
   }
 
   /**

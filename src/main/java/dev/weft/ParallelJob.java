@@ -88,7 +88,8 @@ abstract class ParallelJob {
    * ms; a worker's exit still unparks it early, so calls that end sooner pay nothing), then it
    * looks once (lookForInitializer, InitializerDeadlock): the function's class must be C's
    * generated lambda class and C's <clinit> frame on the caller's stack, and a worker must sit at
-   * the call of the function (top frame weft's own or the generated one; no frame of C) in five
+   * the call of the function (top frame the generated one, or the job's own method that calls
+   * it; no frame of C) in five
    * looks over a quarter of a second with the same stack, having finished no chunk (a flag the
    * worker sets, opaque, after its first chunk: an opaque store so that it is not sunk out of the
    * loop, and an opaque load on the caller; it is a hint, nothing is published through it).
@@ -1007,6 +1008,7 @@ abstract class ParallelJob {
       if (host == null) {
         return null;
       }
+      String[] callers = InitializerDeadlock.callerClasses(this);
       StackTraceElement[][] seen = new StackTraceElement[ws.length][0]; // empty: not a suspect
       for (int look = 0; look <= InitializerDeadlock.GAPS_NANOS.length; look++) {
         if (look > 0 && !pauseBetweenLooks(InitializerDeadlock.GAPS_NANOS[look - 1])) {
@@ -1029,7 +1031,7 @@ abstract class ParallelJob {
             continue;
           }
           StackTraceElement[] now = t.getStackTrace();
-          if (InitializerDeadlock.atTheCall(now, host)
+          if (InitializerDeadlock.atTheCall(now, host, callers)
               && (look == 0 || Arrays.equals(before, now))) {
             seen[i] = now;
             suspect = true;
