@@ -870,9 +870,7 @@ abstract class ParallelJob {
           runChunk(lo, hi, k);
         }
         if (self != null && !self.finishedAChunk) {
-          // Opaque: read by the caller's look for a static-initializer deadlock, from another
-          // thread, so the store must happen (not sink out of the loop); no ordering needed.
-          FINISHED_A_CHUNK.setOpaque(self, true);
+          setFinishedAChunkOpaque(self);
         }
       } catch (Throwable t) {
         recordFailure(t, self);
@@ -993,6 +991,18 @@ abstract class ParallelJob {
     throw e;
   }
 
+  /**
+   * Opaque: read by the caller's look for a static-initializer deadlock, from another thread, so
+   * the store must happen (not sink out of the loop); nothing is published through it.
+   */
+  private static void setFinishedAChunkOpaque(Worker w) {
+    FINISHED_A_CHUNK.setOpaque(w, true);
+  }
+
+  private static boolean finishedAChunkOpaque(Worker w) {
+    return (boolean) FINISHED_A_CHUNK.getOpaque(w);
+  }
+
   /** A stack seen at no look (a worker that is not, or no longer, a suspect). */
   private static final StackTraceElement[] NO_FRAMES = new StackTraceElement[0];
 
@@ -1025,7 +1035,7 @@ abstract class ParallelJob {
           // Acquire: pairs with the worker's NEW -> RUNNING CAS, which publishes `thread`.
           int st = (int) WORKER_STATE.getAcquire(w);
           Thread t = w.thread;
-          if (t == null || (boolean) FINISHED_A_CHUNK.getOpaque(w)
+          if (t == null || finishedAChunkOpaque(w)
               || !(st == RUNNING || st == INTERRUPTING || st == INTERRUPTED
                   || st == NOT_INTERRUPTED)) {
             continue;
@@ -1432,11 +1442,11 @@ abstract class ParallelJob {
         };
     warm.active = 1;
     new Worker(warm).run();
-    // The worker's first finished chunk, and the caller's look at it (same static types as the
-    // call sites: a signature-polymorphic call's descriptor takes them).
+    // The worker's first finished chunk, and the caller's look at it: through the accessors the
+    // loop and the look call, so that their own call sites are linked.
     Worker marked = new Worker(warm);
-    FINISHED_A_CHUNK.setOpaque(marked, true);
-    boolean unusedMark = (boolean) FINISHED_A_CHUNK.getOpaque(marked);
+    setFinishedAChunkOpaque(marked);
+    finishedAChunkOpaque(marked);
     // The failure paths, likewise (review 31b: the JVM's first failure of a function, raised in
     // a full heap, could not link recordFailure's FAILURE CAS; the failure was never recorded,
     // and Parallel.map returned null for the element, anyMatch false). A job with one RUNNING

@@ -422,7 +422,7 @@ abstract class SeqLockCore {
           // Held by a writer (no reader pass holds it): register, so that no writer starts a
           // new section before us. getAndAdd: volatile, a full fence, so writers that read the
           // count afterwards see it and stay out.
-          READERS_WAITING.getAndAdd(this, 1);
+          addReadersWaiting(1);
           registered = true;
           if (ProtocolWindows.ENABLED) {
             ProtocolWindows.at("seqlock.reader-registered");
@@ -437,7 +437,7 @@ abstract class SeqLockCore {
           continue;
         }
         if (!slot) {
-          slot = PARKED_READER.compareAndSet(this, (Thread) null, me);
+          slot = casParkedReader(null, me);
         }
         if (slot) {
           // Dekker with the release: publish (the CAS above, volatile), re-read seq
@@ -457,12 +457,12 @@ abstract class SeqLockCore {
       }
     } finally {
       if (slot) {
-        PARKED_READER.setRelease(this, null); // a stale read only costs a spurious unpark
+        clearParkedReaderRelease(); // a stale read only costs a spurious unpark
       }
       // Release is not enough here: a writer parked in the room re-reads the count after we
       // release the lock, and the volatile store of seq in the release orders this before it.
       if (registered) {
-        READERS_WAITING.getAndAdd(this, -1);
+        addReadersWaiting(-1);
       }
       if (interrupted) {
         me.interrupt();
@@ -558,9 +558,9 @@ abstract class SeqLockCore {
         if (odd != 0L) {
           return odd;
         }
-        PARKED.setVolatile(this, me); // Dekker: publish, then re-read seq with a volatile read
+        setParkedVolatile(me); // Dekker: publish, then re-read seq with a volatile read
         long s = seqVolatile();
-        if ((s & 1) == 0 && (int) READERS_WAITING.getVolatile(this) == 0) {
+        if ((s & 1) == 0 && readersWaitingVolatile() == 0) {
           continue; // released meanwhile and no reader waits: try again without parking
         }
         // Held, or free with a reader about to take it: that holder's release wakes us (a
@@ -584,7 +584,7 @@ abstract class SeqLockCore {
     } finally {
       // Release is enough: a releaser reading a stale `me` only causes a harmless spurious
       // unpark, which every park caller must tolerate.
-      PARKED.setRelease(this, null);
+      clearParkedRelease();
       r.exit();
       if (interrupted) {
         me.interrupt();
@@ -677,6 +677,39 @@ abstract class SeqLockCore {
    * end of a closure or of a read function's pass, whose caller holds nothing to retry with):
    * the release goes ahead even if the probe overflowed (see {@link StackHeadroom#fits}).
    */
+  // Accessors of the waiting-reader count and the parked slots: each VarHandle call site of the
+  // slow paths lives in one of these, so that linkRareSteps links the very site the slow path
+  // runs (HotSpot links a signature-polymorphic call per constant-pool entry, and javac may give
+  // two calls with the same descriptor two entries: a separate warm-up call does not link the
+  // real one; session 32).
+
+  /** Volatile getAndAdd (a full fence): see the reader's registration. */
+  private void addReadersWaiting(int delta) {
+    READERS_WAITING.getAndAdd(this, delta);
+  }
+
+  private int readersWaitingVolatile() {
+    return (int) READERS_WAITING.getVolatile(this);
+  }
+
+  /** Volatile CAS: the reader's half of the Dekker pair with the release's volatile read. */
+  private boolean casParkedReader(@Nullable Thread expected, Thread reader) {
+    return PARKED_READER.compareAndSet(this, expected, reader);
+  }
+
+  private void clearParkedReaderRelease() {
+    PARKED_READER.setRelease(this, (Thread) null);
+  }
+
+  /** Volatile: the writer's half of the Dekker pair with the release's volatile read. */
+  private void setParkedVolatile(Thread writer) {
+    PARKED.setVolatile(this, writer);
+  }
+
+  private void clearParkedRelease() {
+    PARKED.setRelease(this, (Thread) null);
+  }
+
   private void probeBeforeWake(boolean retryable) {
     Thread w = (Thread) PARKED.getOpaque(this);
     Thread r = (Thread) PARKED_READER.getOpaque(this);
@@ -767,15 +800,17 @@ abstract class SeqLockCore {
     c.owner = null;
     c.setSeqVolatile(odd + 1);
     c.wakeWaiter(); // PARKED and PARKED_READER, volatile
-    READERS_WAITING.getAndAdd(c, 1); // a registered reader, and its finally
-    READERS_WAITING.getAndAdd(c, -1);
-    READERS_WAITING.getVolatile(c);
-    PARKED_READER.compareAndSet(c, (Thread) null, me); // the reader's slot, and its finally
-    // A bare null, as at the call sites: a signature-polymorphic call's descriptor takes the
-    // argument's static type, and (Thread) null would link a different entry (Void, not Thread).
-    PARKED_READER.setRelease(c, null);
-    PARKED.setVolatile(c, me); // a parked writer's registration, and its clear
-    PARKED.setRelease(c, null);
+    // Through the accessors the slow paths call, so that their own call sites are linked (a
+    // separate call with the same descriptor may have its own constant-pool entry, and then
+    // links nothing of theirs: session 32, TRACE_METHOD_LINKAGE showed the reader's slot CAS
+    // linked on a first fallback after this warm-up).
+    c.addReadersWaiting(1); // a registered reader, and its finally
+    c.addReadersWaiting(-1);
+    c.readersWaitingVolatile();
+    c.casParkedReader(null, me); // the reader's slot, and its finally
+    c.clearParkedReaderRelease();
+    c.setParkedVolatile(me); // a parked writer's registration, and its clear
+    c.clearParkedRelease();
     c.waitingRoom(); // ROOM, acquire and compare-and-exchange
   }
 }
