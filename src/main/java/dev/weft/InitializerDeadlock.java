@@ -7,19 +7,19 @@ import org.jspecify.annotations.Nullable;
  * Recognises the one wait a parallel call can never finish: a call made inside a class's static
  * initializer whose workers run a lambda or method reference written in that class.
  *
- * <p>A lambda's body is a static method of the class it is written in (unless it captures
- * {@code this}), and a method reference to one of the class's static methods calls one, so a
- * worker's first call of the function waits for the class's initialization to end (JLS 12.4.2),
- * while the initializing thread, the caller, waits for its workers: a deadlock. A parallel
- * stream hangs in it for ever. A weft caller that has waited {@link #LOOK_AFTER_NANOS} for its
- * workers looks once ({@link ParallelJob}): the function's class must be the generated class
- * of a class whose {@code <clinit>} frame is on the caller's stack ({@link
- * #hostBeingInitialized}), and a worker must be found, at every one of five looks spread over
- * a quarter of a second ({@link #GAPS_NANOS}), with the same stack, stopped at the call of the
- * function and not inside its body ({@link #atTheCall}), having finished no chunk of elements.
- * A worker that runs the function finishes chunks, or shows the body's frames (so does one
- * whose function is a method reference, written in that class, to another class's method: it
- * does not wait for the initialization).
+ * <p>A lambda's body is a static method of the class it is written in (unless it captures {@code
+ * this}), and a method reference to one of the class's static methods calls one, so a worker's
+ * first call of the function waits for the class's initialization to end (JLS 12.4.2), while the
+ * initializing thread, the caller, waits for its workers: a deadlock. A parallel stream hangs in it
+ * for ever. A weft caller that has waited {@link #LOOK_AFTER_NANOS} for its workers looks, and
+ * inside such an initializer again every {@link #LOOK_AGAIN_NANOS} ({@link ParallelJob}; only when
+ * its chunks are known to be short): a function's class must be the generated class of a class
+ * whose {@code <clinit>} frame is on the caller's stack ({@link #hostBeingInitialized}), and a
+ * worker must be found, at every one of five looks spread over a quarter of a second ({@link
+ * #GAPS_NANOS}), with the same stack, stopped at the call of the function and not inside its body
+ * ({@link #atTheCall}), having finished no chunk of elements. A worker that runs the function
+ * finishes chunks, or shows the body's frames (so does one whose function is a method reference,
+ * written in that class, to another class's method: it does not wait for the initialization).
  *
  * <p>Not recognised (they still hang, as a parallel stream does): a function object of a named
  * or anonymous class, a lambda that captures a reference of the initializing class's type, and
@@ -34,8 +34,23 @@ import org.jspecify.annotations.Nullable;
 final class InitializerDeadlock {
   private InitializerDeadlock() {}
 
-  /** How long a caller waits for its workers before it looks, once per call. */
+  /** How long a caller waits for its workers before it first looks. */
   static final long LOOK_AFTER_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+
+  /** The pause between two looks, inside an initializer that one of the functions belongs to. */
+  static final long LOOK_AGAIN_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
+
+  /**
+   * The longest expected chunk (from the measured cost per element) for which the looks are
+   * made: a tenth of their span, so that a worker that runs finishes chunks between them.
+   */
+  static final long MAX_CHUNK_NANOS = TimeUnit.MILLISECONDS.toNanos(25);
+
+  /**
+   * Chunks of at most this many elements are looked at even when their cost is unknown: a
+   * worker that runs finishes one between two looks, however cheap its elements.
+   */
+  static final long FEW_ELEMENTS = 16;
 
   /**
    * The pauses between the looks at a suspect worker (about a quarter of a second in all): a

@@ -148,18 +148,22 @@ import org.jspecify.annotations.Nullable;
  * function written in that class (a lambda, or a reference to one of its methods), cannot end.
  * The function's body belongs to the class, so a worker's first call of it waits for the
  * initialization (JLS 12.4.2), which waits for the call. A parallel stream hangs there for
- * ever. weft's call notices it: after 20 ms of waiting for its workers it looks, and if a
- * worker has stayed at the call of the function for a quarter of a second, finishing nothing,
- * it throws {@link IllegalStateException} naming the class (the initializer then fails with it
+ * ever. weft's call notices it: after 20 ms of waiting for its workers it looks (and, inside
+ * such an initializer, looks again every half second), and if a worker has stayed at the call
+ * of the function for a quarter of a second, finishing nothing, it throws {@link
+ * IllegalStateException} naming the class (the initializer then fails with it
  * as the cause of an {@link ExceptionInInitializerError}). It does not wait for the blocked
  * workers, the one case in which a call ends with workers still out: they never enter the
  * function if the exception leaves the initializer (the failed initialization releases them
  * with {@link NoClassDefFoundError}, and they go back to the pool), but if the initializer
  * catches it and completes, they run the elements they had taken after the call has thrown.
  * Make such a call after the initializer (from a method, a holder class, or a {@link Lazy}), or
- * on one thread. Functions of named or anonymous classes, lambdas that capture a reference of
- * the class's own type, and functions of other classes that read the class's statics are not
- * recognised: like a parallel stream, such a call hangs (see {@code docs/parallel.md}).
+ * on one thread. Not recognised, so that such a call hangs like a parallel stream (see {@code
+ * docs/parallel.md}): functions of named or anonymous classes, lambdas that capture a reference
+ * of the class's own type, functions of other classes that read the class's statics, calls
+ * whose chunks are long and of unknown cost (a cut-off of zero over a large input, where a
+ * running worker could not be told from a blocked one), and, on JDK 17&ndash;23, a security
+ * manager that denies reading other threads' stacks.
  *
  * <p><b>Memory consistency effects:</b> Actions in a thread prior to calling a method of
  * {@code Parallel} happen-before every invocation of the function (action, body or predicate)
@@ -1983,6 +1987,11 @@ public final class Parallel {
     }
 
     @Override
+    Object[] userFunctions() {
+      return new Object[] {f, combine};
+    }
+
+    @Override
     void runChunk(long lo, long hi, long slot) {
       R acc = slot < 0 ? prefix : identity;
       for (long b = lo, e; b < hi; b = e) {
@@ -2048,6 +2057,11 @@ public final class Parallel {
     @Override
     Object costKey() {
       return f;
+    }
+
+    @Override
+    Object[] userFunctions() {
+      return new Object[] {f, combine};
     }
 
     @Override

@@ -82,23 +82,24 @@ abstract class ParallelJob {
    *    are then also Thread.join()ed, so no weft thread outlives the call.
    *
    * A call inside a static initializer. The one wait that cannot end: the caller initializes a
-   * class C, and the function's body is a static method of C (a lambda or method reference
-   * written in C), so each worker's first call of it waits for C's initialization, which waits
-   * for the caller. The caller's park in phase 3 is timed for its first LOOK_AFTER_NANOS (20
-   * ms; a worker's exit still unparks it early, so calls that end sooner pay nothing), then it
-   * looks once (lookForInitializer, InitializerDeadlock): the function's class must be C's
-   * generated lambda class and C's <clinit> frame on the caller's stack, and a worker must sit at
-   * the call of the function (top frame the generated one, or the job's own method that calls
-   * it; no frame of C) in five
-   * looks over a quarter of a second with the same stack, having finished no chunk (a flag the
-   * worker sets, opaque, after its first chunk: an opaque store so that it is not sunk out of the
-   * loop, and an opaque load on the caller; it is a hint, nothing is published through it).
-   * Then the caller stops the job and throws IllegalStateException without waiting for the
-   * blocked workers: the one exception to "every invocation has completed". They have not
-   * entered the function; a failed initialization releases them with NoClassDefFoundError into
-   * a stopped job, and they exit as after any failure. An interrupted look proves nothing (its
-   * pauses end at once) and is made again in the next round; an Error in the look (a full heap)
-   * means "not seen".
+   * class C, and a function's body is a static method of C (a lambda or method reference written in
+   * C), so each worker's first call of it waits for C's initialization, which waits for the caller.
+   * The caller's park in phase 3 is timed for its first LOOK_AFTER_NANOS (20 ms; a worker's exit
+   * still unparks it early, so calls that end sooner pay nothing). Then, if the chunks are known to
+   * be short (expectedChunkNanos: the measured cost, or a few elements), it looks
+   * (lookForInitializer, InitializerDeadlock), and inside such an initializer again every
+   * LOOK_AGAIN_NANOS, since a worker may reach the call later. A function's class (userFunctions: a
+   * reduction's combiner too) must be C's generated lambda class with C's <clinit> frame on the
+   * caller's stack, and a worker must sit at the call of the function (top frame the generated one,
+   * or the job's own method that calls it; no frame of C) in five looks over a quarter of a second
+   * with the same stack, having finished no chunk (a flag the worker sets, opaque, after its first
+   * chunk: an opaque store so that it is not sunk out of the loop, and an opaque load on the
+   * caller; it is a hint, nothing is published through it). Then the caller stops the job and
+   * throws IllegalStateException without waiting for the blocked workers: the one exception to
+   * "every invocation has completed". They have not entered the function; a failed initialization
+   * releases them with NoClassDefFoundError into a stopped job, and they exit as after any failure.
+   * An interrupted look proves nothing (its pauses end at once) and is made again in the next
+   * round; an Error in the look (a full heap) means "not seen".
    *
    * Failure. The first Throwable of f (any thread) wins a CAS on `failure` (volatile CAS:
    * exactly one first failure); later ones are pushed on a Treiber stack `more` (CAS on the
@@ -349,6 +350,17 @@ abstract class ParallelJob {
    */
   Object costKey() {
     return this;
+  }
+
+  /**
+   * Every function of the user's that the workers call: the cost key's, and a reduction's
+   * combiner. The look for a static-initializer deadlock checks each (review 32: a combiner
+   * written in the initializing class, with {@code Function.identity()} as the mapper, hung).
+   *
+   * @return the functions, the cost key first
+   */
+  Object[] userFunctions() {
+    return new Object[] {costKey()};
   }
 
   /**
@@ -733,6 +745,10 @@ abstract class ParallelJob {
     }
     this.base = done;
     this.chunk = c;
+    // Unknown cost (cut-off zero, or a small input split at once): only chunks of a few
+    // elements, which a running worker finishes between two looks however cheap they are.
+    this.expectedChunkNanos = nanosPerElement > 0 ? (long) (c * nanosPerElement)
+        : c <= InitializerDeadlock.FEW_ELEMENTS ? 0L : Long.MAX_VALUE;
     this.smallChunk = small;
     this.bigChunks = bigChunks;
     this.checkEvery = nanosPerElement > 0
@@ -896,8 +912,9 @@ abstract class ParallelJob {
     }
     int spins = 0;
     @Nullable Error parkFailure = null;
-    long parkedSince = 0L; // nanoTime of the first park (| 1: nonzero), or 0
-    boolean lookedForInitializer = false; // see "A call inside a static initializer"
+    long nextLook = 0L; // nanoTime of the next look (| 1: nonzero), or 0 before the first park
+    boolean lookedForInitializer = false; // for good: see "A call inside a static initializer"
+    @Nullable String initializingHost = null; // known after the first look
     @Nullable String initializerBlocks = null;
     while ((int) ACTIVE.getVolatile(this) != 0) { // volatile: see notes, phase 3
       if (spins < SPINS || parkFailure != null) {
@@ -912,20 +929,27 @@ abstract class ParallelJob {
             LockSupport.park(this);
           } else {
             long now = System.nanoTime();
-            if (parkedSince == 0L) {
-              parkedSince = now | 1L;
+            if (nextLook == 0L) {
+              nextLook = (now + InitializerDeadlock.LOOK_AFTER_NANOS) | 1L;
             }
-            long left = parkedSince + InitializerDeadlock.LOOK_AFTER_NANOS - now;
+            long left = nextLook - now;
             if (left > 0L) {
               LockSupport.parkNanos(this, left); // a worker's exit still unparks it early
             } else {
-              initializerBlocks = lookForInitializer(ws);
-              // An interrupted look proves nothing: the interrupt is handled below, and the
-              // next round looks again.
-              lookedForInitializer = !Thread.currentThread().isInterrupted();
+              if (initializingHost == null) {
+                initializingHost = initializingHost();
+                if (initializingHost == null) {
+                  lookedForInitializer = true; // not inside such an initializer: never look again
+                  continue;
+                }
+              }
+              // Inside the initializer: look now and again, since a worker may reach the call
+              // only later (review 32: after a slow element, or a slow get of the list).
+              initializerBlocks = lookForInitializer(ws, initializingHost);
               if (initializerBlocks != null) {
                 break;
               }
+              nextLook = (System.nanoTime() + InitializerDeadlock.LOOK_AGAIN_NANOS) | 1L;
             }
           }
         } catch (Error e) {
@@ -1003,21 +1027,50 @@ abstract class ParallelJob {
     return (boolean) FINISHED_A_CHUNK.getOpaque(w);
   }
 
+  /**
+   * How long one chunk is expected to take, from the probe's measured cost; when the cost is
+   * unknown (cut-off zero, a small input split at once), 0 for chunks of a few elements and
+   * Long.MAX_VALUE for longer ones. Caller-only. The look for a static-initializer deadlock
+   * needs it short: "finished no chunk in a quarter of a second" then means "stuck", where a
+   * chunk of cheap elements of unknown cost could run that long in the job's own loop, whose
+   * stack (stopped at the loop's safepoint poll) looks the same at every look.
+   */
+  private long expectedChunkNanos = Long.MAX_VALUE;
+
   /** A stack seen at no look (a worker that is not, or no longer, a suspect). */
   private static final StackTraceElement[] NO_FRAMES = new StackTraceElement[0];
 
   /**
-   * Whether a worker in {@code ws} waits for a static initializer the caller is running (see
-   * InitializerDeadlock): that class's name, or null. Best effort, and never throws: an Error
+   * The class whose static initializer the caller is running and in which one of the call's
+   * functions is written (InitializerDeadlock.hostBeingInitialized), or null; also null when
+   * the chunks' duration is unknown or long (see expectedChunkNanos), where the look could
+   * mistake a running worker for a blocked one. Never throws.
+   */
+  private @Nullable String initializingHost() {
+    try {
+      if (expectedChunkNanos > InitializerDeadlock.MAX_CHUNK_NANOS) {
+        return null;
+      }
+      for (Object f : userFunctions()) {
+        String host = InitializerDeadlock.hostBeingInitialized(f.getClass());
+        if (host != null) {
+          return host;
+        }
+      }
+      return null;
+    } catch (Throwable unseen) {
+      return null;
+    }
+  }
+
+  /**
+   * Whether a worker in {@code ws} waits for the static initializer of {@code host}, which the
+   * caller is running (see InitializerDeadlock): that class's name, or null. Best effort, and never throws: an Error
    * here (a full heap) must not change how the call ends. Returns null at once when the caller
    * is interrupted (the looks would not be apart in time) or every worker has finished.
    */
-  private @Nullable String lookForInitializer(Worker[] ws) {
+  private @Nullable String lookForInitializer(Worker[] ws, String host) {
     try {
-      String host = InitializerDeadlock.hostBeingInitialized(costKey().getClass());
-      if (host == null) {
-        return null;
-      }
       String[] callers = InitializerDeadlock.callerClasses(this);
       StackTraceElement[][] seen = new StackTraceElement[ws.length][0]; // empty: not a suspect
       for (int look = 0; look <= InitializerDeadlock.GAPS_NANOS.length; look++) {

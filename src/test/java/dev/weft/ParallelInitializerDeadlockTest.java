@@ -35,9 +35,13 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(120)
 class ParallelInitializerDeadlockTest {
 
-  /** Forces a split however cheap the elements are, on 4 threads. */
-  static final Parallel.Options SPLIT =
-      Parallel.options().threads(4).sequentialCutoff(Duration.ZERO);
+  /**
+   * 4 threads, the default cut-off: the caller's probe measures the elements (about 1 ms each,
+   * see {@link #slow}) and splits them in chunks of about one element. (With a cut-off of zero
+   * the cost is unknown, the chunks may be long, and the call does not look: see {@link
+   * #longChunksOfUnknownCostAreNotLookedAt}.)
+   */
+  static final Parallel.Options SPLIT = Parallel.options().threads(4);
 
   /**
    * Returns {@code i} after about a millisecond: elements slow enough that the workers take
@@ -80,6 +84,7 @@ class ParallelInitializerDeadlockTest {
   private static @Nullable Throwable initialize(Class<?> holder) throws InterruptedException {
     AtomicReference<@Nullable Throwable> thrown = new AtomicReference<>();
     Thread t = new Thread(() -> {
+      Other.initThread = Thread.currentThread();
       try {
         Class.forName(holder.getName(), true, holder.getClassLoader());
       } catch (Throwable e) {
@@ -331,6 +336,16 @@ class ParallelInitializerDeadlockTest {
     static int cheapSquare(int i) {
       return i * i;
     }
+
+    static volatile @Nullable Thread initThread;
+    static long touched;
+
+    /** Next to nothing on the initializing thread, a few ns on a worker (which then lags). */
+    static void touch(int i) {
+      if (Thread.currentThread() != initThread) {
+        touched += (i * 31L) % 7;
+      }
+    }
   }
 
   static final class SlowOtherHolder {
@@ -376,6 +391,32 @@ class ParallelInitializerDeadlockTest {
   void aLambdaThatCapturesThisInsideAnInitializerCompletes() throws Exception {
     assertThat(initialize(CapturesThisHolder.class)).isNull();
     assertThat(CapturesThisHolder.OUT).hasSize(32).endsWith(93);
+  }
+
+  /**
+   * A method reference written in the class to another class's cheap method, cut-off zero (cost
+   * unknown) and chunks of 400 million elements: the worker runs for about a second in the job's
+   * own loop, stopped at that loop's safepoint poll with the same stack at every look, having
+   * finished no chunk, while the caller (whose elements are cheaper) waits for it. That looks
+   * exactly like the deadlock; such a call is not looked at (the chunks' duration is unknown),
+   * so it completes. (With the look not gated on a known, short chunk it threw
+   * IllegalStateException here; the deadlock itself, with such options, is not recognised.)
+   */
+  static final class LongChunksHolder {
+    static {
+      Parallel.forRange(0, 800_000_000, Other::touch,
+          Parallel.options().threads(2).sequentialCutoff(Duration.ZERO)
+              .minChunkSize(400_000_000));
+    }
+
+    static final boolean DONE = true;
+  }
+
+  @Test
+  void longChunksOfUnknownCostAreNotLookedAt() throws Exception {
+    assertThat(initialize(LongChunksHolder.class)).isNull();
+    assertThat(LongChunksHolder.DONE).isTrue();
+    assertThat(Other.touched).isPositive();
   }
 
   @Test
