@@ -668,15 +668,6 @@ abstract class SeqLockCore {
     wakeWaiter();
   }
 
-  /**
-   * A release that will wake a parked thread checks its stack headroom before it changes
-   * anything: an overflow between the sequence's release store and the unpark would leave the
-   * parked thread asleep on a free lock (review 18), and the guard already closed. Opaque
-   * reads: a hint; a thread that parks after them is one the release's own volatile reads find,
-   * a window of a few instructions that the probe does not cover. Not {@code retryable} (the
-   * end of a closure or of a read function's pass, whose caller holds nothing to retry with):
-   * the release goes ahead even if the probe overflowed (see {@link StackHeadroom#fits}).
-   */
   // Accessors of the waiting-reader count and the parked slots: each VarHandle call site of the
   // slow paths lives in one of these, so that linkRareSteps links the very site the slow path
   // runs (HotSpot links a signature-polymorphic call per constant-pool entry, and javac may give
@@ -710,6 +701,15 @@ abstract class SeqLockCore {
     PARKED.setRelease(this, (Thread) null);
   }
 
+  /**
+   * A release that will wake a parked thread checks its stack headroom before it changes
+   * anything: an overflow between the sequence's release store and the unpark would leave the
+   * parked thread asleep on a free lock (review 18), and the guard already closed. Opaque
+   * reads: a hint; a thread that parks after them is one the release's own volatile reads find,
+   * a window of a few instructions that the probe does not cover. Not {@code retryable} (the
+   * end of a closure or of a read function's pass, whose caller holds nothing to retry with):
+   * the release goes ahead even if the probe overflowed (see {@link StackHeadroom#fits}).
+   */
   private void probeBeforeWake(boolean retryable) {
     Thread w = (Thread) PARKED.getOpaque(this);
     Thread r = (Thread) PARKED_READER.getOpaque(this);
