@@ -246,6 +246,7 @@ class SeqLockedTest {
   }
 
   @Test
+  @Timeout(value = 180, unit = TimeUnit.SECONDS) // see lincheckStress
   void lincheckModelChecking() {
     new ModelCheckingOptions()
         .addGuarantee(LincheckStackProbe.ignored())
@@ -257,6 +258,9 @@ class SeqLockedTest {
   }
 
   @Test
+  // Lincheck's uninstall retransforms every loaded class: in CI's shared test JVM, after
+  // thousands of test classes, that alone took over 60 s once (session 32). Still bounded.
+  @Timeout(value = 180, unit = TimeUnit.SECONDS)
   void lincheckStress() {
     new StressOptions()
         .iterations(heavy() ? 100 : 3)
