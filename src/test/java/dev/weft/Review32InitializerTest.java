@@ -21,6 +21,7 @@ import java.util.function.Function;
 import java.util.function.LongUnaryOperator;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -548,7 +549,7 @@ class Review32InitializerTest {
    * unpark (measured first in the same JVM: normalParkMs 0 in 4 of 5 runs on JDK 17, 1 of 2 on 25; afterThrowParkMs 0 in 5 of 5 and 2 of 2).
    */
   @Test
-  @org.junit.jupiter.api.Disabled("documented, not fixed (session 32): a permit on the caller is"
+  @Disabled("documented, not fixed (session 32): a permit on the caller is"
       + " allowed by LockSupport.park's contract (a spurious return), and a normal call can leave"
       + " one as well; see docs/parallel.md")
   void defect_theReportLeavesAParkPermitOnTheCallingThread() throws Exception {
@@ -566,7 +567,7 @@ class Review32InitializerTest {
    * reported.
    */
   @Test
-  @org.junit.jupiter.api.Disabled("documented limitation (session 32): under a SecurityManager"
+  @Disabled("documented limitation (session 32): under a SecurityManager"
       + " that denies getStackTrace of other threads (JDK 17-23), the look sees nothing and the"
       + " call hangs as a parallel stream does; see Parallel's Javadoc")
   void defect_underASecurityManagerTheDeadlockHangs() throws Exception {
