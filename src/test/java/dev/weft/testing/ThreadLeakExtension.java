@@ -23,6 +23,23 @@ public final class ThreadLeakExtension implements BeforeEachCallback, AfterEachC
       ExtensionContext.Namespace.create(ThreadLeakExtension.class);
   private static final long GRACE_NANOS = TimeUnit.SECONDS.toNanos(5);
 
+  /**
+   * JDK error classes the JVM creates when something fails. They are initialized here, before
+   * any test runs, because this extension is registered for every test JVM. A class whose
+   * initialization fails is unusable for the rest of the JVM. Tests that sweep the stack's end
+   * (StackHeadroomTest, Review18SoeTest) could be the first to need one of these classes. If its
+   * initialization then overflowed, every later test would get "NoClassDefFoundError: Could not
+   * initialize class java.lang.ExceptionInInitializerError" in its place: CI showed exactly that
+   * in session 32. This is the suspected cause. It was not reproduced, and the test that broke
+   * the class was not found.
+   */
+  static final Throwable[] INITIALIZED_EARLY = {
+    new ExceptionInInitializerError("initialized early"),
+    new NoClassDefFoundError("initialized early"),
+    new BootstrapMethodError("initialized early"),
+    new IllegalMonitorStateException("initialized early"),
+  };
+
   @Override
   public void beforeEach(ExtensionContext context) {
     context.getStore(NS).put("before", snapshot());
