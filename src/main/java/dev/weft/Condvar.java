@@ -520,7 +520,7 @@ public final class Condvar {
     if (b != null && b.mutex.sync.heldByCurrentThread()) {
       // Holding the mutex: a waiter is either asleep in the condition or has not made its last
       // check yet (it needs the mutex for that), so it sees our change; no fence needed.
-      if ((int) WAITERS.get(this) > 0) { // plain: written only under the mutex, which we hold
+      if (waitersPlain() > 0) { // plain: written only under the mutex, which we hold
         // A stack probe first, as SpinLock's and TicketLock's signals have: the AQS's signal
         // takes the waiter's node off the condition, then queues it for the mutex; an overflow
         // between the two leaves the waiter's await spinning for good (review 24's sweep of a
@@ -722,7 +722,7 @@ public final class Condvar {
    */
   private void leave(Condition c, boolean passOn) {
     addWaiters(-1);
-    if (passOn && (int) WAITERS.get(this) > 0) {
+    if (passOn && waitersPlain() > 0) {
       c.signal();
     }
   }
@@ -737,8 +737,16 @@ public final class Condvar {
     // Plain read and release write: the field is only written while the bound mutex is held,
     // so the read is ordered by the lock; the release write makes it (and the binding before
     // it) visible to notify's acquire read outside the lock, without tearing.
-    int n = (int) WAITERS.get(this);
+    int n = waitersPlain();
     WAITERS.setRelease(this, n + delta);
+  }
+
+  /**
+   * Plain: the count is written only under the bound mutex, which every caller holds. One call
+   * site for notify, addWaiters and leave, linked in the initializer (see linkRareSteps).
+   */
+  private int waitersPlain() {
+    return (int) WAITERS.get(this);
   }
 
   static {
@@ -748,5 +756,21 @@ public final class Condvar {
     // StackHeadroom.initializeNow).
     StackHeadroom.initializeNow(
         MethodHandles.lookup(), StackHeadroom.class, SpinBackoff.class, Mutex.class);
+    linkRareSteps();
+  }
+
+  /**
+   * Links, on a condition variable nobody else can see, the plain read of the waiter count, so
+   * that its call site is not linked on a first run inside a window (linking allocates, and in
+   * a full heap it throws). Session 33's audit of LinkageAfterInitTest's baseline: leave()'s
+   * read, which decides whether a waiter that gives up passes its notification on, ran after
+   * the count went down, and a first link that threw there lost a notifyOne meant for another
+   * waiter, which then slept with its predicate satisfied. The read is now one accessor; its
+   * other first runs (a notify under the mutex, a wait's count) come before anything changes,
+   * as do the binding's CAS and the other reads and the count's store, which stay linked on
+   * first use (see linkage-after-init-baseline.txt).
+   */
+  private static void linkRareSteps() {
+    new Condvar().waitersPlain(); // plain read; nothing is bound, counted or signalled
   }
 }

@@ -1843,6 +1843,36 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
       } catch (ReflectiveOperationException e) {
         throw new ExceptionInInitializerError(e);
       }
+      linkRareSteps();
+    }
+
+    /**
+     * Runs, once, on a node nobody else can see, the steps a releasing holder takes on the
+     * change queue, so that their VarHandle call sites are linked now: the first run of a call
+     * site links it, which allocates, and in a full heap it throws. Session 33's audit of
+     * LinkageAfterInitTest's baseline: linked on the JVM's first release that found a change
+     * waiter, the looks of markDue and wakeFramesNeeded threw from the release with the mutex
+     * still held (for good: a guard's close is not retried, and the end of with/update catches
+     * only a StackOverflowError there), and wake()'s getAndSet threw after detachDue had taken
+     * the waiters off the queue, leaving them parked for good. The waiter's own steps (leave,
+     * isWoken) are not run here: a first run that throws leaves its node queued as a live one,
+     * which a later release wakes (a spurious unpark); see linkage-after-init-baseline.txt.
+     */
+    private static void linkRareSteps() {
+      ChangeWaiter n = new ChangeWaiter(Thread.currentThread(), new Never());
+      n.mayProceed(null); // opaque read of the predicate (Never: false, nothing else runs)
+      n.threadOpaque(); // opaque: wakeFramesNeeded's look at the thread to wake
+      n.hasLeft(); // opaque: markDue's and the purge's look
+      n.thread = null; // plain, on this node only: the wake below then unparks nobody
+      n.wake(); // volatile getAndSet: finds null, so no permit is left on this thread
+    }
+
+    /** The warm-up's predicate (a class, not a lambda: see CoreBytecodeTest). */
+    private static final class Never implements Predicate<Object> {
+      @Override
+      public boolean test(@Nullable Object v) {
+        return false;
+      }
     }
 
     /**
@@ -2280,6 +2310,11 @@ public final class Mutex<T extends @Nullable Object> extends MutexFields<T> {
     Sync warm = new Sync();
     warm.acquire(1);
     warm.release(1);
+    // And the spinners' read of the release count (session 33's audit of
+    // LinkageAfterInitTest's baseline): a Condvar wait's spin phase reads it first after it
+    // released the mutex (releaseAndSpin), and a first link that threw there left the wait
+    // throwing without the mutex it promises to hold again, its guard still open.
+    warm.releasesOpaque(); // opaque
   }
 }
 

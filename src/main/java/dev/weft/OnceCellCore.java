@@ -159,6 +159,13 @@ abstract class OnceCellCore<T extends @Nullable Object> {
     // a park could eat one that somebody else gave it).
     c.push(me).setThreadRelease(null);
     c.releaseWaiters();
+    // The value cache's release store (session 33's audit of LinkageAfterInitTest's baseline):
+    // trySetValue runs it after its CAS installed the outcome and before it wakes the waiters,
+    // with no finally around it (runClaimed has one), so a first link that threw there left
+    // every parked waiter asleep on a set cell: the overtaken owner does not wake them either.
+    // The other first runs of the cell's accessors (the claim's and the set's CAS, the state's
+    // and the cache's reads) come before anything changes.
+    c.setValueRelease(me); // release; nobody reads this cell
   }
 
   @SuppressWarnings("UnusedVariable") // accessed through VALUE

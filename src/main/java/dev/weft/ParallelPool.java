@@ -240,7 +240,7 @@ final class ParallelPool {
       PoolThread idle = popIdle(task, permit, maySpin);
       if (idle != null) {
         handed = true; // the task is in idle's slot, and with it the permit: idle returns it
-        if ((boolean) PARKED.getVolatile(idle)) { // volatile: Dekker pair with awaitTask
+        if (idle.parkedVolatile()) { // volatile: Dekker pair with awaitTask
           LockSupport.unpark(idle);
         }
         return true;
@@ -311,6 +311,15 @@ final class ParallelPool {
 
   private void releasePermit() {
     DEFAULT_BUSY.getAndAdd(this, -1);
+  }
+
+  /**
+   * Atomic add to the count of spinning threads, shared by every idle thread of the pool; the
+   * count before the add. One call site for the increment and both decrements, which the
+   * warm-up links (see linkRareSteps).
+   */
+  private int addSpinning(int delta) {
+    return (int) SPINNING.getAndAdd(this, delta);
   }
 
   /**
@@ -577,9 +586,8 @@ final class ParallelPool {
      */
     private @Nullable Runnable spinForSlot() {
       ParallelPool p = pool;
-      // Atomic add: the count of spinners is shared by every idle thread of the pool.
-      if ((int) SPINNING.getAndAdd(p, 1) >= p.core) {
-        SPINNING.getAndAdd(p, -1);
+      if (p.addSpinning(1) >= p.core) {
+        p.addSpinning(-1);
         return null; // enough threads spin already: park at once
       }
       try {
@@ -595,8 +603,13 @@ final class ParallelPool {
         } while ((++i & 63) != 0 || System.nanoTime() - start < p.spinNanos);
         return null;
       } finally {
-        SPINNING.getAndAdd(p, -1);
+        p.addSpinning(-1);
       }
+    }
+
+    /** Volatile: the hand-over's half of the Dekker pair with waitForSlot (see notes). */
+    boolean parkedVolatile() {
+      return (boolean) PARKED.getVolatile(this);
     }
 
     /** Goes idle and returns the next task, or null once retired. */
@@ -652,5 +665,43 @@ final class ParallelPool {
     // stack, where an overflow in the holder's initializer would break it for the rest of the
     // JVM (see StackHeadroom.initializeNow).
     StackHeadroom.initializeNow(MethodHandles.lookup(), StackHeadroom.class, Shared.class);
+    linkRareSteps();
+  }
+
+  /**
+   * Runs, once, on a pool and a pool thread nobody else can see (the thread is made, never
+   * started), the steps of the idle protocol, through the methods that hold their VarHandle
+   * call sites, so that those are linked now: the first run of a call site links it, which
+   * allocates, and in a full heap it throws. Session 33's audit of LinkageAfterInitTest's
+   * baseline found, linked on first use: the idle thread's steps after its node was pushed
+   * (the permit's return, the spin count, the slot's reads, the parked flag, the retiring CAS),
+   * where a throw ended the thread with its node left in the idle stack and its slot free, so
+   * that a later hand-over gave a task, and a default permit, to a dead thread (the permit lost
+   * for the JVM's life); the clear of the parked flag after a task arrived, which dropped the
+   * task and its permit; and the hand-over's look at the parked flag after the slot CAS, which
+   * left the worker asleep with its task until its keep-alive ended. Thread creation needs
+   * the pool's permissions under a security manager: where they are denied, no pool thread can
+   * ever run these steps, and the warm-up is skipped.
+   */
+  private static void linkRareSteps() {
+    // No keep-alive: the retiring wait below ends at once, without a park. Core 1: one spinner.
+    ParallelPool p = new ParallelPool("weft-parallel-warm-up-", 1, 0L, 1L);
+    PoolThread t;
+    try {
+      t = p.newThread(RETIRED, 0L, false, false); // never started
+    } catch (SecurityException e) {
+      return; // no pool thread can be made in this JVM: see above
+    }
+    p.goIdle(t); // release store of the slot, the push (volatile read, CAS); no permit held
+    p.popIdle(RETIRED, false, false); // the pop (volatile read, CAS), the slot's volatile CAS
+    t.parkedVolatile(); // volatile: tryExecute's look after the hand-over
+    t.spinForSlot(); // the spin count's adds; the slot's acquire read finds RETIRED at once
+    // maySpin false: the volatile store of parked, the slot's volatile read (RETIRED: back at
+    // once, no park), the opaque clear of parked.
+    t.waitForSlot();
+    p.goIdle(t); // the slot free again, t on top of the idle stack
+    t.waitForSlot(); // slot free, keep-alive over at once: the retiring volatile CAS, no park
+    p.dropIfTop(t); // volatile read and CAS: an exiting thread takes its node off the top
+    p.releasePermit(); // atomic add: the permit's return (this pool's count only)
   }
 }

@@ -402,6 +402,27 @@ public final class Scope implements AutoCloseable {
   /** The JFR event's state while a recording wants dev.weft.Scope events, else null. */
   private final @Nullable JfrStats jfr;
 
+  /**
+   * A scope for {@link #linkRareSteps} only: owned by the initializing thread but not on its
+   * stack of open scopes, unnumbered (SCOPES is not touched), untimed, uncapped, without a JFR
+   * event; nothing is ever spawned into it, and it is never ended.
+   */
+  private Scope() {
+    this.owner = Thread.currentThread();
+    this.name = "weft-scope-warm-up";
+    this.factory = null;
+    this.userFactory = false;
+    this.threadPrefix = null;
+    this.cancelOnFailure = false;
+    this.maxConcurrency = 0;
+    this.slots = null;
+    this.timed = false;
+    this.timeoutNanos = -1L;
+    this.deadline = 0L;
+    this.enclosing = null;
+    this.jfr = null;
+  }
+
   private Scope(Builder b) {
     this.owner = Thread.currentThread();
     this.name = "weft-scope-" + (long) SCOPES.getAndAdd(1L);
@@ -984,13 +1005,18 @@ public final class Scope implements AutoCloseable {
       t.interrupt();
     } catch (Throwable e) { // user code (an override of interrupt()), Errors included: the walk
       // must go on and the end must still join every thread, whatever interrupt() throws
-      if (!INTERRUPT_FAILURE.compareAndSet(this, null, e)) { // volatile: the owner may read it
+      if (!casInterruptFailure(e)) {
         Throwable first = interruptFailureAcquire();
         if (first != null && first != e) {
           first.addSuppressed(e); // Throwable.addSuppressed is itself thread-safe
         }
       }
     }
+  }
+
+  /** Volatile CAS from null: the first failure of the walk; the owner may read it any time. */
+  private boolean casInterruptFailure(Throwable e) {
+    return INTERRUPT_FAILURE.compareAndSet(this, null, e);
   }
 
   /**
@@ -1456,7 +1482,7 @@ public final class Scope implements AutoCloseable {
       seen = h;
     }
     seal();
-    CLOSED.setRelease(this, true);
+    setClosedRelease();
     return interrupted;
   }
 
@@ -1681,6 +1707,11 @@ public final class Scope implements AutoCloseable {
   /** Plain: read only by the owner after it joined every thread (join gives happens-before). */
   private @Nullable ScopeTask<?> firstFailedPlain() {
     return (ScopeTask<?>) FIRST_FAILED.get(this);
+  }
+
+  /** Release: a thread that reads the scope closed (acquire) sees its end complete. */
+  private void setClosedRelease() {
+    CLOSED.setRelease(this, true);
   }
 
   private boolean closedAcquire() {
@@ -2018,5 +2049,41 @@ public final class Scope implements AutoCloseable {
     StackHeadroom.initializeNow(
         MethodHandles.lookup(), StackHeadroom.class, ScopeTask.class, ProtocolWindows.class,
         FailurePolicy.class, DeadlineTimer.class, ParallelPool.class);
+    linkRareSteps();
+  }
+
+  /**
+   * Runs, once, on a scope and a node nobody else can see, the steps of a scope's protocol
+   * windows, through the methods that hold their VarHandle call sites, so that those are linked
+   * now: the first run of a call site links it, which allocates and takes stack, and in a full
+   * heap or near the stack's end it throws (HotSpot links per constant-pool entry, so a
+   * separate call of the same VarHandle method would link nothing of the real one: session
+   * 32). Session 33's audit of LinkageAfterInitTest's baseline found, linked on first use: the
+   * push's CAS after the spawn took its slot (the slot kept for good under maxConcurrency); the
+   * cancel's CAS after a task's failure was recorded (CANCEL_OTHERS never cancelled the
+   * others), and the cancel walk's first read of the head after the reason was set (no thread
+   * interrupted, the end waiting for ever); the end's first looks at the reason (a timed end)
+   * and at the nodes, which threw from close() with threads still running; the seal's CAS and the
+   * closed store, which left an ended scope open to spawns; and the reads and clears of the
+   * end's report, which dropped the failures it was to throw. The spawn's own first reads
+   * (isCancelled) and the thread counter are not run here: they come before the spawn changes
+   * anything (see linkage-after-init-baseline.txt). No thread is started, interrupted or joined,
+   * nothing is scheduled, no JFR event is recorded, and the owner's stack of open scopes is
+   * not touched.
+   */
+  private static void linkRareSteps() {
+    Scope s = new Scope();
+    // First, with no node listed: the walk after the CAS finds nobody to interrupt.
+    s.cancel(ENDED); // volatile CAS of the reason, then the walk's volatile read of the head
+    s.seal(); // untimed: the seal's own CAS of ENDED (it fails now; the site is linked anyway)
+    s.setClosedRelease(); // release: the end's last store
+    s.deadlineMessage(); // acquire read of the reason: task failures, the end, the timer
+    ScopeTask<Void> t = new ScopeTask<>(s);
+    t.linkRareSteps(); // the node's own accessors; it ends ABANDONED: no walk takes it as NEW
+    s.push(t); // acquire read of the head, then the push's volatile CAS
+    s.taskFailed(t); // volatile CAS of firstFailed (this scope does not cancel on failure)
+    s.outcome(); // the end's report: the reason, firstFailed (plain), the head, interruptFailure
+    s.casInterruptFailure(new IllegalStateException("warm-up")); // volatile CAS: the walk's catch
+    s.forgetTasks(); // the head's volatile getAndSet to null
   }
 }

@@ -185,6 +185,16 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
     }
   }
 
+  /**
+   * A node for {@link Scope}'s warm-up only (see {@link #linkRareSteps}): no task, no thread of
+   * its own (its thread is the caller's, never started, joined or interrupted through it),
+   * listed only in a warm-up scope nobody else can see.
+   */
+  ScopeTask(Scope warmUpScope) {
+    this.scope = warmUpScope;
+    this.thread = Thread.currentThread();
+  }
+
   // ---- accessors by mode ----
 
   int stateAcquire() {
@@ -193,6 +203,14 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
 
   private void setStateRelease(int s) {
     STATE.setRelease(this, s);
+  }
+
+  /**
+   * Volatile CAS NEW -> SETTLING: a settler's claim of a task that never ran (see the notes);
+   * volatile, so that exactly one of the threads that notice the node records it.
+   */
+  private boolean claimNeverRan() {
+    return STATE.compareAndSet(this, NEW, SETTLING);
   }
 
   /** Marks a task whose thread could not be started; the spawner still owns it alone. */
@@ -345,7 +363,7 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
    */
   private boolean settleNeverRan(@Nullable Throwable cause) {
     StackHeadroom.ensure(StackHeadroom.TASK_FRAMES);
-    if (!STATE.compareAndSet(this, NEW, SETTLING)) {
+    if (!claimNeverRan()) {
       while (stateAcquire() == SETTLING) { // another thread is recording it: a few instructions
         Thread.onSpinWait();
       }
@@ -368,6 +386,34 @@ final class ScopeTask<T> implements ScopedThread<T>, Runnable, Thread.UncaughtEx
       scope.taskExited();
     }
     return true;
+  }
+
+  /**
+   * Scope.linkRareSteps' part, on a warm-up node (see the warm-up constructor): runs the
+   * accessors of the task's protocol windows once, so that their VarHandle call sites are linked
+   * in the class initializers, not on a first run inside a window (session 33's audit of
+   * LinkageAfterInitTest's baseline). Linked on first use, the outcome's release store in run()
+   * threw after the task ran (its result lost: the liveness backstop then reported it as a task
+   * that never ran), and so did the settler's give-back or FAILED store (SETTLING for good: the
+   * end waited for ever); the joiners' getAndSet threw in run()'s finally before the slot went
+   * back (kept for good under maxConcurrency); the started flag's store threw from spawn after
+   * Thread.start (spawn failed while its task ran); the end's first looks at started and
+   * observed threw from close() with threads still running, or dropped the failures to report.
+   * The join stack's push and leave are not run here: their first runs come before the node is
+   * published, or after the leaving node was cleared (see linkage-after-init-baseline.txt).
+   * Ends ABANDONED and started, with no joiner: the warm-up scope never walks it as NEW, so its
+   * thread (the caller) is never interrupted.
+   */
+  void linkRareSteps() {
+    stateAcquire(); // acquire: run()'s first check, isDone, the end's and the cancel walk's looks
+    startedAcquire(); // acquire: launched(), awaitTask, isDone
+    observedAcquire(); // acquire: the end's unjoinedFailures
+    claimNeverRan(); // volatile CAS NEW -> SETTLING: settleNeverRan's claim
+    setStateRelease(NEW); // release: every state store (run's outcome, the settler's give-back)
+    setAbandonedRelease(); // release, through setStateRelease: the spawn's recovery
+    setStartedRelease(); // release: spawn after Thread.start, settleLeftBySpawner
+    setObservedRelease(); // release: report()
+    wakeJoiners(); // volatile getAndSet to DONE: run()'s and the settler's wake-up; nobody parked
   }
 
   // ---- ScopedThread ----
