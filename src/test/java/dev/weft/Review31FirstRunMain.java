@@ -89,6 +89,8 @@ final class Review31FirstRunMain {
         return callerFails(kind);
       case "slots":
         return slots(kind);
+      case "onceTrySet":
+        return onceTrySet();
       default:
         throw new IllegalArgumentException(scenario);
     }
@@ -815,5 +817,88 @@ final class Review31FirstRunMain {
         + (ended ? "" : " P=" + stack(p));
     boolean good = ended && inFnAtEnd[0] == 0 && AFTER_END.get() == 0;
     return new String[] {!good ? "1" : !wasFilled ? "3" : "0", s};
+  }
+
+  // ---- session 33: the first OnceCell.trySet that overtakes a running initialiser ----
+
+  /** What B's await() returned in onceTrySet (Review31's bGot counts, this one is the value). */
+  static volatile @Nullable Object bValue;
+
+  static final Object OWNER_VALUE = new Object();
+
+  /**
+   * Session 33's audit of LinkageAfterInitTest's baseline, one of its DANGEROUS sites made to
+   * fail (Review33FirstRunTest): {@code trySetValue} stores the value cache ({@code
+   * setValueRelease}) after its CAS and before {@code releaseWaiters}, with no {@code finally};
+   * a first link of that store that throws leaves the waiter parked on a set cell, and the
+   * overtaken owner does not wake it either.
+   *
+   * A claims the cell and waits in its initialiser; B waits in await() (parked); main, with the
+   * heap full, calls trySet, freeing one small filler per try until a try gets past the
+   * outcome's allocation. Then the heap is freed and A finishes (its CAS fails: overtaken).
+   * Held: B returns trySet's value.
+   */
+  static String[] onceTrySet() throws Exception {
+    OnceCell<Object> c = new OnceCell<>();
+    Object[] aGot = new Object[1];
+    Thread a = daemon("A", () -> aGot[0] = c.getOrInit(() -> {
+      claimed = 1;
+      waitFor(20_000, GO);
+      return OWNER_VALUE;
+    }));
+    if (!waitFor(5000, CLAIMED)) {
+      throw new IllegalStateException("A never claimed");
+    }
+    daemon("B", () -> {
+      try {
+        bThread = Thread.currentThread(); // from here, a WAITING state is the park in await
+        bValue = c.await();
+      } catch (Throwable t) {
+        free();
+        bError = t;
+      } finally {
+        bDone = 1;
+      }
+    });
+    if (!waitFor(5000, B_PARKED)) {
+      throw new IllegalStateException("B never parked");
+    }
+    boolean setResult = false;
+    @Nullable Throwable setError = null;
+    int oomes = 0;
+    boolean setByATry = false;
+    int tries = 0;
+    for (; tries < 2000; tries++) {
+      fill();
+      freeSmallest(tries);
+      try {
+        setResult = c.trySet(VALUE);
+        free();
+        break; // went through
+      } catch (Throwable t) {
+        free();
+        setError = t;
+        oomes += t instanceof OutOfMemoryError ? 1 : 0;
+        if (c.isSet()) {
+          setByATry = true; // the CAS won, then the try threw: the window
+          break;
+        }
+      }
+    }
+    boolean bEnded = waitFor(2000, B_DONE); // before A ends: only trySet can wake B
+    go = 1;
+    a.join(5000);
+    if (!bEnded) {
+      bEnded = waitFor(3000, B_DONE);
+    }
+    String s = "tries=" + tries + " oomes=" + oomes + " setResult=" + setResult
+        + " setByAThrowingTry=" + setByATry + " lastSetError=" + describe(setError)
+        + " B=" + (bEnded ? "done" : Scenario.stack(bThread, 400))
+        + " bGot=" + (bValue == VALUE ? "VALUE" : String.valueOf(bValue))
+        + " bError=" + describe(bError)
+        + " aGot=" + (aGot[0] == VALUE ? "VALUE" : String.valueOf(aGot[0])) + " " + c;
+    boolean good = bEnded && bValue == VALUE && bError == null && c.isSet();
+    boolean landed = oomes > 0;
+    return new String[] {!good ? "1" : landed ? "0" : "3", s};
   }
 }

@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Session 33's audit of LinkageAfterInitTest's baseline: a DANGEROUS late link made to fail in a
- * fresh small-heap JVM (Review33FirstRunMain, as Review31FirstRunTest's scenarios). Fork exit: 0
+ * fresh small-heap JVM (scenario onceTrySet of Review31FirstRunMain, whose harness it shares). Fork exit: 0
  * held, 1 defect, 3 the OOME did not land, 2 harness error.
  */
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
@@ -26,6 +26,6 @@ class Review33FirstRunTest {
    */
   @Test
   void fixed_onceCellFirstTrySetInFullHeapLeavesTheWaiterParked() throws Exception {
-    HeapFork.expectHeld(Review33FirstRunMain.class, "onceTrySet", "-");
+    HeapFork.expectHeld(Review31FirstRunMain.class, "onceTrySet", "-");
   }
 }
